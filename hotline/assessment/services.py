@@ -1,0 +1,294 @@
+"""The analyst workflow: claim, assess, release, second review. One audited function per verb."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
+from hotline.assessment.codes import (
+    BORDERLINE_REASONS,
+    ILLEGAL_VERDICTS,
+    UNAVAILABLE_REASONS,
+    AgeGroup,
+    LegalLimb,
+    Verdict,
+)
+from hotline.assessment.models import Assessment, Kind
+from hotline.audit.services import SYSTEM, Actor, record
+from hotline.reports.models import InvalidTransition, Item, ItemStatus
+
+FIELDS = (
+    "verdict", "legal_limb", "content_type", "is_virtual", "is_manipulated", "is_self_generated",
+    "is_child_modelling", "age_group", "gender", "site_type", "commerciality", "payment_method",
+    "reason", "other_harm", "second_opinion", "notes",
+)
+
+
+class WorkflowError(Exception):
+    """The action is not possible now (not claimed, wrong status, same analyst reviewing...)."""
+
+
+class AssessmentInvalid(WorkflowError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class AssessmentData:
+    """What the analyst decided. Only ``verdict`` is always required; see ``validate``."""
+
+    verdict: str
+    legal_limb: str = ""
+    content_type: str = ""
+    is_virtual: bool = False
+    is_manipulated: bool = False
+    is_self_generated: bool = False
+    is_child_modelling: bool = False
+    age_group: str = ""
+    gender: str = ""
+    site_type: str = ""
+    commerciality: str = ""
+    payment_method: str = ""
+    reason: str = ""
+    other_harm: str = ""
+    second_opinion: bool = False
+    notes: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in FIELDS}
+
+
+def validate(data: AssessmentData) -> dict[str, str]:
+    """Return field -> problem for combinations the law or the codes do not allow."""
+    errors: dict[str, str] = {}
+    if data.verdict not in Verdict.values:
+        return {"verdict": f"unknown verdict {data.verdict!r}"}
+    if data.verdict in ILLEGAL_VERDICTS:
+        for name in ("legal_limb", "content_type", "age_group"):
+            if not getattr(data, name):
+                errors[name] = "required when the material is illegal"
+        if data.reason:
+            errors["reason"] = "illegal material has no not-illegal reason"
+    if data.verdict == Verdict.BASELINE:
+        if data.legal_limb and data.legal_limb != LegalLimb.REAL_MINOR:
+            errors["legal_limb"] = "baseline means a real child"
+        if data.is_virtual:
+            errors["is_virtual"] = "baseline means a real child, not virtual material"
+        if data.age_group and data.age_group not in (AgeGroup.INFANT, AgeGroup.PREPUBESCENT):
+            errors["age_group"] = "baseline means a child apparently under 13"
+    if data.verdict == Verdict.NOT_ILLEGAL:
+        if not data.reason:
+            errors["reason"] = "say why it is not illegal"
+        elif data.reason in UNAVAILABLE_REASONS:
+            errors["reason"] = "this reason means the content was unavailable: use 'unreachable'"
+    if data.verdict == Verdict.UNREACHABLE and data.reason not in UNAVAILABLE_REASONS:
+        errors["reason"] = "say why the content could not be assessed"
+    if data.verdict == Verdict.OTHER_HARM and not data.other_harm:
+        errors["other_harm"] = "say which kind of harm"
+    if data.verdict != Verdict.OTHER_HARM and data.other_harm:
+        errors["other_harm"] = "only for the 'other harm' outcome"
+    return errors
+
+
+def needs_review(data: AssessmentData) -> bool:
+    """Borderline verdicts go to a second analyst (four-eyes), as does any explicit request."""
+    if data.second_opinion or data.reason in BORDERLINE_REASONS:
+        return True
+    if data.verdict == Verdict.NATIONAL:
+        return True
+    if data.verdict in ILLEGAL_VERDICTS and (
+        data.legal_limb != LegalLimb.REAL_MINOR
+        or data.age_group in (AgeGroup.PUBESCENT, AgeGroup.NOT_DETERMINED)
+        or data.is_virtual
+    ):
+        return True
+    return False
+
+
+def _claim_window() -> timedelta:
+    return timedelta(minutes=settings.HOTLINE_CLAIM_MINUTES)
+
+
+def _claimable_status(user: User) -> list[str]:
+    statuses: list[str] = [ItemStatus.NEW] if user.has_role(*ASSESSING_ROLES) else []
+    if user.has_role(*REVIEWING_ROLES):
+        statuses.append(ItemStatus.IN_REVIEW)
+    return statuses
+
+
+@transaction.atomic
+def claim_item(item: Item, *, user: User, now: datetime | None = None) -> Item:
+    """Lock ``item`` for ``user`` until the claim expires; refuse if someone else holds it.
+
+    The conditional UPDATE must hit exactly one row, so two analysts can never both win.
+    """
+    now = now or timezone.now()
+    statuses = _claimable_status(user)
+    if item.status == ItemStatus.IN_REVIEW and _first_analyst_id(item) == user.pk:
+        raise WorkflowError("you made the first assessment; a different analyst must review it")
+    free = Q(claimed_by__isnull=True) | Q(claim_expires_at__lt=now) | Q(claimed_by=user)
+    expires = now + _claim_window()
+    won = Item.objects.filter(free, pk=item.pk, status__in=statuses).update(
+        claimed_by=user, claim_expires_at=expires
+    )
+    if won != 1:
+        raise WorkflowError("the item is claimed by someone else or cannot be claimed in its status")
+    item.refresh_from_db(fields=["claimed_by", "claim_expires_at", "status"])
+    record(Actor.of_user(user), "item.claimed", item, after={"until": expires.isoformat()}, now=now)
+    return item
+
+
+@transaction.atomic
+def release_item(item: Item, *, user: User, now: datetime | None = None, skipped: bool = False) -> None:
+    now = now or timezone.now()
+    released = Item.objects.filter(pk=item.pk, claimed_by=user).update(
+        claimed_by=None, claim_expires_at=None
+    )
+    if released != 1:
+        raise WorkflowError("you do not hold a claim on this item")
+    item.claimed_by, item.claim_expires_at = None, None
+    record(Actor.of_user(user), "item.skipped" if skipped else "item.released", item, now=now)
+
+
+def next_item(user: User, *, exclude: list[int] | None = None, now: datetime | None = None) -> Item | None:
+    """Claim the first free item in the user's queue (review queue first for reviewers)."""
+    now = now or timezone.now()
+    queues = []
+    if user.has_role(*REVIEWING_ROLES):
+        queues.append(Item.objects.awaiting_review().exclude(assessments__analyst=user))
+    if user.has_role(*ASSESSING_ROLES):
+        queues.append(Item.objects.awaiting_assessment())
+    free = Q(claimed_by__isnull=True) | Q(claim_expires_at__lt=now)
+    for queue in queues:
+        for candidate in queue.filter(free).exclude(pk__in=exclude or [])[:20]:
+            try:
+                return claim_item(candidate, user=user, now=now)
+            except WorkflowError:
+                continue  # taken by a colleague between the query and the claim
+    return None
+
+
+@transaction.atomic
+def assess_item(
+    item: Item, data: AssessmentData, *, user: User, now: datetime | None = None
+) -> Assessment:
+    """Record the first assessment; borderline verdicts go to review, others become final."""
+    now = now or timezone.now()
+    _require_claim(item, user, now, ItemStatus.NEW, ASSESSING_ROLES)
+    errors = validate(data)
+    if errors:
+        raise AssessmentInvalid(errors)
+    review = needs_review(data)
+    assessment = Assessment.objects.create(
+        item=item, analyst=user, created_at=now, kind=Kind.INITIAL, is_final=not review,
+        **data.as_dict(),
+    )
+    before = {"status": item.status, "verdict": item.verdict}
+    fields = item.transition(ItemStatus.IN_REVIEW if review else ItemStatus.ASSESSED, now=now)
+    if not review:
+        item.verdict = data.verdict
+        fields.append("verdict")
+    _unclaim(item, fields)
+    after = {"status": item.status, "verdict": item.verdict, "assessment": data.as_dict()}
+    record(Actor.of_user(user), "item.assessed", item, before=before, after=after, now=now)
+    return assessment
+
+
+@transaction.atomic
+def review_item(
+    item: Item, data: AssessmentData, *, user: User, now: datetime | None = None
+) -> Assessment:
+    """A second analyst's decision; it is final and notes whether it disagrees with the first."""
+    now = now or timezone.now()
+    _require_claim(item, user, now, ItemStatus.IN_REVIEW, REVIEWING_ROLES)
+    errors = validate(data)
+    if errors:
+        raise AssessmentInvalid(errors)
+    first = _latest(item, exclude_user=None)
+    if first is None:
+        raise WorkflowError("there is no assessment to review")
+    if first.analyst_id == user.pk:
+        raise WorkflowError("you made the assessment under review; a different analyst must review it")
+    Assessment.objects.filter(item=item, is_final=True).update(is_final=False)
+    disagrees = first.verdict != data.verdict
+    values = data.as_dict() | {"second_opinion": False}
+    assessment = Assessment.objects.create(
+        item=item, analyst=user, created_at=now, kind=Kind.REVIEW, reviews=first, is_final=True,
+        disagrees=disagrees, **values,
+    )
+    before = {"status": item.status, "verdict": item.verdict}
+    fields = item.transition(ItemStatus.ASSESSED, now=now)
+    item.verdict = data.verdict
+    _unclaim(item, [*fields, "verdict"])
+    after = {"status": item.status, "verdict": item.verdict, "disagrees": disagrees,
+             "reviewed_assessment": first.pk, "assessment": values}
+    record(Actor.of_user(user), "item.reviewed", item, before=before, after=after, now=now)
+    return assessment
+
+
+@transaction.atomic
+def request_review(item: Item, *, user: User, reason: str, now: datetime | None = None) -> None:
+    """Send an assessed item back to the review queue: a colleague disagrees with its verdict."""
+    now = now or timezone.now()
+    if not user.has_role(*ASSESSING_ROLES):
+        raise WorkflowError("only analysts can ask for a review")
+    if not reason.strip():
+        raise AssessmentInvalid({"reason": "say why the verdict should be reviewed"})
+    item = Item.objects.select_for_update().get(pk=item.pk)
+    before = {"status": item.status}
+    try:
+        fields = item.transition(ItemStatus.IN_REVIEW, now=now)
+    except InvalidTransition as exc:
+        raise WorkflowError("only an assessed item can be sent back for review") from exc
+    item.save(update_fields=fields)
+    record(Actor.of_user(user), "item.review_requested", item, before=before,
+           after={"status": item.status, "reason": reason.strip()[:1000]}, now=now)
+
+
+def _latest(item: Item, exclude_user: int | None) -> Assessment | None:
+    qs = Assessment.objects.filter(item=item).order_by("-created_at", "-pk")
+    if exclude_user is not None:
+        qs = qs.exclude(analyst_id=exclude_user)
+    return qs.first()
+
+
+def _first_analyst_id(item: Item) -> int | None:
+    latest = _latest(item, exclude_user=None)
+    return latest.analyst_id if latest else None
+
+
+def _require_claim(item: Item, user: User, now: datetime, status: str, roles: frozenset[str]) -> None:
+    if not user.has_role(*roles):
+        raise WorkflowError("your role does not allow this")
+    item.refresh_from_db()
+    if item.status != status:
+        raise WorkflowError(f"the item is {item.get_status_display()}, not {ItemStatus(status).label}")
+    if not item.is_claimed_by(user.pk, now):
+        raise WorkflowError("claim the item first (or your claim has expired)")
+
+
+def _unclaim(item: Item, fields: list[str]) -> None:
+    item.claimed_by, item.claim_expires_at = None, None
+    item.save(update_fields=[*fields, "claimed_by", "claim_expires_at"])
+
+
+def expire_claims_step(now: datetime | None = None) -> bool:
+    """Worker step: clear expired claims, one audited event each. Returns whether it found work."""
+    now = now or timezone.now()
+    ids = list(Item.objects.claim_expired(now).values_list("pk", flat=True)[:100])
+    for pk in ids:
+        with transaction.atomic():
+            cleared = Item.objects.filter(pk=pk, claim_expires_at__lt=now).update(
+                claimed_by=None, claim_expires_at=None
+            )
+            if cleared == 1:
+                record(SYSTEM, "item.claim_expired", ("reports.item", pk), now=now)
+    return bool(ids)

@@ -1,0 +1,160 @@
+"""Analyst pages: queues, item list, the item page with its timeline, assess and review."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from hotline.accounts.access import current_user, role_required
+from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, Role
+from hotline.assessment import services
+from hotline.assessment.access import FULL_READERS, get_item_for, visible_items
+from hotline.assessment.forms import AssessmentForm, ItemSearchForm, ReviewRequestForm
+from hotline.assessment.models import Assessment
+from hotline.audit.services import timeline
+from hotline.reports.models import Item, ItemStatus
+
+ASSESSORS = tuple(ASSESSING_ROLES)
+READERS = (*FULL_READERS, Role.POLICE_LIAISON)
+_SKIPPED = "skipped_items"
+
+
+@role_required(*ASSESSORS)
+def queue(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    context = {
+        "new_items": Item.objects.awaiting_assessment().select_related("claimed_by")[:50],
+        "new_count": Item.objects.awaiting_assessment().count(),
+        "review_items": Item.objects.awaiting_review().select_related("claimed_by")[:50]
+        if user.has_role(*REVIEWING_ROLES) else None,
+        "review_count": Item.objects.awaiting_review().count(),
+        "now": timezone.now(),
+    }
+    return render(request, "assessment/queue.html", context)
+
+
+@require_POST
+@role_required(*ASSESSORS)
+def take_next(request: HttpRequest) -> HttpResponse:
+    skipped = list(request.session.get(_SKIPPED, []))
+    item = services.next_item(current_user(request), exclude=skipped)
+    if item is None:
+        messages.info(request, _("Nothing is waiting for you."))
+        return redirect("assessment:queue")
+    return redirect("assessment:item", pk=item.pk)
+
+
+@role_required(*READERS)
+def item_list(request: HttpRequest) -> HttpResponse:
+    form = ItemSearchForm(request.GET or None)
+    items = visible_items(request).order_by("-last_reported_at", "-pk")
+    if form.is_valid():
+        if query := form.cleaned_data["q"]:
+            items = items.filter(Q(canonical_url__icontains=query) | Q(host__icontains=query))
+        if status := form.cleaned_data["status"]:
+            items = items.filter(status=status)
+    page = Paginator(items, 50).get_page(request.GET.get("page"))
+    return render(request, "assessment/item_list.html", {"form": form, "page": page})
+
+
+@role_required(*READERS)
+def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_item_for(request, pk)
+    user = current_user(request)
+    now = timezone.now()
+    mine = item.is_claimed_by(user.pk, now)
+    form = None
+    if mine and item.status == ItemStatus.NEW:
+        form = AssessmentForm()
+    elif mine and item.status == ItemStatus.IN_REVIEW:
+        latest = item.assessments.order_by("-created_at", "-pk").first()
+        form = AssessmentForm(instance=latest, reviewing=True) if latest else None
+    context = {
+        "item": item,
+        "links": item.links.select_related("report").order_by("-report__received_at")[:200],
+        "assessments": Assessment.objects.filter(item=item).select_related("analyst", "reviews")
+        .order_by("created_at"),
+        "events": timeline("reports.item", item.pk),
+        "mine": mine,
+        "claimed_by_other": item.claimed_by_id and not mine and item.claim_expires_at
+        and item.claim_expires_at > now,
+        "form": form,
+        "can_assess": user.has_role(*ASSESSORS),
+        "review_form": ReviewRequestForm() if item.status == ItemStatus.ASSESSED else None,
+    }
+    return render(request, "assessment/item_detail.html", context)
+
+
+@require_POST
+@role_required(*ASSESSORS)
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_item_for(request, pk)
+    try:
+        services.claim_item(item, user=current_user(request))
+    except services.WorkflowError as exc:
+        messages.error(request, str(exc))
+    return redirect("assessment:item", pk=pk)
+
+
+@require_POST
+@role_required(*ASSESSORS)
+def release(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_item_for(request, pk)
+    skip = request.POST.get("skip") == "1"
+    try:
+        services.release_item(item, user=current_user(request), skipped=skip)
+    except services.WorkflowError as exc:
+        messages.error(request, str(exc))
+        return redirect("assessment:item", pk=pk)
+    if skip:
+        request.session[_SKIPPED] = [*request.session.get(_SKIPPED, [])[-49:], item.pk]
+    return redirect("assessment:queue")
+
+
+@require_POST
+@role_required(*ASSESSORS)
+def assess(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_item_for(request, pk)
+    reviewing = item.status == ItemStatus.IN_REVIEW
+    form = AssessmentForm(request.POST, reviewing=reviewing)
+    if not form.is_valid():
+        messages.error(request, _("The assessment is incomplete; see the marked fields."))
+        return _item_with_form(request, item, form)
+    verb = services.review_item if reviewing else services.assess_item
+    try:
+        verb(item, AssessmentForm.to_data(form.cleaned_data), user=current_user(request))
+    except services.WorkflowError as exc:
+        messages.error(request, str(exc))
+        return redirect("assessment:item", pk=pk)
+    messages.success(request, _("Assessment saved."))
+    return redirect("assessment:queue")
+
+
+def _item_with_form(request: HttpRequest, item: Item, form: AssessmentForm) -> HttpResponse:
+    context = {
+        "item": item, "form": form, "mine": True, "can_assess": True,
+        "links": item.links.select_related("report")[:200],
+        "assessments": Assessment.objects.filter(item=item).order_by("created_at"),
+        "events": timeline("reports.item", item.pk),
+    }
+    return render(request, "assessment/item_detail.html", context, status=400)
+
+
+@require_POST
+@role_required(*ASSESSORS)
+def request_review(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_item_for(request, pk)
+    form = ReviewRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            services.request_review(item, user=current_user(request), reason=form.cleaned_data["reason"])
+            messages.success(request, _("The item is back in the review queue."))
+        except services.WorkflowError as exc:
+            messages.error(request, str(exc))
+    return redirect("assessment:item", pk=pk)

@@ -1,0 +1,664 @@
+"""The project's only outbound HTTP client: an SSRF-hardened, capped fetcher.
+
+Every hop (the first request and each redirect) goes through the same steps:
+
+1. parse the URL ourselves (http/https only, userinfo dropped, legacy numeric
+   IPv4 forms such as ``http://2130706433/`` decoded the way browsers do);
+2. resolve the host once (IP literal, else ``policy.host_map``, else the
+   injected :class:`Resolver`, default ``socket.getaddrinfo``);
+3. refuse the hop if ANY resolved address is blocked (see
+   :mod:`hotline.lib.netguard`) or the port is not allowed;
+4. connect to exactly the checked addresses: httpcore is given a network
+   backend (:class:`_PinnedBackend`) that ignores the host name it is handed
+   and ``connect()``s a raw socket to the checked IP -- no second lookup ever
+   happens (it does not even call ``getaddrinfo`` for the literal).  The URL
+   keeps the real host name, so the ``Host`` header, TLS SNI and certificate
+   verification all use the name while TCP goes to the pinned IP.
+
+Bodies are streamed and capped (raw and decompressed), the whole fetch shares
+one deadline that also bounds every socket operation, no cookies or
+credentials are ever sent, and proxies from the environment are never used.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from hotline.lib.netguard import (
+    IPAddress,
+    blocked_reason,
+    connect_address,
+    is_loopback,
+    parse_ip,
+    parse_legacy_ipv4,
+)
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "FetchError",
+    "FetchPolicy",
+    "FetchResult",
+    "RedirectHop",
+    "Resolver",
+    "SystemResolver",
+    "fetch",
+    "policy_from_settings",
+]
+
+DEFAULT_USER_AGENT = "HotlineCapture/0.1 (+automated URL check by an internet hotline)"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_MB = 1024 * 1024
+
+
+class FetchError(Exception):
+    """A refused or failed fetch. ``code`` is stable, ``message`` is for humans.
+
+    Codes: bad_url, bad_scheme, bad_port, blocked_address, dns_failure,
+    connect_failed, timeout, tls_error, network_error, protocol_error,
+    too_many_redirects, too_large, decompression_bomb, unsupported_encoding.
+    """
+
+    def __init__(
+        self, code: str, message: str, *, retryable: bool = False, url: str | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.url = url
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    max_redirects: int = 5
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_body_bytes: int = 50 * _MB
+    max_decompressed_bytes: int = 200 * _MB
+    user_agent: str = DEFAULT_USER_AGENT
+    allow_loopback: bool = False
+    #: Simulation only: host name -> IP string. Mapped IPs are still checked.
+    host_map: Mapping[str, str] = field(default_factory=dict)
+    #: Ports allowed for non-loopback targets. With ``allow_loopback`` a host
+    #: resolving only to loopback may use any port (the simulated web).
+    allowed_ports: frozenset[int] = frozenset({80, 443})
+    #: PEM CA bundle to trust instead of certifi's (e.g. the simulated web's CA).
+    ca_bundle: str | None = None
+    verify_tls: bool = True
+
+    def __post_init__(self) -> None:
+        mapped: dict[str, str] = {}
+        for name, ip in self.host_map.items():
+            mapped[name.lower().rstrip(".")] = str(parse_ip(ip))  # ValueError if not an IP
+        object.__setattr__(self, "host_map", MappingProxyType(mapped))
+        object.__setattr__(self, "allowed_ports", frozenset(self.allowed_ports))
+        for name in ("connect_timeout", "read_timeout", "total_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        if self.max_redirects < 0 or self.max_body_bytes < 1 or self.max_decompressed_bytes < 1:
+            raise ValueError("caps must be positive")
+
+
+class RedirectHop(NamedTuple):
+    url: str
+    status_code: int
+    peer_ip: str
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    final_url: str
+    status_code: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    peer_ip: str
+    redirects: list[RedirectHop]
+    elapsed: float
+
+    def header(self, name: str) -> str | None:
+        """First value of header ``name`` (case-insensitive), or None."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+class Resolver(Protocol):
+    def resolve(self, host: str, port: int) -> Sequence[str | IPAddress]: ...
+
+
+class SystemResolver:
+    """``socket.getaddrinfo``; raises FetchError("dns_failure") on failure."""
+
+    def resolve(self, host: str, port: int) -> Sequence[str | IPAddress]:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            retryable = exc.errno == socket.EAI_AGAIN
+            raise FetchError("dns_failure", f"{host}: {exc}", retryable=retryable) from exc
+        return [str(info[4][0]) for info in infos]
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str  # normalised, without userinfo or fragment
+    scheme: str
+    host: str  # ASCII host name, or canonical IP string (no brackets)
+    ip: IPAddress | None
+    port: int
+    target: bytes  # request-target (path + query)
+    host_header: str
+
+
+def _parse_target(raw_url: str) -> _Target:
+    url = raw_url.strip()
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url.replace(" ", "")):
+        raise FetchError("bad_url", "URL contains control characters", url=raw_url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise FetchError("bad_url", f"cannot parse URL: {exc}", url=raw_url) from exc
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise FetchError("bad_scheme", f"scheme {scheme or '(none)'!r} is not http/https")
+    if "\\" in parts.netloc or " " in parts.netloc:
+        raise FetchError("bad_url", "malformed authority", url=raw_url)
+    hostport = parts.netloc.rpartition("@")[2]  # userinfo is dropped, never sent
+    ip: IPAddress | None
+    if hostport.startswith("["):
+        inner, _, after = hostport[1:].partition("]")
+        if after and not after.startswith(":"):
+            raise FetchError("bad_url", "malformed IPv6 authority", url=raw_url)
+        port_str = after[1:]
+        try:
+            ip = parse_ip(inner.replace("%25", "%"))
+        except ValueError as exc:
+            raise FetchError("bad_url", f"invalid IPv6 literal {inner!r}", url=raw_url) from exc
+        host = str(ip)
+    else:
+        name, _, port_str = hostport.partition(":")
+        name = name.lower()
+        if name.endswith("."):
+            name = name[:-1]
+        if not name or "%" in name or ":" in port_str:
+            raise FetchError("bad_url", f"invalid host {name!r}", url=raw_url)
+        try:
+            ip = parse_legacy_ipv4(name)
+        except ValueError as exc:
+            raise FetchError("bad_url", str(exc), url=raw_url) from exc
+        if ip is not None:
+            host = str(ip)
+        else:
+            try:
+                host = httpx.URL(f"http://{name}/").raw_host.decode("ascii")
+            except (httpx.InvalidURL, UnicodeError) as exc:
+                raise FetchError("bad_url", f"invalid host {name!r}: {exc}", url=raw_url) from exc
+    if port_str:
+        if not port_str.isdigit() or not 0 < int(port_str) < 65536:
+            raise FetchError("bad_url", f"invalid port {port_str!r}", url=raw_url)
+        port = int(port_str)
+    else:
+        port = _DEFAULT_PORTS[scheme]
+    authority = f"[{host}]" if ":" in host else host
+    if port != _DEFAULT_PORTS[scheme]:
+        authority = f"{authority}:{port}"
+    rest = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        normal = httpx.URL(f"{scheme}://{authority}{rest}")
+    except httpx.InvalidURL as exc:
+        raise FetchError("bad_url", str(exc), url=raw_url) from exc
+    return _Target(str(normal), scheme, host, ip, port, normal.raw_path, authority)
+
+
+# ----------------------------------------------------------------- address checks
+
+
+def _resolve_and_check(
+    target: _Target, policy: FetchPolicy, resolver: Resolver
+) -> list[IPAddress]:
+    if target.ip is not None:
+        answers: Sequence[str | IPAddress] = [target.ip]
+    elif target.host in policy.host_map:
+        answers = [policy.host_map[target.host]]
+    else:
+        try:
+            answers = resolver.resolve(target.host, target.port)
+        except FetchError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise FetchError("dns_failure", f"{target.host}: {exc}", retryable=True) from exc
+    addresses: list[IPAddress] = []
+    for answer in answers:
+        try:
+            addr = parse_ip(answer)
+        except ValueError as exc:
+            raise FetchError("dns_failure", f"bad address {answer!r} for {target.host}") from exc
+        if addr not in addresses:
+            addresses.append(addr)
+    if not addresses:
+        raise FetchError("dns_failure", f"{target.host} has no addresses", retryable=True)
+    of_host = "" if target.ip is not None else f" of {target.host}"
+    for addr in addresses:  # every answer must pass, not just the one we would use
+        reason = blocked_reason(addr, allow_loopback=policy.allow_loopback)
+        if reason is not None:
+            raise FetchError("blocked_address", f"address {addr}{of_host} is {reason}")
+    loopback_only = policy.allow_loopback and all(is_loopback(a) for a in addresses)
+    if target.port not in policy.allowed_ports and not loopback_only:
+        raise FetchError("bad_port", f"port {target.port} is not allowed")
+    return [connect_address(a) for a in addresses]
+
+
+# ----------------------------------------------------- pinned network backend
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() >= self.at:
+            raise FetchError(
+                "timeout", f"total time limit of {self.seconds:g}s exceeded", retryable=True
+            )
+
+    def clamp(self, timeout: float | None) -> float:
+        self.check()
+        remaining = self.at - time.monotonic()
+        return remaining if timeout is None else min(timeout, remaining)
+
+
+class _PinnedStream(httpcore.NetworkStream):
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._sock.settimeout(self._deadline.clamp(timeout))
+        try:
+            return self._sock.recv(max_bytes)
+        except TimeoutError as exc:
+            self._deadline.check()
+            raise httpcore.ReadTimeout(f"read timed out after {timeout}s") from exc
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        while buffer:
+            self._sock.settimeout(self._deadline.clamp(timeout))
+            try:
+                sent = self._sock.send(buffer)
+            except TimeoutError as exc:
+                self._deadline.check()
+                raise httpcore.WriteTimeout("write timed out") from exc
+            except OSError as exc:
+                raise httpcore.WriteError(str(exc)) from exc
+            buffer = buffer[sent:]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        self._sock.settimeout(self._deadline.clamp(timeout))
+        try:
+            tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            self.close()
+            self._deadline.check()
+            raise httpcore.ConnectTimeout("TLS handshake timed out") from exc
+        except ssl.SSLError as exc:
+            self.close()
+            raise FetchError("tls_error", f"TLS with {server_hostname}: {exc}") from exc
+        except OSError as exc:
+            self.close()
+            raise httpcore.ConnectError(f"TLS handshake failed: {exc}") from exc
+        return _PinnedStream(tls, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
+            return self._sock
+        if info == "client_addr":
+            return self._sock.getsockname()
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":
+            return bool(select.select([self._sock], [], [], 0)[0])
+        return None
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Connects only to pre-checked addresses; the host name is never resolved."""
+
+    def __init__(self, host: str, addresses: Sequence[IPAddress], deadline: _Deadline) -> None:
+        self._host = host
+        self._addresses = list(addresses)
+        self._deadline = deadline
+        self.peer_ip: str | None = None
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        if host != self._host:  # defensive: httpcore must only ask for our origin
+            raise httpcore.ConnectError(f"unexpected connect to {host!r}")
+        failures: list[str] = []
+        timed_out = False
+        for addr in self._addresses:
+            family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            try:
+                sock.settimeout(self._deadline.clamp(timeout))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.connect((str(addr), port))  # a literal: no getaddrinfo involved
+            except TimeoutError:
+                sock.close()
+                timed_out = True
+                failures.append(f"{addr}: timed out")
+                continue
+            except OSError as exc:
+                sock.close()
+                failures.append(f"{addr}: {exc.strerror or exc}")
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            peer = parse_ip(str(sock.getpeername()[0]))
+            if connect_address(peer) != addr:  # paranoia: never talk to anything else
+                sock.close()
+                raise httpcore.ConnectError(f"connected to {peer}, expected {addr}")
+            self.peer_ip = str(addr)
+            return _PinnedStream(sock, self._deadline)
+        message = f"cannot connect to {host} port {port} ({'; '.join(failures)})"
+        raise (httpcore.ConnectTimeout if timed_out else httpcore.ConnectError)(message)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not allowed")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+# ----------------------------------------------------------------- decoding
+
+
+class _Decoder:
+    """Incremental gzip/deflate/identity decoder that aborts past ``limit`` bytes."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self._encoding = encoding
+        self._limit = limit
+        self._total = 0
+        self._started = False
+        self._obj = self._new(raw=False) if encoding != "identity" else None
+
+    def _new(self, *, raw: bool) -> Any:
+        if self._encoding == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+
+    def _count(self, data: bytes) -> bytes:
+        self._total += len(data)
+        if self._total > self._limit:
+            raise FetchError(
+                "decompression_bomb",
+                f"{self._encoding} body decompresses to more than {self._limit} bytes",
+            )
+        return data
+
+    def feed(self, data: bytes) -> bytes:
+        if self._obj is None:
+            return data
+        out: list[bytes] = []
+        pending = data
+        while pending:
+            if self._obj.eof:
+                if self._encoding != "gzip":
+                    break  # trailing bytes after a deflate stream are ignored
+                self._obj = self._new(raw=False)  # next gzip member
+            try:
+                chunk = self._obj.decompress(pending, self._limit - self._total + 1)
+            except zlib.error as exc:
+                if self._encoding == "deflate" and not self._started:
+                    self._obj, self._started = self._new(raw=True), True  # raw deflate
+                    continue
+                raise FetchError("protocol_error", f"invalid {self._encoding} body: {exc}") from exc
+            self._started = True
+            out.append(self._count(chunk))
+            pending = self._obj.unused_data if self._obj.eof else self._obj.unconsumed_tail
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        if self._obj is None or self._obj.eof:
+            return b""
+        return self._count(self._obj.flush())
+
+
+def _decoders(headers: list[tuple[str, str]], limit: int) -> list[_Decoder]:
+    codings: list[str] = []
+    for name, value in headers:
+        if name.lower() == "content-encoding":
+            codings += [c.strip().lower() for c in value.split(",") if c.strip()]
+    codings = ["gzip" if c == "x-gzip" else c for c in codings if c != "identity"]
+    unsupported = [c for c in codings if c not in ("gzip", "deflate")]
+    if unsupported:  # we only advertise gzip/deflate, so e.g. br bombs are refused
+        raise FetchError("unsupported_encoding", f"content-encoding {unsupported[0]!r}")
+    if len(codings) > 3:
+        raise FetchError("protocol_error", "too many content-encodings")
+    return [_Decoder(c, limit) for c in reversed(codings)] or [_Decoder("identity", limit)]
+
+
+# ---------------------------------------------------------------------- fetch
+
+
+class _Hop(NamedTuple):
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    peer_ip: str
+    location: str | None
+
+
+def _ssl_context(policy: FetchPolicy) -> ssl.SSLContext:
+    if policy.ca_bundle is not None:
+        ctx = ssl.create_default_context(cafile=policy.ca_bundle)
+    else:
+        ctx = httpcore.default_ssl_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not policy.verify_tls:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _request_headers(target: _Target, policy: FetchPolicy) -> list[tuple[bytes, bytes]]:
+    # Fixed set: never Cookie, Authorization or anything derived from userinfo.
+    return [
+        (b"Host", target.host_header.encode("ascii")),
+        (b"User-Agent", policy.user_agent.encode("ascii", "replace")),
+        (b"Accept", b"*/*"),
+        (b"Accept-Encoding", b"gzip, deflate"),
+        (b"Connection", b"close"),
+    ]
+
+
+def _one_hop(
+    target: _Target,
+    addresses: list[IPAddress],
+    policy: FetchPolicy,
+    deadline: _Deadline,
+    method: str,
+    ssl_context: ssl.SSLContext,
+) -> _Hop:
+    backend = _PinnedBackend(target.host, addresses, deadline)
+    scheme, host = target.scheme.encode(), target.host.encode("ascii")
+    timeouts = {
+        "connect": policy.connect_timeout,
+        "read": policy.read_timeout,
+        "write": policy.read_timeout,
+        "pool": policy.connect_timeout,
+    }
+    with (
+        httpcore.HTTPConnection(
+            origin=httpcore.Origin(scheme, host, target.port),
+            ssl_context=ssl_context,
+            http1=True,
+            http2=False,
+            retries=0,
+            network_backend=backend,
+        ) as conn,
+        conn.stream(
+            method,
+            httpcore.URL(scheme=scheme, host=host, port=target.port, target=target.target),
+            headers=_request_headers(target, policy),
+            extensions={"timeout": timeouts},
+        ) as response,
+    ):
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
+        peer = backend.peer_ip or ""
+        location = next((v for k, v in headers if k.lower() == "location"), None)
+        if response.status in REDIRECT_STATUSES and location is not None:
+            return _Hop(response.status, headers, b"", peer, location.strip())
+        declared = next((v for k, v in headers if k.lower() == "content-length"), None)
+        if (
+            declared is not None
+            and declared.strip().isdigit()
+            and int(declared) > policy.max_body_bytes
+        ):
+            raise FetchError(
+                "too_large", f"declared length {declared} exceeds {policy.max_body_bytes}"
+            )
+        decoders = _decoders(headers, policy.max_decompressed_bytes)
+        raw_total = 0
+        parts: list[bytes] = []
+        for chunk in response.iter_stream():
+            raw_total += len(chunk)
+            if raw_total > policy.max_body_bytes:
+                raise FetchError("too_large", f"body exceeds {policy.max_body_bytes} bytes")
+            for decoder in decoders:
+                chunk = decoder.feed(chunk)
+            parts.append(chunk)
+            deadline.check()
+        tail = b""
+        for decoder in decoders:
+            tail = decoder.feed(tail) + decoder.flush()
+        parts.append(tail)
+        return _Hop(response.status, headers, b"".join(parts), peer, None)
+
+
+def _map_transport_error(exc: Exception, target: _Target) -> FetchError:
+    where = f"{target.host}:{target.port}"
+    if isinstance(exc, httpcore.ConnectTimeout):
+        return FetchError("timeout", f"connect to {where} timed out", retryable=True)
+    if isinstance(exc, httpcore.TimeoutException):
+        return FetchError("timeout", f"{where}: {exc}", retryable=True)
+    if isinstance(exc, httpcore.ConnectError):
+        return FetchError("connect_failed", str(exc), retryable=True)
+    if isinstance(exc, httpcore.ProtocolError):
+        return FetchError("protocol_error", f"{where}: {exc}")
+    return FetchError("network_error", f"{where}: {exc}", retryable=True)
+
+
+def fetch(
+    url: str,
+    *,
+    policy: FetchPolicy,
+    resolver: Resolver | None = None,
+    method: Literal["GET", "HEAD"] = "GET",
+) -> FetchResult:
+    """Fetch ``url`` under ``policy``; raise :class:`FetchError` on refusal/failure."""
+    if method not in ("GET", "HEAD"):
+        raise ValueError(f"unsupported method {method!r}")
+    started = time.monotonic()
+    deadline = _Deadline(policy.total_timeout)
+    resolver = resolver or SystemResolver()
+    ssl_context = _ssl_context(policy)
+    redirects: list[RedirectHop] = []
+    current = url
+    while True:
+        target = _parse_target(current)
+        try:
+            addresses = _resolve_and_check(target, policy, resolver)
+            deadline.check()
+            hop = _one_hop(target, addresses, policy, deadline, method, ssl_context)
+        except FetchError as exc:
+            exc.url = exc.url or target.url
+            raise
+        except (httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError) as exc:
+            error = _map_transport_error(exc, target)
+            error.url = target.url
+            raise error from exc
+        if hop.location is None:
+            return FetchResult(
+                final_url=target.url,
+                status_code=hop.status,
+                headers=hop.headers,
+                body=hop.body,
+                peer_ip=hop.peer_ip,
+                redirects=redirects,
+                elapsed=time.monotonic() - started,
+            )
+        redirects.append(RedirectHop(target.url, hop.status, hop.peer_ip))
+        if len(redirects) > policy.max_redirects:
+            raise FetchError(
+                "too_many_redirects",
+                f"more than {policy.max_redirects} redirects",
+                url=target.url,
+            )
+        current = urljoin(target.url, hop.location)
+
+
+def policy_from_settings() -> FetchPolicy:
+    """Build the policy from Django settings (``HOTLINE_FETCH_*``, ``HOTLINE_SIM_HOSTS``)."""
+    from django.conf import settings
+
+    defaults = FetchPolicy()
+
+    def get(name: str, default: Any) -> Any:
+        return getattr(settings, name, default)
+
+    return FetchPolicy(
+        max_redirects=int(get("HOTLINE_FETCH_MAX_REDIRECTS", defaults.max_redirects)),
+        connect_timeout=float(get("HOTLINE_FETCH_CONNECT_TIMEOUT", defaults.connect_timeout)),
+        read_timeout=float(get("HOTLINE_FETCH_READ_TIMEOUT", defaults.read_timeout)),
+        total_timeout=float(get("HOTLINE_FETCH_TOTAL_TIMEOUT", defaults.total_timeout)),
+        max_body_bytes=int(get("HOTLINE_FETCH_MAX_BODY_BYTES", defaults.max_body_bytes)),
+        max_decompressed_bytes=int(
+            get("HOTLINE_FETCH_MAX_DECOMPRESSED_BYTES", defaults.max_decompressed_bytes)
+        ),
+        user_agent=str(get("HOTLINE_FETCH_USER_AGENT", defaults.user_agent)),
+        allow_loopback=bool(get("HOTLINE_FETCH_ALLOW_LOOPBACK", False)),
+        host_map=dict(get("HOTLINE_SIM_HOSTS", None) or {}),
+        allowed_ports=frozenset(
+            int(p) for p in get("HOTLINE_FETCH_ALLOWED_PORTS", defaults.allowed_ports)
+        ),
+        ca_bundle=get("HOTLINE_FETCH_CA_BUNDLE", None),
+        verify_tls=bool(get("HOTLINE_FETCH_VERIFY_TLS", True)),
+    )

@@ -1,0 +1,149 @@
+"""Partner and industry intake API: batch submissions with per-URL results, idempotent by id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Field, Router, Schema
+from ninja.errors import HttpError
+
+from hotline.accounts.api import ClientToken, request_client
+from hotline.accounts.models import ApiClient
+from hotline.audit.services import Actor
+from hotline.reports.models import Report, Submission
+from hotline.reports.services import IncomingReport, ReportResult, public_status, receive_reports
+
+router = Router(auth=ClientToken(), tags=["intake"])
+
+
+class ReportIn(Schema):
+    urls: list[str] = Field(..., min_length=1, description="URLs the report names")
+    external_ref: str = Field("", max_length=200, description="your own reference for the report")
+    text: str = Field("", max_length=10_000)
+    language: str = Field("", max_length=8)
+    received_at: datetime | None = Field(None, description="when you received it (ISO 8601)")
+
+
+class SubmissionIn(Schema):
+    submission_id: str = Field(..., min_length=1, max_length=100,
+                               description="your id; a resend with the same id is answered, not stored again")
+    reports: list[ReportIn] = Field(..., min_length=1)
+
+
+class UrlOut(Schema):
+    index: int
+    url: str
+    result: Literal["created", "merged", "rejected"]
+    item_id: int | None = None
+    canonical_url: str | None = None
+    code: str | None = None
+    reason: str | None = None
+
+
+class ReportOut(Schema):
+    reference: str | None
+    external_ref: str
+    urls: list[UrlOut]
+
+
+class Counts(Schema):
+    created: int
+    merged: int
+    rejected: int
+
+
+class SubmissionOut(Schema):
+    submission_id: str
+    replayed: bool
+    counts: Counts
+    reports: list[ReportOut]
+
+
+class StatusOut(Schema):
+    reference: str
+    status: Literal["received", "in_progress", "handled"]
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _source(client: ApiClient) -> str:
+    return client.kind  # client kinds are a subset of report sources
+
+
+def _result_json(submission_id: str, results: list[ReportResult]) -> dict[str, Any]:
+    counts = {k: sum(r.count(k) for r in results) for k in ("created", "merged", "rejected")}
+    return {
+        "submission_id": submission_id,
+        "counts": counts,
+        "reports": [
+            {"reference": r.reference, "external_ref": r.external_ref,
+             "urls": [u.as_dict() for u in r.urls]}
+            for r in results
+        ],
+    }
+
+
+@router.post("/submissions", response={200: SubmissionOut, 409: ErrorOut, 413: ErrorOut},
+             summary="Submit a batch of reports")
+def submit(request: HttpRequest, payload: SubmissionIn) -> tuple[int, dict[str, Any]]:
+    client = request_client(request)
+    total = sum(len(r.urls) for r in payload.reports)
+    limit: int = settings.HOTLINE_MAX_URLS_PER_SUBMISSION
+    if total > limit:
+        return 413, {"detail": f"{total} URLs in one submission; the limit is {limit}: split it"}
+    digest = hashlib.sha256(json.dumps(payload.dict(), sort_keys=True, default=str).encode()).hexdigest()
+    earlier = Submission.objects.filter(api_client=client, submission_id=payload.submission_id).first()
+    if earlier is not None:
+        return _replay(earlier, digest)
+    incoming = [
+        IncomingReport(source=_source(client), urls=r.urls, external_ref=r.external_ref, text=r.text,
+                       language=r.language, received_at=r.received_at, api_client=client)
+        for r in payload.reports
+    ]
+    try:
+        with transaction.atomic():
+            results = receive_reports(incoming, actor=Actor(label=f"api:{client.name}"))
+            body = _result_json(payload.submission_id, results)
+            Submission.objects.create(api_client=client, submission_id=payload.submission_id,
+                                      body_sha256=digest, received_at=timezone.now(), result=body)
+    except IntegrityError:
+        # The same id arrived twice at once; the first one won and the batch above rolled back.
+        earlier = Submission.objects.get(api_client=client, submission_id=payload.submission_id)
+        return _replay(earlier, digest)
+    return 200, body | {"replayed": False}
+
+
+def _replay(earlier: Submission, digest: str) -> tuple[int, dict[str, Any]]:
+    if earlier.body_sha256 != digest:
+        return 409, {"detail": "this submission_id was already used for a different batch"}
+    result: dict[str, Any] = earlier.result
+    return 200, result | {"replayed": True}
+
+
+@router.get("/submissions/{submission_id}", response={200: SubmissionOut, 404: ErrorOut},
+            summary="The stored answer to an earlier submission")
+def get_submission(request: HttpRequest, submission_id: str) -> tuple[int, dict[str, Any]]:
+    client = request_client(request)
+    earlier = Submission.objects.filter(api_client=client, submission_id=submission_id).first()
+    if earlier is None:
+        raise HttpError(404, "no submission with this id from your organisation")
+    result: dict[str, Any] = earlier.result
+    return 200, result | {"replayed": True}
+
+
+@router.get("/reports/{reference}", response={200: StatusOut, 404: ErrorOut},
+            summary="Coarse status of a report you submitted")
+def report_status(request: HttpRequest, reference: str) -> tuple[int, dict[str, Any]]:
+    client = request_client(request)
+    if not Report.objects.filter(reference=reference, api_client=client).exists():
+        raise HttpError(404, "no report with this reference from your organisation")
+    return 200, {"reference": reference, "status": public_status(reference)}

@@ -1,0 +1,186 @@
+"""Django settings, read from the environment; unsafe or malformed values stop start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from hotline.lib import env
+from hotline.lib.crypto import new_key_spec
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env.text("HOTLINE_VAR_DIR") or BASE_DIR / "var")
+
+DEBUG = env.boolean("HOTLINE_DEBUG", False)
+
+
+def _dev_secrets() -> dict[str, str]:
+    """Development-only secrets kept in var/dev-secrets.json (never used when DEBUG is off)."""
+    path = VAR_DIR / "dev-secrets.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    values = {"secret_key": secrets.token_urlsafe(50), "field_keys": new_key_spec("dev1")}
+    path.write_text(json.dumps(values), encoding="utf-8")
+    path.chmod(0o600)
+    return values
+
+
+def _secret(name: str, dev_key: str) -> str:
+    value = env.text(name)
+    if value:
+        return value
+    if not DEBUG:
+        raise ImproperlyConfigured(f"{name} (or {name}_FILE) must be set when HOTLINE_DEBUG is off.")
+    return _dev_secrets()[dev_key]
+
+
+SECRET_KEY = _secret("HOTLINE_SECRET_KEY", "secret_key")
+HOTLINE_FIELD_KEYS = _secret("HOTLINE_FIELD_KEYS", "field_keys")
+
+ALLOWED_HOSTS = env.csv_list("HOTLINE_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("HOTLINE_ALLOWED_HOSTS must list the host names the site answers to.")
+CSRF_TRUSTED_ORIGINS = env.csv_list("HOTLINE_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "ninja",
+    "hotline.core",
+    "hotline.accounts",
+    "hotline.audit",
+    "hotline.reports",
+    "hotline.assessment",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hotline.urls"
+WSGI_APPLICATION = "hotline.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "core:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "hotline" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "hotline.core.context_processors.language_links",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env.text("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'hotline.sqlite3'}"
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env.integer("HOTLINE_DB_CONN_MAX_AGE", 60))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {
+        # WAL lets the web server read while a worker writes; IMMEDIATE avoids upgrade deadlocks.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+    _db["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db.setdefault("TEST", {})
+else:
+    raise ImproperlyConfigured(f"DATABASE_URL engine {_db['ENGINE']} is not supported (sqlite, postgres).")
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        # Shared by every web and worker process (rate limits must hold across processes).
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "hotline_cache",
+    }
+}
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("nl", _("Dutch")), ("fr", _("French"))]
+LOCALE_PATHS = [BASE_DIR / "hotline" / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.integer("HOTLINE_SESSION_SECONDS", 8 * 3600, minimum=300)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_HSTS_SECONDS = env.integer("HOTLINE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_SSL_REDIRECT = env.boolean("HOTLINE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Public form and API limits.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("HOTLINE_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
+HOTLINE_MAX_URLS_PER_PUBLIC_REPORT = env.integer("HOTLINE_MAX_URLS_PER_PUBLIC_REPORT", 20, minimum=1)
+HOTLINE_MAX_URLS_PER_SUBMISSION = env.integer("HOTLINE_MAX_URLS_PER_SUBMISSION", 10000, minimum=1)
+HOTLINE_PUBLIC_RATE = env.text("HOTLINE_PUBLIC_RATE", "10/h") or "10/h"
+HOTLINE_STATUS_RATE = env.text("HOTLINE_STATUS_RATE", "60/h") or "60/h"
+HOTLINE_API_RATE = env.text("HOTLINE_API_RATE", "600/m") or "600/m"
+HOTLINE_TRUSTED_PROXY_COUNT = env.integer("HOTLINE_TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# Analyst workflow.
+HOTLINE_CLAIM_MINUTES = env.integer("HOTLINE_CLAIM_MINUTES", 30, minimum=1)
+HOTLINE_HOME_COUNTRY = env.text("HOTLINE_HOME_COUNTRY", "BE") or "BE"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.text("HOTLINE_LOG_LEVEL", "INFO") or "INFO"},
+}

@@ -1,0 +1,16 @@
+"""Settings for the test suite: fixed throw-away keys, fast password hashing."""
+
+import os
+
+os.environ.setdefault("HOTLINE_DEBUG", "false")
+os.environ.setdefault("HOTLINE_SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("HOTLINE_FIELD_KEYS", "test1:" + "A" * 43)
+os.environ.setdefault("HOTLINE_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("HOTLINE_SSL_REDIRECT", "false")
+
+from hotline.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -1,0 +1,22 @@
+"""Routes. HTML pages sit under a language prefix (/nl/, /fr/; English has none)."""
+
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+
+from hotline.api import api
+from hotline.core.views import healthz
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("healthz", healthz, name="healthz"),
+]
+urlpatterns += i18n_patterns(
+    path("", include("hotline.core.urls")),
+    path("", include("hotline.reports.urls")),
+    path("", include("hotline.assessment.urls")),
+    path("", include("hotline.audit.urls")),
+    path("accounts/", include("hotline.accounts.urls")),
+    path("admin/", admin.site.urls),
+    prefix_default_language=False,
+)
