@@ -184,3 +184,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.text("HOTLINE_LOG_LEVEL", "INFO") or "INFO"},
 }
+
+# Background steps run by `hotline worker`; each is a function returning whether it found work.
+HOTLINE_WORKER_STEPS = [
+    "hotline.assessment.services.expire_claims_step",
+]

@@ -22,6 +22,7 @@ credentials are ever sent, and proxies from the environment are never used.
 
 from __future__ import annotations
 
+import functools
 import select
 import socket
 import ssl
@@ -486,13 +487,15 @@ class _Hop(NamedTuple):
     location: str | None
 
 
-def _ssl_context(policy: FetchPolicy) -> ssl.SSLContext:
-    if policy.ca_bundle is not None:
-        ctx = ssl.create_default_context(cafile=policy.ca_bundle)
+@functools.lru_cache(maxsize=8)
+def _ssl_context(ca_bundle: str | None, verify: bool) -> ssl.SSLContext:
+    # Loading a CA bundle costs ~20 ms, so contexts are shared (read-only use).
+    if ca_bundle is not None:
+        ctx = ssl.create_default_context(cafile=ca_bundle)
     else:
         ctx = httpcore.default_ssl_context()
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not policy.verify_tls:
+    if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
@@ -599,7 +602,6 @@ def fetch(
     started = time.monotonic()
     deadline = _Deadline(policy.total_timeout)
     resolver = resolver or SystemResolver()
-    ssl_context = _ssl_context(policy)
     redirects: list[RedirectHop] = []
     current = url
     while True:
@@ -607,6 +609,7 @@ def fetch(
         try:
             addresses = _resolve_and_check(target, policy, resolver)
             deadline.check()
+            ssl_context = _ssl_context(policy.ca_bundle, policy.verify_tls)
             hop = _one_hop(target, addresses, policy, deadline, method, ssl_context)
         except FetchError as exc:
             exc.url = exc.url or target.url

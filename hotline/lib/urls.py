@@ -18,19 +18,25 @@ Decisions (each one is covered by a test in ``tests/test_urls.py``):
 * **Scheme.**  Only ``http`` and ``https`` (case-insensitive).  A missing
   scheme (``example.org/x``, ``//example.org/x``, ``example.org:8080/x``)
   means ``http``.  Any other scheme is rejected with ``bad_scheme``.  As in
-  browsers, any number of ``/`` or ``\\`` may follow ``http:``.
+  browsers, any number of ``/`` or ``\\`` may follow ``http:``.  ``name:``
+  counts as a host and port only if digits or a dotted name precede the
+  colon; so ``mailto:x@example.org`` (and ``user:pw@example.org``) are
+  rejected, never read as ``example.org``.  Text that has no scheme and whose
+  host part is empty or contains spaces (``hello world``, ``:::``), or a
+  relative path (``/x``), is ``not_a_url``.
 * **Userinfo** (``user:pass@``) is dropped: the server never sees it as part
   of the request target, so it does not identify a different resource, and it
   may hold credentials we should not store.  The host is what follows the
   *last* ``@`` of the authority, so ``http://example.org@evil.test/`` is
   ``evil.test``.  The authority ends at the first ``/ \\ ? #``.
 * **Host.**  Percent-encoding is decoded once (as browsers do; a host still
-  containing ``%`` is invalid), the dots U+3002, U+FF0E and U+FF61 become ``.``, trailing dots
-  are dropped, each label is lower-cased and non-ASCII labels are converted to
-  A-labels with :func:`encodings.idna.ToASCII` (IDNA 2003 nameprep: case
-  folding and NFKC, so fullwidth letters work).  ``xn--`` labels are kept
-  (lower-cased) if they are valid punycode.  Labels must match
-  ``[a-z0-9_-]{1,63}`` afterwards and the host must be at most 253 characters,
+  containing ``%`` is invalid), the dots U+3002, U+FF0E and U+FF61 become
+  ``.``, trailing dots are dropped, each label is lower-cased and non-ASCII
+  labels are converted to A-labels with :func:`encodings.idna.ToASCII` (IDNA
+  2003 nameprep: case folding and NFKC, so fullwidth letters work).  ``xn--``
+  labels are kept (lower-cased) if they are valid punycode.  Labels must match
+  ``[a-z0-9_-]{1,63}`` afterwards (underscores and edge hyphens occur in the
+  wild and browsers accept them) and the host must be at most 253 characters,
   otherwise ``bad_host``.  Labels containing ``ß``, final ``ς``, ZWJ or ZWNJ
   are rejected: IDNA 2003 maps them away but current browsers do not, so we
   would merge different hosts; the reporter can submit the ``xn--`` form.
@@ -48,7 +54,8 @@ Decisions (each one is covered by a test in ``tests/test_urls.py``):
   segments (also percent-encoded ones) are resolved.  Repeated and trailing
   slashes are kept: servers may treat them as different resources.
 * **Percent-encoding** (path and query).  The component is first split on its
-  *raw* delimiters (path: ``/`` and ``;``; query: ``& = + ;``).  Each piece is
+  *raw* delimiters (path: ``/`` and ``;``, since servers such as Tomcat treat
+  ``;`` as a path-parameter delimiter; query: ``& = + ;``).  Each piece is
   percent-decoded repeatedly until nothing changes (at most 10 rounds, more
   is rejected as ``not_a_url``), which defeats ``%252F``-style evasion, and
   then re-encoded with one rule: unreserved characters and the harmless
@@ -57,8 +64,10 @@ Decisions (each one is covered by a test in ``tests/test_urls.py``):
   text) becomes upper-case ``%XX``.  So ``%2F``, ``%2f`` and ``%2525252F``
   are all ``%2F``, while ``/a%2Fb`` stays distinct from ``/a/b`` and
   ``?a=1%262`` from ``?a=1&2``.  A ``%`` not followed by two hex digits is a
-  literal percent sign (``%zz`` becomes ``%25zz``).  The price: a literal
-  ``%41`` in a file name (sent as ``%2541``) merges with ``A``.
+  literal percent sign (``%zz`` becomes ``%25zz``).  Other reserved
+  characters are literal (``%3D`` in a path, ``%2F`` or ``%3F`` in a query
+  decode), as servers decode them anyway.  The price of repeated decoding: a
+  literal ``%41`` in a file name (sent as ``%2541``) merges with ``A``.
 * **Query.**  Kept in order (never sorted); an empty query is dropped; ``+``
   stays ``+`` and is distinct from ``%2B`` and ``%20``.
 * **Fragment** is dropped: it is never sent to the server.
@@ -100,7 +109,8 @@ _DEVIATION_CHARS: Final = frozenset("\u00df\u03c2\u200c\u200d")
 
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
-_PORT_THEN_PATH_RE: Final = re.compile(r"[0-9]*(?:[/\\?#]|\Z)")
+_PORT_THEN_PATH_RE: Final = re.compile(r"[0-9]+(?:[/\\?#]|\Z)")
+_TWO_SLASHES_RE: Final = re.compile(r"[/\\]{2}")
 _AUTHORITY_END_RE: Final = re.compile(r"[/\\?#]")
 _DIGITS_RE: Final = re.compile(r"[0-9]+")
 _LABEL_RE: Final = re.compile(r"[a-z0-9_-]+")
@@ -235,8 +245,8 @@ def _split_scheme(text: str) -> tuple[str, str, bool]:
     rest = text[match.end() :]
     if candidate in _DEFAULT_PORTS:
         return candidate, rest, True
-    # "example.org:8080/x" is a host and port, not the scheme "example.org".
-    if _PORT_THEN_PATH_RE.match(rest) or ("." in candidate and not rest.startswith("//")):
+    # "example.org:8080/x" and "localhost:8080" are a host and port, not a scheme.
+    if _PORT_THEN_PATH_RE.match(rest) or ("." in candidate and not _TWO_SLASHES_RE.match(rest)):
         return "http", text, False
     raise InvalidURL("bad_scheme", f"scheme {candidate!r} is not allowed; use http or https")
 

@@ -1,0 +1,52 @@
+# Two commands matter: `make demo` (set up and run the product) and `make test` (set up and run
+# every check). Both create .venv and install pinned dependencies on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+PYTEST_WORKERS ?= 2
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: demo test install lint typecheck test-sqlite test-postgres messages bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade "pip>=23"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	HOTLINE_DEBUG=true $(BIN)/hotline demo
+
+lint: install
+	$(BIN)/ruff check hotline bench
+
+typecheck: install
+	$(BIN)/mypy hotline
+
+test-sqlite: install
+	DATABASE_URL= $(BIN)/pytest -q -n $(PYTEST_WORKERS)
+
+test-postgres: install
+	@if $(BIN)/python -m hotline.lib.pgcheck "$(PG_URL)"; then \
+	  DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q -n $(PYTEST_WORKERS); \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "PostgreSQL at $(PG_URL) is not reachable; under CI that is a failure." >&2; exit 1; \
+	else \
+	  echo "SKIPPED the PostgreSQL run: nothing answers at $(PG_URL) (set PG_URL to point at one)." >&2; \
+	fi
+
+test: lint typecheck test-sqlite test-postgres
+
+messages: install
+	cd hotline && ../$(BIN)/django-admin makemessages -l nl -l fr --no-obsolete && ../$(BIN)/django-admin compilemessages
+
+bench: install
+	DATABASE_URL="$(PG_URL)" $(BIN)/python bench/intake_throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

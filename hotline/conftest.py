@@ -1,0 +1,120 @@
+"""Shared personas and helpers for every test: one user per role, an outsider, an API client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from hotline.accounts.models import ApiClient, ClientKind, Role, User
+from hotline.accounts.services import create_user, issue_api_client
+from hotline.audit.services import SYSTEM
+from hotline.reports.models import Item, Source
+from hotline.reports.services import IncomingReport, receive_reports
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _user(username: str, role: str) -> User:
+    return create_user(username, PASSWORD, role, actor=SYSTEM)
+
+
+@pytest.fixture
+def analyst(db: None) -> User:
+    return _user("ana", Role.ANALYST)
+
+
+@pytest.fixture
+def analyst2(db: None) -> User:
+    return _user("bert", Role.ANALYST)
+
+
+@pytest.fixture
+def senior(db: None) -> User:
+    return _user("sara", Role.SENIOR_ANALYST)
+
+
+@pytest.fixture
+def police(db: None) -> User:
+    return _user("piet", Role.POLICE_LIAISON)
+
+
+@pytest.fixture
+def manager(db: None) -> User:
+    return _user("mona", Role.MANAGER)
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return _user("adam", Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    """Logged in, but with no role: must see nothing."""
+    return User.objects.create_user("olga", password=PASSWORD)
+
+
+@pytest.fixture
+def personas(analyst: User, senior: User, police: User, manager: User, admin_user: User,
+             outsider: User) -> dict[str, User]:
+    return {"analyst": analyst, "senior_analyst": senior, "police_liaison": police,
+            "manager": manager, "admin": admin_user, "outsider": outsider}
+
+
+@pytest.fixture
+def login() -> Callable[[User], Client]:
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def partner_client(db: None) -> tuple[ApiClient, str]:
+    return issue_api_client("Partner NL", ClientKind.PARTNER, actor=SYSTEM, country="NL")
+
+
+@pytest.fixture
+def make_item(db: None) -> Callable[..., Item]:
+    counter = iter(range(1, 1_000_000))
+
+    def make(url: str | None = None, source: str = Source.PUBLIC) -> Item:
+        url = url or f"http://site-{next(counter)}.sim.test/page"
+        result = receive_reports([IncomingReport(source=source, urls=[url])], actor=SYSTEM)[0]
+        item_id = result.urls[0].item_id
+        assert item_id is not None, result.urls[0].reason
+        return Item.objects.get(pk=item_id)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _audit_guard_survives_flush(request: pytest.FixtureRequest) -> object:
+    """SQLite flushes with DELETE, which the append-only trigger refuses: lift it for the flush
+    that ends a transactional test, and put it back before every database test."""
+    from django.db import connection
+
+    from hotline.audit import guard
+
+    wants_db = request.node.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db"} & set(request.fixturenames)
+    )
+    if not wants_db:
+        yield None
+        return
+    request.getfixturevalue("_django_db_helper")
+    if connection.vendor == "sqlite":
+        guard.install(connection)
+    yield None
+    transactional = "transactional_db" in request.fixturenames or _is_transactional(request)
+    if connection.vendor == "sqlite" and transactional:
+        guard.remove(connection)
+
+
+def _is_transactional(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))

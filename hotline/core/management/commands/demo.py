@@ -1,0 +1,69 @@
+"""hotline demo: set up the database, load demo data, run the web server and a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from hotline.demo.generator import DEMO_USERS, ensure_demo_users
+
+
+class Command(BaseCommand):
+    help = "Run the demo on 127.0.0.1: migrate, seed synthetic data, start web and worker."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--feed", type=float, default=20.0,
+                            help="seconds between new synthetic reports (0: off)")
+        parser.add_argument("--setup-only", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", verbosity=0)
+        call_command("createcachetable", verbosity=0)
+        call_command("seed_demo", stdout=self.stdout)
+        logins = ensure_demo_users()
+        if options["setup_only"]:
+            return
+        port = options["port"]
+        base = [sys.executable, "-m", "hotline.cli"]
+        children = [
+            subprocess.Popen([*base, "runserver", f"127.0.0.1:{port}", "--noreload"]),  # noqa: S603
+            subprocess.Popen([*base, "worker", "--demo-feed", str(options["feed"])]),  # noqa: S603
+        ]
+        time.sleep(1.5)
+        self._banner(port, logins)
+        self._wait(children)
+
+    def _banner(self, port: int, logins: dict[str, str]) -> None:
+        lines = [
+            "",
+            f"Hotline demo running at  http://127.0.0.1:{port}/",
+            f"Public report form:      http://127.0.0.1:{port}/report/  (Dutch: /nl/report/, French: /fr/report/)",
+            f"API documentation:       http://127.0.0.1:{port}/api/docs",
+            "Logins (user / password):",
+            *[f"  {role.label:<16} {name} / {logins[name]}" for name, role in DEMO_USERS],
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
+
+    def _wait(self, children: list[subprocess.Popen[bytes]]) -> None:
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    os.kill(child.pid, signal.SIGTERM)
+            for child in children:
+                child.wait(timeout=15)
