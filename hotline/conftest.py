@@ -13,7 +13,7 @@ from hotline.audit.services import SYSTEM
 from hotline.reports.models import Item, Source
 from hotline.reports.services import IncomingReport, receive_reports
 
-PASSWORD = "correct-horse-battery-staple"
+PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test personas only
 
 
 def _user(username: str, role: str) -> User:

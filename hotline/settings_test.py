@@ -8,7 +8,7 @@ os.environ.setdefault("HOTLINE_FIELD_KEYS", "test1:" + "A" * 43)
 os.environ.setdefault("HOTLINE_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("HOTLINE_SSL_REDIRECT", "false")
 
-from hotline.settings import *  # noqa: E402,F403
+from hotline.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_COOKIE_SECURE = False

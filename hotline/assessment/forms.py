@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from hotline.assessment.models import Assessment
 from hotline.assessment.services import FIELDS, AssessmentData, validate
+from hotline.reports.models import ItemStatus
 
 
 class AssessmentForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -36,9 +37,10 @@ class AssessmentForm(forms.ModelForm):  # type: ignore[type-arg]
 
     @staticmethod
     def to_data(cleaned: dict[str, Any]) -> AssessmentData:
-        values = {name: cleaned.get(name) for name in FIELDS if name in cleaned}
-        clean = {k: (v if v is not None else "") for k, v in values.items()}
-        return AssessmentData(**clean)
+        values: dict[str, Any] = {
+            name: ("" if cleaned.get(name) is None else cleaned[name]) for name in FIELDS if name in cleaned
+        }
+        return AssessmentData(**values)
 
 
 class ReviewRequestForm(forms.Form):
@@ -48,10 +50,5 @@ class ReviewRequestForm(forms.Form):
 
 class ItemSearchForm(forms.Form):
     q = forms.CharField(label=_("URL or host contains"), required=False, max_length=200)
-    status = forms.ChoiceField(label=_("Status"), required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from hotline.reports.models import ItemStatus
-
-        super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", _("Any")), *ItemStatus.choices]
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[("", _("Any")), *ItemStatus.choices])

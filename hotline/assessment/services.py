@@ -104,13 +104,11 @@ def needs_review(data: AssessmentData) -> bool:
         return True
     if data.verdict == Verdict.NATIONAL:
         return True
-    if data.verdict in ILLEGAL_VERDICTS and (
+    return data.verdict in ILLEGAL_VERDICTS and (
         data.legal_limb != LegalLimb.REAL_MINOR
         or data.age_group in (AgeGroup.PUBESCENT, AgeGroup.NOT_DETERMINED)
         or data.is_virtual
-    ):
-        return True
-    return False
+    )
 
 
 def _claim_window() -> timedelta:

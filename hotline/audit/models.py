@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 from django.db import models
 
-
 GENESIS = "0" * 64
 
 
@@ -73,6 +72,9 @@ class AuditHead(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_single_row")]
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"
 
 
 def chain_hash(**fields: Any) -> str:

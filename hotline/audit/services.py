@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
@@ -162,4 +162,4 @@ def timeline(object_type: str, object_id: object) -> list[AuditEvent]:
     return list(AuditEvent.objects.for_object(object_type, object_id))
 
 
-__all__ = ["SYSTEM", "Actor", "Change", "record", "record_many", "timeline", "transaction", "verify"]
+__all__ = ["SYSTEM", "Actor", "Change", "record", "record_many", "timeline", "verify"]

@@ -25,7 +25,7 @@ _WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harb
           "juniper", "kestrel", "lumen", "maple", "nimbus", "onyx", "pebble", "quartz", "russet"]
 _KINDS = ["gallery", "pics", "board", "files", "share", "blog", "forum", "host"]
 _SOURCES = [Source.PUBLIC] * 6 + [Source.PARTNER] * 2 + [Source.INDUSTRY, Source.POLICE, Source.EMAIL]
-DEMO_PASSWORD_SUFFIX = "-demo-2026"
+DEMO_PASSWORD_SUFFIX = "-demo-2026"  # noqa: S105 - printed demo logins on 127.0.0.1
 DEMO_USERS = [
     ("analyst", Role.ANALYST), ("analyst2", Role.ANALYST), ("senior", Role.SENIOR_ANALYST),
     ("police", Role.POLICE_LIAISON), ("manager", Role.MANAGER), ("admin", Role.ADMIN),
@@ -130,7 +130,7 @@ def assess_some(count: int, *, seed: int = 1) -> int:
 @transaction.atomic
 def seed_demo(reports: int = 150, *, seed: int = 1, assessed: int = 25) -> dict[str, Any]:
     logins = ensure_demo_users()
-    client, token = ensure_demo_client()
+    _client, token = ensure_demo_client()
     results = receive_reports(generate_reports(reports, seed=seed), actor=Actor(label="demo"))
     return {"logins": logins, "api_token": token, "reports": len(results),
             "assessed": assess_some(assessed, seed=seed), "items": Item.objects.count()}

@@ -229,9 +229,7 @@ def _parse_target(raw_url: str) -> _Target:
 # ----------------------------------------------------------------- address checks
 
 
-def _resolve_and_check(
-    target: _Target, policy: FetchPolicy, resolver: Resolver
-) -> list[IPAddress]:
+def _resolve_and_check(target: _Target, policy: FetchPolicy, resolver: Resolver) -> list[IPAddress]:
     if target.ip is not None:
         answers: Sequence[str | IPAddress] = [target.ip]
     elif target.host in policy.host_map:
@@ -490,10 +488,7 @@ class _Hop(NamedTuple):
 @functools.lru_cache(maxsize=8)
 def _ssl_context(ca_bundle: str | None, verify: bool) -> ssl.SSLContext:
     # Loading a CA bundle costs ~20 ms, so contexts are shared (read-only use).
-    if ca_bundle is not None:
-        ctx = ssl.create_default_context(cafile=ca_bundle)
-    else:
-        ctx = httpcore.default_ssl_context()
+    ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle is not None else httpcore.default_ssl_context()
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if not verify:
         ctx.check_hostname = False

@@ -13,12 +13,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from hotline.accounts.api import ClientToken, request_client
 from hotline.accounts.models import ApiClient
 from hotline.audit.services import Actor
 from hotline.reports.models import Report, Submission
-from hotline.reports.services import IncomingReport, ReportResult, public_status, receive_reports
+from hotline.reports.services import IncomingReport, Outcome, ReportResult, public_status, receive_reports
 
 router = Router(auth=ClientToken(), tags=["intake"])
 
@@ -80,7 +81,8 @@ def _source(client: ApiClient) -> str:
 
 
 def _result_json(submission_id: str, results: list[ReportResult]) -> dict[str, Any]:
-    counts = {k: sum(r.count(k) for r in results) for k in ("created", "merged", "rejected")}
+    outcomes: tuple[Outcome, ...] = ("created", "merged", "rejected")
+    counts = {k: sum(r.count(k) for r in results) for k in outcomes}
     return {
         "submission_id": submission_id,
         "counts": counts,
@@ -94,12 +96,12 @@ def _result_json(submission_id: str, results: list[ReportResult]) -> dict[str, A
 
 @router.post("/submissions", response={200: SubmissionOut, 409: ErrorOut, 413: ErrorOut},
              summary="Submit a batch of reports")
-def submit(request: HttpRequest, payload: SubmissionIn) -> tuple[int, dict[str, Any]]:
+def submit(request: HttpRequest, payload: SubmissionIn) -> Status[dict[str, Any]]:
     client = request_client(request)
     total = sum(len(r.urls) for r in payload.reports)
     limit: int = settings.HOTLINE_MAX_URLS_PER_SUBMISSION
     if total > limit:
-        return 413, {"detail": f"{total} URLs in one submission; the limit is {limit}: split it"}
+        return Status(413, {"detail": f"{total} URLs in one submission; the limit is {limit}: split it"})
     digest = hashlib.sha256(json.dumps(payload.dict(), sort_keys=True, default=str).encode()).hexdigest()
     earlier = Submission.objects.filter(api_client=client, submission_id=payload.submission_id).first()
     if earlier is not None:
@@ -119,31 +121,31 @@ def submit(request: HttpRequest, payload: SubmissionIn) -> tuple[int, dict[str, 
         # The same id arrived twice at once; the first one won and the batch above rolled back.
         earlier = Submission.objects.get(api_client=client, submission_id=payload.submission_id)
         return _replay(earlier, digest)
-    return 200, body | {"replayed": False}
+    return Status(200, body | {"replayed": False})
 
 
-def _replay(earlier: Submission, digest: str) -> tuple[int, dict[str, Any]]:
+def _replay(earlier: Submission, digest: str) -> Status[dict[str, Any]]:
     if earlier.body_sha256 != digest:
-        return 409, {"detail": "this submission_id was already used for a different batch"}
+        return Status(409, {"detail": "this submission_id was already used for a different batch"})
     result: dict[str, Any] = earlier.result
-    return 200, result | {"replayed": True}
+    return Status(200, result | {"replayed": True})
 
 
 @router.get("/submissions/{submission_id}", response={200: SubmissionOut, 404: ErrorOut},
             summary="The stored answer to an earlier submission")
-def get_submission(request: HttpRequest, submission_id: str) -> tuple[int, dict[str, Any]]:
+def get_submission(request: HttpRequest, submission_id: str) -> Status[dict[str, Any]]:
     client = request_client(request)
     earlier = Submission.objects.filter(api_client=client, submission_id=submission_id).first()
     if earlier is None:
         raise HttpError(404, "no submission with this id from your organisation")
     result: dict[str, Any] = earlier.result
-    return 200, result | {"replayed": True}
+    return Status(200, result | {"replayed": True})
 
 
 @router.get("/reports/{reference}", response={200: StatusOut, 404: ErrorOut},
             summary="Coarse status of a report you submitted")
-def report_status(request: HttpRequest, reference: str) -> tuple[int, dict[str, Any]]:
+def report_status(request: HttpRequest, reference: str) -> Status[dict[str, Any]]:
     client = request_client(request)
     if not Report.objects.filter(reference=reference, api_client=client).exists():
         raise HttpError(404, "no report with this reference from your organisation")
-    return 200, {"reference": reference, "status": public_status(reference)}
+    return Status(200, {"reference": reference, "status": public_status(reference)})

@@ -72,6 +72,7 @@ def import_csv(
         _receive(batch, summary, actor=actor)
         if progress is not None:
             progress(binary.tell())
+    summary.errors.sort(key=lambda e: e.line)
     return summary
 
 

@@ -184,6 +184,9 @@ class ReportItem(models.Model):
             models.UniqueConstraint(fields=["report", "item"], name="reportitem_unique_pair"),
         ]
 
+    def __str__(self) -> str:
+        return f"report {self.report_id} -> item {self.item_id}"
+
 
 class Submission(models.Model):
     """An API batch, kept so that a resend with the same id returns the same answer."""
@@ -200,3 +203,6 @@ class Submission(models.Model):
                 fields=["api_client", "submission_id"], name="submission_unique_per_client"
             ),
         ]
+
+    def __str__(self) -> str:
+        return self.submission_id

@@ -91,8 +91,9 @@ def make_image(kind: str, seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
         raise ValueError("size must be positive")
     out = io.BytesIO()
     if kind == "animated_gif":
-        frames = [_pattern(seed + i, size).convert("P", palette=Image.Palette.ADAPTIVE)
-                  for i in range(4)]
+        frames = [
+            _pattern(seed + i, size).convert("P", palette=Image.Palette.ADAPTIVE) for i in range(4)
+        ]
         frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
         return out.getvalue()
     image = _pattern(seed, size)

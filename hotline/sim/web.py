@@ -326,9 +326,7 @@ class SimWeb:
 
     def requests_to(self, host: str, path: str | None = None) -> list[SimRequest]:
         with self._lock:
-            return [
-                r for r in self.requests if r.host == host and (path is None or r.path == path)
-            ]
+            return [r for r in self.requests if r.host == host and (path is None or r.path == path)]
 
     # ------------------------------------------------------------ dispatch
 
@@ -412,20 +410,40 @@ class SimWeb:
         add("*", r"/broken/garbage-(\d+)\.(png|jpg|gif|webp)", self._garbage)
         add("*", r"/redirect/(301|302)", lambda r: _redirect("/", int(r.path[-3:])))
         add("*", r"/redirect/chain/(\d+)", self._chain)
-        add("*", r"/redirect/to", lambda r: _redirect(r.arg("url", "/"), int(r.arg("status", "302"))))
+        add(
+            "*",
+            r"/redirect/to",
+            lambda r: _redirect(r.arg("url", "/"), int(r.arg("status", "302"))),
+        )
         add("*", r"/redirect/private", lambda r: _redirect("http://10.0.0.1/"))
-        add("*", r"/redirect/metadata", lambda r: _redirect("http://169.254.169.254/latest/meta-data/"))
+        add(
+            "*",
+            r"/redirect/metadata",
+            lambda r: _redirect("http://169.254.169.254/latest/meta-data/"),
+        )
         add("*", r"/redirect/port/(\d+)", lambda r: _redirect(f"http://127.0.0.1:{_num(r)}/echo"))
         add("*", r"/slow", self._slow)
         add("*", r"/drip", self._drip)
         add("*", r"/huge(-declared)?", self._huge)
         add("*", r"/bomb\.(gz|deflate)", self._bomb)
         add("*", r"/gzip", self._gzip)
-        add("*", r"/encoded/br", lambda r: SimResponse(
-            body=make_garbage(7, 256), headers=[("Content-Encoding", "br")]))
+        add(
+            "*",
+            r"/encoded/br",
+            lambda r: SimResponse(body=make_garbage(7, 256), headers=[("Content-Encoding", "br")]),
+        )
         add("*", r"/status/(\d{3})", self._status)
-        add("*", r"/cookie", lambda r: _redirect("/echo", extra=[
-            ("Set-Cookie", "session=sim-secret; Path=/"), ("Set-Cookie", "track=1; Path=/")]))
+        add(
+            "*",
+            r"/cookie",
+            lambda r: _redirect(
+                "/echo",
+                extra=[
+                    ("Set-Cookie", "session=sim-secret; Path=/"),
+                    ("Set-Cookie", "track=1; Path=/"),
+                ],
+            ),
+        )
         add("*", r"/echo", self._echo)
 
     def site_seed(self, host: str) -> int:
@@ -480,9 +498,7 @@ class SimWeb:
 
     def _media(self, r: SimRequest) -> SimResponse:
         kind, seed, ext = _groups(r, r"/media/(\w+)-(\d+)\.(\w+)")
-        if kind != "animated_gif" and _EXT_TO_KIND[ext] != kind or (
-            kind == "animated_gif" and ext != "gif"
-        ):
+        if ext != EXTENSIONS[kind]:
             return SimResponse(404, b"wrong extension", "text/plain")
         size = (int(r.arg("w", "64")), int(r.arg("h", "48")))
         if not (0 < size[0] <= 2048 and 0 < size[1] <= 2048):
@@ -490,7 +506,8 @@ class SimWeb:
         return SimResponse(body=_image(kind, int(seed), size), content_type=CONTENT_TYPES[kind])
 
     def _clip(self, r: SimRequest) -> SimResponse:
-        return SimResponse(body=make_video_stub(_num(r)), content_type=CONTENT_TYPES["mp4"])
+        (seed,) = _groups(r, r"/media/clip-(\d+)\.mp4")
+        return SimResponse(body=make_video_stub(int(seed)), content_type=CONTENT_TYPES["mp4"])
 
     def _trunc(self, r: SimRequest) -> SimResponse:
         kind, seed, _ext = _groups(r, r"/broken/truncated-(\w+)-(\d+)\.(\w+)")
@@ -512,19 +529,26 @@ class SimWeb:
 
     def _drip(self, r: SimRequest) -> SimResponse:
         chunks = int(r.arg("chunks", "10"))
-        return SimResponse(body=(b"." * 16 for _ in range(chunks)),
-                           chunk_delay=float(r.arg("delay", "0.5")), content_type="text/plain")
+        return SimResponse(
+            body=(b"." * 16 for _ in range(chunks)),
+            chunk_delay=float(r.arg("delay", "0.5")),
+            content_type="text/plain",
+        )
 
     def _huge(self, r: SimRequest) -> SimResponse:
         total = int(r.arg("bytes", str(256 * MiB)))
         headers = [("Content-Length", str(total))] if r.path.endswith("declared") else []
-        return SimResponse(body=_zeros(total), content_type="application/octet-stream",
-                           headers=headers)
+        return SimResponse(
+            body=_zeros(total), content_type="application/octet-stream", headers=headers
+        )
 
     def _bomb(self, r: SimRequest) -> SimResponse:
         encoding = "gzip" if r.path.endswith("gz") else "deflate"
-        return SimResponse(body=_bomb(encoding, self.bomb_bytes), content_type="text/plain",
-                           headers=[("Content-Encoding", encoding)])
+        return SimResponse(
+            body=_bomb(encoding, self.bomb_bytes),
+            content_type="text/plain",
+            headers=[("Content-Encoding", encoding)],
+        )
 
     def _gzip(self, r: SimRequest) -> SimResponse:
         compressor = zlib.compressobj(wbits=31)

@@ -56,6 +56,7 @@ def test_a_clear_verdict_is_final_at_once(make_item: MakeItem, analyst: User) ->
     assert (item.status, item.verdict, item.claimed_by_id) == (ItemStatus.ASSESSED, "baseline", None)
     assert assessment.is_final and item.assessed_at is not None
     event = AuditEvent.objects.get(action="item.assessed")
+    assert event.after is not None
     assert event.before == {"status": "new", "verdict": ""}
     assert event.after["assessment"]["legal_limb"] == "real_minor"
 
@@ -105,7 +106,8 @@ def test_a_disagreeing_review_overrules_and_is_marked(make_item: MakeItem, analy
     item.refresh_from_db()
     assert item.verdict == "not_illegal"
     assert Assessment.objects.get(is_final=True).disagrees
-    assert AuditEvent.objects.get(action="item.reviewed").after["disagrees"] is True
+    after = AuditEvent.objects.get(action="item.reviewed").after
+    assert after is not None and after["disagrees"] is True
 
 
 def test_a_colleague_can_send_an_assessed_item_back_for_review(

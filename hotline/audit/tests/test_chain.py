@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -28,7 +30,7 @@ def _drop_guard() -> None:
 def test_it_chains_each_event_to_the_previous_one() -> None:
     events = _events(5)
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
     result = verify()
     assert result.ok and result.checked == 5 and result.head_hash == events[-1].hash
 

@@ -185,8 +185,11 @@ def test_legacy_numeric_ipv4_forms_are_decoded_and_refused(
 
 @pytest.mark.parametrize(
     ("url", "address"),
-    [("http://167772161/", "10.0.0.1"), ("http://0xa9fea9fe/", "169.254.169.254"),
-     ("http://0300.0250.1.1/", "192.168.1.1")],
+    [
+        ("http://167772161/", "10.0.0.1"),
+        ("http://0xa9fea9fe/", "169.254.169.254"),
+        ("http://0300.0250.1.1/", "192.168.1.1"),
+    ],
 )
 def test_legacy_numeric_private_forms(url: str, address: str) -> None:
     error = refused(url)
@@ -221,8 +224,13 @@ def test_public_looking_name_resolving_to_private(net_guard: list[tuple[str, int
 
 @pytest.mark.parametrize(
     "answers",
-    [[PUBLIC_V4, "10.9.8.7"], ["10.9.8.7", PUBLIC_V4], [PUBLIC_V4, "::1"],
-     ["2606:4700::6810:84e5", "fd12::1"], [PUBLIC_V4, "::ffff:192.168.0.1"]],
+    [
+        [PUBLIC_V4, "10.9.8.7"],
+        ["10.9.8.7", PUBLIC_V4],
+        [PUBLIC_V4, "::1"],
+        ["2606:4700::6810:84e5", "fd12::1"],
+        [PUBLIC_V4, "::ffff:192.168.0.1"],
+    ],
 )
 def test_name_with_any_private_address_is_refused(
     answers: list[str], net_guard: list[tuple[str, int]]
@@ -255,8 +263,10 @@ def test_dns_failure() -> None:
 
 def test_system_resolver_uses_getaddrinfo(monkeypatch: pytest.MonkeyPatch) -> None:
     def fake(host: str, port: int, **kw: object) -> list[tuple[object, ...]]:
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", port)),
-                (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0))]
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", port)),
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+        ]
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
     assert SystemResolver().resolve("x.example", 80) == ["10.0.0.1", "::1"]
@@ -280,15 +290,25 @@ def test_system_resolver_failure(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/", "file:///etc/passwd", "gopher://127.0.0.1:70/", "javascript:alert(1)",
-     "data:text/plain,hi", "dict://127.0.0.1:11211/", "//example.com/", "example.com/x"],
+    [
+        "ftp://example.com/",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:70/",
+        "javascript:alert(1)",
+        "data:text/plain,hi",
+        "dict://127.0.0.1:11211/",
+        "//example.com/",
+        "example.com/x",
+    ],
 )
 def test_non_http_schemes_refused(url: str, net_guard: list[tuple[str, int]]) -> None:
     assert refused(url).code == "bad_scheme"
     assert net_guard == []
 
 
-@pytest.mark.parametrize("url", ["http://exa mple.com/", "http://a.example/\r\nX: y", "http://:80/"])
+@pytest.mark.parametrize(
+    "url", ["http://exa mple.com/", "http://a.example/\r\nX: y", "http://:80/"]
+)
 def test_malformed_urls(url: str) -> None:
     assert refused(url).code == "bad_url"
 
@@ -326,8 +346,9 @@ def test_redirect_to_name_resolving_private(sim: SimWeb) -> None:
 
 def test_redirect_to_loopback_other_port(sim: SimWeb) -> None:
     with SimWeb() as other:
-        result = fetch(sim.url("shop.sim.test", f"/redirect/port/{other.port}"),
-                       policy=sim.fetch_policy())
+        result = fetch(
+            sim.url("shop.sim.test", f"/redirect/port/{other.port}"), policy=sim.fetch_policy()
+        )
         assert result.status_code == 200
         assert result.final_url == f"http://127.0.0.1:{other.port}/echo"
         assert [hop.status_code for hop in result.redirects] == [302]
@@ -336,8 +357,10 @@ def test_redirect_to_loopback_other_port(sim: SimWeb) -> None:
 
 def test_redirect_to_loopback_refused_without_allow_loopback(sim: SimWeb) -> None:
     with pytest.raises(FetchError) as info:
-        fetch(sim.url("shop.sim.test", f"/redirect/port/{sim.port}"),
-              policy=sim.fetch_policy(allow_loopback=False))
+        fetch(
+            sim.url("shop.sim.test", f"/redirect/port/{sim.port}"),
+            policy=sim.fetch_policy(allow_loopback=False),
+        )
     assert info.value.code == "blocked_address"
 
 
@@ -428,8 +451,10 @@ def test_body_size_cap(sim: SimWeb, path: str) -> None:
 
 
 def test_body_under_cap_is_returned(sim: SimWeb) -> None:
-    result = fetch(sim.url("files.sim.test", "/huge?bytes=300000"),
-                   policy=sim.fetch_policy(max_body_bytes=1_000_000))
+    result = fetch(
+        sim.url("files.sim.test", "/huge?bytes=300000"),
+        policy=sim.fetch_policy(max_body_bytes=1_000_000),
+    )
     assert result.body == b"\0" * 300000
 
 
@@ -455,8 +480,12 @@ def test_multi_member_gzip_and_raw_deflate(sim: SimWeb) -> None:
     import zlib
 
     raw = zlib.compressobj(wbits=-15)
-    sim.set_page("files.sim.test", "/raw-deflate", raw.compress(b"xyz") + raw.flush(),
-                 headers=[("Content-Encoding", "deflate")])
+    sim.set_page(
+        "files.sim.test",
+        "/raw-deflate",
+        raw.compress(b"xyz") + raw.flush(),
+        headers=[("Content-Encoding", "deflate")],
+    )
     assert fetch(sim.url("files.sim.test", "/raw-deflate"), policy=policy).body == b"xyz"
 
 
@@ -512,8 +541,10 @@ def test_honest_user_agent_and_fixed_headers(sim: SimWeb) -> None:
     assert headers["user-agent"] == DEFAULT_USER_AGENT
     assert DEFAULT_USER_AGENT.startswith("HotlineCapture/")
     assert set(headers) == {"host", "user-agent", "accept", "accept-encoding", "connection"}
-    custom = fetch(sim.url("shop.sim.test", "/echo"),
-                   policy=sim.fetch_policy(user_agent="HotlineCapture/9 (+test)"))
+    custom = fetch(
+        sim.url("shop.sim.test", "/echo"),
+        policy=sim.fetch_policy(user_agent="HotlineCapture/9 (+test)"),
+    )
     assert _echoed(custom)["user-agent"] == "HotlineCapture/9 (+test)"
 
 
@@ -601,7 +632,11 @@ def test_property_embedded_private_v4_refused(address: IPAddress) -> None:
 @given(public_v4)
 def test_property_embedded_public_v4_allowed(address: IPAddress) -> None:
     value = int(address)
-    for wrapped in ((0xFFFF << 32) | value, (0x64FF9B << 96) | value, (0x2002 << 112) | value << 80):
+    for wrapped in (
+        (0xFFFF << 32) | value,
+        (0x64FF9B << 96) | value,
+        (0x2002 << 112) | value << 80,
+    ):
         assert classify(ipaddress.IPv6Address(wrapped)) is None
 
 
@@ -625,3 +660,51 @@ def test_property_everything_non_global_is_refused(address: IPAddress) -> None:
     embedded = isinstance(address, ipaddress.IPv6Address) and netguard.embedded_ipv4(address)
     if not address.is_global and not embedded:
         assert classify(address) is not None
+
+
+# ------------------------------------------------------------ misc / config
+
+
+def test_userinfo_in_redirect_location_is_stripped(sim: SimWeb) -> None:
+    target = f"http://bob:pw@shop.sim.test:{sim.port}/echo"
+    result = fetch(
+        sim.url("shop.sim.test", f"/redirect/to?url={target}"), policy=sim.fetch_policy()
+    )
+    assert result.final_url == sim.url("shop.sim.test", "/echo")
+    assert "authorization" not in _echoed(result)
+
+
+def test_idn_host_is_resolved_in_ascii_form() -> None:
+    res = resolver(**{"xn--bcher-kva_example": "10.1.1.1"})
+    error = refused("http://BÜCHER.example/", res=res)
+    assert res.calls == ["xn--bcher-kva.example"] and error.code == "blocked_address"
+
+
+def test_policy_validation() -> None:
+    with pytest.raises(ValueError):
+        FetchPolicy(host_map={"a.sim.test": "not-an-ip"})
+    with pytest.raises(ValueError):
+        FetchPolicy(total_timeout=0)
+    assert FetchPolicy(host_map={"A.Sim.Test.": "127.0.0.1"}).host_map == {
+        "a.sim.test": "127.0.0.1"
+    }
+
+
+def test_policy_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import django.conf
+
+    from hotline.lib.http import policy_from_settings
+
+    fake = types.SimpleNamespace(
+        HOTLINE_FETCH_ALLOW_LOOPBACK=True,
+        HOTLINE_SIM_HOSTS={"shop.sim.test": "127.0.0.1"},
+        HOTLINE_FETCH_USER_AGENT="HotlineCapture/0.1 (+demo)",
+        HOTLINE_FETCH_MAX_BODY_BYTES=1234,
+    )
+    monkeypatch.setattr(django.conf, "settings", fake)
+    policy = policy_from_settings()
+    assert policy.allow_loopback and policy.host_map == {"shop.sim.test": "127.0.0.1"}
+    assert policy.user_agent == "HotlineCapture/0.1 (+demo)" and policy.max_body_bytes == 1234
+    assert policy.max_redirects == 5 and policy.allowed_ports == frozenset({80, 443})

@@ -583,7 +583,7 @@ def encode_unreserved(text: str, chosen: list[bool], levels: int, upper: bool) -
     return "".join(out)
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(anything)
 def test_it_never_raises_anything_but_invalid_url(raw: str) -> None:
     try:
@@ -592,14 +592,14 @@ def test_it_never_raises_anything_but_invalid_url(raw: str) -> None:
         assert error.code and error.message
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(anything)
 def test_it_is_idempotent(raw: str) -> None:
     result = accepted(raw)
     assert canonicalize(result.url) == result
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(anything)
 def test_it_uses_sha256_of_the_url_as_dedup_key(raw: str) -> None:
     result = accepted(raw)
@@ -608,7 +608,7 @@ def test_it_uses_sha256_of_the_url_as_dedup_key(raw: str) -> None:
     assert result.url.isascii() and len(result.url) <= MAX_URL_LENGTH
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(parts)
 def test_it_leaves_clean_urls_unchanged(p: Parts) -> None:
     result = canonicalize(p.expected)
@@ -622,13 +622,13 @@ def test_it_leaves_clean_urls_unchanged(p: Parts) -> None:
     )
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(parts, st.text(max_size=20))
 def test_it_ignores_a_fragment(p: Parts, fragment: str) -> None:
     assert canonicalize(f"{p.expected}#{fragment}").url == p.expected
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(parts, st.lists(st.booleans(), max_size=40))
 def test_it_ignores_host_and_scheme_case(p: Parts, flips: list[bool]) -> None:
     raw = p.render(host=random_case(p.host, flips), scheme=random_case(p.scheme, flips[::-1]))
@@ -658,7 +658,7 @@ def test_it_ignores_surrounding_whitespace(p: Parts, before: str, after: str) ->
     assert canonicalize(before + p.expected + after).url == p.expected
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(anything, st.lists(st.tuples(st.integers(0, 100), st.sampled_from("\t\r\n")), max_size=4))
 def test_it_ignores_inserted_tabs_and_newlines(raw: str, inserts: list[tuple[int, str]]) -> None:
     result = accepted(raw)
@@ -669,7 +669,7 @@ def test_it_ignores_inserted_tabs_and_newlines(raw: str, inserts: list[tuple[int
     assert canonicalize(mangled) == result
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(parts, st.lists(st.booleans(), max_size=60), st.integers(1, 5), st.booleans())
 def test_it_decodes_percent_encoded_unreserved_characters(
     p: Parts, chosen: list[bool], levels: int, upper: bool
@@ -693,7 +693,7 @@ def test_it_decodes_percent_encoded_host_characters(
     assert canonicalize(p.render(host=host)).url == p.expected
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(parts, paths, paths)
 def test_it_keeps_different_paths_apart(p: Parts, first: str, second: str) -> None:
     assume(first != second)
@@ -707,7 +707,7 @@ query_values = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(parts, words, query_values, query_values)
 def test_it_keeps_different_query_values_apart(p: Parts, key: str, first: str, second: str) -> None:
     assume(first != second)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from hotline.audit.services import SYSTEM
+from hotline.reports.csv_import import CsvHeaderError, import_csv
+from hotline.reports.models import Item, Report
+
+pytestmark = pytest.mark.django_db
+
+GOOD_AND_BAD = (
+    "url,received_at,text,external_ref\n"
+    "http://a.sim.test/1,2026-01-05T10:00:00Z,first,E1\n"
+    "ftp://a.sim.test/2,,bad scheme,E2\n"
+    ",,no url,E3\n"
+    "http://a.sim.test/3,yesterday,bad time,E4\n"
+    "HTTP://A.sim.test/1#again,2026-01-06 09:00,dup,E5\n"
+)
+
+
+def test_it_keeps_good_lines_and_names_bad_ones() -> None:
+    summary = import_csv(io.BytesIO(GOOD_AND_BAD.encode()), actor=SYSTEM)
+    assert (summary.lines, summary.created, summary.merged, summary.error_count) == (5, 1, 1, 3)
+    assert [str(e) for e in summary.errors] == [
+        "line 3: field 'url': scheme 'ftp' is not allowed; use http or https",
+        "line 4: field 'url': empty",
+        "line 5: field 'received_at': 'yesterday' is not an ISO 8601 time",
+    ]
+    assert Item.objects.get().report_count == 2
+    assert sorted(Report.objects.values_list("external_ref", flat=True)) == ["E1", "E5"]
+    assert Report.objects.get(external_ref="E1").received_at.isoformat() == "2026-01-05T10:00:00+00:00"
+
+
+def test_it_refuses_a_file_without_a_url_header() -> None:
+    with pytest.raises(CsvHeaderError, match="'url'"):
+        import_csv(io.BytesIO(b"link\nhttp://a.sim.test/\n"), actor=SYSTEM)
+
+
+class _Lines(io.RawIOBase):
+    """A large CSV produced on the fly, so the test never holds the file in memory."""
+
+    def __init__(self, count: int) -> None:
+        self._rows: Iterator[bytes] = (f"http://big-{i % 997}.sim.test/p/{i}\n".encode() for i in range(count))
+        self._buffer = b"url\n"
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        while len(self._buffer) < len(target):
+            try:
+                self._buffer += next(self._rows)
+            except StopIteration:
+                break
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        self.position += n
+        return n
+
+    def tell(self) -> int:
+        return self.position
+
+
+def test_it_streams_instead_of_reading_the_whole_file() -> None:
+    source = _Lines(5_000)
+    read_at_progress: list[int] = []
+    summary = import_csv(io.BufferedReader(source), actor=SYSTEM, progress=read_at_progress.append)
+    assert summary.created == 5_000
+    # The first batch (1,000 lines, ~37 kB) is stored before much more than it has been read.
+    assert read_at_progress[0] < 64 * 1024 < source.position
+    assert read_at_progress == sorted(read_at_progress) and len(read_at_progress) == 5
+
+
+def test_the_command_reports_errors_and_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "reports.csv"
+    path.write_text(GOOD_AND_BAD, encoding="utf-8")
+    errors = tmp_path / "errors.txt"
+    call_command("import_csv", str(path), "--quiet", "--errors", str(errors))
+    out = capsys.readouterr()
+    assert "5 lines: 1 new items, 1 merged, 3 errors" in out.out
+    assert "line 4: field 'url': empty" in out.err
+    assert errors.read_text().count("\n") == 3
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("import_csv", str(tmp_path / "missing.csv"))
