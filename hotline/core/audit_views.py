@@ -1,4 +1,6 @@
-"""The audit page: recent events and the chain check, for administrators and managers."""
+"""The audit page (recent events, chain check) for administrators and managers.
+
+It lives in core because it needs accounts for access, and audit sits below accounts."""
 
 from __future__ import annotations
 

@@ -1,0 +1,31 @@
+"""System checks for unsafe production settings (``manage.py check --deploy`` runs them too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+
+@register(Tags.security, deploy=True)
+def unsafe_production_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if settings.DEBUG:
+        return []
+    found: list[CheckMessage] = []
+    if getattr(settings, "HOTLINE_FETCH_ALLOW_LOOPBACK", False) or getattr(settings, "HOTLINE_SIM_HOSTS", {}):
+        found.append(Error(
+            "Fetching from loopback or simulated hosts is enabled while DEBUG is off.",
+            hint="Unset HOTLINE_FETCH_ALLOW_LOOPBACK and HOTLINE_SIM_HOSTS in production.",
+            id="hotline.E001",
+        ))
+    if "*" in settings.ALLOWED_HOSTS:
+        found.append(Error("ALLOWED_HOSTS contains '*'.", hint="List the real host names.", id="hotline.E002"))
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        found.append(Warning(
+            "SQLite is in use with DEBUG off.",
+            hint="SQLite suits one machine and small volumes; use PostgreSQL (DATABASE_URL=postgres://...) "
+            "for production and for more than one worker machine.",
+            id="hotline.W001",
+        ))
+    return found

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from hotline.accounts.models import User
+from hotline.assessment.services import claim_item
+
+from hotline.core.checks import unsafe_production_settings
+from hotline.lib import env
+from hotline.reports.models import Item, Report
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_env_helpers_fail_loudly_and_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HL_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="HL_FLAG='maybe' is not a boolean"):
+        env.boolean("HL_FLAG", False)
+    monkeypatch.setenv("HL_NUM", "12x")
+    with pytest.raises(ImproperlyConfigured, match="HL_NUM='12x' is not an integer"):
+        env.integer("HL_NUM", 1)
+    monkeypatch.setenv("HL_NUM", "0")
+    with pytest.raises(ImproperlyConfigured, match="at least 5"):
+        env.integer("HL_NUM", 10, minimum=5)
+    with pytest.raises(ImproperlyConfigured, match="HL_MISSING"):
+        env.required("HL_MISSING")
+
+
+def test_secrets_can_come_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cr3t\n")
+    monkeypatch.setenv("HL_SECRET_FILE", str(secret))
+    assert env.text("HL_SECRET") == "s3cr3t"
+    monkeypatch.setenv("HL_SECRET", "also")
+    with pytest.raises(ImproperlyConfigured, match="both set"):
+        env.text("HL_SECRET")
+    monkeypatch.delenv("HL_SECRET")
+    monkeypatch.setenv("HL_SECRET_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="cannot be read"):
+        env.text("HL_SECRET")
+
+
+def _run_cli(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_"))}
+    clean |= {"DJANGO_SETTINGS_MODULE": "hotline.settings", **(extra_env or {})}
+    return subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=clean,  # noqa: S603
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_production_settings_refuse_to_start_without_keys() -> None:
+    result = _run_cli("check")
+    assert result.returncode != 0
+    assert "HOTLINE_SECRET_KEY (or HOTLINE_SECRET_KEY_FILE) must be set" in result.stderr
+
+
+def test_a_bad_database_url_is_named() -> None:
+    result = _run_cli("check", extra_env={"HOTLINE_DEBUG": "true", "DATABASE_URL": "mysql://x/y",
+                                          "HOTLINE_VAR_DIR": "/tmp/hotline-cli-test"})
+    assert result.returncode != 0 and "is not supported (sqlite, postgres)" in result.stderr
+
+
+def test_the_cli_maps_words_to_commands(tmp_path: Path) -> None:
+    db = tmp_path / "cli.sqlite3"
+    base = {"HOTLINE_DEBUG": "true", "HOTLINE_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{db}"}
+    assert _run_cli("migrate", "-v0", extra_env=base).returncode == 0
+    csv = tmp_path / "in.csv"
+    csv.write_text("url\nhttp://cli.sim.test/a\nnot a url\n")
+    result = _run_cli("import-csv", str(csv), "--quiet", extra_env=base)
+    assert result.returncode == 0, result.stderr
+    assert "2 lines: 1 new items, 0 merged, 1 errors" in result.stdout
+    verify = _run_cli("audit", "verify", extra_env=base)
+    assert verify.returncode == 0 and "audit chain intact: 2 events" in verify.stdout
+
+
+@override_settings(DEBUG=False, HOTLINE_FETCH_ALLOW_LOOPBACK=True, ALLOWED_HOSTS=["*"])
+def test_system_checks_refuse_unsafe_production_settings() -> None:
+    ids = {message.id for message in unsafe_production_settings()}
+    assert {"hotline.E001", "hotline.E002", "hotline.W001"} <= ids
+
+
+@pytest.mark.django_db
+def test_the_demo_seed_and_a_worker_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("seed_demo", "--reports", "40")
+    out = capsys.readouterr().out
+    assert "40 reports" in out and "demo API token (shown once): hl_" in out
+    assert Report.objects.count() == 40
+    assert Item.objects.filter(status="assessed").exists() or Item.objects.filter(status="in_review").exists()
+    call_command("seed_demo")
+    assert "already present" in capsys.readouterr().out
+    item = Item.objects.filter(status="new").first()
+    assert item is not None
+    claim_item(item, user=User.objects.get(username="analyst"), now=timezone.now() - timedelta(hours=2))
+    call_command("worker", "--once")
+    assert capsys.readouterr().out.strip() == "worked"
+    assert Item.objects.get(pk=item.pk).claimed_by_id is None
+    call_command("worker", "--once")
+    assert capsys.readouterr().out.strip() == "nothing to do"
+
+
+@pytest.mark.django_db
+def test_api_clients_are_issued_listed_and_revoked(capsys: pytest.CaptureFixture[str]) -> None:
+    from django.core.management.base import CommandError
+
+    from hotline.accounts.models import ApiClient
+    from hotline.accounts.services import client_for_token
+
+    call_command("api_client", "add", "Partner BE", "--kind", "partner", "--country", "be")
+    token = capsys.readouterr().out.split("token ")[1].split()[0]
+    client = client_for_token(token)
+    assert client is not None and client.country == "BE"
+    with pytest.raises(CommandError, match="exists already"):
+        call_command("api_client", "add", "Partner BE", "--kind", "partner")
+    call_command("api_client", "list")
+    assert "Partner BE" in capsys.readouterr().out and token not in capsys.readouterr().out
+    call_command("api_client", "revoke", "Partner BE")
+    assert client_for_token(token) is None and not ApiClient.objects.get().is_active
