@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from hotline.accounts.models import User
 from hotline.assessment.services import claim_item
-
 from hotline.core.checks import unsafe_production_settings
 from hotline.lib import env
 from hotline.reports.models import Item, Report
