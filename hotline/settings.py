@@ -108,6 +108,7 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
         # WAL lets the web server read while a worker writes; IMMEDIATE avoids upgrade deadlocks.
