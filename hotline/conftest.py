@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from hotline.accounts.models import ApiClient, ClientKind, Role, User
 from hotline.accounts.services import create_user, issue_api_client
 from hotline.audit.services import SYSTEM
-from hotline.reports.models import Item, Source
+from hotline.reports.models import Item, ItemStatus, Source
 from hotline.reports.services import IncomingReport, receive_reports
 
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test personas only
@@ -82,12 +83,18 @@ def partner_client(db: None) -> tuple[ApiClient, str]:
 def make_item(db: None) -> Callable[..., Item]:
     counter = iter(range(1, 1_000_000))
 
-    def make(url: str | None = None, source: str = Source.PUBLIC) -> Item:
+    def make(url: str | None = None, source: str = Source.PUBLIC, *, captured: bool = True) -> Item:
         url = url or f"http://site-{next(counter)}.sim.test/page"
         result = receive_reports([IncomingReport(source=source, urls=[url])], actor=SYSTEM)[0]
         item_id = result.urls[0].item_id
         assert item_id is not None, result.urls[0].reason
-        return Item.objects.get(pk=item_id)
+        item = Item.objects.get(pk=item_id)
+        if captured and item.status == ItemStatus.NEW:
+            # Test set-up: skip the capture worker, whose own tests live in evidence/tests.
+            fields = item.transition(ItemStatus.CAPTURED, now=timezone.now())
+            item.next_capture_at = None
+            item.save(update_fields=[*fields, "next_capture_at"])
+        return item
 
     return make
 
@@ -118,3 +125,26 @@ def _audit_guard_survives_flush(request: pytest.FixtureRequest) -> object:
 def _is_transactional(request: pytest.FixtureRequest) -> bool:
     marker = request.node.get_closest_marker("django_db")
     return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+
+
+@pytest.fixture
+def make_media(db: None) -> Callable[..., object]:
+    """A captured media file (a generated pattern) on ``item``, stored encrypted like a real capture."""
+    from hotline.evidence.models import Capture, Media
+    from hotline.evidence.store import put_blob
+    from hotline.sim.images import make_image
+
+    def make(item: Item, *, seed: int = 1, kind: str = "png") -> Media:
+        now = timezone.now()
+        data = make_image(kind, seed, size=(320, 240))
+        blob = put_blob(data)
+        capture = item.captures.first() or Capture.objects.create(
+            item=item, started_at=now, finished_at=now, outcome="captured", requested_url=item.canonical_url,
+            final_url=item.canonical_url, http_status=200, peer_ip="127.0.0.1",
+        )
+        return Media.objects.create(
+            capture=capture, item=item, url=f"{item.canonical_url}media-{seed}.{kind}", blob=blob, kind="image",
+            mime=f"image/{kind}", size=len(data), sha256=blob.sha256, width=320, height=240, fetched_at=now,
+        )
+
+    return make

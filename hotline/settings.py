@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -23,13 +25,19 @@ DEBUG = env.boolean("HOTLINE_DEBUG", False)
 def _dev_secrets() -> dict[str, str]:
     """Development-only secrets kept in var/dev-secrets.json (never used when DEBUG is off)."""
     path = VAR_DIR / "dev-secrets.json"
-    if path.exists():
-        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-        return loaded
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    values = {"secret_key": secrets.token_urlsafe(50), "field_keys": new_key_spec("dev1")}
-    path.write_text(json.dumps(values), encoding="utf-8")
-    path.chmod(0o600)
+    values: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    wanted: dict[str, Callable[[], str]] = {
+        "secret_key": lambda: secrets.token_urlsafe(50),
+        "field_keys": lambda: new_key_spec("dev1"),
+        "store_keys": lambda: new_key_spec("devstore1"),
+        "signing_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    missing = {name: make() for name, make in wanted.items() if name not in values}
+    if missing:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        values |= missing
+        path.write_text(json.dumps(values), encoding="utf-8")
+        path.chmod(0o600)
     return values
 
 
@@ -44,6 +52,9 @@ def _secret(name: str, dev_key: str) -> str:
 
 SECRET_KEY = _secret("HOTLINE_SECRET_KEY", "secret_key")
 HOTLINE_FIELD_KEYS = _secret("HOTLINE_FIELD_KEYS", "field_keys")
+HOTLINE_STORE_KEYS = _secret("HOTLINE_STORE_KEYS", "store_keys")
+HOTLINE_EVIDENCE_SIGNING_KEY = _secret("HOTLINE_EVIDENCE_SIGNING_KEY", "signing_key")
+HOTLINE_EVIDENCE_TRUSTED_KEYS = env.csv_list("HOTLINE_EVIDENCE_TRUSTED_KEYS", [])
 
 ALLOWED_HOSTS = env.csv_list("HOTLINE_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -65,6 +76,7 @@ INSTALLED_APPS = [
     "hotline.audit",
     "hotline.reports",
     "hotline.assessment",
+    "hotline.evidence",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "hotline.core.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "hotline.urls"
@@ -186,7 +199,29 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.text("HOTLINE_LOG_LEVEL", "INFO") or "INFO"},
 }
 
+# Evidence: the encrypted content store and capture.
+HOTLINE_STORE = {"BACKEND": env.text("HOTLINE_STORE_BACKEND", "filesystem"),
+                 "ROOT": env.text("HOTLINE_STORE_ROOT") or str(VAR_DIR / "store")}
+HOTLINE_CAPTURE_ATTEMPTS = env.integer("HOTLINE_CAPTURE_ATTEMPTS", 3, minimum=1)
+HOTLINE_CAPTURE_MAX_MEDIA = env.integer("HOTLINE_CAPTURE_MAX_MEDIA", 100, minimum=1)
+HOTLINE_FETCH_USER_AGENT = env.text(
+    "HOTLINE_FETCH_USER_AGENT", "HotlineCapture/0.1 (+automated URL check by an internet hotline)")
+# Simulation only (tests and the demo): fetch from loopback and map host names to it.
+# The system check hotline.E001 refuses both when DEBUG is off.
+HOTLINE_FETCH_ALLOW_LOOPBACK = env.boolean("HOTLINE_FETCH_ALLOW_LOOPBACK", False)
+try:
+    HOTLINE_SIM_HOSTS: dict[str, str] = json.loads(env.text("HOTLINE_SIM_HOSTS") or "{}")
+    HOTLINE_SIM_PORTS: dict[str, int] = json.loads(env.text("HOTLINE_SIM_PORTS") or "{}")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"HOTLINE_SIM_HOSTS / HOTLINE_SIM_PORTS is not a JSON object: {exc}") from exc
+
+# Analyst welfare (DOMAIN.md §2): daily viewing budget and breaks.
+HOTLINE_VIEWING_BUDGET_MINUTES = env.integer("HOTLINE_VIEWING_BUDGET_MINUTES", 120, minimum=1)
+HOTLINE_BREAK_AFTER_MINUTES = env.integer("HOTLINE_BREAK_AFTER_MINUTES", 50, minimum=1)
+HOTLINE_BREAK_MINUTES = env.integer("HOTLINE_BREAK_MINUTES", 10, minimum=1)
+
 # Background steps run by `hotline worker`; each is a function returning whether it found work.
 HOTLINE_WORKER_STEPS = [
     "hotline.assessment.services.expire_claims_step",
+    "hotline.evidence.services.capture_step",
 ]

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("HOTLINE_DEBUG", "false")
 os.environ.setdefault("HOTLINE_SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("HOTLINE_FIELD_KEYS", "test1:" + "A" * 43)
+os.environ.setdefault("HOTLINE_STORE_KEYS", "teststore1:" + "B" * 43)
+os.environ.setdefault("HOTLINE_EVIDENCE_SIGNING_KEY", "Q" * 43 + "=")
 os.environ.setdefault("HOTLINE_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("HOTLINE_SSL_REDIRECT", "false")
 
@@ -14,3 +16,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+import tempfile  # noqa: E402
+
+# Each test process gets its own encrypted store; tests that inspect it use their own tmp_path.
+HOTLINE_STORE = {"BACKEND": "filesystem", "ROOT": tempfile.mkdtemp(prefix="hotline-test-store-")}

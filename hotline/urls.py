@@ -15,6 +15,7 @@ urlpatterns += i18n_patterns(
     path("", include("hotline.core.urls")),
     path("", include("hotline.reports.urls")),
     path("", include("hotline.assessment.urls")),
+    path("", include("hotline.evidence.urls")),
     path("", include("hotline.core.audit_urls")),
     path("accounts/", include("hotline.accounts.urls")),
     path("admin/", admin.site.urls),

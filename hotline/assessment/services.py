@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from hotline.assessment.codes import (
 )
 from hotline.assessment.models import Assessment, Kind
 from hotline.audit.services import SYSTEM, Actor, record
-from hotline.reports.models import InvalidTransition, Item, ItemStatus
+from hotline.reports.models import AWAITING_ASSESSMENT, InvalidTransition, Item, ItemStatus
 
 FIELDS = (
     "verdict", "legal_limb", "content_type", "is_virtual", "is_manipulated", "is_self_generated",
@@ -116,7 +117,7 @@ def _claim_window() -> timedelta:
 
 
 def _claimable_status(user: User) -> list[str]:
-    statuses: list[str] = [ItemStatus.NEW] if user.has_role(*ASSESSING_ROLES) else []
+    statuses: list[str] = list(AWAITING_ASSESSMENT) if user.has_role(*ASSESSING_ROLES) else []
     if user.has_role(*REVIEWING_ROLES):
         statuses.append(ItemStatus.IN_REVIEW)
     return statuses
@@ -180,7 +181,7 @@ def assess_item(
 ) -> Assessment:
     """Record the first assessment; borderline verdicts go to review, others become final."""
     now = now or timezone.now()
-    _require_claim(item, user, now, ItemStatus.NEW, ASSESSING_ROLES)
+    _require_claim(item, user, now, AWAITING_ASSESSMENT, ASSESSING_ROLES)
     errors = validate(data)
     if errors:
         raise AssessmentInvalid(errors)
@@ -206,7 +207,7 @@ def review_item(
 ) -> Assessment:
     """A second analyst's decision; it is final and notes whether it disagrees with the first."""
     now = now or timezone.now()
-    _require_claim(item, user, now, ItemStatus.IN_REVIEW, REVIEWING_ROLES)
+    _require_claim(item, user, now, {ItemStatus.IN_REVIEW}, REVIEWING_ROLES)
     errors = validate(data)
     if errors:
         raise AssessmentInvalid(errors)
@@ -263,12 +264,14 @@ def _first_analyst_id(item: Item) -> int | None:
     return latest.analyst_id if latest else None
 
 
-def _require_claim(item: Item, user: User, now: datetime, status: str, roles: frozenset[str]) -> None:
+def _require_claim(
+    item: Item, user: User, now: datetime, statuses: Collection[str], roles: frozenset[str]
+) -> None:
     if not user.has_role(*roles):
         raise WorkflowError("your role does not allow this")
     item.refresh_from_db()
-    if item.status != status:
-        raise WorkflowError(f"the item is {item.get_status_display()}, not {ItemStatus(status).label}")
+    if item.status not in statuses:
+        raise WorkflowError(f"the item is {item.get_status_display().lower()}: it cannot be assessed now")
     if not item.is_claimed_by(user.pk, now):
         raise WorkflowError("claim the item first (or your claim has expired)")
 

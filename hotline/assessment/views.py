@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -12,13 +15,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from hotline.accounts.access import current_user, role_required
-from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, Role
+from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, Role, User
 from hotline.assessment import services
 from hotline.assessment.access import FULL_READERS, get_item_for, visible_items
 from hotline.assessment.forms import AssessmentForm, ItemSearchForm, ReviewRequestForm
 from hotline.assessment.models import Assessment
-from hotline.audit.services import timeline
-from hotline.reports.models import Item, ItemStatus
+from hotline.audit.services import Actor, record, timeline
+from hotline.evidence import welfare
+from hotline.evidence.views import MEDIA_VIEWERS, revealed_id
+from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus
 
 ASSESSORS = tuple(ASSESSING_ROLES)
 READERS = (*FULL_READERS, Role.POLICE_LIAISON)
@@ -70,13 +75,14 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     mine = item.is_claimed_by(user.pk, now)
     form = None
-    if mine and item.status == ItemStatus.NEW:
+    if mine and item.status in AWAITING_ASSESSMENT:
         form = AssessmentForm()
     elif mine and item.status == ItemStatus.IN_REVIEW:
         latest = item.assessments.order_by("-created_at", "-pk").first()
         form = AssessmentForm(instance=latest, reviewing=True) if latest else None
     context = {
         "item": item,
+        **_media_context(request, item, user, now),
         "links": item.links.select_related("report").order_by("-report__received_at")[:200],
         "assessments": Assessment.objects.filter(item=item).select_related("analyst", "reviews")
         .order_by("created_at"),
@@ -86,9 +92,23 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and item.claim_expires_at > now,
         "form": form,
         "can_assess": user.has_role(*ASSESSORS),
+        "claimable": item.status in (*AWAITING_ASSESSMENT, ItemStatus.IN_REVIEW),
         "review_form": ReviewRequestForm() if item.status == ItemStatus.ASSESSED else None,
     }
     return render(request, "assessment/item_detail.html", context)
+
+
+def _media_context(request: HttpRequest, item: Item, user: User, now: datetime) -> dict[str, Any]:
+    """The newest capture's media for analysts (blurred, counted as viewing time); nothing for others."""
+    capture = item.captures.order_by("-started_at", "-pk").first()
+    if capture is None or not user.has_role(*MEDIA_VIEWERS):
+        return {"capture": capture, "media": [], "welfare": None}
+    media = list(capture.media.order_by("pk"))
+    state = welfare.note_viewing(user, now) if media else welfare.current(user, now)
+    if media:
+        record(Actor.of_user(user), "item.media_viewed", item, now=now,
+               after={"capture": capture.pk, "media": len(media), "blurred": True})
+    return {"capture": capture, "media": media, "welfare": state, "revealed_id": revealed_id(request)}
 
 
 @require_POST
@@ -139,6 +159,7 @@ def assess(request: HttpRequest, pk: int) -> HttpResponse:
 def _item_with_form(request: HttpRequest, item: Item, form: AssessmentForm) -> HttpResponse:
     context = {
         "item": item, "form": form, "mine": True, "can_assess": True,
+        **_media_context(request, item, current_user(request), timezone.now()),
         "links": item.links.select_related("report")[:200],
         "assessments": Assessment.objects.filter(item=item).order_by("created_at"),
         "events": timeline("reports.item", item.pk),

@@ -13,10 +13,11 @@ def unsafe_production_settings(app_configs: Any = None, **kwargs: Any) -> list[C
     if settings.DEBUG:
         return []
     found: list[CheckMessage] = []
-    if getattr(settings, "HOTLINE_FETCH_ALLOW_LOOPBACK", False) or getattr(settings, "HOTLINE_SIM_HOSTS", {}):
+    simulation = ("HOTLINE_FETCH_ALLOW_LOOPBACK", "HOTLINE_SIM_HOSTS", "HOTLINE_SIM_PORTS")
+    if any(getattr(settings, name, None) for name in simulation):
         found.append(Error(
             "Fetching from loopback or simulated hosts is enabled while DEBUG is off.",
-            hint="Unset HOTLINE_FETCH_ALLOW_LOOPBACK and HOTLINE_SIM_HOSTS in production.",
+            hint="Unset HOTLINE_FETCH_ALLOW_LOOPBACK, HOTLINE_SIM_HOSTS and HOTLINE_SIM_PORTS in production.",
             id="hotline.E001",
         ))
     if "*" in settings.ALLOWED_HOSTS:

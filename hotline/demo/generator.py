@@ -18,7 +18,8 @@ from hotline.accounts.services import create_user, issue_api_client
 from hotline.assessment.codes import AgeGroup, ContentType, LegalLimb, Reason, SiteType, Verdict
 from hotline.assessment.services import AssessmentData, assess_item, claim_item
 from hotline.audit.services import SYSTEM, Actor
-from hotline.reports.models import Item, ItemStatus, Source
+from hotline.evidence.services import CaptureConfig, capture_step
+from hotline.reports.models import AWAITING_ASSESSMENT, Item, Source
 from hotline.reports.services import IncomingReport, receive_reports
 
 _WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo",
@@ -37,9 +38,16 @@ def site_name(rng: random.Random) -> str:
 
 
 def synthetic_url(rng: random.Random, host: str | None = None) -> str:
+    """A URL on the simulated web: mostly pages with media, some direct media, some gone."""
     host = host or site_name(rng)
+    roll = rng.random()
+    if roll < 0.08:
+        return f"http://{host}/status/{rng.choice([404, 410])}?id={rng.randrange(1, 10_000)}"
+    if roll < 0.18:
+        kind, ext = rng.choice([("png", "png"), ("jpeg", "jpg"), ("webp", "webp"), ("gif", "gif")])
+        return f"http://{host}/media/{kind}-{rng.randrange(1, 10_000)}.{ext}"
     kind = rng.choice(["album", "post", "view", "u", "f"])
-    path = f"/{kind}/{rng.randrange(1, 10_000)}/{rng.choice(['index.html', 'photo', 'img.jpg', ''])}"
+    path = f"/{kind}/{rng.randrange(1, 10_000)}/{rng.choice(['index.html', 'photo', 'gallery', ''])}"
     query = f"?id={rng.randrange(1, 999)}" if rng.random() < 0.3 else ""
     return f"http://{host}{path}{query}"
 
@@ -115,12 +123,20 @@ _SCRIPT: list[AssessmentData] = [
 ]
 
 
+def capture_all(config: CaptureConfig, *, concurrency: int = 8) -> int:
+    """Run the capture worker step until nothing is due (the demo's first minute, at once)."""
+    steps = 0
+    while capture_step(config=config, concurrency=concurrency):
+        steps += 1
+    return steps
+
+
 def assess_some(count: int, *, seed: int = 1) -> int:
-    """A scripted analyst assesses ``count`` items with labels only (the data is synthetic)."""
+    """A scripted analyst assesses ``count`` captured items with labels only (the data is synthetic)."""
     rng = random.Random(seed)
     analyst = User.objects.get(username="analyst")
     done = 0
-    for item in Item.objects.filter(status=ItemStatus.NEW).order_by("pk")[:count]:
+    for item in Item.objects.filter(status__in=AWAITING_ASSESSMENT).order_by("pk")[:count]:
         claim_item(item, user=analyst)
         assess_item(item, rng.choice(_SCRIPT), user=analyst)
         done += 1
@@ -128,12 +144,12 @@ def assess_some(count: int, *, seed: int = 1) -> int:
 
 
 @transaction.atomic
-def seed_demo(reports: int = 150, *, seed: int = 1, assessed: int = 25) -> dict[str, Any]:
+def seed_demo(reports: int = 60, *, seed: int = 1) -> dict[str, Any]:
+    """Demo users, a demo API client and synthetic reports (their items wait for capture)."""
     logins = ensure_demo_users()
     _client, token = ensure_demo_client()
     results = receive_reports(generate_reports(reports, seed=seed), actor=Actor(label="demo"))
-    return {"logins": logins, "api_token": token, "reports": len(results),
-            "assessed": assess_some(assessed, seed=seed), "items": Item.objects.count()}
+    return {"logins": logins, "api_token": token, "reports": len(results), "items": Item.objects.count()}
 
 
 def feed_step(every_seconds: float, *, seed: int | None = None) -> Callable[[], bool]:

@@ -100,6 +100,9 @@ class FetchPolicy:
     #: PEM CA bundle to trust instead of certifi's (e.g. the simulated web's CA).
     ca_bundle: str | None = None
     verify_tls: bool = True
+    #: Simulation only: connect to another port on loopback (``{80: 8123}``), so simulated URLs
+    #: keep their real-looking default ports. Ignored for any non-loopback address.
+    port_map: Mapping[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         mapped: dict[str, str] = {}
@@ -229,11 +232,23 @@ def _parse_target(raw_url: str) -> _Target:
 # ----------------------------------------------------------------- address checks
 
 
+def _mapped(host_map: Mapping[str, str], host: str) -> str | None:
+    """Simulation host map: an exact name, else the nearest ``*.suffix`` wildcard entry."""
+    if host in host_map:
+        return host_map[host]
+    labels = host.split(".")
+    for i in range(1, len(labels)):
+        wildcard = "*." + ".".join(labels[i:])
+        if wildcard in host_map:
+            return host_map[wildcard]
+    return None
+
+
 def _resolve_and_check(target: _Target, policy: FetchPolicy, resolver: Resolver) -> list[IPAddress]:
     if target.ip is not None:
         answers: Sequence[str | IPAddress] = [target.ip]
-    elif target.host in policy.host_map:
-        answers = [policy.host_map[target.host]]
+    elif (mapped := _mapped(policy.host_map, target.host)) is not None:
+        answers = [mapped]
     else:
         try:
             answers = resolver.resolve(target.host, target.port)
@@ -350,10 +365,13 @@ class _PinnedStream(httpcore.NetworkStream):
 class _PinnedBackend(httpcore.NetworkBackend):
     """Connects only to pre-checked addresses; the host name is never resolved."""
 
-    def __init__(self, host: str, addresses: Sequence[IPAddress], deadline: _Deadline) -> None:
+    def __init__(
+        self, host: str, addresses: Sequence[IPAddress], deadline: _Deadline, port_map: Mapping[int, int]
+    ) -> None:
         self._host = host
         self._addresses = list(addresses)
         self._deadline = deadline
+        self._port_map = port_map if all(is_loopback(a) for a in self._addresses) else {}
         self.peer_ip: str | None = None
 
     def connect_tcp(
@@ -374,7 +392,7 @@ class _PinnedBackend(httpcore.NetworkBackend):
             try:
                 sock.settimeout(self._deadline.clamp(timeout))
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.connect((str(addr), port))  # a literal: no getaddrinfo involved
+                sock.connect((str(addr), self._port_map.get(port, port)))  # a literal: no getaddrinfo involved
             except TimeoutError:
                 sock.close()
                 timed_out = True
@@ -515,7 +533,7 @@ def _one_hop(
     method: str,
     ssl_context: ssl.SSLContext,
 ) -> _Hop:
-    backend = _PinnedBackend(target.host, addresses, deadline)
+    backend = _PinnedBackend(target.host, addresses, deadline, policy.port_map)
     scheme, host = target.scheme.encode(), target.host.encode("ascii")
     timeouts = {
         "connect": policy.connect_timeout,
@@ -658,5 +676,6 @@ def policy_from_settings() -> FetchPolicy:
             int(p) for p in get("HOTLINE_FETCH_ALLOWED_PORTS", defaults.allowed_ports)
         ),
         ca_bundle=get("HOTLINE_FETCH_CA_BUNDLE", None),
+        port_map={int(k): int(v) for k, v in (get("HOTLINE_SIM_PORTS", None) or {}).items()},
         verify_tls=bool(get("HOTLINE_FETCH_VERIFY_TLS", True)),
     )

@@ -71,16 +71,25 @@ class Report(models.Model):
 
 
 class ItemStatus(models.TextChoices):
-    NEW = "new", _("Awaiting assessment")
+    NEW = "new", _("Received, awaiting capture")
+    CAPTURED = "captured", _("Captured, awaiting assessment")
+    UNREACHABLE = "unreachable", _("Unreachable, awaiting assessment")
     IN_REVIEW = "in_review", _("Awaiting second review")
     ASSESSED = "assessed", _("Assessed")
     CLOSED = "closed", _("Closed")
 
 
+AWAITING_ASSESSMENT = frozenset({ItemStatus.CAPTURED, ItemStatus.UNREACHABLE})
+
 # The only status changes there are; each names the time stamp it sets.
 TRANSITIONS: dict[tuple[str, str], str] = {
-    (ItemStatus.NEW, ItemStatus.ASSESSED): "assessed_at",
-    (ItemStatus.NEW, ItemStatus.IN_REVIEW): "review_requested_at",
+    (ItemStatus.NEW, ItemStatus.CAPTURED): "captured_at",
+    (ItemStatus.NEW, ItemStatus.UNREACHABLE): "unreachable_at",
+    (ItemStatus.UNREACHABLE, ItemStatus.CAPTURED): "captured_at",
+    (ItemStatus.CAPTURED, ItemStatus.ASSESSED): "assessed_at",
+    (ItemStatus.CAPTURED, ItemStatus.IN_REVIEW): "review_requested_at",
+    (ItemStatus.UNREACHABLE, ItemStatus.ASSESSED): "assessed_at",
+    (ItemStatus.UNREACHABLE, ItemStatus.IN_REVIEW): "review_requested_at",
     (ItemStatus.IN_REVIEW, ItemStatus.ASSESSED): "assessed_at",
     (ItemStatus.ASSESSED, ItemStatus.IN_REVIEW): "review_requested_at",
     (ItemStatus.ASSESSED, ItemStatus.CLOSED): "closed_at",
@@ -90,7 +99,10 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 
 class ItemQuerySet(models.QuerySet["Item"]):
     def awaiting_assessment(self) -> ItemQuerySet:
-        return self.filter(status=ItemStatus.NEW).order_by("-priority", "first_reported_at", "pk")
+        return self.filter(status__in=AWAITING_ASSESSMENT).order_by("-priority", "first_reported_at", "pk")
+
+    def capture_due(self, now: datetime) -> ItemQuerySet:
+        return self.filter(status=ItemStatus.NEW, next_capture_at__lte=now).order_by("next_capture_at", "pk")
 
     def awaiting_review(self) -> ItemQuerySet:
         return self.filter(status=ItemStatus.IN_REVIEW).order_by(
@@ -121,6 +133,11 @@ class Item(models.Model):
     first_reported_at = models.DateTimeField(_("first reported"))
     last_reported_at = models.DateTimeField(_("last reported"))
     status_changed_at = models.DateTimeField()
+    captured_at = models.DateTimeField(null=True, blank=True)
+    unreachable_at = models.DateTimeField(null=True, blank=True)
+    # Capture scheduling: due time (None = nothing to do) and attempts so far.
+    next_capture_at = models.DateTimeField(null=True, blank=True)
+    capture_attempts = models.PositiveSmallIntegerField(default=0)
     assessed_at = models.DateTimeField(null=True, blank=True)
     review_requested_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -137,6 +154,9 @@ class Item(models.Model):
             # Expired claims swept by the worker: claim_expired().
             models.Index(fields=["claim_expires_at"], name="item_claim_expiry_idx",
                          condition=models.Q(claimed_by__isnull=False)),
+            # The capture worker: capture_due().
+            models.Index(fields=["next_capture_at"], name="item_capture_due_idx",
+                         condition=models.Q(next_capture_at__isnull=False)),
             # "Everything on this site" lists and later per-host tracing.
             models.Index(fields=["host"], name="item_host_idx"),
         ]

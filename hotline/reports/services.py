@@ -19,7 +19,7 @@ from django.utils import timezone
 from hotline.accounts.models import ApiClient
 from hotline.audit.services import Actor, Change, record_many
 from hotline.lib.urls import CanonicalURL, InvalidURL, canonicalize
-from hotline.reports.models import PRIORITY_SOURCES, Item, ItemStatus, Report, ReportItem, Source
+from hotline.reports.models import AWAITING_ASSESSMENT, PRIORITY_SOURCES, Item, ItemStatus, Report, ReportItem, Source
 
 MAX_TEXT_LENGTH = 10_000
 MAX_CONTACT_LENGTH = 500
@@ -188,6 +188,7 @@ def _new_item(entry: _Tally, *, now: datetime) -> Item:
         first_reported_at=now,
         last_reported_at=now,
         status_changed_at=now,
+        next_capture_at=now,
     )
 
 
@@ -267,7 +268,7 @@ def public_status(reference: str) -> str | None:
     done = {ItemStatus.ASSESSED, ItemStatus.CLOSED}
     if statuses and all(s in done for s in statuses):
         return "handled"
-    started = any(s != ItemStatus.NEW for s in statuses)
+    started = any(s not in (ItemStatus.NEW, *AWAITING_ASSESSMENT) for s in statuses)
     if started or report.items.filter(claimed_by__isnull=False).exists():
         return "in_progress"
     return "received"

@@ -4,11 +4,9 @@ Everything here is an abstract pattern (gradients, geometric shapes, noise)
 generated from a seed; nothing is ever loaded from outside the project.
 Same ``(kind, seed, size)`` gives the same bytes for a given Pillow version.
 
-Video: no encoder is available without ffmpeg, so :func:`make_video_stub`
-returns a minimal ISO-BMFF file (``ftyp`` + ``free`` + ``mdat`` boxes) that is
-served as ``video/mp4``: correct signature and box structure, but not
-playable.  Use the ``animated_gif`` kind when a decodable moving image is
-needed.
+Video: :func:`make_video_stub` returns a real, playable 3 s clip (H.264 in
+MP4, or VP8 in WebM) encoded in memory by :func:`hotline.lib.video.make_test_video`
+(bundled FFmpeg via PyAV); same seed, same bytes for a given PyAV build.
 """
 
 from __future__ import annotations
@@ -18,6 +16,8 @@ import random
 import struct
 
 from PIL import Image, ImageDraw, ImageOps
+
+from hotline.lib.video import make_test_video
 
 __all__ = [
     "CONTENT_TYPES",
@@ -123,9 +123,10 @@ def _box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", 8 + len(payload)) + kind + payload
 
 
-def make_video_stub(seed: int, payload_bytes: int = 1024) -> bytes:
-    """Minimal ISO-BMFF (``ftyp``/``free``/``mdat``); see the module docstring."""
-    ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 0x200) + b"isomiso2mp41")
-    free = _box(b"free", b"hotline synthetic video stub")
-    mdat = _box(b"mdat", random.Random(seed).randbytes(payload_bytes))
-    return ftyp + free + mdat
+def make_video_stub(seed: int, container: str = "mp4") -> bytes:
+    """A playable synthetic clip: 3 s, 10 fps, 160x120, H.264/MP4 (``container="mp4"``) or VP8/WebM (``"webm"``).
+
+    Moving gradient, bouncing shapes and a seconds counter (see :func:`hotline.lib.video.make_test_video`).
+    The name is historical: this used to be an unplayable ISO-BMFF stub.
+    """
+    return make_test_video(seed, container=container)

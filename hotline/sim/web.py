@@ -21,7 +21,7 @@ Built-in routes on every host (``{n}``, ``{seed}`` are integers):
                                           picture/source, video/source, CSS)
 ``/page/{n}``                             further small HTML pages
 ``/media/{kind}-{seed}.{ext}``            png/jpg/gif/webp/animated_gif (``?w=&h=``)
-``/media/clip-{seed}.mp4``                ISO-BMFF stub served as ``video/mp4``
+``/media/clip-{seed}.mp4`` / ``.webm``    playable 3 s synthetic clip (H.264 / VP8)
 ``/broken/truncated-{kind}-{seed}.{ext}`` half an image, image content type
 ``/broken/garbage-{seed}.{ext}``          random bytes, image content type
 ``/redirect/301``, ``/redirect/302``      redirect to ``/``
@@ -197,6 +197,8 @@ class SimWeb:
         address: str = "127.0.0.1",
         tls: bool = False,
         bomb_bytes: int = 64 * MiB,
+        suffixes: Iterable[str] = (),
+        catch_all: bool = False,
     ) -> None:
         if not ipaddress.ip_address(address).is_loopback:
             raise ValueError("SimWeb only binds to loopback addresses")
@@ -204,6 +206,9 @@ class SimWeb:
         self.tls = tls
         self.bomb_bytes = bomb_bytes
         self.hosts: list[str] = [h.lower() for h in hosts]
+        #: Any host ending in one of these (e.g. ".sim.test") is served too (the demo's many sites).
+        self.suffixes = tuple(s.lower() for s in suffixes)
+        self.catch_all = catch_all
         self.requests: list[SimRequest] = []
         self.sni_names: list[str | None] = []
         self.ca_file: str | None = None
@@ -263,7 +268,9 @@ class SimWeb:
 
     @property
     def host_map(self) -> dict[str, str]:
-        return {host: self.address for host in self.hosts}
+        mapped = {host: self.address for host in self.hosts}
+        mapped.update({f"*{suffix}": self.address for suffix in self.suffixes})
+        return mapped
 
     @property
     def info(self) -> SimWebInfo:
@@ -348,7 +355,7 @@ class SimWeb:
         with self._lock:
             self.requests.append(request)
             page = self._pages.get((host, request.path))
-            known = host in self.hosts or host == self.address
+            known = host in self.hosts or host == self.address or host.endswith(self.suffixes or ("\0",))
             routes = list(self._routes)
         response: SimResponse | None = page
         if response is None and known:
@@ -402,10 +409,14 @@ class SimWeb:
     def install_routes(self) -> None:
         """Register the built-in routes. Subclasses extend this (call super())."""
         add = self.add_route
+        if self.catch_all:
+            # Registered first, so it loses to every other route (newest wins): any other path on
+            # any host is that host's synthetic page (the demo's URLs).
+            add("*", r"/.*", lambda r: SimResponse(body=self.site_page(r.host).encode()))
         add("*", r"/", lambda r: SimResponse(body=self.site_page(r.host).encode()))
         add("*", r"/page/(\d+)", self._page_n)
         add("*", r"/media/(png|jpeg|gif|webp|animated_gif)-(\d+)\.(png|jpg|gif|webp)", self._media)
-        add("*", r"/media/clip-(\d+)\.mp4", self._clip)
+        add("*", r"/media/clip-(\d+)\.(mp4|webm)", self._clip)
         add("*", r"/broken/truncated-(png|jpeg|gif|webp)-(\d+)\.(png|jpg|gif|webp)", self._trunc)
         add("*", r"/broken/garbage-(\d+)\.(png|jpg|gif|webp)", self._garbage)
         add("*", r"/redirect/(301|302)", lambda r: _redirect("/", int(r.path[-3:])))
@@ -506,8 +517,8 @@ class SimWeb:
         return SimResponse(body=_image(kind, int(seed), size), content_type=CONTENT_TYPES[kind])
 
     def _clip(self, r: SimRequest) -> SimResponse:
-        (seed,) = _groups(r, r"/media/clip-(\d+)\.mp4")
-        return SimResponse(body=make_video_stub(int(seed)), content_type=CONTENT_TYPES["mp4"])
+        seed, ext = _groups(r, r"/media/clip-(\d+)\.(mp4|webm)")
+        return SimResponse(body=make_video_stub(int(seed), ext), content_type=f"video/{ext}")
 
     def _trunc(self, r: SimRequest) -> SimResponse:
         kind, seed, _ext = _groups(r, r"/broken/truncated-(\w+)-(\d+)\.(\w+)")

@@ -60,7 +60,7 @@ def test_an_incomplete_form_is_shown_again_with_field_errors(
     response = client.post(reverse("assessment:assess", kwargs={"pk": item.pk}), {"verdict": "baseline"})
     assert response.status_code == 400
     assert "required when the material is illegal" in response.content.decode()
-    assert Item.objects.get(pk=item.pk).status == ItemStatus.NEW
+    assert Item.objects.get(pk=item.pk).status == ItemStatus.CAPTURED
 
 
 def test_a_borderline_verdict_is_reviewed_by_a_senior_in_the_ui(
@@ -95,7 +95,7 @@ def test_a_claim_held_by_a_colleague_is_shown_and_refused(
     assert "Claimed by ana" in page
     response = other.post(reverse("assessment:assess", kwargs={"pk": item.pk}), CLEAR_FORM, follow=True)
     assert "claim the item first" in response.content.decode()
-    assert Item.objects.get(pk=item.pk).status == ItemStatus.NEW
+    assert Item.objects.get(pk=item.pk).status == ItemStatus.CAPTURED
 
 
 def test_skip_hides_the_item_from_take_next_for_that_analyst(

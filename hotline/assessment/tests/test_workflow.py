@@ -57,7 +57,7 @@ def test_a_clear_verdict_is_final_at_once(make_item: MakeItem, analyst: User) ->
     assert assessment.is_final and item.assessed_at is not None
     event = AuditEvent.objects.get(action="item.assessed")
     assert event.after is not None
-    assert event.before == {"status": "new", "verdict": ""}
+    assert event.before == {"status": "captured", "verdict": ""}
     assert event.after["assessment"]["legal_limb"] == "real_minor"
 
 
@@ -152,7 +152,7 @@ def test_invalid_data_changes_nothing(make_item: MakeItem, analyst: User) -> Non
         assess_item(item, AssessmentData(verdict=Verdict.NOT_ILLEGAL), user=analyst)
     assert "reason" in error.value.errors
     item.refresh_from_db()
-    assert item.status == ItemStatus.NEW and Assessment.objects.count() == 0
+    assert item.status == ItemStatus.CAPTURED and Assessment.objects.count() == 0
 
 
 def test_borderline_rules() -> None:

@@ -14,9 +14,10 @@ ALLOWED: dict[str, set[str]] = {
     "audit": {"lib"},
     "accounts": {"lib", "audit"},
     "reports": {"lib", "audit", "accounts"},
-    "assessment": {"lib", "audit", "accounts", "reports"},
-    "demo": {"lib", "audit", "accounts", "reports", "assessment"},
-    "core": {"lib", "audit", "accounts", "reports", "assessment", "demo"},
+    "evidence": {"lib", "audit", "accounts", "reports"},
+    "assessment": {"lib", "audit", "accounts", "reports", "evidence"},
+    "demo": {"lib", "audit", "accounts", "reports", "evidence", "assessment", "sim"},
+    "core": {"lib", "audit", "accounts", "reports", "evidence", "assessment", "demo", "sim"},
 }
 TOP_LEVEL = {"settings", "settings_test", "urls", "api", "wsgi", "cli", "conftest", "__init__"}
 

@@ -86,6 +86,8 @@ def test_the_queue_puts_partner_and_repeated_items_first_then_oldest() -> None:
     receive_reports([_one("http://twice.sim.test/")], actor=SYSTEM)
     receive_reports([_one("http://twice.sim.test/")], actor=SYSTEM)
     receive_reports([_one("http://new.sim.test/")], actor=SYSTEM)
+    assert not Item.objects.awaiting_assessment().exists()  # nothing is assessed before capture
+    Item.objects.update(status="captured")
     order = [i.host for i in Item.objects.awaiting_assessment()]
     assert order == ["partner.sim.test", "twice.sim.test", "old.sim.test", "new.sim.test"]
 

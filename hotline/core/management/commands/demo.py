@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,9 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from hotline.demo.generator import DEMO_USERS, ensure_demo_users
+from hotline.demo.generator import DEMO_USERS, assess_some, capture_all, ensure_demo_users
+from hotline.evidence.services import CaptureConfig
+from hotline.sim.web import SimWeb
 
 
 class Command(BaseCommand):
@@ -30,22 +33,33 @@ class Command(BaseCommand):
         call_command("createcachetable", verbosity=0)
         call_command("seed_demo", stdout=self.stdout)
         logins = ensure_demo_users()
-        if options["setup_only"]:
-            return
-        port = options["port"]
-        base = [sys.executable, "-m", "hotline.cli"]
-        children = [
-            subprocess.Popen([*base, "runserver", f"127.0.0.1:{port}", "--noreload"]),  # noqa: S603
-            subprocess.Popen([*base, "worker", "--demo-feed", str(options["feed"])]),  # noqa: S603
-        ]
-        time.sleep(1.5)
-        self._banner(port, logins)
-        self._wait(children)
+        with SimWeb(suffixes=(".sim.test",), catch_all=True) as sim:
+            policy = sim.fetch_policy(port_map={80: sim.port})
+            self.stdout.write("capturing the demo reports from the simulated web ...")
+            capture_all(CaptureConfig(policy=policy))
+            self.stdout.write(f"{assess_some(12)} items assessed by the scripted demo analyst")
+            if options["setup_only"]:
+                return
+            port = options["port"]
+            env = os.environ | {
+                "HOTLINE_FETCH_ALLOW_LOOPBACK": "true",
+                "HOTLINE_SIM_HOSTS": json.dumps(sim.host_map),
+                "HOTLINE_SIM_PORTS": json.dumps({"80": sim.port}),
+            }
+            base = [sys.executable, "-m", "hotline.cli"]
+            children = [
+                subprocess.Popen([*base, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env),  # noqa: S603
+                subprocess.Popen([*base, "worker", "--demo-feed", str(options["feed"])], env=env),  # noqa: S603
+            ]
+            time.sleep(1.5)
+            self._banner(port, logins, sim.port)
+            self._wait(children)
 
-    def _banner(self, port: int, logins: dict[str, str]) -> None:
+    def _banner(self, port: int, logins: dict[str, str], sim_port: int) -> None:
         lines = [
             "",
             f"Hotline demo running at  http://127.0.0.1:{port}/",
+            f"Simulated web (synthetic sites *.sim.test) on 127.0.0.1:{sim_port}",
             f"Public report form:      http://127.0.0.1:{port}/report/  (Dutch: /nl/report/, French: /fr/report/)",
             f"API documentation:       http://127.0.0.1:{port}/api/docs",
             "Logins (user / password):",

@@ -15,7 +15,7 @@ class Command(BaseCommand):
     help = "Load synthetic, benign demo data (skipped when reports already exist unless --force)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--reports", type=int, default=150)
+        parser.add_argument("--reports", type=int, default=60)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--force", action="store_true")
 
@@ -24,7 +24,6 @@ class Command(BaseCommand):
             self.stdout.write("demo data already present")
             return
         summary = seed_demo(options["reports"], seed=options["seed"])
-        self.stdout.write(f"{summary['reports']} reports, {summary['items']} items, "
-                          f"{summary['assessed']} assessed")
+        self.stdout.write(f"{summary['reports']} reports, {summary['items']} items (waiting for capture)")
         if summary["api_token"]:
             self.stdout.write(f"demo API token (shown once): {summary['api_token']}")

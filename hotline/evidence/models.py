@@ -1,0 +1,129 @@
+"""Evidence: encrypted content-addressed blobs, captures of items, and the media found in them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Blob(models.Model):
+    """One stored file, encrypted at rest. The same content is stored once (by SHA-256).
+
+    ``wrapped_key`` is the blob's own AES-256 data key, encrypted with the store master key
+    ``key_id``; rotating the master key re-wraps these rows and never touches the stored bytes.
+    """
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.PositiveBigIntegerField()
+    storage_name = models.CharField(max_length=128, unique=True)
+    key_id = models.CharField(max_length=32)
+    wrapped_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Key rotation: blobs still wrapped with an old master key.
+            models.Index(fields=["key_id"], name="blob_key_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"blob {self.sha256[:12]}… ({self.size} bytes)"
+
+
+class CaptureOutcome(models.TextChoices):
+    CAPTURED = "captured", _("Captured")
+    FAILED = "failed", _("Failed")
+
+
+class Capture(models.Model):
+    """One attempt to capture an item: the page, its media, and a WARC file of every exchange."""
+
+    item = models.ForeignKey("reports.Item", on_delete=models.CASCADE, related_name="captures")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=CaptureOutcome.choices)
+    requested_url = models.TextField()
+    final_url = models.TextField(blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    peer_ip = models.GenericIPAddressField(null=True, blank=True)
+    page_mime = models.CharField(max_length=100, blank=True)
+    redirects = models.JSONField(default=list, blank=True)
+    failure_code = models.CharField(max_length=40, blank=True)
+    failure_reason = models.TextField(blank=True)
+    reason_code = models.CharField(max_length=32, blank=True, help_text="DOMAIN §3 unavailable reason")
+    media_found = models.PositiveIntegerField(default=0)
+    warc = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        indexes = [
+            # The item page and the evidence export: captures of one item, newest first.
+            models.Index(fields=["item", "-started_at"], name="capture_item_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"capture {self.pk} of item {self.item_id}: {self.outcome}"
+
+
+class MediaKind(models.TextChoices):
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
+    OTHER = "other", _("Other")
+
+
+class Media(models.Model):
+    """One media file found in a capture, with its hashes; the bytes live in an encrypted blob."""
+
+    capture = models.ForeignKey(Capture, on_delete=models.CASCADE, related_name="media")
+    item = models.ForeignKey("reports.Item", on_delete=models.CASCADE, related_name="media")
+    url = models.TextField()
+    blob = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="media")
+    kind = models.CharField(max_length=10, choices=MediaKind.choices)
+    mime = models.CharField(_("type (sniffed)"), max_length=100, blank=True)
+    declared_mime = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    md5 = models.CharField(max_length=32, blank=True)
+    sha1 = models.CharField(max_length=40, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    frames = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    pdq = models.CharField(max_length=64, blank=True)
+    pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    vpdq = models.JSONField(default=list, blank=True)
+    is_bad = models.BooleanField(default=False)
+    bad_reason = models.TextField(blank=True)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # Hash look-ups: "have we seen this file before?" (known content, re-uploads).
+            models.Index(fields=["sha256"], name="media_sha256_idx"),
+            models.Index(fields=["md5"], name="media_md5_idx"),
+            # The item page lists the media of its newest capture.
+            models.Index(fields=["item", "capture"], name="media_item_capture_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["capture", "url"], name="media_unique_url_per_capture"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.sha256[:12] or '(bad)'} in capture {self.capture_id}"
+
+
+class Exposure(models.Model):
+    """How long one analyst had media pages open on one day (analyst welfare, DOMAIN.md §2)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exposures")
+    day = models.DateField()
+    seconds = models.PositiveIntegerField(default=0)
+    reveals = models.PositiveIntegerField(default=0)
+    last_seen_at = models.DateTimeField()
+    streak_started_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="exposure_one_row_per_user_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day}: {self.seconds}s"

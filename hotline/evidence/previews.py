@@ -1,0 +1,20 @@
+"""Preview images made in memory from decrypted bytes: never cached, never written to disk."""
+
+from __future__ import annotations
+
+from hotline.evidence.models import Media
+from hotline.evidence.store import get_blob_bytes
+from hotline.lib import preview, video
+
+PLACEHOLDER_SIZE = (240, 240)
+
+
+def preview_png(media: Media, *, blur: bool) -> bytes:
+    assert media.blob is not None
+    data = get_blob_bytes(media.blob)
+    try:
+        if media.kind == "video":
+            return video.contact_sheet(video.sample_frames(data, max_frames=12), blur=blur)
+        return preview.safe_thumbnail(data, size=(480, 480) if not blur else PLACEHOLDER_SIZE, blur=blur)
+    except (preview.PreviewError, video.VideoError):
+        return preview.placeholder(PLACEHOLDER_SIZE, "no preview")

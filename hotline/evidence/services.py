@@ -1,0 +1,218 @@
+"""Capturing items: claim due items, fetch, store encrypted, record Capture and Media, move status.
+
+The worker step claims an item by moving its ``next_capture_at`` forward with a conditional
+UPDATE (a lease), so any number of workers never capture the same item at the same time; a crash
+leaves the lease to expire and the item is captured again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from hotline.audit.services import SYSTEM, record
+from hotline.evidence.analysis import MediaFacts, analyse
+from hotline.evidence.capture import CaptureResult, MediaFetch, PageFailure, capture_url
+from hotline.evidence.models import Capture, CaptureOutcome, Media
+from hotline.evidence.store import put_blob
+from hotline.evidence.warc import Exchange, build_warc
+from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
+from hotline.reports.models import Item, ItemStatus
+
+log = logging.getLogger("hotline.evidence")
+LEASE = timedelta(minutes=10)
+RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    policy: FetchPolicy
+    resolver: Resolver | None = None
+    max_attempts: int = 3
+    max_media: int = 100
+
+
+def config_from_settings() -> CaptureConfig:
+    return CaptureConfig(
+        policy=policy_from_settings(),
+        max_attempts=int(getattr(settings, "HOTLINE_CAPTURE_ATTEMPTS", 3)),
+        max_media=int(getattr(settings, "HOTLINE_CAPTURE_MAX_MEDIA", 100)),
+    )
+
+
+def claim_due(now: datetime, limit: int) -> list[Item]:
+    """Lease up to ``limit`` due items; each conditional UPDATE must hit exactly one row."""
+    claimed: list[Item] = []
+    for item in Item.objects.capture_due(now)[: limit * 3]:
+        won = Item.objects.filter(pk=item.pk, status=ItemStatus.NEW, next_capture_at=item.next_capture_at).update(
+            next_capture_at=now + LEASE
+        )
+        if won == 1:
+            claimed.append(item)
+        if len(claimed) >= limit:
+            break
+    return claimed
+
+
+def capture_step(
+    *, now: datetime | None = None, config: CaptureConfig | None = None, concurrency: int = 8
+) -> bool:
+    """Worker step: capture the due items, several at a time. Returns whether there were any."""
+    now = now or timezone.now()
+    config = config or config_from_settings()
+    items = claim_due(now, concurrency)
+    if not items:
+        return False
+    if len(items) == 1:
+        for item in items:
+            capture_item(item, config=config, now=now)
+        return True
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(_in_thread(lambda item: capture_item(item, config=config, now=now)), items))
+    return True
+
+
+def _in_thread(work: Callable[[Item], object]) -> Callable[[Item], None]:
+    def run(item: Item) -> None:
+        try:
+            work(item)
+        except Exception:
+            log.exception("capture of item %s failed", item.pk)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    return run
+
+
+def capture_item(item: Item, *, config: CaptureConfig, now: datetime | None = None) -> Capture:
+    """Fetch, store and record one capture of ``item`` (the network part runs outside any transaction)."""
+    started = now or timezone.now()
+    result = capture_url(item.canonical_url, policy=config.policy, resolver=config.resolver,
+                         max_media=config.max_media)
+    finished = timezone.now() if now is None else now
+    if result.failure is not None:
+        return _record_failure(item, result, config, started=started, finished=finished)
+    return _record_success(item, result, config, started=started, finished=finished)
+
+
+def _exchanges(result: CaptureResult, user_agent: str) -> list[Exchange]:
+    found = [Exchange(result.page.final_url, result.page, user_agent)] if result.page else []
+    found += [Exchange(m.url, m.result, user_agent) for m in result.media
+              if m.result is not None and m.result is not result.page]
+    return found
+
+
+def _store_warc(item: Item, result: CaptureResult, config: CaptureConfig, started: datetime,
+                failure: PageFailure | None) -> tuple[str, int] | None:
+    exchanges = _exchanges(result, config.policy.user_agent)
+    if not exchanges:
+        return None
+    context = {
+        "item_id": item.pk, "capture_ref": f"{item.pk}-{started.strftime('%Y%m%dT%H%M%S%f')}",
+        "requested_url": item.canonical_url, "captured_at": started.isoformat(),
+        "redirects": [hop._asdict() for hop in (result.page.redirects if result.page else [])],
+        "media_urls": [m.url for m in result.media], "failure": failure.message if failure else None,
+        "user_agent": config.policy.user_agent,
+    }
+    blob = put_blob(build_warc(f"item-{item.pk}.warc.gz", exchanges, context, at=started))
+    return blob.sha256, blob.pk
+
+
+def _record_failure(item: Item, result: CaptureResult, config: CaptureConfig, *,
+                    started: datetime, finished: datetime) -> Capture:
+    failure = result.failure
+    assert failure is not None
+    warc = _store_warc(item, result, config, started, failure)
+    attempts = item.capture_attempts + 1
+    final = not failure.retryable or attempts >= config.max_attempts
+    with transaction.atomic():
+        capture = Capture.objects.create(
+            item=item, started_at=started, finished_at=finished, outcome=CaptureOutcome.FAILED,
+            requested_url=item.canonical_url, final_url=result.page.final_url if result.page else "",
+            http_status=result.page.status_code if result.page else None,
+            peer_ip=result.page.peer_ip if result.page else None, page_mime=result.page_mime,
+            redirects=[list(h) for h in result.page.redirects] if result.page else [],
+            failure_code=failure.code, failure_reason=failure.message, reason_code=failure.reason_code,
+            warc_id=warc[1] if warc else None,
+        )
+        fields = ["capture_attempts", "next_capture_at"]
+        item.capture_attempts = attempts
+        if final:
+            fields += item.transition(ItemStatus.UNREACHABLE, now=finished)
+            item.next_capture_at = None
+        else:
+            item.next_capture_at = finished + RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+        item.save(update_fields=fields)
+        record(SYSTEM, "item.unreachable" if final else "item.capture_failed", item, now=finished, after={
+            "capture": capture.pk, "code": failure.code, "reason": failure.message,
+            "reason_code": failure.reason_code, "attempt": attempts,
+            "retry_at": item.next_capture_at.isoformat() if item.next_capture_at else None,
+        })
+    return capture
+
+
+def _record_success(item: Item, result: CaptureResult, config: CaptureConfig, *,
+                    started: datetime, finished: datetime) -> Capture:
+    page = result.page
+    assert page is not None
+    warc = _store_warc(item, result, config, started, None)
+    analysed = [(m, _analyse_and_store(m)) for m in result.media]
+    with transaction.atomic():
+        capture = Capture.objects.create(
+            item=item, started_at=started, finished_at=finished, outcome=CaptureOutcome.CAPTURED,
+            requested_url=item.canonical_url, final_url=page.final_url, http_status=page.status_code,
+            peer_ip=page.peer_ip, page_mime=result.page_mime, redirects=[list(h) for h in page.redirects],
+            media_found=len(result.media), warc_id=warc[1] if warc else None,
+        )
+        Media.objects.bulk_create([_media_row(capture, item, fetch, stored, finished) for fetch, stored in analysed])
+        item.capture_attempts += 1
+        item.next_capture_at = None
+        fields = item.transition(ItemStatus.CAPTURED, now=finished)
+        item.save(update_fields=[*fields, "capture_attempts", "next_capture_at"])
+        bad = sum(1 for _, stored in analysed if stored.bad)
+        record(SYSTEM, "item.captured", item, now=finished, after={
+            "capture": capture.pk, "final_url": page.final_url, "ip": page.peer_ip, "http_status": page.status_code,
+            "media": len(analysed), "bad_media": bad, "warc_sha256": warc[0] if warc else None,
+        })
+    return capture
+
+
+@dataclass(frozen=True)
+class _Stored:
+    facts: MediaFacts | None
+    blob_id: int | None
+    error: str = ""
+
+    @property
+    def bad(self) -> bool:
+        return self.facts is None or bool(self.facts.bad_reason)
+
+
+def _analyse_and_store(fetched: MediaFetch) -> _Stored:
+    if fetched.result is None or fetched.error:
+        return _Stored(None, None, fetched.error)
+    declared = (fetched.result.header("content-type") or "").split(";")[0].strip().lower()
+    return _Stored(analyse(fetched.result.body, declared), put_blob(fetched.result.body).pk)
+
+
+def _media_row(capture: Capture, item: Item, fetched: MediaFetch, stored: _Stored, at: datetime) -> Media:
+    declared = ((fetched.result.header("content-type") or "") if fetched.result else "")[:100]
+    facts = stored.facts
+    if facts is None:
+        return Media(capture=capture, item=item, url=fetched.url, kind="other", is_bad=True, declared_mime=declared,
+                     bad_reason=f"could not fetch: {stored.error}", fetched_at=at)
+    return Media(
+        capture=capture, item=item, url=fetched.url, blob_id=stored.blob_id, kind=facts.kind, mime=facts.mime,
+        declared_mime=declared, size=facts.size, md5=facts.md5, sha1=facts.sha1, sha256=facts.sha256,
+        width=facts.width, height=facts.height, frames=facts.frames, duration=facts.duration, pdq=facts.pdq,
+        pdq_quality=facts.pdq_quality, vpdq=facts.vpdq, is_bad=bool(facts.bad_reason), bad_reason=facts.bad_reason,
+        fetched_at=at,
+    )

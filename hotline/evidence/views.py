@@ -1,0 +1,99 @@
+"""Analyst-safe viewing: blurred greyscale previews by default, one audited reveal at a time,
+viewing time counted against the daily budget. Every response is no-store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from hotline.accounts.access import current_user, role_required
+from hotline.accounts.models import Role
+from hotline.audit.services import Actor, record
+from hotline.evidence import previews, welfare
+from hotline.evidence.models import Exposure, Media
+
+MEDIA_VIEWERS = (Role.ANALYST, Role.SENIOR_ANALYST)
+REVEAL_SECONDS = 120
+_REVEALED = "revealed_media"
+
+
+def _media(pk: int) -> Media:
+    media: Media = get_object_or_404(Media.objects.select_related("blob", "item"), pk=pk, blob__isnull=False)
+    return media
+
+
+def _png(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "no-store, private"
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+def revealed_id(request: HttpRequest) -> int | None:
+    entry = request.session.get(_REVEALED)
+    if not entry or entry.get("until", 0) < timezone.now().timestamp():
+        return None
+    value: int = entry["id"]
+    return value
+
+
+@never_cache
+@role_required(*MEDIA_VIEWERS)
+def thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _png(previews.preview_png(_media(pk), blur=True))
+
+
+@never_cache
+@role_required(*MEDIA_VIEWERS)
+def revealed(request: HttpRequest, pk: int) -> HttpResponse:
+    """The unblurred preview, only for the one media item this analyst just revealed."""
+    if revealed_id(request) != pk:
+        return HttpResponseForbidden(_("Reveal this media item first."))
+    return _png(previews.preview_png(_media(pk), blur=False))
+
+
+@require_POST
+@role_required(*MEDIA_VIEWERS)
+def reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    media = _media(pk)
+    user = current_user(request)
+    now = timezone.now()
+    if welfare.current(user, now).over_budget:
+        messages.error(request, _("You have reached today's viewing time. Media stay blurred until tomorrow."))
+        return redirect("assessment:item", pk=media.item_id)
+    welfare.note_viewing(user, now, reveal=True)
+    record(Actor.of_user(user), "media.revealed", media, now=now,
+           after={"item": media.item_id, "sha256": media.sha256, "kind": media.kind})
+    request.session[_REVEALED] = {"id": media.pk, "until": (now + timedelta(seconds=REVEAL_SECONDS)).timestamp()}
+    return redirect(f"{_item_url(media)}#media-{media.pk}")
+
+
+def _item_url(media: Media) -> str:
+    from django.urls import reverse
+
+    return reverse("assessment:item", kwargs={"pk": media.item_id})
+
+
+@require_POST
+@role_required(*MEDIA_VIEWERS)
+def heartbeat(request: HttpRequest) -> JsonResponse:
+    """Called every minute by the media page's script while it stays open."""
+    state = welfare.note_viewing(current_user(request), timezone.now())
+    return JsonResponse({"minutes_left": state.minutes_left, "break_due": state.break_due,
+                         "over_budget": state.over_budget})
+
+
+@role_required(Role.MANAGER)
+def exposure_report(request: HttpRequest) -> HttpResponse:
+    since = timezone.now().date() - timedelta(days=13)
+    rows = Exposure.objects.filter(day__gte=since).select_related("user").order_by("user__username", "-day")
+    return render(request, "evidence/exposure.html", {"rows": rows, "since": since,
+                                                      "budget": welfare.current(current_user(request),
+                                                                                timezone.now()).budget_seconds // 60})
