@@ -28,6 +28,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pdqhash  # type: ignore[import-untyped]  # noqa: E402
+import PIL  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -86,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    print(f"CPU affinity {cpus}; Pillow {Image.__version__}, numpy {np.__version__}, pdqhash {pdqhash.__version__}")
+    print(f"CPU affinity {cpus}; Pillow {PIL.__version__}, numpy {np.__version__}, pdqhash {pdqhash.__version__}")
     sets = [((1024, 768), args.small, 1000), ((4000, 3000), args.large, 2000)]
     total_base = total_fast = 0.0
     count = 0

@@ -134,9 +134,9 @@ def make_media(db: None) -> Callable[..., object]:
     from hotline.evidence.store import put_blob
     from hotline.sim.images import make_image
 
-    def make(item: Item, *, seed: int = 1, kind: str = "png") -> Media:
+    def make(item: Item, *, seed: int = 1, kind: str = "png", data: bytes | None = None) -> Media:
         now = timezone.now()
-        data = make_image(kind, seed, size=(320, 240))
+        data = data or make_image(kind, seed, size=(320, 240))
         blob = put_blob(data)
         capture = item.captures.first() or Capture.objects.create(
             item=item, started_at=now, finished_at=now, outcome="captured", requested_url=item.canonical_url,

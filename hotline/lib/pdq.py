@@ -47,8 +47,9 @@ Not done, on purpose
       (CImg, no EXIF) and the hash lists exchanged between hotlines compute it. A rotated copy
       hashes differently; match with ``pdqhash.compute_dihedral`` if that matters.
     * Alpha is dropped (the colour under transparent pixels is hashed), as the reference does when it
-      reads only the first three channels. Palette, greyscale, CMYK and 16-bit modes go through
-      Pillow's conversion to RGB. Animated images: the first frame only.
+      reads only the first three channels. Palette, greyscale and CMYK go through Pillow's
+      conversion to RGB; 16-bit greyscale is scaled to 8 bits first (Pillow would clip it).
+      Animated images: the first frame only.
 
 Limits
     The declared size is checked before any pixel is decoded: above ``max_megapixels`` (default 100)
@@ -160,7 +161,11 @@ def hash_image_bytes(
             raise ImageError("too_small", f"{width}x{height}: PDQ needs at least {MIN_DIMENSION} pixels a side")
         try:
             if fast and min(width, height) >= FAST_MIN_SIDE:
-                return _hash_reduced(image)
+                reduced = _hash_reduced(image)
+                if reduced is not None:
+                    return reduced
+                with Image.open(io.BytesIO(data)) as again:  # the draft did not scale as expected
+                    return hash_rgb(np.asarray(_to_rgb(again)))
             return hash_rgb(np.asarray(_to_rgb(image)))
         except ImageError:
             raise
@@ -182,7 +187,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _hash_reduced(image: Image.Image) -> PdqHash:
+def _hash_reduced(image: Image.Image) -> PdqHash | None:
     width, height = image.size
     factor = 1
     if isinstance(image, JpegImagePlugin.JpegImageFile):
@@ -190,7 +195,7 @@ def _hash_reduced(image: Image.Image) -> PdqHash:
         image.draft("L", (FAST_MIN_SIDE, FAST_MIN_SIDE))
         factor = -(-width // image.size[0])
         if image.size != (-(-width // factor), -(-height // factor)):  # not a plain DCT scaling
-            raise ImageError("bad_image", f"unexpected JPEG draft size {image.size} for {width}x{height}")
+            return None
     if image.mode == "L":
         image.load()
         pixels = np.asarray(image)

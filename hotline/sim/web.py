@@ -518,7 +518,7 @@ class SimWeb:
 
     def _clip(self, r: SimRequest) -> SimResponse:
         seed, ext = _groups(r, r"/media/clip-(\d+)\.(mp4|webm)")
-        return SimResponse(body=make_video_stub(int(seed), ext), content_type=f"video/{ext}")
+        return SimResponse(body=_video(int(seed), ext), content_type=f"video/{ext}")
 
     def _trunc(self, r: SimRequest) -> SimResponse:
         kind, seed, _ext = _groups(r, r"/broken/truncated-(\w+)-(\d+)\.(\w+)")
@@ -620,6 +620,11 @@ def _groups(r: SimRequest, pattern: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=256)
 def _image(kind: str, seed: int, size: tuple[int, int]) -> bytes:
     return make_image(kind, seed, size)
+
+
+@functools.lru_cache(maxsize=64)
+def _video(seed: int, container: str) -> bytes:
+    return make_video_stub(seed, container)
 
 
 def _zeros(total: int, block: int = 256 * 1024) -> Iterator[bytes]:

@@ -38,7 +38,8 @@ MIN_HASHABLE_DIM = 5
 
 def luma(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     r, g, b = (rgb[:, :, c].astype(np.float32) for c in range(3))
-    return np.float32(0.299) * r + np.float32(0.587) * g + np.float32(0.114) * b
+    y: npt.NDArray[np.float32] = np.float32(0.299) * r + np.float32(0.587) * g + np.float32(0.114) * b
+    return y
 
 
 def window_size(old: int, new: int = 64) -> int:
@@ -83,14 +84,16 @@ def quality(a64: Float) -> int:
 def dct_matrix() -> Float:
     i = np.arange(1, 17)[:, None]
     j = np.arange(64)[None, :]
-    return np.sqrt(2.0 / 64) * np.cos(np.pi / 2.0 / 64 * i * (2 * j + 1))
+    matrix: Float = np.sqrt(2.0 / 64) * np.cos(np.pi / 2.0 / 64 * i * (2 * j + 1))
+    return matrix
 
 
 def coefficients(rgb: npt.NDArray[np.uint8]) -> tuple[Float, int]:
     """The 16x16 DCT block (``B[i, j]``) and the quality of an HxWx3 uint8 image."""
     a64 = downsample_64(luma(rgb).astype(np.float64))
     d = dct_matrix()
-    return d @ a64 @ d.T, quality(a64)
+    block: Float = d @ a64 @ d.T
+    return block, quality(a64)
 
 
 def bits_to_hex(bits: npt.NDArray[np.bool_]) -> str:

@@ -75,7 +75,7 @@ def circles(width: int, height: int, seed: int) -> Pixels:
     image = Image.new("RGB", (width, height), (20, 40, 60))
     draw = ImageDraw.Draw(image)
     for _ in range(10):
-        cx, cy = rng.integers(0, width), rng.integers(0, height)
+        cx, cy = int(rng.integers(0, width)), int(rng.integers(0, height))
         r = int(rng.integers(min(width, height) // 10, min(width, height) // 3))
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
     return np.asarray(image)
@@ -151,6 +151,8 @@ IDS = [f"{name}-{size[0]}x{size[1]}" for name, _, size, _ in IMAGES]
 
 def encode(pixels: Pixels | Image.Image, fmt: str, **options: object) -> bytes:
     image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    if fmt == "PNG":
+        options.setdefault("compress_level", 1)  # speed; the pixels are the same
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
