@@ -20,7 +20,8 @@ from hotline.assessment import services
 from hotline.assessment.access import FULL_READERS, get_item_for, visible_items
 from hotline.assessment.forms import AssessmentForm, ItemSearchForm, ReviewRequestForm
 from hotline.assessment.models import Assessment
-from hotline.audit.services import Actor, record, timeline
+from hotline.audit.services import timeline
+from hotline.evidence import services as evidence_services
 from hotline.evidence import welfare
 from hotline.evidence.views import MEDIA_VIEWERS, revealed_id
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus
@@ -104,10 +105,10 @@ def _media_context(request: HttpRequest, item: Item, user: User, now: datetime) 
     if capture is None or not user.has_role(*MEDIA_VIEWERS):
         return {"capture": capture, "media": [], "welfare": None}
     media = list(capture.media.order_by("pk"))
-    state = welfare.note_viewing(user, now) if media else welfare.current(user, now)
     if media:
-        record(Actor.of_user(user), "item.media_viewed", item, now=now,
-               after={"capture": capture.pk, "media": len(media), "blurred": True})
+        state = evidence_services.note_media_viewed(item, capture, len(media), user=user, now=now)
+    else:
+        state = welfare.current(user, now)
     return {"capture": capture, "media": media, "welfare": state, "revealed_id": revealed_id(request)}
 
 

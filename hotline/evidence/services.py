@@ -17,7 +17,10 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from hotline.audit.services import SYSTEM, record
+from hotline.accounts.models import User
+from hotline.audit.services import SYSTEM, Actor, record
+from hotline.evidence import welfare
+from hotline.evidence.welfare import WelfareState
 from hotline.evidence.analysis import MediaFacts, analyse
 from hotline.evidence.capture import CaptureResult, MediaFetch, PageFailure, capture_url
 from hotline.evidence.models import Capture, CaptureOutcome, Media
@@ -216,3 +219,26 @@ def _media_row(capture: Capture, item: Item, fetched: MediaFetch, stored: _Store
         pdq_quality=facts.pdq_quality, vpdq=facts.vpdq, is_bad=bool(facts.bad_reason), bad_reason=facts.bad_reason,
         fetched_at=at,
     )
+
+
+@transaction.atomic
+def note_media_viewed(item: Item, capture: Capture, media_count: int, *, user: User, now: datetime) -> WelfareState:
+    """An analyst opened an item page showing ``media_count`` blurred previews: count and audit it."""
+    state = welfare.note_viewing(user, now)
+    record(Actor.of_user(user), "item.media_viewed", item, now=now,
+           after={"capture": capture.pk, "media": media_count, "blurred": True})
+    return state
+
+
+class RevealRefused(Exception):
+    pass
+
+
+@transaction.atomic
+def reveal_media(media: Media, *, user: User, now: datetime) -> None:
+    """Unblur one media item for this analyst: refused past the daily budget, always audited."""
+    if welfare.current(user, now).over_budget:
+        raise RevealRefused("daily viewing budget reached")
+    welfare.note_viewing(user, now, reveal=True)
+    record(Actor.of_user(user), "media.revealed", media, now=now,
+           after={"item": media.item_id, "sha256": media.sha256, "kind": media.kind})

@@ -15,8 +15,7 @@ from django.views.decorators.http import require_POST
 
 from hotline.accounts.access import current_user, role_required
 from hotline.accounts.models import Role
-from hotline.audit.services import Actor, record
-from hotline.evidence import previews, welfare
+from hotline.evidence import previews, services, welfare
 from hotline.evidence.models import Exposure, Media
 
 MEDIA_VIEWERS = (Role.ANALYST, Role.SENIOR_ANALYST)
@@ -63,14 +62,12 @@ def revealed(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(*MEDIA_VIEWERS)
 def reveal(request: HttpRequest, pk: int) -> HttpResponse:
     media = _media(pk)
-    user = current_user(request)
     now = timezone.now()
-    if welfare.current(user, now).over_budget:
+    try:
+        services.reveal_media(media, user=current_user(request), now=now)
+    except services.RevealRefused:
         messages.error(request, _("You have reached today's viewing time. Media stay blurred until tomorrow."))
         return redirect("assessment:item", pk=media.item_id)
-    welfare.note_viewing(user, now, reveal=True)
-    record(Actor.of_user(user), "media.revealed", media, now=now,
-           after={"item": media.item_id, "sha256": media.sha256, "kind": media.kind})
     request.session[_REVEALED] = {"id": media.pk, "until": (now + timedelta(seconds=REVEAL_SECONDS)).timestamp()}
     return redirect(f"{_item_url(media)}#media-{media.pk}")
 

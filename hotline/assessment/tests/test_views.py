@@ -13,7 +13,8 @@ from hotline.assessment.models import Assessment
 from hotline.audit.models import AuditEvent
 from hotline.reports.models import Item, ItemStatus, Source
 
-pytestmark = pytest.mark.django_db
+# Transactional, like production: a view that writes outside a transaction fails here.
+pytestmark = pytest.mark.django_db(transaction=True)
 Login = Callable[[User], Client]
 
 CLEAR_FORM = {"verdict": "baseline", "legal_limb": "real_minor", "content_type": "image",

@@ -18,7 +18,8 @@ from hotline.evidence import welfare
 from hotline.evidence.models import Exposure
 from hotline.reports.models import Item
 
-pytestmark = pytest.mark.django_db
+# Transactional: views must open their own transactions (the audit refuses to write outside one).
+pytestmark = pytest.mark.django_db(transaction=True)
 Login = Callable[[User], Client]
 
 
@@ -120,3 +121,18 @@ def test_managers_see_exposure_per_analyst(
     assert Exposure.objects.get(user=analyst).seconds == 120
     page = login(manager).get(reverse("evidence:exposure")).content.decode()
     assert 'data-user="ana"' in page
+
+
+def test_a_video_preview_is_a_blurred_contact_sheet(
+    login: Login, analyst: User, make_item: Callable[..., Item], sim: Any, capture_config: Any
+) -> None:
+    from hotline.evidence.models import Media
+    from hotline.evidence.services import capture_item
+
+    item = make_item(sim.url("blog.sim.test", "/"), captured=False)
+    capture_item(item, config=capture_config)
+    clip = Media.objects.get(item=item, kind="video")
+    assert clip.vpdq and clip.duration and clip.duration > 0
+    response = login(analyst).get(reverse("evidence:thumbnail", kwargs={"pk": clip.pk}))
+    sheet = Image.open(io.BytesIO(response.content))
+    assert response.status_code == 200 and sheet.mode == "L" and sheet.width >= 160
