@@ -20,12 +20,12 @@ from django.utils import timezone
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.evidence import welfare
-from hotline.evidence.welfare import WelfareState
 from hotline.evidence.analysis import MediaFacts, analyse
 from hotline.evidence.capture import CaptureResult, MediaFetch, PageFailure, capture_url
 from hotline.evidence.models import Capture, CaptureOutcome, Media
 from hotline.evidence.store import put_blob
 from hotline.evidence.warc import Exchange, build_warc
+from hotline.evidence.welfare import WelfareState
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.reports.models import Item, ItemStatus
 
