@@ -2,6 +2,7 @@
 
 from ninja import NinjaAPI
 
+from hotline.hashes.api import router as hashes_router
 from hotline.reports.api import router as reports_router
 
 api = NinjaAPI(
@@ -12,3 +13,4 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/v1", reports_router)
+api.add_router("/v1", hashes_router)

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "hotline.reports",
     "hotline.assessment",
     "hotline.evidence",
+    "hotline.hashes",
 ]
 
 MIDDLEWARE = [
@@ -224,4 +225,11 @@ HOTLINE_BREAK_MINUTES = env.integer("HOTLINE_BREAK_MINUTES", 10, minimum=1)
 HOTLINE_WORKER_STEPS = [
     "hotline.assessment.services.expire_claims_step",
     "hotline.evidence.services.capture_step",
+    "hotline.hashes.services.match_step",
+    "hotline.assessment.services.inherit_known_step",
 ]
+
+# Known content: route an item whose captured media all match known-illegal entries of trusted
+# banks without an analyst viewing it (an inherited, audited assessment).
+HOTLINE_AUTO_ASSESS_KNOWN = env.boolean("HOTLINE_AUTO_ASSESS_KNOWN", True)
+HOTLINE_PDQ_MIN_QUALITY = env.integer("HOTLINE_PDQ_MIN_QUALITY", 50, minimum=0)

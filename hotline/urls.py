@@ -16,6 +16,7 @@ urlpatterns += i18n_patterns(
     path("", include("hotline.reports.urls")),
     path("", include("hotline.assessment.urls")),
     path("", include("hotline.evidence.urls")),
+    path("", include("hotline.hashes.urls")),
     path("", include("hotline.core.audit_urls")),
     path("accounts/", include("hotline.accounts.urls")),
     path("admin/", admin.site.urls),

@@ -35,7 +35,10 @@ class Assessment(models.Model):
     """The DOMAIN.md §3 fields for one item, as one analyst judged them at one moment."""
 
     item = models.ForeignKey("reports.Item", on_delete=models.CASCADE, related_name="assessments")
-    analyst = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None for a verdict inherited from known content (``inherited``), made by no analyst.
+    analyst = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
+    inherited = models.BooleanField(default=False)
     created_at = models.DateTimeField()
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INITIAL)
     reviews = models.ForeignKey(

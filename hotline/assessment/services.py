@@ -23,6 +23,7 @@ from hotline.assessment.codes import (
 )
 from hotline.assessment.models import Assessment, Kind
 from hotline.audit.services import SYSTEM, Actor, record
+from hotline.hashes.services import add_from_assessment
 from hotline.reports.models import AWAITING_ASSESSMENT, InvalidTransition, Item, ItemStatus
 
 FIELDS = (
@@ -198,6 +199,9 @@ def assess_item(
     _unclaim(item, fields)
     after = {"status": item.status, "verdict": item.verdict, "assessment": data.as_dict()}
     record(Actor.of_user(user), "item.assessed", item, before=before, after=after, now=now)
+    if not review:
+        # One analyst decided: the hashes wait in our bank for a second analyst's confirmation.
+        add_from_assessment(item, data.verdict, analyst=user, reviewer=None, now=now)
     return assessment
 
 
@@ -230,6 +234,7 @@ def review_item(
     after = {"status": item.status, "verdict": item.verdict, "disagrees": disagrees,
              "reviewed_assessment": first.pk, "assessment": values}
     record(Actor.of_user(user), "item.reviewed", item, before=before, after=after, now=now)
+    add_from_assessment(item, data.verdict, analyst=first.analyst or user, reviewer=user, now=now)
     return assessment
 
 
@@ -293,3 +298,34 @@ def expire_claims_step(now: datetime | None = None) -> bool:
             if cleared == 1:
                 record(SYSTEM, "item.claim_expired", ("reports.item", pk), now=now)
     return bool(ids)
+
+
+def inherit_known_step(now: datetime | None = None) -> bool:
+    """Worker step: an item whose captured media are all known illegal content (exact matches in
+    trusted banks) is assessed by inheritance, without an analyst viewing it (configurable)."""
+    if not settings.HOTLINE_AUTO_ASSESS_KNOWN:
+        return False
+    now = now or timezone.now()
+    ids = list(Item.objects.filter(status=ItemStatus.CAPTURED, captures__known_verdict__in=ILLEGAL_VERDICTS,
+                                   claimed_by__isnull=True).values_list("pk", flat=True).distinct()[:50])
+    for pk in ids:
+        _inherit_one(pk, now)
+    return bool(ids)
+
+
+@transaction.atomic
+def _inherit_one(pk: int, now: datetime) -> None:
+    item = Item.objects.select_for_update().get(pk=pk)
+    capture = item.captures.order_by("-started_at", "-pk").first()
+    if item.status != ItemStatus.CAPTURED or capture is None or capture.known_verdict not in ILLEGAL_VERDICTS:
+        return
+    sources = sorted({m.inherited_from for m in capture.media.exclude(inherited_verdict="")})
+    Assessment.objects.create(item=item, analyst=None, inherited=True, created_at=now, kind=Kind.INITIAL,
+                              is_final=True, verdict=capture.known_verdict,
+                              notes="Inherited from known content: " + "; ".join(sources)[:900])
+    before = {"status": item.status, "verdict": item.verdict}
+    fields = item.transition(ItemStatus.ASSESSED, now=now)
+    item.verdict = capture.known_verdict
+    item.save(update_fields=[*fields, "verdict"])
+    record(SYSTEM, "item.assessed_by_inheritance", item, before=before, now=now,
+           after={"status": item.status, "verdict": item.verdict, "capture": capture.pk, "sources": sources})

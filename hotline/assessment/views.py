@@ -104,7 +104,7 @@ def _media_context(request: HttpRequest, item: Item, user: User, now: datetime) 
     capture = item.captures.order_by("-started_at", "-pk").first()
     if capture is None or not user.has_role(*MEDIA_VIEWERS):
         return {"capture": capture, "media": [], "welfare": None}
-    media = list(capture.media.order_by("pk"))
+    media = list(capture.media.order_by("pk").prefetch_related("matches__bank", "matches__entry"))
     if media:
         state = evidence_services.note_media_viewed(item, capture, len(media), user=user, now=now)
     else:

@@ -54,11 +54,18 @@ class Capture(models.Model):
     reason_code = models.CharField(max_length=32, blank=True, help_text="DOMAIN §3 unavailable reason")
     media_found = models.PositiveIntegerField(default=0)
     warc = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Set when the media of this capture were matched against the hash banks (hashes.match_step);
+    # ``known_verdict`` is the inherited verdict when every good media file is known content.
+    matched_at = models.DateTimeField(null=True, blank=True)
+    known_verdict = models.CharField(max_length=20, blank=True)
 
     class Meta:
         indexes = [
             # The item page and the evidence export: captures of one item, newest first.
             models.Index(fields=["item", "-started_at"], name="capture_item_idx"),
+            # The match worker: captures whose media still wait for matching.
+            models.Index(fields=["started_at"], name="capture_match_due_idx",
+                         condition=models.Q(matched_at__isnull=True, outcome="captured")),
         ]
 
     def __str__(self) -> str:
@@ -95,6 +102,9 @@ class Media(models.Model):
     is_bad = models.BooleanField(default=False)
     bad_reason = models.TextField(blank=True)
     fetched_at = models.DateTimeField()
+    # Known content: the verdict inherited from a trusted bank's exact match, and from where.
+    inherited_verdict = models.CharField(max_length=20, blank=True)
+    inherited_from = models.CharField(max_length=300, blank=True)
 
     class Meta:
         indexes = [

@@ -125,6 +125,8 @@ class Item(models.Model):
     )
     verdict = models.CharField(_("verdict"), max_length=20, blank=True)
     report_count = models.PositiveIntegerField(_("reports"), default=1)
+    # Earlier items whose media re-appear here (known content at a new URL).
+    reupload_of = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="reuploads")
     priority = models.PositiveSmallIntegerField(default=0)
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

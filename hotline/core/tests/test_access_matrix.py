@@ -44,6 +44,12 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "evidence:reveal": ("POST", ASSESSORS),
     "evidence:heartbeat": ("POST", ASSESSORS),
     "evidence:exposure": ("GET", {"manager"}),
+    "hashes:banks": ("GET", {"senior_analyst", "manager"}),
+    "hashes:bank": ("GET", {"senior_analyst", "manager"}),
+    "hashes:disable": ("POST", {"senior_analyst"}),
+    "hashes:pending": ("GET", ASSESSORS),
+    "hashes:confirm": ("POST", ASSESSORS),
+    "hashes:overrule": ("POST", ASSESSORS),
 }
 # Whole namespaces with one rule.
 NAMESPACES: dict[str, set[str]] = {"admin": {"admin"}}
@@ -52,6 +58,8 @@ API_ROUTES = {
     "api:submit": ("POST", {}),
     "api:get_submission": ("GET", {"submission_id": "s1"}),
     "api:report_status": ("GET", {"reference": "HL-0000-0000-0000"}),
+    "api:lookup_hashes": ("POST", {}),
+    "api:match_file": ("POST", {}),
 }
 API_PUBLIC = {"api:openapi-json", "api:openapi-view", "api:api-root"}
 
@@ -86,6 +94,18 @@ def illegal_item(make_item: Any, analyst2: User) -> Item:
     return item
 
 
+def _bank_object(route: str, item: Item, make_media: Any) -> int:
+    """The object a hashes route takes: a bank, an entry, an item or a media file."""
+    from django.utils import timezone
+
+    from hotline.hashes.models import Bank, Entry
+
+    bank = Bank.objects.create(name=f"bank for {route}", kind="partner")
+    entry = Entry.objects.create(bank=bank, signal_type="md5", value="f" * 32, added_at=timezone.now())
+    targets = {"hashes:bank": bank.pk, "hashes:disable": entry.pk, "hashes:confirm": item.pk}
+    return targets.get(route) or make_media(item).pk
+
+
 def _client(persona: str, personas: dict[str, User]) -> Client:
     client = Client()
     if persona != ANON:
@@ -105,7 +125,13 @@ def _allowed(response: Any) -> bool:
 def test_route_access_by_role(route: str, personas: dict[str, User], illegal_item: Item, make_media: Any) -> None:
     method, allowed = ROUTES[route]
     pattern = all_routes()[route]
-    target = make_media(illegal_item).pk if route.startswith("evidence:") else illegal_item.pk
+    domain = route.split(":")[0]
+    if domain == "evidence":
+        target = make_media(illegal_item).pk
+    elif domain == "hashes":
+        target = _bank_object(route, illegal_item, make_media)
+    else:
+        target = illegal_item.pk
     kwargs = {"pk": target} if "pk" in pattern.pattern.converters else {}
     url = reverse(route, kwargs=kwargs)
     outcome = {}

@@ -15,9 +15,10 @@ ALLOWED: dict[str, set[str]] = {
     "accounts": {"lib", "audit"},
     "reports": {"lib", "audit", "accounts"},
     "evidence": {"lib", "audit", "accounts", "reports"},
-    "assessment": {"lib", "audit", "accounts", "reports", "evidence"},
-    "demo": {"lib", "audit", "accounts", "reports", "evidence", "assessment", "sim"},
-    "core": {"lib", "audit", "accounts", "reports", "evidence", "assessment", "demo", "sim"},
+    "hashes": {"lib", "audit", "accounts", "reports", "evidence"},
+    "assessment": {"lib", "audit", "accounts", "reports", "evidence", "hashes"},
+    "demo": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "sim"},
+    "core": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "demo", "sim"},
 }
 TOP_LEVEL = {"settings", "settings_test", "urls", "api", "wsgi", "cli", "conftest", "__init__"}
 

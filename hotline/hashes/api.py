@@ -1,0 +1,117 @@
+"""Match API for partner tools: look up hashes in batch, or hash-and-match one uploaded file.
+Only banks marked ``shared_via_api`` answer; uploaded files are hashed in memory and never kept."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Field, File, Router, Schema
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+
+from hotline.accounts.api import ClientToken, request_client
+from hotline.hashes.models import Bank, SignalType
+from hotline.hashes.services import Hit, lookup
+from hotline.lib import pdq
+
+router = Router(auth=ClientToken(), tags=["known content"])
+MAX_LOOKUPS = 10_000
+MAX_UPLOAD = 20 * 1024 * 1024
+_HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64, "video_md5": 32}
+
+
+class SignalIn(Schema):
+    signal_type: Literal["md5", "sha1", "sha256", "pdq", "video_md5"]
+    value: str = Field(..., min_length=32, max_length=64)
+
+
+class LookupIn(Schema):
+    hashes: list[SignalIn] = Field(..., min_length=1)
+
+
+class MatchOut(Schema):
+    bank: str
+    entry_id: int
+    signal_type: str
+    distance: int
+    classification: str
+    scheme: str
+    verdict: str
+
+
+class ResultOut(Schema):
+    index: int
+    signal_type: str
+    value: str
+    error: str | None = None
+    matches: list[MatchOut]
+
+
+class LookupOut(Schema):
+    results: list[ResultOut]
+
+
+class FileOut(Schema):
+    size: int
+    md5: str
+    sha1: str
+    sha256: str
+    pdq: str | None
+    pdq_quality: int | None
+    results: list[ResultOut]
+
+
+def _shared_banks() -> list[int]:
+    return list(Bank.objects.filter(shared_via_api=True, is_active=True).values_list("pk", flat=True))
+
+
+def _match(hit: Hit) -> dict[str, object]:
+    return {"bank": hit.bank, "entry_id": hit.entry_id, "signal_type": hit.signal_type, "distance": hit.distance,
+            "classification": hit.classification, "scheme": hit.scheme, "verdict": hit.verdict}
+
+
+def _valid(signal_type: str, value: str) -> str | None:
+    value = value.lower()
+    if len(value) != _HEX_LENGTH[signal_type] or any(c not in "0123456789abcdef" for c in value):
+        return f"{signal_type} must be {_HEX_LENGTH[signal_type]} hexadecimal characters"
+    return None
+
+
+def _results(signals: list[tuple[str, str]]) -> list[dict[str, object]]:
+    errors = [_valid(t, v) for t, v in signals]
+    valid = [(i, (t, v.lower())) for i, ((t, v), e) in enumerate(zip(signals, errors, strict=True)) if e is None]
+    hits = lookup([s for _, s in valid], banks=_shared_banks())
+    by_index = {i: h for (i, _), h in zip(valid, hits, strict=True)}
+    return [{"index": i, "signal_type": t, "value": v, "error": errors[i],
+             "matches": [_match(h) for h in by_index.get(i, []) if not h.negative]}
+            for i, (t, v) in enumerate(signals)]
+
+
+@router.post("/hashes/lookup", response=LookupOut, summary="Look up hashes (batch)")
+def lookup_hashes(request: HttpRequest, payload: LookupIn) -> dict[str, object]:
+    request_client(request)
+    if len(payload.hashes) > MAX_LOOKUPS:
+        raise HttpError(413, f"at most {MAX_LOOKUPS} hashes per call")
+    return {"results": _results([(h.signal_type, h.value) for h in payload.hashes])}
+
+
+@router.post("/hashes/match-file", response=FileOut, summary="Hash an uploaded file and look it up")
+def match_file(request: HttpRequest, file: File[UploadedFile]) -> dict[str, object]:
+    request_client(request)
+    if file.size is None or file.size > MAX_UPLOAD:
+        raise HttpError(413, f"files up to {MAX_UPLOAD // (1024 * 1024)} MB")
+    data = file.read()
+    digests = {"md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),  # noqa: S324
+               "sha256": hashlib.sha256(data).hexdigest()}
+    pdq_hex, quality = None, None
+    try:
+        hashed = pdq.hash_image_bytes(data)
+        pdq_hex, quality = hashed.hex, hashed.quality
+    except pdq.ImageError:
+        pass
+    signals = [(SignalType.SHA256.value, digests["sha256"]), ("md5", digests["md5"]), ("sha1", digests["sha1"])]
+    if pdq_hex and (quality or 0) >= 50:
+        signals.append(("pdq", pdq_hex))
+    return {"size": len(data), **digests, "pdq": pdq_hex, "pdq_quality": quality, "results": _results(signals)}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HashesConfig(AppConfig):
+    name = "hotline.hashes"
+    label = "hashes"

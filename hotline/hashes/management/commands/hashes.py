@@ -1,0 +1,120 @@
+"""hotline hashes import BANK FILE --format vics|signal|csv | export BANK --format ... [filters]."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from argparse import ArgumentParser
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from django.core.management.base import BaseCommand, CommandError
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from hotline.audit.services import Actor
+from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus
+from hotline.hashes.services import import_records
+from hotline.lib import hashlists
+
+FORMATS = ("vics", "signal", "csv")
+
+
+class _Counting(io.RawIOBase):
+    """Wraps a binary file and reports how far it has been read (for the progress bar)."""
+
+    def __init__(self, raw: IO[bytes], on_read: Any) -> None:
+        self.raw, self.on_read, self.done = raw, on_read, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self.done += len(data)
+        self.on_read(self.done)
+        return len(data)
+
+
+class Command(BaseCommand):
+    help = "Import a hash list into a bank (idempotent) or export a bank, streaming."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        imp = sub.add_parser("import")
+        imp.add_argument("bank")
+        imp.add_argument("file")
+        imp.add_argument("--format", required=True, choices=FORMATS)
+        imp.add_argument("--kind", default=BankKind.IMPORT, choices=BankKind.values, help="when creating the bank")
+        imp.add_argument("--trusted", action="store_true", help="when creating: exact matches give verdicts")
+        imp.add_argument("--scheme", default="", help="classification scheme of the list (e.g. vics-us)")
+        imp.add_argument("--quiet", action="store_true")
+        exp = sub.add_parser("export")
+        exp.add_argument("bank")
+        exp.add_argument("--format", required=True, choices=FORMATS)
+        exp.add_argument("--verdict", action="append", default=[])
+        exp.add_argument("--signal-type", action="append", default=[])
+        exp.add_argument("--since", help="ISO date: entries added since")
+        exp.add_argument("--out", help="file (default: standard output)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        getattr(self, f"_{options['action']}")(options)
+
+    def _import(self, options: dict[str, Any]) -> None:
+        bank, created = Bank.objects.get_or_create(
+            name=options["bank"], defaults={"kind": options["kind"], "trusted": options["trusted"],
+                                            "provenance": f"imported from {os.path.basename(options['file'])}"})
+        try:
+            size, raw = os.path.getsize(options["file"]), open(options["file"], "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(f"cannot read {options['file']}: {exc}") from exc
+        with raw, Progress("{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                           disable=options["quiet"], transient=True) as bar:
+            task = bar.add_task("importing", total=size)
+            stream = io.BufferedReader(_Counting(raw, lambda done: bar.update(task, completed=done)))
+            summary = import_records(bank, self._records(stream, options), actor=Actor(label="cli:hashes-import"))
+        for error in summary.errors[:50]:
+            self.stderr.write(f"line {error.line}: field '{error.field}': {error.message}")
+        self.stdout.write(f"{'created' if created else 'bank'} {bank.name}: {summary.added} added, "
+                          f"{summary.existing} already there, {summary.error_count} errors")
+
+    def _records(self, stream: IO[bytes], options: dict[str, Any]) -> Iterator[Any]:
+        if options["format"] == "vics":
+            return hashlists.parse_vics(stream, **({"scheme": options["scheme"]} if options["scheme"] else {}))
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+        if options["format"] == "signal":
+            return hashlists.parse_signal_file(text)
+        return hashlists.parse_csv(text)
+
+    def _export(self, options: dict[str, Any]) -> None:
+        bank = Bank.objects.filter(name=options["bank"]).first()
+        if bank is None:
+            raise CommandError(f"no bank named {options['bank']!r}")
+        entries = bank.entries.filter(status=EntryStatus.ACTIVE).order_by("pk")
+        if options["verdict"]:
+            entries = entries.filter(verdict__in=options["verdict"])
+        if options["signal_type"]:
+            entries = entries.filter(signal_type__in=options["signal_type"])
+        if options["since"]:
+            entries = entries.filter(added_at__gte=datetime.fromisoformat(options["since"]))
+        records = (self._record(e) for e in entries.iterator(chunk_size=5000))
+        out: IO[str] = open(options["out"], "w", encoding="utf-8") if options["out"] else sys.stdout  # noqa: SIM115
+        try:
+            if options["format"] == "vics":
+                hashlists.write_vics(records, out)
+            elif options["format"] == "signal":
+                hashlists.write_signal_file(records, out)
+            else:
+                hashlists.write_csv(records, out)
+        finally:
+            if options["out"]:
+                out.close()
+
+    @staticmethod
+    def _record(entry: Entry) -> hashlists.HashRecord:
+        return hashlists.HashRecord(signal_type=entry.signal_type, value=entry.value,
+                                    classification=entry.classification, scheme=entry.scheme,
+                                    mapped_verdict=entry.verdict, quality=entry.quality,
+                                    source_id=entry.source_id or f"entry-{entry.pk}")

@@ -1,0 +1,347 @@
+"""Known content: banks, imports, four-eyes additions, matching (exact and PDQ), inherited verdicts,
+re-upload detection. Every change bumps ``IndexVersion`` so no process matches with a stale index."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from hotline.accounts.models import User
+from hotline.audit.services import SYSTEM, Actor, record
+from hotline.evidence.models import Capture, Media
+from hotline.hashes.models import EXACT_SIGNALS, Bank, BankKind, Entry, EntryStatus, IndexVersion, MediaMatch
+from hotline.lib.hashlists import HashRecord, LineError
+from hotline.lib.pdqindex import PdqIndex, hex_to_bytes
+from hotline.reports.models import Item
+
+log = logging.getLogger("hotline.hashes")
+OWN_BANK = "Own confirmed assessments"
+VERDICT_STRENGTH = {"baseline": 3, "national": 2, "not_illegal": 1}
+ILLEGAL = ("baseline", "national")
+REUPLOAD_PRIORITY = 4
+_CHUNK = 2000
+
+
+class FourEyesError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- index versioning and the PDQ index
+
+def bump_version() -> None:
+    IndexVersion.objects.get_or_create(pk=1)
+    IndexVersion.objects.filter(pk=1).update(version=F("version") + 1)
+
+
+def current_version() -> int:
+    row = IndexVersion.objects.filter(pk=1).first()
+    return row.version if row else 0
+
+
+@dataclass
+class _LoadedIndex:
+    version: int = -1
+    index: PdqIndex | None = None
+    radius_of_entry: dict[int, int] = field(default_factory=dict)
+
+
+_LOADED = _LoadedIndex()
+_LOCK = threading.Lock()
+
+
+def pdq_index() -> _LoadedIndex:
+    """The process's PDQ index, rebuilt from the database whenever the version moved on."""
+    version = current_version()
+    with _LOCK:
+        if _LOADED.version != version or _LOADED.index is None:
+            _rebuild(version)
+        return _LOADED
+
+
+def _rebuild(version: int) -> None:
+    rows = list(Entry.objects.matchable().filter(signal_type="pdq").values_list("pk", "value", "bank__pdq_radius"))
+    index = PdqIndex(radius=max([r[2] for r in rows], default=31))
+    if rows:
+        import numpy as np
+
+        index.add(np.array([r[0] for r in rows], dtype=np.int64), hex_to_bytes([r[1] for r in rows]))
+    _LOADED.index, _LOADED.version = index, version
+    _LOADED.radius_of_entry = {r[0]: r[2] for r in rows}
+    log.info("PDQ index rebuilt: %d hashes at version %d", len(rows), version)
+
+
+# ---------------------------------------------------------------- banks and imports
+
+def own_bank() -> Bank:
+    bank, _ = Bank.objects.get_or_create(name=OWN_BANK, defaults={"kind": BankKind.OWN, "trusted": True})
+    return bank
+
+
+@dataclass
+class ImportSummary:
+    added: int = 0
+    existing: int = 0
+    errors: list[LineError] = field(default_factory=list)
+    error_count: int = 0
+
+
+def import_records(
+    bank: Bank, records: Iterable[HashRecord | LineError], *, actor: Actor, now: datetime | None = None
+) -> ImportSummary:
+    """Add every valid record to ``bank`` in batches; re-importing the same list adds nothing."""
+    now = now or timezone.now()
+    summary = ImportSummary()
+    batch: list[Entry] = []
+    for record_ in records:
+        if isinstance(record_, LineError):
+            summary.error_count += 1
+            if len(summary.errors) < 10_000:
+                summary.errors.append(record_)
+            continue
+        batch.append(_entry(bank, record_, now))
+        if len(batch) >= _CHUNK:
+            _store_batch(batch, summary)
+            batch = []
+    if batch:
+        _store_batch(batch, summary)
+    with transaction.atomic():
+        bump_version()
+        record(actor, "bank.imported", bank, now=now,
+               after={"added": summary.added, "existing": summary.existing, "errors": summary.error_count})
+    return summary
+
+
+def _entry(bank: Bank, rec: HashRecord, now: datetime) -> Entry:
+    return Entry(bank=bank, signal_type=rec.signal_type, value=rec.value, classification=rec.classification[:40],
+                 scheme=rec.scheme[:40], verdict=rec.mapped_verdict[:20], quality=rec.quality,
+                 source_id=rec.source_id[:200], extra=dict(rec.extra), status=EntryStatus.ACTIVE, added_at=now)
+
+
+def _store_batch(batch: list[Entry], summary: ImportSummary) -> None:
+    """Insert what the bank does not hold yet (a unique constraint backs this up under races)."""
+    unique = list({(e.signal_type, e.value): e for e in batch}.values())
+    held = set(Entry.objects.filter(bank=batch[0].bank, value__in=[e.value for e in unique])
+               .values_list("signal_type", "value"))
+    new = [e for e in unique if (e.signal_type, e.value) not in held]
+    with transaction.atomic():
+        Entry.objects.bulk_create(new, ignore_conflicts=True, batch_size=_CHUNK)
+    summary.added += len(new)
+    summary.existing += len(batch) - len(new)
+
+
+@transaction.atomic
+def disable_entry(entry: Entry, *, user: User, reason: str) -> None:
+    """False-positive control: the entry stops matching at once (all processes see the new version)."""
+    if not reason.strip():
+        raise ValueError("say why the entry is disabled")
+    before = {"status": entry.status}
+    entry.status, entry.disabled_reason = EntryStatus.DISABLED, reason.strip()[:1000]
+    entry.save(update_fields=["status", "disabled_reason"])
+    bump_version()
+    record(Actor.of_user(user), "entry.disabled", entry, before=before, after={"reason": entry.disabled_reason})
+
+
+# ---------------------------------------------------------------- own bank: additions with four eyes
+
+@transaction.atomic
+def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: User | None, now: datetime) -> int:
+    """Put the hashes of an assessed item's media in our own bank. With a reviewer (a second
+    analyst already looked) the entries are active; otherwise they wait for a second analyst."""
+    if verdict not in VERDICT_STRENGTH:
+        return 0
+    capture = item.captures.filter(outcome="captured").order_by("-started_at", "-pk").first()
+    if capture is None:
+        return 0
+    bank = own_bank()
+    status = EntryStatus.ACTIVE if reviewer is not None else EntryStatus.PENDING
+    entries = []
+    min_quality: int = settings.HOTLINE_PDQ_MIN_QUALITY
+    for media in capture.media.filter(is_bad=False).exclude(sha256=""):
+        signals = [("sha256", media.sha256), ("md5", media.md5)]
+        if media.pdq and (media.pdq_quality or 0) >= min_quality:
+            signals.append(("pdq", media.pdq))
+        entries += [Entry(bank=bank, signal_type=t, value=v, verdict=verdict, classification=verdict,
+                          scheme="hotline", quality=media.pdq_quality if t == "pdq" else None,
+                          source_item=item, extra={"media": media.pk}, status=status, added_at=now,
+                          added_by=analyst, confirmed_by=reviewer) for t, v in signals]
+    Entry.objects.bulk_create(entries, ignore_conflicts=True)
+    bump_version()
+    record(Actor.of_user(analyst), "bank.entries_proposed" if reviewer is None else "bank.entries_added", item,
+           now=now, after={"bank": bank.pk, "entries": len(entries), "verdict": verdict})
+    return len(entries)
+
+
+@transaction.atomic
+def confirm_entries(item: Item, *, user: User, now: datetime | None = None) -> int:
+    """The second analyst confirms the pending own-bank entries of ``item`` (never the one who added them)."""
+    now = now or timezone.now()
+    pending = Entry.objects.select_for_update().filter(source_item=item, status=EntryStatus.PENDING)
+    if pending.filter(added_by=user).exists():
+        raise FourEyesError("you proposed these entries; a different analyst must confirm them")
+    count = pending.update(status=EntryStatus.ACTIVE, confirmed_by=user)
+    bump_version()
+    record(Actor.of_user(user), "bank.entries_confirmed", item, now=now, after={"entries": count})
+    return count
+
+
+# ---------------------------------------------------------------- look-ups
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: int
+    bank_id: int
+    bank: str
+    negative: bool
+    trusted: bool
+    signal_type: str
+    distance: int
+    classification: str
+    scheme: str
+    verdict: str
+    source_item_id: int | None
+
+
+def lookup(signals: Sequence[tuple[str, str]], *, banks: Iterable[int] | None = None) -> list[list[Hit]]:
+    """Matches per signal: exact for cryptographic hashes, within each bank's radius for PDQ."""
+    found: list[list[tuple[int, int]]] = [[] for _ in signals]
+    by_type: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    pdq_positions: list[int] = []
+    for pos, (signal_type, value) in enumerate(signals):
+        if signal_type == "pdq":
+            pdq_positions.append(pos)
+        elif signal_type in EXACT_SIGNALS:
+            by_type[signal_type][value.lower()].append(pos)
+    for signal_type, values in by_type.items():
+        keys = list(values)
+        for start in range(0, len(keys), _CHUNK):
+            rows = Entry.objects.matchable().filter(signal_type=signal_type, value__in=keys[start:start + _CHUNK])
+            for entry_id, value in rows.values_list("pk", "value"):
+                for pos in values[value]:
+                    found[pos].append((entry_id, 0))
+    if pdq_positions:
+        loaded = pdq_index()
+        assert loaded.index is not None
+        if len(loaded.index):
+            results = loaded.index.search(hex_to_bytes([signals[p][1] for p in pdq_positions]))
+            for pos, hits in zip(pdq_positions, results, strict=True):
+                found[pos] += [(eid, d) for eid, d in hits if d <= loaded.radius_of_entry.get(eid, -1)]
+    return _describe(found, banks)
+
+
+def _describe(found: list[list[tuple[int, int]]], banks: Iterable[int] | None) -> list[list[Hit]]:
+    ids = {eid for hits in found for eid, _ in hits}
+    entries = Entry.objects.select_related("bank").in_bulk(list(ids)) if ids else {}
+    allowed = set(banks) if banks is not None else None
+    out: list[list[Hit]] = []
+    for hits in found:
+        described = []
+        for eid, distance in hits:
+            entry = entries.get(eid)
+            if entry is None or entry.status != EntryStatus.ACTIVE or (allowed is not None and entry.bank_id not in allowed):
+                continue  # changed since the index was built: never report a disabled entry
+            described.append(Hit(eid, entry.bank_id, entry.bank.name, entry.bank.kind == BankKind.NEGATIVE,
+                                 entry.bank.trusted or entry.bank.kind == BankKind.OWN, entry.signal_type, distance,
+                                 entry.classification, entry.scheme, entry.verdict, entry.source_item_id))
+        out.append(sorted(described, key=lambda h: (h.distance, h.entry_id)))
+    return out
+
+
+# ---------------------------------------------------------------- the pipeline: match each capture
+
+def media_signals(media: Media) -> list[tuple[str, str]]:
+    signals = [(t, v) for t, v in (("sha256", media.sha256), ("md5", media.md5), ("sha1", media.sha1)) if v]
+    if media.kind == "video" and media.md5:
+        signals.append(("video_md5", media.md5))
+    if media.pdq and (media.pdq_quality or 0) >= settings.HOTLINE_PDQ_MIN_QUALITY:
+        signals.append(("pdq", media.pdq))
+    return signals
+
+
+def _inherit(media: Media, hits: list[Hit]) -> None:
+    """An exact hit in a trusted (or our own) bank gives the media its verdict, unless a known-benign
+    list also knows it."""
+    if any(h.negative for h in hits):
+        return
+    exact = [h for h in hits if h.distance == 0 and h.signal_type != "pdq" and h.trusted and h.verdict]
+    if exact:
+        best = max(exact, key=lambda h: VERDICT_STRENGTH.get(h.verdict, 0))
+        media.inherited_verdict = best.verdict
+        media.inherited_from = f"{best.bank} (entry {best.entry_id}, {best.signal_type})"[:300]
+
+
+def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
+    """Match every media file of ``capture``; record matches, inherited verdicts and re-uploads."""
+    media = list(capture.media.filter(is_bad=False).exclude(sha256=""))
+    signals = [media_signals(m) for m in media]
+    flat = [s for group in signals for s in group]
+    results = lookup(flat)
+    matches: list[MediaMatch] = []
+    position = 0
+    for m, group in zip(media, signals, strict=True):
+        hits = [h for hits in results[position:position + len(group)] for h in hits]
+        position += len(group)
+        matches += [MediaMatch(media=m, entry_id=h.entry_id, bank_id=h.bank_id, signal_type=h.signal_type,
+                               distance=h.distance, matched_at=now) for h in hits]
+        _inherit(m, hits)
+    MediaMatch.objects.bulk_create(matches, ignore_conflicts=True)
+    Media.objects.bulk_update(media, ["inherited_verdict", "inherited_from"])
+    known = [m.inherited_verdict for m in media]
+    if media and all(v in ILLEGAL for v in known):
+        capture.known_verdict = max(known, key=lambda v: VERDICT_STRENGTH[v])
+    capture.matched_at = now
+    capture.save(update_fields=["matched_at", "known_verdict"])
+    earlier = _reupload_sources(capture.item, media, results)
+    return {"media": len(media), "matches": len(matches), "known": sum(1 for v in known if v),
+            "reupload_of": len(earlier)}
+
+
+def _reupload_sources(item: Item, media: list[Media], results: list[list[Hit]]) -> set[int]:
+    """Earlier items with the same files: by our own bank's source items and by identical captures."""
+    from_banks = {h.source_item_id for hits in results for h in hits if h.source_item_id}
+    sha = [m.sha256 for m in media]
+    same_files = set(Media.objects.filter(sha256__in=sha).exclude(item=item).values_list("item_id", flat=True))
+    earlier = {pk for pk in from_banks | same_files if pk != item.pk}
+    if earlier:
+        item.reupload_of.add(*earlier)
+        Item.objects.filter(pk=item.pk).update(priority=Greatest(F("priority"), Value(REUPLOAD_PRIORITY)))
+    return earlier
+
+
+def match_step(*, now: datetime | None = None, limit: int = 20) -> bool:
+    """Worker step: match captures that are not matched yet. Each capture is taken by a conditional
+    UPDATE inside its own transaction, so a crash rolls back and the capture is matched again."""
+    now = now or timezone.now()
+    due = list(Capture.objects.filter(outcome="captured", matched_at__isnull=True)
+               .order_by("started_at").values_list("pk", flat=True)[:limit])
+    for pk in due:
+        with transaction.atomic():
+            if Capture.objects.filter(pk=pk, matched_at__isnull=True).update(matched_at=now) != 1:
+                continue
+            capture = Capture.objects.select_related("item").get(pk=pk)
+            counts = match_capture(capture, now=now)
+            record(SYSTEM, "item.matched", capture.item, now=now, after={"capture": pk, **counts,
+                                                                       "known_verdict": capture.known_verdict})
+    return bool(due)
+
+
+@transaction.atomic
+def overrule_inherited(media: Media, *, user: User, reason: str) -> None:
+    """An analyst disagrees with a verdict inherited from a bank: it stops applying to this file."""
+    if not reason.strip():
+        raise ValueError("say why the inherited verdict is wrong for this file")
+    before = {"inherited_verdict": media.inherited_verdict, "from": media.inherited_from}
+    media.inherited_verdict, media.inherited_from = "", ""
+    media.save(update_fields=["inherited_verdict", "inherited_from"])
+    Capture.objects.filter(pk=media.capture_id).update(known_verdict="")
+    record(Actor.of_user(user), "media.inheritance_overruled", media, before=before,
+           after={"reason": reason.strip()[:1000], "item": media.item_id})

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from hotline.accounts.models import ApiClient
+from hotline.hashes.models import Bank, BankKind, Entry
+from hotline.hashes.services import bump_version
+from hotline.lib import pdq
+from hotline.sim.images import make_image
+
+pytestmark = pytest.mark.django_db
+MD5 = "a" * 32
+SHA = "b" * 64
+
+
+def _post(token: str, path: str, body: dict[str, Any]) -> Any:
+    return Client().post(f"/api/v1{path}", json.dumps(body), content_type="application/json",
+                         HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+@pytest.fixture
+def banks() -> tuple[Bank, Bank]:
+    shared = Bank.objects.create(name="shared", kind=BankKind.OWN, trusted=True, shared_via_api=True)
+    private = Bank.objects.create(name="private", kind=BankKind.PARTNER, trusted=True)
+    now = timezone.now()
+    Entry.objects.create(bank=shared, signal_type="md5", value=MD5, verdict="baseline", classification="baseline",
+                         scheme="hotline", added_at=now)
+    Entry.objects.create(bank=private, signal_type="sha256", value=SHA, verdict="national", added_at=now)
+    bump_version()
+    return shared, private
+
+
+def test_lookup_answers_only_from_shared_banks(partner_client: tuple[ApiClient, str], banks: Any) -> None:
+    _, token = partner_client
+    response = _post(token, "/hashes/lookup", {"hashes": [
+        {"signal_type": "md5", "value": MD5.upper()}, {"signal_type": "sha256", "value": SHA},
+        {"signal_type": "md5", "value": "z" * 32}]})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["matches"][0]["bank"] for r in results[:1]] == ["shared"]
+    assert results[0]["matches"][0]["verdict"] == "baseline"
+    assert results[1]["matches"] == []  # the private bank is not disclosed
+    assert "hexadecimal" in results[2]["error"]
+
+
+def test_lookup_needs_a_token(banks: Any) -> None:
+    response = Client().post("/api/v1/hashes/lookup", "{}", content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_a_file_is_hashed_and_matched_in_memory(partner_client: tuple[ApiClient, str], banks: Any) -> None:
+    _, token = partner_client
+    data = make_image("png", 2, size=(320, 240))  # a pattern of PDQ quality 100
+    hashed = pdq.hash_image_bytes(data)
+    Entry.objects.create(bank=banks[0], signal_type="pdq", value=hashed.hex, verdict="national", added_at=timezone.now())
+    bump_version()
+    upload = io.BytesIO(data)
+    upload.name = "pattern.png"
+    response = Client().post("/api/v1/hashes/match-file", {"file": upload}, HTTP_AUTHORIZATION=f"Bearer {token}")
+    body = response.json()
+    assert response.status_code == 200 and body["pdq"] == hashed.hex and body["size"] == len(data)
+    assert any(m["signal_type"] == "pdq" and m["distance"] == 0 for r in body["results"] for m in r["matches"])
+
+
+SIGNAL_FILE = "pdq " + "c" * 64 + "\nmd5 " + "d" * 32 + "\nsha1 nothex\nfoo " + "e" * 32 + "\n"
+
+
+def test_import_is_idempotent_and_names_bad_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text(SIGNAL_FILE)
+    call_command("hashes", "import", "partner A", str(path), "--format", "signal", "--quiet")
+    out = capsys.readouterr()
+    assert "2 added, 0 already there, 2 errors" in out.out
+    assert "line 3: field 'value'" in out.err and "line 4: field 'signal_type'" in out.err
+    call_command("hashes", "import", "partner A", str(path), "--format", "signal", "--quiet")
+    assert "0 added, 2 already there" in capsys.readouterr().out
+    assert Entry.objects.count() == 2
+
+
+def test_export_round_trips_through_import(tmp_path: Path, banks: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt in ("signal", "csv", "vics"):
+        out = tmp_path / f"own.{fmt}"
+        call_command("hashes", "export", "shared", "--format", fmt, "--out", str(out))
+        call_command("hashes", "import", f"copy-{fmt}", str(out), "--format", fmt, "--quiet")
+        copy = Bank.objects.get(name=f"copy-{fmt}")
+        assert list(copy.entries.values_list("signal_type", "value")) == [("md5", MD5)], fmt
+    capsys.readouterr()

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from hotline.accounts.models import User
+from hotline.assessment.models import Assessment
+from hotline.assessment.services import assess_item, claim_item, inherit_known_step, review_item
+from hotline.assessment.tests.test_workflow import BORDERLINE, CLEAR
+from hotline.audit.models import AuditEvent
+from hotline.evidence.models import Capture, Media
+from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus, MediaMatch
+from hotline.hashes.services import FourEyesError, confirm_entries, disable_entry, lookup, match_step
+from hotline.lib import pdq
+from hotline.reports.models import Item, ItemStatus
+
+pytestmark = pytest.mark.django_db
+MakeItem = Callable[..., Item]
+
+
+def _flip(hex_value: str, bits: int) -> str:
+    value = int(hex_value, 16) ^ ((1 << bits) - 1)
+    return f"{value:064x}"
+
+
+@pytest.fixture
+def captured_media(make_item: MakeItem, make_media: Any) -> Callable[..., Media]:
+    def make(seed: int, item: Item | None = None) -> Media:
+        media: Media = make_media(item or make_item(), seed=seed)
+        assert media.blob is not None
+        from hotline.evidence.store import get_blob_bytes
+
+        hashed = pdq.hash_image_bytes(get_blob_bytes(media.blob))
+        Media.objects.filter(pk=media.pk).update(pdq=hashed.hex, pdq_quality=hashed.quality, md5="0" * 32)
+        media.refresh_from_db()
+        return media
+
+    return make
+
+
+def _bank(name: str, *, kind: str = BankKind.PARTNER, trusted: bool = True, radius: int = 31) -> Bank:
+    return Bank.objects.create(name=name, kind=kind, trusted=trusted, pdq_radius=radius)
+
+
+def _entry(bank: Bank, signal_type: str, value: str, verdict: str = "baseline") -> Entry:
+    from hotline.hashes.services import bump_version
+
+    entry = Entry.objects.create(bank=bank, signal_type=signal_type, value=value, verdict=verdict,
+                                 classification="1", scheme="vics-us", added_at=timezone.now())
+    bump_version()
+    return entry
+
+
+def test_an_exact_trusted_match_gives_an_inherited_verdict(captured_media: Callable[..., Media]) -> None:
+    media = captured_media(3)
+    _entry(_bank("Partner list"), "sha256", media.sha256)
+    assert match_step() is True
+    media.refresh_from_db()
+    assert media.inherited_verdict == "baseline" and "Partner list" in media.inherited_from
+    [match] = MediaMatch.objects.filter(media=media)
+    assert (match.signal_type, match.distance) == ("sha256", 0)
+    event = AuditEvent.objects.get(action="item.matched")
+    assert event.after is not None and event.after["known"] == 1 and event.after["known_verdict"] == "baseline"
+
+
+def test_an_untrusted_bank_matches_but_gives_no_verdict(captured_media: Callable[..., Media]) -> None:
+    media = captured_media(3)
+    _entry(_bank("Someone's list", trusted=False), "sha256", media.sha256)
+    match_step()
+    media.refresh_from_db()
+    assert MediaMatch.objects.filter(media=media).count() == 1 and media.inherited_verdict == ""
+
+
+def test_pdq_near_matches_respect_each_banks_radius_and_never_inherit(captured_media: Callable[..., Media]) -> None:
+    media = captured_media(2)
+    wide, narrow = _bank("wide", radius=31), _bank("narrow", radius=10)
+    _entry(wide, "pdq", _flip(media.pdq, 20))
+    _entry(narrow, "pdq", _flip(media.pdq, 12))
+    _entry(wide, "pdq", _flip(media.pdq, 32))
+    match_step()
+    matches = {(m.bank.name, m.distance) for m in MediaMatch.objects.filter(media=media).select_related("bank")}
+    assert matches == {("wide", 20)}
+    media.refresh_from_db()
+    assert media.inherited_verdict == ""
+
+
+def test_low_quality_pdq_is_not_matched(captured_media: Callable[..., Media]) -> None:
+    media = captured_media(5)
+    Media.objects.filter(pk=media.pk).update(pdq_quality=40)
+    _entry(_bank("list"), "pdq", media.pdq)
+    match_step()
+    assert not MediaMatch.objects.exists()
+
+
+def test_a_disabled_entry_stops_matching_at_once_even_in_the_pdq_index(
+    captured_media: Callable[..., Media], senior: User
+) -> None:
+    media = captured_media(5)
+    entry = _entry(_bank("list"), "pdq", _flip(media.pdq, 3))
+    assert [h.entry_id for h in lookup([("pdq", media.pdq)])[0]] == [entry.pk]
+    disable_entry(entry, user=senior, reason="false positive: a test pattern")
+    assert lookup([("pdq", media.pdq)]) == [[]]
+    with pytest.raises(ValueError, match="say why"):
+        disable_entry(entry, user=senior, reason=" ")
+
+
+def test_a_known_benign_list_suppresses_inheritance(captured_media: Callable[..., Media]) -> None:
+    media = captured_media(7)
+    _entry(_bank("trusted"), "sha256", media.sha256)
+    _entry(_bank("benign", kind=BankKind.NEGATIVE, trusted=False), "sha256", media.sha256, verdict="not_illegal")
+    match_step()
+    media.refresh_from_db()
+    assert media.inherited_verdict == ""
+
+
+def test_an_item_whose_media_are_all_known_illegal_is_assessed_without_viewing(
+    captured_media: Callable[..., Media], make_item: MakeItem
+) -> None:
+    item = make_item()
+    first, second = captured_media(8, item), captured_media(9, item)
+    bank = _bank("trusted")
+    _entry(bank, "sha256", first.sha256, "national")
+    _entry(bank, "md5", "0" * 32, "baseline")  # both files share this synthetic MD5
+    match_step()
+    assert Capture.objects.get(item=item).known_verdict == "baseline"
+    assert inherit_known_step() is True
+    item.refresh_from_db()
+    assert (item.status, item.verdict) == (ItemStatus.ASSESSED, "baseline")
+    assessment = Assessment.objects.get(item=item)
+    assert assessment.inherited and assessment.analyst is None and "trusted" in assessment.notes
+    assert AuditEvent.objects.filter(action="item.assessed_by_inheritance").count() == 1
+    assert second.pk  # both media were known
+
+
+def test_a_partly_known_page_still_needs_an_analyst(captured_media: Callable[..., Media], make_item: MakeItem) -> None:
+    item = make_item()
+    known, _unknown = captured_media(10, item), captured_media(11, item)
+    Media.objects.filter(pk=_unknown.pk).update(md5="1" * 32)
+    _entry(_bank("trusted"), "sha256", known.sha256)
+    match_step()
+    assert inherit_known_step() is False
+    assert Item.objects.get(pk=item.pk).status == ItemStatus.CAPTURED
+
+
+def test_known_files_at_a_new_url_mark_a_reupload_that_jumps_the_queue(
+    captured_media: Callable[..., Media], make_item: MakeItem
+) -> None:
+    earlier = make_item()
+    captured_media(12, earlier)
+    match_step()
+    later = make_item()
+    captured_media(12, later)
+    match_step()
+    later.refresh_from_db()
+    assert list(later.reupload_of.all()) == [earlier] and later.priority == 4
+    assert Item.objects.awaiting_assessment().first() == later
+
+
+def test_own_bank_additions_need_a_second_analyst(
+    captured_media: Callable[..., Media], make_item: MakeItem, analyst: User, analyst2: User, senior: User
+) -> None:
+    item = make_item()
+    media = captured_media(14, item)
+    claim_item(item, user=analyst)
+    assess_item(item, CLEAR, user=analyst)
+    pending = Entry.objects.filter(source_item=item)
+    assert {e.status for e in pending} == {EntryStatus.PENDING}
+    assert {e.signal_type for e in pending} >= {"sha256", "pdq"}
+    assert lookup([("sha256", media.sha256)]) == [[]]
+    with pytest.raises(FourEyesError):
+        confirm_entries(item, user=analyst)
+    assert confirm_entries(item, user=analyst2) == pending.count()
+    [hit] = lookup([("sha256", media.sha256)])[0]
+    assert hit.verdict == "baseline" and hit.source_item_id == item.pk
+    other = make_item()
+    captured_media(17, other)
+    claim_item(other, user=analyst)
+    assess_item(other, BORDERLINE, user=analyst)
+    assert not Entry.objects.filter(source_item=other).exists()
+    claim_item(other, user=senior)
+    review_item(other, BORDERLINE, user=senior)
+    assert {e.status for e in Entry.objects.filter(source_item=other)} == {EntryStatus.ACTIVE}

@@ -1,0 +1,537 @@
+"""Exact PDQ search within a Hamming radius (default 31): multi-index hashing in numpy.
+
+Why it is exact (pigeonhole)
+    The 256 bits are cut into ``m`` contiguous substrings and substring ``i`` gets a budget of
+    ``u_i >= 0`` units with ``sum(u_i) = r + 1``. If two hashes are at distance ``d <= r`` and every
+    substring ``i`` differed in ``>= u_i`` bits, then ``d >= sum(u_i) = r + 1``: a contradiction. So some
+    substring ``i`` differs in at most ``t_i = u_i - 1`` bits. For every used substring we keep a table
+    of all rows keyed by that substring; a query probes, in table ``i``, its own key XOR every mask
+    of at most ``t_i`` bits. Every true neighbour is therefore among the candidates, and every
+    candidate is checked on all 256 bits, so there are no false matches either. For radius 31 the
+    default layout at 1 M - 10 M rows is ``m = 11`` (three 24-bit and eight 23-bit substrings),
+    ``t = 2`` on ten of them and ``t = 1`` on the last: ``10 * 3 + 2 = 32 = r + 1``; 2,866 probes
+    per query. A search with a smaller radius ``r'`` uses the thresholds of ``r'`` (never larger),
+    so it probes less and stays exact.
+
+Layout choice
+    ``_choose_layout`` picks ``m`` for the number of rows from a cost model (probes vs candidates to
+    verify, both measured in ns on one core) with at most ``MAX_TABLE_BITS`` bits per substring
+    (each table has a direct-address offset array of ``2**b + 1`` int32) and no more than
+    ``32 * n`` slots per table; small sets are scanned by brute force. See ``docs/pdq-index.md``.
+
+Tables
+    Per substring: ``order`` (int32 row numbers sorted by key), ``offsets`` (int32, ``2**b + 1``) and a
+    bitmap of non-empty buckets (``2**b`` bits, small enough to stay in cache, so empty probes cost
+    ~3 ns). Candidates are verified in batches: gather the 32-byte rows, XOR, ``popcount`` per 64-bit
+    word, add the four byte counts with one multiply (``* 0x01010101 >> 24``, exact except that 256
+    wraps to 0; every kept match is recomputed exactly).
+
+Changes
+    Three tiers, each with its own ``alive`` flags: ``main`` (MIH), ``delta`` (MIH, rebuilt on its own
+    when the tail overflows) and ``tail`` (up to ``TAIL_MAX`` newest rows, scanned by brute force).
+    :meth:`PdqIndex.add` is visible to the next search; :meth:`PdqIndex.remove` clears ``alive`` at
+    once (disabled rows are never returned) and the rows are dropped when their tier is rebuilt
+    (:meth:`PdqIndex.compact`, :meth:`PdqIndex.save`, or when ``delta`` grows past a quarter of
+    ``main``). ``version`` goes up by one on every ``add``/``remove`` call and is saved with the index,
+    so a worker can compare it with the version the database holds and reload when they differ.
+
+Not thread-safe: guard an index shared between threads with a lock (searches only read).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from math import comb
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DEFAULT_RADIUS",
+    "HASH_BYTES",
+    "MIN_QUALITY",
+    "PdqIndex",
+    "bytes_to_hex",
+    "hex_to_bytes",
+]
+
+HASH_BITS = 256
+HASH_BYTES = 32
+DEFAULT_RADIUS = 31
+MIN_QUALITY = 50  # hashes below this PDQ quality are refused (flat or tiny images: unreliable)
+MAX_TABLE_BITS = 24  # offsets of 2**24 + 1 int32 = 64 MiB per table
+MAX_SLOTS_PER_ROW = 32  # 2**b <= 32 * n: no table much larger than the data it indexes
+MAX_MASKS = 50_000  # probes per table and query; beyond that the layout is not considered
+TAIL_MAX = 2048  # newest rows kept unindexed and scanned by brute force
+DELTA_FRACTION = 4  # delta is merged into main when it holds more than main / 4 rows
+PROBE_BATCH = 1 << 21  # probe keys per numpy batch (queries x probes)
+BRUTE_BATCH = 1 << 21  # query x row pairs per brute-force batch
+_FORMAT = 1
+
+# Cost model (ns on one core, measured with bench/pdq_index.py on an AMD EPYC, numpy 2.4).
+_NS_PROBE = 12.0
+_NS_CANDIDATE = 25.0
+_NS_BRUTE_ROW = 3.0
+
+UInt8Array = npt.NDArray[np.uint8]
+UInt64Array = npt.NDArray[np.uint64]
+Int64Array = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
+BoolArray = npt.NDArray[np.bool_]
+
+_POP8 = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
+
+
+def _popcount64(words: UInt64Array) -> UInt8Array:
+    """Bits set in each uint64 (same shape, uint8)."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        counts: UInt8Array = np.bitwise_count(words)
+        return counts
+    per_byte = _POP8[np.ascontiguousarray(words).view(np.uint8)]
+    return per_byte.reshape(*words.shape, 8).sum(axis=-1, dtype=np.uint8)
+
+
+def _distance_mod256(words: UInt64Array) -> npt.NDArray[np.uint32]:
+    """Hamming weight of each row of a C-contiguous (k, 4) uint64 array, modulo 256 (256 reads as 0)."""
+    counts = _popcount64(words)  # (k, 4) uint8, each <= 64
+    summed: npt.NDArray[np.uint32] = (counts.view(np.uint32).reshape(-1) * np.uint32(0x01010101)) >> np.uint32(24)
+    return summed
+
+
+def _distance(words: UInt64Array) -> Int64Array:
+    """Exact Hamming weight of each row of a (k, 4) uint64 array."""
+    distances: Int64Array = _popcount64(words).sum(axis=1, dtype=np.int64)
+    return distances
+
+
+# ---- hex <-> bytes ------------------------------------------------------------------------------
+
+
+def hex_to_bytes(hexes: Sequence[str]) -> UInt8Array:
+    """64-digit PDQ hex strings (as ``hotline.lib.pdq`` and the reference print them) -> (n, 32) uint8.
+
+    Byte ``k`` holds hex digits ``2k, 2k+1`` (big-endian: the 256-bit number MSB first), so the Hamming
+    distance of two rows equals ``(int(a, 16) ^ int(b, 16)).bit_count()``.
+    """
+    if isinstance(hexes, str):
+        raise TypeError("hex_to_bytes takes a sequence of hex strings, not one string")
+    hexes = list(hexes)
+    for value in hexes:
+        if len(value) != 2 * HASH_BYTES:
+            raise ValueError(f"a PDQ hash is {2 * HASH_BYTES} hex digits, got {value!r}")
+    try:
+        raw = bytes.fromhex("".join(hexes))
+    except ValueError as exc:
+        raise ValueError(f"not a hex string: {exc}") from exc
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(hexes), HASH_BYTES).copy()
+
+
+def bytes_to_hex(hashes: npt.ArrayLike) -> list[str]:
+    """(n, 32) uint8 -> 64-digit lowercase hex strings; the inverse of :func:`hex_to_bytes`."""
+    array = _as_hashes(hashes, "hashes")
+    text = array.tobytes().hex()
+    width = 2 * HASH_BYTES
+    return [text[start : start + width] for start in range(0, len(text), width)]
+
+
+def _as_hashes(hashes: npt.ArrayLike, name: str) -> UInt8Array:
+    array = np.asarray(hashes)
+    if array.dtype != np.uint8 or array.ndim != 2 or array.shape[1] != HASH_BYTES:
+        raise ValueError(f"{name} must be a (n, {HASH_BYTES}) uint8 array, got {array.dtype} {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _check_quality(qualities: npt.ArrayLike | None, count: int, name: str) -> None:
+    if qualities is None:
+        return
+    values = np.asarray(qualities).reshape(-1)
+    if values.size != count:
+        raise ValueError(f"{name}: {values.size} qualities for {count} hashes")
+    low = int(np.count_nonzero(values < MIN_QUALITY))
+    if low:
+        raise ValueError(f"{name}: {low} hash(es) with PDQ quality below {MIN_QUALITY} are refused")
+
+
+# ---- layout -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """``m`` contiguous substrings (longest first) and their units at radius ``r`` (``t = units - 1``)."""
+
+    starts: tuple[int, ...]
+    lengths: tuple[int, ...]
+    units: tuple[int, ...]
+
+    @classmethod
+    def make(cls, parts: int, radius: int) -> _Layout:
+        size, longer = divmod(HASH_BITS, parts)
+        lengths = tuple(size + 1 if i < longer else size for i in range(parts))
+        starts = tuple(int(sum(lengths[:i])) for i in range(parts))
+        return cls(starts, lengths, _units(parts, radius))
+
+    def probes(self, radius: int) -> list[int]:
+        return [_mask_count(length, unit - 1) for length, unit in zip(self.lengths, _units(len(self.lengths), radius))]
+
+
+def _units(parts: int, radius: int) -> tuple[int, ...]:
+    """Split ``radius + 1`` units over ``parts`` substrings, the extra ones to the first (longest)."""
+    each, extra = divmod(radius + 1, parts)
+    return tuple(each + 1 if i < extra else each for i in range(parts))
+
+
+def _mask_count(bits: int, threshold: int) -> int:
+    return sum(comb(bits, k) for k in range(threshold + 1)) if threshold >= 0 else 0
+
+
+def _layout_cost(layout: _Layout, rows: int, radius: int) -> float:
+    cost = 0.0
+    for length, probes in zip(layout.lengths, layout.probes(radius)):
+        if probes:
+            cost += probes * (_NS_PROBE + _NS_CANDIDATE * rows / 2.0**length)
+    return cost
+
+
+def _choose_layout(rows: int, radius: int) -> _Layout | None:
+    """The cheapest exact layout for ``rows`` rows at ``radius``; ``None``: brute force is cheaper."""
+    best: _Layout | None = None
+    best_cost = _NS_BRUTE_ROW * rows
+    for parts in range(1, HASH_BITS // 4 + 1):
+        layout = _Layout.make(parts, radius)
+        used = [(length, unit) for length, unit in zip(layout.lengths, layout.units) if unit > 0]
+        if any(length > MAX_TABLE_BITS or 2**length > MAX_SLOTS_PER_ROW * max(rows, 1) for length, _ in used):
+            continue
+        if any(_mask_count(length, unit - 1) > MAX_MASKS for length, unit in used):
+            continue
+        cost = _layout_cost(layout, rows, radius)
+        if cost < best_cost:
+            best, best_cost = layout, cost
+    return best
+
+
+def _masks(bits: int, threshold: int) -> Int64Array:
+    """All masks of ``bits`` bits with at most ``threshold`` ones, by increasing popcount."""
+    values = [0]
+    for ones in range(1, threshold + 1):
+        for positions in combinations(range(bits), ones):
+            values.append(sum(1 << p for p in positions))
+    return np.array(values, dtype=np.int64)
+
+
+def _substring_keys(codes: UInt8Array, start: int, length: int) -> Int64Array:
+    """Bits ``start .. start + length - 1`` (MSB first) of every row, as integers."""
+    first, last = start // 8, (start + length - 1) // 8
+    acc = codes[:, first].astype(np.int64)
+    for column in range(first + 1, last + 1):
+        acc <<= 8
+        acc |= codes[:, column]
+    acc >>= 8 * (last + 1) - (start + length)
+    acc &= (1 << length) - 1
+    return acc
+
+
+# ---- segments -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    start: int
+    length: int
+    order: Int32Array  # row numbers sorted by key
+    offsets: Int32Array  # 2**length + 1
+    occupied: UInt8Array  # bitmap of non-empty buckets, little bit order
+    masks: Int64Array  # masks for the index radius, by popcount
+
+
+class _Segment:
+    """An immutable set of rows (sorted by id) with MIH tables or none (brute force); ``alive`` mutable."""
+
+    def __init__(self, ids: Int64Array, codes: UInt8Array, radius: int, layout: _Layout | None = None) -> None:
+        order = np.argsort(ids, kind="stable")
+        self.ids: Int64Array = np.ascontiguousarray(ids[order], dtype=np.int64)
+        self.codes: UInt8Array = np.ascontiguousarray(codes[order])
+        self.words: UInt64Array = self.codes.view(np.uint64)  # (n, 4)
+        self.alive: BoolArray = np.ones(len(self.ids), dtype=np.bool_)
+        self.radius = radius
+        self.layout = layout
+        self.tables: list[_Table] = []
+        if layout is not None:
+            for start, length, unit in zip(layout.starts, layout.lengths, layout.units):
+                if unit > 0:
+                    self.tables.append(self._build_table(start, length, unit - 1))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _build_table(self, start: int, length: int, threshold: int) -> _Table:
+        keys = _substring_keys(self.codes, start, length)
+        packed = keys.astype(np.uint64) << np.uint64(32)
+        packed |= np.arange(len(keys), dtype=np.uint64)
+        packed.sort()
+        order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int32)
+        del packed
+        counts = np.bincount(keys, minlength=1 << length)
+        offsets = np.zeros((1 << length) + 1, dtype=np.int32)
+        occupied = np.packbits(counts > 0, bitorder="little")
+        np.cumsum(counts, out=counts)  # in place: cumsum straight into int32 takes a slow casting path
+        offsets[1:] = counts
+        return _Table(start, length, order, offsets, occupied, _masks(length, threshold))
+
+    @property
+    def nbytes(self) -> int:
+        tables = sum(t.order.nbytes + t.offsets.nbytes + t.occupied.nbytes + t.masks.nbytes for t in self.tables)
+        return self.ids.nbytes + self.codes.nbytes + self.alive.nbytes + tables
+
+    def rows_of(self, ids: Int64Array) -> Int64Array:
+        """Live rows whose id is in ``ids`` (sorted, unique)."""
+        left = np.searchsorted(self.ids, ids, side="left")
+        right = np.searchsorted(self.ids, ids, side="right")
+        counts = right - left
+        if not counts.any():
+            return np.empty(0, dtype=np.int64)
+        rows = np.repeat(left, counts) + _ragged_arange(counts)
+        result: Int64Array = rows[self.alive[rows]]
+        return result
+
+    def search(self, queries: UInt8Array, qwords: UInt64Array, radius: int) -> tuple[Int64Array, Int64Array, Int64Array]:
+        """(query index, id, distance) of every live row within ``radius`` of a query; unordered."""
+        if self.layout is None:
+            qi, rows = self._brute(qwords, radius)
+        else:
+            qi, rows = self._probe(queries, qwords, radius)
+        if len(rows) and not self.alive.all():
+            keep = self.alive[rows]
+            qi, rows = qi[keep], rows[keep]
+        distances = _distance(self.words.take(rows, axis=0) ^ qwords.take(qi, axis=0))
+        exact = distances <= radius  # the mod-256 screen lets through exact complements (distance 256)
+        return qi[exact], self.ids[rows[exact]], distances[exact]
+
+    def _brute(self, qwords: UInt64Array, radius: int) -> tuple[Int64Array, Int64Array]:
+        count = len(self.ids)
+        step = max(1, BRUTE_BATCH // max(count, 1))
+        found_q: list[Int64Array] = []
+        found_r: list[Int64Array] = []
+        for begin in range(0, len(qwords), step):
+            block = qwords[begin : begin + step]
+            xor = self.words[None, :, :] ^ block[:, None, :]
+            near = np.flatnonzero(_distance_mod256(xor.reshape(-1, 4)) <= radius)
+            found_q.append(near // count + begin)
+            found_r.append(near % count)
+        return _concat(found_q), _concat(found_r)
+
+    def _probe(self, queries: UInt8Array, qwords: UInt64Array, radius: int) -> tuple[Int64Array, Int64Array]:
+        assert self.layout is not None
+        units = dict(zip(self.layout.starts, _units(len(self.layout.lengths), radius)))
+        plan = [(table, _mask_count(table.length, units[table.start] - 1)) for table in self.tables]
+        plan = [(table, probes) for table, probes in plan if probes > 0]
+        per_query = sum(probes for _, probes in plan) or 1
+        step = max(1, PROBE_BATCH // per_query)
+        found_q: list[Int64Array] = []
+        found_r: list[Int64Array] = []
+        for begin in range(0, len(queries), step):
+            block = queries[begin : begin + step]
+            block_words = qwords[begin : begin + step]
+            for table, probes in plan:
+                masks = table.masks[:probes]
+                keys = (_substring_keys(block, table.start, table.length)[:, None] ^ masks[None, :]).reshape(-1)
+                bits = np.left_shift(np.uint8(1), (keys & 7).astype(np.uint8))
+                hit = np.flatnonzero(np.take(table.occupied, keys >> 3) & bits)
+                if not len(hit):
+                    continue
+                keys = keys[hit]
+                starts = table.offsets.take(keys)
+                counts = table.offsets.take(keys + 1) - starts
+                positions = np.repeat(starts, counts) + _ragged_arange(counts)
+                rows = table.order.take(positions).astype(np.int64)
+                qi = np.repeat(hit // probes, counts)
+                xor = self.words.take(rows, axis=0)
+                xor ^= block_words.take(qi, axis=0)
+                near = np.flatnonzero(_distance_mod256(xor) <= radius)
+                found_q.append(qi[near] + begin)
+                found_r.append(rows[near])
+        qi_all, rows_all = _concat(found_q), _concat(found_r)
+        if len(self.tables) > 1 and len(rows_all):  # a neighbour can turn up in several tables
+            pairs = np.unique(qi_all * len(self.ids) + rows_all)
+            qi_all, rows_all = pairs // len(self.ids), pairs % len(self.ids)
+        return qi_all, rows_all
+
+
+def _ragged_arange(counts: npt.NDArray[Any]) -> Int64Array:
+    """``concatenate([arange(c) for c in counts])`` without the loop."""
+    total = int(counts.sum())
+    ends = np.cumsum(counts)
+    result: Int64Array = np.arange(total, dtype=np.int64) - np.repeat(ends - counts, counts)
+    return result
+
+
+def _concat(parts: list[Int64Array]) -> Int64Array:
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    result: Int64Array = np.concatenate(parts).astype(np.int64, copy=False)
+    return result
+
+
+# ---- the index ----------------------------------------------------------------------------------
+
+
+class PdqIndex:
+    """PDQ hashes under int64 ids; ``search`` returns every live id within the radius, exactly.
+
+    ``add`` refuses an id that is already live (remove it first to replace its hash) and, when
+    ``qualities`` are given, any hash below ``MIN_QUALITY``. ``remove`` of an unknown id is a no-op.
+    """
+
+    def __init__(self, radius: int = DEFAULT_RADIUS) -> None:
+        if not 0 <= radius <= HASH_BITS:
+            raise ValueError(f"radius must be 0..{HASH_BITS}, got {radius}")
+        self.radius = radius
+        self.version = 0
+        self._main = self._segment(np.empty(0, np.int64), np.empty((0, HASH_BYTES), np.uint8))
+        self._delta = self._main
+        self._tail = self._main
+
+    # -- building --
+
+    def _segment(self, ids: Int64Array, codes: UInt8Array, indexed: bool = True) -> _Segment:
+        layout = _choose_layout(len(ids), self.radius) if indexed else None
+        return _Segment(ids, codes, self.radius, layout)
+
+    @staticmethod
+    def _live(*segments: _Segment) -> tuple[Int64Array, UInt8Array]:
+        ids = [s.ids[s.alive] for s in segments]
+        codes = [s.codes[s.alive] for s in segments]
+        return np.concatenate(ids), np.concatenate(codes)
+
+    def compact(self) -> None:
+        """Rebuild everything live into one ``main`` tier, dropping removed rows (results do not change)."""
+        ids, codes = self._live(self._main, self._delta, self._tail)
+        self._main = self._segment(ids, codes)
+        self._delta = self._tail = self._segment(ids[:0], codes[:0])
+
+    def add(self, ids: npt.ArrayLike, hashes: npt.ArrayLike, qualities: npt.ArrayLike | None = None) -> None:
+        """Add hashes (``(n, 32)`` uint8, see :func:`hex_to_bytes`) under ``ids``; searchable at once."""
+        codes = _as_hashes(hashes, "hashes")
+        id_array = np.asarray(ids).reshape(-1)
+        if id_array.size and not np.issubdtype(id_array.dtype, np.integer):
+            raise ValueError(f"ids must be integers, got {id_array.dtype}")
+        id_array = id_array.astype(np.int64)
+        if len(id_array) != len(codes):
+            raise ValueError(f"{len(id_array)} ids for {len(codes)} hashes")
+        _check_quality(qualities, len(codes), "add")
+        unique = np.sort(id_array)
+        if len(unique) > 1 and bool((unique[1:] == unique[:-1]).any()):
+            raise ValueError("duplicate ids in one add()")
+        clash = [s.ids[s.rows_of(unique)] for s in (self._main, self._delta, self._tail)]
+        taken = np.concatenate(clash)
+        if len(taken):
+            raise ValueError(f"{len(taken)} id(s) already in the index, e.g. {int(taken[0])}; remove them first")
+        if len(self._tail) + len(id_array) <= TAIL_MAX:
+            tail_ids, tail_codes = self._live(self._tail)
+            self._tail = self._segment(
+                np.concatenate([tail_ids, id_array]), np.concatenate([tail_codes, codes]), indexed=False
+            )
+        else:
+            old_ids, old_codes = self._live(self._delta, self._tail)
+            new_ids, new_codes = np.concatenate([old_ids, id_array]), np.concatenate([old_codes, codes])
+            empty = self._segment(new_ids[:0], new_codes[:0])
+            if len(new_ids) * DELTA_FRACTION > int(self._main.alive.sum()):
+                main_ids, main_codes = self._live(self._main)
+                self._main = self._segment(np.concatenate([main_ids, new_ids]), np.concatenate([main_codes, new_codes]))
+                self._delta = empty
+            else:
+                self._delta = self._segment(new_ids, new_codes)
+            self._tail = empty
+        self.version += 1
+
+    def remove(self, ids: Iterable[int]) -> None:
+        """Disable ``ids``: no search returns them from now on. Unknown ids are ignored."""
+        wanted = np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64))
+        for segment in (self._main, self._delta, self._tail):
+            segment.alive[segment.rows_of(wanted)] = False
+        self.version += 1
+
+    def __len__(self) -> int:
+        return sum(int(s.alive.sum()) for s in (self._main, self._delta, self._tail))
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, int | np.integer):
+            return False
+        wanted = np.array([int(item)], dtype=np.int64)
+        return any(len(s.rows_of(wanted)) for s in (self._main, self._delta, self._tail))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the index arrays (codes, ids, flags, tables)."""
+        segments = {id(s): s for s in (self._main, self._delta, self._tail)}
+        return sum(s.nbytes for s in segments.values())
+
+    @property
+    def layout(self) -> str:
+        """The main tier's layout, for logs and benchmarks."""
+        layout = self._main.layout
+        if layout is None:
+            return "brute force"
+        parts = [f"{length}b t={unit - 1}" for length, unit in zip(layout.lengths, layout.units) if unit > 0]
+        probes = sum(layout.probes(self.radius))
+        return f"{len(parts)} tables [{', '.join(parts)}], {probes} probes/query"
+
+    # -- searching --
+
+    def search(
+        self, queries: npt.ArrayLike, radius: int | None = None, qualities: npt.ArrayLike | None = None
+    ) -> list[list[tuple[int, int]]]:
+        """Per query, every live ``(id, distance)`` with distance <= ``radius``, by distance then id."""
+        codes = _as_hashes(queries, "queries")
+        _check_quality(qualities, len(codes), "search")
+        if radius is None:
+            radius = self.radius
+        if not 0 <= radius <= self.radius:
+            raise ValueError(f"radius must be 0..{self.radius} (the index radius), got {radius}")
+        words = codes.view(np.uint64)
+        found = [s.search(codes, words, radius) for s in (self._main, self._delta, self._tail) if len(s)]
+        if not found:
+            return [[] for _ in range(len(codes))]
+        qi = np.concatenate([f[0] for f in found])
+        ids = np.concatenate([f[1] for f in found])
+        distances = np.concatenate([f[2] for f in found])
+        order = np.lexsort((ids, distances, qi))
+        bounds = np.searchsorted(qi[order], np.arange(len(codes) + 1)).tolist()
+        pairs = list(zip(ids[order].tolist(), distances[order].tolist(), strict=True))
+        return [pairs[bounds[i] : bounds[i + 1]] for i in range(len(codes))]
+
+    # -- checkpoints --
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a checkpoint (live rows, radius, version) atomically; compacts the index first."""
+        self.compact()
+        target = Path(path)
+        temporary = target.with_name(target.name + ".tmp")
+        with open(temporary, "wb") as handle:
+            np.savez(
+                handle,
+                format=np.int64(_FORMAT),
+                radius=np.int64(self.radius),
+                version=np.int64(self.version),
+                ids=self._main.ids,
+                codes=self._main.codes,
+            )
+        os.replace(temporary, target)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PdqIndex:
+        """Read a checkpoint written by :meth:`save` and rebuild the tables."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            if int(data["format"]) != _FORMAT:
+                raise ValueError(f"unknown PdqIndex checkpoint format {int(data['format'])}")
+            index = cls(radius=int(data["radius"]))
+            ids = np.asarray(data["ids"], dtype=np.int64)
+            codes = _as_hashes(data["codes"], "codes")
+            version = int(data["version"])
+        index._main = index._segment(ids, codes)
+        index.version = version
+        return index
