@@ -18,7 +18,12 @@ from hotline.accounts.services import create_user, issue_api_client
 from hotline.assessment.codes import AgeGroup, ContentType, LegalLimb, Reason, SiteType, Verdict
 from hotline.assessment.services import AssessmentData, assess_item, claim_item
 from hotline.audit.services import SYSTEM, Actor
+from hotline.assessment.services import inherit_known_step
+from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig, capture_step
+from hotline.hashes.models import Bank, BankKind, Entry
+from hotline.hashes.services import import_records, match_step
+from hotline.lib.hashlists import HashRecord
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, Source
 from hotline.reports.services import IncomingReport, receive_reports
 
@@ -124,11 +129,35 @@ _SCRIPT: list[AssessmentData] = [
 
 
 def capture_all(config: CaptureConfig, *, concurrency: int = 8) -> int:
-    """Run the capture worker step until nothing is due (the demo's first minute, at once)."""
+    """Run the capture, match and inheritance steps until nothing is due (the demo's first minute)."""
     steps = 0
     while capture_step(config=config, concurrency=concurrency):
         steps += 1
+    while match_step():
+        steps += 1
+    inherit_known_step()
     return steps
+
+
+def report_reuploads(count: int = 4) -> int:
+    """Report known files again on new hosts (the same bytes at a new URL): re-uploads."""
+    known = Media.objects.filter(inherited_verdict="", is_bad=False, kind="image",
+                                 sha256__in=Entry.objects.values("value")).order_by("pk")[:count]
+    urls = [f"http://mirror-{n}.sim.test/{m.url.split('/', 3)[3]}" for n, m in enumerate(known)]
+    if urls:
+        receive_reports([IncomingReport(source=Source.INDUSTRY, urls=[u]) for u in urls], actor=Actor(label="demo"))
+    return len(urls)
+
+
+def seed_known_content(items: int = 3) -> int:
+    """A demo partner list that already knows every file of a few captured pages (labels only)."""
+    bank, _ = Bank.objects.get_or_create(name="Demo partner list", defaults={
+        "kind": BankKind.PARTNER, "trusted": True, "provenance": "synthetic demo data"})
+    records = [HashRecord(signal_type="sha256", value=m.sha256, classification="1", scheme="vics-us",
+                          mapped_verdict="national", source_id=f"demo-{m.pk}")
+               for item in Item.objects.filter(status__in=AWAITING_ASSESSMENT).order_by("-pk")[:items]
+               for m in Media.objects.filter(item=item, is_bad=False).exclude(sha256="")]
+    return import_records(bank, records, actor=Actor(label="demo")).added
 
 
 def assess_some(count: int, *, seed: int = 1) -> int:

@@ -306,11 +306,15 @@ def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
 
 
 def _reupload_sources(item: Item, media: list[Media], results: list[list[Hit]]) -> set[int]:
-    """Earlier items with the same files: by our own bank's source items and by identical captures."""
-    from_banks = {h.source_item_id for hits in results for h in hits if h.source_item_id}
-    sha = [m.sha256 for m in media]
-    same_files = set(Media.objects.filter(sha256__in=sha).exclude(item=item).values_list("item_id", flat=True))
-    earlier = {pk for pk in from_banks | same_files if pk != item.pk}
+    """Earlier items whose known files re-appear here: the source items of bank hits, and earlier
+    items found illegal whose captures hold identical files. Files merely shared with unassessed
+    pages (a common banner) do not count."""
+    from_banks = {h.source_item_id for hits in results for h in hits if h.source_item_id and not h.negative}
+    same_files = set(Media.objects.filter(sha256__in=[m.sha256 for m in media], item__verdict__in=ILLEGAL)
+                     .values_list("item_id", flat=True))
+    candidates = (from_banks | same_files) - {item.pk}
+    earlier = set(Item.objects.filter(pk__in=candidates, first_reported_at__lte=item.first_reported_at)
+                  .values_list("pk", flat=True))
     if earlier:
         item.reupload_of.add(*earlier)
         Item.objects.filter(pk=item.pk).update(priority=Greatest(F("priority"), Value(REUPLOAD_PRIORITY)))

@@ -23,7 +23,10 @@ from types import MappingProxyType
 from typing import IO, Final
 
 __all__ = [
+    "CSV_COLUMNS",
     "HEX_LENGTHS",
+    "MAX_CSV_FIELD",
+    "MAX_LINE",
     "MAX_VPDQ_CHARS",
     "SCHEME_CSV",
     "SCHEME_HOTLINE",
@@ -31,6 +34,8 @@ __all__ = [
     "SCHEME_VICS_US",
     "SIGNAL_TYPES",
     "VERDICTS",
+    "VICS_CONTEXT_2",
+    "VICS_METADATA_1",
     "VICS_US_CATEGORIES",
     "HashRecord",
     "InvalidRecord",
@@ -152,6 +157,8 @@ def normalise_value(signal_type: str, raw: str) -> str:
 
 
 def _check_text(name: str, raw: str, limit: int) -> str:
+    if raw == "":
+        return raw
     if not isinstance(raw, str):
         raise InvalidRecord(name, f"not a string: {_show(raw)}")
     text = raw.strip()
@@ -179,7 +186,7 @@ class HashRecord:
     mapped_verdict: str = ""
     quality: int | None = None
     source_id: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)  # compared, not hashed
 
     def __post_init__(self) -> None:
         signal_type = normalise_signal_type(self.signal_type)
@@ -201,7 +208,22 @@ class HashRecord:
         for key, value in extra.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise InvalidRecord("extra", f"keys and values are strings, got {_show(key)}: {_show(value)}")
-        object.__setattr__(self, "extra", MappingProxyType(dict(extra)))
+        object.__setattr__(self, "extra", MappingProxyType(dict(extra)) if extra else _NO_EXTRA)
+
+
+_NO_EXTRA: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+def _trusted(signal_type: str, value: str, classification: str, scheme: str, mapped_verdict: str,
+             source_id: str, extra: Mapping[str, str]) -> HashRecord:
+    """A ``HashRecord`` from fields the caller has already validated and normalised (the parsers'
+    hot path: ``__post_init__`` costs more than the parsing). ``extra`` must be read-only."""
+    record = object.__new__(HashRecord)
+    record.__dict__.update(
+        signal_type=signal_type, value=value, classification=classification, scheme=scheme,
+        mapped_verdict=mapped_verdict, quality=None, source_id=source_id, extra=extra,
+    )
+    return record
 
 
 @dataclass(frozen=True)
@@ -232,7 +254,6 @@ ParseItem = HashRecord | LineError
 #: Longest line read whole: "vpdq " + MAX_VPDQ_CHARS and some slack. Longer lines are reported and
 #: skipped without being held in memory.
 MAX_LINE: Final = MAX_VPDQ_CHARS + 100
-_SIGNAL_LINE = re.compile(r"(\S+)(?:\s+(.*))?", re.DOTALL)
 
 
 def _read_capped(stream: IO[str]) -> tuple[str, bool]:
@@ -269,23 +290,22 @@ def parse_signal_file(lines: IO[str]) -> Iterator[ParseItem]:
             yield LineError(number, "value", f"line longer than {MAX_LINE} characters")
             continue
         text = line.strip()
-        if not text or text.startswith("#"):
+        if not text or text[0] == "#":
             continue
-        match = _SIGNAL_LINE.fullmatch(text)
-        if match is None:  # pragma: no cover - any non-empty stripped text matches
-            continue
-        type_token, rest = match.group(1), match.group(2) or ""
-        try:
-            signal_type = normalise_signal_type(type_token)
-        except InvalidRecord as exc:
-            yield LineError(number, exc.field, exc.message)
-            continue
-        if not rest:
+        parts = text.split(None, 1)
+        if len(parts) < 2:
             yield LineError(number, "value", "missing: a line is '<signal_type> <value>'")
             continue
-        if signal_type != "vpdq" and len(rest.split()) > 1:
-            yield LineError(number, "value", f"extra text after the value: {_show(rest)}")
-            continue
+        signal_type, rest = parts[0].lower(), parts[1]
+        length = HEX_LENGTHS.get(signal_type)
+        if length is not None:
+            value = rest.lower()
+            if len(value) == length and _HEX.fullmatch(value):
+                yield _trusted(signal_type, value, "", SCHEME_SIGNAL_FILE, "", "", _NO_EXTRA)
+                continue
+            if len(rest.split()) > 1:
+                yield LineError(number, "value", f"extra text after the value: {_show(rest)}")
+                continue
         try:
             yield HashRecord(signal_type, rest, scheme=SCHEME_SIGNAL_FILE)
         except InvalidRecord as exc:
@@ -480,7 +500,7 @@ def write_csv(records: Iterable[HashRecord], out: IO[str], *, extra_columns: Seq
         raise ValueError(f"extra_columns cannot be empty or reuse a standard name: {clash}")
     if any(name != name.strip() for name in columns):
         raise ValueError("extra_columns names cannot have surrounding spaces")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)  # CRLF, and fields holding a CR or LF quoted: open files with newline=""
     writer.writerow([*CSV_COLUMNS, *columns])
     count = 0
     for record in records:
@@ -523,7 +543,7 @@ class _JsonStream:
         self._chunk = max(1, chunk_size)
         self._decoder: codecs.IncrementalDecoder | None = None
         self._head = b""
-        self._json = json.JSONDecoder()
+        self._json = json.JSONDecoder(strict=False)  # lenient: raw tabs/newlines in strings
         self.buf = ""
         self.pos = 0
         self.line = 1
@@ -621,11 +641,17 @@ class _JsonStream:
         return value
 
     def skip(self, depth: int = 0) -> bool:
-        """Skip forward to the next ``,`` ``]`` or ``}`` outside strings at ``depth`` 0, without
-        consuming it, holding only a window in memory. ``depth`` 1 skips the rest of the object or
-        array the position is in. A raw line break ends a string (strings cannot hold one), which
-        lets the scan recover from a missing quote. False if the input ends first."""
+        """Skip forward to the next ``,`` ``]`` or ``}`` outside strings at nesting 0, without
+        consuming it, holding only a window in memory; ``depth`` 1 skips the rest of the object the
+        position is in. False if the input ends first.
+
+        Recovery from damage: a raw line break ends a string (a missing quote), and a closing
+        bracket that does not match the innermost open one closes the innermost one it matches
+        (``[1, 2}`` inside an object ends the object); one that matches none open here belongs to an
+        enclosing container and stops the skip.
+        """
         i = self.pos
+        open_brackets: list[str] = ["{"] * depth
         in_string = False
         while True:
             if i >= len(self.buf):
@@ -639,8 +665,7 @@ class _JsonStream:
                 if match is None:
                     i = len(self.buf)
                     continue
-                char = match.group()
-                if char == "\\":
+                if match.group() == "\\":
                     if match.end() >= len(self.buf) and not self.eof:
                         self.advance(match.start())
                         self.fill(self._chunk)
@@ -660,12 +685,17 @@ class _JsonStream:
             if char == '"':
                 in_string = True
             elif char in "{[":
-                depth += 1
-            elif depth == 0:  # one of , ] } at our level
+                open_brackets.append(char)
+            elif not open_brackets:  # , ] or } at our level
                 self.advance(j)
                 return True
             elif char != ",":
-                depth -= 1
+                opener = "{" if char == "}" else "["
+                if opener not in open_brackets:
+                    self.advance(j)
+                    return True
+                while open_brackets.pop() != opener:
+                    pass
             i = j + 1
 
 
@@ -896,17 +926,18 @@ class _VicsReader:
             problem = ""
             if not first:
                 if char != ",":
-                    problem = f"expected ',' or '}}', found {_show(char)}" if char else "document ends inside it"
+                    problem = (f"expected ',' or '}}' at line {s.line}, found {_show(char)}" if char
+                               else "document ends inside it")
                 else:
                     s.take()
                     char = s.peek()
             first = False
             key = None if problem else self._key(char)
             if not problem and key is None:
-                problem = "expected a key (a string)"
+                problem = f"expected a key (a string) at line {s.line}"
             if key is not None and not problem:
                 if s.peek() != ":":
-                    problem = f"expected ':' after the key {_show(key)}"
+                    problem = f"expected ':' after the key {_show(key)} at line {s.line}"
                 else:
                     s.take()
                     char = s.peek()
@@ -1018,12 +1049,14 @@ class _VicsReader:
             problems.append(LineError(line, "MediaFiles", "MediaFiles is an array"))
         yield from problems
         try:
-            meta = HashRecord("md5", "0" * 32, classification, self.scheme, source_id=source_id, extra=extra)
+            classification = _check_text("classification", classification, MAX_CLASSIFICATION)
+            source_id = _check_text("source_id", source_id, MAX_SOURCE_ID)
         except InvalidRecord as exc:
-            field_name = {"classification": "Category", "source_id": "MediaID"}.get(exc.field, exc.field)
+            field_name = "Category" if exc.field == "classification" else "MediaID"
             yield LineError(line, field_name, f"{exc.message}; Media skipped")
             return
-        mapped = map_verdict(meta.scheme, meta.classification)
+        mapped = map_verdict(self.scheme, classification)
+        frozen_extra = MappingProxyType(extra) if extra else _NO_EXTRA
         seen: set[tuple[str, str]] = set()
         for signal_type, raw, path in found:
             try:
@@ -1034,8 +1067,7 @@ class _VicsReader:
             if (signal_type, value) in seen:
                 continue
             seen.add((signal_type, value))
-            yield HashRecord(signal_type, value, meta.classification, meta.scheme, mapped, None, meta.source_id,
-                             meta.extra)
+            yield _trusted(signal_type, value, classification, self.scheme, mapped, source_id, frozen_extra)
 
     def _hashes(self, obj: dict[str, object], prefix: str, found: list[tuple[str, str, str]],
                 extra: dict[str, str], problems: list[LineError], line: int) -> None:
@@ -1098,8 +1130,9 @@ def parse_vics(
     the line it starts on, then the reader skips to the next element; when it cannot, it stops
     with one more error. ``info`` (optional) receives the version and counts.
     """
-    reader = _VicsReader(binary, scheme.strip().lower(), info if info is not None else VicsInfo(),
-                         chunk_size, max_element, fast_limit=1 << 20)
+    scheme = _check_text("scheme", scheme, MAX_SCHEME).lower()
+    reader = _VicsReader(binary, scheme, info if info is not None else VicsInfo(),
+                         chunk_size, max_element, fast_limit=1 << 18)
     yield from reader.document()
 
 
@@ -1207,7 +1240,7 @@ def write_vics(records: Iterable[HashRecord], out: IO[str], *, version: str = "2
         raise ValueError(f"unsupported VICS version {version!r}: use '2.0' or '1.x'")
     count = 0
     for group in _groups(records):
-        out.write(("," if count else "") + "\n" + json.dumps(_media_object(group, scheme), ensure_ascii=False))
+        out.write(("," if count else "") + "\n" + json.dumps(_media_object(group, scheme)))
         count += 1
     out.write(close)
     return count

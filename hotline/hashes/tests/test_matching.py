@@ -151,11 +151,17 @@ def test_known_files_at_a_new_url_mark_a_reupload_that_jumps_the_queue(
     earlier = make_item()
     captured_media(12, earlier)
     match_step()
+    unrelated = make_item()
+    captured_media(12, unrelated)  # same file, but the earlier item is not known illegal yet
+    match_step()
+    assert not unrelated.reupload_of.exists()
+    Item.objects.filter(pk=earlier.pk).update(verdict="baseline", status="assessed")
     later = make_item()
     captured_media(12, later)
     match_step()
     later.refresh_from_db()
     assert list(later.reupload_of.all()) == [earlier] and later.priority == 4
+    assert not earlier.reupload_of.exists()
     assert Item.objects.awaiting_assessment().first() == later
 
 

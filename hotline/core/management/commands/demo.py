@@ -14,7 +14,14 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from hotline.demo.generator import DEMO_USERS, assess_some, capture_all, ensure_demo_users
+from hotline.demo.generator import (
+    DEMO_USERS,
+    assess_some,
+    capture_all,
+    ensure_demo_users,
+    report_reuploads,
+    seed_known_content,
+)
 from hotline.evidence.services import CaptureConfig
 from hotline.sim.web import SimWeb
 
@@ -36,6 +43,10 @@ class Command(BaseCommand):
         with SimWeb(suffixes=(".sim.test",), catch_all=True) as sim:
             policy = sim.fetch_policy(port_map={80: sim.port})
             self.stdout.write("capturing the demo reports from the simulated web ...")
+            capture_all(CaptureConfig(policy=policy))
+            known = seed_known_content(3)
+            mirrors = report_reuploads(4)
+            self.stdout.write(f"{known} hashes in the demo partner list; {mirrors} known files re-reported ...")
             capture_all(CaptureConfig(policy=policy))
             self.stdout.write(f"{assess_some(12)} items assessed by the scripted demo analyst")
             if options["setup_only"]:

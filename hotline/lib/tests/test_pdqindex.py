@@ -1,0 +1,376 @@
+"""PdqIndex: exact against brute force (numpy popcount) on random and clustered hashes, boundaries at
+the radius, changes (add after build, remove, re-add), checkpoints, hex conversion.
+
+Clustered data: base hashes, each with members at 0..40 random bit flips from the base; queries are
+members with 0..20 further flips, so many true neighbours sit right around distance 31.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from hotline.lib import pdqindex
+from hotline.lib.pdqindex import PdqIndex, _Layout, _Segment, bytes_to_hex, hex_to_bytes
+
+Codes = npt.NDArray[np.uint8]
+Results = list[list[tuple[int, int]]]
+
+RADIUS = 31
+
+
+# ---- data and the reference ----------------------------------------------------------------------
+
+
+def random_codes(rng: np.random.Generator, count: int) -> Codes:
+    return rng.integers(0, 256, (count, 32), dtype=np.uint8)
+
+
+def flip(rng: np.random.Generator, codes: Codes, counts: npt.NDArray[np.int64]) -> Codes:
+    """Flip ``counts[i]`` distinct random bits of row ``i``."""
+    permutation = np.argsort(rng.random((len(codes), 256)), axis=1)
+    mask = np.zeros((len(codes), 256), dtype=np.uint8)
+    np.put_along_axis(mask, permutation, (np.arange(256)[None, :] < counts[:, None]).astype(np.uint8), axis=1)
+    return np.packbits(np.unpackbits(codes, axis=1) ^ mask, axis=1)
+
+
+def clustered_codes(rng: np.random.Generator, count: int, cluster: int = 40, max_flips: int = 40) -> Codes:
+    bases = random_codes(rng, -(-count // cluster))
+    members = np.repeat(bases, cluster, axis=0)[:count]
+    return flip(rng, members, rng.integers(0, max_flips + 1, count))
+
+
+def queries_for(rng: np.random.Generator, codes: Codes, near: int, far: int, max_flips: int = 20) -> Codes:
+    picked = codes[rng.integers(0, len(codes), near)]
+    return np.vstack([flip(rng, picked, rng.integers(0, max_flips + 1, near)), random_codes(rng, far)])
+
+
+def popcount_rows(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    as_bytes = np.ascontiguousarray(words).view(np.uint8)
+    table = np.array([bin(v).count("1") for v in range(256)], dtype=np.int64)
+    counts: npt.NDArray[np.int64] = table[as_bytes].reshape(*words.shape[:-1], -1).sum(axis=-1)
+    return counts
+
+
+def distance_matrix(codes: Codes, queries: Codes) -> npt.NDArray[np.uint16]:
+    """(queries, rows) Hamming distances by numpy popcount."""
+    words = codes.view(np.uint64)
+    out = np.empty((len(queries), len(codes)), dtype=np.uint16)
+    for row, query in enumerate(queries.view(np.uint64)):
+        if hasattr(np, "bitwise_count"):
+            out[row] = np.bitwise_count(words ^ query).sum(axis=1, dtype=np.uint16)
+        else:
+            out[row] = popcount_rows(words ^ query)
+    return out
+
+
+def within(ids: npt.NDArray[np.int64], distances: npt.NDArray[np.uint16], radius: int) -> Results:
+    """Every (id, distance) within radius, by distance then id: the reference."""
+    out: Results = []
+    for row in distances:
+        hit = np.flatnonzero(row <= radius)
+        pairs = zip(ids[hit].tolist(), row[hit].tolist(), strict=True)
+        out.append(sorted(pairs, key=lambda p: (p[1], p[0])))
+    return out
+
+
+def brute(ids: npt.NDArray[np.int64], codes: Codes, queries: Codes, radius: int) -> Results:
+    return within(ids, distance_matrix(codes, queries), radius)
+
+
+def segment_results(segment: _Segment, queries: Codes, radius: int) -> Results:
+    qi, ids, distances = segment.search(queries, queries.view(np.uint64), radius)
+    out: Results = [[] for _ in range(len(queries))]
+    for q, i, d in zip(qi.tolist(), ids.tolist(), distances.tolist(), strict=True):
+        out[q].append((i, d))
+    return [sorted(pairs, key=lambda p: (p[1], p[0])) for pairs in out]
+
+
+def total(results: Results) -> int:
+    return sum(len(r) for r in results)
+
+
+@pytest.fixture(scope="module")
+def random_set() -> tuple[Codes, Codes]:
+    rng = np.random.default_rng(1)
+    codes = random_codes(rng, 50_000)
+    return codes, queries_for(rng, codes, 500, 300, max_flips=RADIUS + 2)
+
+
+@pytest.fixture(scope="module")
+def clustered_set() -> tuple[Codes, Codes]:
+    rng = np.random.default_rng(2)
+    codes = clustered_codes(rng, 50_000)
+    return codes, queries_for(rng, codes, 600, 200)
+
+
+# ---- exactness -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dataset", ["random_set", "clustered_set"])
+def test_exact_against_brute_force(dataset: str, request: pytest.FixtureRequest) -> None:
+    codes, queries = request.getfixturevalue(dataset)
+    ids = np.arange(len(codes), dtype=np.int64) * 7 + 3
+    index = PdqIndex()
+    index.add(ids, codes)
+    assert index._main.layout is not None  # the MIH path, not brute force
+    distances = distance_matrix(codes, queries)
+    expected = within(ids, distances, RADIUS)
+    assert index.search(queries) == expected
+    assert total(expected) >= 400  # the comparison is not vacuous
+    assert sum(1 for r in expected for _, d in r if d >= 28) >= 50  # and it covers the boundary
+    assert int(np.count_nonzero(distances == RADIUS + 1)) >= 10  # just outside: must not be found
+    for radius in (0, 12, 30):
+        assert index.search(queries, radius=radius) == within(ids, distances, radius)
+
+
+@pytest.mark.parametrize("parts", [11, 12, 16, 32])
+def test_layouts_exact_on_clustered_data(parts: int) -> None:
+    """The layouts used at 1 M - 10 M rows (11, 12) and beyond, forced onto a small clustered set."""
+    rng = np.random.default_rng(parts)
+    codes = clustered_codes(rng, 12_000, cluster=60)
+    queries = queries_for(rng, codes, 300, 50, max_flips=24)
+    ids = np.arange(len(codes), dtype=np.int64)
+    layout = _Layout.make(parts, RADIUS)
+    assert sum(layout.units) == RADIUS + 1  # the pigeonhole budget
+    segment = _Segment(ids, codes, RADIUS, layout)
+    distances = distance_matrix(codes, queries)
+    for radius in (RADIUS, 20):
+        assert segment_results(segment, queries, radius) == within(ids, distances, radius)
+    assert total(within(ids, distances, RADIUS)) > 300
+
+
+def test_pigeonhole_budget_for_every_layout() -> None:
+    for radius in range(0, 65):
+        for parts in range(1, 65):
+            layout = _Layout.make(parts, radius)
+            assert sum(layout.lengths) == 256
+            assert sum(layout.units) == radius + 1
+            smaller = _Layout.make(parts, max(radius - 5, 0)).units
+            assert all(s <= u for s, u in zip(smaller, layout.units, strict=True))  # smaller radius: fewer probes
+
+
+def test_boundary_31_and_32() -> None:
+    rng = np.random.default_rng(5)
+    query = random_codes(rng, 1)
+    distances = np.arange(0, 41)
+    ring = flip(rng, np.repeat(query, len(distances), axis=0), distances)
+    filler = random_codes(rng, 20_000)
+    index = PdqIndex()
+    index.add(np.arange(1000, 21_000), filler)
+    index.add(distances, ring)  # ids = their distance to the query
+    index.compact()  # all in the MIH tier
+    assert index._main.layout is not None
+    found = index.search(query)[0]
+    assert found == [(d, d) for d in range(32)]
+    assert index.search(query, radius=30)[0] == [(d, d) for d in range(31)]
+    assert index.search(query, radius=0)[0] == [(0, 0)]
+
+
+def test_complement_is_distance_256() -> None:
+    """The batched popcount sums bytes modulo 256: a bitwise complement must still not match."""
+    rng = np.random.default_rng(6)
+    query = random_codes(rng, 1)
+    complement = np.bitwise_not(query)
+    small = PdqIndex()
+    small.add([1, 2], np.vstack([complement, query]))
+    assert small._tail.layout is None  # brute-force tier
+    assert small.search(query) == [[(2, 0)]]
+    everything = PdqIndex(radius=256)
+    everything.add([1, 2], np.vstack([complement, query]))
+    assert everything.search(query) == [[(2, 0), (1, 256)]]
+
+
+def test_other_index_radius() -> None:
+    rng = np.random.default_rng(7)
+    codes = clustered_codes(rng, 20_000, max_flips=16)
+    queries = queries_for(rng, codes, 200, 50, max_flips=12)
+    ids = np.arange(len(codes), dtype=np.int64)
+    index = PdqIndex(radius=10)
+    index.add(ids, codes)
+    assert index.search(queries) == brute(ids, codes, queries, 10)
+    with pytest.raises(ValueError, match="radius"):
+        index.search(queries, radius=11)
+
+
+# ---- changes -------------------------------------------------------------------------------------
+
+
+def test_incremental_add_across_tiers() -> None:
+    rng = np.random.default_rng(8)
+    codes = clustered_codes(rng, 40_000)
+    ids = rng.permutation(1_000_000)[: len(codes)].astype(np.int64)
+    queries = queries_for(rng, codes, 400, 100)
+    index = PdqIndex()
+    steps = [(0, 20_000), (20_000, 20_100), (20_100, 23_000), (23_000, 23_500), (23_500, 40_000)]
+    tiers = []
+    for begin, end in steps:
+        version = index.version
+        index.add(ids[begin:end], codes[begin:end])
+        assert index.version == version + 1
+        assert len(index) == end
+        tiers.append((len(index._main), len(index._delta), len(index._tail)))
+        assert index.search(queries) == brute(ids[:end], codes[:end], queries, RADIUS)
+    # main built, then the tail, then a delta, then the tail again, then everything merged into main
+    assert tiers == [(20_000, 0, 0), (20_000, 0, 100), (20_000, 3000, 0), (20_000, 3000, 500), (40_000, 0, 0)]
+
+
+def test_remove_hides_immediately_and_readd() -> None:
+    rng = np.random.default_rng(9)
+    codes = clustered_codes(rng, 30_000)
+    ids = np.arange(len(codes), dtype=np.int64)
+    queries = queries_for(rng, codes, 300, 0)
+    index = PdqIndex()
+    index.add(ids[:25_000], codes[:25_000])  # main
+    index.add(ids[25_000:28_000], codes[25_000:28_000])  # delta
+    index.add(ids[28_000:], codes[28_000:])  # tail
+    before = index.search(queries)
+    gone = {i for r in before for i, _ in r[:2]} | {25_001, 28_001, 29_999}
+    version = index.version
+    index.remove(gone | {10**12})  # an unknown id is ignored
+    assert index.version == version + 1
+    assert len(index) == len(ids) - len(gone)
+    assert all(i not in index for i in gone)
+    keep = np.array([i not in gone for i in ids.tolist()])
+    after = index.search(queries)
+    assert after == brute(ids[keep], codes[keep], queries, RADIUS)
+    assert not {i for r in after for i, _ in r} & gone
+    # a removed id can come back with another hash
+    fresh = random_codes(rng, 1)
+    index.add([25_001], fresh)
+    assert index.search(fresh) == [[(25_001, 0)]]
+    with pytest.raises(ValueError, match="already in the index"):
+        index.add([25_001], fresh)
+    index.compact()
+    assert len(index) == len(ids) - len(gone) + 1
+    assert index.search(queries) == after
+
+
+def test_add_rejects_bad_input() -> None:
+    rng = np.random.default_rng(10)
+    index = PdqIndex()
+    index.add([1, 2], random_codes(rng, 2))
+    version = index.version
+    with pytest.raises(ValueError, match="duplicate"):
+        index.add([3, 3], random_codes(rng, 2))
+    with pytest.raises(ValueError, match="already"):
+        index.add([2, 4], random_codes(rng, 2))
+    with pytest.raises(ValueError, match="quality below 50"):
+        index.add([5, 6], random_codes(rng, 2), qualities=[90, 49])
+    with pytest.raises(ValueError, match=r"\(n, 32\) uint8"):
+        index.add([7], np.zeros((1, 31), dtype=np.uint8))
+    with pytest.raises(ValueError, match="ids for"):
+        index.add([8, 9], random_codes(rng, 1))
+    assert index.version == version and len(index) == 2
+    index.add([5, 6], random_codes(rng, 2), qualities=[50, 100])
+    with pytest.raises(ValueError, match="quality below 50"):
+        index.search(random_codes(rng, 1), qualities=[10])
+
+
+def test_empty_index_and_queries() -> None:
+    index = PdqIndex()
+    assert len(index) == 0
+    assert index.search(np.zeros((2, 32), dtype=np.uint8)) == [[], []]
+    index.add([1], np.zeros((1, 32), dtype=np.uint8))
+    assert index.search(np.zeros((0, 32), dtype=np.uint8)) == []
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------
+
+
+def test_save_load_round_trip(tmp_path: Path, clustered_set: tuple[Codes, Codes]) -> None:
+    codes, queries = clustered_set
+    ids = np.arange(len(codes), dtype=np.int64) + 10**10
+    index = PdqIndex()
+    index.add(ids[:40_000], codes[:40_000])  # main
+    index.add(ids[40_000:49_000], codes[40_000:49_000])  # delta
+    index.add(ids[49_000:], codes[49_000:])  # tail
+    index.remove(ids[::3].tolist())
+    expected = index.search(queries)
+    path = tmp_path / "banks.pdqindex"
+    index.save(path)
+    assert not (tmp_path / "banks.pdqindex.tmp").exists()
+    loaded = PdqIndex.load(path)
+    assert loaded.version == index.version == 4
+    assert loaded.radius == RADIUS
+    assert [len(s) for _, s in loaded._tiers()] == [40_000, 9_000, 1_000]
+    assert len(loaded) == len(index) == len(ids) - len(ids[::3])
+    assert loaded.search(queries) == expected == index.search(queries)
+    assert loaded.search(queries, radius=20) == index.search(queries, radius=20)
+    assert total(expected) > 0
+    # the loaded index keeps changing like the original
+    for changed in (index, loaded):
+        changed.remove(ids[1:300:3].tolist())
+        changed.add(ids[:6:3], codes[:6:3])
+    assert loaded.search(queries) == index.search(queries)
+
+
+def test_damaged_checkpoint_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    index = PdqIndex()
+    index.add(np.arange(5000), random_codes(rng, 5000))
+    path = tmp_path / "index.npz"
+    index.save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    layout = arrays["main_layout"].copy()
+    layout[2, 0] -= 1  # one unit less: no longer exact at radius 31
+    with open(path, "wb") as handle:
+        np.savez(handle, **{**arrays, "main_layout": layout})
+    with pytest.raises(ValueError, match="not exact"):
+        PdqIndex.load(path)
+    with open(path, "wb") as handle:
+        np.savez(handle, **{**arrays, "main_offsets0": arrays["main_offsets0"][:-1]})
+    with pytest.raises(ValueError, match="damaged"):
+        PdqIndex.load(path)
+    (tmp_path / "other.npz").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError):
+        PdqIndex.load(tmp_path / "other.npz")
+
+
+# ---- hex -----------------------------------------------------------------------------------------
+
+
+def test_hex_round_trip_and_distance() -> None:
+    rng = np.random.default_rng(11)
+    hexes = [bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex() for _ in range(200)]
+    codes = hex_to_bytes(hexes)
+    assert codes.shape == (200, 32) and codes.dtype == np.uint8
+    assert bytes_to_hex(codes) == hexes
+    assert hex_to_bytes([h.upper() for h in hexes]).tobytes() == codes.tobytes()
+    words = codes.view(np.uint64)
+    for a in range(0, 200, 7):
+        for b in range(0, 200, 11):
+            expected = (int(hexes[a], 16) ^ int(hexes[b], 16)).bit_count()
+            assert int(popcount_rows(words[a] ^ words[b])) == expected
+    # one bit: the last hex digit's lowest bit is the last byte's lowest bit
+    base = "0" * 64
+    one = hex_to_bytes([base[:-1] + "1", "8" + base[1:]])
+    assert one[0, 31] == 1 and one[1, 0] == 0x80
+    index = PdqIndex()
+    index.add(np.arange(200), codes)
+    for query in range(0, 200, 25):
+        for found, distance in index.search(codes[query : query + 1], radius=31)[0]:
+            assert distance == (int(hexes[query], 16) ^ int(hexes[found], 16)).bit_count()
+
+
+def test_hex_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="64 hex digits"):
+        hex_to_bytes(["abc"])
+    with pytest.raises(ValueError, match="not a hex"):
+        hex_to_bytes(["z" * 64])
+    with pytest.raises(TypeError):
+        hex_to_bytes("0" * 64)
+    assert hex_to_bytes([]).shape == (0, 32)
+
+
+def test_layout_choice_for_large_sets() -> None:
+    """The layouts the benchmark measures (docs/pdq-index.md): 12 tables at 1 M, 11 at 10 M."""
+    one_m = pdqindex._choose_layout(1_000_000, RADIUS)
+    ten_m = pdqindex._choose_layout(10_000_000, RADIUS)
+    assert one_m is not None and len(one_m.lengths) == 12 and sum(one_m.probes(RADIUS)) == 2032
+    assert ten_m is not None and len(ten_m.lengths) == 11 and sum(ten_m.probes(RADIUS)) == 2866
+    assert pdqindex._choose_layout(100, RADIUS) is None  # brute force
