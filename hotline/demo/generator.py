@@ -16,9 +16,8 @@ from django.db import transaction
 from hotline.accounts.models import ApiClient, ClientKind, Role, User
 from hotline.accounts.services import create_user, issue_api_client
 from hotline.assessment.codes import AgeGroup, ContentType, LegalLimb, Reason, SiteType, Verdict
-from hotline.assessment.services import AssessmentData, assess_item, claim_item
+from hotline.assessment.services import AssessmentData, assess_item, claim_item, inherit_known_step
 from hotline.audit.services import SYSTEM, Actor
-from hotline.assessment.services import inherit_known_step
 from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig, capture_step
 from hotline.hashes.models import Bank, BankKind, Entry

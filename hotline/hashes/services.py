@@ -247,7 +247,8 @@ def _describe(found: list[list[tuple[int, int]]], banks: Iterable[int] | None) -
         described = []
         for eid, distance in hits:
             entry = entries.get(eid)
-            if entry is None or entry.status != EntryStatus.ACTIVE or (allowed is not None and entry.bank_id not in allowed):
+            hidden = allowed is not None and entry is not None and entry.bank_id not in allowed
+            if entry is None or entry.status != EntryStatus.ACTIVE or hidden:
                 continue  # changed since the index was built: never report a disabled entry
             described.append(Hit(eid, entry.bank_id, entry.bank.name, entry.bank.kind == BankKind.NEGATIVE,
                                  entry.bank.trusted or entry.bank.kind == BankKind.OWN, entry.signal_type, distance,

@@ -1132,7 +1132,7 @@ def parse_vics(
     """
     scheme = _check_text("scheme", scheme, MAX_SCHEME).lower()
     reader = _VicsReader(binary, scheme, info if info is not None else VicsInfo(),
-                         chunk_size, max_element, fast_limit=1 << 18)
+                         chunk_size, max_element, fast_limit=1 << 16)
     yield from reader.document()
 
 

@@ -60,7 +60,8 @@ def test_a_file_is_hashed_and_matched_in_memory(partner_client: tuple[ApiClient,
     _, token = partner_client
     data = make_image("png", 2, size=(320, 240))  # a pattern of PDQ quality 100
     hashed = pdq.hash_image_bytes(data)
-    Entry.objects.create(bank=banks[0], signal_type="pdq", value=hashed.hex, verdict="national", added_at=timezone.now())
+    Entry.objects.create(bank=banks[0], signal_type="pdq", value=hashed.hex, verdict="national",
+                         added_at=timezone.now())
     bump_version()
     upload = io.BytesIO(data)
     upload.name = "pattern.png"
@@ -92,4 +93,6 @@ def test_export_round_trips_through_import(tmp_path: Path, banks: Any, capsys: p
         call_command("hashes", "import", f"copy-{fmt}", str(out), "--format", fmt, "--quiet")
         copy = Bank.objects.get(name=f"copy-{fmt}")
         assert list(copy.entries.values_list("signal_type", "value")) == [("md5", MD5)], fmt
+        if fmt == "vics":
+            assert copy.entries.get().classification == "1" and copy.entries.get().scheme == "vics-us"
     capsys.readouterr()

@@ -19,6 +19,7 @@ from hotline.hashes.services import import_records
 from hotline.lib import hashlists
 
 FORMATS = ("vics", "signal", "csv")
+VICS_CATEGORY = {"baseline": "1", "national": "1", "not_illegal": "0"}
 
 
 class _Counting(io.RawIOBase):
@@ -99,7 +100,8 @@ class Command(BaseCommand):
             entries = entries.filter(signal_type__in=options["signal_type"])
         if options["since"]:
             entries = entries.filter(added_at__gte=datetime.fromisoformat(options["since"]))
-        records = (self._record(e) for e in entries.iterator(chunk_size=5000))
+        to_vics = options["format"] == "vics"
+        records = (self._record(e, to_vics=to_vics) for e in entries.iterator(chunk_size=5000))
         out: IO[str] = open(options["out"], "w", encoding="utf-8") if options["out"] else sys.stdout  # noqa: SIM115
         try:
             if options["format"] == "vics":
@@ -113,8 +115,12 @@ class Command(BaseCommand):
                 out.close()
 
     @staticmethod
-    def _record(entry: Entry) -> hashlists.HashRecord:
+    def _record(entry: Entry, *, to_vics: bool) -> hashlists.HashRecord:
+        classification, scheme = entry.classification, entry.scheme
+        if to_vics and scheme == "hotline" and entry.verdict in VICS_CATEGORY:
+            # Our own codes in the US VICS scheme: 1 = CAM (illegal), 0 = non-pertinent.
+            classification, scheme = VICS_CATEGORY[entry.verdict], "vics-us"
         return hashlists.HashRecord(signal_type=entry.signal_type, value=entry.value,
-                                    classification=entry.classification, scheme=entry.scheme,
+                                    classification=classification, scheme=scheme,
                                     mapped_verdict=entry.verdict, quality=entry.quality,
                                     source_id=entry.source_id or f"entry-{entry.pk}")
