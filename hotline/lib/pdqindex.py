@@ -8,10 +8,11 @@ Why it is exact (pigeonhole)
     of all rows keyed by that substring; a query probes, in table ``i``, its own key XOR every mask
     of at most ``t_i`` bits. Every true neighbour is therefore among the candidates, and every
     candidate is checked on all 256 bits, so there are no false matches either. For radius 31 the
-    default layout at 1 M - 10 M rows is ``m = 11`` (three 24-bit and eight 23-bit substrings),
-    ``t = 2`` on ten of them and ``t = 1`` on the last: ``10 * 3 + 2 = 32 = r + 1``; 2,866 probes
-    per query. A search with a smaller radius ``r'`` uses the thresholds of ``r'`` (never larger),
-    so it probes less and stays exact.
+    layout from ~1.1 M rows up is ``m = 11`` (three 24-bit and eight 23-bit substrings), ``t = 2`` on
+    ten of them and ``t = 1`` on the last: ``10 * 3 + 2 = 32 = r + 1``; 2,866 probes per query. At
+    0.5 - 1 M rows it is ``m = 12`` (22/21 bits, ``8 * 3 + 4 * 2 = 32``; 2,032 probes). A search
+    with a smaller radius ``r'`` uses the thresholds of ``r'`` (never larger), so it probes less and
+    stays exact.
 
 Layout choice
     ``_choose_layout`` picks ``m`` for the number of rows from a cost model (probes vs candidates to
@@ -41,6 +42,8 @@ Checkpoints
     loaded ``version`` with the one the database holds and reload or replay changes when they differ.
 
 Not thread-safe: guard an index shared between threads with a lock (searches only read).
+Measured on one core (``bench/pdq_index.py``, ``docs/pdq-index.md``): 1 M hashes 15-20 k queries/s,
+217 MiB; 10 M hashes 5.4-5.8 k queries/s, 1.27 GiB; 100 % recall against brute force.
 """
 
 from __future__ import annotations
