@@ -139,6 +139,12 @@ def _store(bank: Bank, batch: list[HashRecord], now: datetime, summary: ImportSu
 
 
 _COPY_COLUMNS = "signal_type, value, classification, scheme, verdict, quality, source_id, extra"
+# Built from the constant column list above, no outside input.
+_INSERT_NEW = (
+    f"INSERT INTO hashes_entry (bank_id, {_COPY_COLUMNS}, status, added_at, disabled_reason)"  # noqa: S608
+    f" SELECT %s, {_COPY_COLUMNS}, 'active', %s, '' FROM hashes_import_rows"
+    " ON CONFLICT (bank_id, signal_type, value) DO NOTHING"
+)
 
 
 def _copy_batch(bank: Bank, batch: list[HashRecord], now: datetime, summary: ImportSummary) -> None:
@@ -154,10 +160,7 @@ def _copy_batch(bank: Bank, batch: list[HashRecord], now: datetime, summary: Imp
             for r in batch:
                 copy.write_row((r.signal_type, r.value, r.classification[:40], r.scheme[:40], r.mapped_verdict[:20],
                                 r.quality, r.source_id[:200], json.dumps(dict(r.extra))))
-        cursor.execute(
-            f"INSERT INTO hashes_entry (bank_id, {_COPY_COLUMNS}, status, added_at, disabled_reason)"
-            f" SELECT %s, {_COPY_COLUMNS}, 'active', %s, '' FROM hashes_import_rows"
-            " ON CONFLICT (bank_id, signal_type, value) DO NOTHING", [bank.pk, now])
+        cursor.execute(_INSERT_NEW, [bank.pk, now])
         added = cursor.rowcount
     summary.added += added
     summary.existing += len(batch) - added

@@ -136,3 +136,14 @@ def test_a_video_preview_is_a_blurred_contact_sheet(
     response = login(analyst).get(reverse("evidence:thumbnail", kwargs={"pk": clip.pk}))
     sheet = Image.open(io.BytesIO(response.content))
     assert response.status_code == 200 and sheet.mode == "L" and sheet.width >= 160
+
+
+@pytest.mark.parametrize("prefix,reveal,media", [("/nl", "Tonen", "Media"), ("/fr", "Afficher", "Médias")])
+def test_the_media_panel_speaks_dutch_and_french(
+    login: Login, analyst: User, make_item: Callable[..., Item], make_media: Any, prefix: str, reveal: str,
+    media: str
+) -> None:
+    item = make_item()
+    make_media(item)
+    page = login(analyst).get(f"{prefix}/items/{item.pk}/").content.decode()
+    assert f">{reveal}</button>" in page and f"<h2>{media} " in page
