@@ -186,6 +186,7 @@ HOTLINE_MAX_URLS_PER_SUBMISSION = env.integer("HOTLINE_MAX_URLS_PER_SUBMISSION",
 HOTLINE_PUBLIC_RATE = env.text("HOTLINE_PUBLIC_RATE", "10/h") or "10/h"
 HOTLINE_STATUS_RATE = env.text("HOTLINE_STATUS_RATE", "60/h") or "60/h"
 HOTLINE_API_RATE = env.text("HOTLINE_API_RATE", "600/m") or "600/m"
+HOTLINE_LOGIN_RATE = env.text("HOTLINE_LOGIN_RATE", "20/h") or "20/h"
 HOTLINE_TRUSTED_PROXY_COUNT = env.integer("HOTLINE_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # Analyst workflow.
@@ -195,9 +196,15 @@ HOTLINE_HOME_COUNTRY = env.text("HOTLINE_HOME_COUNTRY", "BE") or "BE"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Secrets never reach a log: the filter sits on the handlers, which every record passes through.
+    "filters": {"redact": {"()": "hotline.lib.logredact.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.text("HOTLINE_LOG_LEVEL", "INFO") or "INFO"},
+    "loggers": {  # Django's own default handlers do not redact: route its loggers through the root's
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # Evidence: the encrypted content store and capture.

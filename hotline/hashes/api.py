@@ -15,6 +15,7 @@ from hotline.accounts.api import ClientToken, request_client
 from hotline.hashes.models import Bank, SignalType
 from hotline.hashes.services import Hit, lookup
 from hotline.lib import pdq
+from hotline.reports.api import ErrorOut
 
 router = Router(auth=ClientToken(), tags=["known content"])
 MAX_LOOKUPS = 10_000
@@ -89,7 +90,7 @@ def _results(signals: list[tuple[str, str]]) -> list[dict[str, object]]:
             for i, (t, v) in enumerate(signals)]
 
 
-@router.post("/hashes/lookup", response=LookupOut, summary="Look up hashes (batch)")
+@router.post("/hashes/lookup", response={200: LookupOut, 413: ErrorOut}, summary="Look up hashes (batch)")
 def lookup_hashes(request: HttpRequest, payload: LookupIn) -> dict[str, object]:
     request_client(request)
     if len(payload.hashes) > MAX_LOOKUPS:
@@ -97,7 +98,8 @@ def lookup_hashes(request: HttpRequest, payload: LookupIn) -> dict[str, object]:
     return {"results": _results([(h.signal_type, h.value) for h in payload.hashes])}
 
 
-@router.post("/hashes/match-file", response=FileOut, summary="Hash an uploaded file and look it up")
+@router.post("/hashes/match-file", response={200: FileOut, 413: ErrorOut},
+             summary="Hash an uploaded file and look it up")
 def match_file(request: HttpRequest, file: File[UploadedFile]) -> dict[str, object]:
     request_client(request)
     if file.size is None or file.size > MAX_UPLOAD:

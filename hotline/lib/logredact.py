@@ -26,7 +26,8 @@ _SECRET_WORDS = (
 _SECRET_NAME = re.compile("|".join(re.escape(word) for word in _SECRET_WORDS), re.IGNORECASE)
 
 _B64 = r"A-Za-z0-9_\-"  # base64url alphabet; the standard one adds + and /
-_STOP = r"[^\s,;&'\")}\]]+"  # an unquoted value ends at white space or punctuation
+# An unquoted value ends at white space or punctuation; an earlier "[redacted]" stays in one piece.
+_STOP = r"(?:\[redacted\]|[^\s,;&'\")}\]])+"
 _PHONE = r"\+?[0-9(][0-9 ()./\-]{5,}[0-9]"  # a phone number may contain spaces
 # A value that was already redacted (the filter may run once per handler on the same record).
 _DONE = r"(?:hl_[0-9a-f]{8}_)?\[redacted\]"

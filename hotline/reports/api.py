@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, P, PathEx, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
+from pydantic import AfterValidator
 
 from hotline.accounts.api import ClientToken, request_client
 from hotline.accounts.models import ApiClient
@@ -22,18 +23,30 @@ from hotline.reports.models import Report, Submission
 from hotline.reports.services import IncomingReport, Outcome, ReportResult, public_status, receive_reports
 
 router = Router(auth=ClientToken(), tags=["intake"])
+# PostgreSQL text and jsonb cannot hold NUL; a constrained string also refuses lone surrogates (not UTF-8).
+# Both reached the database and answered 500.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _utc(value: datetime) -> datetime:
+    """A naive time is UTC (as it was always stored); one that leaves datetime's range in UTC is refused."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
 class ReportIn(Schema):
-    urls: list[str] = Field(..., min_length=1, description="URLs the report names")
-    external_ref: str = Field("", max_length=200, description="your own reference for the report")
-    text: str = Field("", max_length=10_000)
-    language: str = Field("", max_length=8)
-    received_at: datetime | None = Field(None, description="when you received it (ISO 8601)")
+    urls: list[Annotated[str, Field(pattern=NO_NUL)]] = Field(..., min_length=1, description="URLs the report names")
+    external_ref: str = Field("", max_length=200, pattern=NO_NUL, description="your own reference for the report")
+    text: str = Field("", max_length=10_000, pattern=NO_NUL)
+    language: str = Field("", max_length=8, pattern=NO_NUL)
+    received_at: Annotated[datetime, AfterValidator(_utc)] | None = Field(
+        None, description="when you received it (ISO 8601; UTC if it has no offset)")
 
 
 class SubmissionIn(Schema):
-    submission_id: str = Field(..., min_length=1, max_length=100,
+    submission_id: str = Field(..., min_length=1, max_length=100, pattern=NO_NUL,
                                description="your id; a resend with the same id is answered, not stored again")
     reports: list[ReportIn] = Field(..., min_length=1)
 
@@ -133,7 +146,7 @@ def _replay(earlier: Submission, digest: str) -> Status[dict[str, Any]]:
 
 @router.get("/submissions/{submission_id}", response={200: SubmissionOut, 404: ErrorOut},
             summary="The stored answer to an earlier submission")
-def get_submission(request: HttpRequest, submission_id: str) -> Status[dict[str, Any]]:
+def get_submission(request: HttpRequest, submission_id: PathEx[str, P(pattern=NO_NUL)]) -> Status[dict[str, Any]]:
     client = request_client(request)
     earlier = Submission.objects.filter(api_client=client, submission_id=submission_id).first()
     if earlier is None:
@@ -144,7 +157,7 @@ def get_submission(request: HttpRequest, submission_id: str) -> Status[dict[str,
 
 @router.get("/reports/{reference}", response={200: StatusOut, 404: ErrorOut},
             summary="Coarse status of a report you submitted")
-def report_status(request: HttpRequest, reference: str) -> Status[dict[str, Any]]:
+def report_status(request: HttpRequest, reference: PathEx[str, P(pattern=NO_NUL)]) -> Status[dict[str, Any]]:
     client = request_client(request)
     if not Report.objects.filter(reference=reference, api_client=client).exists():
         raise HttpError(404, "no report with this reference from your organisation")

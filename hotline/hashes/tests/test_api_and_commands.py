@@ -71,6 +71,22 @@ def test_a_file_is_hashed_and_matched_in_memory(partner_client: tuple[ApiClient,
     assert any(m["signal_type"] == "pdq" and m["distance"] == 0 for r in body["results"] for m in r["matches"])
 
 
+def test_oversized_requests_get_the_documented_413(partner_client: tuple[ApiClient, str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = partner_client
+    monkeypatch.setattr("hotline.hashes.api.MAX_LOOKUPS", 1)
+    monkeypatch.setattr("hotline.hashes.api.MAX_UPLOAD", 3)
+    response = _post(token, "/hashes/lookup", {"hashes": [{"signal_type": "md5", "value": MD5}] * 2})
+    assert response.status_code == 413 and "at most 1" in response.json()["detail"]
+    upload = io.BytesIO(b"four")
+    upload.name = "four.bin"
+    response = Client().post("/api/v1/hashes/match-file", {"file": upload}, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 413 and "detail" in response.json()
+    paths = Client().get("/api/openapi.json").json()["paths"]
+    assert "413" in paths["/api/v1/hashes/lookup"]["post"]["responses"]
+    assert "413" in paths["/api/v1/hashes/match-file"]["post"]["responses"]
+
+
 SIGNAL_FILE = "pdq " + "c" * 64 + "\nmd5 " + "d" * 32 + "\nsha1 nothex\nfoo " + "e" * 32 + "\n"
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -96,6 +97,46 @@ def test_a_malformed_batch_names_the_field(partner_client: tuple[ApiClient, str]
     response = _post(token, {"submission_id": "s", "reports": [{"urls": "http://x.sim.test/"}]})
     assert response.status_code == 422
     assert "urls" in json.dumps(response.json())
+
+
+@pytest.mark.parametrize("field", ["urls", "external_ref", "text", "language", "submission_id"])
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"], ids=["nul", "lone-surrogate"])
+def test_text_postgres_cannot_store_is_refused(partner_client: tuple[ApiClient, str], field: str, bad: str) -> None:
+    """Found by schemathesis: NUL (and unpaired surrogates) reached PostgreSQL and answered 500."""
+    _, token = partner_client
+    body = _batch("s1", "http://a.sim.test/")
+    if field == "submission_id":
+        body["submission_id"] = f"s{bad}"
+    else:
+        body["reports"][0][field] = [f"http://a.sim.test/{bad}"] if field == "urls" else f"x{bad}"
+    response = _post(token, body)
+    assert response.status_code == 422, response.content
+    assert field in json.dumps(response.json())
+    assert not Report.objects.exists() and not Submission.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/submissions/s%00", "/api/v1/reports/HL%00"])
+def test_a_nul_in_a_lookup_id_is_refused(partner_client: tuple[ApiClient, str], path: str) -> None:
+    _, token = partner_client
+    assert Client().get(path, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 422
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"])
+def test_a_received_at_beyond_the_utc_range_is_refused(partner_client: tuple[ApiClient, str], stamp: str) -> None:
+    _, token = partner_client
+    body = _batch("s1", "http://a.sim.test/")
+    body["reports"][0]["received_at"] = stamp
+    response = _post(token, body)
+    assert response.status_code == 422 and "received_at" in json.dumps(response.json())
+    assert not Report.objects.exists()
+
+
+def test_a_received_at_without_offset_is_utc(partner_client: tuple[ApiClient, str]) -> None:
+    _, token = partner_client
+    body = _batch("s1", "http://a.sim.test/")
+    body["reports"][0]["received_at"] = "2026-03-01T12:00:00"
+    ref = _post(token, body).json()["reports"][0]["reference"]
+    assert Report.objects.get(reference=ref).received_at == datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @override_settings(HOTLINE_API_RATE="2/m")
