@@ -1,0 +1,108 @@
+"""Real-browser checks (Playwright driving Debian's Chromium, headless, on loopback).
+
+Screenshots land in ``artifacts/screenshots/``. Without Chromium the tests skip, except under
+``CI=true``, where a missing browser is a failure (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.accounts.models import User
+from hotline.audit.models import AuditEvent
+from hotline.conftest import PASSWORD
+from hotline.reports.models import Item, ItemStatus, Report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls
+    # are still synchronous, so Django's async-safety guard is lifted while the browser lives.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield launched
+        launched.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def _shot(tab: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _login(tab: Any, username: str) -> None:
+    tab.goto("/accounts/login/")
+    tab.fill("#id_username", username)
+    tab.fill("#id_password", PASSWORD)
+    tab.click("button[type=submit]")
+    tab.wait_for_load_state()
+
+
+def test_an_analyst_claims_assesses_with_media_blurred_and_reveals_one(
+    page: Any, analyst: User, make_item: Callable[..., Item], make_media: Any
+) -> None:
+    item = make_item("http://browser-test.sim.test/album/1/")
+    media = make_media(item, seed=2)
+    _login(page, "ana")
+    page.goto("/queue/")
+    page.click("text=Take the next item")
+    page.wait_for_selector(f"#media-{media.pk} img")
+    preview = page.locator(f"#media-{media.pk} img")
+    assert "preview.png" in preview.get_attribute("src")
+    assert page.evaluate("el => el.naturalWidth", preview.element_handle()) > 0  # the image really loaded
+    _shot(page, "item-blurred")
+    page.click(f"#media-{media.pk} button:has-text('Reveal')")
+    page.wait_for_selector(f"#media-{media.pk} img.revealed")
+    _shot(page, "item-revealed")
+    assert AuditEvent.objects.filter(action="media.revealed", object_id=str(media.pk)).count() == 1
+    page.check("input[name=verdict][value=baseline]")
+    page.check("input[name=legal_limb][value=real_minor]")
+    page.select_option("select[name=content_type]", "image")
+    page.select_option("select[name=age_group]", "prepubescent")
+    page.click("button:has-text('Save assessment')")
+    page.wait_for_url("**/queue/")
+    item.refresh_from_db()
+    assert (item.status, item.verdict) == (ItemStatus.ASSESSED, "baseline")
+
+
+@pytest.mark.parametrize("lang,title", [("nl", "Illegale beelden van kinderen melden"),
+                                        ("fr", "Signaler des images illégales d'enfants")])
+def test_the_public_form_works_in_dutch_and_french(page: Any, lang: str, title: str) -> None:
+    page.goto(f"/{lang}/report/")
+    assert page.locator("h1").inner_text() == title
+    page.fill("textarea[name=urls]", f"http://{lang}-form.sim.test/page/1")
+    page.click("button[type=submit]")
+    reference = page.locator(".reference").inner_text()
+    _shot(page, f"public-form-{lang}")
+    report = Report.objects.get(reference=reference)
+    assert report.language == lang and report.source == "public"
