@@ -167,7 +167,9 @@ STATIC_ROOT = VAR_DIR / "static"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env.integer("HOTLINE_SESSION_SECONDS", 8 * 3600, minimum=300)
+# Sessions end after this much idle time: every request pushes the expiry forward.
+SESSION_COOKIE_AGE = env.integer("HOTLINE_SESSION_IDLE_SECONDS", 30 * 60, minimum=300)
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True

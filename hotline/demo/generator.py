@@ -20,8 +20,8 @@ from hotline.assessment.services import AssessmentData, assess_item, claim_item,
 from hotline.audit.services import SYSTEM, Actor
 from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig, capture_step
-from hotline.hashes.models import Bank, BankKind, Entry
-from hotline.hashes.services import import_records, match_step
+from hotline.hashes.models import BankKind, Entry
+from hotline.hashes.services import ensure_bank, import_records, match_step
 from hotline.lib.hashlists import HashRecord
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, Source
 from hotline.reports.services import IncomingReport, receive_reports
@@ -150,8 +150,8 @@ def report_reuploads(count: int = 4) -> int:
 
 def seed_known_content(items: int = 3) -> int:
     """A demo partner list that already knows every file of a few captured pages (labels only)."""
-    bank, _ = Bank.objects.get_or_create(name="Demo partner list", defaults={
-        "kind": BankKind.PARTNER, "trusted": True, "provenance": "synthetic demo data"})
+    bank, _ = ensure_bank("Demo partner list", kind=BankKind.PARTNER, trusted=True,
+                          provenance="synthetic demo data", actor=Actor(label="demo"))
     records = [HashRecord(signal_type="sha256", value=m.sha256, classification="1", scheme="vics-us",
                           mapped_verdict="national", source_id=f"demo-{m.pk}")
                for item in Item.objects.filter(status__in=AWAITING_ASSESSMENT).order_by("-pk")[:items]

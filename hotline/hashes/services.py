@@ -85,8 +85,18 @@ def _rebuild(version: int) -> None:
 # ---------------------------------------------------------------- banks and imports
 
 def own_bank() -> Bank:
-    bank, _ = Bank.objects.get_or_create(name=OWN_BANK, defaults={"kind": BankKind.OWN, "trusted": True})
-    return bank
+    return ensure_bank(OWN_BANK, kind=BankKind.OWN, trusted=True, provenance="our own confirmed assessments",
+                       actor=SYSTEM)[0]
+
+
+@transaction.atomic
+def ensure_bank(name: str, *, kind: str, trusted: bool, provenance: str, actor: Actor) -> tuple[Bank, bool]:
+    """The bank called ``name``, created (and audited) when it does not exist yet."""
+    bank, created = Bank.objects.get_or_create(
+        name=name, defaults={"kind": kind, "trusted": trusted, "provenance": provenance[:2000]})
+    if created:
+        record(actor, "bank.created", bank, after={"name": name, "kind": kind, "trusted": trusted})
+    return bank, created
 
 
 @dataclass

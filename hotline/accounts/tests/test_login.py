@@ -33,3 +33,22 @@ def test_login_attempts_are_rate_limited_per_address(analyst: User) -> None:
     assert right.status_code == 429  # even the right password waits: no oracle for guessers
     assert Client(REMOTE_ADDR="198.51.100.9").post(
         "/accounts/login/", {"username": "ana", "password": PASSWORD}).status_code == 302
+
+
+def test_a_session_ends_after_thirty_idle_minutes(analyst: User) -> None:
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    start = timezone.now()
+    client = Client()
+    with time_machine.travel(start, tick=False):
+        client.post("/accounts/login/", {"username": "ana", "password": PASSWORD})
+    with time_machine.travel(start + timedelta(minutes=25), tick=False):
+        assert client.get("/queue/").status_code == 200  # activity pushes the expiry forward
+    with time_machine.travel(start + timedelta(minutes=50), tick=False):
+        assert client.get("/queue/").status_code == 200
+    with time_machine.travel(start + timedelta(minutes=81), tick=False):
+        response = client.get("/queue/")
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from hotline.audit.services import Actor
 from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus
-from hotline.hashes.services import import_records
+from hotline.hashes.services import ensure_bank, import_records
 from hotline.lib import hashlists
 
 FORMATS = ("vics", "signal", "csv")
@@ -64,9 +64,9 @@ class Command(BaseCommand):
         getattr(self, f"_{options['action']}")(options)
 
     def _import(self, options: dict[str, Any]) -> None:
-        bank, created = Bank.objects.get_or_create(
-            name=options["bank"], defaults={"kind": options["kind"], "trusted": options["trusted"],
-                                            "provenance": f"imported from {os.path.basename(options['file'])}"})
+        actor = Actor(label="cli:hashes-import")
+        bank, created = ensure_bank(options["bank"], kind=options["kind"], trusted=options["trusted"],
+                                    provenance=f"imported from {os.path.basename(options['file'])}", actor=actor)
         try:
             size, raw = os.path.getsize(options["file"]), open(options["file"], "rb")  # noqa: SIM115
         except OSError as exc:
@@ -75,7 +75,7 @@ class Command(BaseCommand):
                            disable=options["quiet"], transient=True) as bar:
             task = bar.add_task("importing", total=size)
             stream = io.BufferedReader(_Counting(raw, lambda done: bar.update(task, completed=done)))
-            summary = import_records(bank, self._records(stream, options), actor=Actor(label="cli:hashes-import"))
+            summary = import_records(bank, self._records(stream, options), actor=actor)
         for error in summary.errors[:50]:
             self.stderr.write(f"line {error.line}: field '{error.field}': {error.message}")
         self.stdout.write(f"{'created' if created else 'bank'} {bank.name}: {summary.added} added, "
