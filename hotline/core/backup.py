@@ -36,6 +36,7 @@ from hotline.audit.models import AuditEvent
 from hotline.evidence.models import Blob
 from hotline.evidence.storage import NotFound, storage_from_settings
 from hotline.evidence.store import store_keyring
+from hotline.lib.files import sync_dir, write_new_synced
 from hotline.reports.models import Item
 
 Vendor = Literal["sqlite", "postgresql"]
@@ -168,12 +169,12 @@ def backup(out: Path, *, using: str = "default", now: datetime | None = None) ->
             files=[_file_entry(work, DATABASE_FILES[vendor]), *entries],
         )
         data = manifest.model_dump_json(indent=2).encode("utf-8")
-        _write_new(work / MANIFEST, data)
+        write_new_synced(work / MANIFEST, data)
         work.rename(final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    _sync(out)
+    sync_dir(out)
     return BackupResult(path=final, manifest_sha256=hashlib.sha256(data).hexdigest(), files=len(manifest.files),
                         size=sum(entry.size for entry in manifest.files), missing_blobs=missing)
 
@@ -185,7 +186,7 @@ def _vendor(db: BaseDatabaseWrapper) -> Vendor:
 
 
 def _dump_database(db: BaseDatabaseWrapper, vendor: Vendor, target: Path) -> _Snapshot:
-    _write_new(target, b"")
+    write_new_synced(target, b"")
     return _dump_sqlite(db, target) if vendor == "sqlite" else _dump_postgresql(db, target)
 
 
@@ -196,7 +197,7 @@ def _dump_sqlite(db: BaseDatabaseWrapper, target: Path) -> _Snapshot:
         # A self-contained file: no -wal beside it is needed to read it.
         copy.execute("PRAGMA journal_mode=DELETE")
         snapshot = _read_snapshot(copy.cursor())
-    _sync(target)
+    sync_dir(target)
     return snapshot
 
 
@@ -212,7 +213,7 @@ def _dump_postgresql(db: BaseDatabaseWrapper, target: Path) -> _Snapshot:
         (snapshot_id,) = cursor.fetchone()
         snapshot = _read_snapshot(cursor)
         _run_pg([pg_dump, "--format=custom", "--no-password", f"--snapshot={snapshot_id}", f"--file={target}"], db)
-    _sync(target)
+    sync_dir(target)
     return snapshot
 
 
@@ -252,7 +253,7 @@ def _copy_store(work: Path, blobs: list[tuple[str, str]]) -> tuple[list[FileEntr
             continue
         relative = f"store/{name[:2]}/{name[2:4]}/{name}"
         (work / relative).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _write_new(work / relative, data)
+        write_new_synced(work / relative, data)
         entries.append(FileEntry(name=relative, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
     return entries, missing
 
@@ -436,7 +437,7 @@ def _restore_sqlite(source: Path, entry: FileEntry, target: Path, db: BaseDataba
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _sync(target.parent)
+    sync_dir(target.parent)
 
 
 def _restore_postgresql(source: Path, entry: FileEntry, db: BaseDatabaseWrapper) -> None:
@@ -489,18 +490,5 @@ def _copy_checked(source: Path, target: Path, entry: FileEntry) -> None:
         raise BackupError(f"{entry.name} changed after it was checked")
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
-def _sync(path: Path) -> None:
-    """Flush a file, or a folder's entries (a rename is durable only then), to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

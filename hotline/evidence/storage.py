@@ -24,6 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from hotline.lib.files import sync_dir, write_new_synced
+
 NAME_RE = re.compile(r"[0-9a-f]{64}")
 _FAN_OUT_RE = re.compile(r"[0-9a-f]{2}")
 _TEMP_MARKER = ".tmp-"
@@ -85,12 +87,12 @@ class FileSystemStorage(Storage):
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temp = target.with_name(f"{name}{_TEMP_MARKER}{secrets.token_hex(8)}")
         try:
-            _write_synced(temp, data)
+            write_new_synced(temp, data)
             os.replace(temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        _sync_dir(target.parent)
+        sync_dir(target.parent)
 
     def get(self, name: str) -> bytes:
         try:
@@ -102,7 +104,7 @@ class FileSystemStorage(Storage):
         target = self.path(name)
         target.unlink(missing_ok=True)
         if target.parent.exists():
-            _sync_dir(target.parent)
+            sync_dir(target.parent)
 
     def exists(self, name: str) -> bool:
         return self.path(name).is_file()
@@ -116,21 +118,8 @@ class FileSystemStorage(Storage):
                         yield name
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
-def _sync_dir(path: Path) -> None:
-    # The rename or unlink is only durable once the directory entry is on disk.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _subdirs(path: Path) -> Iterator[Path]:
