@@ -1,0 +1,30 @@
+"""hotline field-keys status|rotate: the keys of encrypted database fields (reporter contact data)."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from hotline.audit.services import Actor, record
+from hotline.lib.fields import field_key_status, field_keyring, rotate_field_keys
+
+
+class Command(BaseCommand):
+    help = ("Encrypted fields. Put a new key (hotline keys new --id ID) first in HOTLINE_FIELD_KEYS, keep the old "
+            "ones after it, restart, then 'rotate'; 'status' counts values per key id.")
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("action", choices=["status", "rotate"])
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "rotate":
+            moved = rotate_field_keys()
+            with transaction.atomic():
+                record(Actor(label="cli:field-keys"), "keys.fields_rotated", ("keys", "fields"),
+                       after={"values": moved, "current": field_keyring().current})
+            self.stdout.write(f"re-encrypted {moved} values under key {field_keyring().current}")
+        for key_id, count in sorted(field_key_status().items()):
+            self.stdout.write(f"{key_id}: {count} values")
