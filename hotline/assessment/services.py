@@ -215,7 +215,7 @@ def review_item(
     errors = validate(data)
     if errors:
         raise AssessmentInvalid(errors)
-    first = _latest(item, exclude_user=None)
+    first = _latest(item)
     if first is None:
         raise WorkflowError("there is no assessment to review")
     if first.analyst_id == user.pk:
@@ -257,15 +257,12 @@ def request_review(item: Item, *, user: User, reason: str, now: datetime | None 
            after={"status": item.status, "reason": reason.strip()[:1000]}, now=now)
 
 
-def _latest(item: Item, exclude_user: int | None) -> Assessment | None:
-    qs = Assessment.objects.filter(item=item).order_by("-created_at", "-pk")
-    if exclude_user is not None:
-        qs = qs.exclude(analyst_id=exclude_user)
-    return qs.first()
+def _latest(item: Item) -> Assessment | None:
+    return Assessment.objects.filter(item=item).order_by("-created_at", "-pk").first()
 
 
 def _first_analyst_id(item: Item) -> int | None:
-    latest = _latest(item, exclude_user=None)
+    latest = _latest(item)
     return latest.analyst_id if latest else None
 
 

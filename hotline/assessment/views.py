@@ -71,14 +71,18 @@ def item_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*READERS)
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    item = get_item_for(request, pk)
+    return _render_item(request, get_item_for(request, pk))
+
+
+def _render_item(request: HttpRequest, item: Item, form: AssessmentForm | None = None) -> HttpResponse:
+    """The item page; ``form`` is a rejected assessment to show again with its errors (status 400)."""
     user = current_user(request)
     now = timezone.now()
     mine = item.is_claimed_by(user.pk, now)
-    form = None
-    if mine and item.status in AWAITING_ASSESSMENT:
+    rejected = form is not None
+    if not rejected and mine and item.status in AWAITING_ASSESSMENT:
         form = AssessmentForm()
-    elif mine and item.status == ItemStatus.IN_REVIEW:
+    elif not rejected and mine and item.status == ItemStatus.IN_REVIEW:
         latest = item.assessments.order_by("-created_at", "-pk").first()
         form = AssessmentForm(instance=latest, reviewing=True) if latest else None
     context = {
@@ -96,7 +100,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "claimable": item.status in (*AWAITING_ASSESSMENT, ItemStatus.IN_REVIEW),
         "review_form": ReviewRequestForm() if item.status == ItemStatus.ASSESSED else None,
     }
-    return render(request, "assessment/item_detail.html", context)
+    return render(request, "assessment/item_detail.html", context, status=400 if rejected else 200)
 
 
 def _media_context(request: HttpRequest, item: Item, user: User, now: datetime) -> dict[str, Any]:
@@ -146,7 +150,7 @@ def assess(request: HttpRequest, pk: int) -> HttpResponse:
     form = AssessmentForm(request.POST, reviewing=reviewing)
     if not form.is_valid():
         messages.error(request, _("The assessment is incomplete; see the marked fields."))
-        return _item_with_form(request, item, form)
+        return _render_item(request, item, form)
     verb = services.review_item if reviewing else services.assess_item
     try:
         verb(item, AssessmentForm.to_data(form.cleaned_data), user=current_user(request))
@@ -155,17 +159,6 @@ def assess(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("assessment:item", pk=pk)
     messages.success(request, _("Assessment saved."))
     return redirect("assessment:queue")
-
-
-def _item_with_form(request: HttpRequest, item: Item, form: AssessmentForm) -> HttpResponse:
-    context = {
-        "item": item, "form": form, "mine": True, "can_assess": True,
-        **_media_context(request, item, current_user(request), timezone.now()),
-        "links": item.links.select_related("report")[:200],
-        "assessments": Assessment.objects.filter(item=item).order_by("created_at"),
-        "events": timeline("reports.item", item.pk),
-    }
-    return render(request, "assessment/item_detail.html", context, status=400)
 
 
 @require_POST

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -72,12 +71,6 @@ def variant(rng: random.Random, url: str) -> str:
     if choice == 4:
         return f"{scheme}://{host}/%2e/{tail}"
     return f"{scheme}://{host}/{tail}".replace("a", "%61", 1)
-
-
-@dataclass
-class DemoReport:
-    source: str
-    urls: list[str]
 
 
 def generate_reports(count: int, *, seed: int = 1, duplicate_share: float = 0.3,
@@ -183,13 +176,12 @@ def seed_demo(reports: int = 60, *, seed: int = 1) -> dict[str, Any]:
 def feed_step(every_seconds: float, *, seed: int | None = None) -> Callable[[], bool]:
     """A worker step that adds a few synthetic reports now and then, so the demo looks alive."""
     rng = random.Random(seed)
-    state = {"next": time.monotonic() + every_seconds, "n": 0}
+    state = {"next": time.monotonic() + every_seconds}
 
     def demo_feed() -> bool:
         if time.monotonic() < state["next"]:
             return False
         state["next"] = time.monotonic() + every_seconds
-        state["n"] += 1
         batch = generate_reports(rng.randint(1, 4), seed=rng.randrange(1 << 30))
         receive_reports(batch, actor=Actor(label="demo-feed"))
         return True

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -69,13 +70,7 @@ def reveal(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("You have reached today's viewing time. Media stay blurred until tomorrow."))
         return redirect("assessment:item", pk=media.item_id)
     request.session[_REVEALED] = {"id": media.pk, "until": (now + timedelta(seconds=REVEAL_SECONDS)).timestamp()}
-    return redirect(f"{_item_url(media)}#media-{media.pk}")
-
-
-def _item_url(media: Media) -> str:
-    from django.urls import reverse
-
-    return reverse("assessment:item", kwargs={"pk": media.item_id})
+    return redirect(f"{reverse('assessment:item', kwargs={'pk': media.item_id})}#media-{media.pk}")
 
 
 @require_POST

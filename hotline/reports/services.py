@@ -19,7 +19,7 @@ from django.utils import timezone
 from hotline.accounts.models import ApiClient
 from hotline.audit.services import Actor, Change, record_many
 from hotline.lib.urls import CanonicalURL, InvalidURL, canonicalize
-from hotline.reports.models import AWAITING_ASSESSMENT, PRIORITY_SOURCES, Item, ItemStatus, Report, ReportItem, Source
+from hotline.reports.models import AWAITING_ASSESSMENT, PRIORITY_SOURCES, Item, ItemStatus, Report, ReportItem
 
 MAX_TEXT_LENGTH = 10_000
 MAX_CONTACT_LENGTH = 500
@@ -66,9 +66,9 @@ class ReportResult:
         return sum(1 for u in self.urls if u.result == outcome)
 
 
-def priority_for(source: str, report_count: int) -> int:
+def priority_for(*, priority_source: bool, report_count: int) -> int:
     """Queue priority: partner and police reports first, then URLs reported more than once."""
-    return (2 if source in PRIORITY_SOURCES else 0) + (1 if report_count > 1 else 0)
+    return (2 if priority_source else 0) + (1 if report_count > 1 else 0)
 
 
 @dataclass
@@ -132,10 +132,6 @@ class _Tally:
     reports: int = 0
     priority_source: bool = False
 
-    @property
-    def source(self) -> str:
-        return Source.PARTNER if self.priority_source else Source.PUBLIC
-
 
 def _tally(parsed: list[_Parsed]) -> dict[str, _Tally]:
     """How many distinct reports of this batch name each canonical URL, and from which sources."""
@@ -184,7 +180,7 @@ def _new_item(entry: _Tally, *, now: datetime) -> Item:
         dedup_key=entry.canonical.dedup_key,
         host=entry.canonical.host[:255],
         report_count=entry.reports,
-        priority=priority_for(entry.source, entry.reports),
+        priority=priority_for(priority_source=entry.priority_source, report_count=entry.reports),
         first_reported_at=now,
         last_reported_at=now,
         status_changed_at=now,
@@ -248,7 +244,7 @@ def _bump_existing(entries: list[_Tally], items: dict[str, Item], *, now: dateti
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for entry in entries:
         # An existing item reported again is a repeat report by definition.
-        floor = priority_for(entry.source, 2)
+        floor = priority_for(priority_source=entry.priority_source, report_count=2)
         groups[(entry.reports, floor)].append(items[entry.canonical.dedup_key].pk)
     for (count, floor), ids in groups.items():
         for start in range(0, len(ids), _CHUNK):

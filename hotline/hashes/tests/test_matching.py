@@ -132,7 +132,8 @@ def test_an_item_whose_media_are_all_known_illegal_is_assessed_without_viewing(
     assessment = Assessment.objects.get(item=item)
     assert assessment.inherited and assessment.analyst is None and "trusted" in assessment.notes
     assert AuditEvent.objects.filter(action="item.assessed_by_inheritance").count() == 1
-    assert second.pk  # both media were known
+    assert set(Media.objects.filter(item=item).values_list("inherited_verdict", flat=True)) == {"baseline"}
+    assert first.pk != second.pk
 
 
 def test_a_partly_known_page_still_needs_an_analyst(captured_media: Callable[..., Media], make_item: MakeItem) -> None:
