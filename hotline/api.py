@@ -3,7 +3,9 @@
 from ninja import NinjaAPI
 
 from hotline.hashes.api import router as hashes_router
+from hotline.partners.api import router as partners_router
 from hotline.reports.api import router as reports_router
+from hotline.takedown.api import router as takedown_router
 
 api = NinjaAPI(
     title="Hotline API",
@@ -14,3 +16,5 @@ api = NinjaAPI(
 )
 api.add_router("/v1", reports_router)
 api.add_router("/v1", hashes_router)
+api.add_router("/v1", partners_router)
+api.add_router("/v1", takedown_router)

@@ -78,6 +78,11 @@ INSTALLED_APPS = [
     "hotline.assessment",
     "hotline.evidence",
     "hotline.hashes",
+    "hotline.tracing",
+    "hotline.partners",
+    "hotline.routing",
+    "hotline.takedown",
+    "hotline.mailintake",
 ]
 
 MIDDLEWARE = [

@@ -50,6 +50,11 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "hashes:pending": ("GET", ASSESSORS),
     "hashes:confirm": ("POST", ASSESSORS),
     "hashes:overrule": ("POST", ASSESSORS),
+    # tracing routes
+    # partners routes
+    # routing routes
+    # takedown routes
+    # mailintake routes
 }
 # Whole namespaces with one rule.
 NAMESPACES: dict[str, set[str]] = {"admin": {"admin"}}

@@ -17,8 +17,16 @@ ALLOWED: dict[str, set[str]] = {
     "evidence": {"lib", "audit", "accounts", "reports"},
     "hashes": {"lib", "audit", "accounts", "reports", "evidence"},
     "assessment": {"lib", "audit", "accounts", "reports", "evidence", "hashes"},
-    "demo": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "sim"},
-    "core": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "demo", "sim"},
+    "tracing": {"lib", "audit", "accounts", "reports"},
+    "mailintake": {"lib", "audit", "accounts", "reports", "evidence"},
+    "partners": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing"},
+    "routing": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners"},
+    "takedown": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
+                 "routing"},
+    "demo": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "sim", "tracing",
+             "partners", "routing", "takedown", "mailintake"},
+    "core": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "demo", "sim", "tracing",
+             "partners", "routing", "takedown", "mailintake"},
 }
 TOP_LEVEL = {"settings", "settings_test", "urls", "api", "wsgi", "cli", "conftest", "__init__"}
 

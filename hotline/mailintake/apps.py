@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MailintakeConfig(AppConfig):
+    name = "hotline.mailintake"
+    label = "mailintake"

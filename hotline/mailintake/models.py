@@ -1,0 +1,1 @@
+"""mailintake models."""

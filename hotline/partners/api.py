@@ -1,0 +1,5 @@
+"""JSON API of the partners domain."""
+
+from ninja import Router
+
+router = Router(tags=["partners"])

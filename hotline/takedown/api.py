@@ -1,0 +1,5 @@
+"""JSON API of the takedown domain."""
+
+from ninja import Router
+
+router = Router(tags=["takedown"])

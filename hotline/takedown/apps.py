@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TakedownConfig(AppConfig):
+    name = "hotline.takedown"
+    label = "takedown"

@@ -1,0 +1,127 @@
+"""Where an item is hosted: the provider directory and dated trace snapshots."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    API = "api", _("HTTP API / webhook")
+
+
+class Provider(models.Model):
+    """A hosting provider, network operator or CDN, with the networks it announces."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    is_cdn = models.BooleanField(_("CDN or reverse proxy"), default=False)
+    website = models.CharField(_("website"), max_length=300, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProviderNetwork(models.Model):
+    """One AS number or one address range that belongs to a provider."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="networks")
+    asn = models.PositiveBigIntegerField(_("AS number"), null=True, blank=True)
+    cidr = models.CharField(_("address range"), max_length=50, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(asn__isnull=True, cidr=""), name="network_asn_or_cidr"),
+        ]
+        indexes = [
+            # provider_for_asn(): AS number -> provider.
+            models.Index(fields=["asn"], name="network_asn_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: AS{self.asn}" if self.asn else f"{self.provider}: {self.cidr}"
+
+
+class AbuseContact(models.Model):
+    """Where notices for a provider go: an address or an API, in a language, on a rhythm."""
+
+    class Source(models.TextChoices):
+        DIRECTORY = "directory", _("Directory (entered or imported)")
+        RDAP = "rdap", _("RDAP")
+
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="contacts")
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    endpoint = models.URLField(_("API endpoint"), blank=True)
+    channel = models.CharField(_("preferred channel"), max_length=10, choices=Channel.choices,
+                               default=Channel.EMAIL)
+    language = models.CharField(_("language"), max_length=8, default="en")
+    repeat_hours = models.PositiveIntegerField(_("repeat notices every (hours)"), default=24)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.DIRECTORY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(email="", endpoint=""), name="contact_email_or_endpoint"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.endpoint
+
+
+class TraceOutcome(models.TextChoices):
+    OK = "ok", _("Traced")
+    NXDOMAIN = "nxdomain", _("Domain does not exist")
+    SERVFAIL = "servfail", _("DNS server failure")
+    TIMEOUT = "timeout", _("DNS timeout")
+    NO_ADDRESS = "no_address", _("No address")
+    ERROR = "error", _("Error")
+
+
+class TraceQuerySet(models.QuerySet["Trace"]):
+    def latest_for(self, item_id: int) -> Trace | None:
+        return self.filter(item_id=item_id).order_by("-traced_at", "-pk").first()
+
+
+class Trace(models.Model):
+    """A dated snapshot of where an item was hosted. Never updated in place: history is kept.
+
+    `addresses` is a list of {"ip", "asn", "as_name", "country_signals": {source: CC}, "provider"}.
+    `country_signals` is {source: CC} over all addresses (e.g. "iptocc", "geoip2fast", "rdap").
+    """
+
+    item = models.ForeignKey("reports.Item", on_delete=models.CASCADE, related_name="traces")
+    traced_at = models.DateTimeField(_("traced at"))
+    host = models.CharField(_("host"), max_length=255)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=TraceOutcome.choices)
+    error = models.TextField(blank=True)
+    cname_chain = models.JSONField(default=list)
+    addresses = models.JSONField(default=list)
+    country = models.CharField(_("hosting country"), max_length=2, blank=True)
+    country_signals = models.JSONField(default=dict)
+    country_disputed = models.BooleanField(_("signals disagree"), default=False)
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="traces")
+    abuse_contact = models.ForeignKey(AbuseContact, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="traces")
+    cdn = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="cdn_traces",
+                            verbose_name=_("behind CDN"))
+    origin_address = models.CharField(_("origin address behind the CDN"), max_length=45, blank=True)
+    changed = models.BooleanField(_("country or provider changed since the previous trace"), default=False)
+
+    objects = TraceQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # latest_for(): newest snapshot of one item.
+            models.Index(fields=["item", "-traced_at"], name="trace_item_latest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host} {self.country or '??'} {self.traced_at:%Y-%m-%d %H:%M}"
