@@ -199,6 +199,31 @@ HOTLINE_TRUSTED_PROXY_COUNT = env.integer("HOTLINE_TRUSTED_PROXY_COUNT", 0, mini
 # Analyst workflow.
 HOTLINE_CLAIM_MINUTES = env.integer("HOTLINE_CLAIM_MINUTES", 30, minimum=1)
 HOTLINE_HOME_COUNTRY = env.text("HOTLINE_HOME_COUNTRY", "BE") or "BE"
+# --- routing ---
+# Evidence-preservation hold before a domestic provider is notified (the police can release or extend it).
+HOTLINE_POLICE_HOLD_HOURS = env.integer("HOTLINE_POLICE_HOLD_HOURS", 48, minimum=0)
+# Abroad without a partner hotline: also notify the provider directly (besides the international police channel).
+HOTLINE_DIRECT_NOTICE_ABROAD = env.boolean("HOTLINE_DIRECT_NOTICE_ABROAD", False)
+# other_harm items never take the CSAM route: police | notice | police_and_notice | none.
+HOTLINE_OTHER_HARM_ROUTE = env.choice("HOTLINE_OTHER_HARM_ROUTE", ["police", "notice", "police_and_notice", "none"],
+                                      "police")
+HOTLINE_REFERRAL_DIR = Path(env.text("HOTLINE_REFERRAL_DIR") or VAR_DIR / "referrals")
+HOTLINE_REFERRAL_ATTEMPTS = env.integer("HOTLINE_REFERRAL_ATTEMPTS", 8, minimum=1)
+HOTLINE_ORGANISATION = env.text("HOTLINE_ORGANISATION", "Hotline") or "Hotline"
+HOTLINE_POLICE_RECIPIENT_KEY = env.text("HOTLINE_POLICE_RECIPIENT_KEY") or ""  # X25519 public key, base64
+# Domain part of the Message-IDs of outbound mail (notices, referrals): stable ids make resends recognisable.
+HOTLINE_MESSAGE_DOMAIN = env.text("HOTLINE_MESSAGE_DOMAIN", "hotline.invalid") or "hotline.invalid"
+
+# --- outbound e-mail (notices, police referrals) ---
+EMAIL_BACKEND = env.text("HOTLINE_EMAIL_BACKEND") or "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env.text("HOTLINE_SMTP_HOST", "127.0.0.1") or "127.0.0.1"
+EMAIL_PORT = env.integer("HOTLINE_SMTP_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.text("HOTLINE_SMTP_USER", "") or ""
+EMAIL_HOST_PASSWORD = env.text("HOTLINE_SMTP_PASSWORD", "") or ""
+EMAIL_USE_TLS = env.boolean("HOTLINE_SMTP_STARTTLS", False)
+EMAIL_USE_SSL = env.boolean("HOTLINE_SMTP_TLS", False)
+EMAIL_TIMEOUT = env.integer("HOTLINE_SMTP_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env.text("HOTLINE_FROM_EMAIL", "hotline@hotline.invalid") or "hotline@hotline.invalid"
 
 LOGGING = {
     "version": 1,
@@ -241,6 +266,8 @@ HOTLINE_WORKER_STEPS = [
     "hotline.evidence.services.capture_step",
     "hotline.hashes.services.match_step",
     "hotline.assessment.services.inherit_known_step",
+    "hotline.routing.services.routing_step",
+    "hotline.routing.police.referral_step",
 ]
 
 # Known content: route an item whose captured media all match known-illegal entries of trusted

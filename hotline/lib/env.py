@@ -65,3 +65,13 @@ def csv_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def choice(name: str, options: list[str], default: str) -> str:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value not in options:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not one of {', '.join(options)}.")
+    return value

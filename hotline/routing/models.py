@@ -62,3 +62,63 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id}: {self.route}"
+
+
+class ReferralStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed (gave up)")
+
+
+class PoliceAnswer(models.TextChoices):
+    NONE = "", _("No answer yet")
+    ACCEPTED = "accepted", _("Accepted")
+    HOLD = "hold", _("Hold (extend the evidence-preservation hold)")
+    RELEASE = "release", _("Release (the provider may be notified)")
+    NOT_PURSUED = "not_pursued", _("Not pursued")
+
+
+class ReferralQuerySet(models.QuerySet["Referral"]):
+    def delivery_due(self, now: datetime) -> ReferralQuerySet:
+        return self.filter(status=ReferralStatus.QUEUED, next_attempt_at__lte=now)
+
+    def lease_expired(self, now: datetime) -> ReferralQuerySet:
+        return self.filter(status=ReferralStatus.SENDING, next_attempt_at__lte=now)
+
+
+class Referral(models.Model):
+    """A police referral of one item or a group: a structured summary plus an evidence package, delivered once.
+
+    `key` is the idempotency key: the e-mail Message-ID and the HTTP idempotency header derive from it, so a
+    resend after a crash is the same message."""
+
+    key = models.UUIDField(unique=True)
+    police = models.ForeignKey("partners.PoliceContact", on_delete=models.PROTECT, related_name="referrals")
+    items = models.ManyToManyField("reports.Item", related_name="referrals")
+    created_at = models.DateTimeField(_("created at"))
+    status = models.CharField(_("status"), max_length=10, choices=ReferralStatus.choices,
+                              default=ReferralStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    summary = models.JSONField(default=dict)
+    package_path = models.CharField(max_length=500, blank=True)
+    package_sha256 = models.CharField(max_length=64, blank=True)
+    hold_until = models.DateTimeField(_("hold until"), null=True, blank=True)
+    answer = models.CharField(_("police answer"), max_length=12, choices=PoliceAnswer.choices, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answer_note = models.TextField(_("note"), blank=True)
+
+    objects = ReferralQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # delivery_due() / lease_expired(): the referral worker.
+            models.Index(fields=["status", "next_attempt_at"], name="referral_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"referral {str(self.key)[:8]} to {self.police_id}"

@@ -1,4 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from hotline.routing import views
 
 app_name = "routing"
-urlpatterns: list[object] = []
+urlpatterns = [
+    path("routing/attention/", views.attention, name="attention"),
+    path("items/<int:pk>/routing/", views.item_routing, name="item"),
+    path("referrals/", views.referral_list, name="referrals"),
+    path("referrals/<int:pk>/", views.referral_detail, name="referral"),
+    path("referrals/<int:pk>/answer/", views.answer, name="answer"),
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -53,6 +53,11 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     # tracing routes
     # partners routes
     # routing routes
+    "routing:attention": ("GET", {"analyst", "senior_analyst", "manager"}),
+    "routing:item": ("GET", READERS),
+    "routing:referrals": ("GET", {"senior_analyst", "police_liaison", "manager"}),
+    "routing:referral": ("GET", {"senior_analyst", "police_liaison", "manager"}),
+    "routing:answer": ("POST", {"police_liaison"}),
     # takedown routes
     # mailintake routes
 }
@@ -111,6 +116,33 @@ def _bank_object(route: str, item: Item, make_media: Any) -> int:
     return targets.get(route) or make_media(item).pk
 
 
+def _routing_object(route: str, item: Item, make_media: Any) -> int:
+    """Referral routes take a referral; the others an item."""
+    if not route.startswith("routing:referral") and route != "routing:answer":
+        return item.pk
+    from django.utils import timezone
+
+    from hotline.audit.services import SYSTEM
+    from hotline.partners.models import PoliceContact
+    from hotline.routing.services import refer_items
+
+    police = PoliceContact.objects.create(name="Unit", country="BE", kind="national", email="unit@police.example")
+    return refer_items([item], police, actor=SYSTEM, now=timezone.now()).pk
+
+
+# domain -> the object (pk) its routes take, when it is not an item. Add your domain's factory here.
+OBJECT_FACTORIES: dict[str, Callable[[str, Item, Any], int]] = {
+    "evidence": lambda route, item, make_media: make_media(item).pk,
+    "hashes": _bank_object,
+    "routing": _routing_object,
+    # tracing objects
+    # partners objects
+    # takedown objects
+    # mailintake objects
+    # accounts objects
+}
+
+
 def _client(persona: str, personas: dict[str, User]) -> Client:
     client = Client()
     if persona != ANON:
@@ -130,13 +162,8 @@ def _allowed(response: Any) -> bool:
 def test_route_access_by_role(route: str, personas: dict[str, User], illegal_item: Item, make_media: Any) -> None:
     method, allowed = ROUTES[route]
     pattern = all_routes()[route]
-    domain = route.split(":")[0]
-    if domain == "evidence":
-        target = make_media(illegal_item).pk
-    elif domain == "hashes":
-        target = _bank_object(route, illegal_item, make_media)
-    else:
-        target = illegal_item.pk
+    factory = OBJECT_FACTORIES.get(route.split(":")[0])
+    target = factory(route, illegal_item, make_media) if factory else illegal_item.pk
     kwargs = {"pk": target} if "pk" in pattern.pattern.converters else {}
     url = reverse(route, kwargs=kwargs)
     outcome = {}

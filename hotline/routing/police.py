@@ -1,0 +1,213 @@
+"""Delivering police referrals: an evidence package plus a structured summary, once, through a channel.
+
+Crash safety: a referral is claimed with a lease (status `sending`, `next_attempt_at` = lease end) in its own
+transaction before anything leaves the machine; the message id derives from the referral's key, so a worker that
+dies mid-send is replaced by one that re-sends the same message, never a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from hotline.audit.services import SYSTEM, record
+from hotline.evidence.bag import recipient_key_from_b64
+from hotline.evidence.export import export_items
+from hotline.partners.models import PoliceContact
+from hotline.reports.models import Item
+from hotline.routing.models import Referral, ReferralStatus
+from hotline.tracing.models import Trace
+
+LEASE = timedelta(minutes=10)
+
+
+class DeliveryError(Exception):
+    """Delivery failed; `retry` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def message_id(referral: Referral) -> str:
+    return f"<referral-{referral.key}@{settings.HOTLINE_MESSAGE_DOMAIN}>"
+
+
+def _claim(now: datetime) -> Referral | None:
+    """1. Take one due (or lease-expired) referral and mark it `sending` with a lease, in its own transaction."""
+    with transaction.atomic():
+        due = (Referral.objects.delivery_due(now) | Referral.objects.lease_expired(now)).order_by("next_attempt_at")
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True)
+        referral = due.first()
+        if referral is None:
+            return None
+        claimed = Referral.objects.filter(pk=referral.pk, status=referral.status,
+                                          next_attempt_at=referral.next_attempt_at).update(
+            status=ReferralStatus.SENDING, next_attempt_at=now + LEASE, attempts=referral.attempts + 1)
+        if claimed != 1:
+            return None
+    referral.refresh_from_db()
+    return referral
+
+
+def referral_step() -> bool:
+    """Deliver one due referral. Returns whether it found work."""
+    now = timezone.now()
+    referral = _claim(now)
+    if referral is None:
+        return False
+    try:
+        _ensure_package(referral, now=now)
+        _deliver(referral)
+    except DeliveryError as exc:
+        _failed(referral, exc, now=timezone.now())
+    else:
+        _sent(referral, now=timezone.now())
+    return True
+
+
+def _sent(referral: Referral, *, now: datetime) -> None:
+    with transaction.atomic():
+        Referral.objects.filter(pk=referral.pk).update(status=ReferralStatus.SENT, sent_at=now, next_attempt_at=None,
+                                                       last_error="")
+        for item in referral.items.all():
+            record(SYSTEM, "routing.referral_sent", item, now=now,
+                   after={"referral": str(referral.key), "police": referral.police_id,
+                          "package_sha256": referral.package_sha256, "attempt": referral.attempts})
+
+
+def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
+    give_up = not exc.retry or referral.attempts >= settings.HOTLINE_REFERRAL_ATTEMPTS
+    status = ReferralStatus.FAILED if give_up else ReferralStatus.QUEUED
+    delay = timedelta(minutes=min(2 ** referral.attempts, 24 * 60))
+    with transaction.atomic():
+        Referral.objects.filter(pk=referral.pk).update(
+            status=status, last_error=str(exc)[:2000], next_attempt_at=None if give_up else now + delay)
+        record(SYSTEM, "routing.referral_failed" if give_up else "routing.referral_retry", referral, now=now,
+               after={"error": str(exc)[:500], "attempt": referral.attempts})
+
+
+# --- the package and the summary ------------------------------------------------------------------
+
+
+def summary(referral: Referral) -> dict[str, Any]:
+    """The structured summary: what the police need to act, without media bytes."""
+    return {
+        "referral": str(referral.key), "organisation": settings.HOTLINE_ORGANISATION,
+        "created_at": referral.created_at.isoformat(),
+        "hold_until": referral.hold_until.isoformat() if referral.hold_until else None,
+        "items": [_item_summary(item) for item in referral.items.order_by("pk")],
+        "package_sha256": referral.package_sha256 or None,
+    }
+
+
+def _item_summary(item: Item) -> dict[str, Any]:
+    trace = Trace.objects.latest_for(item.pk)
+    return {
+        "item": item.pk, "url": item.canonical_url, "verdict": item.verdict,
+        "first_reported_at": item.first_reported_at.isoformat(),
+        "assessed_at": item.assessed_at.isoformat() if item.assessed_at else None,
+        "reports": list(item.reports.values_list("reference", flat=True)),
+        "trace": None if trace is None else {
+            "traced_at": trace.traced_at.isoformat(), "country": trace.country,
+            "addresses": [a.get("ip") for a in trace.addresses], "provider": str(trace.provider or ""),
+            "cdn": str(trace.cdn or ""), "outcome": trace.outcome},
+    }
+
+
+def _ensure_package(referral: Referral, *, now: datetime) -> None:
+    """2. Build the signed (and, with a police key, encrypted) evidence package once; reuse it on a resend."""
+    if referral.package_path and Path(referral.package_path).exists():
+        return
+    directory = Path(settings.HOTLINE_REFERRAL_DIR)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = settings.HOTLINE_POLICE_RECIPIENT_KEY
+    target = directory / (f"referral-{referral.key}.hlbag" if key else f"referral-{referral.key}")
+    if not target.exists():
+        export_items(list(referral.items.order_by("pk")), target, actor=SYSTEM,
+                     organisation=settings.HOTLINE_ORGANISATION,
+                     encrypt_to=recipient_key_from_b64(key) if key else None)
+    digest = _sha256(target)
+    Referral.objects.filter(pk=referral.pk).update(package_path=str(target), package_sha256=digest,
+                                                   summary=summary(referral))
+    referral.package_path, referral.package_sha256 = str(target), digest
+    referral.summary = summary(referral)
+
+
+def _sha256(path: Path) -> str:
+    if path.is_dir():
+        return hashlib.sha256((path / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- channels -------------------------------------------------------------------------------------
+
+
+def _deliver(referral: Referral) -> None:
+    """3. Send through the contact's channel. Raises DeliveryError."""
+    police = referral.police
+    if police.channel == PoliceContact.Channel.HTTP:
+        _post(referral, police)
+    else:
+        _email(referral, police)
+
+
+def _body(referral: Referral) -> str:
+    lines = [f"Police referral {referral.key} from {settings.HOTLINE_ORGANISATION}.", ""]
+    for entry in referral.summary.get("items", []):
+        trace = entry.get("trace") or {}
+        lines.append(f"- item {entry['item']}: {entry['url']} verdict={entry['verdict']} "
+                     f"country={trace.get('country', '?')} ip={','.join(trace.get('addresses') or [])}")
+    hold = referral.summary.get("hold_until")
+    lines += ["", f"Evidence-preservation hold until: {hold}" if hold else "No evidence-preservation hold.",
+              f"Evidence package SHA-256: {referral.package_sha256}"]
+    if not settings.HOTLINE_POLICE_RECIPIENT_KEY:
+        lines.append("The package is kept at the hotline for collection (no police encryption key configured).")
+    return "\n".join(lines) + "\n"
+
+
+def _email(referral: Referral, police: PoliceContact) -> None:
+    if not police.email:
+        raise DeliveryError(f"police contact {police.pk} has no e-mail address", retry=False)
+    message = EmailMessage(subject=f"[{settings.HOTLINE_ORGANISATION}] Police referral {str(referral.key)[:8]}",
+                           body=_body(referral), to=[police.email], headers={"Message-ID": message_id(referral)})
+    message.attach("summary.json", json.dumps(referral.summary, indent=1, sort_keys=True), "application/json")
+    package = Path(referral.package_path)
+    if package.is_file():
+        message.attach(package.name, package.read_bytes(), "application/octet-stream")
+    try:
+        message.send(fail_silently=False)
+    except (OSError, ValueError) as exc:
+        raise DeliveryError(f"SMTP: {exc}", retry=True) from exc
+
+
+def _post(referral: Referral, police: PoliceContact) -> None:
+    if not police.endpoint:
+        raise DeliveryError(f"police contact {police.pk} has no endpoint", retry=False)
+    package = Path(referral.package_path)
+    files = {"summary": ("summary.json", json.dumps(referral.summary, sort_keys=True), "application/json")}
+    if package.is_file():
+        files["package"] = (package.name, package.read_bytes(), "application/octet-stream")  # type: ignore[assignment]
+    try:
+        response = httpx.post(police.endpoint, files=files, timeout=30, follow_redirects=False,
+                              headers={"Idempotency-Key": str(referral.key)})
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"HTTP: {exc}", retry=True) from exc
+    if response.status_code >= 500 or response.status_code == 429:
+        raise DeliveryError(f"HTTP {response.status_code}", retry=True)
+    if response.status_code >= 400:
+        raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}", retry=False)

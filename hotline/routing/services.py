@@ -1,0 +1,299 @@
+"""Routing: decide who must act on an item, record the decision with its inputs, start the action.
+
+Rules (DOMAIN.md §1, issue #4): illegal and hosted at home → police referral first with an
+evidence-preservation hold, then a notice to the provider; abroad with a partner hotline → forward to it;
+abroad without one → the international police channel and, if configured, a direct notice; `other_harm`
+takes its own configured route, never the CSAM route.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from hotline.audit.services import SYSTEM, Actor, record
+from hotline.partners.models import PartnerHotline, PoliceContact
+from hotline.reports.models import Item, ItemStatus
+from hotline.routing.models import Decision, PoliceAnswer, Referral, Route
+from hotline.tracing.models import Trace, TraceOutcome
+
+ILLEGAL = frozenset({"baseline", "national"})
+OTHER_HARM = "other_harm"
+ROUTED_VERDICTS = ILLEGAL | {OTHER_HARM}
+
+
+class RoutingError(Exception):
+    """A routing action is not allowed in the current state (e.g. an answer on a referral never sent)."""
+
+
+@dataclass
+class Plan:
+    """What routing wants for one item; `decide` makes it, `route_item` carries it out."""
+
+    route: str
+    inputs: dict[str, Any]
+    partner: PartnerHotline | None = None
+    police: PoliceContact | None = None
+    direct_notice: bool = False
+    notice: bool = False
+    hold: bool = False
+    needs_analyst: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def same_as(self, decision: Decision) -> bool:
+        """Nothing that matters changed: same route, partner, police, country, provider and abuse contact."""
+        facts = ("country", "provider_id", "abuse_contact_id")
+        return (decision.route, decision.partner_id, decision.police_id, decision.direct_notice,
+                *(decision.inputs.get(f) for f in facts)) == (
+            self.route, self.partner.pk if self.partner else None, self.police.pk if self.police else None,
+            self.direct_notice, *(self.inputs.get(f) for f in facts))
+
+
+def home_country() -> str:
+    return str(settings.HOTLINE_HOME_COUNTRY).upper()
+
+
+def police_contact(kind: str) -> PoliceContact | None:
+    """The active police contact of a kind, preferring one for the home country."""
+    contacts = PoliceContact.objects.filter(active=True, kind=kind)
+    return contacts.filter(country=home_country()).first() or contacts.first()
+
+
+def _inputs(item: Item, trace: Trace | None) -> dict[str, Any]:
+    return {
+        "verdict": item.verdict, "home_country": home_country(),
+        "trace_id": trace.pk if trace else None,
+        "trace_outcome": trace.outcome if trace else None,
+        "country": trace.country if trace else "",
+        "country_signals": trace.country_signals if trace else {},
+        "country_disputed": bool(trace and trace.country_disputed),
+        "provider": trace.provider.name if trace and trace.provider else None,
+        "provider_id": trace.provider_id if trace else None,
+        "cdn": trace.cdn.name if trace and trace.cdn else None,
+        "abuse_contact_id": trace.abuse_contact_id if trace else None,
+    }
+
+
+def decide(item: Item, trace: Trace | None) -> Plan:
+    """The routing rules, as a pure function of the item's verdict, its trace and the directory."""
+    plan = Plan(route=Route.NONE, inputs=_inputs(item, trace))
+    if item.verdict == OTHER_HARM:
+        return _other_harm(plan)
+    if item.verdict not in ILLEGAL:
+        plan.reasons.append("verdict is not illegal")
+        return plan
+    if trace is None or trace.outcome != TraceOutcome.OK or not trace.country:
+        plan.route, plan.needs_analyst = Route.UNKNOWN_LOCATION, True
+        plan.reasons.append("hosting location unknown")
+        return plan
+    plan.needs_analyst = trace.country_disputed
+    if trace.country == home_country():
+        return _domestic(plan)
+    return _abroad(plan, trace.country)
+
+
+def _domestic(plan: Plan) -> Plan:
+    plan.route, plan.notice, plan.hold = Route.DOMESTIC, True, True
+    plan.police = police_contact(PoliceContact.Kind.NATIONAL)
+    if plan.police is None:
+        plan.needs_analyst = True
+        plan.reasons.append("no national police contact in the directory")
+    return plan
+
+
+def _abroad(plan: Plan, country: str) -> Plan:
+    plan.partner = PartnerHotline.objects.serving(country)
+    if plan.partner is not None:
+        plan.route = Route.PARTNER
+        return plan
+    plan.route = Route.INTERNATIONAL_POLICE
+    plan.police = police_contact(PoliceContact.Kind.INTERNATIONAL)
+    plan.direct_notice = plan.notice = bool(settings.HOTLINE_DIRECT_NOTICE_ABROAD)
+    if plan.police is None:
+        plan.needs_analyst = True
+        plan.reasons.append("no international police channel in the directory")
+    return plan
+
+
+def _other_harm(plan: Plan) -> Plan:
+    plan.route = Route.OTHER_HARM
+    mode = settings.HOTLINE_OTHER_HARM_ROUTE
+    if mode in ("police", "police_and_notice"):
+        plan.police = police_contact(PoliceContact.Kind.NATIONAL)
+    plan.notice = mode in ("notice", "police_and_notice")
+    return plan
+
+
+@transaction.atomic
+def route_item(item: Item, *, trace: Trace | None, now: datetime, actor: Actor = SYSTEM) -> Decision:
+    """Decide (again) for `item` from `trace`; keep the current decision when nothing that matters changed.
+
+    A changed route, partner, police contact or country supersedes the current decision (history kept) and
+    starts the new route's actions: a forward to the partner hotline, a police referral with its hold.
+    """
+    locked = Item.objects.select_for_update().get(pk=item.pk)
+    plan = decide(locked, trace)
+    current = Decision.objects.current().filter(item=locked).first()
+    if current is not None and plan.same_as(current):
+        if trace is not None and current.trace_id != trace.pk:
+            current.trace = trace
+            current.save(update_fields=["trace"])
+        return current
+    if current is not None:
+        current.superseded_at = now
+        current.save(update_fields=["superseded_at"])
+    decision = _create(locked, plan, trace, current, now=now)
+    record(actor, "routing.decided", locked, now=now, after={
+        "route": decision.route, "decision": decision.pk, "inputs": plan.inputs, "reasons": plan.reasons,
+        "previous": current.route if current else None, "partner": plan.partner.code if plan.partner else None,
+        "police": plan.police.pk if plan.police else None, "hold_until": _iso(decision.hold_until),
+        "notice_due_at": _iso(decision.notice_due_at), "needs_analyst": decision.needs_analyst})
+    _start_actions(locked, decision, plan, trace, actor=actor, now=now)
+    return decision
+
+
+def _create(item: Item, plan: Plan, trace: Trace | None, previous: Decision | None, *, now: datetime) -> Decision:
+    hold_until = None
+    if plan.hold and plan.police is not None:
+        kept = previous.hold_until if previous and previous.route == plan.route else None
+        hold_until = kept or now + timedelta(hours=settings.HOTLINE_POLICE_HOLD_HOURS)
+    notice_due = (hold_until or now) if plan.notice else None
+    return Decision.objects.create(
+        item=item, trace=trace, decided_at=now, route=plan.route, inputs={**plan.inputs, "reasons": plan.reasons},
+        partner=plan.partner, police=plan.police, direct_notice=plan.direct_notice, hold_until=hold_until,
+        notice_due_at=notice_due, needs_analyst=plan.needs_analyst)
+
+
+def _start_actions(item: Item, decision: Decision, plan: Plan, trace: Trace | None, *, actor: Actor,
+                   now: datetime) -> None:
+    if plan.partner is not None:
+        from hotline.partners.services import forward_item
+
+        forward_item(item, plan.partner, trace=trace, actor=actor, now=now)
+    if plan.police is not None:
+        refer_items([item], plan.police, actor=actor, now=now, hold_until=decision.hold_until)
+
+
+@transaction.atomic
+def mark_notice_taken(decision: Decision, *, now: datetime) -> None:
+    """Takedown has created the notice for this decision: it must not be offered again."""
+    taken = Decision.objects.filter(pk=decision.pk, notice_due_at__isnull=False).update(
+        notice_due_at=None, inputs=_with(decision.inputs, notice_taken_at=now.isoformat()))
+    if taken != 1:
+        raise RoutingError(f"decision {decision.pk} has no notice due")
+    decision.notice_due_at = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _with(inputs: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {**inputs, **extra}
+
+
+# --- the worker step --------------------------------------------------------------------------------
+
+
+def _latest_trace_ids() -> Any:
+    return Trace.objects.filter(item=OuterRef("pk")).order_by("-traced_at", "-pk").values("pk")[:1]
+
+
+def items_to_route() -> Any:
+    """Assessed items with a routed verdict whose newest trace has no current decision made from it yet."""
+    latest = _latest_trace_ids()
+    decided = Decision.objects.current().filter(item=OuterRef("pk"), trace_id=OuterRef("latest_trace"))
+    return (Item.objects.filter(status=ItemStatus.ASSESSED, verdict__in=ROUTED_VERDICTS)
+            .annotate(latest_trace=Subquery(latest)).filter(latest_trace__isnull=False)
+            .filter(~Exists(decided)).order_by("-priority", "pk"))
+
+
+def routing_step(batch: int = 50) -> bool:
+    """Route every item whose newest trace has not been decided on. Returns whether it found work."""
+    found = False
+    for item_id, trace_id in list(items_to_route().values_list("pk", "latest_trace")[:batch]):
+        found = True
+        try:
+            _route_one(item_id, trace_id)
+        except IntegrityError:
+            continue  # another worker decided this item at the same moment; its decision stands
+    return found
+
+
+def _route_one(item_id: int, trace_id: int) -> None:
+    with transaction.atomic():
+        query = Item.objects.filter(pk=item_id)
+        if connection.vendor == "postgresql":
+            query = query.select_for_update(skip_locked=True)
+        item = query.first()
+        if item is None:
+            return
+        route_item(item, trace=Trace.objects.get(pk=trace_id), now=timezone.now())
+
+
+# --- police referrals -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def refer_items(items: list[Item], police: PoliceContact, *, actor: Actor, now: datetime,
+                hold_until: datetime | None = None) -> Referral:
+    """Queue a police referral for one item or a group (delivered by `referral_step` after commit)."""
+    if not items:
+        raise RoutingError("a referral needs at least one item")
+    referral = Referral.objects.create(
+        key=uuid.uuid4(), police=police, created_at=now, next_attempt_at=now, hold_until=hold_until)
+    referral.items.set(items)
+    for item in items:
+        record(actor, "routing.referral_queued", item, now=now,
+               after={"referral": str(referral.key), "police": police.pk, "hold_until": _iso(hold_until)})
+    return referral
+
+
+@transaction.atomic
+def record_police_answer(referral: Referral, answer: str, *, actor: Actor, now: datetime,
+                         hold_until: datetime | None = None, note: str = "") -> Referral:
+    """The police liaison records the police's answer; it drives the evidence-preservation hold.
+
+    hold → the hold runs until `hold_until` (required, in the future); release / not pursued → the hold
+    ends now and the provider may be notified; accepted → the hold stays as it is.
+    """
+    locked = Referral.objects.select_for_update().get(pk=referral.pk)
+    if answer not in PoliceAnswer.values or answer == PoliceAnswer.NONE:
+        raise RoutingError(f"answer: unknown value {answer!r}")
+    if answer == PoliceAnswer.HOLD and (hold_until is None or hold_until <= now):
+        raise RoutingError("hold_until: a hold needs an end in the future")
+    before = {"answer": locked.answer, "hold_until": _iso(locked.hold_until)}
+    old_hold = locked.hold_until
+    new_hold = {PoliceAnswer.HOLD: hold_until, PoliceAnswer.RELEASE: now,
+                PoliceAnswer.NOT_PURSUED: now}.get(PoliceAnswer(answer), locked.hold_until)
+    locked.answer, locked.answered_at, locked.answer_note, locked.hold_until = answer, now, note, new_hold
+    locked.save(update_fields=["answer", "answered_at", "answer_note", "hold_until"])
+    if new_hold != old_hold:
+        _move_hold(locked, new_hold, now=now)
+    record(actor, "routing.police_answer", locked, now=now, before=before,
+           after={"answer": answer, "hold_until": _iso(new_hold), "note": note})
+    return locked
+
+
+def _move_hold(referral: Referral, hold_until: datetime | None, *, now: datetime) -> None:
+    """Every current decision of the referral's items that still waits for its notice follows the hold."""
+    waiting = Decision.objects.current().filter(item__in=referral.items.all(), hold_until__isnull=False)
+    for decision in waiting:
+        decision.hold_until = hold_until
+        fields = ["hold_until"]
+        if decision.notice_due_at is not None:
+            decision.notice_due_at = max(hold_until or now, now) if hold_until else now
+            fields.append("notice_due_at")
+        decision.save(update_fields=fields)
+
+
+def open_decisions_needing_analyst() -> Any:
+    return Decision.objects.current().filter(Q(needs_analyst=True)).select_related("item").order_by("decided_at")
+

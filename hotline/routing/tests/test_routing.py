@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from hotline.audit.models import AuditEvent
+from hotline.audit.services import SYSTEM
+from hotline.routing.models import Decision, Referral, Route
+from hotline.routing.services import decide, mark_notice_taken, route_item, routing_step
+from hotline.routing.tests.conftest import MakeTrace
+from hotline.tracing.models import TraceOutcome
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_refers_a_domestic_item_to_the_police_and_holds_the_notice(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any], settings: Any) -> None:
+    settings.HOTLINE_POLICE_HOLD_HOURS = 48
+    item = assessed("baseline")
+    now = timezone.now()
+    decision = route_item(item, trace=make_trace(item, "BE"), now=now)
+    assert decision.route == Route.DOMESTIC
+    assert decision.police == directory["national"]
+    assert decision.hold_until == now + timedelta(hours=48)
+    assert decision.notice_due_at == decision.hold_until
+    referral = Referral.objects.get(items=item)
+    assert (referral.police, referral.hold_until, referral.status) == (directory["national"], decision.hold_until,
+                                                                      "queued")
+    assert not Decision.objects.notice_due(now + timedelta(hours=47)).exists()
+    assert list(Decision.objects.notice_due(now + timedelta(hours=48))) == [decision]
+    event = AuditEvent.objects.filter(action="routing.decided", object_id=str(item.pk)).get()
+    assert event.after is not None
+    assert event.after["inputs"]["country"] == "BE" and event.after["route"] == "domestic"
+
+
+def test_it_sends_nothing_itself_for_an_item_abroad_with_a_partner(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    item = assessed("national")
+    decision = route_item(item, trace=make_trace(item, "NL"), now=timezone.now())
+    assert (decision.route, decision.partner, decision.police) == (Route.PARTNER, directory["nl"], None)
+    assert decision.notice_due_at is None and decision.hold_until is None
+    assert not Referral.objects.exists()
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_it_uses_the_international_police_channel_abroad_without_a_partner(
+        direct: bool, assessed: Any, make_trace: MakeTrace, directory: dict[str, Any],
+        settings: Any) -> None:
+    settings.HOTLINE_DIRECT_NOTICE_ABROAD = direct
+    item = assessed("baseline")
+    now = timezone.now()
+    decision = route_item(item, trace=make_trace(item, "US"), now=now)
+    assert (decision.route, decision.police) == (Route.INTERNATIONAL_POLICE, directory["international"])
+    assert decision.direct_notice is direct
+    assert decision.notice_due_at == (now if direct else None)
+    assert Referral.objects.get(items=item).police == directory["international"]
+
+
+@pytest.mark.parametrize(("mode", "police", "notice"), [
+    ("police", True, False), ("notice", False, True), ("police_and_notice", True, True), ("none", False, False)])
+def test_other_harm_takes_its_own_route_never_the_csam_route(
+        mode: str, police: bool, notice: bool, assessed: Any, make_trace: MakeTrace, directory: dict[str, Any],
+        settings: Any) -> None:
+    settings.HOTLINE_OTHER_HARM_ROUTE = mode
+    item = assessed("other_harm")
+    decision = route_item(item, trace=make_trace(item, "BE"), now=timezone.now())
+    assert decision.route == Route.OTHER_HARM
+    assert (decision.police is not None, decision.notice_due_at is not None) == (police, notice)
+    assert decision.hold_until is None
+
+
+def test_a_not_illegal_item_is_not_routed(assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    item = assessed("not_illegal")
+    assert decide(item, make_trace(item, "BE")).route == Route.NONE
+
+
+@pytest.mark.parametrize("outcome", [TraceOutcome.NXDOMAIN, TraceOutcome.SERVFAIL, TraceOutcome.NO_ADDRESS])
+def test_an_unknown_location_goes_to_an_analyst(outcome: str, assessed: Any, make_trace: MakeTrace,
+                                                directory: dict[str, Any]) -> None:
+    item = assessed("baseline")
+    decision = route_item(item, trace=make_trace(item, outcome=outcome), now=timezone.now())
+    assert (decision.route, decision.needs_analyst, decision.notice_due_at) == (Route.UNKNOWN_LOCATION, True, None)
+
+
+def test_disputed_signals_route_by_majority_and_flag_an_analyst(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    item = assessed("baseline")
+    decision = route_item(item, trace=make_trace(item, "BE", disputed=True), now=timezone.now())
+    assert (decision.route, decision.needs_analyst) == (Route.DOMESTIC, True)
+
+
+def test_a_missing_police_contact_is_flagged_not_lost(assessed: Any, make_trace: MakeTrace) -> None:
+    item = assessed("baseline")
+    decision = route_item(item, trace=make_trace(item, "BE"), now=timezone.now())
+    assert (decision.route, decision.police, decision.needs_analyst) == (Route.DOMESTIC, None, True)
+    assert decision.inputs["reasons"] == ["no national police contact in the directory"]
+
+
+def test_a_changed_country_supersedes_the_decision_and_keeps_history(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    item = assessed("baseline")
+    now = timezone.now()
+    first = route_item(item, trace=make_trace(item, "BE", at=now), now=now)
+    same = route_item(item, trace=make_trace(item, "BE", at=now + timedelta(minutes=5)), now=now)
+    assert same.pk == first.pk
+    moved = route_item(item, trace=make_trace(item, "NL", at=now + timedelta(hours=1)), now=now + timedelta(hours=1))
+    first.refresh_from_db()
+    assert first.superseded_at == now + timedelta(hours=1)
+    assert (moved.route, moved.partner) == (Route.PARTNER, directory["nl"])
+    assert list(Decision.objects.current().filter(item=item)) == [moved]
+    assert Decision.objects.filter(item=item).count() == 2
+
+
+def test_a_new_provider_at_home_keeps_the_hold_and_wants_a_new_notice(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    item = assessed("baseline")
+    now = timezone.now()
+    first = route_item(item, trace=make_trace(item, "BE", provider="A"), now=now)
+    mark_notice_taken(first, now=now)
+    second = route_item(item, trace=make_trace(item, "BE", provider="B"), now=now + timedelta(hours=1))
+    assert second.pk != first.pk
+    assert second.hold_until == first.hold_until
+    assert second.notice_due_at == first.hold_until
+    assert Referral.objects.filter(items=item).count() == 2
+
+
+def test_the_worker_routes_each_new_trace_once(assessed: Any, make_trace: MakeTrace,
+                                               directory: dict[str, Any]) -> None:
+    items = [assessed("baseline") for _ in range(3)]
+    for item, country in zip(items, ["BE", "NL", "US"], strict=True):
+        make_trace(item, country)
+    unrouted = assessed("baseline")
+    assert routing_step() is True
+    assert routing_step() is False
+    routes = dict(Decision.objects.current().values_list("item_id", "route"))
+    assert routes == {items[0].pk: "domestic", items[1].pk: "partner", items[2].pk: "international_police"}
+    assert unrouted.pk not in routes
+    make_trace(items[1], "NL", at=timezone.now() + timedelta(minutes=1))
+    assert routing_step() is True
+    assert Decision.objects.filter(item=items[1]).count() == 1
+    assert routing_step() is False
+
+
+def test_taking_a_notice_twice_is_refused(assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    from hotline.routing.services import RoutingError
+
+    item = assessed("baseline")
+    decision = route_item(item, trace=make_trace(item, "BE"), now=timezone.now())
+    mark_notice_taken(decision, now=timezone.now())
+    with pytest.raises(RoutingError):
+        mark_notice_taken(decision, now=timezone.now())
+    assert Decision.objects.get(pk=decision.pk).inputs["notice_taken_at"]
+
+
+def test_routing_is_audited_with_its_actor(assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    item = assessed("baseline")
+    route_item(item, trace=make_trace(item, "BE"), now=timezone.now(), actor=SYSTEM)
+    actions = list(AuditEvent.objects.filter(object_id=str(item.pk)).values_list("action", flat=True))
+    assert "routing.decided" in actions and "routing.referral_queued" in actions
