@@ -107,7 +107,7 @@ def test_it_posts_to_an_http_channel_with_an_idempotency_key(
     received: list[tuple[str, bytes]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append((self.headers["Idempotency-Key"], body))
             self.send_response(202)
