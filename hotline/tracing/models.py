@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -29,11 +31,18 @@ class Provider(models.Model):
 
 
 class ProviderNetwork(models.Model):
-    """One AS number or one address range that belongs to a provider."""
+    """One AS number or one address range that belongs to a provider.
+
+    A range is also kept as two sortable keys (IP version digit + 32 hex digits, see
+    ``directory.ip_key``) so "which range holds this address" is one indexed query.
+    """
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="networks")
     asn = models.PositiveBigIntegerField(_("AS number"), null=True, blank=True)
     cidr = models.CharField(_("address range"), max_length=50, blank=True)
+    range_start = models.CharField(max_length=33, blank=True)
+    range_end = models.CharField(max_length=33, blank=True)
+    prefixlen = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -42,6 +51,9 @@ class ProviderNetwork(models.Model):
         indexes = [
             # provider_for_asn(): AS number -> provider.
             models.Index(fields=["asn"], name="network_asn_idx"),
+            # directory.network_for_address(): range_start <= key <= range_end.
+            models.Index(fields=["range_start", "range_end"], name="network_range_idx",
+                         condition=~models.Q(range_start="")),
         ]
 
     def __str__(self) -> str:
@@ -83,11 +95,16 @@ class TraceOutcome(models.TextChoices):
     TIMEOUT = "timeout", _("DNS timeout")
     NO_ADDRESS = "no_address", _("No address")
     ERROR = "error", _("Error")
+    UNLOCATED = "unlocated", _("Address in no data set")
 
 
 class TraceQuerySet(models.QuerySet["Trace"]):
     def latest_for(self, item_id: int) -> Trace | None:
         return self.filter(item_id=item_id).order_by("-traced_at", "-pk").first()
+
+    def latest_located(self, item_id: int) -> Trace | None:
+        """The newest snapshot that placed the item (a DNS failure places nothing)."""
+        return self.filter(item_id=item_id, outcome=TraceOutcome.OK).order_by("-traced_at", "-pk").first()
 
 
 class Trace(models.Model):
@@ -125,3 +142,57 @@ class Trace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host} {self.country or '??'} {self.traced_at:%Y-%m-%d %H:%M}"
+
+
+class TraceDueQuerySet(models.QuerySet["TraceDue"]):
+    def due(self, now: datetime) -> TraceDueQuerySet:
+        return self.filter(due_at__lte=now).order_by("due_at", "pk")
+
+
+class TraceDue(models.Model):
+    """An item waiting for a (re-)trace by the worker: its first trace, a retry, or a request.
+
+    The worker leases a row by moving ``due_at`` forward; a finished trace deletes it or pushes it
+    back (transient DNS failures, with backoff).
+    """
+
+    item = models.OneToOneField("reports.Item", on_delete=models.CASCADE, related_name="trace_due")
+    due_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_outcome = models.CharField(max_length=12, blank=True)
+    created_at = models.DateTimeField()
+
+    objects = TraceDueQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # trace_step(): due(now).
+            models.Index(fields=["due_at"], name="tracedue_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class RdapCache(models.Model):
+    """One RDAP network answer, reused for every address in its range until it expires.
+
+    Keys as on ``ProviderNetwork`` (version digit + 32 hex digits), so the lookup is one range query.
+    """
+
+    range_start = models.CharField(max_length=33)
+    range_end = models.CharField(max_length=33)
+    network = models.JSONField()
+    fetched_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # DbRdapCache.get(): range_start <= key <= range_end and not expired.
+            models.Index(fields=["range_start", "range_end"], name="rdapcache_range_idx"),
+            # Purging expired rows.
+            models.Index(fields=["expires_at"], name="rdapcache_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"RDAP {self.network.get('start_address')}-{self.network.get('end_address')}"

@@ -1,0 +1,293 @@
+"""Tracing an item: resolve, place every address, pick provider, CDN and abuse contact, keep a snapshot.
+
+``trace_item`` is called by the worker (first trace, retries) and by routing and takedown before
+every outbound action. Network work (DNS, RDAP) runs outside any transaction; the snapshot, its
+audit event and the retry schedule are written in one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from hotline.audit.services import SYSTEM, Actor, record
+from hotline.lib.dnsresolve import DnsOutcome, Resolution, resolve_host
+from hotline.lib.geo import is_public
+from hotline.reports.models import Item, ItemStatus
+from hotline.tracing.config import TraceConfig, config_from_settings
+from hotline.tracing.directory import preferred_contact
+from hotline.tracing.locate import Located, decide_country, locate, rdap_problem
+from hotline.tracing.models import AbuseContact, Provider, Trace, TraceDue, TraceOutcome
+
+log = logging.getLogger("hotline.tracing")
+LEASE = timedelta(minutes=10)
+RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
+
+
+@dataclass
+class _Snapshot:
+    """Everything a new Trace row holds, gathered before the transaction."""
+
+    host: str
+    outcome: str
+    error: list[str] = field(default_factory=list)
+    cname_chain: list[str] = field(default_factory=list)
+    located: list[Located] = field(default_factory=list)
+    cdn: Provider | None = None
+    origin: str = ""
+    #: Addresses carried over as they were (the CDN edge, when an origin is recorded).
+    carried: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------ tracing
+
+
+def trace_item(item: Item, *, now: datetime, config: TraceConfig | None = None) -> Trace:
+    """Trace ``item`` now and keep the snapshot. DNS failures are recorded, never raised."""
+    config = config or config_from_settings()
+    resolution = resolve_host(item.host, config=config.resolver)
+    snapshot = _Snapshot(resolution.host, _outcome(resolution), [resolution.error] if resolution.error else [],
+                         list(resolution.cname_chain))
+    if resolution.outcome == DnsOutcome.OK:
+        _place(snapshot, resolution, item, config, now)
+    return _save(item, snapshot, now=now, config=config, transient=resolution.transient)
+
+
+def _outcome(resolution: Resolution) -> str:
+    return {DnsOutcome.OK: TraceOutcome.OK, DnsOutcome.NXDOMAIN: TraceOutcome.NXDOMAIN,
+            DnsOutcome.SERVFAIL: TraceOutcome.SERVFAIL, DnsOutcome.TIMEOUT: TraceOutcome.TIMEOUT,
+            DnsOutcome.NO_ADDRESS: TraceOutcome.NO_ADDRESS}.get(resolution.outcome, TraceOutcome.ERROR)
+
+
+def _place(snapshot: _Snapshot, resolution: Resolution, item: Item, config: TraceConfig, now: datetime) -> None:
+    addresses = list(resolution.addresses)[: config.max_addresses]
+    if len(resolution.addresses) > config.max_addresses:
+        snapshot.error.append(f"{len(resolution.addresses)} addresses; the first {config.max_addresses} placed")
+    snapshot.located = [locate(ip, role="address", config=config, now=now) for ip in addresses]
+    snapshot.cdn = next((p.match.provider for p in snapshot.located if p.is_cdn and p.match), None)
+    previous = Trace.objects.latest_located(item.pk)
+    if snapshot.cdn is not None and previous is not None and previous.origin_address \
+            and previous.cdn_id == snapshot.cdn.pk:
+        # The origin learned earlier still sits behind the same CDN: keep placing the item there.
+        snapshot.origin = previous.origin_address
+        snapshot.located.append(locate(snapshot.origin, role="origin", config=config, now=now))
+
+
+def _hosting(snapshot: _Snapshot) -> list[Located]:
+    """The addresses that say where the content is: the origin when known, else what DNS gave."""
+    origin = [p for p in snapshot.located if p.role == "origin"]
+    return origin or snapshot.located
+
+
+def _provider_and_contact(snapshot: _Snapshot, hosting: list[Located]) -> tuple[Provider | None,
+                                                                                 AbuseContact | None]:
+    place = hosting[0] if hosting else None
+    provider = place.match.provider if place and place.match else None
+    if provider is None and place is not None:
+        provider = _provider_from_rdap(place)
+    contact = preferred_contact(provider) if provider is not None else None
+    if contact is None and provider is not None and place is not None:
+        contact = _contact_from_rdap(provider, place)
+    if snapshot.cdn is not None and (not snapshot.origin or contact is None):
+        # Behind a CDN with no (reachable) origin: the notice asks the CDN to act or disclose the origin.
+        contact = preferred_contact(snapshot.cdn) or contact
+    return provider, contact
+
+
+def _provider_from_rdap(place: Located) -> Provider | None:
+    network = place.rdap.network
+    name = (network.registrant or network.name or network.handle) if network else ""
+    if network is None or not name:
+        return None
+    provider, created = Provider.objects.get_or_create(name=name[:200], defaults={
+        "country": network.country, "notes": f"Created from RDAP ({network.handle}) while tracing."})
+    if created:
+        record(SYSTEM, "provider.created_from_rdap", provider,
+               after={"name": provider.name, "country": provider.country, "rdap_handle": network.handle})
+    return provider
+
+
+def _contact_from_rdap(provider: Provider, place: Located) -> AbuseContact | None:
+    network = place.rdap.network
+    if network is None or not network.abuse_emails:
+        return None
+    contact, created = AbuseContact.objects.get_or_create(
+        provider=provider, email=network.abuse_emails[0],
+        defaults={"name": network.abuse_name[:200], "source": AbuseContact.Source.RDAP})
+    if created:
+        record(SYSTEM, "contact.created_from_rdap", contact,
+               after={"provider": provider.pk, "email": contact.email, "rdap_handle": network.handle})
+    return contact
+
+
+@transaction.atomic
+def _save(item: Item, snapshot: _Snapshot, *, now: datetime, config: TraceConfig, transient: bool) -> Trace:
+    previous = Trace.objects.latest_located(item.pk)
+    trace = Trace(item=item, traced_at=now, host=snapshot.host, outcome=snapshot.outcome,
+                  cname_chain=snapshot.cname_chain,
+                  addresses=snapshot.carried + [p.as_json() for p in snapshot.located],
+                  cdn=snapshot.cdn, origin_address=snapshot.origin)
+    if snapshot.outcome == TraceOutcome.OK:
+        _decide(trace, snapshot)
+    if trace.outcome == TraceOutcome.OK and previous is not None:
+        trace.changed = (previous.country, previous.provider_id) != (trace.country, trace.provider_id)
+    trace.error = "\n".join(e for e in snapshot.error if e)[:4000]
+    trace.save()
+    retry_at = _schedule(item, trace, now=now, config=config, transient=transient)
+    record(SYSTEM, "item.traced" if trace.outcome == TraceOutcome.OK else "item.trace_failed", item, now=now,
+           after=_audit_summary(trace, retry_at))
+    return trace
+
+
+def _decide(trace: Trace, snapshot: _Snapshot) -> None:
+    hosting = _hosting(snapshot)
+    decision = decide_country(hosting)
+    trace.country, trace.country_signals, trace.country_disputed = (
+        decision.country, decision.signals, decision.disputed)
+    if not decision.country:
+        trace.outcome = TraceOutcome.UNLOCATED
+        snapshot.error.append("no data set places " + ", ".join(p.ip for p in hosting))
+    trace.provider, trace.abuse_contact = _provider_and_contact(snapshot, hosting)
+    snapshot.error += [problem for p in snapshot.located if (problem := rdap_problem(p))]
+    if trace.abuse_contact is None:
+        snapshot.error.append("no abuse contact in the directory or in RDAP")
+
+
+def _schedule(item: Item, trace: Trace, *, now: datetime, config: TraceConfig, transient: bool) -> datetime | None:
+    """Transient DNS failures come back with backoff (up to max_attempts); anything else is done."""
+    due = TraceDue.objects.select_for_update().filter(item=item).first()
+    attempts = (due.attempts if due else 0) + 1
+    if not transient or attempts >= config.max_attempts:
+        if due is not None:
+            due.delete()
+        return None
+    retry_at = now + RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+    if due is None:
+        TraceDue.objects.create(item=item, due_at=retry_at, attempts=attempts, last_outcome=trace.outcome,
+                                created_at=now)
+    else:
+        due.due_at, due.attempts, due.last_outcome = retry_at, attempts, trace.outcome
+        due.save(update_fields=["due_at", "attempts", "last_outcome"])
+    return retry_at
+
+
+def _audit_summary(trace: Trace, retry_at: datetime | None) -> dict[str, Any]:
+    return {
+        "trace": trace.pk, "host": trace.host, "outcome": trace.outcome, "country": trace.country,
+        "signals": trace.country_signals, "disputed": trace.country_disputed,
+        "addresses": [a["ip"] for a in trace.addresses], "provider": trace.provider_id,
+        "abuse_contact": trace.abuse_contact_id, "cdn": trace.cdn_id, "origin": trace.origin_address,
+        "changed": trace.changed, "retry_at": retry_at.isoformat() if retry_at else None,
+    }
+
+
+# ------------------------------------------------------------------------------------ origins
+
+
+class OriginError(ValueError):
+    pass
+
+
+def record_origin(item: Item, address: str, *, actor: Actor, now: datetime,
+                  config: TraceConfig | None = None) -> Trace:
+    """An origin learned later (a CDN's disclosure, an analyst's finding): a new snapshot placed there."""
+    try:
+        origin = str(ipaddress.ip_address(address.strip()))
+    except ValueError as exc:
+        raise OriginError(f"origin address: {address[:60]!r} is not an IP address") from exc
+    if not is_public(origin):
+        raise OriginError(f"origin address: {origin} is not a public address")
+    latest = Trace.objects.latest_located(item.pk)
+    if latest is None:
+        raise OriginError("the item has no successful trace yet to add an origin to")
+    config = config or config_from_settings()
+    placed = locate(origin, role="origin", config=config, now=now)
+    edge = [a for a in latest.addresses if a.get("role") != "origin"]
+    snapshot = _Snapshot(latest.host, TraceOutcome.OK, cname_chain=list(latest.cname_chain),
+                         located=[placed], cdn=latest.cdn, origin=origin, carried=edge)
+    with transaction.atomic():
+        trace = _save(item, snapshot, now=now, config=config, transient=False)
+        record(actor, "item.origin_recorded", item, now=now,
+               after={"trace": trace.pk, "origin": origin, "cdn": trace.cdn_id, "country": trace.country})
+    return trace
+
+
+# ------------------------------------------------------------------------------------ the worker
+
+
+@transaction.atomic
+def request_trace(item: Item, *, actor: Actor, now: datetime) -> TraceDue:
+    """Ask the worker to trace ``item`` as soon as it can (the re-trace button)."""
+    due, created = TraceDue.objects.get_or_create(item=item, defaults={"due_at": now, "created_at": now})
+    if not created and due.due_at > now:
+        due.due_at = now
+        due.save(update_fields=["due_at"])
+    record(actor, "item.trace_requested", item, now=now)
+    return due
+
+
+def enqueue_untraced(now: datetime, *, limit: int = 500) -> int:
+    """Due rows for assessed items with a traced verdict and no trace yet (idempotent)."""
+    ids = list(Item.objects.filter(status=ItemStatus.ASSESSED, verdict__in=settings.HOTLINE_TRACE_VERDICTS,
+                                   traces__isnull=True, trace_due__isnull=True)
+               .order_by("assessed_at", "pk").values_list("pk", flat=True)[:limit])
+    TraceDue.objects.bulk_create([TraceDue(item_id=pk, due_at=now, created_at=now) for pk in ids],
+                                 ignore_conflicts=True)
+    return len(ids)
+
+
+def claim_due(now: datetime, limit: int) -> list[TraceDue]:
+    """Lease up to ``limit`` due rows: SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            rows = list(TraceDue.objects.due(now).select_for_update(skip_locked=True)[:limit])
+            TraceDue.objects.filter(pk__in=[r.pk for r in rows]).update(due_at=now + LEASE)
+        return rows
+    claimed = []
+    for row in TraceDue.objects.due(now)[: limit * 3]:
+        if TraceDue.objects.filter(pk=row.pk, due_at=row.due_at).update(due_at=now + LEASE) == 1:
+            claimed.append(row)
+        if len(claimed) >= limit:
+            break
+    return claimed
+
+
+def trace_step(*, now: datetime | None = None, config: TraceConfig | None = None, concurrency: int = 8) -> bool:
+    """Worker step: queue untraced items, then trace the due ones, several at a time."""
+    now = now or timezone.now()
+    rows = claim_due(now, concurrency)
+    if not rows and enqueue_untraced(now):  # queue new work only when the due rows are done
+        rows = claim_due(now, concurrency)
+    if not rows:
+        return False
+    config = config or config_from_settings()
+    items = list(Item.objects.filter(pk__in=[r.item_id for r in rows]))
+    if len(items) == 1:
+        trace_item(items[0], now=now, config=config)
+        return True
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(_in_thread(lambda item: trace_item(item, now=now, config=config)), items))
+    return True
+
+
+def _in_thread(work: Callable[[Item], object]) -> Callable[[Item], None]:
+    def run(item: Item) -> None:
+        try:
+            work(item)
+        except Exception:
+            # The lease expires and the row comes back: a crash costs a delay, never the item.
+            log.exception("trace of item %s failed", item.pk)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    return run

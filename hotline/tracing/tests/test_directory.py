@@ -1,0 +1,148 @@
+"""The provider directory: imports with per-line errors, the CDN list, ASN-then-range lookups, edits."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from hotline.audit.models import AuditEvent
+from hotline.audit.services import SYSTEM
+from hotline.tracing.directory import find_provider, merge_provider, preferred_contact, save_provider
+from hotline.tracing.importer import import_providers, load_cdns
+from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork
+from hotline.tracing.schema import ContactIn, ProviderIn
+
+pytestmark = pytest.mark.django_db
+
+CSV_HEADER = "name,country,is_cdn,asns,cidrs,abuse_email,channel,language,repeat_hours\n"
+
+
+def _csv(text: str) -> io.BytesIO:
+    return io.BytesIO((CSV_HEADER + text).encode())
+
+
+def test_a_csv_import_keeps_valid_lines_and_names_each_bad_field() -> None:
+    summary = import_providers(_csv(
+        "Hoster One,BE,no,AS64500,198.51.100.0/24,abuse@one.example,email,nl,12\n"
+        "Bad Country,BEL,no,,,abuse@two.example,email,en,24\n"
+        "Bad Range,NL,no,,198.51.100.7/24,,,,\n"
+        "Bad Mail,NL,no,,,not-an-address,email,en,24\n"
+        "Bad Flag,NL,maybe,,,,,,\n"
+        "Bad Hours,NL,no,,,abuse@x.example,email,en,soon\n"
+        "Hoster One,,,AS64501,,abuse-2@one.example,email,fr,24\n"
+    ), fmt="csv", actor=SYSTEM, origin="test.csv")
+    assert [(e.line, e.field) for e in summary.errors] == [
+        (3, "country"), (4, "cidrs"), (5, "abuse_email"), (6, "is_cdn"), (7, "repeat_hours")]
+    assert str(summary.errors[0]).startswith("line 3: country:")
+    assert (summary.created, summary.updated) == (1, 1)
+    provider = Provider.objects.get(name="Hoster One")
+    assert provider.country == "BE"  # the second line left it empty: kept
+    assert sorted(str(n) for n in provider.networks.all()) == [
+        "Hoster One: 198.51.100.0/24", "Hoster One: AS64500", "Hoster One: AS64501"]
+    assert sorted((c.email, c.language, c.repeat_hours) for c in provider.contacts.all()) == [
+        ("abuse-2@one.example", "fr", 24), ("abuse@one.example", "nl", 12)]
+    assert AuditEvent.objects.filter(action="provider.imported").count() == 2
+
+
+def test_a_csv_with_unknown_columns_is_refused_whole() -> None:
+    summary = import_providers(io.BytesIO(b"name,colour\nX,red\n"), fmt="csv", actor=SYSTEM, origin="t")
+    assert [(e.line, e.field) for e in summary.errors] == [(1, "(header)")]
+    assert "unknown columns: colour" in summary.errors[0].message
+    assert not Provider.objects.exists()
+
+
+def test_a_json_import_names_the_record_and_the_nested_field() -> None:
+    data = [
+        {"name": "Json Host", "asns": [64510], "contacts": [{"email": "abuse@json.example"}]},
+        {"name": "No Contact Way", "contacts": [{"channel": "api"}]},
+        "not an object",
+        {"name": "Extra", "colour": "red"},
+        {"name": "Api Host", "contacts": [{"endpoint": "https://api.host.example/abuse", "channel": "api"}]},
+    ]
+    summary = import_providers(io.BytesIO(json.dumps({"providers": data}).encode()), fmt="json", actor=SYSTEM,
+                               origin="t.json")
+    assert [(e.line, e.field) for e in summary.errors] == [(2, "contacts.0"), (3, "(record)"), (4, "colour")]
+    assert str(summary.errors[0]).startswith("record 2:")
+    assert summary.created == 2
+    contact = preferred_contact(Provider.objects.get(name="Api Host"))
+    assert contact is not None and contact.endpoint == "https://api.host.example/abuse"
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"\xff\xfe\x00garbage", "not UTF-8"), (b"{", "not JSON"), (b'{"x": 1}', "expected a list")])
+def test_a_broken_json_file_is_one_clear_error(raw: bytes, message: str) -> None:
+    summary = import_providers(io.BytesIO(raw), fmt="json", actor=SYSTEM, origin="t")
+    assert len(summary.errors) == 1 and message in summary.errors[0].message
+
+
+def test_the_cdn_list_loads_idempotently() -> None:
+    first = load_cdns(actor=SYSTEM)
+    assert first.errors == [] and first.created >= 10
+    events = AuditEvent.objects.count()
+    again = load_cdns(actor=SYSTEM)
+    assert (again.created, again.updated, again.errors) == (0, first.created, [])
+    assert AuditEvent.objects.count() == events  # nothing changed, nothing audited
+    cloudflare = Provider.objects.get(name="Cloudflare")
+    assert cloudflare.is_cdn and preferred_contact(cloudflare) is not None
+    assert ProviderNetwork.objects.filter(provider=cloudflare, asn=13335).exists()
+
+
+def test_lookups_go_by_asn_first_then_by_the_narrowest_range() -> None:
+    load_cdns(actor=SYSTEM)
+    wide = merge_provider(ProviderIn(name="Wide ISP", cidrs=["104.0.0.0/8"]), actor=SYSTEM, origin="t")[0]
+    match = find_provider("104.16.1.1", 13335)
+    assert match is not None and (match.provider.name, match.by) == ("Cloudflare", "asn")
+    match = find_provider("104.16.1.1", None)
+    assert match is not None and (match.provider.name, match.by, match.network) == (
+        "Cloudflare", "range", "104.16.0.0/13")
+    match = find_provider("104.200.0.1", None)
+    assert match is not None and match.provider == wide
+    match = find_provider("2606:4700::1", None)
+    assert match is not None and match.provider.name == "Cloudflare"
+    cloudfront = find_provider("13.32.0.1", 16509)  # AWS's AS is not listed: the range decides
+    assert cloudfront is not None and cloudfront.provider.name == "Amazon CloudFront"
+    assert find_provider("192.0.2.1", 64999) is None
+
+
+def test_an_edit_replaces_networks_and_can_delete_an_unused_contact() -> None:
+    provider = save_provider(None, ProviderIn(name="Edited", asns=[64520], cidrs=["203.0.113.0/24"], contacts=[
+        ContactIn(email="a@edited.example"), ContactIn(email="b@edited.example")]), actor=SYSTEM)
+    doomed = provider.contacts.get(email="b@edited.example")
+    kept = provider.contacts.get(email="a@edited.example")
+    save_provider(provider, ProviderIn(name="Edited", country="FR", asns=[64521], contacts=[
+        ContactIn(id=kept.pk, email="a@edited.example", language="fr")]), actor=SYSTEM,
+        delete_contacts=frozenset({doomed.pk}))
+    provider.refresh_from_db()
+    assert provider.country == "FR"
+    assert [str(n) for n in provider.networks.all()] == ["Edited: AS64521"]
+    assert list(provider.contacts.values_list("email", "language")) == [("a@edited.example", "fr")]
+    event = AuditEvent.objects.filter(action="provider.updated").get()
+    assert event.before is not None and event.before["networks"] == ["Edited: 203.0.113.0/24", "Edited: AS64520"]
+
+
+def test_rdap_contacts_rank_after_directory_ones() -> None:
+    provider = Provider.objects.create(name="Ranked")
+    AbuseContact.objects.create(provider=provider, email="rdap@ranked.example", source=AbuseContact.Source.RDAP)
+    assert getattr(preferred_contact(provider), "email", None) == "rdap@ranked.example"
+    merge_provider(ProviderIn(name="Ranked", contacts=[ContactIn(email="desk@ranked.example")]), actor=SYSTEM,
+                   origin="t")
+    assert getattr(preferred_contact(provider), "email", None) == "desk@ranked.example"
+
+
+def test_the_command_imports_and_loads_the_cdn_list(tmp_path: Path) -> None:
+    path = tmp_path / "providers.csv"
+    path.write_text(CSV_HEADER + "Cli Host,DE,no,AS64530,,abuse@cli.example,email,de,24\nBroken,XYZ,,,,,,,\n")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("tracing", "import-providers", str(path), stdout=out, stderr=err)
+    assert "1 created, 0 updated, 1 errors" in out.getvalue()
+    assert "line 3: country:" in err.getvalue()
+    call_command("tracing", "load-cdns", stdout=out)
+    assert Provider.objects.filter(is_cdn=True).count() >= 10
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(CommandError, match="nothing imported"):
+        call_command("tracing", "import-providers", str(bad), stdout=io.StringIO(), stderr=io.StringIO())

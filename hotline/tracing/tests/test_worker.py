@@ -1,0 +1,86 @@
+"""The worker step: every assessed item with a traced verdict gets exactly one first trace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from hotline.audit.models import AuditEvent
+from hotline.audit.services import SYSTEM
+from hotline.reports.models import Item
+from hotline.sim.dns import SimDns
+from hotline.sim.rdap import SimRdap
+from hotline.tracing.config import TraceConfig, config_from_settings
+from hotline.tracing.models import Trace, TraceDue
+from hotline.tracing.services import LEASE, claim_due, enqueue_untraced, request_trace, trace_step
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MakeItem = Callable[..., Item]
+
+
+def test_the_step_traces_each_eligible_item_once(assessed_item: MakeItem, make_item: MakeItem,
+                                                 config: TraceConfig) -> None:
+    wanted = [assessed_item("google-dns.sim.test", verdict, path=f"/{verdict}")
+              for verdict in ("baseline", "national", "other_harm")]
+    skipped = [assessed_item("plain.sim.test", "not_illegal"), make_item("http://plain.sim.test/unassessed")]
+    steps = 0
+    while trace_step(now=NOW, config=config, concurrency=1):
+        steps += 1
+    assert steps == 3
+    assert trace_step(now=NOW + timedelta(days=1), config=config) is False
+    assert sorted(Trace.objects.values_list("item_id", flat=True)) == sorted(i.pk for i in wanted)
+    assert not Trace.objects.filter(item__in=skipped).exists()
+    assert not TraceDue.objects.exists()
+
+
+def test_the_traced_verdicts_are_a_setting(assessed_item: MakeItem, config: TraceConfig) -> None:
+    item = assessed_item("plain.sim.test", "not_illegal")
+    with override_settings(HOTLINE_TRACE_VERDICTS=["not_illegal"]):
+        assert trace_step(now=NOW, config=config) is True
+    assert Trace.objects.filter(item=item).count() == 1
+
+
+def test_a_claimed_row_is_leased_and_not_claimed_twice(assessed_item: MakeItem) -> None:
+    item = assessed_item("google-dns.sim.test")
+    assert enqueue_untraced(NOW) == 1
+    assert enqueue_untraced(NOW) == 0  # already queued
+    first = claim_due(NOW, 5)
+    assert [r.item_id for r in first] == [item.pk]
+    assert claim_due(NOW, 5) == []
+    assert TraceDue.objects.get(item=item).due_at == NOW + LEASE
+    # A worker that died mid-trace: the lease runs out and another worker picks the row up.
+    assert [r.item_id for r in claim_due(NOW + LEASE, 5)] == [item.pk]
+
+
+def test_retries_wait_for_their_due_time(assessed_item: MakeItem, config: TraceConfig) -> None:
+    item = assessed_item("broken.sim.test")
+    assert trace_step(now=NOW, config=config) is True
+    assert trace_step(now=NOW + timedelta(minutes=4), config=config) is False
+    assert trace_step(now=NOW + timedelta(minutes=5), config=config) is True
+    assert Trace.objects.filter(item=item).count() == 2
+
+
+def test_a_requested_re_trace_is_picked_up(assessed_item: MakeItem, config: TraceConfig) -> None:
+    item = assessed_item("google-dns.sim.test")
+    trace_step(now=NOW, config=config)
+    request_trace(item, actor=SYSTEM, now=NOW + timedelta(days=1))
+    assert trace_step(now=NOW + timedelta(days=1), config=config) is True
+    assert Trace.objects.filter(item=item).count() == 2
+    assert AuditEvent.objects.filter(action="item.trace_requested", object_id=str(item.pk)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_step_runs_from_settings_alone(assessed_item: MakeItem, sim_dns: SimDns, sim_rdap: SimRdap) -> None:
+    items = [assessed_item("google-dns.sim.test", path=f"/{n}") for n in range(3)]
+    with override_settings(HOTLINE_DNS_RESOLVERS=sim_dns.spec, HOTLINE_RDAP_BASE_URL=sim_rdap.base_url,
+                           HOTLINE_FETCH_ALLOW_LOOPBACK=True, HOTLINE_DNS_TIMEOUT=1):
+        assert config_from_settings().rdap.base_url == sim_rdap.base_url
+        assert trace_step(now=NOW) is True  # three at once, in threads
+    countries = {t.item_id: t.country for t in Trace.objects.all()}
+    assert countries == {i.pk: "US" for i in items}
+    assert "hotline.tracing.services.trace_step" in settings.HOTLINE_WORKER_STEPS
