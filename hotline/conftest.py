@@ -66,9 +66,15 @@ def personas(analyst: User, senior: User, police: User, manager: User, admin_use
 
 @pytest.fixture
 def login() -> Callable[[User], Client]:
+    """A client logged in as ``user`` with the second factor done (its own tests: accounts/tests)."""
+    from hotline.accounts.session import mark_second_factor_done
+
     def make(user: User) -> Client:
         client = Client()
         client.force_login(user)
+        session = client.session
+        mark_second_factor_done(session)
+        session.save()
         return client
 
     return make

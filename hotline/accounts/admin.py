@@ -1,4 +1,5 @@
-"""Admin area: administrators only; role changes go through the audited service."""
+"""Admin area: administrators only, logged in through the two-step login; role changes go through
+the audited service and need a recent password + code."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
-from django.http import HttpRequest
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
+from hotline.accounts.access import reauth_redirect
 from hotline.accounts.models import ApiClient, Role, User
 from hotline.accounts.services import set_role
+from hotline.accounts.session import recently_authenticated
 from hotline.audit.services import Actor
 
 
@@ -18,7 +23,13 @@ def _admin_only(request: HttpRequest) -> bool:
     return isinstance(user, User) and user.has_role(Role.ADMIN)
 
 
+def _login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    """The admin's own password-only login would skip the second factor: use the site's login."""
+    return redirect_to_login(request.GET.get("next") or reverse("admin:index"), login_url=reverse("accounts:login"))
+
+
 admin.site.has_permission = _admin_only  # type: ignore[method-assign]
+admin.site.login = _login  # type: ignore[method-assign]
 admin.site.site_header = "Hotline administration"
 
 
@@ -27,6 +38,26 @@ class HotlineUserAdmin(UserAdmin):  # type: ignore[type-arg]
     list_display = ("username", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
     fieldsets = (*(UserAdmin.fieldsets or ()), ("Hotline", {"fields": ("role", "organisation")}))
+    # Privileges follow the role (set_role); editing them here would bypass its audit.
+    readonly_fields = ("is_staff", "is_superuser", "groups", "user_permissions", "last_login", "date_joined")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "POST" and self._changes_role(request, object_id) and not recently_authenticated(request):
+            return reauth_redirect(request, back_to=request.get_full_path())
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        if not recently_authenticated(request):
+            return reauth_redirect(request, back_to=request.get_full_path())
+        return super().user_change_password(request, id, form_url)
+
+    @staticmethod
+    def _changes_role(request: HttpRequest, object_id: str) -> bool:
+        if "role" not in request.POST or not object_id.isdigit():
+            return False
+        current = User.objects.filter(pk=int(object_id)).values_list("role", flat=True).first()
+        return request.POST["role"] != (current or "")
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         new_role = obj.role

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
 from hotline.accounts.models import ApiClient, Role, User
@@ -12,6 +13,8 @@ from hotline.audit.services import Actor, record
 def create_user(username: str, password: str, role: str, *, actor: Actor, email: str = "") -> User:
     if role not in Role.values:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(Role.values)}")
+    # The password policy (AUTH_PASSWORD_VALIDATORS) holds for every way a user is made.
+    validate_password(password, User(username=username, email=email))
     user = User.objects.create_user(username=username, password=password, email=email, role=role)
     user.is_staff = role == Role.ADMIN
     user.is_superuser = role == Role.ADMIN

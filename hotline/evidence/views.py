@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from hotline.accounts.access import current_user, role_required
+from hotline.accounts.access import current_user, recent_auth_required, role_required
 from hotline.accounts.models import Role
 from hotline.evidence import previews, services, welfare
 from hotline.evidence.models import Exposure, Media
@@ -61,6 +61,7 @@ def revealed(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(*MEDIA_VIEWERS)
+@recent_auth_required
 def reveal(request: HttpRequest, pk: int) -> HttpResponse:
     media = _media(pk)
     now = timezone.now()

@@ -66,6 +66,26 @@ def _login(tab: Any, username: str) -> None:
     tab.fill("#id_password", PASSWORD)
     tab.click("button[type=submit]")
     tab.wait_for_load_state()
+    # The second factor, with the test playing the authenticator app (pyotp).
+    import pyotp
+
+    from hotline.accounts.models import TOTPDevice
+
+    enrolling = "/accounts/enrol/" in tab.url
+    if enrolling:  # first login: the QR code and the typed key are on the page
+        assert tab.locator(".qr svg").count() == 1
+        _shot(tab, "second-factor-enrol")
+        secret = tab.locator("#totp-secret").inner_text().replace(" ", "")
+    else:
+        secret = TOTPDevice.objects.get(user__username=username).secret
+    tab.fill("#id_code", pyotp.TOTP(secret).now())
+    tab.click("button[type=submit]")
+    tab.wait_for_load_state()
+    if enrolling:
+        assert tab.locator(".recovery-codes li").count() == 10
+        tab.click("#continue")
+        tab.wait_for_load_state()
+    assert "/accounts/" not in tab.url, tab.url
 
 
 def test_an_analyst_claims_assesses_with_media_blurred_and_reveals_one(

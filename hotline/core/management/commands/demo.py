@@ -14,6 +14,9 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from hotline.accounts.models import User
+from hotline.accounts.twofactor import ensure_enrolled
+from hotline.audit.services import Actor
 from hotline.demo.generator import (
     DEMO_USERS,
     assess_some,
@@ -40,6 +43,7 @@ class Command(BaseCommand):
         call_command("createcachetable", verbosity=0)
         call_command("seed_demo", stdout=self.stdout)
         logins = ensure_demo_users()
+        keys = {name: ensure_enrolled(User.objects.get(username=name), actor=Actor(label="demo")) for name in logins}
         with SimWeb(suffixes=(".sim.test",), catch_all=True) as sim:
             policy = sim.fetch_policy(port_map={80: sim.port})
             self.stdout.write("capturing the demo reports from the simulated web ...")
@@ -63,18 +67,19 @@ class Command(BaseCommand):
                 subprocess.Popen([*base, "worker", "--demo-feed", str(options["feed"])], env=env),  # noqa: S603
             ]
             time.sleep(1.5)
-            self._banner(port, logins, sim.port)
+            self._banner(port, logins, keys, sim.port)
             self._wait(children)
 
-    def _banner(self, port: int, logins: dict[str, str], sim_port: int) -> None:
+    def _banner(self, port: int, logins: dict[str, str], keys: dict[str, str], sim_port: int) -> None:
         lines = [
             "",
             f"Hotline demo running at  http://127.0.0.1:{port}/",
             f"Simulated web (synthetic sites *.sim.test) on 127.0.0.1:{sim_port}",
             f"Public report form:      http://127.0.0.1:{port}/report/  (Dutch: /nl/report/, French: /fr/report/)",
             f"API documentation:       http://127.0.0.1:{port}/api/docs",
-            "Logins (user / password):",
-            *[f"  {role.label:<16} {name} / {logins[name]}" for name, role in DEMO_USERS],
+            "Logins (user / password / authenticator key: add it to an authenticator app, or print the code",
+            "with: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('KEY').now())\"):",
+            *[f"  {role.label:<16} {name} / {logins[name]} / {keys[name]}" for name, role in DEMO_USERS],
             "Press Ctrl-C to stop.",
             "",
         ]
