@@ -7,6 +7,7 @@ os.environ.setdefault("HOTLINE_SECRET_KEY", "test-only-secret-key-not-for-produc
 os.environ.setdefault("HOTLINE_FIELD_KEYS", "test1:" + "A" * 43)
 os.environ.setdefault("HOTLINE_STORE_KEYS", "teststore1:" + "B" * 43)
 os.environ.setdefault("HOTLINE_EVIDENCE_SIGNING_KEY", "Q" * 43 + "=")
+os.environ.setdefault("HOTLINE_EXCHANGE_SIGNING_KEY", "E" * 43 + "=")
 os.environ.setdefault("HOTLINE_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("HOTLINE_SSL_REDIRECT", "false")
 

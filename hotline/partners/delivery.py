@@ -1,0 +1,287 @@
+"""Delivering outbound messages: the worker step, the HTTP transport, retries with backoff.
+
+A due row is taken by pushing its due time forward by a lease (SKIP LOCKED on PostgreSQL, a
+conditional UPDATE on SQLite), then sent outside any transaction. A worker that dies mid-send
+leaves the lease to expire: the row is sent again with the same message id (docs/exchange.md §4).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from hotline.audit.services import SYSTEM, record
+from hotline.lib import signing
+from hotline.lib.netguard import blocked_reason
+from hotline.partners import protocol
+from hotline.partners.models import DeliveryState, Forward, MessageKind, OutboundMessage, PartnerHotline
+from hotline.partners.protocol import ProtocolError
+from hotline.partners.services import mark_received, our_code, our_key
+
+log = logging.getLogger("hotline.partners")
+LEASE = timedelta(minutes=5)
+MAX_ANSWER_BYTES = 256 * 1024
+FINAL_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 410, 413, 422})
+
+
+class DeliveryError(Exception):
+    """A failed attempt; ``retryable`` says whether sending the same message again can help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+
+
+class Transport(Protocol):
+    def post(self, url: str, body: bytes) -> Reply: ...
+
+
+class HttpTransport:
+    """POST with timeouts, no redirects, no environment proxies, a capped answer, and no loopback,
+    private or reserved targets unless ``allow_loopback`` (loopback only: tests and the demo)."""
+
+    def __init__(self, *, timeout: float, allow_loopback: bool) -> None:
+        self.allow_loopback = allow_loopback
+        # TCP_NODELAY: headers and body leave in separate writes; with Nagle's algorithm the body waits
+        # for the peer's delayed ACK (~40 ms a message on loopback).
+        transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        self.client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
+                                   transport=transport, headers={"User-Agent": "HotlineExchange/1"})
+
+    def close(self) -> None:
+        self.client.close()
+
+    def post(self, url: str, body: bytes) -> Reply:
+        self._check(url)
+        try:
+            with self.client.stream("POST", url, content=body,
+                                    headers={"Content-Type": "application/json"}) as response:
+                data = b""
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_ANSWER_BYTES:
+                        raise DeliveryError(f"answer larger than {MAX_ANSWER_BYTES} bytes", retryable=True)
+                return Reply(response.status_code, data)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+
+    def _check(self, url: str) -> None:
+        # The endpoint is entered by an administrator; this check keeps a typo or a hostile directory
+        # import from turning the worker against internal services (the name is resolved again by httpx).
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DeliveryError(f"endpoint {url!r} is not an http(s) URL", retryable=False)
+        try:
+            infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise DeliveryError(f"cannot resolve {parts.hostname}: {exc}", retryable=True) from exc
+        for info in infos:
+            blocked = blocked_reason(str(info[4][0]), allow_loopback=self.allow_loopback)
+            if blocked is not None:
+                raise DeliveryError(f"endpoint address {info[4][0]} is refused: {blocked}", retryable=False)
+
+
+def transport_from_settings() -> HttpTransport:
+    return HttpTransport(timeout=float(settings.HOTLINE_EXCHANGE_TIMEOUT_SECONDS),
+                         allow_loopback=bool(settings.HOTLINE_FETCH_ALLOW_LOOPBACK))
+
+
+# ------------------------------------------------------------------------------ the worker step
+
+
+def exchange_step(*, now: datetime | None = None, limit: int = 50, transport: Transport | None = None,
+                  concurrency: int | None = None) -> bool:
+    """Worker step: send the due messages once each, several at a time. ``now`` drives due times
+    and backoff; every copy is signed with the wall-clock time, which the receiver checks."""
+    now = now or timezone.now()
+    messages = claim_due(now, limit)
+    if not messages:
+        return False
+    own = transport is None
+    sender = transport or transport_from_settings()
+    lanes = _lanes(messages)
+    workers = min(len(lanes), concurrency or settings.HOTLINE_EXCHANGE_CONCURRENCY)
+    try:
+        if workers <= 1:
+            for lane in lanes:
+                _deliver_lane(lane, sender, now)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(_in_thread(lambda lane: _deliver_lane(lane, sender, now)), lanes))
+    finally:
+        if own and isinstance(sender, HttpTransport):
+            sender.close()
+    return True
+
+
+def _lanes(messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+    """Messages that must keep their order share a lane: the statuses of one forward. Lanes run in
+    parallel; a lane runs in the order the messages were queued."""
+    lanes: dict[object, list[OutboundMessage]] = {}
+    for message in messages:
+        key = ("status", message.partner_id, message.body.get("forward_id")) if message.kind == "status" \
+            else message.pk
+        lanes.setdefault(key, []).append(message)
+    return list(lanes.values())
+
+
+def _deliver_lane(lane: list[OutboundMessage], transport: Transport, now: datetime) -> None:
+    for message in lane:
+        if not deliver(message, transport=transport, now=now) and message.kind == MessageKind.STATUS:
+            # A later status must not overtake this one: the rest of the lane waits for its retry.
+            _defer(lane[lane.index(message) + 1:], after=message, now=now)
+            return
+
+
+def _defer(rest: list[OutboundMessage], *, after: OutboundMessage, now: datetime) -> None:
+    """Give back untried messages of a lane, due with (never before) the failed one they follow, and
+    without the attempt they were charged."""
+    due = OutboundMessage.objects.filter(pk=after.pk).values_list("next_attempt_at", flat=True).first() or now
+    for message in rest:
+        OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.PENDING).update(
+            next_attempt_at=due, attempts=F("attempts") - 1)
+
+
+def _in_thread(work: Callable[[list[OutboundMessage]], None]) -> Callable[[list[OutboundMessage]], None]:
+    def run(lane: list[OutboundMessage]) -> None:
+        try:
+            work(lane)
+        except Exception:
+            log.exception("delivery of exchange messages %s failed", [str(m.message_id) for m in lane])
+        finally:
+            close_old_connections()
+            connection.close()
+
+    return run
+
+
+def claim_due(now: datetime, limit: int) -> list[OutboundMessage]:
+    """Take up to ``limit`` due messages by moving their due time to the end of a lease."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            rows = list(OutboundMessage.objects.due(now).select_for_update(skip_locked=True)[:limit])
+            OutboundMessage.objects.filter(pk__in=[r.pk for r in rows]).update(
+                next_attempt_at=now + LEASE, attempts=F("attempts") + 1, last_attempt_at=now)
+    else:
+        rows = []
+        for row in OutboundMessage.objects.due(now)[: limit * 2]:
+            won = OutboundMessage.objects.filter(pk=row.pk, state=DeliveryState.PENDING,
+                                                 next_attempt_at=row.next_attempt_at).update(
+                next_attempt_at=now + LEASE, attempts=F("attempts") + 1, last_attempt_at=now)
+            if won == 1:
+                rows.append(row)
+            if len(rows) >= limit:
+                break
+    for row in rows:
+        row.attempts += 1
+    return _with_partners(rows)
+
+
+def _with_partners(rows: list[OutboundMessage]) -> list[OutboundMessage]:
+    partners = PartnerHotline.objects.in_bulk({r.partner_id for r in rows})
+    for row in rows:
+        row.partner = partners[row.partner_id]
+    return rows
+
+
+def deliver(message: OutboundMessage, *, transport: Transport, now: datetime) -> bool:
+    """Send one taken message and record the outcome; returns whether it was delivered."""
+    try:
+        ack = _send(message, transport)
+    except DeliveryError as exc:
+        _failed_attempt(message, str(exc), retryable=exc.retryable, now=now)
+        return False
+    _delivered(message, ack, now=now)
+    return True
+
+
+def _send(message: OutboundMessage, transport: Transport) -> dict[str, Any]:
+    partner = message.partner
+    if not partner.active or not partner.endpoint or not partner.public_key:
+        raise DeliveryError(f"partner {partner.code} is inactive or has no endpoint or key", retryable=False)
+    wire = protocol.seal(protocol.make_message(
+        message.kind, sender=our_code(), recipient=partner.code, body=message.body,
+        message_id=str(message.message_id), created_at=message.created_at, sent_at=timezone.now()), our_key())
+    reply = transport.post(partner.endpoint, protocol.wire_bytes(wire))
+    if reply.status != 200:
+        raise DeliveryError(f"HTTP {reply.status}: {_excerpt(reply.body)}",
+                            retryable=reply.status not in FINAL_STATUSES)
+    return _verified_ack(message, reply.body)
+
+
+def _excerpt(body: bytes) -> str:
+    return body[:300].decode("utf-8", "replace").replace("\x00", "")
+
+
+def _verified_ack(message: OutboundMessage, body: bytes) -> dict[str, Any]:
+    """The partner's ack for exactly this message, signed with the key in our directory."""
+    partner = message.partner
+    try:
+        signed = protocol.parse_wire(body, max_bytes=MAX_ANSWER_BYTES)
+        key = signing.public_key(partner.public_key)
+        if not protocol.is_authentic(signed, key):
+            raise protocol.ProtocolError("bad_signature", 0, "signature", "the ack is not signed by the partner")
+        envelope = protocol.parse_envelope(signed.message)
+        ack = protocol.parse_body("ack", envelope.body)
+    except (ProtocolError, ValueError) as exc:
+        detail = f"{exc.field}: {exc.detail}" if isinstance(exc, ProtocolError) else str(exc)
+        raise DeliveryError(f"unusable answer: {detail}", retryable=True) from exc
+    if (envelope.kind, envelope.sender, envelope.recipient, ack.ref) != (
+            "ack", partner.code, our_code(), str(message.message_id)):
+        raise DeliveryError("the answer is not an ack of this message from this partner", retryable=True)
+    return {"message": signed.message, "signature": signed.signature}
+
+
+def backoff(attempts: int) -> timedelta:
+    base, cap = settings.HOTLINE_EXCHANGE_RETRY_BASE_SECONDS, settings.HOTLINE_EXCHANGE_RETRY_MAX_SECONDS
+    return timedelta(seconds=min(cap, base * 2 ** min(max(attempts - 1, 0), 30)))
+
+
+@transaction.atomic
+def _delivered(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) -> None:
+    done = OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.PENDING).update(
+        state=DeliveryState.DELIVERED, delivered_at=now, next_attempt_at=None, answer=ack, last_error="")
+    if done != 1:
+        return  # another worker recorded it already (its lease had expired): same id, nothing new
+    if message.kind == MessageKind.FORWARD:  # its audit event ("forward.received") says it was delivered
+        mark_received(Forward.objects.get(message=message), ack=ack["message"], attempts=message.attempts, now=now)
+        return
+    record(SYSTEM, "exchange.delivered", message, now=now,
+           after={"message_id": str(message.message_id), "kind": message.kind, "partner": message.partner.code,
+                  "attempts": message.attempts})
+
+
+@transaction.atomic
+def _failed_attempt(message: OutboundMessage, error: str, *, retryable: bool, now: datetime) -> None:
+    give_up = not retryable or message.attempts >= settings.HOTLINE_EXCHANGE_MAX_ATTEMPTS
+    changes: dict[str, Any] = {"last_error": error[:2000]}
+    if give_up:
+        changes |= {"state": DeliveryState.FAILED, "failed_at": now, "next_attempt_at": None}
+    else:
+        changes["next_attempt_at"] = now + backoff(message.attempts)
+    if OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.PENDING).update(**changes) != 1:
+        return
+    log.warning("exchange message %s to %s: attempt %d failed: %s", message.message_id, message.partner.code,
+                message.attempts, error[:300])
+    if give_up:
+        record(SYSTEM, "exchange.failed", message, now=now,
+               after={"message_id": str(message.message_id), "attempts": message.attempts, "error": error[:500]})
+

@@ -1,0 +1,264 @@
+"""Exchange services: forward an item to a partner, tell partners what became of their items, and
+apply what partners tell us. Every change is one transaction with its audit event; messages are
+rows (``OutboundMessage``) that ``delivery.exchange_step`` sends after commit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from hotline.assessment.codes import ILLEGAL_VERDICTS
+from hotline.assessment.models import Assessment
+from hotline.audit.services import SYSTEM, Actor, record
+from hotline.evidence.models import Media
+from hotline.lib import signing
+from hotline.partners.models import (
+    DeliveryState,
+    ExchangeStatus,
+    Forward,
+    ForwardEvent,
+    InboundForward,
+    InvalidTransition,
+    MessageKind,
+    OutboundMessage,
+    PartnerHotline,
+)
+from hotline.partners.protocol import MAX_MEDIA, iso
+from hotline.reports.models import Item
+from hotline.tracing.models import Trace
+
+ASSESSMENT_CODES = ("verdict", "legal_limb", "content_type", "age_group", "gender", "site_type", "commerciality",
+                    "reason", "other_harm")
+ASSESSMENT_FLAGS = ("is_virtual", "is_manipulated", "is_self_generated", "is_child_modelling")
+CODE_SCHEME = "hotline/1"
+
+
+class ExchangeError(Exception):
+    """An exchange action that cannot be done (partner unusable, exchange not configured)."""
+
+
+# ------------------------------------------------------------------------------ our identity
+
+
+def our_code() -> str:
+    return str(settings.HOTLINE_EXCHANGE_CODE)
+
+
+def our_key() -> Ed25519PrivateKey:
+    value = str(getattr(settings, "HOTLINE_EXCHANGE_SIGNING_KEY", "") or "")
+    if not value:
+        raise ExchangeError("HOTLINE_EXCHANGE_SIGNING_KEY is not set: this installation cannot sign messages")
+    return signing.private_key(value)
+
+
+def our_public_key() -> str:
+    return signing.public_b64(our_key())
+
+
+# ------------------------------------------------------------------------------ forwarding
+
+
+def trace_snapshot(trace: Trace | None) -> dict[str, Any] | None:
+    """Where the item was hosted, as the partner needs it (no internal ids)."""
+    if trace is None:
+        return None
+    return {
+        "host": trace.host, "country": trace.country, "traced_at": iso(trace.traced_at),
+        "addresses": [_address(a) for a in trace.addresses if isinstance(a, dict)][:50],
+        "provider": trace.provider.name if trace.provider else None,
+        "cdn": trace.cdn.name if trace.cdn else None,
+        "origin_address": trace.origin_address,
+    }
+
+
+def _address(entry: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: entry.get(k) for k in ("ip", "asn", "as_name", "country_signals", "provider") if k in entry}
+    return {k: v for k, v in kept.items() if not isinstance(v, float)}
+
+
+def assessment_codes(item: Item) -> dict[str, Any] | None:
+    """The codes of the item's final assessment (never its free-text notes)."""
+    final = Assessment.objects.final().filter(item=item).first()
+    if final is None:
+        return None
+    codes: dict[str, Any] = {"scheme": CODE_SCHEME}
+    codes |= {name: getattr(final, name) for name in ASSESSMENT_CODES if getattr(final, name)}
+    codes |= {name: bool(getattr(final, name)) for name in ASSESSMENT_FLAGS}
+    return codes
+
+
+def media_hashes(item: Item) -> list[dict[str, str]]:
+    """Hashes of the item's good media files, one entry per distinct SHA-256. Never bytes."""
+    seen: dict[str, dict[str, str]] = {}
+    rows = Media.objects.filter(item=item, is_bad=False).exclude(sha256="").order_by("pk")
+    for sha256, md5, pdq in rows.values_list("sha256", "md5", "pdq"):
+        entry = seen.setdefault(sha256, {"sha256": sha256})
+        entry |= {k: v for k, v in (("md5", md5), ("pdq", pdq)) if v and k not in entry}
+        if len(seen) >= MAX_MEDIA:
+            break
+    return list(seen.values())
+
+
+def forward_body(item: Item, *, trace: Trace | None, reference: str) -> dict[str, Any]:
+    return {"url": item.canonical_url, "reference": reference, "trace": trace_snapshot(trace),
+            "assessment": assessment_codes(item), "media": media_hashes(item)}
+
+
+def _usable(partner: PartnerHotline) -> None:
+    if not partner.active:
+        raise ExchangeError(f"partner {partner.code} is not active")
+    if not partner.endpoint or not partner.public_key:
+        raise ExchangeError(f"partner {partner.code} has no exchange endpoint or public key")
+    our_key()
+
+
+def _queue(partner: PartnerHotline, kind: str, body: dict[str, Any], now: datetime) -> OutboundMessage:
+    return OutboundMessage.objects.create(message_id=uuid.uuid4(), partner=partner, kind=kind, body=body,
+                                          created_at=now, next_attempt_at=now)
+
+
+@transaction.atomic
+def forward_item(item: Item, partner: PartnerHotline, *, trace: Trace | None, actor: Actor, now: datetime) -> Forward:
+    """Queue a forward of ``item`` to ``partner``. Idempotent: a second call returns the first Forward."""
+    existing = Forward.objects.filter(item=item, partner=partner).first()
+    if existing is not None:
+        return existing
+    _usable(partner)
+    reference = f"item-{item.pk}"
+    try:
+        with transaction.atomic():
+            message = _queue(partner, MessageKind.FORWARD, forward_body(item, trace=trace, reference=reference), now)
+            forward = Forward.objects.create(item=item, partner=partner, message=message, reference=reference,
+                                             created_at=now, created_by=actor.label[:200], status_changed_at=now)
+    except IntegrityError:
+        # A concurrent call forwarded the same pair first; its row is the answer.
+        return Forward.objects.get(item=item, partner=partner)
+    record(actor, "forward.created", forward, now=now,
+           after={"item": item.pk, "partner": partner.code, "message_id": str(message.message_id),
+                  "url": item.canonical_url})
+    return forward
+
+
+@transaction.atomic
+def requeue(message: OutboundMessage, *, actor: Actor, now: datetime) -> None:
+    """Send a failed message again, with the same id (after a partner fixed their side)."""
+    if message.state != DeliveryState.FAILED:
+        raise ExchangeError("only a failed message can be sent again")
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        state=DeliveryState.PENDING, next_attempt_at=now, attempts=0, failed_at=None)
+    record(actor, "exchange.requeued", message, now=now, after={"message_id": str(message.message_id)})
+
+
+# ------------------------------------------------------------------------------ statuses we send
+
+
+def _status_message(inbound: InboundForward, status: str, now: datetime, note: str) -> OutboundMessage:
+    body = {"forward_id": str(inbound.message_id), "status": status, "at": iso(now), "note": note[:1000]}
+    return _queue(inbound.partner, MessageKind.STATUS, body, now)
+
+
+@transaction.atomic
+def send_status(item: Item, status: str, *, now: datetime, note: str = "") -> int:
+    """Queue ``status`` to every partner that forwarded ``item`` to us; return how many messages."""
+    if status not in ExchangeStatus.values:
+        raise ValueError(f"status {status!r} is not one of {', '.join(ExchangeStatus.values)}")
+    count = 0
+    for inbound in InboundForward.objects.filter(item=item).select_related("partner").order_by("pk"):
+        message = _status_message(inbound, status, now, note)
+        record(SYSTEM, "exchange.status_queued", inbound, now=now,
+               after={"item": item.pk, "partner": inbound.partner.code, "status": status,
+                      "message_id": str(message.message_id)})
+        count += 1
+    return count
+
+
+def _verdict_status(verdict: str) -> tuple[str, str] | None:
+    if verdict in ILLEGAL_VERDICTS:
+        return ExchangeStatus.ASSESSED, ""
+    if verdict in ("not_illegal", "other_harm"):
+        return ExchangeStatus.NOT_ILLEGAL, f"verdict: {verdict}"
+    return None  # unreachable: nothing is known to report
+
+
+def verdict_status_step(*, now: datetime | None = None, limit: int = 50) -> bool:
+    """Worker step: report the verdict of every item a partner forwarded to us, once per verdict
+    (a later re-assessment moves ``assessed_at`` and is reported again)."""
+    now = now or timezone.now()
+    due = list(InboundForward.objects.verdict_unreported().values_list("pk", "verdict_reported_for")[:limit])
+    for pk, seen in due:
+        _report_verdict(pk, seen, now)
+    return bool(due)
+
+
+@transaction.atomic
+def _report_verdict(pk: int, seen: datetime | None, now: datetime) -> None:
+    inbound = InboundForward.objects.select_related("item", "partner").get(pk=pk)
+    item = inbound.item
+    # 1. Take the row: only the worker whose conditional UPDATE hits it reports this verdict.
+    if InboundForward.objects.filter(pk=pk, verdict_reported_for=seen).update(
+            verdict_reported_for=item.assessed_at) != 1:
+        return
+    # 2. Queue the status (or nothing, for an outcome that is no verdict) and record it.
+    found = _verdict_status(item.verdict)
+    message = _status_message(inbound, found[0], now, found[1]) if found else None
+    record(SYSTEM, "exchange.verdict_reported", inbound, now=now,
+           after={"item": item.pk, "verdict": item.verdict, "status": found[0] if found else None,
+                  "message_id": str(message.message_id) if message else None})
+
+
+# ------------------------------------------------------------------------------ statuses we receive
+
+
+@transaction.atomic
+def mark_received(forward: Forward, *, ack: dict[str, Any], attempts: int, now: datetime) -> None:
+    """The partner's verified ack (a message) for our forward: it is ``received`` and we know their
+    reference (unless a status overtook the ack, which the history then shows)."""
+    forward = Forward.objects.select_for_update().select_related("message").get(pk=forward.pk)
+    fields = ["partner_reference"]
+    forward.partner_reference = str(ack["body"].get("reference", ""))[:200]
+    event = ForwardEvent(forward=forward, status=ExchangeStatus.RECEIVED, at=now, recorded_at=now,
+                         message_id=uuid.UUID(ack["id"]), note="ack")
+    event.applied = _try_transition(forward, ExchangeStatus.RECEIVED, now, fields)
+    forward.save(update_fields=fields)
+    event.save()
+    record(SYSTEM, "forward.received", forward, now=now,
+           after={"partner_reference": forward.partner_reference, "status": forward.status,
+                  "message_id": str(forward.message.message_id), "attempts": attempts})
+
+
+def _try_transition(forward: Forward, to: str, at: datetime, fields: list[str]) -> bool:
+    """Apply ``to`` if the table allows it; a late status still fills its own empty time stamp (the
+    statistics need when it happened even when it arrived after a later one)."""
+    try:
+        fields += forward.transition(to, at=at)
+    except InvalidTransition:
+        stamp = f"{to}_at"
+        if getattr(forward, stamp, None) is None:
+            setattr(forward, stamp, at)
+            fields.append(stamp)
+        return False
+    return True
+
+
+@transaction.atomic
+def apply_status(forward: Forward, status: str, *, at: datetime, note: str, message_id: str,
+                 actor: Actor, now: datetime) -> ForwardEvent:
+    """A partner's status for our forward: kept in the history, applied when the table allows it."""
+    forward = Forward.objects.select_for_update().get(pk=forward.pk)
+    at = min(at, now)  # a partner's clock ahead of ours must not stamp the future
+    before = {"status": forward.status}
+    fields: list[str] = []
+    applied = _try_transition(forward, status, at, fields)
+    if fields:
+        forward.save(update_fields=fields)
+    event = ForwardEvent.objects.create(forward=forward, status=status, at=at, recorded_at=now,
+                                        message_id=uuid.UUID(message_id), note=note[:1000], applied=applied)
+    record(actor, "forward.status_received", forward, before=before, now=now,
+           after={"status": forward.status, "reported": status, "applied": applied, "message_id": message_id})
+    return event
