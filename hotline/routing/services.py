@@ -174,9 +174,15 @@ def _create(item: Item, plan: Plan, trace: Trace | None, previous: Decision | No
 def _start_actions(item: Item, decision: Decision, plan: Plan, trace: Trace | None, *, actor: Actor,
                    now: datetime) -> None:
     if plan.partner is not None:
-        from hotline.partners.services import forward_item
+        from hotline.partners.services import ExchangeError, forward_item
 
-        forward_item(item, plan.partner, trace=trace, actor=actor, now=now)
+        try:
+            with transaction.atomic():
+                forward_item(item, plan.partner, trace=trace, actor=actor, now=now)
+        except ExchangeError as exc:
+            decision.needs_analyst = True
+            decision.inputs = {**decision.inputs, "reasons": [*decision.inputs.get("reasons", []), str(exc)]}
+            decision.save(update_fields=["needs_analyst", "inputs"])
     if plan.police is not None:
         refer_items([item], plan.police, actor=actor, now=now, hold_until=decision.hold_until)
 

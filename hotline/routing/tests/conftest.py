@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from hotline.partners.models import PartnerHotline, PoliceContact
+from hotline.lib.signing import new_keypair
 from hotline.reports.models import Item, ItemStatus
 from hotline.tracing.models import Provider, Trace, TraceOutcome
 
@@ -26,7 +27,9 @@ def directory(db: None) -> dict[str, Any]:
                                                  email="unit@police.example"),
         "international": PoliceContact.objects.create(name="International desk", country="BE",
                                                       kind="international", email="desk@police.example"),
-        "nl": PartnerHotline.objects.create(code="hotline-nl", name="Hotline NL", countries=["NL"]),
+        "nl": PartnerHotline.objects.create(code="hotline-nl", name="Hotline NL", countries=["NL"],
+                                            endpoint="https://hotline-nl.example/api/v1/exchange/messages",
+                                            public_key=new_keypair()[1]),
     }
 
 

@@ -160,3 +160,21 @@ def test_routing_is_audited_with_its_actor(assessed: Any, make_trace: MakeTrace,
     route_item(item, trace=make_trace(item, "BE"), now=timezone.now(), actor=SYSTEM)
     actions = list(AuditEvent.objects.filter(object_id=str(item.pk)).values_list("action", flat=True))
     assert "routing.decided" in actions and "routing.referral_queued" in actions
+
+
+def test_a_forward_to_the_partner_is_queued(assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    from hotline.partners.models import Forward
+
+    item = assessed("baseline")
+    route_item(item, trace=make_trace(item, "NL"), now=timezone.now())
+    assert Forward.objects.get(item=item).partner == directory["nl"]
+
+
+def test_a_partner_that_cannot_be_reached_is_flagged_not_lost(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    directory["nl"].endpoint = ""
+    directory["nl"].save()
+    item = assessed("baseline")
+    decision = route_item(item, trace=make_trace(item, "NL"), now=timezone.now())
+    assert (decision.route, decision.needs_analyst) == (Route.PARTNER, True)
+    assert "no exchange endpoint" in decision.inputs["reasons"][-1]
