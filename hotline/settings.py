@@ -83,6 +83,9 @@ INSTALLED_APPS = [
     "hotline.routing",
     "hotline.takedown",
     "hotline.mailintake",
+    "hotline.cases",
+    "hotline.retention",
+    "hotline.stats",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "hotline.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "hotline.core.middleware.SecurityHeadersMiddleware",
@@ -116,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "hotline.core.context_processors.language_links",
+                "hotline.core.navigation.staff_menu",
             ],
         },
     },
@@ -266,9 +271,146 @@ HOTLINE_WORKER_STEPS = [
     "hotline.evidence.services.capture_step",
     "hotline.hashes.services.match_step",
     "hotline.assessment.services.inherit_known_step",
+    "hotline.tracing.services.trace_step",
     "hotline.routing.services.routing_step",
     "hotline.routing.police.referral_step",
+    "hotline.takedown.sending.notice_step",
+    "hotline.takedown.liveness.liveness_step",
+    "hotline.takedown.escalation.escalation_step",
+    "hotline.takedown.inforequests.inforequest_step",
+    "hotline.mailintake.services.mail_step",
+    "hotline.partners.services.verdict_status_step",
+    "hotline.partners.delivery.exchange_step",
+    "hotline.retention.services.retention_step",
+    "hotline.stats.facts.refresh_step",
 ]
+
+# --- partners ---
+# Hotline-to-hotline exchange (docs/exchange.md): our code as partners know us, and our Ed25519 key
+# (base64 of the 32-byte seed, `hotline partners keygen`). With DEBUG on and no key, one derived from
+# SECRET_KEY keeps the demo working.
+from hotline.lib import signing as _signing  # noqa: E402
+
+HOTLINE_EXCHANGE_CODE = env.text("HOTLINE_EXCHANGE_CODE") or f"{HOTLINE_HOME_COUNTRY.lower()}-hotline"
+if not (set(HOTLINE_EXCHANGE_CODE) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+        and not HOTLINE_EXCHANGE_CODE.startswith("-") and len(HOTLINE_EXCHANGE_CODE) <= 40):
+    raise ImproperlyConfigured("HOTLINE_EXCHANGE_CODE must be lower-case letters, digits and '-' (at most 40).")
+HOTLINE_EXCHANGE_SIGNING_KEY = env.text("HOTLINE_EXCHANGE_SIGNING_KEY") or (
+    _signing.derived_private_b64(SECRET_KEY, "exchange-dev") if DEBUG else "")
+try:
+    if HOTLINE_EXCHANGE_SIGNING_KEY:
+        _signing.private_key(HOTLINE_EXCHANGE_SIGNING_KEY)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"HOTLINE_EXCHANGE_SIGNING_KEY: {exc}") from exc
+HOTLINE_EXCHANGE_CLOCK_SKEW_SECONDS = env.integer("HOTLINE_EXCHANGE_CLOCK_SKEW_SECONDS", 300, minimum=10)
+HOTLINE_EXCHANGE_MAX_BYTES = env.integer("HOTLINE_EXCHANGE_MAX_BYTES", 1024 * 1024, minimum=4096)
+HOTLINE_EXCHANGE_RATE = env.text("HOTLINE_EXCHANGE_RATE", "1200/m") or "1200/m"
+HOTLINE_EXCHANGE_TIMEOUT_SECONDS = env.integer("HOTLINE_EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1)
+HOTLINE_EXCHANGE_MAX_ATTEMPTS = env.integer("HOTLINE_EXCHANGE_MAX_ATTEMPTS", 30, minimum=1)
+HOTLINE_EXCHANGE_RETRY_BASE_SECONDS = env.integer("HOTLINE_EXCHANGE_RETRY_BASE_SECONDS", 30, minimum=1)
+HOTLINE_EXCHANGE_RETRY_MAX_SECONDS = env.integer("HOTLINE_EXCHANGE_RETRY_MAX_SECONDS", 21600, minimum=1)
+HOTLINE_EXCHANGE_CONCURRENCY = env.integer("HOTLINE_EXCHANGE_CONCURRENCY", 4, minimum=1)
+
+# --- takedown ---
+# Notice-and-takedown (docs/takedown.md). Batching window before a first notice; repeats follow each
+# abuse contact's own repeat_hours.
+HOTLINE_TAKEDOWN_BATCH_MINUTES = env.integer("HOTLINE_TAKEDOWN_BATCH_MINUTES", 60, minimum=0)
+HOTLINE_TAKEDOWN_SEND_LEASE_SECONDS = env.integer("HOTLINE_TAKEDOWN_SEND_LEASE_SECONDS", 600, minimum=1)
+HOTLINE_TAKEDOWN_SEND_ATTEMPTS = env.integer("HOTLINE_TAKEDOWN_SEND_ATTEMPTS", 8, minimum=1)
+HOTLINE_TAKEDOWN_API_TIMEOUT = env.integer("HOTLINE_TAKEDOWN_API_TIMEOUT", 20, minimum=1)
+# Provider links (acknowledge / confirm removal) are signed and expire after this many days.
+HOTLINE_TAKEDOWN_LINK_DAYS = env.integer("HOTLINE_TAKEDOWN_LINK_DAYS", 30, minimum=1)
+HOTLINE_PUBLIC_URL = (env.text("HOTLINE_PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+HOTLINE_TAKEDOWN_LEGAL_BASIS = env.text("HOTLINE_TAKEDOWN_LEGAL_BASIS") or (
+    "Belgian Criminal Code, arts. 417/43-417/48; Directive 2011/93/EU, art. 25")
+HOTLINE_TAKEDOWN_REPORTER_DOMAIN = env.text("HOTLINE_TAKEDOWN_REPORTER_DOMAIN") or HOTLINE_MESSAGE_DOMAIN
+# Liveness: N consecutive misses at least this far apart confirm a removal; the check rhythm by the age
+# of the last notice ([[up to hours, every minutes], ...], null = from then on); watch after removal.
+HOTLINE_TAKEDOWN_MISSES = env.integer("HOTLINE_TAKEDOWN_MISSES", 3, minimum=1)
+HOTLINE_TAKEDOWN_MISS_INTERVAL_MINUTES = env.integer("HOTLINE_TAKEDOWN_MISS_INTERVAL_MINUTES", 30, minimum=0)
+HOTLINE_TAKEDOWN_CHECK_SCHEDULE = env.text("HOTLINE_TAKEDOWN_CHECK_SCHEDULE") or "[[1, 15], [24, 60], [null, 1440]]"
+HOTLINE_TAKEDOWN_WATCH_DAYS = env.integer("HOTLINE_TAKEDOWN_WATCH_DAYS", 90, minimum=0)
+HOTLINE_TAKEDOWN_CHECK_CONCURRENCY = env.integer("HOTLINE_TAKEDOWN_CHECK_CONCURRENCY", 32, minimum=1)
+HOTLINE_TAKEDOWN_CHECK_PER_HOST = env.integer("HOTLINE_TAKEDOWN_CHECK_PER_HOST", 2, minimum=1)
+HOTLINE_TAKEDOWN_CHECK_BATCH = env.integer("HOTLINE_TAKEDOWN_CHECK_BATCH", 500, minimum=1)
+# Escalation ladder, JSON: rungs applied in order, e.g. after 2 repeats notify the upstream network,
+# registrar and site owner; after 7 days flag the item to the police and the managers.
+HOTLINE_TAKEDOWN_ESCALATION = env.text("HOTLINE_TAKEDOWN_ESCALATION") or (
+    '[{"after_repeats": 2, "notify": ["upstream", "registrar", "site_owner"]},'
+    ' {"after_days": 7, "flag": ["police", "managers"]}]')
+# Information requests: default reminder rhythm, escalation and give-up after the deadline.
+HOTLINE_INFOREQUEST_DEADLINE_DAYS = env.integer("HOTLINE_INFOREQUEST_DEADLINE_DAYS", 14, minimum=1)
+HOTLINE_INFOREQUEST_REMINDER_HOURS = env.integer("HOTLINE_INFOREQUEST_REMINDER_HOURS", 72, minimum=1)
+HOTLINE_INFOREQUEST_ESCALATE_DAYS = env.integer("HOTLINE_INFOREQUEST_ESCALATE_DAYS", 7, minimum=0)
+HOTLINE_INFOREQUEST_GIVE_UP_DAYS = env.integer("HOTLINE_INFOREQUEST_GIVE_UP_DAYS", 30, minimum=1)
+
+# --- accounts ---
+# Sign-in hardening (docs/accounts.md): TOTP second factor for everyone, lockout per account after
+# N failed attempts (password or code) within a window, re-authentication before sensitive actions.
+AUTHENTICATION_BACKENDS = ["hotline.accounts.backends.LockoutBackend"]
+HOTLINE_TOTP_ISSUER = env.text("HOTLINE_TOTP_ISSUER", "Hotline") or "Hotline"
+HOTLINE_LOCKOUT_ATTEMPTS = env.integer("HOTLINE_LOCKOUT_ATTEMPTS", 5, minimum=1)
+HOTLINE_LOCKOUT_WINDOW_SECONDS = env.integer("HOTLINE_LOCKOUT_WINDOW_SECONDS", 15 * 60, minimum=1)
+HOTLINE_LOCKOUT_SECONDS = env.integer("HOTLINE_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+HOTLINE_REAUTH_MAX_AGE_SECONDS = env.integer("HOTLINE_REAUTH_MAX_AGE_SECONDS", 10 * 60, minimum=30)
+
+# --- mailintake ---
+# E-mail intake (docs/mail-intake.md): maildir:///path, imaps://user@host:993/INBOX, imap://… (STARTTLS)
+# or imap+plain://… (loopback only); empty = off. Only Authentication-Results headers with our own
+# MTA's authserv-id count as sender authentication.
+HOTLINE_MAIL_INTAKE_URL = env.text("HOTLINE_MAIL_INTAKE_URL", "") or ""
+HOTLINE_MAIL_INTAKE_PASSWORD = env.text("HOTLINE_MAIL_INTAKE_PASSWORD", "") or ""
+HOTLINE_MAIL_INTAKE_CA_FILE = env.text("HOTLINE_MAIL_INTAKE_CA_FILE", "") or ""
+HOTLINE_MAIL_AUTHSERV_ID = env.text("HOTLINE_MAIL_AUTHSERV_ID", "") or ""
+HOTLINE_MAIL_INTAKE_INTERVAL = env.integer("HOTLINE_MAIL_INTAKE_INTERVAL", 60, minimum=1)
+HOTLINE_MAIL_INTAKE_BATCH = env.integer("HOTLINE_MAIL_INTAKE_BATCH", 50, minimum=1)
+HOTLINE_MAIL_INTAKE_TIMEOUT = env.integer("HOTLINE_MAIL_INTAKE_TIMEOUT", 30, minimum=1)
+HOTLINE_MAIL_INTAKE_MAX_BYTES = env.integer("HOTLINE_MAIL_INTAKE_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+
+# --- cases ---
+# Case files and police outcomes (docs/cases.md): the largest outcome CSV accepted (upload and command).
+HOTLINE_CASES_IMPORT_MAX_BYTES = env.integer("HOTLINE_CASES_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+
+# --- tracing ---
+# Hosting trace (docs/tracing.md): DNS resolvers ("ip[:port], ..."; empty = the system's), the DNS
+# time limit in seconds, the RDAP server override (tests/demo: the simulated one) and cache TTL,
+# the geolocation sources, and which verdicts get traced.
+HOTLINE_DNS_RESOLVERS = env.text("HOTLINE_DNS_RESOLVERS", "") or ""
+try:
+    from hotline.lib.dnsresolve import parse_resolvers as _parse_resolvers
+
+    _parse_resolvers(HOTLINE_DNS_RESOLVERS)
+    HOTLINE_DNS_TIMEOUT = float(env.text("HOTLINE_DNS_TIMEOUT", "4") or "4")
+    HOTLINE_RDAP_TIMEOUT = float(env.text("HOTLINE_RDAP_TIMEOUT", "10") or "10")
+    if not (HOTLINE_DNS_TIMEOUT > 0 and HOTLINE_RDAP_TIMEOUT > 0):
+        raise ValueError("time limits must be positive")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"HOTLINE_DNS_RESOLVERS / HOTLINE_DNS_TIMEOUT / HOTLINE_RDAP_TIMEOUT: {exc}") from exc
+HOTLINE_RDAP_BASE_URL = env.text("HOTLINE_RDAP_BASE_URL", "") or ""
+HOTLINE_RDAP_CACHE_HOURS = env.integer("HOTLINE_RDAP_CACHE_HOURS", 24, minimum=0)
+HOTLINE_GEO_SOURCES = env.csv_list("HOTLINE_GEO_SOURCES", ["iptocc", "geoip2fast"])
+HOTLINE_TRACE_VERDICTS = env.csv_list("HOTLINE_TRACE_VERDICTS", ["baseline", "national", "other_harm"])
+HOTLINE_TRACE_ATTEMPTS = env.integer("HOTLINE_TRACE_ATTEMPTS", 5, minimum=1)
+HOTLINE_TRACE_MAX_ADDRESSES = env.integer("HOTLINE_TRACE_MAX_ADDRESSES", 8, minimum=1)
+
+# --- retention ---
+# Retention per data class (docs/retention.md), JSON such as {"media": "90d", "trace_snapshots": "12w",
+# "notices": "forever"}; unlisted classes keep their defaults. Unknown classes and malformed durations
+# raise ImproperlyConfigured naming the class (system check retention.E001 at start-up).
+try:
+    HOTLINE_RETENTION: dict[str, object] = json.loads(env.text("HOTLINE_RETENTION") or "{}")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"HOTLINE_RETENTION is not a JSON object: {exc}") from exc
+HOTLINE_RETENTION_BATCH = env.integer("HOTLINE_RETENTION_BATCH", 500, minimum=1)
+
+# --- stats ---
+# Statistics (docs/statistics.md): published cells counting fewer than HOTLINE_STATS_MIN_CELL are shown
+# as "<N"; item facts older than HOTLINE_STATS_MAX_AGE_MINUTES are recomputed by the worker, at most
+# HOTLINE_STATS_BATCH items per step, pausing HOTLINE_STATS_PAUSE_SECONDS when nothing is left.
+HOTLINE_STATS_MIN_CELL = env.integer("HOTLINE_STATS_MIN_CELL", 5, minimum=1)
+HOTLINE_STATS_MAX_AGE_MINUTES = env.integer("HOTLINE_STATS_MAX_AGE_MINUTES", 15, minimum=1)
+HOTLINE_STATS_BATCH = env.integer("HOTLINE_STATS_BATCH", 2000, minimum=1)
+HOTLINE_STATS_PAUSE_SECONDS = env.integer("HOTLINE_STATS_PAUSE_SECONDS", 60, minimum=0)
 
 # Known content: route an item whose captured media all match known-illegal entries of trusted
 # banks without an analyst viewing it (an inherited, audited assessment).

@@ -19,7 +19,7 @@ import socket
 import socketserver
 import struct
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import dns.flags
@@ -46,7 +46,8 @@ class SimDns:
     """A threaded UDP + TCP DNS server on 127.0.0.1 with an OS-chosen port."""
 
     def __init__(self, zone: Zone | None = None, *, servfail: Iterable[str] = (), silent: Iterable[str] = (),
-                 address: str = "127.0.0.1") -> None:
+                 address: str = "127.0.0.1", fallback: Callable[[str], dict[str, Any] | None] | None = None) -> None:
+        """``fallback(name)`` answers names outside the zone (e.g. every demo site); None means NXDOMAIN."""
         if not ipaddress.ip_address(address).is_loopback:
             raise ValueError("SimDns only binds to loopback addresses")
         self.address = address
@@ -54,6 +55,7 @@ class SimDns:
         self._zone: dict[str, dict[str, Any]] = {}
         self._servfail = {_key(n) for n in servfail}
         self._silent = {_key(n) for n in silent}
+        self._fallback = fallback
         self.queries: list[tuple[str, str]] = []
         for name, records in (zone or {}).items():
             self.set(name, **records)
@@ -156,6 +158,8 @@ class SimDns:
                 response.set_rcode(dns.rcode.SERVFAIL)
                 return response.to_wire()
             records = self._zone.get(name)
+            if records is None and self._fallback is not None:
+                records = self._fallback(name)
             if records is None:
                 response.set_rcode(dns.rcode.NXDOMAIN)
                 return response.to_wire()

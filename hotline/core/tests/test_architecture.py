@@ -23,10 +23,16 @@ ALLOWED: dict[str, set[str]] = {
     "routing": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners"},
     "takedown": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
                  "routing"},
+    "cases": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
+              "routing", "takedown"},
+    "stats": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
+              "routing", "takedown", "mailintake", "cases"},
+    "retention": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
+                  "routing", "takedown", "mailintake", "cases"},
     "demo": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "sim", "tracing",
-             "partners", "routing", "takedown", "mailintake"},
+             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats"},
     "core": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "demo", "sim", "tracing",
-             "partners", "routing", "takedown", "mailintake"},
+             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats"},
 }
 TOP_LEVEL = {"settings", "settings_test", "urls", "api", "wsgi", "cli", "conftest", "__init__"}
 

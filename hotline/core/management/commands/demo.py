@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import mailbox
 import os
 import signal
 import subprocess
 import sys
 import time
 from argparse import ArgumentParser
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -25,7 +29,9 @@ from hotline.demo.generator import (
     report_reuploads,
     seed_known_content,
 )
+from hotline.demo.hosting import DemoHosting, seed_directory
 from hotline.evidence.services import CaptureConfig
+from hotline.sim.smtp import Received, SmtpSink
 from hotline.sim.web import SimWeb
 
 
@@ -44,7 +50,10 @@ class Command(BaseCommand):
         call_command("seed_demo", stdout=self.stdout)
         logins = ensure_demo_users()
         keys = {name: ensure_enrolled(User.objects.get(username=name), actor=Actor(label="demo")) for name in logins}
-        with SimWeb(suffixes=(".sim.test",), catch_all=True) as sim:
+        mail_dir = settings.VAR_DIR / "demo-mail"
+        with SimWeb(suffixes=(".sim.test",), catch_all=True) as sim, DemoHosting() as hosting, \
+                SmtpSink(listeners=[_maildir_writer(mail_dir)]) as smtp:
+            seed_directory()
             policy = sim.fetch_policy(port_map={80: sim.port})
             self.stdout.write("capturing the demo reports from the simulated web ...")
             capture_all(CaptureConfig(policy=policy))
@@ -60,6 +69,8 @@ class Command(BaseCommand):
                 "HOTLINE_FETCH_ALLOW_LOOPBACK": "true",
                 "HOTLINE_SIM_HOSTS": json.dumps(sim.host_map),
                 "HOTLINE_SIM_PORTS": json.dumps({"80": sim.port}),
+                "HOTLINE_SMTP_HOST": "127.0.0.1", "HOTLINE_SMTP_PORT": str(smtp.port),
+                **hosting.env,
             }
             base = [sys.executable, "-m", "hotline.cli"]
             children = [
@@ -68,6 +79,8 @@ class Command(BaseCommand):
             ]
             time.sleep(1.5)
             self._banner(port, logins, keys, sim.port)
+            self.stdout.write(f"Outbound mail (police referrals, notices) is caught on 127.0.0.1:{smtp.port} "
+                              f"and written to {mail_dir}/\n")
             self._wait(children)
 
     def _banner(self, port: int, logins: dict[str, str], keys: dict[str, str], sim_port: int) -> None:
@@ -97,3 +110,13 @@ class Command(BaseCommand):
                     os.kill(child.pid, signal.SIGTERM)
             for child in children:
                 child.wait(timeout=15)
+
+
+def _maildir_writer(directory: Path) -> Callable[[Received], None]:
+    """Keep each caught mail as a file, so a newcomer can read what the system sent."""
+    box = mailbox.Maildir(directory, create=True)
+
+    def write(received: Received) -> None:
+        box.add(received.message.as_bytes())
+
+    return write
