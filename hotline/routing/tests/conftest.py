@@ -12,8 +12,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
 
-from hotline.partners.models import PartnerHotline, PoliceContact
 from hotline.lib.signing import new_keypair
+from hotline.partners.models import PartnerHotline, PoliceContact
 from hotline.reports.models import Item, ItemStatus
 from hotline.tracing.models import Provider, Trace, TraceOutcome
 

@@ -1,0 +1,123 @@
+"""The managers' statistics dashboard: filters in the URL, tables, server-drawn SVG charts, CSV/JSON export."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from hotline.accounts.access import role_required
+from hotline.accounts.models import Role
+from hotline.assessment.codes import AgeGroup, ContentType, SiteType, Verdict
+from hotline.reports.models import Source
+from hotline.stats import charts, services
+from hotline.stats.filters import FilterError, Filters, parse_filters
+from hotline.stats.tables import CHANGE, COUNT, TEXT, Table, as_csv, as_json, display_rows, show
+
+FORMATS = ("html", "csv", "json")
+
+
+def _bad_request(request: HttpRequest, message: str, fmt: str) -> HttpResponse:
+    if fmt == "json":
+        return JsonResponse({"error": message}, status=400)
+    if fmt == "csv":
+        return HttpResponse(message + "\n", status=400, content_type="text/plain; charset=utf-8")
+    return render(request, "stats/dashboard.html", {"error": message, "choices": _choices()}, status=400)
+
+
+@require_GET
+@role_required(Role.MANAGER)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """GET only. ``?format=csv|json`` exports (``&table=<name>`` for one table); the rest are filters."""
+    fmt = request.GET.get("format", "html")
+    if fmt not in FORMATS:
+        return _bad_request(request, f"format: unknown value {fmt!r} (choose from {', '.join(FORMATS)})", "html")
+    now = timezone.now()
+    try:
+        filters = parse_filters(dict(request.GET.lists()), today=now.date())
+        names = [n for n in request.GET.get("table", "").split(",") if n] or None
+        found = services.tables(filters, now=now, names=names)
+    except (FilterError, services.UnknownTable) as exc:
+        return _bad_request(request, str(exc), fmt)
+    if fmt == "json":
+        return _json(filters, found)
+    if fmt == "csv":
+        return _csv(filters, found)
+    return render(request, "stats/dashboard.html", _context(filters, found))
+
+
+def _download_name(filters: Filters, found: list[Table], extension: str) -> str:
+    label = found[0].name if len(found) == 1 else "statistics"
+    return f"{label}-{filters.first.isoformat()}-{filters.last.isoformat()}.{extension}"
+
+
+def _json(filters: Filters, found: list[Table]) -> HttpResponse:
+    as_of, count = services.facts_as_of()
+    body = {"filters": filters.as_dict(), "facts": {"oldest_refresh": as_of.isoformat() if as_of else None,
+                                                    "items": count},
+            "tables": {table.name: as_json(table) for table in found}}
+    response = HttpResponse(json.dumps(body, ensure_ascii=False, indent=1), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{_download_name(filters, found, "json")}"'
+    return response
+
+
+def _csv(filters: Filters, found: list[Table]) -> HttpResponse:
+    response = HttpResponse(as_csv(found), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_download_name(filters, found, "csv")}"'
+    return response
+
+
+def _data_uri(svg: str) -> str:
+    """Charts go in as images: the page's CSP forbids inline styles, which an image document may keep."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+CHARTS = ("monthly", "timings", "countries")  # each drawn from the table of the same name
+
+
+def chart_titles() -> dict[str, str]:
+    return {"monthly": _("Reports and illegal items per month"),
+            "timings": _("Share reached within 24 h, 3 days and 7 days"),
+            "countries": _("Top hosting countries of illegal items")}
+
+
+def _charts(found: dict[str, Table]) -> list[dict[str, str]]:
+    titles = chart_titles()
+    return [{"name": kind, "title": titles[kind], "src": _data_uri(charts.svg(kind, found[kind], titles[kind]))}
+            for kind in CHARTS if kind in found and found[kind].rows]
+
+
+def _choices() -> dict[str, Any]:
+    return {"source": Source.choices, "verdict": Verdict.choices, "content_type": ContentType.choices,
+            "age_group": AgeGroup.choices, "site_type": SiteType.choices}
+
+
+def _cells(table: Table) -> list[list[dict[str, Any]]]:
+    numeric = [column.kind != TEXT for column in table.columns]
+    return [[{"text": text, "num": num} for text, num in zip(row, numeric, strict=True)] for row in display_rows(table)]
+
+
+def _cards(headline: Table | None) -> list[dict[str, str]]:
+    if headline is None:
+        return []
+    return [{"label": str(row["metric"]), "key": row["key"], "value": show(row["value"], COUNT),
+             "previous": show(row["previous"], COUNT), "change": show(row["change"], CHANGE)}
+            for row in headline.rows]
+
+
+def _context(filters: Filters, found: list[Table]) -> dict[str, Any]:
+    by_name = {table.name: table for table in found}
+    as_of, count = services.facts_as_of()
+    return {
+        "filters": filters, "choices": _choices(), "charts": _charts(by_name), "as_of": as_of, "fact_count": count,
+        "tables": [{"table": t, "rows": _cells(t), "csv": filters.query(format="csv", table=t.name)} for t in found],
+        "cards": _cards(by_name.get("headline")),
+        "json_query": filters.query(format="json"), "csv_query": filters.query(format="csv"),
+        "selected": {name: ",".join(str(v) for v in values) for name, values in filters.dimensions().items()},
+    }
