@@ -1,14 +1,12 @@
 """Real-browser checks (Playwright driving Debian's Chromium, headless, on loopback).
 
-Screenshots land in ``artifacts/screenshots/``. Without Chromium the tests skip, except under
-``CI=true``, where a missing browser is a failure (``.ci/run`` installs it).
+Screenshots land in ``artifacts/screenshots/``. The ``browser`` and ``page`` fixtures are in conftest.py
+(shared with test_browser_flows.py).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,40 +17,8 @@ from hotline.audit.models import AuditEvent
 from hotline.conftest import PASSWORD
 from hotline.reports.models import Item, ItemStatus, Report
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is not installed; .ci/run installs Debian's chromium package")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls
-    # are still synchronous, so Django's async-safety guard is lifted while the browser lives.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield launched
-        launched.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
 
 
 def _shot(tab: Any, name: str) -> None:
