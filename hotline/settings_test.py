@@ -19,6 +19,8 @@ CSRF_COOKIE_SECURE = False
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 # Each test process gets its own encrypted store; tests that inspect it use their own tmp_path.
 HOTLINE_STORE = {"BACKEND": "filesystem", "ROOT": tempfile.mkdtemp(prefix="hotline-test-store-")}
+HOTLINE_REFERRAL_DIR = Path(tempfile.mkdtemp(prefix="hotline-test-referrals-"))
