@@ -115,11 +115,12 @@ def test_viewing_time_is_counted_and_the_budget_and_breaks_hold(
 def test_managers_see_exposure_per_analyst(
     login: Login, manager: User, analyst: User, make_item: Callable[..., Item], make_media: Any
 ) -> None:
-    now = timezone.now()
-    welfare.note_viewing(analyst, now)
-    welfare.note_viewing(analyst, now + timedelta(minutes=2))
-    assert Exposure.objects.get(user=analyst).seconds == 120
-    page = login(manager).get(reverse("evidence:exposure")).content.decode()
+    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)  # exposure is per UTC day
+    with time_machine.travel(noon, tick=False):
+        welfare.note_viewing(analyst, noon)
+        welfare.note_viewing(analyst, noon + timedelta(minutes=2))
+        assert Exposure.objects.get(user=analyst).seconds == 120
+        page = login(manager).get(reverse("evidence:exposure")).content.decode()
     assert 'data-user="ana"' in page
 
 
