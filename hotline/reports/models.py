@@ -94,6 +94,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (ItemStatus.ASSESSED, ItemStatus.IN_REVIEW): "review_requested_at",
     (ItemStatus.ASSESSED, ItemStatus.CLOSED): "closed_at",
     (ItemStatus.CLOSED, ItemStatus.NEW): "reopened_at",
+    # Removed content that comes back (a re-upload): its verdict stands, the takedown starts again.
+    (ItemStatus.CLOSED, ItemStatus.ASSESSED): "reopened_at",
 }
 
 

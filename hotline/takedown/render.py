@@ -1,0 +1,67 @@
+"""Turning a notice row into the message its channel sends: text from per-language templates, XARF documents.
+
+Built from rows only, so every attempt (including a resend after a crash) produces the same message.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.template.loader import select_template
+
+from hotline.takedown import links, xarf
+from hotline.takedown.channels import OutboundMessage
+from hotline.takedown.models import ContactPolicy, Notice, NoticeItem, NoticeKind
+
+LANGUAGES = ("en", "nl", "fr", "de")
+
+
+def message_id(notice: Notice) -> str:
+    return f"<notice-{notice.key}@{settings.HOTLINE_MESSAGE_DOMAIN}>"
+
+
+def language_of(code: str) -> str:
+    base = (code or "en").lower().split("-")[0]
+    return base if base in LANGUAGES else "en"
+
+
+def live_lines(notice: Notice) -> list[NoticeItem]:
+    return list(notice.lines.filter(dropped_at__isnull=True).select_related("item", "takedown", "trace")
+                .order_by("item_id"))
+
+
+def render_notice(notice: Notice) -> OutboundMessage:
+    lines = live_lines(notice)
+    context = _context(notice, lines)
+    folders = _template_folders(notice)
+    subject = select_template([f"takedown/notices/{f}/subject.txt" for f in folders]).render(context)
+    body = select_template([f"takedown/notices/{f}/body.txt" for f in folders]).render(context)
+    return OutboundMessage(
+        key=notice.key, message_id=message_id(notice), reference=notice.reference, recipient=notice.recipient,
+        subject=" ".join(subject.split()), body=body.strip() + "\n", language=notice.language,
+        xarf=xarf.documents_for(notice, lines), respond_url=str(context["respond_url"]))
+
+
+def _template_folders(notice: Notice) -> list[str]:
+    policy = ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
+    custom = [policy.template] if policy is not None and policy.template else []
+    return [*custom, language_of(notice.language), "en"]
+
+
+def _context(notice: Notice, lines: list[NoticeItem]) -> dict[str, object]:
+    first = min((line.takedown.first_notice_at for line in lines if line.takedown.first_notice_at), default=None)
+    repeat = max((line.takedown.repeats for line in lines), default=0) + 1
+    return {
+        "org": settings.HOTLINE_ORGANISATION, "from_email": settings.DEFAULT_FROM_EMAIL,
+        "contact_name": notice.contact.name, "ref": notice.reference, "kind": notice.kind, "role": notice.role,
+        "repeat": repeat if notice.kind == NoticeKind.REPEAT else 0,
+        "first_notice_at": f"{first:%Y-%m-%d %H:%M} UTC" if first else "",
+        "legal_basis": settings.HOTLINE_TAKEDOWN_LEGAL_BASIS,
+        "items": [_item(notice, line) for line in lines],
+        "respond_url": links.respond_url("notice", str(notice.key), notice.created_at),
+        "link_expires": f"{links.expires_at(notice.created_at):%Y-%m-%d}",
+    }
+
+
+def _item(notice: Notice, line: NoticeItem) -> dict[str, str]:
+    return {"url": line.url, "ref": f"{notice.reference}/{line.item_id}", "ip": line.ip,
+            "traced_at": f"{line.traced_at:%Y-%m-%d %H:%M}" if line.traced_at else ""}

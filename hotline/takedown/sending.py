@@ -1,0 +1,229 @@
+"""Sending notices, crash-safe: every notice is a row with its key before anything leaves the machine.
+
+1. claim: one due notice (batching window over, retry due, or a dead sender's lease run out) is moved to
+   ``sending`` with a lease, in its own committed transaction (SKIP LOCKED on PostgreSQL, a conditional
+   UPDATE that must hit one row everywhere);
+2. re-trace (first attempt only): an item whose host now belongs to another contact is re-routed instead;
+3. send after commit, through the contact's channel; the Message-ID / Idempotency-Key derive from the key,
+   so a worker killed mid-send is replaced by one that sends the same message again, never a new one;
+4. record: ``sent`` with every item's timings, repeat and check schedule, and the partners told; or a retry
+   with back-off; or ``failed`` after the last attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce, Least
+from django.utils import timezone, translation
+
+from hotline.audit.services import SYSTEM, Change, record, record_many
+from hotline.takedown import conf, integration
+from hotline.takedown.channels import ChannelError, SendResult, channel_for
+from hotline.takedown.models import (
+    NOTICE_STATES,
+    ContactPolicy,
+    Notice,
+    NoticeItem,
+    NoticeKind,
+    NoticeState,
+    Takedown,
+    TakedownState,
+)
+from hotline.takedown.render import language_of, live_lines, render_notice
+from hotline.takedown.services import add_to_batch, batch_window, latest_located_trace, take_due_decisions
+from hotline.tracing.models import TraceOutcome
+
+log = logging.getLogger("hotline.takedown")
+PAGE_LANGUAGES = ("nl", "fr")  # languages the public respond page speaks besides English
+
+
+def notice_step(*, now: datetime | None = None, limit: int = 20) -> bool:
+    """Worker step: take due routing decisions, queue due repeats, send up to ``limit`` due notices."""
+    found = take_due_decisions(now=now or timezone.now()) > 0
+    found = queue_repeats(now=now or timezone.now()) > 0 or found
+    for _ in range(limit):
+        notice = claim_notice(now or timezone.now())
+        if notice is None:
+            break
+        found = True
+        deliver(notice, now=now)
+    return found
+
+
+# ------------------------------------------------------------------ 1. claim
+
+
+def claim_notice(now: datetime) -> Notice | None:
+    with transaction.atomic():
+        due = Notice.objects.due(now).order_by("next_attempt_at", "pk")
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True)
+        notice = due.first()
+        if notice is None:
+            return None
+        won = Notice.objects.filter(pk=notice.pk, state=notice.state, attempts=notice.attempts,
+                                    next_attempt_at=notice.next_attempt_at).update(
+            state=NoticeState.SENDING, next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1)
+        if won != 1:
+            return None
+        if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
+            record(SYSTEM, "takedown.notice_lease_expired", notice, now=now,
+                   after={"notice": notice.reference, "attempt": notice.attempts + 1})
+    notice.refresh_from_db()
+    return notice
+
+
+# ------------------------------------------------------------------ 2.-4. deliver
+
+
+def deliver(notice: Notice, *, now: datetime | None = None) -> None:
+    """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise."""
+    try:
+        if notice.retraced_at is None and not _prepare(notice, now=now or timezone.now()):
+            return
+        with translation.override(_page_language(notice.language)):
+            message = render_notice(notice)
+        result = channel_for(notice.channel).send(message)
+    except ChannelError as exc:
+        _failed(notice, exc, now=now or timezone.now())
+        return
+    except Exception as exc:
+        _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
+        raise
+    _sent(notice, result, now=now or timezone.now())
+
+
+def _page_language(code: str) -> str:
+    language = language_of(code)
+    return language if language in PAGE_LANGUAGES else "en"
+
+
+@transaction.atomic
+def _prepare(notice: Notice, *, now: datetime) -> bool:
+    """Re-trace every item just before the first attempt. Returns False when nothing is left to send."""
+    for line in live_lines(notice):
+        if line.takedown.state == TakedownState.REMOVED:
+            _drop(line, "removed before the notice went out", now)
+        elif notice.kind != NoticeKind.ESCALATION:
+            _retrace_line(notice, line, now)
+    Notice.objects.filter(pk=notice.pk).update(retraced_at=now)
+    notice.retraced_at = now
+    if notice.lines.filter(dropped_at__isnull=True).exists():
+        return True
+    Notice.objects.filter(pk=notice.pk).update(state=NoticeState.CANCELLED, next_attempt_at=None)
+    record(SYSTEM, "takedown.notice_cancelled", notice, now=now, after={"reason": "no items left after re-trace"})
+    return False
+
+
+def _retrace_line(notice: Notice, line: NoticeItem, now: datetime) -> None:
+    trace = integration.retrace(line.item, now=now)
+    if trace is None or trace.outcome != TraceOutcome.OK:
+        return  # no better knowledge: keep the item (the checker decides whether it is gone)
+    if trace.abuse_contact_id is not None and trace.abuse_contact_id != notice.contact_id:
+        _drop(line, f"host moved: now traced to contact {trace.abuse_contact_id}", now)
+        integration.reroute(line.item, trace=trace, now=now)
+        return
+    line.trace, line.traced_at = trace, trace.traced_at
+    line.ip = str(trace.addresses[0].get("ip", "") if trace.addresses else line.ip)[:45]
+    line.save(update_fields=["trace", "traced_at", "ip"])
+
+
+def _drop(line: NoticeItem, reason: str, now: datetime) -> None:
+    line.dropped_at, line.drop_reason = now, reason[:200]
+    line.save(update_fields=["dropped_at", "drop_reason"])
+    record(SYSTEM, "takedown.notice_item_dropped", line.item, now=now,
+           after={"notice": line.notice.reference, "reason": reason})
+
+
+@transaction.atomic
+def _sent(notice: Notice, result: SendResult, *, now: datetime) -> None:
+    Notice.objects.filter(pk=notice.pk).update(
+        state=NoticeState.SENT, sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
+        delivered_at=now if result.delivered else None)
+    lines = live_lines(notice)
+    _stamp_takedowns(notice, [line.takedown for line in lines], now)
+    changes = [Change("takedown.notice_sent", notice, after={
+        "notice": notice.reference, "kind": notice.kind, "role": notice.role, "channel": notice.channel,
+        "attempt": notice.attempts, "items": [line.item_id for line in lines], "detail": result.detail})]
+    changes += [Change("takedown.notice_sent", line.item, after={"notice": notice.reference, "kind": notice.kind})
+                for line in lines]
+    record_many(SYSTEM, changes, now=now)
+    if notice.kind == NoticeKind.FIRST:
+        for line in lines:
+            integration.tell_partners(line.item, "notice_sent", now=now, note=notice.reference)
+
+
+def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -> None:
+    """Timings, the next repeat and an early check, as set-wise UPDATEs (the checker writes other columns).
+
+    The next repeat's batch opens one batching window early, so the repeat leaves on the contact's rhythm."""
+    soon = now + conf.schedule()[0][1]
+    updates: dict[str, Any] = {
+        "first_notice_at": Coalesce("first_notice_at", Value(now)), "last_notice_at": now,
+        "notices_sent": F("notices_sent") + 1, "next_check_at": Least(Coalesce("next_check_at", Value(soon)), soon),
+        # a rung may count repeats: look at the ladder again, unless every rung has been climbed
+        "next_escalation_at": Case(When(escalation_rung__lt=len(conf.ladder()), then=Value(now)),
+                                   default=F("next_escalation_at")),
+    }
+    if notice.kind == NoticeKind.REPEAT:
+        updates["repeats"] = F("repeats") + 1
+    repeating = [t.pk for t in takedowns if t.contact_id == notice.contact_id and t.state in NOTICE_STATES
+                 and notice.kind != NoticeKind.ESCALATION]
+    others = [t.pk for t in takedowns if t.pk not in set(repeating)]
+    if repeating:
+        policy = ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
+        rhythm = timedelta(hours=max(1, notice.contact.repeat_hours))
+        lead = min(batch_window(policy), rhythm - timedelta(minutes=1))
+        Takedown.objects.filter(pk__in=repeating).update(**updates, next_notice_at=now + rhythm - lead)
+    if others:
+        Takedown.objects.filter(pk__in=others).update(**updates)
+
+
+def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
+    give_up = not exc.retry or notice.attempts >= settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS
+    delay = timedelta(minutes=min(2 ** max(notice.attempts, 1), 6 * 60))
+    with transaction.atomic():
+        Notice.objects.filter(pk=notice.pk).update(
+            state=NoticeState.FAILED if give_up else NoticeState.QUEUED, last_error=str(exc)[:2000],
+            next_attempt_at=None if give_up else now + delay)
+        if give_up:
+            Takedown.objects.filter(notice_lines__notice=notice, managers_flagged_at__isnull=True).update(
+                managers_flagged_at=now)
+        record(SYSTEM, "takedown.notice_failed" if give_up else "takedown.notice_retry", notice, now=now,
+               after={"notice": notice.reference, "error": str(exc)[:500], "attempt": notice.attempts})
+    log.warning("notice %s: %s (%s)", notice.reference, exc, "gave up" if give_up else "will retry")
+
+
+# ------------------------------------------------------------------ repeats
+
+
+def queue_repeats(*, now: datetime, limit: int = 500) -> int:
+    """Put every takedown whose repeat is due into its contact's repeat batch, claiming them in one
+    transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers)."""
+    with transaction.atomic():
+        due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        takedowns = list(due.select_related("item", "contact")[:limit])
+        Takedown.objects.filter(pk__in=[t.pk for t in takedowns]).update(next_notice_at=None)
+        return sum(_queue_repeat(takedown, now) for takedown in takedowns)
+
+
+def _queue_repeat(takedown: Takedown, now: datetime) -> int:
+    due = takedown.next_notice_at
+    if takedown.state == TakedownState.REMOVAL_PENDING:
+        # a removal is being confirmed: ask again only if the content turns out to be there after all
+        Takedown.objects.filter(pk=takedown.pk).update(next_notice_at=now + conf.miss_interval() + timedelta(minutes=1))
+        return 0
+    if takedown.state not in NOTICE_STATES or takedown.contact is None:
+        return 0
+    kind = NoticeKind.FIRST if takedown.first_notice_at is None else NoticeKind.REPEAT
+    notice = add_to_batch(takedown, takedown.contact, kind=kind, now=now, ready_at=due,
+                          trace=latest_located_trace(takedown.item_id))
+    return 1 if notice is not None else 0

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from hotline.audit.models import AuditEvent
+from hotline.sim.smtp import SmtpSink
+from hotline.takedown.conf import parse_ladder, parse_schedule, takedown_settings
+from hotline.takedown.escalation import escalation_step, registered_domain
+from hotline.takedown.models import EscalationContact, Notice, NoticeKind, Takedown
+from hotline.takedown.sending import notice_step
+from hotline.takedown.tests.conftest import MakeContact, MakeTraced
+
+pytestmark = pytest.mark.django_db
+DAY = timedelta(days=1)
+
+
+def _run(at: datetime) -> None:
+    while notice_step(now=at) | escalation_step(now=at):
+        pass
+
+
+def test_after_two_repeats_the_upstream_registrar_and_site_owner_are_notified(
+    make_contact: MakeContact, traced_item: MakeTraced, smtp: SmtpSink
+) -> None:
+    hoster = make_contact("Silent Host")
+    upstream, registrar = make_contact("Transit Net"), make_contact("Names Registrar")
+    item = traced_item(hoster, url="http://www.pics.sim.test/a/1", due=timezone.now())
+    EscalationContact.objects.create(role="upstream", provider=hoster.provider, contact=upstream)
+    EscalationContact.objects.create(role="registrar", domain="sim.test", contact=registrar)
+    start = timezone.now()
+    _run(start)
+    _run(start + timedelta(hours=2))  # first notice
+    _run(start + timedelta(hours=2) + DAY)  # repeat 1
+    assert not Notice.objects.filter(kind=NoticeKind.ESCALATION).exists()
+    _run(start + timedelta(hours=2) + 2 * DAY)  # repeat 2: the first rung
+    escalations = Notice.objects.filter(kind=NoticeKind.ESCALATION)
+    assert {(n.role, n.contact_id) for n in escalations} == {("upstream", upstream.pk), ("registrar", registrar.pk)}
+    assert all(n.state == "sent" for n in escalations)
+    bodies = {m.recipients[0]: m.text() for m in smtp.messages()}
+    assert "network that you provide connectivity to" in bodies[upstream.email]
+    assert "registered through you" in bodies[registrar.email] and item.canonical_url in bodies[registrar.email]
+    takedown = Takedown.objects.get(item=item)
+    assert takedown.escalation_rung == 1
+    assert takedown.managers_flagged_at is not None  # no site-owner contact: a manager must find one
+    event = AuditEvent.objects.get(action="takedown.escalated")
+    assert event.after is not None and event.after["no_contact_for"] == ["site_owner"]
+
+
+def test_after_seven_days_police_and_managers_are_flagged(
+    make_contact: MakeContact, traced_item: MakeTraced, smtp: SmtpSink, settings: Any
+) -> None:
+    settings.HOTLINE_TAKEDOWN_ESCALATION = '[{"after_days": 7, "flag": ["police", "managers"]}]'
+    item = traced_item(make_contact(), due=timezone.now())
+    start = timezone.now()
+    _run(start)
+    _run(start + timedelta(hours=2))
+    first = Takedown.objects.get(item=item).first_notice_at
+    assert first is not None
+    assert Takedown.objects.get(item=item).next_escalation_at == first + 7 * DAY
+    escalation_step(now=first + 6 * DAY)
+    assert Takedown.objects.get(item=item).police_flagged_at is None
+    escalation_step(now=first + 7 * DAY)
+    takedown = Takedown.objects.get(item=item)
+    assert takedown.police_flagged_at == takedown.managers_flagged_at == first + 7 * DAY
+    assert takedown.next_escalation_at is None and takedown.escalation_rung == 1
+
+
+def test_a_removed_item_does_not_escalate(make_contact: MakeContact, traced_item: MakeTraced,
+                                          smtp: SmtpSink, settings: Any) -> None:
+    settings.HOTLINE_TAKEDOWN_ESCALATION = '[{"after_days": 1, "flag": ["police"]}]'
+    item = traced_item(make_contact(), due=timezone.now())
+    start = timezone.now()
+    _run(start)
+    _run(start + timedelta(hours=2))
+    Takedown.objects.filter(item=item).update(state="removed", removed_at=start + timedelta(hours=3))
+    escalation_step(now=start + 3 * DAY)
+    assert Takedown.objects.get(item=item).police_flagged_at is None
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("not json", "is not JSON"),
+    ('{"after_days": 1}', "must be a JSON list"),
+    ('[{"after_days": 1, "after_repeats": 2, "flag": ["police"]}]', "[0]: give exactly one"),
+    ('[{"after_repeats": 2, "notify": ["the press"]}]', "[0]: notify is a list of"),
+    ('[{"after_days": 2, "flag": ["police"]}, {"after_days": -1, "flag": ["managers"]}]',
+     "[1].after_days must be a number >= 0"),
+])
+def test_a_bad_ladder_is_refused_naming_the_rung(raw: str, message: str, settings: Any) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_ladder(raw)
+    settings.HOTLINE_TAKEDOWN_ESCALATION = raw
+    assert [m.id for m in takedown_settings()] == ["hotline.E201"]
+
+
+def test_a_bad_check_schedule_is_refused() -> None:
+    with pytest.raises(ImproperlyConfigured, match="open-ended"):
+        parse_schedule("[[1, 15], [24, 60]]")
+    assert parse_schedule("[[2, 10], [null, 60]]")[0] == (2.0, timedelta(minutes=10))
+
+
+def test_registered_domains_come_from_the_offline_suffix_list() -> None:
+    assert registered_domain("www.shop.example.co.uk") == "example.co.uk"
+    assert registered_domain("a.b.pics.sim.test") == "sim.test"
