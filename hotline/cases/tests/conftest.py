@@ -56,21 +56,9 @@ def errors_of(batch: Any) -> list[tuple[int, str]]:
 
 
 @pytest.fixture
-def client_for() -> Callable[[User], Any]:
-    """A test client logged in as `user`, second factor done (as after a real sign-in)."""
-    from django.test import Client
-
-    from hotline.accounts.session import mark_second_factor_done
-
-    def make(user: User) -> Client:
-        client = Client()
-        client.force_login(user)
-        session = client.session
-        mark_second_factor_done(session)
-        session.save()
-        return client
-
-    return make
+def client_for(login: Callable[[User], Any]) -> Callable[[User], Any]:
+    """A test client logged in as `user`, second factor done: the shared `login` fixture."""
+    return login
 
 
 @pytest.fixture(autouse=True)
