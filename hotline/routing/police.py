@@ -137,11 +137,10 @@ def _ensure_package(referral: Referral, *, now: datetime) -> None:
         export_items(list(referral.items.order_by("pk")), target, actor=SYSTEM,
                      organisation=settings.HOTLINE_ORGANISATION,
                      encrypt_to=recipient_key_from_b64(key) if key else None)
-    digest = _sha256(target)
-    Referral.objects.filter(pk=referral.pk).update(package_path=str(target), package_sha256=digest,
-                                                   summary=summary(referral))
-    referral.package_path, referral.package_sha256 = str(target), digest
+    referral.package_path, referral.package_sha256 = str(target), _sha256(target)
     referral.summary = summary(referral)
+    Referral.objects.filter(pk=referral.pk).update(package_path=referral.package_path,
+                                                   package_sha256=referral.package_sha256, summary=referral.summary)
 
 
 def _sha256(path: Path) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, Actor, record
@@ -191,7 +191,7 @@ def _start_actions(item: Item, decision: Decision, plan: Plan, trace: Trace | No
 def mark_notice_taken(decision: Decision, *, now: datetime) -> None:
     """Takedown has created the notice for this decision: it must not be offered again."""
     taken = Decision.objects.filter(pk=decision.pk, notice_due_at__isnull=False).update(
-        notice_due_at=None, inputs=_with(decision.inputs, notice_taken_at=now.isoformat()))
+        notice_due_at=None, inputs={**decision.inputs, "notice_taken_at": now.isoformat()})
     if taken != 1:
         raise RoutingError(f"decision {decision.pk} has no notice due")
     decision.notice_due_at = None
@@ -199,10 +199,6 @@ def mark_notice_taken(decision: Decision, *, now: datetime) -> None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _with(inputs: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {**inputs, **extra}
 
 
 # --- the worker step --------------------------------------------------------------------------------
@@ -295,11 +291,11 @@ def _move_hold(referral: Referral, hold_until: datetime | None, *, now: datetime
         decision.hold_until = hold_until
         fields = ["hold_until"]
         if decision.notice_due_at is not None:
-            decision.notice_due_at = max(hold_until or now, now) if hold_until else now
+            decision.notice_due_at = max(hold_until, now) if hold_until else now
             fields.append("notice_due_at")
         decision.save(update_fields=fields)
 
 
 def open_decisions_needing_analyst() -> Any:
-    return Decision.objects.current().filter(Q(needs_analyst=True)).select_related("item").order_by("decided_at")
+    return Decision.objects.current().filter(needs_analyst=True).select_related("item").order_by("decided_at")
 
