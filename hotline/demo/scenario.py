@@ -132,21 +132,18 @@ def make_plan(reports: int, *, days: int, seed: int) -> Plan:
             if plan.sites and rng.random() < 0.2:
                 names.append(rng.choice(plan.sites).n)
             else:
-                names.append(_new_site(plan, rng).n)
+                names.append(new_site(plan, rng).n)
         hour = index * plan.arrival_hours // max(1, reports)
         plan.reports.append(PlannedReport(hour, rng.choice(SOURCES), tuple(dict.fromkeys(names))))
     return plan
 
 
-def _new_site(plan: Plan, rng: random.Random) -> Site:
+def new_site(plan: Plan, rng: random.Random) -> Site:
+    """Add one site to the plan (country, provider, fate and police release drawn from ``rng``)."""
     country = rng.choices(("BE", "NL", "US"), weights=(6, 2, 2))[0]
     provider = rng.choice(DOMESTIC).name if country == "BE" else next(
         p.name for p in PROVIDERS if p.country == country)
     fate = rng.choices(("known", "baseline", "not_illegal", "gone"), weights=(15, 25, 52, 8))[0]
-    if fate == "known" and BY_NAME[provider].behaviour == "reupload":
-        # Known content that comes back after removal re-opens an item that already has its final
-        # (inherited) assessment, and inherit_known_step fails on it (docs/simulation.md, "Found").
-        fate = "baseline"
     site = Site(len(plan.sites), provider, fate, release=rng.random() < 0.5)
     plan.sites.append(site)
     return site

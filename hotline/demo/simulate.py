@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import time_machine
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.test import Client
 from django.utils import timezone
 
@@ -103,6 +103,7 @@ class Simulation:
             refresh_all(now=end)
             result = Result(self.plan, self.start, end, time.perf_counter() - began)
             fill_result(result)
+            result.counts["partner"] = self.world.partner.counts()
         return result
 
     def step_after(self, now: datetime) -> timedelta:
@@ -110,6 +111,9 @@ class Simulation:
         return H if now < detailed_until else 6 * H
 
     def tick(self, now: datetime) -> None:
+        # The partner hotline first: its clock follows ours from here (our forwards of this tick must land
+        # inside its receive window), and it works on what it received during the last tick.
+        self.world.partner.tick(now)
         for action in self.world.providers.advance(now):
             self.carry_out(action)
         self.intake(now)
@@ -167,7 +171,7 @@ class Simulation:
 
     def api(self, source: str, urls: list[list[str]], now: datetime) -> None:
         kind = ClientKind.PARTNER if source == "partner" else ClientKind.INDUSTRY
-        body = {"submission_id": f"{source}-{now:%Y%m%d%H}",
+        body = {"submission_id": f"{source}-{now:%Y%m%d%H%M%S}",
                 "reports": [{"urls": u, "text": "Synthetic simulated report."} for u in urls]}
         answer = self.client.post("/api/v1/submissions", json.dumps(body), content_type="application/json",
                                   HTTP_AUTHORIZATION=f"Bearer {self.world.tokens[kind]}")
@@ -186,14 +190,17 @@ class Simulation:
     def analyst_works(self, now: datetime) -> None:
         """The scripted analyst assesses every item waiting, with the label the plan gives its site."""
         # A re-opened item (re-upload) already has its final assessment and no service re-assesses it: skipped.
-        final = Assessment.objects.filter(item=OuterRef("pk"), is_final=True)
-        waiting = Item.objects.filter(status__in=AWAITING_ASSESSMENT, claimed_by__isnull=True).filter(~Exists(final))
-        for item in waiting.order_by("pk"):
+        for item in self.waiting(now).order_by("pk"):
             site = self.world.site_of_host(item.host)
             if site is None:
                 continue
             claim_item(item, user=self.analyst, now=now)
             assess_item(item, _VERDICTS[site.fate], user=self.analyst, now=now)
+
+    def waiting(self, now: datetime) -> QuerySet[Item]:
+        """Items waiting for the scripted analyst: unclaimed, and without a final assessment."""
+        final = Assessment.objects.filter(item=OuterRef("pk"), is_final=True)
+        return Item.objects.filter(status__in=AWAITING_ASSESSMENT, claimed_by__isnull=True).filter(~Exists(final))
 
     def police_liaison_works(self, now: datetime) -> None:
         """The police release the hold on the referrals the plan says they release, once they have them."""

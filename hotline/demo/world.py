@@ -1,6 +1,7 @@
 """The simulated world a scenario runs in, all on loopback: the simulated web with its hosting providers,
-a DNS stub and an RDAP server placing each site in a country, a partner hotline, an SMTP sink that is both
-the police mailbox and the providers' abuse inboxes, and the directory rows that describe all of them."""
+a DNS stub and an RDAP server placing each site in a country, a partner hotline (a second installation of
+the product, with our own site on a thread for its answers), an SMTP sink that is both the police mailbox
+and the providers' abuse inboxes, and the directory rows that describe all of them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hotline.accounts.models import ClientKind
 from hotline.accounts.services import issue_api_client
 from hotline.audit.services import SYSTEM, Actor
 from hotline.demo.generator import ensure_demo_users
-from hotline.demo.partner import LoopbackPartner
+from hotline.demo.peer import EXCHANGE, OwnSite, Partner
 from hotline.demo.scenario import BY_NAME, PROVIDERS, REUPLOAD_AFTER, Plan, Site
 from hotline.hashes.models import BankKind
 from hotline.hashes.services import ensure_bank, import_records
@@ -45,21 +46,33 @@ class World(ExitStack):
 
     def __enter__(self) -> World:
         super().__enter__()
+        try:
+            self._start()
+        except BaseException:
+            self.close()  # what did start (the partner installation, server threads) stops again
+            raise
+        return self
+
+    def _start(self) -> None:
         self.web = self.enter_context(SimWeb(suffixes=(".sim.test",)))
         self.smtp = self._smtp or self.enter_context(SmtpSink())
         self.dns = self.enter_context(SimDns({}))
         self.rdap = self.enter_context(SimRdap([SimNetwork(
             p.cidr, country=p.country, name=p.slug.upper(), registrant=p.name, abuse=p.email) for p in PROVIDERS]))
-        self.partner = self.enter_context(LoopbackPartner())
         self.enter_context(override_settings(**self.settings()))
+        # Our own site answers B's statuses; B stops first (an ExitStack unwinds in reverse), even on failure.
+        self.site = self.enter_context(OwnSite())
+        self.partner = self.enter_context(Partner(our_endpoint=self.site.url + EXCHANGE,
+                                                  sim_hosts=self.web.host_map))
         self.providers = SimProviders(self.web)
         self.providers.attach_sink(self.smtp)
         for plan in PROVIDERS:
             self.providers.add(SimProvider(plan.name, Behaviour(plan.behaviour), contact=plan.email,
                                            ack_after=plan.ack_after, remove_after=plan.remove_after,
                                            reupload_after=REUPLOAD_AFTER, move_to=plan.move_to))
-        self.urls = {site.n: self._publish(site) for site in self.plan.sites}
-        return self
+        self.urls: dict[int, str] = {}
+        for site in self.plan.sites:
+            self.publish(site)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -69,7 +82,13 @@ class World(ExitStack):
             "HOTLINE_RDAP_BASE_URL": self.rdap.base_url, "HOTLINE_FETCH_ALLOW_LOOPBACK": True,
             "HOTLINE_AUTO_ASSESS_KNOWN": True, "HOTLINE_HOME_COUNTRY": "BE", "HOTLINE_DIRECT_NOTICE_ABROAD": False,
             "ALLOWED_HOSTS": ["testserver", "127.0.0.1", "localhost"],
+            "SECURE_SSL_REDIRECT": False,  # our own site answers the partner on plain HTTP, on loopback
         }
+
+    def publish(self, site: Site) -> str:
+        """Put ``site`` on the simulated web, in its provider's network; returns its URL."""
+        self.urls[site.n] = url = self._publish(site)
+        return url
 
     def _publish(self, site: Site) -> str:
         provider = BY_NAME[site.provider]

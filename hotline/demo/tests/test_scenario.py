@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from django.db.models import Count
 
 from hotline.demo.scenario import Plan, make_plan
 from hotline.demo.simulate import Result, Simulation
 from hotline.demo.world import World
+from hotline.partners.models import Forward, InboundMessage
 from hotline.reports.models import Item
 from hotline.takedown.models import Takedown
 
@@ -23,9 +26,10 @@ def plan() -> Plan:
     return make_plan(120, days=10, seed=3)
 
 
-def _run(plan: Plan) -> Result:
+def _run(plan: Plan) -> tuple[Result, dict[str, Any], dict[int, str]]:
     with World(plan) as world:
-        return Simulation(plan, world, start=START).run()
+        result = Simulation(plan, world, start=START).run()
+        return result, world.partner.facts(), world.urls
 
 
 def test_it_plans_the_same_scenario_for_the_same_seed(plan: Plan) -> None:
@@ -38,7 +42,7 @@ def test_it_plans_the_same_scenario_for_the_same_seed(plan: Plan) -> None:
 
 
 def test_it_ends_where_the_plan_says(plan: Plan) -> None:
-    result = _run(plan)
+    result, partner, urls = _run(plan)
     counts, other = result.counts, result.counts["other"]
     domestic = plan.illegal(country="BE")
     by_behaviour = Counter(s.behaviour for s in domestic)
@@ -50,6 +54,7 @@ def test_it_ends_where_the_plan_says(plan: Plan) -> None:
     referred = Item.objects.filter(referrals__isnull=False).distinct().count()
     assert referred == len(domestic) + len(plan.illegal(country="US"))
     assert other["forwards_acknowledged"] == len(plan.illegal(country="NL"))
+    _check_partner(plan, partner, urls)
     released = set(Item.objects.filter(referrals__answer="release").values_list("host", flat=True))
     assert released == {s.host for s in domestic if s.release}
 
@@ -69,15 +74,34 @@ def test_it_ends_where_the_plan_says(plan: Plan) -> None:
     assert other["reopened"] == Item.objects.filter(reopened_at__isnull=False).count() == by_behaviour["reupload"]
     assert other["escalated"] >= by_behaviour["ignore"] + by_behaviour["ack_only"]  # + re-routed moves
 
-    # Statistics, from the plan: an item is removed within 24 h of its report only when the police released
-    # it early and its provider removes within hours of the notice (prompt: 2 h, reupload: 6 h).
-    fast = [s for s in domestic if s.release and s.behaviour in ("prompt", "reupload")]
+    # Statistics, from the plan: an item is removed within 24 h of its report exactly when the police released
+    # it early and its provider removes within hours of the notice and for good. A released move is removed by
+    # the second host after a second referral (~30 h); a re-upload is measured to its latest removal (days
+    # later, docs/statistics.md "Limits"); everything else waits out the 48 h hold or is never removed.
+    fast = [s for s in domestic if s.release and s.behaviour == "prompt"]
     removal = result.timings["removal"]
     assert removal["n"] == len(plan.illegal())
     quick = {t.item.host for t in states.values()
              if t.removed_at is not None and t.removed_at - t.item.first_reported_at <= timedelta(hours=24)}
-    assert quick <= {s.host for s in fast} and quick
+    assert quick == {s.host for s in fast} and quick
     assert removal["within_24h"] == pytest.approx(len(quick) / len(plan.illegal()))
     assert result.timings["police"]["reached"] == len(domestic) + len(plan.illegal(country="US"))
     assert result.volumes["illegal"] == len(plan.illegal())
     assert result.end - result.start == timedelta(days=10)
+
+
+def _check_partner(plan: Plan, partner: dict[str, Any], urls: dict[int, str]) -> None:
+    """The partner hotline (installation B) received each NL illegal site once, captured and assessed it, and
+    its "assessed" status came back to us."""
+    nl = plan.illegal(country="NL")
+    assert nl
+    forwards = list(Forward.objects.select_related("item").prefetch_related("events"))
+    assert sorted(f.item.host for f in forwards) == sorted(s.host for s in nl)
+    for forward in forwards:
+        assert forward.status == "assessed" and forward.assessed_at is not None, forward.item.host
+        assert [e.status for e in forward.events.all()] == ["received", "assessed"], forward.item.host
+    assert partner["partner_reports"] == sorted(urls[s.n] for s in nl)
+    assert partner["inbound"] == {"accepted": len(nl)}
+    assert partner["verdicts"] == {"baseline": len(nl)}
+    assert partner["statuses_sent"] == {"assessed": len(nl)} and partner["outbound"] == {"delivered": len(nl)}
+    assert dict(InboundMessage.objects.values_list("outcome").annotate(n=Count("pk"))) == {"accepted": len(nl)}
