@@ -241,6 +241,7 @@ LOGGING = {
     "loggers": {  # Django's own default handlers do not redact: route its loggers through the root's
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        "bagit": {"handlers": [], "level": "WARNING", "propagate": True},  # a line per file of every package
     },
 }
 

@@ -1,8 +1,9 @@
-"""hotline demo: set up the database, load demo data, run the web server and a worker."""
+"""hotline demo: migrate, simulate the last days of a hotline on loopback, then run it live with the real web
+server and worker (docs/simulation.md, "The demo")."""
 
 from __future__ import annotations
 
-import json
+import logging
 import mailbox
 import os
 import signal
@@ -16,92 +17,103 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
 
-from hotline.accounts.models import User
+from hotline.accounts.models import ClientKind, User
 from hotline.accounts.twofactor import ensure_enrolled
 from hotline.audit.services import Actor
-from hotline.demo.generator import (
-    DEMO_USERS,
-    assess_some,
-    capture_all,
-    ensure_demo_users,
-    report_reuploads,
-    seed_known_content,
-)
-from hotline.demo.hosting import DemoHosting, seed_directory
-from hotline.evidence.services import CaptureConfig
+from hotline.demo.generator import DEMO_USERS, ensure_demo_users
+from hotline.demo.live import LiveDemo, process_env
+from hotline.demo.scenario import make_plan
+from hotline.demo.simulate import Simulation, default_start, summary_lines
+from hotline.demo.world import World
+from hotline.reports.models import Item
 from hotline.sim.smtp import Received, SmtpSink
-from hotline.sim.web import SimWeb
+from hotline.takedown.models import Notice, Takedown
+
+STEP_SECONDS = 2.0  # how often the outside world and the scripted people act in the live demo
+STATUS_SECONDS = 60.0
 
 
 class Command(BaseCommand):
-    help = "Run the demo on 127.0.0.1: migrate, seed synthetic data, start web and worker."
+    help = ("Run the demo on 127.0.0.1: migrate, simulate the last days of a hotline on loopback, then keep that "
+            "world alive with the real web server and worker.")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--history-reports", type=int, default=150,
+                            help="reports in the simulated history before the demo goes live")
+        parser.add_argument("--history-days", type=int, default=14, help="days of simulated history")
+        parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--feed", type=float, default=20.0,
-                            help="seconds between new synthetic reports (0: off)")
-        parser.add_argument("--setup-only", action="store_true")
+                            help="seconds between new synthetic reports once live (0: none)")
+        parser.add_argument("--setup-only", action="store_true", help="stop after the history")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["history_reports"] < 1 or options["history_days"] < 1:
+            raise CommandError("--history-reports and --history-days must be at least 1")
         call_command("migrate", verbosity=0)
         call_command("createcachetable", verbosity=0)
-        call_command("seed_demo", stdout=self.stdout)
-        logins = ensure_demo_users()
-        keys = {name: ensure_enrolled(User.objects.get(username=name), actor=Actor(label="demo")) for name in logins}
+        if Item.objects.exists():
+            self._fresh_database()
+        logging.disable(logging.INFO)  # bag building and index rebuilds log at INFO for every referral
+        days = options["history_days"]
+        plan = make_plan(options["history_reports"], days=days, seed=options["seed"])
         mail_dir = settings.VAR_DIR / "demo-mail"
-        with SimWeb(suffixes=(".sim.test",), catch_all=True) as sim, DemoHosting() as hosting, \
-                SmtpSink(listeners=[_maildir_writer(mail_dir)]) as smtp:
-            seed_directory()
-            policy = sim.fetch_policy(port_map={80: sim.port})
-            self.stdout.write("capturing the demo reports from the simulated web ...")
-            capture_all(CaptureConfig(policy=policy))
-            known = seed_known_content(3)
-            mirrors = report_reuploads(4)
-            self.stdout.write(f"{known} hashes in the demo partner list; {mirrors} known files re-reported ...")
-            capture_all(CaptureConfig(policy=policy))
-            self.stdout.write(f"{assess_some(12)} items assessed by the scripted demo analyst")
+        with SmtpSink(listeners=[_maildir_writer(mail_dir)]) as smtp, World(plan, smtp=smtp) as world:
+            self.stdout.write(f"simulating the last {days} days: {len(plan.reports)} reports on synthetic "
+                              "*.sim.test sites, hosting providers, a partner hotline and a police mailbox ...")
+            result = Simulation(plan, world, start=default_start(days),
+                                progress=lambda line: self.stdout.write(f"  {line}")).run()
+            self.stdout.write("\n".join(summary_lines(result)))
+            logins = ensure_demo_users()
+            keys = {name: ensure_enrolled(User.objects.get(username=name), actor=Actor(label="demo"))
+                    for name in logins}
             if options["setup_only"]:
                 return
             port = options["port"]
-            env = os.environ | {
-                "HOTLINE_FETCH_ALLOW_LOOPBACK": "true",
-                "HOTLINE_SIM_HOSTS": json.dumps(sim.host_map),
-                "HOTLINE_SIM_PORTS": json.dumps({"80": sim.port}),
-                "HOTLINE_SMTP_HOST": "127.0.0.1", "HOTLINE_SMTP_PORT": str(smtp.port),
-                **hosting.env,
-            }
+            env = os.environ | process_env(world) | {"HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
             base = [sys.executable, "-m", "hotline.cli"]
             children = [
                 subprocess.Popen([*base, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env),  # noqa: S603
-                subprocess.Popen([*base, "worker", "--demo-feed", str(options["feed"])], env=env),  # noqa: S603
+                subprocess.Popen([*base, "worker", "--sleep", "1"], env=env),  # noqa: S603
             ]
+            live = LiveDemo(plan, world, now=timezone.now(), feed_seconds=options["feed"], seed=options["seed"])
             time.sleep(1.5)
-            self._banner(port, logins, keys, sim.port)
+            self._banner(port, logins, keys, world.tokens[ClientKind.INDUSTRY], options["feed"])
             self.stdout.write(f"Outbound mail (police referrals, notices) is caught on 127.0.0.1:{smtp.port} "
                               f"and written to {mail_dir}/\n")
-            self._wait(children)
+            self._live(live, children)
 
-    def _banner(self, port: int, logins: dict[str, str], keys: dict[str, str], sim_port: int) -> None:
-        lines = [
-            "",
-            f"Hotline demo running at  http://127.0.0.1:{port}/",
-            f"Simulated web (synthetic sites *.sim.test) on 127.0.0.1:{sim_port}",
-            f"Public report form:      http://127.0.0.1:{port}/report/  (Dutch: /nl/report/, French: /fr/report/)",
-            f"API documentation:       http://127.0.0.1:{port}/api/docs",
-            "Logins (user / password / authenticator key: add it to an authenticator app, or print the code",
-            "with: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('KEY').now())\"):",
-            *[f"  {role.label:<16} {name} / {logins[name]} / {keys[name]}" for name, role in DEMO_USERS],
-            "Press Ctrl-C to stop.",
-            "",
-        ]
-        self.stdout.write("\n".join(lines))
+    def _fresh_database(self) -> None:
+        """The simulated web lives in this process's memory, so an earlier run's sites are gone with it: the
+        demo starts again from an empty SQLite file. Any other database is left alone (audit is append-only)."""
+        database = connection.settings_dict
+        if connection.vendor != "sqlite" or not str(database["NAME"]).startswith(str(settings.VAR_DIR)):
+            raise CommandError(f"the database {database['NAME']} already holds items; the demo needs an empty one")
+        self.stdout.write(f"starting from a fresh demo database ({database['NAME']}; the last run's simulated "
+                          "web is gone)")
+        connection.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database['NAME']}{suffix}").unlink(missing_ok=True)
+        call_command("migrate", verbosity=0)
+        call_command("createcachetable", verbosity=0)
 
-    def _wait(self, children: list[subprocess.Popen[bytes]]) -> None:
+    def _live(self, live: LiveDemo, children: list[subprocess.Popen[bytes]]) -> None:
+        """Step the outside world until Ctrl-C or a child process ends; a status line every minute."""
+        last_status = time.monotonic()
         try:
             while all(child.poll() is None for child in children):
-                time.sleep(0.5)
+                live.step(timezone.now())
+                if time.monotonic() - last_status >= STATUS_SECONDS:
+                    last_status = time.monotonic()
+                    self.stdout.write(
+                        f"[{timezone.localtime():%H:%M}] {Item.objects.count()} items "
+                        f"({live.arrived} new reports live), {Notice.objects.filter(state='sent').count()} "
+                        f"notices sent, {Takedown.objects.filter(state='removed').count()} removed")
+                time.sleep(STEP_SECONDS)
         except KeyboardInterrupt:
             pass
         finally:
@@ -110,6 +122,23 @@ class Command(BaseCommand):
                     os.kill(child.pid, signal.SIGTERM)
             for child in children:
                 child.wait(timeout=15)
+
+    def _banner(self, port: int, logins: dict[str, str], keys: dict[str, str], api_token: str | None,
+                feed: float) -> None:
+        lines = [
+            "",
+            f"Hotline demo running at  http://127.0.0.1:{port}/",
+            f"Public report form:      http://127.0.0.1:{port}/report/  (Dutch: /nl/report/, French: /fr/report/)",
+            f"API documentation:       http://127.0.0.1:{port}/api/docs  (industry client token: {api_token})",
+            f"Live: a new report every {feed:g} s; providers answer notices within minutes; the scripted analyst",
+            "(analyst2) takes items that waited 3 minutes, so the newest are yours to assess as 'analyst'.",
+            "Logins (user / password / authenticator key: add it to an authenticator app, or print the code",
+            "with: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('KEY').now())\"):",
+            *[f"  {role.label:<16} {name} / {logins[name]} / {keys[name]}" for name, role in DEMO_USERS],
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
 
 
 def _maildir_writer(directory: Path) -> Callable[[Received], None]:

@@ -50,16 +50,10 @@ class Command(BaseCommand):
         parser.add_argument("--only", metavar="STEP,...",
                             help="run only these steps (e.g. capture,trace; names as in HOTLINE_WORKER_STEPS)")
         parser.add_argument("--skip", metavar="STEP,...", help="run every step except these")
-        parser.add_argument("--demo-feed", type=float, default=0.0,
-                            help="demo only: add synthetic reports every N seconds")
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths = select_steps(list(settings.HOTLINE_WORKER_STEPS), only=options["only"], skip=options["skip"])
         steps: list[Step] = [import_string(path) for path in paths]
-        if options["demo_feed"] > 0:
-            from hotline.demo.generator import feed_step
-
-            steps.append(feed_step(every_seconds=options["demo_feed"]))
         if options["once"]:
             found = run_once(steps)
             self.stdout.write("worked" if found else "nothing to do")
