@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: demo test install lint typecheck test-sqlite test-postgres messages bench clean
+.PHONY: demo test install chromium lint typecheck test-sqlite test-postgres messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,20 @@ test-postgres: install
 	  echo "SKIPPED the PostgreSQL run: nothing answers at $(PG_URL) (set PG_URL to point at one)." >&2; \
 	fi
 
-test: lint typecheck test-sqlite test-postgres
+# The real-browser tests drive Debian's Chromium (never a browser downloaded by a test tool): install it
+# when it is missing and this user may (root, or sudo without a password); otherwise say how.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  echo "installing Debian's chromium for the real-browser tests ..."; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium) >/dev/null 2>&1 \
+	    || echo "could not install chromium: the browser tests will skip (and fail under CI=true)" >&2; \
+	else \
+	  echo "chromium is missing: 'apt-get install chromium' (the browser tests skip; under CI=true they fail)" >&2; \
+	fi
+
+test: lint typecheck chromium test-sqlite test-postgres
 
 messages: install
 	cd hotline && ../$(BIN)/django-admin makemessages -l nl -l fr --no-obsolete && ../$(BIN)/django-admin compilemessages
