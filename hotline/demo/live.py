@@ -5,7 +5,7 @@ statistics and the provider scorecards have a past), then keeps the world alive 
 web and worker processes. From then on a :class:`LiveDemo` does only what the outside world and the people do:
 new reports arrive every few seconds, providers answer notices (faster than in life, so a newcomer sees content
 disappear within minutes), the scripted analyst works the older part of the queue (the newest items are left for
-the person trying the demo), the police liaison releases some holds and the partner installation answers.
+the person trying the demo), the police liaison releases the new referrals' holds and the partner installation answers.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from datetime import datetime, timedelta
 from django.db.models import QuerySet
 
 from hotline.accounts.models import User
+from hotline.audit.services import Actor
 from hotline.demo.scenario import SOURCES, Plan, new_site
 from hotline.demo.simulate import Simulation
 from hotline.demo.world import World
 from hotline.reports.models import Item
+from hotline.routing.models import PoliceAnswer, Referral, ReferralStatus
+from hotline.routing.services import record_police_answer
 
 # Providers in the live demo act in minutes instead of hours (the history keeps the plan's pace).
 LIVE_ACK_AFTER = timedelta(seconds=45)
@@ -92,6 +95,15 @@ class LiveDemo(Simulation):
         {"public": self.public, "partner": self.api, "industry": self.api, "csv": self.csv}[source](
             source, [urls], now)
         self.arrived += 1
+
+    def police_liaison_works(self, now: datetime) -> None:
+        """Live, the police liaison releases every new referral once it has it, so that the demo's notices go
+        out within minutes (the history keeps the plan's mix of early releases and 48 h holds)."""
+        waiting = Referral.objects.filter(status=ReferralStatus.SENT, answer=PoliceAnswer.NONE, hold_until__gt=now,
+                                          created_at__gte=self.start)
+        for referral in waiting:
+            record_police_answer(referral, PoliceAnswer.RELEASE, actor=Actor.of_user(self.police), now=now,
+                                 note="demo: released at once so the notice goes out")
 
     def waiting(self, now: datetime) -> QuerySet[Item]:
         """Only items that waited a while: the newest are left for the person trying the demo."""

@@ -34,7 +34,7 @@ def test_the_live_demo_feeds_reports_and_leaves_the_newest_items_for_people() ->
         history_items, history_sites = Item.objects.count(), len(plan.sites)
         t0 = START + timedelta(days=2, minutes=30)
         with time_machine.travel(t0, tick=True) as clock:
-            live = LiveDemo(plan, world, now=t0, feed_seconds=20, seed=2)
+            live = LiveDemo(plan, world, now=t0, feed_seconds=20, seed=6)  # BE and US illegal sites among them
             assert {p.remove_after for p in world.providers.providers.values()} == {LIVE_REMOVE_AFTER}
 
             live.step(t0)
@@ -66,6 +66,12 @@ def test_the_live_demo_feeds_reports_and_leaves_the_newest_items_for_people() ->
             analyst2 = User.objects.get(username="analyst2")
             assessed = Assessment.objects.filter(item__in=new_items, is_final=True)
             assert assessed.count() == len(new_sites) and {a.analyst_id for a in assessed} == {analyst2.pk}
+
+            # Live, the police liaison releases every new referral at once (the history's keep their hold).
+            live.pipeline(much_later)  # trace, route, refer: the worker's part
+            live.step(much_later)
+            held = Referral.objects.filter(created_at__gte=t0, hold_until__isnull=False)  # domestic: with a hold
+            assert held.exists() and set(held.values_list("answer", flat=True)) == {"release"}
 
         env = process_env(world)
         assert env["HOTLINE_SMTP_PORT"] == str(world.smtp.port) and env["HOTLINE_DNS_RESOLVERS"] == world.dns.spec

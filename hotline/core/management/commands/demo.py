@@ -85,6 +85,7 @@ class Command(BaseCommand):
             self._banner(port, logins, keys, world.tokens[ClientKind.INDUSTRY], options["feed"])
             self.stdout.write(f"Outbound mail (police referrals, notices) is caught on 127.0.0.1:{smtp.port} "
                               f"and written to {mail_dir}/\n")
+            self.stdout.flush()  # the banner first, also when the output goes to a file or a pipe
             self._live(live, children)
 
     def _fresh_database(self) -> None:
@@ -113,6 +114,7 @@ class Command(BaseCommand):
                         f"[{timezone.localtime():%H:%M}] {Item.objects.count()} items "
                         f"({live.arrived} new reports live), {Notice.objects.filter(state='sent').count()} "
                         f"notices sent, {Takedown.objects.filter(state='removed').count()} removed")
+                    self.stdout.flush()
                 time.sleep(STEP_SECONDS)
         except KeyboardInterrupt:
             pass

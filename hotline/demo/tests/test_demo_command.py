@@ -1,0 +1,95 @@
+"""``make demo`` as a newcomer runs it: ``hotline demo`` in its own process on a fresh SQLite file, the simulated
+history, then the real web server and worker on loopback while new reports arrive; Ctrl-C stops everything; a
+second run starts again from a fresh database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hotline.demo.peer import free_port
+from hotline.demo.scenario import make_plan
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[3]
+DEADLINE = 240.0
+
+
+def _env(var: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    # The demo's own settings (DEBUG, development keys, SQLite under HOTLINE_VAR_DIR), not the test suite's.
+    return keep | {"HOTLINE_DEBUG": "true", "HOTLINE_VAR_DIR": str(var), "DATABASE_URL": "",
+                   "DJANGO_SETTINGS_MODULE": "hotline.settings", "PYTHONPATH": str(ROOT)}
+
+
+def _wait(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"the demo exited ({process.returncode}) before {what}:\n{log.read_text()[-4000:]}")
+        time.sleep(0.5)
+    raise AssertionError(f"no {what} within {DEADLINE:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def _count(database: Path, sql: str, *params: object) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
+        return int(db.execute(sql, params).fetchone()[0])
+
+
+def test_make_demo_runs_a_living_hotline_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env, port, log = _env(tmp_path), free_port(), tmp_path / "demo.log"
+    command = [sys.executable, "-m", "hotline.cli", "demo", "--port", str(port), "--history-reports", "8",
+               "--history-days", "2", "--feed", "2"]
+    with log.open("wb") as out:
+        demo = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
+                                start_new_session=True)
+    try:
+        _wait("the web server", lambda: _answers(port), demo, log)
+        database = tmp_path / "hotline.sqlite3"
+        history = _count(database, "select count(*) from reports_item")
+        assert history > 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/report/", timeout=10) as page:
+            assert page.status == 200 and b"<form" in page.read()
+        # Live: new reports arrive every 2 s and the worker process captures them from the simulated web.
+        _wait("a live report captured by the worker", lambda: _count(
+            database, "select count(*) from reports_item where id > ? and status != 'new'", history) > 0, demo, log)
+        banner = log.read_text()
+        assert f"http://127.0.0.1:{port}/" in banner and "analyst-demo-2026" in banner
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C reaches the demo and its children, as in a terminal
+        try:
+            code = demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            raise
+    assert code == 0, log.read_text()[-4000:]
+    assert not _answers(port)
+
+    # A second run: the simulated web of the first is gone, so the demo starts from a fresh database.
+    again = subprocess.run(  # noqa: S603 - our own command line
+        [*command[:4], "--setup-only", "--history-reports", "5", "--history-days", "1"],
+        env=env, cwd=ROOT, capture_output=True, timeout=DEADLINE, check=False)
+    assert again.returncode == 0, again.stderr.decode()[-4000:]
+    assert b"starting from a fresh demo database" in again.stdout
+    fresh = len(make_plan(5, days=1, seed=1).sites)
+    assert _count(tmp_path / "hotline.sqlite3", "select count(*) from reports_item") == fresh
