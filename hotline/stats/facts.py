@@ -99,7 +99,8 @@ def _load(ids: Sequence[int]) -> _Sources:
         police={row["item_id"]: row["first"] for row in
                 referrals.values("item_id").annotate(first=Min("referral__sent_at"))},
         takedown={row[0]: row[1:] for row in Takedown.objects.filter(**of_items).values_list(
-            "item_id", "state", "provider_id", "first_notice_at", "acknowledged_at", "removed_at", "reuploads")},
+            "item_id", "state", "provider_id", "first_notice_at", "acknowledged_at", "first_removed_at", "removed_at",
+            "reuploads")},
         forward={row["item_id"]: (row["notice"], row["removed"]) for row in forwards},
         reupload=set(Item.reupload_of.through.objects.filter(**_within("from_item_id", ids)).values_list(
             "from_item_id", flat=True)),
@@ -112,10 +113,12 @@ def _fact(pk: int, src: _Sources, now: datetime) -> ItemFact:
     start = min(first_reported, report[0]) if report else first_reported
     verdict, content_type, age_group, site_type = src.assessment.get(pk, (item_verdict, "", "", ""))
     country, provider_id = src.trace.get(pk, ("", None))
-    state, noticed_provider, first_notice, acked, removed, reappearances = src.takedown.get(
-        pk, ("", None, None, None, None, 0))
-    # A takedown counts as removed only while it is: a re-upload puts it back online.
-    our_removal = removed if state == TakedownState.REMOVED else None
+    state, noticed_provider, first_notice, acked, first_removed, removed, reappearances = src.takedown.get(
+        pk, ("", None, None, None, None, None, 0))
+    # Time to removal is measured to the first confirmed removal, as the takedown timings and the provider
+    # scorecards measure it; content that came back since is "online again" (the long tail counts it).
+    our_removal = first_removed or (removed if state == TakedownState.REMOVED else None)
+    online_again = first_removed is not None and state != TakedownState.REMOVED
     partner_notice, partner_removal = src.forward.get(pk, (None, None))
     removal = _earliest(our_removal, partner_removal)
     return ItemFact(
@@ -123,6 +126,7 @@ def _fact(pk: int, src: _Sources, now: datetime) -> ItemFact:
         illegal=verdict in ILLEGAL_VERDICTS, content_type=content_type, age_group=age_group, site_type=site_type,
         country=country or "", provider_id=provider_id, route=src.route.get(pk, ""), forwarded=pk in src.forward,
         in_takedown=pk in src.takedown, reupload=pk in src.reupload, reappearances=reappearances,
+        online_again=online_again,
         police_secs=_secs(start, src.police.get(pk)),
         notice_secs=_secs(start, _earliest(first_notice, partner_notice)),
         removal_secs=_secs(start, removal),

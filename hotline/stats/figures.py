@@ -32,6 +32,16 @@ from hotline.stats.tables import CHANGE, SECONDS, SHARE, TEXT, Column, Table
 MARKS: tuple[tuple[str, timedelta], ...] = (
     ("24h", timedelta(hours=24)), ("3d", timedelta(days=3)), ("7d", timedelta(days=7)))
 LONG_TAIL = timedelta(days=42)
+
+
+def online_beyond(column: str, started: str, now: datetime) -> tuple[Q, Q]:
+    """The long tail as (removed late, still online): removed more than 42 days after ``started`` (and gone
+    since), or not removed (or online again after a removal) with ``started`` more than 42 days ago."""
+    late = Q(**{f"{column}__gt": int(LONG_TAIL.total_seconds())}, online_again=False)
+    online = (Q(**{f"{column}__isnull": True}) | Q(online_again=True)) & Q(**{f"{started}__lt": now - LONG_TAIL})
+    return late, online
+
+
 # step -> (duration column, who is expected to reach it)
 STEPS: dict[str, tuple[str, Q]] = {
     "police": ("police_secs", Q(illegal=True) & (
@@ -99,10 +109,9 @@ def step_aggregates(now: datetime) -> dict[str, Any]:
             aggregates[f"{step}_{mark}_known"] = Count("pk", filter=known)
         if in_sql():
             aggregates[f"{step}_percentiles"] = PercentileCont(column, filter=reached)
-    tail = int(LONG_TAIL.total_seconds())
-    aggregates["tail_late"] = Count("pk", filter=Q(illegal=True, removal_secs__gt=tail))
-    aggregates["tail_online"] = Count("pk", filter=Q(illegal=True, removal_secs__isnull=True,
-                                                     reported_at__lt=now - LONG_TAIL))
+    late, online = online_beyond("removal_secs", "reported_at", now)
+    aggregates["tail_late"] = Count("pk", filter=Q(illegal=True) & late)
+    aggregates["tail_online"] = Count("pk", filter=Q(illegal=True) & online)
     return aggregates
 
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from hotline.assessment.codes import Verdict
-from hotline.stats.figures import LONG_TAIL, STEPS, facts, reports, step_figures
+from hotline.stats.figures import STEPS, facts, online_beyond, reports, step_figures
 from hotline.stats.filters import Filters, parse_filters
 from hotline.stats.models import ItemFact
 
@@ -40,14 +40,17 @@ def _pct(share: float | None) -> str:
     return "" if share is None else f"{share * 100:.1f}"
 
 
+def _beyond(now: datetime) -> Q:
+    late, online = online_beyond("removal_secs", "reported_at", now)
+    return late | online
+
+
 def _row(qs: QuerySet[ItemFact], now: datetime) -> dict[str, Any]:
     counted = qs.aggregate(
         urls_received=Count("pk"), urls_assessed=Count("pk", filter=~Q(verdict="")),
         urls_illegal=Count("pk", filter=Q(illegal=True)), urls_baseline=Count("pk", filter=Q(verdict=Verdict.BASELINE)),
         urls_national=Count("pk", filter=Q(verdict=Verdict.NATIONAL)),
-        online_beyond_42d=Count("pk", filter=Q(illegal=True) & (
-            Q(removal_secs__gt=int(LONG_TAIL.total_seconds()))
-            | Q(removal_secs__isnull=True, reported_at__lt=now - LONG_TAIL))))
+        online_beyond_42d=Count("pk", filter=Q(illegal=True) & _beyond(now)))
     row: dict[str, Any] = dict(counted)
     for step, figures in step_figures(qs, now).items():
         row.update({f"{step}_expected": figures["n"], f"{step}_reached": figures["reached"],

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
-from hotline.stats.figures import LONG_TAIL, facts
+from hotline.stats.figures import facts, online_beyond
 from hotline.stats.filters import Filters
 from hotline.stats.percentiles import PercentileCont, grouped_percentiles, in_sql, percentile_cont, whole
 from hotline.stats.tables import SECONDS, SHARE, TEXT, Column, Table
@@ -23,14 +23,13 @@ ONE_DAY = timedelta(days=1)
 def providers(filters: Filters, now: datetime) -> Table:
     """Per provider we noticed (our own notice-and-takedown), times measured from our first notice."""
     noticed = facts(filters).filter(first_notice_at__isnull=False)
-    tail = int(LONG_TAIL.total_seconds())
+    late, online = online_beyond("notice_removal_secs", "first_notice_at", now)
     aggregates: dict[str, Any] = {
         "noticed": Count("pk"), "acknowledged": Count("pk", filter=Q(notice_ack_secs__isnull=False)),
         "removed": Count("pk", filter=Q(notice_removal_secs__isnull=False)),
         "hit_24h": Count("pk", filter=Q(notice_removal_secs__lte=DAY)),
         "known_24h": Count("pk", filter=Q(notice_removal_secs__isnull=False) | Q(first_notice_at__lte=now - ONE_DAY)),
-        "beyond": Count("pk", filter=Q(notice_removal_secs__gt=tail)
-                        | Q(notice_removal_secs__isnull=True, first_notice_at__lt=now - LONG_TAIL)),
+        "beyond": Count("pk", filter=late | online),
         "reappearances": Sum("reappearances")}
     if in_sql():  # the percentiles ride along in the same scan
         aggregates.update(ack=PercentileCont("notice_ack_secs", (0.5,)), removal=PercentileCont("notice_removal_secs"))

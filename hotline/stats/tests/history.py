@@ -92,7 +92,7 @@ def takedown(target: Item, provider: Provider, *, notice: datetime | None, state
     return Takedown.objects.create(
         item=target, state=state, state_changed_at=opened, opened_at=opened, reported_at=target.first_reported_at,
         provider=provider, first_notice_at=notice, last_notice_at=notice, acknowledged_at=ack, removed_at=removed,
-        reuploads=reuploads, reappeared_at=reappeared)
+        first_removed_at=removed, reuploads=reuploads, reappeared_at=reappeared)
 
 
 def forward(history: History, target: Item, created: datetime, *, notice: datetime | None,

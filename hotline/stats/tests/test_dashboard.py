@@ -70,7 +70,7 @@ def test_it_exports_one_table_as_csv_with_machine_values(login: Login, manager: 
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert response["Content-Type"].startswith("text/csv")
     assert [(r["key"], r["median"], r["within_24h"]) for r in rows] == [
-        ("police", "32400", "0.75"), ("notice", "86400", "0.5714"), ("removal", "259200", "0.25")]
+        ("police", "32400", "0.75"), ("notice", "86400", "0.5714"), ("removal", "172800", "0.375")]
 
 
 def test_it_keeps_provider_names_from_running_as_formulas(login: Login, manager: User, history: History) -> None:
