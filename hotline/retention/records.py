@@ -1,4 +1,4 @@
-"""Data classes kept in database rows: reporter contact, assessment notes, trace snapshots, notices,
+"""Data classes kept in database rows: reporter contact, report descriptions, assessment notes, trace snapshots, notices,
 partner messages, and the audit log (which is never purged, only reported on by age).
 
 Anonymising classes clear free text and message bodies, keep every code, count and time stamp,
@@ -64,6 +64,23 @@ class ReporterContactPolicy(_AnonymisingPolicy):
 
     def rows(self) -> QuerySet[Report]:
         return Report.objects.exclude(reporter_contact="").annotate(**{START: F("received_at")})
+
+
+class ReportTextPolicy(_AnonymisingPolicy):
+    """What reporters write about a URL can name people (themselves, a victim, a suspect): it is cleared
+    once its time has come; the report's facts, which statistics count, stay."""
+
+    name = "report_text"
+    label = _("Report descriptions")
+    start_label = _("report received")
+    default = "365d"
+    destroys = _("the reporter's free-text description")
+    keeps = _("the report: reference, source, time received, language, URLs and items")
+    item_path = "items"
+    cleared = {"text": ""}
+
+    def rows(self) -> QuerySet[Report]:
+        return Report.objects.exclude(text="").annotate(**{START: F("received_at")})
 
 
 class AssessmentNotesPolicy(_AnonymisingPolicy):

@@ -15,12 +15,14 @@ from hotline.retention.records import (
     PartnerInboundPolicy,
     PartnerOutboundPolicy,
     ReporterContactPolicy,
+    ReportTextPolicy,
     TraceSnapshotPolicy,
 )
 
 # A new data class is one Policy subclass added here (and a line in docs/retention.md).
 POLICY_CLASSES: tuple[type[Policy], ...] = (
     ReporterContactPolicy,
+    ReportTextPolicy,
     MediaPolicy,
     WarcPolicy,
     PreviewPolicy,

@@ -47,7 +47,7 @@ def test_a_held_item_keeps_its_media_until_the_hold_is_released(
 
 def test_a_hold_covers_every_class_of_the_item(settled: Settle, media_of: Callable[..., Media],
                                                admin_user: User) -> None:
-    receive_reports([IncomingReport(source=Source.PUBLIC, urls=["http://held.sim.test/p"],
+    receive_reports([IncomingReport(source=Source.PUBLIC, urls=["http://held.sim.test/p"], text="Synthetic.",
                                     reporter_contact="reporter@mail.example")], actor=SYSTEM, now=T0)
     item = Item.objects.get(host="held.sim.test")
     Assessment.objects.create(item=item, created_at=T0, verdict="not_illegal", notes="note")
@@ -55,8 +55,9 @@ def test_a_hold_covers_every_class_of_the_item(settled: Settle, media_of: Callab
         Trace.objects.create(item=item, traced_at=T0 + day * DAY, host=item.host, outcome="ok", country="BE")
     place_hold("item", item.pk, reason="Court order 42", user=admin_user, now=T0)
 
-    assert [run(name) for name in ("reporter_contact", "assessment_notes", "trace_snapshots")] == [0, 0, 0]
-    assert Report.objects.get().reporter_contact == "reporter@mail.example"
+    assert [run(name) for name in ("reporter_contact", "report_text", "assessment_notes", "trace_snapshots")] == [
+        0, 0, 0, 0]
+    assert Report.objects.get().reporter_contact == "reporter@mail.example" and Report.objects.get().text
     assert Trace.objects.filter(item=item).count() == 3
 
 

@@ -140,6 +140,24 @@ def test_it_anonymises_reporter_contact_after_180_days_and_keeps_the_report(db: 
     assert after["objects"] == [early.pk]
 
 
+def test_it_clears_report_descriptions_after_a_year_and_keeps_the_report(db: None) -> None:
+    receive_reports([IncomingReport(source=Source.PUBLIC, urls=["http://a.sim.test/x"], text="Synthetic words.",
+                                    reporter_contact="reporter@mail.example")], actor=SYSTEM, now=T0)
+    receive_reports([IncomingReport(source=Source.PUBLIC, urls=["http://b.sim.test/x"], text="Later words.")],
+                    actor=SYSTEM, now=T0 + 5 * DAY)
+
+    assert run("report_text", T0 + 364 * DAY) == 0
+    assert run("report_text", T0 + 365 * DAY) == 1
+
+    early, late = Report.objects.order_by("received_at")
+    assert early.text == "" and early.reference.startswith("HL-") and early.items.count() == 1
+    assert early.reporter_contact == "reporter@mail.example", "another class, another clock"
+    assert late.text == "Later words."
+    [after] = audit_after("retention.purged")
+    assert after["digests"] == [sha256_text(canonical(["Synthetic words."]))] and after["objects"] == [early.pk]
+    assert run("report_text", T0 + 400 * DAY) == 1  # the later one; the cleared one is not purged twice
+
+
 def test_it_clears_assessment_notes_and_keeps_every_code(make_item: Callable[..., Item]) -> None:
     item = make_item()
     old = Assessment.objects.create(item=item, created_at=T0, verdict="baseline", legal_limb="real_minor",
