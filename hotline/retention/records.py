@@ -1,5 +1,5 @@
-"""Data classes kept in database rows: reporter contact, report descriptions, assessment notes, trace snapshots, notices,
-partner messages, and the audit log (which is never purged, only reported on by age).
+"""Data classes kept in database rows: reporter contact, report descriptions, assessment notes, trace
+snapshots, notices, partner messages, and the audit log (which is never purged, only reported on by age).
 
 Anonymising classes clear free text and message bodies, keep every code, count and time stamp,
 and leave a ``PurgedObject`` marker; trace thinning deletes whole snapshots that repeat known facts.

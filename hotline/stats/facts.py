@@ -52,7 +52,9 @@ class _Sources:
     trace: dict[int, tuple[str, int | None]]
     route: dict[int, str]
     police: dict[int, datetime]
-    takedown: dict[int, tuple[str, int | None, datetime | None, datetime | None, datetime | None, int]]
+    # state, provider, first notice, acknowledged, first removal, latest removal, re-uploads
+    takedown: dict[int, tuple[str, int | None, datetime | None, datetime | None, datetime | None, datetime | None,
+                              int]]
     forward: dict[int, tuple[datetime | None, datetime | None]]
     reupload: set[int]
 

@@ -57,7 +57,7 @@ def test_it_measures_times_from_the_first_report_received(history: History) -> N
         "within_24h": 4 / 7, "within_3d": 5 / 7, "within_7d": 6 / 7, "not_reached": 1}
     # Measured to the first removal: A7 at 5 h (back online since: the long tail counts that), A1 20 h, A5 1 d,
     # A6 3 d (its partner's removal), A2 4 d, A3 10 d; A4 and A8 never were. Median (1 d + 3 d) / 2 = 2 d;
-    # p90 between 4 d and 10 d: 4 d + 0.5 × 6 d = 7 d.
+    # p90 between 4 d and 10 d: 4 d + 0.5 * 6 d = 7 d.
     assert rows["removal"] | {"step": None} == {
         "step": None, "key": "removal", "n": 8, "reached": 6, "median": 2 * D, "p90": 7 * D,
         "within_24h": 3 / 8, "within_3d": 4 / 8, "within_7d": 5 / 8, "not_reached": 2}
