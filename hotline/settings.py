@@ -277,6 +277,7 @@ HOTLINE_WORKER_STEPS = [
     "hotline.routing.police.referral_step",
     "hotline.takedown.sending.notice_step",
     "hotline.takedown.liveness.liveness_step",
+    "hotline.takedown.bounces.bounce_step",
     "hotline.takedown.escalation.escalation_step",
     "hotline.takedown.inforequests.inforequest_step",
     "hotline.mailintake.services.mail_step",
@@ -339,6 +340,13 @@ HOTLINE_TAKEDOWN_CHECK_BATCH = env.integer("HOTLINE_TAKEDOWN_CHECK_BATCH", 500, 
 HOTLINE_TAKEDOWN_ESCALATION = env.text("HOTLINE_TAKEDOWN_ESCALATION") or (
     '[{"after_repeats": 2, "notify": ["upstream", "registrar", "site_owner"]},'
     ' {"after_days": 7, "flag": ["police", "managers"]}]')
+# Bounces and delivery reports (docs/takedown.md): the envelope sender of e-mail notices, where the MTAs
+# send their DSNs (empty = the From address, as for every other mail), and the mailbox those arrive in
+# (the URL forms of HOTLINE_MAIL_INTAKE_URL; empty = not read), read on the mail intake's interval.
+HOTLINE_TAKEDOWN_BOUNCE_ADDRESS = env.text("HOTLINE_TAKEDOWN_BOUNCE_ADDRESS", "") or ""
+HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL = env.text("HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL", "") or ""
+HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_PASSWORD = env.text("HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_PASSWORD", "") or ""
+HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_CA_FILE = env.text("HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_CA_FILE", "") or ""
 # Information requests: default reminder rhythm, escalation and give-up after the deadline.
 HOTLINE_INFOREQUEST_DEADLINE_DAYS = env.integer("HOTLINE_INFOREQUEST_DEADLINE_DAYS", 14, minimum=1)
 HOTLINE_INFOREQUEST_REMINDER_HOURS = env.integer("HOTLINE_INFOREQUEST_REMINDER_HOURS", 72, minimum=1)

@@ -1,8 +1,10 @@
-"""Where intake mail is read from: a local maildir or an IMAP folder, behind one small interface.
+"""Where intake mail (and the takedown domain's bounces) is read from: a local maildir or an IMAP folder,
+behind one small interface.
 
-``HOTLINE_MAIL_INTAKE_URL`` picks one: ``maildir:///var/mail/intake``, ``imaps://user@host:993/INBOX``
-(implicit TLS), ``imap://user@host:143/INBOX`` (STARTTLS, required) or ``imap+plain://user@127.0.0.1/INBOX``
-(no TLS: refused for any host but loopback). The password never sits in the URL.
+``HOTLINE_MAIL_INTAKE_URL`` (or ``HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL``) picks one:
+``maildir:///var/mail/intake``, ``imaps://user@host:993/INBOX`` (implicit TLS), ``imap://user@host:143/INBOX``
+(STARTTLS, required) or ``imap+plain://user@127.0.0.1/INBOX`` (no TLS: refused for any host but loopback).
+The password never sits in the URL.
 """
 
 from __future__ import annotations
@@ -253,8 +255,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def parse_mailbox_url(url: str) -> tuple[Path | None, ImapConfig | None]:
-    """``(maildir path, None)`` or ``(None, IMAP settings without the password)``; ``ValueError`` if bad."""
+def parse_mailbox_url(url: str, *, prefix: str = "HOTLINE_MAIL_INTAKE") -> tuple[Path | None, ImapConfig | None]:
+    """``(maildir path, None)`` or ``(None, IMAP settings without the password)``; ``ValueError`` if bad.
+    ``prefix`` names the settings (``<prefix>_PASSWORD`` is where the password belongs) in the messages."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme == "maildir":
@@ -266,7 +269,7 @@ def parse_mailbox_url(url: str) -> tuple[Path | None, ImapConfig | None]:
         raise ValueError(f"scheme {scheme or '(none)'!r} is not one of maildir, imaps, imap, imap+plain")
     security, default_port = _SCHEMES[scheme]
     if parts.password is not None:
-        raise ValueError("put the password in HOTLINE_MAIL_INTAKE_PASSWORD (or _FILE), not in the URL")
+        raise ValueError(f"put the password in {prefix}_PASSWORD (or _FILE), not in the URL")
     host, user = (parts.hostname or ""), unquote(parts.username or "")
     if not host or not user:
         raise ValueError("an IMAP URL names a user and a host: imaps://user@host:993/INBOX")
@@ -285,18 +288,24 @@ def source_from_settings() -> MailSource | None:
     url = str(getattr(settings, "HOTLINE_MAIL_INTAKE_URL", "") or "")
     if not url:
         return None
+    return source_for(url, prefix="HOTLINE_MAIL_INTAKE",
+                      password=str(getattr(settings, "HOTLINE_MAIL_INTAKE_PASSWORD", "") or ""),
+                      ca_file=str(getattr(settings, "HOTLINE_MAIL_INTAKE_CA_FILE", "") or ""),
+                      timeout=float(getattr(settings, "HOTLINE_MAIL_INTAKE_TIMEOUT", 30)))
+
+
+def source_for(url: str, *, prefix: str, password: str = "", ca_file: str = "", timeout: float = 30.0) -> MailSource:
+    """The mailbox ``url`` names, configured by the settings ``<prefix>_URL`` and ``<prefix>_PASSWORD``
+    (used in the messages); bad values raise ``ImproperlyConfigured``. Mail intake and the takedown
+    bounce mailbox both read their mailbox through this."""
     try:
-        path, imap = parse_mailbox_url(url)
+        path, imap = parse_mailbox_url(url, prefix=prefix)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"HOTLINE_MAIL_INTAKE_URL: {exc}") from exc
+        raise ImproperlyConfigured(f"{prefix}_URL: {exc}") from exc
     if path is not None:
         return MaildirSource(path)
     assert imap is not None
-    password = str(getattr(settings, "HOTLINE_MAIL_INTAKE_PASSWORD", "") or "")
     if not password:
-        raise ImproperlyConfigured("HOTLINE_MAIL_INTAKE_PASSWORD (or _FILE) must be set for an IMAP mailbox.")
-    return ImapSource(ImapConfig(
-        host=imap.host, port=imap.port, user=imap.user, folder=imap.folder, security=imap.security,
-        password=password, ca_file=str(getattr(settings, "HOTLINE_MAIL_INTAKE_CA_FILE", "") or ""),
-        timeout=float(getattr(settings, "HOTLINE_MAIL_INTAKE_TIMEOUT", 30)),
-    ))
+        raise ImproperlyConfigured(f"{prefix}_PASSWORD (or _FILE) must be set for an IMAP mailbox.")
+    return ImapSource(ImapConfig(host=imap.host, port=imap.port, user=imap.user, folder=imap.folder,
+                                 security=imap.security, password=password, ca_file=ca_file, timeout=timeout))

@@ -297,26 +297,28 @@ def poll(source: MailSource, *, limit: int, now: datetime | None = None) -> Poll
     return result
 
 
-def _claim(key: str, now: datetime, *, force: bool) -> MailboxState | None:
+def claim_mailbox(key: str, now: datetime, *, force: bool = False) -> MailboxState | None:
+    """Lease the mailbox named ``key`` (its state row is made on first use) with a conditional UPDATE
+    that must hit one row; None when it is not due yet or another worker holds it. ``force`` ignores
+    the due time, never a live lease. Mail intake and the takedown bounce mailbox both use it."""
     state, _ = MailboxState.objects.get_or_create(key=key[:300], defaults={"next_poll_at": now})
     won = MailboxState.objects.claimable(now, force=force).filter(pk=state.pk).update(lease_until=now + LEASE)
     return state if won == 1 else None
 
 
-def _release(state: MailboxState, now: datetime, *, result: PollResult | None, error: BaseException | None,
-             limit: int) -> None:
-    interval = timedelta(seconds=int(getattr(settings, "HOTLINE_MAIL_INTAKE_INTERVAL", 60)))
+def release_mailbox(state: MailboxState, now: datetime, *, interval: timedelta, more: bool = False,
+                    problem: str = "", error: BaseException | None = None) -> None:
+    """End the lease. After ``error`` the next poll waits ``interval`` doubled per failure in a row (at most
+    an hour); otherwise it is due at once when ``more`` mail waits, else after ``interval``. ``problem``
+    (or the error) is shown with the mailbox on the mail list."""
     if error is not None:
         failures = state.failures + 1
         MailboxState.objects.filter(pk=state.pk).update(
             lease_until=None, failures=failures, last_error=str(error)[:2000],
             next_poll_at=now + min(interval * 2 ** min(failures, 10), MAX_BACKOFF))
         return
-    assert result is not None
-    more = result.fetched >= limit and result.failed < result.fetched
-    problem = f"{result.failed} mail(s) could not be recorded and stay in the mailbox (see the log)"
     MailboxState.objects.filter(pk=state.pk).update(
-        lease_until=None, failures=0, last_error=problem if result.failed else "", last_polled_at=now,
+        lease_until=None, failures=0, last_error=problem[:2000], last_polled_at=now,
         next_poll_at=now if more else now + interval)
 
 
@@ -330,14 +332,17 @@ def mail_step(*, now: datetime | None = None, source: MailSource | None = None, 
     if source is None:
         return False
     now = now or timezone.now()
-    state = _claim(source.key, now, force=force)
+    state = claim_mailbox(source.key, now, force=force)
     if state is None:
         return False
     limit = int(getattr(settings, "HOTLINE_MAIL_INTAKE_BATCH", 50))
+    interval = timedelta(seconds=int(getattr(settings, "HOTLINE_MAIL_INTAKE_INTERVAL", 60)))
     try:
         result = poll(source, limit=limit, now=now)
     except Exception as exc:
-        _release(state, now, result=None, error=exc, limit=limit)
+        release_mailbox(state, now, interval=interval, error=exc)
         raise
-    _release(state, now, result=result, error=None, limit=limit)
+    problem = f"{result.failed} mail(s) could not be recorded and stay in the mailbox (see the log)"
+    release_mailbox(state, now, interval=interval, more=result.fetched >= limit and result.failed < result.fetched,
+                    problem=problem if result.failed else "")
     return result.fetched > result.failed  # mails that keep failing are not progress: let the worker sleep

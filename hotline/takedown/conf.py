@@ -10,7 +10,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
+
+from hotline.mailintake.mailboxes import parse_mailbox_url
 
 NOTIFY_ROLES = frozenset({"upstream", "registrar", "site_owner"})
 FLAGS = frozenset({"police", "managers"})
@@ -109,3 +112,38 @@ def takedown_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
         except ImproperlyConfigured as exc:
             found.append(Error(str(exc), id=check_id))
     return found
+
+
+@register()
+def bounce_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """hotline.E203-E206: the bounce mailbox can be read and is not the intake mailbox; the bounce address
+    is an address."""
+    found: list[CheckMessage] = []
+    address = str(getattr(settings, "HOTLINE_TAKEDOWN_BOUNCE_ADDRESS", "") or "")
+    try:
+        if address:
+            validate_email(address)
+    except ValidationError:
+        found.append(Error(f"HOTLINE_TAKEDOWN_BOUNCE_ADDRESS {address!r} is not an e-mail address.", id="hotline.E206"))
+    url = str(getattr(settings, "HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL", "") or "")
+    if not url:
+        return found
+    try:
+        mailbox = parse_mailbox_url(url, prefix="HOTLINE_TAKEDOWN_BOUNCE_MAILBOX")
+    except ValueError as exc:
+        return [*found, Error(f"HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL: {exc}", id="hotline.E203")]
+    if mailbox[1] is not None and not getattr(settings, "HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_PASSWORD", ""):
+        found.append(Error("The bounce mailbox is on IMAP but has no password.", id="hotline.E204",
+                           hint="Set HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_PASSWORD or its _FILE."))
+    if mailbox == _intake_mailbox():
+        found.append(Error("HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL names the mail intake mailbox: each reader would "
+                           "take the other's mail.", hint="Give bounces a mailbox (or folder) of their own.",
+                           id="hotline.E205"))
+    return found
+
+
+def _intake_mailbox() -> object:
+    try:
+        return parse_mailbox_url(str(getattr(settings, "HOTLINE_MAIL_INTAKE_URL", "") or ""))
+    except ValueError:
+        return None

@@ -162,6 +162,14 @@ class NoticeQuerySet(models.QuerySet["Notice"]):
     def open_batch(self, contact_id: int, kind: str, role: str) -> NoticeQuerySet:
         return self.filter(contact_id=contact_id, kind=kind, role=role, state=NoticeState.BATCHING)
 
+    def bounced_to_current_address(self) -> NoticeQuerySet:
+        """Per abuse contact its latest bounced notice, while the contact's address is still the one that
+        bounced: an address someone has to fix (the non-responders page)."""
+        latest = (Notice.objects.filter(contact=models.OuterRef("contact"), bounced_at__isnull=False)
+                  .order_by("-bounced_at", "-pk").values("pk")[:1])
+        return self.filter(bounced_at__isnull=False, pk=models.Subquery(latest),
+                           recipient=models.F("contact__email"))
+
 
 class Notice(models.Model):
     """One message to one abuse contact about one or more items. It exists, with its idempotency key,
@@ -204,6 +212,9 @@ class Notice(models.Model):
             models.Index(fields=["contact", "kind", "role", "state"], name="notice_batch_idx"),
             # Scorecards: notices sent per contact.
             models.Index(fields=["contact", "sent_at"], name="notice_contact_sent_idx"),
+            # bounced_to_current_address(): the few bounced notices, latest per contact.
+            models.Index(fields=["contact", "bounced_at"], name="notice_bounced_idx",
+                         condition=models.Q(bounced_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(fields=["contact", "kind", "role"], condition=models.Q(state="batching"),

@@ -196,20 +196,32 @@ def provider_reports_removal(notice: Notice, *, now: datetime, actor: Actor) -> 
 
 
 @transaction.atomic
-def record_delivery(notice: Notice, *, now: datetime) -> None:
-    """A delivery report (DSN) arrived for an e-mail notice (mail intake calls this)."""
-    Notice.objects.filter(pk=notice.pk, delivered_at__isnull=True).update(delivered_at=now)
-    record(SYSTEM, "takedown.notice_delivered", notice, now=now)
+def record_delivery(notice: Notice, *, now: datetime) -> bool:
+    """A delivery report (DSN) says an e-mail notice arrived (``bounces.receive_bounce`` calls this).
+    Only the first report counts: False, with nothing written, when the delivery is known already."""
+    if not Notice.objects.filter(pk=notice.pk, delivered_at__isnull=True).update(delivered_at=now):
+        return False
+    record(SYSTEM, "takedown.notice_delivered", notice, now=now, after={"notice": notice.reference})
+    return True
 
 
 @transaction.atomic
-def record_bounce(notice: Notice, *, now: datetime, reason: str) -> None:
-    """The notice bounced (mail intake calls this with the DSN's reason): managers see it on the
-    non-responders page and the item's contact needs fixing."""
-    Notice.objects.filter(pk=notice.pk).update(bounced_at=now, bounce_reason=reason[:2000])
-    Takedown.objects.filter(notice_lines__notice=notice, managers_flagged_at__isnull=True).update(
-        managers_flagged_at=now)
-    record(SYSTEM, "takedown.notice_bounced", notice, now=now, after={"reason": reason[:500]})
+def record_bounce(notice: Notice, *, now: datetime, reason: str, status: str = "") -> bool:
+    """The notice bounced (``bounces.receive_bounce`` calls this with the DSN's reason and status code):
+    the managers are flagged and see it on the non-responders page, the contact's address needs fixing.
+
+    Only the first bounce counts (False, nothing written, when one is known already), so a DSN read
+    twice changes nothing. The audit event keeps the status code, not the reason: the reason names the
+    address, which the retention policy for notices clears and an append-only audit trail could not.
+    """
+    if not Notice.objects.filter(pk=notice.pk, bounced_at__isnull=True).update(
+            bounced_at=now, bounce_reason=reason[:2000]):
+        return False
+    flagged = Takedown.objects.filter(notice_lines__notice=notice, notice_lines__dropped_at__isnull=True,
+                                      managers_flagged_at__isnull=True).update(managers_flagged_at=now)
+    record(SYSTEM, "takedown.notice_bounced", notice, now=now,
+           after={"notice": notice.reference, "status": status[:20], "flagged": flagged})
+    return True
 
 
 # ------------------------------------------------------------------ what the checker finds

@@ -83,8 +83,11 @@ def non_responder_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     flagged = (Takedown.objects.filter(managers_flagged_at__isnull=False, removed_at__isnull=True)
                .select_related("item", "contact").order_by("managers_flagged_at")[:200])
+    bounced = (Notice.objects.bounced_to_current_address().select_related("contact", "provider")
+               .order_by("-bounced_at")[:200])
     return render(request, "takedown/non_responders.html", {
         "rows": [(card, cards.as_row(card)) for card in cards.non_responders(now=now)], "flagged": flagged,
+        "bounced": bounced,
         "overdue": InfoRequest.objects.open().filter(deadline_at__lt=now).order_by("deadline_at")[:200]})
 
 

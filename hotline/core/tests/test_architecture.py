@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "partners": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing"},
     "routing": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners"},
     "takedown": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
-                 "routing"},
+                 "routing", "mailintake"},
     "cases": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
               "routing", "takedown"},
     "stats": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",

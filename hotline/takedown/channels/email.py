@@ -1,13 +1,21 @@
-"""E-mail notices through Django's configured e-mail backend (SMTP in production)."""
+"""E-mail notices through Django's configured e-mail backend (SMTP in production), with the bounce
+address as envelope sender when one is set (``HOTLINE_TAKEDOWN_BOUNCE_ADDRESS``)."""
 
 from __future__ import annotations
 
 import smtplib
 
+from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from hotline.takedown import xarf
 from hotline.takedown.channels import Channel, ChannelError, OutboundMessage, SendResult
+
+
+def envelope_sender() -> str:
+    """Where bounces go: Django sends ``from_email`` as the SMTP MAIL FROM (the Return-Path the recipient's
+    MTA writes and bounces to), while the explicit From header keeps what the provider sees."""
+    return str(settings.HOTLINE_TAKEDOWN_BOUNCE_ADDRESS or settings.DEFAULT_FROM_EMAIL)
 
 
 class EmailChannel(Channel):
@@ -17,9 +25,9 @@ class EmailChannel(Channel):
         if not message.recipient or "@" not in message.recipient:
             raise ChannelError(f"recipient: {message.recipient!r} is not an e-mail address", retry=False)
         email = EmailMessage(
-            subject=message.subject, body=message.body, to=[message.recipient],
-            headers={"Message-ID": message.message_id, "X-Hotline-Notice": message.reference,
-                     "Auto-Submitted": "auto-generated"},
+            subject=message.subject, body=message.body, to=[message.recipient], from_email=envelope_sender(),
+            headers={"From": settings.DEFAULT_FROM_EMAIL, "Message-ID": message.message_id,
+                     "X-Hotline-Notice": message.reference, "Auto-Submitted": "auto-generated"},
         )
         if message.xarf:
             email.attach(f"xarf-{message.reference}.json", xarf.dumps(message.xarf), "application/json")
