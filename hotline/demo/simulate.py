@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +88,15 @@ class Simulation:
         self.client = Client()
 
     def run(self) -> Result:
+        # Per-referral package building and index rebuilds log at INFO: quiet while the run lasts, restored after.
+        previous = logging.root.manager.disable
+        logging.disable(logging.INFO)
+        try:
+            return self._run()
+        finally:
+            logging.disable(previous)
+
+    def _run(self) -> Result:
         began = time.perf_counter()
         end = self.start + timedelta(days=self.plan.days)
         # The clock ticks on from each step (a frozen clock would stop every network timeout).

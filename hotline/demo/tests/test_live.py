@@ -3,6 +3,7 @@ here the live part runs on a moved clock so a test sees minutes of it in seconds
 
 from __future__ import annotations
 
+import logging
 import mailbox
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,6 +84,7 @@ def test_hotline_demo_simulates_a_history_and_refuses_to_empty_a_database_it_doe
     settings.VAR_DIR = tmp_path
     call_command("demo", "--setup-only", "--history-reports", "10", "--history-days", "2", "--seed", "3")
     plan = make_plan(10, days=2, seed=3)
+    assert logging.root.manager.disable == logging.NOTSET, "the history quiets INFO logs only while it runs"
     assert Item.objects.count() == len(plan.sites)
     assert all(u.totp_device.is_confirmed for u in User.objects.filter(username__in=["analyst", "manager", "police"]))
     caught = list(mailbox.Maildir(tmp_path / "demo-mail", create=False))

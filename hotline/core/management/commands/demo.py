@@ -3,7 +3,6 @@ server and worker (docs/simulation.md, "The demo")."""
 
 from __future__ import annotations
 
-import logging
 import mailbox
 import os
 import signal
@@ -58,7 +57,6 @@ class Command(BaseCommand):
         call_command("createcachetable", verbosity=0)
         if Item.objects.exists():
             self._fresh_database()
-        logging.disable(logging.INFO)  # bag building and index rebuilds log at INFO for every referral
         days = options["history_days"]
         plan = make_plan(options["history_reports"], days=days, seed=options["seed"])
         mail_dir = settings.VAR_DIR / "demo-mail"

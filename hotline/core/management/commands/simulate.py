@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from argparse import ArgumentParser
 from typing import Any
 
@@ -31,7 +30,6 @@ class Command(BaseCommand):
         if Item.objects.exists():
             raise CommandError("the database already holds items: simulate into an empty database "
                                "(e.g. HOTLINE_VAR_DIR=/tmp/sim hotline simulate)")
-        logging.disable(logging.INFO)  # bag building and index rebuilds log at INFO for every referral
         progress = None if options["quiet"] else (lambda line: self.stdout.write(line))
         result = simulate(options["reports"], days=options["days"], seed=options["seed"], progress=progress)
         self.stdout.write("\n".join(summary_lines(result)))
