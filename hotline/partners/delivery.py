@@ -7,6 +7,7 @@ leaves the lease to expire: the row is sent again with the same message id (docs
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from collections.abc import Callable
@@ -223,8 +224,21 @@ def _send(message: OutboundMessage, transport: Transport) -> dict[str, Any]:
     reply = transport.post(partner.endpoint, protocol.wire_bytes(wire))
     if reply.status != 200:
         raise DeliveryError(f"HTTP {reply.status}: {_excerpt(reply.body)}",
-                            retryable=reply.status not in FINAL_STATUSES)
+                            retryable=reply.status not in FINAL_STATUSES or _outside_window(reply))
     return _verified_ack(message, reply.body)
+
+
+def _outside_window(reply: Reply) -> bool:
+    """The partner refused our ``sent_at`` as outside its clock window: one of the two clocks is off. Each
+    attempt signs a fresh ``sent_at``, so retrying (with backoff) succeeds once the clocks agree again,
+    while ``last_error`` tells the administrators which field was refused."""
+    if reply.status != 409:
+        return False
+    try:
+        answer = json.loads(reply.body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(answer, dict) and answer.get("field") == "message.sent_at"
 
 
 def _excerpt(body: bytes) -> str:

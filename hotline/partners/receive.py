@@ -69,7 +69,7 @@ def _accept(ctx: _Context) -> Answer:
     ctx.digest = protocol.content_digest(signed.message)
     if envelope.recipient != our_code():
         raise bad_schema("message.recipient", f"this endpoint is {our_code()}, not {envelope.recipient}")
-    _check_window(envelope, ctx.now)
+    check_window(envelope, ctx.now)
     earlier = _earlier(ctx)
     if earlier is not None:
         return earlier
@@ -96,7 +96,9 @@ def _sender(signed: Signed, ctx: _Context) -> PartnerHotline:
     return partner
 
 
-def _check_window(envelope: Envelope, now: datetime) -> None:
+def check_window(envelope: Envelope, now: datetime) -> None:
+    """Refuse a ``sent_at`` outside ±HOTLINE_EXCHANGE_CLOCK_SKEW_SECONDS of our clock (field ``message.sent_at``:
+    the sender retries with a fresh one)."""
     skew = timedelta(seconds=settings.HOTLINE_EXCHANGE_CLOCK_SKEW_SECONDS)
     sent = protocol.parse_time(envelope.sent_at)
     if not now - skew <= sent <= now + skew:

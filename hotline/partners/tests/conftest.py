@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from hotline.audit.services import SYSTEM
 from hotline.lib import signing
-from hotline.partners import protocol
+from hotline.partners import protocol, receive
 from hotline.partners.directory import save_hotline
 from hotline.partners.models import PartnerHotline
 from hotline.partners.services import our_code, our_public_key
@@ -84,7 +84,8 @@ class SimPartner:
 
     ``mode``: "ack" (a signed ack), "status:<code>" (that HTTP status), "bad_ack" (an ack signed by
     another key), "wrong_ref" (an ack for another id), "drop" (close without answering),
-    "refuse_assessed" (503 for "assessed" statuses, acks for the rest).
+    "refuse_assessed" (503 for "assessed" statuses, acks for the rest), "clock_ahead" (its clock is an hour
+    ahead: the receiver's own window check refuses our ``sent_at``).
     """
 
     key: Ed25519PrivateKey
@@ -105,6 +106,12 @@ class SimPartner:
         self.verified.append(signing.verify(signing.public_key(our_public_key()), message, wire["signature"]))
         if self.mode == "refuse_assessed" and message["body"].get("status") == "assessed":
             return 503, b'{"outcome":"busy","field":null,"detail":"later"}'
+        if self.mode == "clock_ahead":
+            try:
+                receive.check_window(protocol.parse_envelope(message), timezone.now() + timedelta(hours=1))
+            except protocol.ProtocolError as exc:
+                refusal = {"outcome": exc.outcome, "field": exc.field, "detail": exc.detail}
+                return exc.status, json.dumps(refusal).encode()
         if self.mode.startswith("status:"):
             return int(self.mode.split(":")[1]), b'{"outcome":"bad_schema","field":"x","detail":"refused"}'
         ref = str(uuid.uuid4()) if self.mode == "wrong_ref" else message["id"]

@@ -139,6 +139,22 @@ def test_a_refusal_is_final_and_a_manager_can_send_it_again(
     assert forward.status == "received"
 
 
+def test_a_refusal_of_our_clock_is_retried_with_a_fresh_sent_at(
+        peer: Peer, sim_partner: SimPartner, make_item: MakeItem, loopback: None) -> None:
+    forward = forward_item(make_item(), peer.hotline, trace=None, actor=SYSTEM, now=NOW)
+    sim_partner.mode = "clock_ahead"  # the partner's clock is an hour off: it refuses our sent_at (409)
+    exchange_step(now=NOW)
+    message = OutboundMessage.objects.get()
+    assert (message.state, message.attempts) == ("pending", 1), message.last_error
+    assert "HTTP 409" in message.last_error and "message.sent_at" in message.last_error
+    sim_partner.mode = "ack"  # the clocks agree again
+    exchange_step(now=NOW + timedelta(seconds=30))
+    forward.refresh_from_db()
+    assert forward.status == "received"
+    first, second = sim_partner.received
+    assert first["id"] == second["id"]  # the same message, signed again with the time of its new attempt
+
+
 @pytest.mark.parametrize("mode", ["bad_ack", "wrong_ref"])
 def test_an_answer_that_is_no_valid_ack_is_retried(
         peer: Peer, sim_partner: SimPartner, make_item: MakeItem, loopback: None, mode: str) -> None:
