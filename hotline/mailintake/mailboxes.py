@@ -283,14 +283,14 @@ def parse_mailbox_url(url: str, *, prefix: str = "HOTLINE_MAIL_INTAKE") -> tuple
     return None, ImapConfig(host=host, port=port, user=user, folder=folder, security=security)
 
 
-def source_from_settings() -> MailSource | None:
-    """The configured mailbox, or None when mail intake is off. Bad settings raise ``ImproperlyConfigured``."""
-    url = str(getattr(settings, "HOTLINE_MAIL_INTAKE_URL", "") or "")
+def source_from_settings(prefix: str = "HOTLINE_MAIL_INTAKE") -> MailSource | None:
+    """The mailbox configured by ``<prefix>_URL``, ``_PASSWORD`` and ``_CA_FILE`` (mail intake's by default),
+    or None when there is none. Bad settings raise ``ImproperlyConfigured``."""
+    url = str(getattr(settings, f"{prefix}_URL", "") or "")
     if not url:
         return None
-    return source_for(url, prefix="HOTLINE_MAIL_INTAKE",
-                      password=str(getattr(settings, "HOTLINE_MAIL_INTAKE_PASSWORD", "") or ""),
-                      ca_file=str(getattr(settings, "HOTLINE_MAIL_INTAKE_CA_FILE", "") or ""),
+    return source_for(url, prefix=prefix, password=str(getattr(settings, f"{prefix}_PASSWORD", "") or ""),
+                      ca_file=str(getattr(settings, f"{prefix}_CA_FILE", "") or ""),
                       timeout=float(getattr(settings, "HOTLINE_MAIL_INTAKE_TIMEOUT", 30)))
 
 

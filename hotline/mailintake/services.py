@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -322,27 +323,40 @@ def release_mailbox(state: MailboxState, now: datetime, *, interval: timedelta, 
         next_poll_at=now if more else now + interval)
 
 
-def mail_step(*, now: datetime | None = None, source: MailSource | None = None, force: bool = False) -> bool:
-    """Worker step: poll the configured mailbox when it is due. Does nothing when none is configured.
+def leased_poll(key: str, poll_once: Callable[[int], tuple[int, int]], *, now: datetime, force: bool = False,
+                what: str = "mail(s)") -> bool:
+    """Poll one mailbox under its lease: ``poll_once(limit)`` reads up to ``limit`` mails and returns
+    (fetched, failed). Mail intake and the takedown bounce mailbox both run through this.
 
     The mailbox is leased with a conditional UPDATE, so two workers never read it at once; a failed
     poll pushes the next one back (doubling, at most an hour) before the error is re-raised.
     """
-    source = source or source_from_settings()
-    if source is None:
-        return False
-    now = now or timezone.now()
-    state = claim_mailbox(source.key, now, force=force)
+    state = claim_mailbox(key, now, force=force)
     if state is None:
         return False
     limit = int(getattr(settings, "HOTLINE_MAIL_INTAKE_BATCH", 50))
     interval = timedelta(seconds=int(getattr(settings, "HOTLINE_MAIL_INTAKE_INTERVAL", 60)))
     try:
-        result = poll(source, limit=limit, now=now)
+        fetched, failed = poll_once(limit)
     except Exception as exc:
         release_mailbox(state, now, interval=interval, error=exc)
         raise
-    problem = f"{result.failed} mail(s) could not be recorded and stay in the mailbox (see the log)"
-    release_mailbox(state, now, interval=interval, more=result.fetched >= limit and result.failed < result.fetched,
-                    problem=problem if result.failed else "")
-    return result.fetched > result.failed  # mails that keep failing are not progress: let the worker sleep
+    problem = f"{failed} {what} could not be recorded and stay in the mailbox (see the log)"
+    release_mailbox(state, now, interval=interval, more=fetched >= limit and failed < fetched,
+                    problem=problem if failed else "")
+    return fetched > failed  # mails that keep failing are not progress: let the worker sleep
+
+
+def mail_step(*, now: datetime | None = None, source: MailSource | None = None, force: bool = False) -> bool:
+    """Worker step: poll the configured mailbox when it is due (``leased_poll``). Does nothing when none is
+    configured."""
+    source = source or source_from_settings()
+    if source is None:
+        return False
+    now = now or timezone.now()
+
+    def poll_once(limit: int) -> tuple[int, int]:
+        result = poll(source, limit=limit, now=now)
+        return result.fetched, result.failed
+
+    return leased_poll(source.key, poll_once, now=now, force=force)

@@ -10,7 +10,7 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.policy import compat32
@@ -21,8 +21,8 @@ from itertools import islice
 from django.conf import settings
 from django.utils import timezone
 
-from hotline.mailintake.mailboxes import MailSource, source_for
-from hotline.mailintake.services import claim_mailbox, release_mailbox
+from hotline.mailintake.mailboxes import MailSource, source_from_settings
+from hotline.mailintake.services import leased_poll
 from hotline.takedown.channels.email import EmailChannel
 from hotline.takedown.models import Notice
 from hotline.takedown.services import record_bounce, record_delivery
@@ -275,13 +275,7 @@ class BouncePoll:
 
 def bounce_source() -> MailSource | None:
     """The configured bounce mailbox, or None when there is none. Bad settings raise ``ImproperlyConfigured``."""
-    url = str(getattr(settings, "HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL", "") or "")
-    if not url:
-        return None
-    return source_for(url, prefix="HOTLINE_TAKEDOWN_BOUNCE_MAILBOX",
-                      password=str(getattr(settings, "HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_PASSWORD", "") or ""),
-                      ca_file=str(getattr(settings, "HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_CA_FILE", "") or ""),
-                      timeout=float(getattr(settings, "HOTLINE_MAIL_INTAKE_TIMEOUT", 30)))
+    return source_from_settings("HOTLINE_TAKEDOWN_BOUNCE_MAILBOX")
 
 
 def poll_bounces(source: MailSource, *, limit: int, now: datetime) -> BouncePoll:
@@ -308,28 +302,17 @@ def poll_bounces(source: MailSource, *, limit: int, now: datetime) -> BouncePoll
 
 def bounce_step(*, now: datetime | None = None, source: MailSource | None = None, force: bool = False) -> bool:
     """Worker step: read the bounce mailbox when it is due (every ``HOTLINE_MAIL_INTAKE_INTERVAL`` seconds,
-    ``HOTLINE_MAIL_INTAKE_BATCH`` mails at a time). Does nothing when no bounce mailbox is configured.
-
-    The mailbox is leased like mail intake's (``claim_mailbox``); a failed poll pushes the next one back
-    before the error is re-raised.
-    """
+    ``HOTLINE_MAIL_INTAKE_BATCH`` mails at a time), leased like mail intake's (``leased_poll``). Does nothing
+    when no bounce mailbox is configured."""
     source = source or bounce_source()
     if source is None:
         return False
     now = now or timezone.now()
-    state = claim_mailbox(LEASE_PREFIX + source.key, now, force=force)
-    if state is None:
-        return False
-    limit = int(getattr(settings, "HOTLINE_MAIL_INTAKE_BATCH", 50))
-    interval = timedelta(seconds=int(getattr(settings, "HOTLINE_MAIL_INTAKE_INTERVAL", 60)))
-    try:
+
+    def poll_once(limit: int) -> tuple[int, int]:
         result = poll_bounces(source, limit=limit, now=now)
-    except Exception as exc:
-        release_mailbox(state, now, interval=interval, error=exc)
-        raise
-    problem = f"{result.failed} bounce(s) could not be recorded and stay in the mailbox (see the log)"
-    release_mailbox(state, now, interval=interval, more=result.fetched >= limit and result.failed < result.fetched,
-                    problem=problem if result.failed else "")
-    if result.fetched:
-        log.info("bounce mailbox: %s", ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
-    return result.fetched > result.failed
+        if result.fetched:
+            log.info("bounce mailbox: %s", ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
+        return result.fetched, result.failed
+
+    return leased_poll(LEASE_PREFIX + source.key, poll_once, now=now, force=force, what="bounce(s)")
