@@ -154,12 +154,3 @@ def make_media(db: None) -> Callable[..., object]:
         )
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _fresh_pdq_index() -> None:
-    """Each test starts without a loaded PDQ index: rolled-back tests reuse entry ids and index versions, which
-    a long-running process never sees (the index catches up by id and version)."""
-    from hotline.hashes import services
-
-    services.reset_pdq_index()

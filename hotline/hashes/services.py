@@ -10,11 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Sum, Value
+from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -56,11 +55,6 @@ class _LoadedIndex:
     version: int = -1
     index: PdqIndex | None = None
     radius_of_entry: dict[int, int] = field(default_factory=dict)
-    # What the index holds, to tell "entries were added" (append them) from "earlier ones changed" (rebuild):
-    # the highest entry id loaded, and (count, sum of ids, sum of id x radius) of the matchable rows up to it.
-    max_pk: int = 0
-    fingerprint: tuple[int, int, int] = (0, 0, 0)
-    rebuilds: int = 0
 
 
 _LOADED = _LoadedIndex()
@@ -68,75 +62,24 @@ _LOCK = threading.Lock()
 
 
 def pdq_index() -> _LoadedIndex:
-    """The process's PDQ index, caught up with the database whenever the version moved on: new entries are
-    appended (the index's own tiers absorb them); a full rebuild happens only when an entry already loaded was
-    disabled, re-enabled or changed radius, or a new one needs a wider search radius."""
+    """The process's PDQ index, rebuilt from the database whenever the version moved on."""
     version = current_version()
     with _LOCK:
-        if _LOADED.index is None:
+        if _LOADED.version != version or _LOADED.index is None:
             _rebuild(version)
-        elif _LOADED.version != version:
-            _catch_up(version)
         return _LOADED
 
 
-def reset_pdq_index() -> None:
-    """Forget the loaded index: the next lookup rebuilds it from the database."""
-    with _LOCK:
-        _LOADED.version, _LOADED.index, _LOADED.radius_of_entry = -1, None, {}
-        _LOADED.max_pk, _LOADED.fingerprint = 0, (0, 0, 0)
-
-
-def _pdq_rows() -> Any:
-    return Entry.objects.matchable().filter(signal_type="pdq")
-
-
-def _fingerprint(rows: Sequence[tuple[int, str, int]]) -> tuple[int, int, int]:
-    return len(rows), sum(r[0] for r in rows), sum(r[0] * r[2] for r in rows)
-
-
-def _stored_fingerprint(up_to: int) -> tuple[int, int, int]:
-    found = _pdq_rows().filter(pk__lte=up_to).aggregate(
-        n=Count("pk"), ids=Sum("pk"), weighted=Sum(F("pk") * F("bank__pdq_radius")))
-    return int(found["n"]), int(found["ids"] or 0), int(found["weighted"] or 0)
-
-
-def _load(index: PdqIndex, rows: Sequence[tuple[int, str, int]]) -> None:
+def _rebuild(version: int) -> None:
+    rows = list(Entry.objects.matchable().filter(signal_type="pdq").values_list("pk", "value", "bank__pdq_radius"))
+    index = PdqIndex(radius=max([r[2] for r in rows], default=31))
     if rows:
         import numpy as np
 
         index.add(np.array([r[0] for r in rows], dtype=np.int64), hex_to_bytes([r[1] for r in rows]))
-    _LOADED.radius_of_entry.update({r[0]: r[2] for r in rows})
-    _LOADED.max_pk = max([_LOADED.max_pk, *(r[0] for r in rows)])
-
-
-def _rebuild(version: int) -> None:
-    rows = list(_pdq_rows().values_list("pk", "value", "bank__pdq_radius"))
-    index = PdqIndex(radius=max([r[2] for r in rows], default=31))
-    _LOADED.index, _LOADED.radius_of_entry, _LOADED.max_pk = index, {}, 0
-    _load(index, rows)
-    _LOADED.version, _LOADED.fingerprint = version, _fingerprint(rows)
-    _LOADED.rebuilds += 1
+    _LOADED.index, _LOADED.version = index, version
+    _LOADED.radius_of_entry = {r[0]: r[2] for r in rows}
     log.info("PDQ index rebuilt: %d hashes at version %d", len(rows), version)
-
-
-def _catch_up(version: int) -> None:
-    index = _LOADED.index
-    assert index is not None
-    if _stored_fingerprint(_LOADED.max_pk) != _LOADED.fingerprint:
-        _rebuild(version)  # an entry already loaded was disabled, re-enabled, or its bank changed
-        return
-    new = list(_pdq_rows().filter(pk__gt=_LOADED.max_pk).order_by("pk").values_list("pk", "value",
-                                                                                    "bank__pdq_radius"))
-    if any(r[2] > index.radius for r in new):
-        _rebuild(version)  # a bank with a wider radius than the index was built for
-        return
-    _load(index, new)
-    count, ids, weighted = _LOADED.fingerprint
-    added = _fingerprint(new)
-    _LOADED.version, _LOADED.fingerprint = version, (count + added[0], ids + added[1], weighted + added[2])
-    if new:
-        log.debug("PDQ index: %d hashes added at version %d", len(new), version)
 
 
 # ---------------------------------------------------------------- banks and imports

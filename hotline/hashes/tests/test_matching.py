@@ -107,32 +107,6 @@ def test_a_disabled_entry_stops_matching_at_once_even_in_the_pdq_index(
         disable_entry(entry, user=senior, reason=" ")
 
 
-def test_the_pdq_index_appends_new_entries_and_rebuilds_only_when_loaded_ones_change(
-    captured_media: Callable[..., Media], senior: User
-) -> None:
-    from hotline.hashes import services
-
-    first_media, second_media, third_media = captured_media(11), captured_media(12), captured_media(13)
-    narrow, wide = _bank("narrow", radius=10), _bank("wide", radius=31)
-    first = _entry(narrow, "pdq", _flip(first_media.pdq, 3))
-    assert [h.entry_id for h in lookup([("pdq", first_media.pdq)])[0]] == [first.pk]
-    assert services.pdq_index().index.radius == 10  # type: ignore[union-attr]
-    built = services.pdq_index().rebuilds
-
-    second = _entry(narrow, "pdq", _flip(second_media.pdq, 4))  # a new entry: appended, no rebuild
-    assert [h.entry_id for h in lookup([("pdq", second_media.pdq)])[0]] == [second.pk]
-    assert services.pdq_index().rebuilds == built
-
-    third = _entry(wide, "pdq", _flip(third_media.pdq, 20))  # needs a wider search: rebuilt
-    assert [(h.entry_id, h.distance) for h in lookup([("pdq", third_media.pdq)])[0]] == [(third.pk, 20)]
-    assert services.pdq_index().rebuilds == built + 1
-
-    disable_entry(second, user=senior, reason="false positive: a test pattern")  # a loaded one changed: rebuilt
-    assert lookup([("pdq", second_media.pdq)]) == [[]]
-    assert services.pdq_index().rebuilds == built + 2
-    assert [h.entry_id for h in lookup([("pdq", first_media.pdq)])[0]] == [first.pk]
-
-
 def test_a_known_benign_list_suppresses_inheritance(captured_media: Callable[..., Media]) -> None:
     media = captured_media(7)
     _entry(_bank("trusted"), "sha256", media.sha256)
