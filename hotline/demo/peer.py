@@ -40,6 +40,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from django.utils import timezone
 
 from hotline.lib import signing
+from hotline.sim.loopback import serve_in_thread, stop_serving
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -124,17 +125,11 @@ class OwnSite:
         self._server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False,
                                           connections_override=self._shared or None)
         self._server.set_app(get_wsgi_application())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="own-site", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, poll_interval=0.1, name="own-site")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        stop_serving(self._server, self._thread, timeout=10)
         for conn in self._shared.values():
             conn.dec_thread_sharing()
 

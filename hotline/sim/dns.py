@@ -30,6 +30,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from hotline.sim.loopback import serve_in_thread, stop_serving
+
 __all__ = ["SimDns", "Zone"]
 
 #: name -> {"A": [ip, ...], "AAAA": [ip, ...], "CNAME": target}
@@ -95,18 +97,13 @@ class SimDns:
         self._tcp.server_activate()
         for server in (self._udp, self._tcp):
             server.daemon_threads = True
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._threads.append(serve_in_thread(server))
         return self
 
     def stop(self) -> None:
-        for server in (self._udp, self._tcp):
-            if server is not None:
-                server.shutdown()
-                server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        threads: list[threading.Thread | None] = [*self._threads, None, None]  # in the order they started
+        for server, thread in zip((self._udp, self._tcp), threads[:2], strict=True):
+            stop_serving(server, thread)
         self._udp = self._tcp = None
         self._threads = []
 

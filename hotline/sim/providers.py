@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import Any
 
 from hotline.sim.images import make_image
+from hotline.sim.loopback import serve_in_thread, stop_serving
 from hotline.sim.smtp import Received, SmtpSink
 from hotline.sim.web import SimWeb
 
@@ -300,16 +301,12 @@ class ProviderApi:
     def start(self) -> ProviderApi:
         self._server = _ApiServer(("127.0.0.1", 0), _ApiHandler)
         self._server.api = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_serving(self._server, self._thread)
+        self._server = self._thread = None
 
     def __enter__(self) -> ProviderApi:
         return self.start()

@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from hotline.sim.loopback import serve_in_thread, stop_serving
+
 __all__ = ["SimNetwork", "SimRdap", "network_json"]
 
 
@@ -155,17 +157,11 @@ class SimRdap:
 
     def start(self) -> SimRdap:
         self._server = _Server(self, self.address)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._server, self._thread)
         self._server = self._thread = None
 
     def __enter__(self) -> SimRdap:

@@ -72,6 +72,7 @@ from hotline.sim.images import (
     make_truncated,
     make_video_stub,
 )
+from hotline.sim.loopback import serve_in_thread, stop_serving
 
 if TYPE_CHECKING:
     from hotline.lib.http import FetchPolicy
@@ -229,19 +230,12 @@ class SimWeb:
         context = self._make_tls_context() if self.tls else None
         self._stopping.clear()
         self._server = _Server(self, self.address, context)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(self._server)
         return self.info
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._server, self._thread)
         self._server = self._thread = None
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
