@@ -213,7 +213,7 @@ def memory_checker(providers: Any) -> Any:
     from hotline.takedown.checker import Checker
 
     class _Memory(Checker):
-        def _get(self, url: str) -> FetchResult:
+        def _fetch(self, url: str) -> FetchResult:
             status, body = providers.serve(url)
             return FetchResult(final_url=url, status_code=status, headers=[], body=body, peer_ip="127.0.0.1",
                                redirects=[], elapsed=0.0)

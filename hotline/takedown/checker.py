@@ -86,8 +86,17 @@ class Checker:
     limiter: HostLimiter = field(default_factory=lambda: HostLimiter(2))
     media_budget: int = 3
 
-    def _get(self, url: str) -> FetchResult:
+    def _fetch(self, url: str) -> FetchResult:
+        """One polite fetch through the safe fetcher (raises ``FetchError``)."""
         return self.limiter.fetch(url, lambda: fetch(url, policy=self.policy, resolver=self.resolver))
+
+    def _get(self, url: str) -> FetchResult | CheckResult:
+        """The answer with content, or the check's result already (gone, refused, or try again later)."""
+        try:
+            got = self._fetch(url)
+        except FetchError as exc:
+            return _from_error(exc)
+        return _from_status(got.status_code) or got
 
     def check(self, target: Target) -> CheckResult:
         """1. the captured media files at their captured URLs (one fetch when the content is still up);
@@ -108,32 +117,21 @@ class Checker:
         return page
 
     def _page_status(self, target: Target) -> CheckResult:
-        try:
-            page = self._get(target.url)
-        except FetchError as exc:
-            return _from_error(exc)
-        return _from_status(page.status_code) or CheckResult(HIT, "online", "nothing captured to compare")
+        page = self._get(target.url)
+        return page if isinstance(page, CheckResult) else CheckResult(HIT, "online", "nothing captured to compare")
 
     def _compare(self, url: str, target: Target) -> CheckResult:
-        try:
-            got = self._get(url)
-        except FetchError as exc:
-            return _from_error(exc)
-        verdict = _from_status(got.status_code)
-        if verdict is not None:
-            return verdict
+        got = self._get(url)
+        if isinstance(got, CheckResult):
+            return got
         if hashlib.sha256(got.body).hexdigest() in target.hashes:
             return CheckResult(HIT, "media_present", url)
         return CheckResult(MISS, "other_file", sniff(got.body))
 
     def _check_page(self, target: Target, tried: set[str]) -> CheckResult:
-        try:
-            page = self._get(target.url)
-        except FetchError as exc:
-            return _from_error(exc)
-        verdict = _from_status(page.status_code)
-        if verdict is not None:
-            return verdict
+        page = self._get(target.url)
+        if isinstance(page, CheckResult):
+            return page
         if hashlib.sha256(page.body).hexdigest() in target.hashes:
             return CheckResult(HIT, "same_file")
         mime = sniff(page.body)
