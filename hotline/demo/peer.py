@@ -338,21 +338,18 @@ def analyst_works(now: datetime) -> int:
     many it assessed."""
     from django.db.models import Exists, OuterRef
 
-    from hotline.assessment.codes import AgeGroup, ContentType, LegalLimb, SiteType, Verdict
     from hotline.assessment.models import Assessment
-    from hotline.assessment.services import AssessmentData, assess_item, claim_item
+    from hotline.assessment.services import assess_item, claim_item
+    from hotline.demo.script import SCRIPTED
     from hotline.reports.models import Item, ItemStatus
 
-    baseline = AssessmentData(verdict=Verdict.BASELINE, legal_limb=LegalLimb.REAL_MINOR,
-                              content_type=ContentType.IMAGE, age_group=AgeGroup.PREPUBESCENT,
-                              site_type=SiteType.IMAGE_HOST)
     final = Assessment.objects.filter(item=OuterRef("pk"), is_final=True)
     waiting = Item.objects.filter(status=ItemStatus.CAPTURED, claimed_by__isnull=True).filter(~Exists(final))
     done, user = 0, None
     for item in waiting.order_by("pk"):
         user = user or analyst()
         claim_item(item, user=user, now=now)
-        assess_item(item, baseline, user=user, now=now)
+        assess_item(item, SCRIPTED["baseline"], user=user, now=now)
         done += 1
     return done
 

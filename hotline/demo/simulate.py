@@ -19,11 +19,11 @@ from django.test import Client
 from django.utils import timezone
 
 from hotline.accounts.models import ClientKind, User
-from hotline.assessment.codes import AgeGroup, ContentType, LegalLimb, Reason, SiteType, Verdict
 from hotline.assessment.models import Assessment
-from hotline.assessment.services import AssessmentData, assess_item, claim_item, inherit_known_step
+from hotline.assessment.services import assess_item, claim_item, inherit_known_step
 from hotline.audit.services import Actor
 from hotline.demo.scenario import H, Plan, PlannedReport, make_plan
+from hotline.demo.script import SCRIPTED
 from hotline.demo.world import World
 from hotline.evidence.services import CaptureConfig, capture_step
 from hotline.hashes.services import match_step
@@ -46,15 +46,6 @@ from hotline.takedown.models import Notice, Takedown
 from hotline.takedown.sending import notice_step
 from hotline.tracing.services import trace_step
 
-_VERDICTS: dict[str, AssessmentData] = {
-    "baseline": AssessmentData(verdict=Verdict.BASELINE, legal_limb=LegalLimb.REAL_MINOR,
-                               content_type=ContentType.IMAGE, age_group=AgeGroup.PREPUBESCENT,
-                               site_type=SiteType.IMAGE_HOST),
-    "not_illegal": AssessmentData(verdict=Verdict.NOT_ILLEGAL, reason=Reason.ADULT_PORNOGRAPHY,
-                                  site_type=SiteType.WEBSITE),
-    "gone": AssessmentData(verdict=Verdict.UNREACHABLE, reason=Reason.SITE_DOWN),
-}
-_VERDICTS["known"] = _VERDICTS["baseline"]  # known content an analyst sees anyway (inheritance switched off)
 DETAILED_DAYS = 4  # hourly steps until this long after the last report, then six-hourly
 MAX_ROUNDS = 200  # a step that keeps finding work this often in one tick is a bug, not a busy hour
 
@@ -205,7 +196,7 @@ class Simulation:
             if site is None:
                 continue
             claim_item(item, user=self.analyst, now=now)
-            assess_item(item, _VERDICTS[site.fate], user=self.analyst, now=now)
+            assess_item(item, SCRIPTED[site.fate], user=self.analyst, now=now)
 
     def waiting(self, now: datetime) -> QuerySet[Item]:
         """Items waiting for the scripted analyst: unclaimed, and without a final assessment."""

@@ -56,8 +56,8 @@ def _serve(port: int, directory_file: str) -> None:
 def _assess(url: str) -> dict[str, Any]:
     from django.utils import timezone
 
-    from hotline.assessment.codes import AgeGroup, ContentType, LegalLimb, Verdict
-    from hotline.assessment.services import AssessmentData, assess_item, claim_item
+    from hotline.assessment.services import assess_item, claim_item
+    from hotline.demo.script import SCRIPTED
     from hotline.partners.delivery import exchange_step
     from hotline.partners.services import verdict_status_step
     from hotline.reports.models import Item, ItemStatus
@@ -69,8 +69,7 @@ def _assess(url: str) -> dict[str, Any]:
         item.save(update_fields=[*fields, "next_capture_at"])
     user = shared.analyst()
     claim_item(item, user=user)
-    assess_item(item, AssessmentData(verdict=Verdict.BASELINE, legal_limb=LegalLimb.REAL_MINOR,
-                                     content_type=ContentType.IMAGE, age_group=AgeGroup.PREPUBESCENT), user=user)
+    assess_item(item, SCRIPTED["baseline"], user=user)
     return {"reported": verdict_status_step(), "sent": exchange_step()}
 
 
