@@ -9,26 +9,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection, connections
 
 from hotline.lib.ratelimit import allow, check_redis_url, ratelimit_purge_step
+from hotline.lib.tests.probe import in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
-T = TypeVar("T")
 
 
 def _redis_answers() -> bool:
@@ -57,21 +53,6 @@ def backend(request: pytest.FixtureRequest, settings: Any) -> str:
 def scope() -> str:
     """A scope of its own per test: Redis keys outlive a test run by up to a window of real time."""
     return f"test-{uuid.uuid4().hex[:12]}"
-
-
-def in_parallel(count: int, work: Callable[[int], T]) -> list[T]:
-    """``work(i)`` on ``count`` threads released together, each on its own database connection."""
-    barrier = threading.Barrier(count)
-
-    def run(i: int) -> T:
-        try:
-            barrier.wait(timeout=30)
-            return work(i)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_it_keeps_the_budget_exact_across_the_window_after_idle_minutes(backend: str, scope: str) -> None:
@@ -140,9 +121,3 @@ def test_it_counts_in_the_database_while_redis_is_down(settings: Any, scope: str
     settings.HOTLINE_RATELIMIT_REDIS_URL = "redis://127.0.0.1:9/0"  # discard port: nothing listens
     assert [allow(scope, "198.51.100.6", "2/h") for _ in range(3)] == [True, True, False]
     assert _counter_rows() == 1
-
-
-@pytest.fixture(autouse=True)
-def _close_thread_connections() -> Iterator[None]:
-    yield
-    connections.close_all()
