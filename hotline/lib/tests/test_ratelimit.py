@@ -121,3 +121,16 @@ def test_it_counts_in_the_database_while_redis_is_down(settings: Any, scope: str
     settings.HOTLINE_RATELIMIT_REDIS_URL = "redis://127.0.0.1:9/0"  # discard port: nothing listens
     assert [allow(scope, "198.51.100.6", "2/h") for _ in range(3)] == [True, True, False]
     assert _counter_rows() == 1
+
+
+def test_it_refuses_to_start_on_an_sqlite_without_upsert_returning(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from django.db import connection
+
+    from hotline.core.checks import rate_limit_counter_support
+
+    assert rate_limit_counter_support() == []
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    ids = [message.id for message in rate_limit_counter_support()]
+    assert ids == (["hotline.E003"] if connection.vendor == "sqlite" else [])
