@@ -149,7 +149,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": {
-        # Shared by every web and worker process (rate limits must hold across processes).
+        # Shared by every web and worker process. Rate limits do not use it (hotline.lib.ratelimit).
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "hotline_cache",
     }
@@ -195,10 +195,34 @@ if not DEBUG:
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("HOTLINE_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
 HOTLINE_MAX_URLS_PER_PUBLIC_REPORT = env.integer("HOTLINE_MAX_URLS_PER_PUBLIC_REPORT", 20, minimum=1)
 HOTLINE_MAX_URLS_PER_SUBMISSION = env.integer("HOTLINE_MAX_URLS_PER_SUBMISSION", 10000, minimum=1)
-HOTLINE_PUBLIC_RATE = env.text("HOTLINE_PUBLIC_RATE", "10/h") or "10/h"
-HOTLINE_STATUS_RATE = env.text("HOTLINE_STATUS_RATE", "60/h") or "60/h"
-HOTLINE_API_RATE = env.text("HOTLINE_API_RATE", "600/m") or "600/m"
-HOTLINE_LOGIN_RATE = env.text("HOTLINE_LOGIN_RATE", "20/h") or "20/h"
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate like ``10/h``; a malformed one stops start-up instead of the first limited request."""
+    from hotline.lib.ratelimit import parse_rate
+
+    value = env.text(name, default) or default
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+    return value
+
+
+HOTLINE_PUBLIC_RATE = _rate("HOTLINE_PUBLIC_RATE", "10/h")
+HOTLINE_STATUS_RATE = _rate("HOTLINE_STATUS_RATE", "60/h")
+HOTLINE_API_RATE = _rate("HOTLINE_API_RATE", "600/m")
+HOTLINE_LOGIN_RATE = _rate("HOTLINE_LOGIN_RATE", "20/h")
+# Rate-limit counters in Redis (redis://host:6379/0, rediss://..., unix:///path) instead of the
+# database table; if Redis fails, the database counts until it answers again. Empty = database.
+HOTLINE_RATELIMIT_REDIS_URL = env.text("HOTLINE_RATELIMIT_REDIS_URL", "") or ""
+if HOTLINE_RATELIMIT_REDIS_URL:
+    from hotline.lib.ratelimit import check_redis_url as _check_redis_url
+
+    try:
+        _check_redis_url(HOTLINE_RATELIMIT_REDIS_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"HOTLINE_RATELIMIT_REDIS_URL {exc}.") from exc
 HOTLINE_TRUSTED_PROXY_COUNT = env.integer("HOTLINE_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # Analyst workflow.
@@ -285,6 +309,7 @@ HOTLINE_WORKER_STEPS = [
     "hotline.partners.delivery.exchange_step",
     "hotline.retention.services.retention_step",
     "hotline.stats.facts.refresh_step",
+    "hotline.lib.ratelimit.ratelimit_purge_step",
 ]
 
 # --- partners ---
@@ -306,7 +331,7 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"HOTLINE_EXCHANGE_SIGNING_KEY: {exc}") from exc
 HOTLINE_EXCHANGE_CLOCK_SKEW_SECONDS = env.integer("HOTLINE_EXCHANGE_CLOCK_SKEW_SECONDS", 300, minimum=10)
 HOTLINE_EXCHANGE_MAX_BYTES = env.integer("HOTLINE_EXCHANGE_MAX_BYTES", 1024 * 1024, minimum=4096)
-HOTLINE_EXCHANGE_RATE = env.text("HOTLINE_EXCHANGE_RATE", "1200/m") or "1200/m"
+HOTLINE_EXCHANGE_RATE = _rate("HOTLINE_EXCHANGE_RATE", "1200/m")
 HOTLINE_EXCHANGE_TIMEOUT_SECONDS = env.integer("HOTLINE_EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1)
 HOTLINE_EXCHANGE_MAX_ATTEMPTS = env.integer("HOTLINE_EXCHANGE_MAX_ATTEMPTS", 30, minimum=1)
 HOTLINE_EXCHANGE_RETRY_BASE_SECONDS = env.integer("HOTLINE_EXCHANGE_RETRY_BASE_SECONDS", 30, minimum=1)

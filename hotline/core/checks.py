@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from django.conf import settings
@@ -30,3 +31,16 @@ def unsafe_production_settings(app_configs: Any = None, **kwargs: Any) -> list[C
             id="hotline.W001",
         ))
     return found
+
+
+@register(Tags.compatibility)
+def rate_limit_counter_support(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The rate-limit counter is one ``INSERT … ON CONFLICT … RETURNING``: SQLite needs 3.35 or later."""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine.endswith("sqlite3") and sqlite3.sqlite_version_info < (3, 35):
+        return [Error(
+            f"SQLite {sqlite3.sqlite_version} cannot count rate limits (UPSERT … RETURNING needs 3.35).",
+            hint="Use a Python built against SQLite 3.35 or later, or PostgreSQL.",
+            id="hotline.E003",
+        )]
+    return []

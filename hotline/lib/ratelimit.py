@@ -1,15 +1,51 @@
-"""Fixed-window rate limits kept in the shared cache, so they hold across processes."""
+"""Fixed-window rate limits with an exact counter per (scope, key, window), shared by every process.
+
+A hit is one atomic statement that counts and returns the new total: an upsert on the
+``hotline_ratelimit`` table (model ``core.RateCounter``), or INCR + EXPIRE in one Lua call on Redis
+when ``HOTLINE_RATELIMIT_REDIS_URL`` is set. No read-modify-write in Python, so N parallel clients
+get exactly the budget.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
+import logging
 import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest
+from django.utils import timezone
+
+log = logging.getLogger("hotline.ratelimit")
+
+TABLE = "hotline_ratelimit"  # spelled out in the SQL below
+# Rows this long past their window are purged; the slack covers web processes whose clocks lag a little.
+PURGE_SLACK_SECONDS = 60
+PURGE_BATCH = 5000
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# One statement: insert the window's first hit or add one to it, and return the total. Atomic on
+# PostgreSQL (the unique index serialises the conflict) and on SQLite (>= 3.35 for RETURNING).
+_UPSERT = (
+    "INSERT INTO hotline_ratelimit (scope, digest, window_start, expires_at, hits) VALUES (%s, %s, %s, %s, 1) "
+    "ON CONFLICT (scope, digest, window_start) DO UPDATE SET hits = hotline_ratelimit.hits + 1 RETURNING hits"
+)
+# Needs the index ratelimit_expires_idx (expires_at).
+_PURGE = ("DELETE FROM hotline_ratelimit WHERE id IN "
+          "(SELECT id FROM hotline_ratelimit WHERE expires_at < %s ORDER BY expires_at LIMIT %s)")
+_REDIS_HIT = """
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return hits
+"""
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -20,20 +56,78 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _UNITS[unit]
 
 
+def check_redis_url(url: str) -> None:
+    """Raises ValueError saying what is wrong with a Redis URL (or that the redis package is missing)."""
+    parts = urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ValueError(f"must start with {', '.join(s + '://' for s in REDIS_SCHEMES)}")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError("names no host")
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError("names no socket path")
+    _ = parts.port  # raises ValueError on a bad port
+    database = parts.path.strip("/") if parts.scheme != "unix" else ""
+    if database and not database.isdigit():
+        raise ValueError(f"database {database!r} is not a number")
+    try:
+        import redis  # noqa: F401
+    except ImportError as exc:
+        raise ValueError("needs the redis package (pip install redis)") from exc
+
+
 def allow(scope: str, key: str, rate: str, *, now: float | None = None) -> bool:
     """Count one hit for ``key`` in ``scope``; False once the window's budget is spent."""
     limit, window = parse_rate(rate)
-    current = int((now if now is not None else time.time()) // window)
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    cache_key = f"rl:{scope}:{digest}:{current}"
-    if cache.add(cache_key, 1, timeout=window + 5):
-        return True
+    moment = now if now is not None else time.time()
+    start = int(moment // window) * window
+    digest = _digest(scope, key)
+    url: str = getattr(settings, "HOTLINE_RATELIMIT_REDIS_URL", "")
+    if url:
+        hits = _redis_hit(url, f"hotline:rl:{scope}:{digest}:{start}", ttl=start + window - int(moment) + 60)
+        if hits is not None:
+            return hits <= limit
+    return _database_hit(scope, digest, start, start + window) <= limit
+
+
+def _digest(scope: str, key: str) -> str:
+    """Keyed, so the table holds no reversible client address (the IPv4 space is small enough to hash)."""
+    secret = hashlib.sha256(b"hotline-ratelimit:" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(secret, f"{scope}\x00{key}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _database_hit(scope: str, digest: str, start: int, expires: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [scope[:64], digest, start, expires])
+        rows = cursor.fetchall()
+    return int(rows[0][0])
+
+
+@functools.lru_cache(maxsize=4)
+def _redis_script(url: str) -> Any:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    return client.register_script(_REDIS_HIT)
+
+
+def _redis_hit(url: str, name: str, *, ttl: int) -> int | None:
+    """The new total from Redis, or None when Redis fails (the database counter then takes over)."""
+    import redis
+
     try:
-        hits = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, timeout=window + 5)
-        return True
-    return hits <= limit
+        return int(_redis_script(url)(keys=[name], args=[ttl]))
+    except redis.RedisError as exc:
+        log.warning("rate limit: Redis failed (%s); counting in the database instead", type(exc).__name__)
+        return None
+
+
+def ratelimit_purge_step(now: datetime | None = None) -> bool:
+    """Worker step: delete one batch of counters whose window ended. Returns whether it deleted any."""
+    cutoff = int((now or timezone.now()).timestamp()) - PURGE_SLACK_SECONDS
+    with connection.cursor() as cursor:
+        cursor.execute(_PURGE, [cutoff, PURGE_BATCH])
+        deleted: int = cursor.rowcount
+    return deleted > 0
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -26,15 +25,6 @@ def code(secret: str = SECRET, now: datetime | None = None) -> str:
 
 def password_step(client: Client, username: str, password: str = PASSWORD, **extra: str) -> Any:
     return client.post("/accounts/login/", {"username": username, "password": password, **extra})
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits(db: None) -> Iterator[None]:
-    """These tests sign in often from 127.0.0.1; the rate-limit table outlives a transactional test's
-    flush, so start and leave it empty for the tests that come after."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -12,6 +13,8 @@ from hotline.accounts.models import User
 from hotline.accounts.tests.conftest import code, password_step
 from hotline.audit.models import AuditEvent
 from hotline.conftest import PASSWORD
+from hotline.lib.ratelimit import parse_rate
+from hotline.lib.tests.probe import accepted_per_hour
 
 # Transactional, like production: the login signals must open their own transactions.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,3 +78,11 @@ def test_a_session_ends_after_thirty_idle_minutes(analyst: User, enrolled: Calla
     with time_machine.travel(start + timedelta(minutes=81), tick=False):
         response = client.get("/queue/")
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.slow
+def test_it_accepts_exactly_the_hourly_login_budget_from_parallel_clients_over_two_hours() -> None:
+    limit, _ = parse_rate(settings.HOTLINE_LOGIN_RATE)
+    accepted = accepted_per_hour(lambda client, n: int(password_step(client, f"nobody{n}", "nope").status_code),
+                                 address="198.51.100.30", clients=8, attempts=3)
+    assert accepted == [limit, limit]

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
 
+from hotline.lib.ratelimit import parse_rate
+from hotline.lib.tests.probe import accepted_per_hour
 from hotline.reports.models import Item, Report
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +77,24 @@ def test_the_status_page_shows_only_a_coarse_status(make_item: object) -> None:
     assert "baseline" not in page and "st.sim.test" not in page
     missing = client.get("/report/status/", {"code": "HL-0000-0000-0000"}).content.decode()
     assert "We know no report with this reference" in missing
+
+
+def _post_report(client: Client, n: int) -> int:
+    return int(client.post("/report/", {"urls": f"http://probe.sim.test/{n}"}).status_code)
+
+
+def _look_up(client: Client, n: int) -> int:
+    return int(client.get("/report/status/", {"code": f"ZZ{n:08d}"}).status_code)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("send", "setting", "clients", "attempts"), [
+    (_post_report, "HOTLINE_PUBLIC_RATE", 8, 3),  # 120 posts an hour
+    (_look_up, "HOTLINE_STATUS_RATE", 12, 5),  # 300 look-ups an hour
+])
+def test_it_accepts_exactly_the_hourly_budget_from_parallel_clients_over_two_hours(
+        send: Callable[[Client, int], int], setting: str, clients: int, attempts: int) -> None:
+    limit, _ = parse_rate(getattr(settings, setting))
+    accepted = accepted_per_hour(send, address="203.0.113.20", clients=clients, attempts=attempts)
+    assert accepted == [limit, limit]
