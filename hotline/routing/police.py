@@ -204,11 +204,12 @@ def _post(referral: Referral, police: PoliceContact) -> None:
         "summary": ("summary.json", json.dumps(referral.summary, sort_keys=True).encode(), "application/json")}
     if package.is_file():
         files["package"] = (package.name, package.read_bytes(), "application/octet-stream")
+    headers = {"Idempotency-Key": str(referral.key), "User-Agent": f"{settings.HOTLINE_ORGANISATION} referrals"}
     try:
         response = outbound.request("POST", police.endpoint, policy=outbound.outbound_policy(timeout=30),
-                                    files=files, headers={"Idempotency-Key": str(referral.key)})
+                                    files=files, headers=headers)
     except outbound.FetchError as exc:
-        reason = "refused" if exc.code == "blocked_address" else "failed"
+        reason = "refused" if exc.code in outbound.FINAL_CODES else "failed"
         raise DeliveryError(f"HTTP {reason}: {exc}", retry=exc.retryable) from exc
     status = response.status_code
     if status >= 500 or status == 429:

@@ -151,3 +151,18 @@ def test_answers_from_outside_are_summarised_short_and_printable() -> None:
     assert len(summary) <= len("HTTP 502: ") + 120 + 1 and summary.endswith("…") and summary.isprintable()
     assert answer_summary(503, b"") == "HTTP 503"
     assert printable_excerpt("a\\b") == "a\\\\b"
+
+
+def test_https_pins_the_address_but_keeps_the_name_for_sni_and_the_certificate(dns: ScriptedDns) -> None:
+    from hotline.sim.web import SimWeb
+
+    with SimWeb(tls=True) as web:
+        policy = FetchPolicy(allow_loopback=True, ca_bundle=web.ca_file, host_map={"shop.sim.test": "127.0.0.1"})
+        with OutboundClient(policy) as client:
+            answer = client.request("GET", f"https://shop.sim.test:{web.port}/echo")
+            assert answer.status_code == 200 and answer.peer_ip == "127.0.0.1"
+            assert web.sni_names[-1:] == ["shop.sim.test"]
+            other = FetchPolicy(allow_loopback=True, ca_bundle=web.ca_file, host_map={"other.example": "127.0.0.1"})
+            with pytest.raises(FetchError) as refused:  # same address, a name the certificate does not cover
+                request("GET", f"https://other.example:{web.port}/", policy=other)
+    assert refused.value.code == "tls_error"
