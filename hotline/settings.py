@@ -285,6 +285,13 @@ try:
 except json.JSONDecodeError as exc:
     raise ImproperlyConfigured(f"HOTLINE_SIM_HOSTS / HOTLINE_SIM_PORTS is not a JSON object: {exc}") from exc
 
+# Ports a staff-configured outbound endpoint (police HTTP, provider API, partner hotline) may use.
+try:
+    HOTLINE_OUTBOUND_ALLOWED_PORTS = [int(p) for p in env.csv_list(
+        "HOTLINE_OUTBOUND_ALLOWED_PORTS", ["80", "443", "8080", "8443"])]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"HOTLINE_OUTBOUND_ALLOWED_PORTS is not a list of ports: {exc}") from exc
+
 # Analyst welfare (DOMAIN.md §2): daily viewing budget and breaks.
 HOTLINE_VIEWING_BUDGET_MINUTES = env.integer("HOTLINE_VIEWING_BUDGET_MINUTES", 120, minimum=1)
 HOTLINE_BREAK_AFTER_MINUTES = env.integer("HOTLINE_BREAK_AFTER_MINUTES", 50, minimum=1)

@@ -22,12 +22,16 @@ credentials are ever sent, and proxies from the environment are never used.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import select
 import socket
 import ssl
+import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -51,11 +55,16 @@ __all__ = [
     "FetchError",
     "FetchPolicy",
     "FetchResult",
+    "OutboundClient",
     "RedirectHop",
     "Resolver",
     "SystemResolver",
+    "answer_summary",
     "fetch",
+    "outbound_policy",
     "policy_from_settings",
+    "printable_excerpt",
+    "request",
 ]
 
 DEFAULT_USER_AGENT = "HotlineCapture/0.1 (+automated URL check by an internet hotline)"
@@ -295,6 +304,20 @@ class _Deadline:
         self.check()
         remaining = self.at - time.monotonic()
         return remaining if timeout is None else min(timeout, remaining)
+
+
+class _NoDeadline(_Deadline):
+    """For pooled connections, which outlive any one request: only the per-operation timeouts apply
+    to the socket; each request checks its own total deadline while it reads the answer."""
+
+    def __init__(self) -> None:
+        super().__init__(math.inf)
+
+    def check(self) -> None:
+        return None
+
+    def clamp(self, timeout: float | None) -> float:
+        return math.inf if timeout is None else timeout
 
 
 class _PinnedStream(httpcore.NetworkStream):
@@ -562,31 +585,32 @@ def _one_hop(
         location = next((v for k, v in headers if k.lower() == "location"), None)
         if response.status in REDIRECT_STATUSES and location is not None:
             return _Hop(response.status, headers, b"", peer, location.strip())
-        declared = next((v for k, v in headers if k.lower() == "content-length"), None)
-        if (
-            declared is not None
-            and declared.strip().isdigit()
-            and int(declared) > policy.max_body_bytes
-        ):
-            raise FetchError(
-                "too_large", f"declared length {declared} exceeds {policy.max_body_bytes}"
-            )
-        decoders = _decoders(headers, policy.max_decompressed_bytes)
-        raw_total = 0
-        parts: list[bytes] = []
-        for chunk in response.iter_stream():
-            raw_total += len(chunk)
-            if raw_total > policy.max_body_bytes:
-                raise FetchError("too_large", f"body exceeds {policy.max_body_bytes} bytes")
-            for decoder in decoders:
-                chunk = decoder.feed(chunk)
-            parts.append(chunk)
-            deadline.check()
-        tail = b""
+        return _Hop(response.status, headers, _read_body(response, headers, policy, deadline), peer, None)
+
+
+def _read_body(
+    response: httpcore.Response, headers: list[tuple[str, str]], policy: FetchPolicy, deadline: _Deadline
+) -> bytes:
+    """The decoded body, refused past the raw and decompressed caps or the total deadline."""
+    declared = next((v for k, v in headers if k.lower() == "content-length"), None)
+    if declared is not None and declared.strip().isdigit() and int(declared) > policy.max_body_bytes:
+        raise FetchError("too_large", f"declared length {declared} exceeds {policy.max_body_bytes}")
+    decoders = _decoders(headers, policy.max_decompressed_bytes)
+    raw_total = 0
+    parts: list[bytes] = []
+    for chunk in response.iter_stream():
+        raw_total += len(chunk)
+        if raw_total > policy.max_body_bytes:
+            raise FetchError("too_large", f"body exceeds {policy.max_body_bytes} bytes")
         for decoder in decoders:
-            tail = decoder.feed(tail) + decoder.flush()
-        parts.append(tail)
-        return _Hop(response.status, headers, b"".join(parts), peer, None)
+            chunk = decoder.feed(chunk)
+        parts.append(chunk)
+        deadline.check()
+    tail = b""
+    for decoder in decoders:
+        tail = decoder.feed(tail) + decoder.flush()
+    parts.append(tail)
+    return b"".join(parts)
 
 
 def _map_transport_error(exc: Exception, target: _Target) -> FetchError:
@@ -679,3 +703,193 @@ def policy_from_settings() -> FetchPolicy:
         port_map={int(k): int(v) for k, v in (get("HOTLINE_SIM_PORTS", None) or {}).items()},
         verify_tls=bool(get("HOTLINE_FETCH_VERIFY_TLS", True)),
     )
+
+
+# ------------------------------------------------------------------ outbound channels
+
+#: Refusals no retry can cure: the configured URL or the address it resolves to is wrong. Every other
+#: failure of an outbound request (DNS, connect, timeout, TLS, a broken or oversized answer) may pass.
+FINAL_CODES = frozenset({"bad_url", "bad_scheme", "bad_port", "blocked_address"})
+#: Ports an outbound channel endpoint may use (any port on loopback in simulation).
+OUTBOUND_PORTS = frozenset({80, 443, 8080, 8443})
+_FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_PoolKey = tuple[str, str, int, tuple[IPAddress, ...]]
+
+
+def outbound_policy(*, timeout: float, max_body_bytes: int = _MB) -> FetchPolicy:
+    """The policy for staff-configured endpoints (police referrals, provider APIs, partner hotlines).
+
+    Capture's address rules and simulation settings (loopback allow-list, host/port maps, CA bundle),
+    but no redirects, ``timeout`` per operation, a small answer cap, and the ports in
+    ``HOTLINE_OUTBOUND_ALLOWED_PORTS``.
+    """
+    from django.conf import settings
+
+    base = policy_from_settings()
+    ports = getattr(settings, "HOTLINE_OUTBOUND_ALLOWED_PORTS", OUTBOUND_PORTS)
+    return dataclasses.replace(
+        base, max_redirects=0, connect_timeout=timeout, read_timeout=timeout, total_timeout=3 * timeout,
+        max_body_bytes=max_body_bytes, max_decompressed_bytes=4 * max_body_bytes,
+        allowed_ports=frozenset(int(p) for p in ports))
+
+
+def _encode_body(
+    content: bytes | None, files: Mapping[str, Any] | None
+) -> tuple[bytes | None, str | None]:
+    if files is None:
+        return content, None
+    if content is not None:
+        raise ValueError("pass content or files, not both")
+    encoded = httpx.Request("POST", "http://multipart.invalid/", files=files)  # builds, never sends
+    return encoded.read(), encoded.headers["Content-Type"]
+
+
+class OutboundClient:
+    """The one client for every outbound channel request (police HTTP, provider APIs, the exchange).
+
+    Each request parses the URL, resolves the host once, refuses it if any address is private,
+    reserved or loopback (unless the policy allows loopback: tests and the simulation), and is sent
+    over a connection to exactly the checked addresses; ``Host`` and TLS SNI keep the name.
+    Redirects are never followed (a 3xx is returned as the answer), answers are capped.
+
+    Connections are kept alive per (scheme, host, port, checked addresses): a pooled connection was
+    opened to an address that passed the check, and a name that now resolves elsewhere gets a new
+    pool, so reuse never skips the check. Thread-safe; close it (or use ``with``) when done.
+    """
+
+    def __init__(
+        self, policy: FetchPolicy, *, resolver: Resolver | None = None, max_connections: int = 16,
+        max_origins: int = 32,
+    ) -> None:
+        self.policy = policy
+        self._resolver = resolver or SystemResolver()
+        self._max_connections = max_connections
+        self._max_origins = max_origins
+        self._pools: OrderedDict[_PoolKey, httpcore.ConnectionPool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> OutboundClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), OrderedDict()
+        for pool in pools:
+            pool.close()
+
+    def request(
+        self, method: str, url: str, *, content: bytes | None = None,
+        files: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+    ) -> FetchResult:
+        """Send one request; raise :class:`FetchError` (``retryable`` set) on refusal or failure.
+
+        Any answer, whatever its status, is returned: the caller decides what a 4xx/5xx means.
+        """
+        started = time.monotonic()
+        deadline = _Deadline(self.policy.total_timeout)
+        body, content_type = _encode_body(content, files)
+        try:
+            target = _parse_target(url)
+            try:
+                addresses = _resolve_and_check(target, self.policy, self._resolver)
+                pool = self._pool(target, addresses)
+                status, answer_headers, answer, peer = self._send(
+                    pool, target, method, body, self._headers(target, headers, content_type, body), deadline)
+            except (httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError) as exc:
+                raise _map_transport_error(exc, target) from exc
+        except FetchError as exc:
+            exc.retryable = exc.code not in FINAL_CODES
+            exc.url = exc.url or url
+            raise
+        return FetchResult(final_url=target.url, status_code=status, headers=answer_headers, body=answer,
+                           peer_ip=peer, redirects=[], elapsed=time.monotonic() - started)
+
+    def _pool(self, target: _Target, addresses: list[IPAddress]) -> httpcore.ConnectionPool:
+        key: _PoolKey = (target.scheme, target.host, target.port, tuple(addresses))
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+            backend = _PinnedBackend(target.host, addresses, _NoDeadline(), self.policy.port_map)
+            pool = httpcore.ConnectionPool(
+                ssl_context=_ssl_context(self.policy.ca_bundle, self.policy.verify_tls),
+                max_connections=self._max_connections, keepalive_expiry=30.0, http1=True, http2=False,
+                retries=0, network_backend=backend)
+            self._pools[key] = pool
+            evicted = self._pools.popitem(last=False)[1] if len(self._pools) > self._max_origins else None
+        if evicted is not None:
+            evicted.close()
+        return pool
+
+    def _headers(
+        self, target: _Target, extra: Mapping[str, str] | None, content_type: str | None, body: bytes | None
+    ) -> list[tuple[bytes, bytes]]:
+        fields = {"user-agent": ("User-Agent", self.policy.user_agent), "accept": ("Accept", "*/*"),
+                  "accept-encoding": ("Accept-Encoding", "gzip, deflate")}
+        if content_type is not None:
+            fields["content-type"] = ("Content-Type", content_type)
+        for name, value in (extra or {}).items():
+            if name.lower() in _FORBIDDEN_HEADERS:
+                raise ValueError(f"header {name!r} is set by the client")
+            fields[name.lower()] = (name, value)
+        out = [(b"Host", target.host_header.encode("ascii"))]
+        out += [(name.encode("ascii"), value.encode("latin-1")) for name, value in fields.values()]
+        if body is not None:
+            out.append((b"Content-Length", str(len(body)).encode("ascii")))
+        return out
+
+    def _send(
+        self, pool: httpcore.ConnectionPool, target: _Target, method: str, body: bytes | None,
+        headers: list[tuple[bytes, bytes]], deadline: _Deadline,
+    ) -> tuple[int, list[tuple[str, str]], bytes, str]:
+        scheme, host = target.scheme.encode(), target.host.encode("ascii")
+        policy = self.policy
+        timeouts = {"connect": policy.connect_timeout, "read": policy.read_timeout,
+                    "write": policy.read_timeout, "pool": policy.connect_timeout}
+        with pool.stream(
+            method.upper(), httpcore.URL(scheme=scheme, host=host, port=target.port, target=target.target),
+            headers=headers, content=body, extensions={"timeout": timeouts},
+        ) as response:
+            answer_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
+            stream = response.extensions.get("network_stream")
+            server = stream.get_extra_info("server_addr") if stream is not None else None
+            peer = str(connect_address(parse_ip(str(server[0])))) if server else ""
+            return response.status, answer_headers, _read_body(response, answer_headers, policy, deadline), peer
+
+
+def request(
+    method: str, url: str, *, policy: FetchPolicy, resolver: Resolver | None = None,
+    content: bytes | None = None, files: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> FetchResult:
+    """One request through a fresh :class:`OutboundClient` (no connection kept)."""
+    with OutboundClient(policy, resolver=resolver, max_connections=1) as client:
+        return client.request(method, url, content=content, files=files, headers=headers)
+
+
+def printable_excerpt(text: bytes | str, limit: int = 120) -> str:
+    """At most ``limit`` characters of text from outside, safe to store and show: printable ASCII is
+    kept, whitespace runs become one space, anything else (control characters, bidi overrides,
+    non-ASCII) is written as a Python escape (``\\x1b``, ``\\u202e``). HTML escaping is the template's job."""
+    if isinstance(text, bytes):
+        text = text[: limit * 4].decode("utf-8", "replace")
+    out: list[str] = []
+    size = 0
+    for char in " ".join(text.split()):
+        piece = char if " " <= char <= "~" and char != "\\" else char.encode("unicode_escape").decode("ascii")
+        if size + len(piece) > limit:
+            out.append("…")
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+def answer_summary(status: int, body: bytes | str, limit: int = 120) -> str:
+    """``HTTP <status>`` and a short printable excerpt of the answer: what a channel stores as its error."""
+    excerpt = printable_excerpt(body, limit)
+    return f"HTTP {status}: {excerpt}" if excerpt else f"HTTP {status}"

@@ -7,25 +7,23 @@ leaves the lease to expire: the row is sent again with the same message id (docs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, record
+from hotline.lib import http as outbound
 from hotline.lib import signing
-from hotline.lib.netguard import blocked_reason
 from hotline.partners import protocol
 from hotline.partners.models import DeliveryState, Forward, MessageKind, OutboundMessage, PartnerHotline
 from hotline.partners.protocol import ProtocolError
@@ -56,48 +54,30 @@ class Transport(Protocol):
 
 
 class HttpTransport:
-    """POST with timeouts, no redirects, no environment proxies, a capped answer, and no loopback,
-    private or reserved targets unless ``allow_loopback`` (loopback only: tests and the demo)."""
+    """POST through one pooled, pinned outbound client (:class:`hotline.lib.http.OutboundClient`): each
+    message resolves the endpoint once, refuses loopback, private or reserved addresses (loopback only
+    with ``allow_loopback``: tests and the demo) and goes to exactly the checked address, over a kept-alive
+    connection when one to that address is free. Timeouts, no redirects, no environment proxies, a
+    capped answer."""
 
     def __init__(self, *, timeout: float, allow_loopback: bool) -> None:
         self.allow_loopback = allow_loopback
-        # TCP_NODELAY: headers and body leave in separate writes; with Nagle's algorithm the body waits
-        # for the peer's delayed ACK (~40 ms a message on loopback).
-        transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-        self.client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
-                                   transport=transport, headers={"User-Agent": "HotlineExchange/1"})
+        policy = dataclasses.replace(
+            outbound.outbound_policy(timeout=timeout, max_body_bytes=MAX_ANSWER_BYTES),
+            allow_loopback=allow_loopback, user_agent="HotlineExchange/1")
+        self.client = outbound.OutboundClient(policy)
 
     def close(self) -> None:
         self.client.close()
 
     def post(self, url: str, body: bytes) -> Reply:
-        self._check(url)
         try:
-            with self.client.stream("POST", url, content=body,
-                                    headers={"Content-Type": "application/json"}) as response:
-                data = b""
-                for chunk in response.iter_bytes():
-                    data += chunk
-                    if len(data) > MAX_ANSWER_BYTES:
-                        raise DeliveryError(f"answer larger than {MAX_ANSWER_BYTES} bytes", retryable=True)
-                return Reply(response.status_code, data)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
-
-    def _check(self, url: str) -> None:
-        # The endpoint is entered by an administrator; this check keeps a typo or a hostile directory
-        # import from turning the worker against internal services (the name is resolved again by httpx).
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DeliveryError(f"endpoint {url!r} is not an http(s) URL", retryable=False)
-        try:
-            infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise DeliveryError(f"cannot resolve {parts.hostname}: {exc}", retryable=True) from exc
-        for info in infos:
-            blocked = blocked_reason(str(info[4][0]), allow_loopback=self.allow_loopback)
-            if blocked is not None:
-                raise DeliveryError(f"endpoint address {info[4][0]} is refused: {blocked}", retryable=False)
+            response = self.client.request("POST", url, content=body, headers={"Content-Type": "application/json"})
+        except outbound.FetchError as exc:
+            refused = exc.code in outbound.FINAL_CODES
+            raise DeliveryError(f"{'endpoint refused' if refused else exc.code}: {exc.message}",
+                                retryable=exc.retryable) from exc
+        return Reply(response.status_code, response.body)
 
 
 def transport_from_settings() -> HttpTransport:
@@ -223,7 +203,7 @@ def _send(message: OutboundMessage, transport: Transport) -> dict[str, Any]:
         message_id=str(message.message_id), created_at=message.created_at, sent_at=timezone.now()), our_key())
     reply = transport.post(partner.endpoint, protocol.wire_bytes(wire))
     if reply.status != 200:
-        raise DeliveryError(f"HTTP {reply.status}: {_excerpt(reply.body)}",
+        raise DeliveryError(outbound.answer_summary(reply.status, reply.body),
                             retryable=reply.status not in FINAL_STATUSES or _outside_window(reply))
     return _verified_ack(message, reply.body)
 
@@ -239,10 +219,6 @@ def _outside_window(reply: Reply) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return isinstance(answer, dict) and answer.get("field") == "message.sent_at"
-
-
-def _excerpt(body: bytes) -> str:
-    return body[:300].decode("utf-8", "replace").replace("\x00", "")
 
 
 def _verified_ack(message: OutboundMessage, body: bytes) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
@@ -22,6 +21,7 @@ from django.utils import timezone
 from hotline.audit.services import SYSTEM, record
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.export import export_items
+from hotline.lib import http as outbound
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item
 from hotline.routing.models import Referral, ReferralStatus
@@ -195,18 +195,24 @@ def _email(referral: Referral, police: PoliceContact) -> None:
 
 
 def _post(referral: Referral, police: PoliceContact) -> None:
+    """Multipart POST through the pinned outbound client: the endpoint is staff-entered, but a private,
+    reserved or metadata address is refused (never retried) and the name is resolved only once."""
     if not police.endpoint:
         raise DeliveryError(f"police contact {police.pk} has no endpoint", retry=False)
     package = Path(referral.package_path)
-    files = {"summary": ("summary.json", json.dumps(referral.summary, sort_keys=True), "application/json")}
+    files: dict[str, tuple[str, bytes, str]] = {
+        "summary": ("summary.json", json.dumps(referral.summary, sort_keys=True).encode(), "application/json")}
     if package.is_file():
-        files["package"] = (package.name, package.read_bytes(), "application/octet-stream")  # type: ignore[assignment]
+        files["package"] = (package.name, package.read_bytes(), "application/octet-stream")
+    headers = {"Idempotency-Key": str(referral.key), "User-Agent": f"{settings.HOTLINE_ORGANISATION} referrals"}
     try:
-        response = httpx.post(police.endpoint, files=files, timeout=30, follow_redirects=False,
-                              headers={"Idempotency-Key": str(referral.key)})
-    except httpx.HTTPError as exc:
-        raise DeliveryError(f"HTTP: {exc}", retry=True) from exc
-    if response.status_code >= 500 or response.status_code == 429:
-        raise DeliveryError(f"HTTP {response.status_code}", retry=True)
-    if response.status_code >= 400:
-        raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}", retry=False)
+        response = outbound.request("POST", police.endpoint, policy=outbound.outbound_policy(timeout=30),
+                                    files=files, headers=headers)
+    except outbound.FetchError as exc:
+        reason = "refused" if exc.code in outbound.FINAL_CODES else "failed"
+        raise DeliveryError(f"HTTP {reason}: {exc}", retry=exc.retryable) from exc
+    status = response.status_code
+    if status >= 500 or status == 429:
+        raise DeliveryError(outbound.answer_summary(status, response.body), retry=True)
+    if status >= 300:
+        raise DeliveryError(outbound.answer_summary(status, response.body), retry=False)

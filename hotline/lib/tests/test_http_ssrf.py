@@ -12,7 +12,7 @@ import ipaddress
 import json
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -28,25 +28,11 @@ from hotline.lib.http import (
     fetch,
 )
 from hotline.lib.netguard import IPAddress, classify, parse_legacy_ipv4
+from hotline.sim.rebind import ScriptedDns as FakeResolver  # the rebinding DNS stub, shared
 from hotline.sim.web import SimWeb
 
 STRICT = FetchPolicy(total_timeout=5)
 PUBLIC_V4 = "93.184.215.14"  # never connected to: every use is refused before connect
-
-
-class FakeResolver:
-    """Scripted DNS: each call pops the next answer for the host (last one repeats)."""
-
-    def __init__(self, answers: dict[str, list[list[str]]]) -> None:
-        self.answers = answers
-        self.calls: list[str] = []
-
-    def resolve(self, host: str, port: int) -> Sequence[str | IPAddress]:
-        self.calls.append(host)
-        script = self.answers.get(host)
-        if not script:
-            raise FetchError("dns_failure", f"{host}: NXDOMAIN")
-        return script.pop(0) if len(script) > 1 else script[0]
 
 
 def resolver(**hosts: str | list[str]) -> FakeResolver:
