@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.lib.http import FetchPolicy
@@ -125,7 +125,7 @@ RDAPISH = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300)
 @given(st.one_of(JSON, RDAPISH))
 def test_arbitrary_json_never_crashes_the_parser(data: object) -> None:
     try:
@@ -137,7 +137,7 @@ def test_arbitrary_json_never_crashes_the_parser(data: object) -> None:
         assert all("@" in e for e in network.abuse_emails)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(entities=st.lists(RDAPISH, max_size=6), country=JSON, handle=JSON)
 def test_any_entities_around_a_valid_range_still_give_the_range(entities: list[object], country: object,
                                                                 handle: object) -> None:
@@ -146,7 +146,7 @@ def test_any_entities_around_a_valid_range_still_give_the_range(entities: list[o
     assert len(network.country) in (0, 2)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.binary(max_size=300))
 def test_arbitrary_bodies_become_a_typed_outcome(body: bytes) -> None:
     result = RdapClient._parse("192.0.2.1", "http://rdap.example/ip/192.0.2.1", body)
