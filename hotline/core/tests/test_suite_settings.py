@@ -38,9 +38,11 @@ def _property_test_modules() -> list[str]:
 
 
 @pytest.mark.parametrize("module", _property_test_modules())
-def test_no_property_test_brings_back_a_wall_clock_limit(module: str) -> None:
+def test_no_property_test_brings_back_a_wall_clock_limit(module: str, db: None) -> None:
     """A test's own ``@settings`` inherits the profile, except what it names: it must name no deadline,
-    and a ``suppress_health_check`` of its own must keep suppressing the timing checks."""
+    and a ``suppress_health_check`` of its own must keep suppressing the timing checks.
+
+    (``db``: importing a schemathesis module builds the OpenAPI schema, which may read the database.)"""
     tests = [obj for _, obj in inspect.getmembers(importlib.import_module(module), callable)
              if isinstance(getattr(obj, "_hypothesis_internal_use_settings", None), settings)]
     for test in tests:
