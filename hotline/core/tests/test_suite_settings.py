@@ -17,7 +17,7 @@ HOTLINE = Path(__file__).resolve().parents[2]
 
 def test_it_runs_property_tests_without_a_deadline_on_a_fixed_budget() -> None:
     profile = settings.default
-    assert profile.deadline is None
+    assert profile is not None and profile.deadline is None
     assert profile.max_examples == HYPOTHESIS_EXAMPLES
     assert HealthCheck.too_slow in profile.suppress_health_check
     assert profile.derandomize == (os.environ.get("CI") == "true" and "HYPOTHESIS_PROFILE" not in os.environ)
@@ -46,7 +46,7 @@ def test_no_property_test_brings_back_a_wall_clock_limit(module: str, db: None) 
     tests = [obj for _, obj in inspect.getmembers(importlib.import_module(module), callable)
              if isinstance(getattr(obj, "_hypothesis_internal_use_settings", None), settings)]
     for test in tests:
-        own = test._hypothesis_internal_use_settings
+        own: settings = getattr(test, "_hypothesis_internal_use_settings")  # noqa: B009 - set by @settings
         assert own.deadline is None, f"{module}.{test.__name__}: no deadline (the profile has none)"
         assert HealthCheck.too_slow in own.suppress_health_check, f"{module}.{test.__name__}: start the list " \
             "with TIMING_HEALTH_CHECKS from hotline/conftest.py"
