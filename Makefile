@@ -1,5 +1,6 @@
 # Two commands matter: `make demo` (set up and run the product) and `make test` (set up and run
-# every check). Both create .venv and install pinned dependencies on first use.
+# every check: the full gate, what CI runs). Both create .venv and install pinned dependencies on
+# first use. `make test-fast` is for the edit-test loop only: SQLite, no browser, no slow scenarios.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: demo test install chromium lint typecheck test-sqlite test-postgres messages bench clean
+.PHONY: demo test test-fast install chromium lint typecheck test-sqlite test-postgres messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,10 @@ chromium:
 	fi
 
 test: lint typecheck chromium test-sqlite test-postgres
+
+# Not a gate: leaves out the real-browser tests, the `slow` scenarios, PostgreSQL, lint and types.
+test-fast: install
+	DATABASE_URL= $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not slow and not browser"
 
 messages: install
 	cd hotline && ../$(BIN)/django-admin makemessages -l nl -l fr --no-obsolete && ../$(BIN)/django-admin compilemessages

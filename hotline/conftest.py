@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from hotline.accounts.models import ApiClient, ClientKind, Role, User
 from hotline.accounts.services import create_user, issue_api_client
@@ -15,6 +18,27 @@ from hotline.reports.models import Item, ItemStatus, Source
 from hotline.reports.services import IncomingReport, receive_reports
 
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test personas only
+
+# Hypothesis: one profile for the whole suite, so no property test fails because the machine is busy.
+# No deadline and no "too slow" health check (both measure wall-clock time), a fixed example budget,
+# and under CI=true the same examples on every run (derandomised), with the blob to reproduce a failure.
+# A test that sets its own ``suppress_health_check`` replaces the profile's list: start it with
+# ``TIMING_HEALTH_CHECKS``. HYPOTHESIS_PROFILE picks another registered profile.
+TIMING_HEALTH_CHECKS = (HealthCheck.too_slow,)
+HYPOTHESIS_EXAMPLES = 100
+hypothesis_settings.register_profile(
+    "hotline", deadline=None, max_examples=HYPOTHESIS_EXAMPLES, suppress_health_check=TIMING_HEALTH_CHECKS)
+hypothesis_settings.register_profile(
+    "hotline-ci", parent=hypothesis_settings.get_profile("hotline"), derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("hotline-ci" if os.environ.get("CI") == "true" else "hotline"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives the real browser is marked ``browser`` (``make test-fast`` leaves those out)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 def _user(username: str, role: str) -> User:

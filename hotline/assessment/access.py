@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from hotline.accounts.access import current_user
-from hotline.accounts.models import Role
+from hotline.accounts.models import Role, User
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.reports.models import Item, ItemQuerySet
 
@@ -15,7 +15,11 @@ FULL_READERS = frozenset({Role.ANALYST, Role.SENIOR_ANALYST, Role.MANAGER})
 
 
 def visible_items(request: HttpRequest) -> ItemQuerySet:
-    user = current_user(request)
+    return items_visible_to(current_user(request))
+
+
+def items_visible_to(user: User) -> ItemQuerySet:
+    """The items ``user`` may see (for services that take an actor rather than a request)."""
     if user.has_role(*FULL_READERS):
         return Item.objects.all()
     if user.has_role(Role.POLICE_LIAISON):

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from hotline.accounts.access import current_user
-from hotline.accounts.models import Role
+from hotline.accounts.models import Role, User
 from hotline.assessment.access import FULL_READERS, visible_items
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.cases.models import Case, CaseItem, CaseQuerySet
@@ -23,7 +23,11 @@ OUTCOME_RECORDERS = (Role.POLICE_LIAISON,)
 def visible_cases(request: HttpRequest) -> CaseQuerySet:
     """Staff see every case; the police liaison only cases holding at least one illegal item (a case with
     none is not police business, and its title alone may say too much)."""
-    user = current_user(request)
+    return cases_visible_to(current_user(request))
+
+
+def cases_visible_to(user: User) -> CaseQuerySet:
+    """The cases ``user`` may see (for services that take an actor rather than a request)."""
     if user.has_role(*FULL_READERS):
         return Case.objects.all()
     if user.has_role(Role.POLICE_LIAISON):

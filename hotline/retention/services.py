@@ -20,9 +20,8 @@ from django.utils import timezone
 
 from hotline.accounts.models import Role, User
 from hotline.audit.services import SYSTEM, Actor, record
-from hotline.cases.models import Case
-from hotline.reports.models import Item
 from hotline.retention import registry
+from hotline.retention.access import holdable, visible_holds
 from hotline.retention.config import describe
 from hotline.retention.models import Hold, HoldTarget, Schedule
 from hotline.retention.policy import START, Policy, PurgeResult
@@ -47,16 +46,16 @@ class RetentionBusy(Exception):
 
 @transaction.atomic
 def place_hold(object_type: str, object_id: int, *, reason: str, user: User, now: datetime | None = None) -> Hold:
-    """Hold an item or a case: from now on every purge skips its data, until released."""
+    """Hold an item or a case ``user`` may see: from now on every purge skips its data, until released."""
     now = now or timezone.now()
     reason = _checked_reason(reason, field_name="reason")
     if not user.has_role(*HOLD_ROLES):
         raise HoldError("user: only a police liaison or an administrator may place a hold")
     if object_type not in HoldTarget.values:
         raise HoldError(f"object_type: {object_type!r} cannot be held (items or cases)")
-    model = Item if object_type == HoldTarget.ITEM else Case
-    if not model.objects.filter(pk=object_id).exists():
-        raise HoldError(f"object_id: there is no {object_type} {object_id}")
+    # One answer for missing and invisible objects: a refusal must not say which numbers exist.
+    if not holdable(user, object_type).filter(pk=object_id).exists():
+        raise HoldError(f"object_id: there is no {object_type} {object_id} you may see")
     hold = Hold.objects.create(object_type=object_type, object_id=object_id, reason=reason, placed_by=user,
                                placed_at=now)
     record(Actor.of_user(user), "retention.hold_placed", (_AUDIT_TYPES[object_type], object_id), now=now,
@@ -66,11 +65,13 @@ def place_hold(object_type: str, object_id: int, *, reason: str, user: User, now
 
 @transaction.atomic
 def release_hold(hold: Hold, *, user: User, reason: str, now: datetime | None = None) -> Hold:
-    """Release (never delete) a hold; purges resume for the object at their next run."""
+    """Release (never delete) a hold on an object ``user`` may see; purges resume at their next run."""
     now = now or timezone.now()
     reason = _checked_reason(reason, field_name="release_reason")
     if not user.has_role(*HOLD_ROLES):
         raise HoldError("user: only a police liaison or an administrator may release a hold")
+    if not visible_holds(user).filter(pk=hold.pk).exists():
+        raise HoldError(f"hold: there is no hold {hold.pk} you may see")
     released = Hold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
         released_at=now, released_by=user, release_reason=reason)
     if released != 1:

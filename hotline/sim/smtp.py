@@ -113,7 +113,9 @@ class SmtpSink:
     def message_ids(self) -> list[str]:
         return [entry.message_id for entry in self.messages()]
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
+        """The messages once ``count`` have arrived, or whatever arrived within ``timeout`` (generous: it
+        returns as soon as they are there, and a busy machine must not make a test miss a message)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if len(self.messages()) >= count:

@@ -44,7 +44,7 @@ def new_tab(browser: Any, live_server: Any) -> Iterator[Callable[[], Any]]:
 
     def make() -> Any:
         context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(60_000)  # a bound for a busy machine: every wait returns as soon as it can
         contexts.append(context)
         return context.new_page()
 

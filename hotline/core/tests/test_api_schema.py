@@ -27,6 +27,7 @@ from schemathesis.transport.serialization import Binary
 from hotline.accounts.models import ClientKind
 from hotline.accounts.services import issue_api_client
 from hotline.audit.services import SYSTEM
+from hotline.conftest import TIMING_HEALTH_CHECKS
 
 MAX_EXAMPLES = 30  # fuzzed examples per operation; the coverage phase adds its own fixed set
 # Answers django-ninja gives before the view runs and leaves out of the document: 400 (body is not
@@ -66,7 +67,7 @@ def token(transactional_db: None) -> Iterator[str]:
 
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(suppress_health_check=[*TIMING_HEALTH_CHECKS, HealthCheck.function_scoped_fixture])
 def test_every_operation_keeps_its_contract(case: schemathesis.Case[Any], token: str) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
 

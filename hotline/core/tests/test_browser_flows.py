@@ -30,7 +30,7 @@ from hotline.reports.models import Item, ItemStatus, Report
 
 SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # a test authenticator only
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
 
 # Reads an <img> back through a canvas: its real size, how far any pixel is from grey, and the mean
 # step between neighbouring pixels (a blurred preview is smooth; the sharp pattern is not).

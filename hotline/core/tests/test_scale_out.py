@@ -49,7 +49,7 @@ from hotline.tracing.models import Trace
 
 ROOT = Path(__file__).resolve().parents[3]
 SEEDED, API_BATCHES, API_PER_BATCH, WORKERS = 140, 8, 5, 4
-DEADLINE = 120.0  # a bound for a loaded machine; the whole test takes about a minute on 2 shared cores
+DEADLINE = 600.0  # a generous bound, not a speed check: about a minute on 2 shared cores, far more under load
 BASELINE = AssessmentData(verdict=Verdict.BASELINE, legal_limb=LegalLimb.REAL_MINOR,
                           content_type=ContentType.IMAGE, age_group=AgeGroup.PREPUBESCENT)
 
@@ -117,7 +117,7 @@ def _seed(count: int) -> None:
     receive_reports(batch, actor=Actor(label="scale-out test"))
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], stack: Stack, timeout: float = 30.0) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], stack: Stack, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, stack.logs()

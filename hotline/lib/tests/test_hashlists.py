@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import MappingProxyType
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.lib.hashlists import (
@@ -543,7 +543,7 @@ def unique(items: list[HashRecord]) -> bool:
     return len({(r.signal_type, r.value) for r in items}) == len(items)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(st.lists(hash_records(st.just("signal-file"), st.just({})), max_size=20))
 def test_it_round_trips_random_records_through_a_signal_file(originals: list[HashRecord]) -> None:
     out = io.StringIO()
@@ -553,7 +553,7 @@ def test_it_round_trips_random_records_through_a_signal_file(originals: list[Has
     assert [(r.signal_type, r.value) for r in records(items)] == [(r.signal_type, r.value) for r in originals]
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(st.lists(hash_records(st.sampled_from(["vics-us", "hotline", "uk-abc"]), csv_extras), max_size=20))
 def test_it_round_trips_random_records_through_csv(originals: list[HashRecord]) -> None:
     out = io.StringIO(newline="")
@@ -563,7 +563,7 @@ def test_it_round_trips_random_records_through_csv(originals: list[HashRecord]) 
     assert records(items) == originals
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(st.lists(hash_records(st.just("vics-us"), vics_extras, quality=False), max_size=20).filter(unique),
        st.sampled_from(["2.0", "1.3"]), st.integers(1, 300))
 def test_it_round_trips_random_records_through_vics(originals: list[HashRecord], version: str,
@@ -606,14 +606,14 @@ json_alphabet = st.sampled_from(['{', '}', '[', ']', '"', ',', ':', ' ', '\n', '
                                  '"Media"', '"MD5"', f'"{MD5_A}"', '"@odata.context"', '"x"', '\xff', '\ud800'])
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200)
 @given(st.one_of(st.binary(), st.lists(json_alphabet, max_size=60).map(
     lambda parts: "".join(parts).encode("utf-8", "surrogatepass"))), st.integers(1, 64))
 def test_it_never_raises_on_arbitrary_bytes_as_vics(data: bytes, chunk_size: int) -> None:
     only_items(parse_vics(io.BytesIO(data), chunk_size=chunk_size))
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200)
 @given(st.lists(st.tuples(st.integers(0, len(VICS_1_CASES) - 1), st.integers(0, 4), st.sampled_from(
     ["", "{", "}", "[", "]", '"', ",", ":", "\\", "\n", "x"])), min_size=1, max_size=4), st.integers(1, 128))
 def test_it_never_raises_on_a_damaged_vics_document(edits: list[tuple[int, int, str]], chunk_size: int) -> None:

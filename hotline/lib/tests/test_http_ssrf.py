@@ -590,19 +590,19 @@ blocked_addresses = st.sampled_from(BLOCKED_RANGES).flatmap(_in)
 public_v4 = st.sampled_from(PUBLIC_V4_RANGES).flatmap(_in)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(blocked_addresses)
 def test_property_blocked_tables_refused(address: IPAddress) -> None:
     assert classify(address) is not None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.sampled_from(PUBLIC_V4_RANGES + PUBLIC_V6_RANGES).flatmap(_in))
 def test_property_public_ranges_allowed(address: IPAddress) -> None:
     assert classify(address) is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.sampled_from([str(net) for net, _ in netguard.BLOCKED_V4]).flatmap(_in))
 def test_property_embedded_private_v4_refused(address: IPAddress) -> None:
     value = int(address)
@@ -614,7 +614,7 @@ def test_property_embedded_private_v4_refused(address: IPAddress) -> None:
         assert classify(ipaddress.IPv6Address(wrapped)) is not None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(public_v4)
 def test_property_embedded_public_v4_allowed(address: IPAddress) -> None:
     value = int(address)
@@ -626,7 +626,7 @@ def test_property_embedded_public_v4_allowed(address: IPAddress) -> None:
         assert classify(ipaddress.IPv6Address(wrapped)) is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.integers(0, 2**32 - 1))
 def test_property_numeric_forms_decode(value: int) -> None:
     expected = ipaddress.IPv4Address(value)
@@ -638,7 +638,7 @@ def test_property_numeric_forms_decode(value: int) -> None:
             fetch(f"http://{hex(value)}/", policy=STRICT, resolver=resolver())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.ip_addresses())
 def test_property_everything_non_global_is_refused(address: IPAddress) -> None:
     # Everything the stdlib calls non-global is refused (the tables may refuse more);

@@ -56,7 +56,7 @@ _word = st.text(alphabet=string.ascii_lowercase + string.digits, min_size=1, max
 _domain = st.lists(_word, min_size=2, max_size=4).map(".".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(max_size=400), st.text(max_size=40), st.text(max_size=40))
 def test_it_never_fails_on_arbitrary_header_text(header: str, authserv: str, domain: str) -> None:
     parsed = parse(header)
@@ -65,7 +65,7 @@ def test_it_never_fails_on_arbitrary_header_text(header: str, authserv: str, dom
     assert ok == bool(passed)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(_domain, st.sampled_from(["dkim", "spf", "dmarc", "arc"]), st.sampled_from(["pass", "fail", "none"]),
        _domain, st.text(alphabet=string.ascii_letters + " =;", max_size=30))
 def test_it_reads_back_generated_headers(serv: str, method: str, result: str, domain: str, comment: str) -> None:
@@ -119,7 +119,7 @@ _path = st.tuples(st.text(alphabet=string.ascii_letters + string.digits + "/-_=&
                   st.sampled_from(string.ascii_letters + string.digits + "/")).map(lambda p: "/" + "".join(p))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(max_size=300), _host, _path, st.sampled_from(["http", "https"]), st.text(max_size=100))
 def test_it_finds_a_url_set_apart_in_arbitrary_text(before: str, host: str, path: str, scheme: str,
                                                    after: str) -> None:
@@ -129,7 +129,7 @@ def test_it_finds_a_url_set_apart_in_arbitrary_text(before: str, host: str, path
     assert all(u for u in found)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.text(max_size=500))
 def test_it_never_fails_on_arbitrary_text_or_html(text: str) -> None:
     for line, url in urls_in_text(text) + html_urls(text):

@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from hotline.conftest import TIMING_HEALTH_CHECKS
 from hotline.partners.tests.conftest import Peer, forward_body
 
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application()).include(path_regex="exchange")
@@ -34,7 +35,7 @@ def partner(transactional_db: None) -> Any:
 
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
+@settings(suppress_health_check=[*TIMING_HEALTH_CHECKS, HealthCheck.function_scoped_fixture])
 def test_the_exchange_operations_keep_their_contract(case: schemathesis.Case[Any], partner: Peer) -> None:
     case.call_and_validate(checks=CHECKS)
 

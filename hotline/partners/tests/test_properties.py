@@ -10,13 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hotline.conftest import TIMING_HEALTH_CHECKS
 from hotline.lib import signing
 from hotline.partners.models import InboundMessage
 from hotline.partners.tests.conftest import Peer, forward_body, post
 from hotline.reports.models import Report
 
 pytestmark = pytest.mark.django_db
-FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+FIXTURES = [*TIMING_HEALTH_CHECKS, HealthCheck.function_scoped_fixture]
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
@@ -29,7 +30,7 @@ def _reports() -> int:
     return Report.objects.count()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURES)
+@settings(max_examples=150, suppress_health_check=FIXTURES)
 @given(raw=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_arbitrary_bodies_never_break_the_endpoint(peer: Peer, raw: bytes) -> None:
     before, logged = _reports(), InboundMessage.objects.count()
@@ -39,7 +40,7 @@ def test_arbitrary_bodies_never_break_the_endpoint(peer: Peer, raw: bytes) -> No
     assert _reports() == before and InboundMessage.objects.count() == logged + 1
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURES)
+@settings(max_examples=150, suppress_health_check=FIXTURES)
 @given(where=st.sampled_from(["message", "body", "signature"]), data=st.data())
 def test_a_mutated_signed_message_never_creates_a_report(peer: Peer, where: str, data: st.DataObject) -> None:
     message = peer.message("forward", forward_body(f"http://p{data.draw(st.integers(0, 10**6))}.sim.test/"))
@@ -73,7 +74,7 @@ def _still_valid(peer: Peer, body: bytes | dict[str, Any]) -> bool:
         return False
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURES)
+@settings(max_examples=60, suppress_health_check=FIXTURES)
 @given(body=st.dictionaries(st.sampled_from([*BODY_MEMBERS, "extra"]), json_values, max_size=6))
 def test_validly_signed_arbitrary_bodies_are_refused_cleanly_or_accepted(peer: Peer, body: dict[str, Any]) -> None:
     try:

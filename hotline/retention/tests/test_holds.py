@@ -29,17 +29,17 @@ def run(name: str) -> int:
 
 
 def test_a_held_item_keeps_its_media_until_the_hold_is_released(
-        settled: Settle, media_of: Callable[..., Media], police: User) -> None:
+        settled: Settle, media_of: Callable[..., Media], admin_user: User) -> None:
     held, free = settled("not_illegal"), settled("not_illegal")
     held_media, free_media = media_of(held), media_of(free)
-    hold = place_hold("item", held.pk, reason="Investigation 2030/17", user=police, now=T0)
+    hold = place_hold("item", held.pk, reason="Investigation 2030/17", user=admin_user, now=T0)
 
     assert run("media") == 1
     held_media.refresh_from_db()
     free_media.refresh_from_db()
     assert held_media.blob_id is not None and free_media.blob_id is None
 
-    release_hold(hold, user=police, reason="Investigation closed", now=T0 + DAY)
+    release_hold(hold, user=admin_user, reason="Investigation closed", now=T0 + DAY)
     assert run("media") == 1
     held_media.refresh_from_db()
     assert held_media.blob_id is None
@@ -62,13 +62,13 @@ def test_a_hold_covers_every_class_of_the_item(settled: Settle, media_of: Callab
 
 
 def test_a_held_case_protects_each_of_its_items(settled: Settle, media_of: Callable[..., Media],
-                                                police: User) -> None:
+                                                admin_user: User) -> None:
     inside, outside = settled("not_illegal"), settled("not_illegal")
     media_inside, media_outside = media_of(inside), media_of(outside)
     case = Case.objects.create(reference="C-2030-0001", kind="same_site", title="Synthetic case", opened_at=T0,
                                status_changed_at=T0)
     CaseItem.objects.create(case=case, item=inside, added_at=T0)
-    place_hold("case", case.pk, reason="Prosecutor request", user=police, now=T0)
+    place_hold("case", case.pk, reason="Prosecutor request", user=admin_user, now=T0)
 
     assert run("media") == 1
     media_inside.refresh_from_db()
@@ -78,7 +78,7 @@ def test_a_held_case_protects_each_of_its_items(settled: Settle, media_of: Calla
 
 def test_placing_and_releasing_are_recorded_with_who_when_and_why(settled: Settle, police: User,
                                                                   admin_user: User) -> None:
-    item = settled("not_illegal")
+    item = settled("removed")  # illegal: the police liaison may see it
     hold = place_hold("item", item.pk, reason="  Investigation 7 ", user=police, now=T0)
     release_hold(hold, user=admin_user, reason="Prosecutor released it", now=T0 + DAY)
 
@@ -108,7 +108,7 @@ def test_it_refuses_a_hold_that_names_nothing_or_gives_no_reason(
 
 def test_only_police_liaison_and_administrators_hold_or_release(settled: Settle, analyst: User, manager: User,
                                                                 police: User) -> None:
-    item = settled("not_illegal")
+    item = settled("removed")
     for user in (analyst, manager):
         with pytest.raises(HoldError, match=r"^user:"):
             place_hold("item", item.pk, reason="why", user=user)
@@ -118,8 +118,43 @@ def test_only_police_liaison_and_administrators_hold_or_release(settled: Settle,
 
 
 def test_a_hold_is_released_only_once(settled: Settle, police: User) -> None:
-    hold = place_hold("item", settled("not_illegal").pk, reason="why", user=police)
+    hold = place_hold("item", settled("removed").pk, reason="why", user=police)
     release_hold(hold, user=police, reason="done")
     with pytest.raises(HoldError, match=r"^hold: .* already released"):
         release_hold(hold, user=police, reason="again")
     assert AuditEvent.objects.filter(action="retention.hold_released").count() == 1
+
+
+def _case_of(item: Item) -> Case:
+    case = Case.objects.create(reference=f"C-2030-{item.pk:04d}", kind="same_site", title="Synthetic case",
+                               opened_at=T0, status_changed_at=T0)
+    CaseItem.objects.create(case=case, item=item, added_at=T0)
+    return case
+
+
+def test_a_police_liaison_holds_only_what_they_may_see_and_hears_no_more_than_for_a_missing_one(
+        settled: Settle, police: User) -> None:
+    hidden = settled("not_illegal")  # only what was found illegal is police business
+    hidden_case, seen_case = _case_of(hidden), _case_of(settled("removed"))
+    for object_type, pk in (("item", hidden.pk), ("case", hidden_case.pk)):
+        with pytest.raises(HoldError) as refused:
+            place_hold(object_type, pk, reason="why", user=police)
+        with pytest.raises(HoldError) as missing:
+            place_hold(object_type, 999_999, reason="why", user=police)
+        assert str(refused.value).replace(str(pk), "N") == str(missing.value).replace("999999", "N")
+    assert place_hold("case", seen_case.pk, reason="why", user=police).placed_by == police
+    assert list(Hold.objects.values_list("object_id", flat=True)) == [seen_case.pk]
+    assert AuditEvent.objects.filter(action="retention.hold_placed").count() == 1
+
+
+def test_a_police_liaison_cannot_release_a_hold_on_what_they_may_not_see(
+        settled: Settle, police: User, admin_user: User) -> None:
+    hidden = settled("not_illegal")
+    holds = [place_hold("item", hidden.pk, reason="court order", user=admin_user),
+             place_hold("case", _case_of(hidden).pk, reason="court order", user=admin_user)]
+    for hold in holds:
+        with pytest.raises(HoldError, match=r"^hold: there is no hold \d+ you may see"):
+            release_hold(hold, user=police, reason="done")
+        hold.refresh_from_db()
+        assert hold.is_active
+    assert not AuditEvent.objects.filter(action="retention.hold_released").exists()

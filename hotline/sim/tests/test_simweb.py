@@ -285,21 +285,30 @@ def test_refuses_non_loopback_bind() -> None:
 
 
 def test_stop_is_prompt_with_slow_request_in_flight() -> None:
+    """Stopping does not wait for an hour-long response in flight: the client sees the connection end.
+
+    No clock is read: the request is known to be in flight (the server logged it), and the client,
+    patient for an hour, is done within a bound far below that only if ``stop`` cut the response short.
+    """
     web = SimWeb()
     web.start()
     errors: list[str] = []
+    hour = 3600.0
 
     def slow() -> None:
         try:
-            get(web, "shop.sim.test", "/slow?delay=30")
+            get(web, "shop.sim.test", f"/slow?delay={hour:.0f}", read_timeout=hour, total_timeout=hour)
         except FetchError as exc:
             errors.append(exc.code)
 
-    thread = threading.Thread(target=slow)
+    thread = threading.Thread(target=slow, daemon=True)
     thread.start()
-    time.sleep(0.2)
-    started = time.monotonic()
+    for _ in range(600):  # up to 60 s for the request to arrive, however busy the machine
+        if web.requests_to("shop.sim.test", "/slow"):
+            break
+        time.sleep(0.1)
+    assert web.requests_to("shop.sim.test", "/slow"), "the request never reached the server"
     web.stop()
-    thread.join(timeout=5)
-    assert time.monotonic() - started < 2
-    assert errors  # the client saw the connection end
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "stop() left the response running"
+    assert errors and errors != ["timeout"]  # the client saw the connection end, not its own patience run out

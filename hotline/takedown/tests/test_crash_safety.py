@@ -34,22 +34,25 @@ Start = Callable[[], "subprocess.Popen[bytes]"]
 
 
 @pytest.fixture
-def start_worker(sim_dns: SimDns, sim_rdap: SimRdap) -> Iterator[Callable[[SmtpSink], subprocess.Popen[bytes]]]:
+def start_worker(sim_dns: SimDns, sim_rdap: SimRdap) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start a notice worker process. ``lease`` is how long a send may take before another worker may take
+    the notice over, ``idle`` how long the worker goes on without work: both generous unless a test needs
+    a lease to run out, so a busy machine never makes two workers send the same notice."""
     if connection.vendor != "postgresql":
         pytest.skip("worker processes share the test database only on PostgreSQL")
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(sink: SmtpSink) -> subprocess.Popen[bytes]:
+    def start(sink: SmtpSink, *, lease: int = 300, idle: int = 4) -> subprocess.Popen[bytes]:
         host, port = sim_dns.nameserver
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_", "DATABASE_"))}
         env |= {"DJANGO_SETTINGS_MODULE": "hotline.settings_test", "DATABASE_URL": url,
                 "HOTLINE_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
                 "HOTLINE_SMTP_HOST": sink.host, "HOTLINE_SMTP_PORT": str(sink.port),
-                "HOTLINE_TAKEDOWN_SEND_LEASE_SECONDS": "3", "HOTLINE_FETCH_ALLOW_LOOPBACK": "true",
+                "HOTLINE_TAKEDOWN_SEND_LEASE_SECONDS": str(lease), "HOTLINE_FETCH_ALLOW_LOOPBACK": "true",
                 "HOTLINE_DNS_RESOLVERS": f"{host}:{port}", "HOTLINE_RDAP_BASE_URL": sim_rdap.base_url,
-                "HOTLINE_TEST_IDLE_SECONDS": "4"}
+                "HOTLINE_TEST_IDLE_SECONDS": str(idle)}
         process = subprocess.Popen([sys.executable, "-m", "hotline.takedown.tests.worker_runner"],
                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         started.append(process)
@@ -76,18 +79,18 @@ def _all_sent() -> bool:
 
 
 def test_a_worker_killed_mid_send_is_replaced_by_the_same_message(
-    start_worker: Callable[[SmtpSink], subprocess.Popen[bytes]], make_contact: MakeContact, traced_item: MakeTraced
+    start_worker: Callable[..., subprocess.Popen[bytes]], make_contact: MakeContact, traced_item: MakeTraced
 ) -> None:
     traced_item(make_contact(), due=timezone.now() - timedelta(hours=2))
     with SmtpSink(data_delay=30) as sink:  # slow to accept DATA: the kill lands inside the send
-        first = start_worker(sink)
+        first = start_worker(sink, lease=3)  # the replacement takes the notice over once this lease runs out
         _wait(lambda: sink.data_started >= 1, 60, "the first worker to start sending")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         notice = Notice.objects.get()
         assert (notice.state, notice.attempts, notice.sent_at) == (NoticeState.SENDING, 1, None)
         sink.data_delay = 0
-        start_worker(sink)
+        start_worker(sink, lease=3, idle=120)  # waits out the first lease however slow the machine is
         _wait(_all_sent, 60, "the second worker to finish the notice")
         received = sink.wait_for(2)
     notice.refresh_from_db()
@@ -98,7 +101,7 @@ def test_a_worker_killed_mid_send_is_replaced_by_the_same_message(
 
 
 def test_parallel_workers_never_send_a_notice_twice(
-    start_worker: Callable[[SmtpSink], subprocess.Popen[bytes]], make_contact: MakeContact, traced_item: MakeTraced,
+    start_worker: Callable[..., subprocess.Popen[bytes]], make_contact: MakeContact, traced_item: MakeTraced,
     settings: Any
 ) -> None:
     due = timezone.now() - timedelta(hours=2)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hotline.conftest import TIMING_HEALTH_CHECKS
 from hotline.takedown.bounces import Dsn, NotADsn, Outcome, parse_dsn, receive_bounce, verdict
 from hotline.takedown.models import Notice
 from hotline.takedown.tests.dsns import Rcpt, build_dsn, original_mail
@@ -60,13 +61,13 @@ def test_deep_nesting_is_refused_not_raised() -> None:
     assert isinstance(parse_dsn(head + b"Content-Type: multipart/mixed; boundary=a\n\n--a\n" * 5000), NotADsn)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(st.binary(max_size=3000))
 def test_it_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
     _holds(parse_dsn(raw))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(st.sampled_from([VALID, VALID_HEADERS]), st.lists(_edit, min_size=1, max_size=6))
 def test_it_never_raises_on_mutated_dsns(raw: bytes, edits: list[tuple[str, float, float, bytes]]) -> None:
     _holds(parse_dsn(_mutate(raw, edits)))
@@ -75,7 +76,7 @@ def test_it_never_raises_on_mutated_dsns(raw: bytes, edits: list[tuple[str, floa
 _header_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=80)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.sampled_from(["Final-Recipient", "Action", "Status", "Diagnostic-Code", "Original-Envelope-Id",
                         "Content-Type", "Message-ID"]), _header_text)
 def test_it_never_raises_on_any_field_value(field: str, value: str) -> None:
@@ -86,7 +87,7 @@ def test_it_never_raises_on_any_field_value(field: str, value: str) -> None:
 
 
 @pytest.mark.django_db
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[*TIMING_HEALTH_CHECKS, HealthCheck.function_scoped_fixture])
 @given(junk=st.binary(max_size=120))
 def test_any_diagnostic_bytes_are_stored_or_refused_never_raised(
         junk: bytes, contact: Any, traced_item: Any) -> None:

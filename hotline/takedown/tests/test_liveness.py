@@ -195,13 +195,17 @@ def test_content_back_after_removal_reopens_the_item_as_a_reupload(
 def test_the_checker_keeps_to_the_per_host_limit(sim: SimWeb) -> None:
     in_flight: dict[str, int] = {}
     peak: dict[str, int] = {}
-    lock = threading.Lock()
+    lock = threading.Condition()
 
     def slow(request: SimRequest) -> SimResponse:
         with lock:
             in_flight[request.host] = in_flight.get(request.host, 0) + 1
             peak[request.host] = max(peak.get(request.host, 0), in_flight[request.host])
-        time.sleep(0.05)
+            lock.notify_all()
+            # Hold the first request of a host until a second one is in flight, so the limit is reached
+            # however the threads happen to be scheduled (bounded: a broken checker fails, never hangs).
+            lock.wait_for(lambda: peak[request.host] >= 2, timeout=30)
+        time.sleep(0.05)  # stay in flight: a third request at once would show in the peak
         with lock:
             in_flight[request.host] -= 1
         return SimResponse(body=b"<p>still here</p>")

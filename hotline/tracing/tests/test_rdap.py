@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.lib.http import FetchPolicy
@@ -16,6 +16,7 @@ from hotline.sim.rdap import SimNetwork, SimRdap, network_json
 from hotline.tracing.config import bootstrap
 from hotline.tracing.models import RdapCache
 from hotline.tracing.rdapcache import DbRdapCache, purge_expired
+from hotline.tracing.tests.conftest import QUICK_RDAP, RDAP_LIMIT
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -125,7 +126,7 @@ RDAPISH = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300)
 @given(st.one_of(JSON, RDAPISH))
 def test_arbitrary_json_never_crashes_the_parser(data: object) -> None:
     try:
@@ -137,7 +138,7 @@ def test_arbitrary_json_never_crashes_the_parser(data: object) -> None:
         assert all("@" in e for e in network.abuse_emails)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(entities=st.lists(RDAPISH, max_size=6), country=JSON, handle=JSON)
 def test_any_entities_around_a_valid_range_still_give_the_range(entities: list[object], country: object,
                                                                 handle: object) -> None:
@@ -146,7 +147,7 @@ def test_any_entities_around_a_valid_range_still_give_the_range(entities: list[o
     assert len(network.country) in (0, 2)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.binary(max_size=300))
 def test_arbitrary_bodies_become_a_typed_outcome(body: bytes) -> None:
     result = RdapClient._parse("192.0.2.1", "http://rdap.example/ip/192.0.2.1", body)
@@ -158,7 +159,9 @@ def test_arbitrary_bodies_become_a_typed_outcome(body: bytes) -> None:
 
 @pytest.fixture
 def client(sim_rdap: SimRdap) -> RdapClient:
-    return RdapClient(bootstrap(), FetchPolicy(allow_loopback=True, total_timeout=1.0), base_url=sim_rdap.base_url)
+    """A generous time limit: a busy machine must not turn an answer into a timeout."""
+    return RdapClient(bootstrap(), FetchPolicy(allow_loopback=True, total_timeout=RDAP_LIMIT),
+                      base_url=sim_rdap.base_url)
 
 
 def test_it_reads_a_network_from_the_server(client: RdapClient) -> None:
@@ -171,7 +174,6 @@ def test_it_reads_a_network_from_the_server(client: RdapClient) -> None:
 @pytest.mark.parametrize(("ip", "outcome", "retryable", "message"), [
     ("193.190.0.1", RdapOutcome.MALFORMED, False, "(body): not JSON"),
     ("1.2.3.4", RdapOutcome.NOT_FOUND, False, "knows no network"),
-    ("81.82.0.1", RdapOutcome.FETCH_ERROR, True, "time limit"),
     ("not-an-ip", RdapOutcome.MALFORMED, False, "address: not an IP address"),
 ])
 def test_failures_are_typed_outcomes(client: RdapClient, ip: str, outcome: RdapOutcome, retryable: bool,
@@ -179,6 +181,14 @@ def test_failures_are_typed_outcomes(client: RdapClient, ip: str, outcome: RdapO
     result = client.lookup_ip(ip, now=NOW)
     assert (result.outcome, result.retryable, result.network) == (outcome, retryable, None)
     assert message in result.error
+
+
+def test_a_slow_server_is_a_retryable_fetch_error(sim_rdap: SimRdap) -> None:
+    quick = RdapClient(bootstrap(), FetchPolicy(allow_loopback=True, total_timeout=QUICK_RDAP),
+                       base_url=sim_rdap.base_url)
+    result = quick.lookup_ip("81.82.0.1", now=NOW)  # its network answers after 2 s, past the 1 s limit
+    assert (result.outcome, result.retryable, result.network) == (RdapOutcome.FETCH_ERROR, True, None)
+    assert "time limit" in result.error
 
 
 def test_a_server_error_and_a_missing_range_are_reported(sim_rdap: SimRdap, client: RdapClient) -> None:
@@ -197,7 +207,7 @@ def test_an_answer_for_another_range_is_refused() -> None:
 
 
 def test_an_oversized_answer_is_cut_off(sim_rdap: SimRdap) -> None:
-    tight = RdapClient(bootstrap(), FetchPolicy(allow_loopback=True, total_timeout=1.0, max_body_bytes=200),
+    tight = RdapClient(bootstrap(), FetchPolicy(allow_loopback=True, total_timeout=RDAP_LIMIT, max_body_bytes=200),
                        base_url=sim_rdap.base_url)
     result = tight.lookup_ip("8.8.8.8", now=NOW)
     assert result.outcome == RdapOutcome.FETCH_ERROR and "exceeds 200" in result.error
@@ -208,7 +218,7 @@ def test_an_oversized_answer_is_cut_off(sim_rdap: SimRdap) -> None:
 
 @pytest.mark.django_db
 def test_answers_are_cached_per_range_until_the_ttl(sim_rdap: SimRdap) -> None:
-    client = RdapClient(bootstrap(), FetchPolicy(allow_loopback=True, total_timeout=1.0),
+    client = RdapClient(bootstrap(), FetchPolicy(allow_loopback=True, total_timeout=RDAP_LIMIT),
                         base_url=sim_rdap.base_url, cache=DbRdapCache(timedelta(hours=24)))
 
     def asked() -> int:

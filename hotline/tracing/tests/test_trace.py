@@ -18,7 +18,7 @@ from hotline.tracing.importer import load_cdns
 from hotline.tracing.models import AbuseContact, Provider, Trace, TraceDue, TraceOutcome
 from hotline.tracing.schema import ContactIn, ProviderIn
 from hotline.tracing.services import OriginError, record_origin, trace_item
-from hotline.tracing.tests.conftest import make_config
+from hotline.tracing.tests.conftest import QUICK_DNS, QUICK_RDAP, make_config
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -152,7 +152,8 @@ def test_transient_dns_failures_come_back_with_backoff_then_stop(assessed_item: 
     assert Trace.objects.filter(item=item, outcome="servfail").count() == 3
 
 
-def test_a_timeout_is_recorded_and_retried(assessed_item: MakeItem, config: TraceConfig) -> None:
+def test_a_timeout_is_recorded_and_retried(assessed_item: MakeItem, sim_dns: SimDns, sim_rdap: SimRdap) -> None:
+    config = make_config(sim_dns, sim_rdap, dns_limit=QUICK_DNS)  # the silent name never answers
     trace = trace_item(assessed_item("slow.sim.test"), now=NOW, config=config)
     assert trace.outcome == TraceOutcome.TIMEOUT
     assert TraceDue.objects.filter(item=trace.item, due_at=NOW + timedelta(minutes=5)).exists()
@@ -176,14 +177,15 @@ def test_an_address_in_no_data_set_is_a_clear_outcome(assessed_item: MakeItem, c
     assert trace.addresses[0]["rdap"]["outcome"] == "no_server"  # nobody was asked about private space
 
 
-def test_a_malformed_or_slow_rdap_answer_leaves_two_signals_and_a_note(assessed_item: MakeItem,
-                                                                       config: TraceConfig) -> None:
+def test_a_malformed_or_slow_rdap_answer_leaves_two_signals_and_a_note(assessed_item: MakeItem, config: TraceConfig,
+                                                                       sim_dns: SimDns, sim_rdap: SimRdap) -> None:
     trace = trace_item(assessed_item("bad-rdap.sim.test"), now=NOW, config=config)
     assert (trace.outcome, trace.country, trace.country_disputed) == ("ok", "BE", False)
     assert trace.country_signals == {"iptocc": "BE", "geoip2fast": "BE"}
     assert "RDAP for 193.190.0.1: malformed: (body): not JSON" in trace.error
     assert "no abuse contact" in trace.error and trace.abuse_contact is None
-    slow = trace_item(assessed_item("slow-rdap.sim.test"), now=NOW, config=config)
+    quick = make_config(sim_dns, sim_rdap, rdap_limit=QUICK_RDAP)  # the slow network answers after 2 s
+    slow = trace_item(assessed_item("slow-rdap.sim.test"), now=NOW, config=quick)
     assert (slow.outcome, slow.country) == ("ok", "BE")
     assert "RDAP for 81.82.0.1: fetch_error" in slow.error
 
