@@ -122,7 +122,9 @@ def test_failures_get_a_reason_code_and_retries_when_it_may_help(
     assert (capture.failure_code, capture.reason_code) == (code, reason)
     assert capture.failure_reason
     if retry:
-        assert item.status == ItemStatus.NEW and item.next_capture_at == now + timedelta(minutes=5)
+        # Unreachable (so in the queue) at once, while the retries still run.
+        assert item.status == ItemStatus.UNREACHABLE and item.next_capture_at == now + timedelta(minutes=5)
+        assert item in Item.objects.awaiting_assessment() and item in Item.objects.capture_due(item.next_capture_at)
         capture_item(item, config=capture_config, now=now)
         capture_item(Item.objects.get(pk=item.pk), config=capture_config, now=now)
         item.refresh_from_db()
