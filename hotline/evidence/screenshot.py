@@ -9,6 +9,7 @@ the interception could not leave the machine either. The PNG is stored in the en
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -126,7 +127,9 @@ def browser_path() -> str:
 
 
 def enabled() -> bool:
-    return bool(getattr(settings, "HOTLINE_SCREENSHOTS", False)) and bool(browser_path())
+    """Screenshots are on and the browser can be run (else hotline.W301 warns and none are taken)."""
+    browser = browser_path()
+    return bool(getattr(settings, "HOTLINE_SCREENSHOTS", False)) and bool(browser) and os.access(browser, os.X_OK)
 
 
 def claim_due(now: datetime) -> Capture | None:
@@ -143,7 +146,7 @@ def screenshot_step(*, now: datetime | None = None) -> bool:
     """Worker step: render the screenshot of one captured page. Returns whether there was one.
 
     Off (and nothing claimed) unless screenshots are enabled and a browser is configured (system
-    check hotline.W010). A failure is recorded on the capture, never on the item or its capture."""
+    check hotline.W301). A failure is recorded on the capture, never on the item or its capture."""
     if not enabled():
         return False
     now = now or timezone.now()
