@@ -12,7 +12,6 @@ import pytest
 from django.core.checks import run_checks
 from django.test import Client, override_settings
 from django.urls import reverse
-from django.utils import timezone
 from PIL import Image
 
 from hotline.accounts.models import User
@@ -147,6 +146,6 @@ def test_it_is_shown_blurred_and_revealed_one_at_a_time_with_an_audit_event(
     client.post(reverse("evidence:reveal", kwargs={"pk": media.pk}))  # one slot: the screenshot blurs again
     assert client.get(sharp_url).status_code == 403
     event = AuditEvent.objects.get(action="capture.screenshot_revealed")
-    assert event.actor_user_id == analyst.pk and event.after == {"capture": capture.pk, "sha256": capture.screenshot.sha256}
+    assert capture.screenshot is not None and event.actor_user_id == analyst.pk
+    assert event.after == {"capture": capture.pk, "sha256": capture.screenshot.sha256}
     assert login(police).get(reverse("evidence:screenshot", kwargs={"pk": capture.pk})).status_code == 403
-    assert timezone.now()
