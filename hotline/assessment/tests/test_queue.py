@@ -163,3 +163,13 @@ def test_age_source_and_priority_are_shown(login: Login, analyst: User, make_ite
         make_item("http://partner-item.sim.test/", source=Source.POLICE)
     page = login(analyst).get(reverse("assessment:queue")).content.decode()
     assert "5\xa0hours" in page and "Police" in page and "partner/police" in page
+
+
+@pytest.mark.parametrize("prefix,retry,failed", [("/nl", "Nu opnieuw vastleggen", "Vastlegging mislukt"),
+                                                 ("/fr", "Recapturer maintenant", "Capture échouée")])
+def test_the_failed_captures_speak_dutch_and_french(
+    sim: SimWeb, login: Login, analyst: User, make_item: MakeItem, prefix: str, retry: str, failed: str
+) -> None:
+    _failed(sim, make_item)
+    page = login(analyst).get(f"{prefix}/queue/").content.decode()
+    assert f">{retry}</button>" in page and f"<h2>{failed} " in page

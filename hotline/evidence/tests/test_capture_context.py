@@ -86,3 +86,16 @@ def test_a_failed_capture_says_so_with_its_next_retry(
 
 def test_an_item_not_yet_captured_says_so(analyst: User) -> None:
     assert "Not captured yet" in _partial(None, analyst)
+
+
+def test_the_partial_speaks_dutch_and_french(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: Callable[..., Item], analyst: User
+) -> None:
+    from django.utils import translation
+
+    capture = capture_item(make_item(sim.url("blog.sim.test", "/status/404?fr"), captured=False),
+                           config=capture_config)
+    with translation.override("nl"):
+        assert "Vastgelegde pagina" in _partial(capture, analyst) and "Geen verdere" in _partial(capture, analyst)
+    with translation.override("fr"):
+        assert "Page capturée" in _partial(capture, analyst) and "Plus d'essais" in _partial(capture, analyst)
