@@ -29,6 +29,8 @@ log = logging.getLogger("hotline.evidence")
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_SECONDS = 20.0
 LEASE = timedelta(minutes=5)
+# Captures rendered per browser launch (the launch costs more than a page).
+BATCH = 8
 # A request the interception missed goes to this dead proxy, and no host name resolves.
 BROWSER_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -76,19 +78,46 @@ def warc_responses(data: bytes) -> dict[str, Recorded]:
 
 
 def render(warc: bytes, url: str, *, browser: str, timeout: float = TIMEOUT_SECONDS) -> Rendered:
-    """A PNG of ``url`` as its WARC shows it. Runs Playwright in its own thread (its event loop must
-    not share a thread with the ORM)."""
-    records = warc_responses(warc)
-    if url not in records:
-        raise ScreenshotError("the WARC holds no response for the page")
+    """A PNG of ``url`` as its WARC shows it (see ``render_many``)."""
+    result = render_many([(warc, url)], browser=browser, timeout=timeout)[0]
+    if isinstance(result, ScreenshotError):
+        raise result
+    return result
+
+
+def render_many(jobs: list[tuple[bytes, str]], *, browser: str,
+                timeout: float = TIMEOUT_SECONDS) -> list[Rendered | ScreenshotError]:
+    """Render each ``(warc, url)`` in its own fresh browser context of one browser launch. Runs
+    Playwright in its own thread (its event loop must not share a thread with the ORM)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(_render, records, url, browser, timeout).result()
+        return pool.submit(_render_all, jobs, browser, timeout).result()
 
 
-def _render(records: dict[str, Recorded], url: str, browser: str, timeout: float) -> Rendered:
+def _render_all(jobs: list[tuple[bytes, str]], browser: str, timeout: float) -> list[Rendered | ScreenshotError]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=browser, headless=True, args=BROWSER_ARGS,
+                                                  timeout=timeout * 1000)
+            try:
+                return [_render_one(chromium, warc, url, timeout) for warc, url in jobs]
+            finally:
+                chromium.close()
+    except PlaywrightError as exc:
+        return [ScreenshotError(str(exc).splitlines()[0][:250])] * len(jobs)
+
+
+def _render_one(chromium: Any, warc: bytes, url: str, timeout: float) -> Rendered | ScreenshotError:
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        records = warc_responses(warc)
+    except Exception as exc:  # a damaged WARC: this capture has no screenshot, the others still do
+        return ScreenshotError(f"unreadable WARC: {exc}"[:250])
+    if url not in records:
+        return ScreenshotError("the WARC holds no response for the page")
     rendered = Rendered(b"")
 
     def answer(route: Any) -> None:
@@ -101,24 +130,18 @@ def _render(records: dict[str, Recorded], url: str, browser: str, timeout: float
         rendered.answered.append(wanted)
         route.fulfill(status=found.status, headers=found.headers, body=found.body)
 
+    context = chromium.new_context(java_script_enabled=False, viewport=VIEWPORT, service_workers="block",
+                                   accept_downloads=False)
     try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=browser, headless=True, args=BROWSER_ARGS,
-                                                  timeout=timeout * 1000)
-            try:
-                context = chromium.new_context(java_script_enabled=False, viewport=VIEWPORT,  # type: ignore[arg-type]
-                                               service_workers="block", accept_downloads=False,
-                                               bypass_csp=False, offline=False)
-                context.set_default_timeout(timeout * 1000)
-                context.route("**/*", answer)
-                tab = context.new_page()
-                tab.goto(url, wait_until="load", timeout=timeout * 1000)
-                rendered.png = tab.screenshot(full_page=False, type="png", animations="disabled")
-                context.close()
-            finally:
-                chromium.close()
+        context.set_default_timeout(timeout * 1000)
+        context.route("**/*", answer)
+        tab = context.new_page()
+        tab.goto(url, wait_until="load", timeout=timeout * 1000)
+        rendered.png = tab.screenshot(full_page=False, type="png", animations="disabled")
     except PlaywrightError as exc:
-        raise ScreenshotError(str(exc).splitlines()[0][:250]) from exc
+        return ScreenshotError(str(exc).splitlines()[0][:250])
+    finally:
+        context.close()
     return rendered
 
 
@@ -132,41 +155,47 @@ def enabled() -> bool:
     return bool(getattr(settings, "HOTLINE_SCREENSHOTS", False)) and bool(browser) and os.access(browser, os.X_OK)
 
 
-def claim_due(now: datetime) -> Capture | None:
-    """Lease one capture whose screenshot is due (a conditional UPDATE that must hit one row)."""
-    for capture in Capture.objects.screenshot_due(now)[:5]:
+def claim_due(now: datetime, limit: int) -> list[Capture]:
+    """Lease up to ``limit`` captures whose screenshot is due (conditional UPDATEs, one row each)."""
+    claimed: list[Capture] = []
+    for capture in Capture.objects.screenshot_due(now).select_related("warc")[: limit * 2]:
         won = Capture.objects.filter(pk=capture.pk, screenshot_due_at=capture.screenshot_due_at).update(
             screenshot_due_at=now + LEASE)
         if won == 1:
-            return capture
-    return None
+            claimed.append(capture)
+        if len(claimed) >= limit:
+            break
+    return claimed
 
 
-def screenshot_step(*, now: datetime | None = None) -> bool:
-    """Worker step: render the screenshot of one captured page. Returns whether there was one.
+def screenshot_step(*, now: datetime | None = None, batch: int = BATCH) -> bool:
+    """Worker step: render the screenshots of a few captured pages with one browser launch.
+    Returns whether there were any.
 
     Off (and nothing claimed) unless screenshots are enabled and a browser is configured (system
-    check hotline.W301). A failure is recorded on the capture, never on the item or its capture."""
+    check hotline.W301). A failure is recorded on the capture and never touches the item."""
     if not enabled():
         return False
     now = now or timezone.now()
-    capture = claim_due(now)
-    if capture is None:
+    captures = claim_due(now, batch)
+    if not captures:
         return False
-    take_screenshot(capture, now=now)
+    take_screenshots(captures, now=now)
     return True
 
 
-def take_screenshot(capture: Capture, *, now: datetime) -> None:
+def take_screenshots(captures: list[Capture], *, now: datetime) -> None:
     try:
-        if capture.warc is None:
-            raise ScreenshotError("the capture has no WARC")
-        rendered = render(get_blob_bytes(capture.warc), capture.final_url, browser=browser_path())
-    except Exception as exc:  # whatever goes wrong, the capture stands and says why there is no image
-        log.warning("screenshot of capture %s failed: %s", capture.pk, exc)
-        _record(capture, None, f"{type(exc).__name__}: {exc}"[:300], now)
-        return
-    _record(capture, rendered, "", now)
+        jobs = [(get_blob_bytes(c.warc) if c.warc else b"", c.final_url) for c in captures]
+        results = render_many(jobs, browser=browser_path())
+    except Exception as exc:  # whatever goes wrong, the captures stand and say why there is no image
+        results = [ScreenshotError(f"{type(exc).__name__}: {exc}"[:250])] * len(captures)
+    for capture, result in zip(captures, results, strict=True):
+        if isinstance(result, ScreenshotError):
+            log.warning("screenshot of capture %s failed: %s", capture.pk, result)
+            _record(capture, None, str(result)[:300], now)
+        else:
+            _record(capture, result, "", now)
 
 
 @transaction.atomic
