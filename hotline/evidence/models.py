@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from hotline.lib.fields import EncryptedTextField
+from hotline.reports.models import CAPTURABLE
 
 
 class Blob(models.Model):
@@ -118,7 +119,7 @@ class Capture(models.Model):
     def next_retry_at(self) -> datetime | None:
         """When the capture is tried again, if this is the item's newest failed capture."""
         item = self.item
-        if not self.failed or item.status not in ("new", "unreachable"):
+        if not self.failed or item.status not in CAPTURABLE:
             return None
         return item.next_capture_at
 

@@ -33,7 +33,7 @@ LEASE = timedelta(minutes=5)
 BATCH = 8
 # A request the interception missed goes to this dead proxy, and no host name resolves.
 BROWSER_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-extensions",
     "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND", "--disable-features=NetworkPrediction,PrefetchPrivacyChanges",
@@ -93,13 +93,19 @@ def render_many(jobs: list[tuple[bytes, str]], *, browser: str,
         return pool.submit(_render_all, jobs, browser, timeout).result()
 
 
+def browser_args() -> list[str]:
+    """Chromium's own sandbox stays on (the page is hostile), except as root, where Chromium
+    cannot start with it: run the worker as an ordinary user in production."""
+    return [*BROWSER_ARGS, "--no-sandbox"] if os.geteuid() == 0 else list(BROWSER_ARGS)
+
+
 def _render_all(jobs: list[tuple[bytes, str]], browser: str, timeout: float) -> list[Rendered | ScreenshotError]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=browser, headless=True, args=BROWSER_ARGS,
+            chromium = playwright.chromium.launch(executable_path=browser, headless=True, args=browser_args(),
                                                   timeout=timeout * 1000)
             try:
                 return [_render_one(chromium, warc, url, timeout) for warc, url in jobs]
