@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.test import Client
@@ -127,6 +127,17 @@ def make_item(db: None) -> Callable[..., Item]:
         return item
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_language_leak() -> Iterator[None]:
+    """A request under /nl/ or /fr/ leaves its language active in the thread, and reverse() in the
+    next test would then build /fr/ URLs: start and end every test in the default language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

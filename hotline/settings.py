@@ -274,6 +274,10 @@ HOTLINE_STORE = {"BACKEND": env.text("HOTLINE_STORE_BACKEND", "filesystem"),
                  "ROOT": env.text("HOTLINE_STORE_ROOT") or str(VAR_DIR / "store")}
 HOTLINE_CAPTURE_ATTEMPTS = env.integer("HOTLINE_CAPTURE_ATTEMPTS", 3, minimum=1)
 HOTLINE_CAPTURE_MAX_MEDIA = env.integer("HOTLINE_CAPTURE_MAX_MEDIA", 100, minimum=1)
+# Screenshots of captured pages, rendered from the WARC in headless Chromium with no network
+# (docs/evidence.md). Off unless HOTLINE_SCREENSHOTS is true and a browser is configured.
+HOTLINE_SCREENSHOTS = env.boolean("HOTLINE_SCREENSHOTS", False)
+HOTLINE_BROWSER = env.text("HOTLINE_BROWSER") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else "")
 HOTLINE_FETCH_USER_AGENT = env.text(
     "HOTLINE_FETCH_USER_AGENT", "HotlineCapture/0.1 (+automated URL check by an internet hotline)")
 # Simulation only (tests and the demo): fetch from loopback and map host names to it.
@@ -301,6 +305,7 @@ HOTLINE_BREAK_MINUTES = env.integer("HOTLINE_BREAK_MINUTES", 10, minimum=1)
 HOTLINE_WORKER_STEPS = [
     "hotline.assessment.services.expire_claims_step",
     "hotline.evidence.services.capture_step",
+    "hotline.evidence.screenshot.screenshot_step",
     "hotline.hashes.services.match_step",
     "hotline.assessment.services.inherit_known_step",
     "hotline.tracing.services.trace_step",

@@ -1,4 +1,4 @@
-"""Analyst pages: queues, item list, the item page with its timeline, assess and review."""
+"""Analyst pages: item list, the item page with its timeline, assess and review (the queue: queue_views)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from hotline.accounts.access import current_user, role_required
-from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, Role, User
+from hotline.accounts.models import ASSESSING_ROLES, Role, User
 from hotline.assessment import services
 from hotline.assessment.access import FULL_READERS, get_item_for, visible_items
 from hotline.assessment.forms import AssessmentForm, ItemSearchForm, ReviewRequestForm
@@ -29,31 +29,6 @@ from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus
 ASSESSORS = tuple(ASSESSING_ROLES)
 READERS = (*FULL_READERS, Role.POLICE_LIAISON)
 _SKIPPED = "skipped_items"
-
-
-@role_required(*ASSESSORS)
-def queue(request: HttpRequest) -> HttpResponse:
-    user = current_user(request)
-    context = {
-        "new_items": Item.objects.awaiting_assessment().select_related("claimed_by")[:50],
-        "new_count": Item.objects.awaiting_assessment().count(),
-        "review_items": Item.objects.awaiting_review().select_related("claimed_by")[:50]
-        if user.has_role(*REVIEWING_ROLES) else None,
-        "review_count": Item.objects.awaiting_review().count(),
-        "now": timezone.now(),
-    }
-    return render(request, "assessment/queue.html", context)
-
-
-@require_POST
-@role_required(*ASSESSORS)
-def take_next(request: HttpRequest) -> HttpResponse:
-    skipped = list(request.session.get(_SKIPPED, []))
-    item = services.next_item(current_user(request), exclude=skipped)
-    if item is None:
-        messages.info(request, _("Nothing is waiting for you."))
-        return redirect("assessment:queue")
-    return redirect("assessment:item", pk=item.pk)
 
 
 @role_required(*READERS)

@@ -44,7 +44,7 @@ DEMO_PACE = {
 def process_env(world: World) -> dict[str, str]:
     """The settings the web and worker processes need to live in ``world`` (all loopback) at the demo's pace."""
     return {
-        "HOTLINE_FETCH_ALLOW_LOOPBACK": "true",
+        "HOTLINE_FETCH_ALLOW_LOOPBACK": "true", "HOTLINE_SCREENSHOTS": "true",
         "HOTLINE_SIM_HOSTS": json.dumps(world.web.host_map),
         "HOTLINE_SMTP_HOST": world.smtp.host, "HOTLINE_SMTP_PORT": str(world.smtp.port),
         "HOTLINE_SMTP_STARTTLS": "false", "HOTLINE_SMTP_TLS": "false",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from hotline.lib.fields import EncryptedTextField
+from hotline.reports.models import CAPTURABLE
 
 
 class Blob(models.Model):
@@ -36,6 +42,11 @@ class CaptureOutcome(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class CaptureQuerySet(models.QuerySet["Capture"]):
+    def screenshot_due(self, now: datetime) -> CaptureQuerySet:
+        return self.filter(screenshot_due_at__lte=now).order_by("screenshot_due_at", "pk")
+
+
 class Capture(models.Model):
     """One attempt to capture an item: the page, its media, and a WARC file of every exchange."""
 
@@ -58,9 +69,24 @@ class Capture(models.Model):
     # ``known_verdict`` is the inherited verdict when every good media file is known content.
     matched_at = models.DateTimeField(null=True, blank=True)
     known_verdict = models.CharField(max_length=20, blank=True)
+    # A readable text extract of the page (hotline.lib.pagetext), encrypted like other evidence;
+    # ``page_links`` holds one absolute URL a line.
+    page_title = EncryptedTextField(blank=True)
+    page_text = EncryptedTextField(blank=True)
+    page_links = EncryptedTextField(blank=True)
+    # A screenshot rendered from the WARC (evidence.screenshot): due while ``screenshot_due_at``
+    # is set; ``screenshot_error`` says why there is none.
+    screenshot = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    screenshot_due_at = models.DateTimeField(null=True, blank=True)
+    screenshot_error = models.CharField(max_length=300, blank=True)
+
+    objects: ClassVar[CaptureQuerySet] = CaptureQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         indexes = [
+            # The screenshot worker: captures whose screenshot is due (screenshot_due()).
+            models.Index(fields=["screenshot_due_at"], name="capture_screenshot_due_idx",
+                         condition=models.Q(screenshot_due_at__isnull=False)),
             # The item page and the evidence export: captures of one item, newest first.
             models.Index(fields=["item", "-started_at"], name="capture_item_idx"),
             # The match worker: captures whose media still wait for matching.
@@ -70,6 +96,32 @@ class Capture(models.Model):
 
     def __str__(self) -> str:
         return f"capture {self.pk} of item {self.item_id}: {self.outcome}"
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == CaptureOutcome.FAILED
+
+    @property
+    def link_list(self) -> list[str]:
+        return [line for line in self.page_links.splitlines() if line]
+
+    @property
+    def redirect_hops(self) -> list[tuple[str, int | None, str]]:
+        """``(url, status, ip)`` of each URL that answered with a redirect, in order."""
+        hops: list[tuple[str, int | None, str]] = []
+        for hop in self.redirects or []:
+            values = list(hop.values()) if isinstance(hop, dict) else list(hop)
+            status = values[1] if len(values) > 1 and isinstance(values[1], int) else None
+            hops.append((str(values[0]) if values else "", status, str(values[2]) if len(values) > 2 else ""))
+        return hops
+
+    @property
+    def next_retry_at(self) -> datetime | None:
+        """When the capture is tried again, if this is the item's newest failed capture."""
+        item = self.item
+        if not self.failed or item.status not in CAPTURABLE:
+            return None
+        return item.next_capture_at
 
 
 class MediaKind(models.TextChoices):

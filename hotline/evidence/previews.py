@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotline.evidence.models import Media
+from hotline.evidence.models import Capture, Media
 from hotline.evidence.store import get_blob_bytes
 from hotline.lib import preview, video
 
@@ -17,4 +17,14 @@ def preview_png(media: Media, *, blur: bool) -> bytes:
             return video.contact_sheet(video.sample_frames(data, max_frames=12), blur=blur)
         return preview.safe_thumbnail(data, size=(480, 480) if not blur else PLACEHOLDER_SIZE, blur=blur)
     except (preview.PreviewError, video.VideoError):
+        return preview.placeholder(PLACEHOLDER_SIZE, "no preview")
+
+
+def screenshot_png(capture: Capture, *, blur: bool) -> bytes:
+    """A capture's screenshot: blurred and greyscale like media, or sharp at its own size."""
+    assert capture.screenshot is not None
+    try:
+        return preview.safe_thumbnail(get_blob_bytes(capture.screenshot), size=(1280, 900) if not blur else (480, 340),
+                                      blur=blur)
+    except preview.PreviewError:
         return preview.placeholder(PLACEHOLDER_SIZE, "no preview")

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
-from hotline.evidence import welfare
+from hotline.evidence import screenshot, welfare
 from hotline.evidence.analysis import MediaFacts, analyse
 from hotline.evidence.capture import CaptureResult, MediaFetch, PageFailure, capture_url
 from hotline.evidence.models import Capture, CaptureOutcome, Media
@@ -27,7 +27,8 @@ from hotline.evidence.store import put_blob
 from hotline.evidence.warc import Exchange, build_warc
 from hotline.evidence.welfare import WelfareState
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
-from hotline.reports.models import Item, ItemStatus
+from hotline.lib.pagetext import PageText, extract_page_text
+from hotline.reports.models import CAPTURABLE, Item, ItemStatus
 
 log = logging.getLogger("hotline.evidence")
 LEASE = timedelta(minutes=10)
@@ -54,7 +55,7 @@ def claim_due(now: datetime, limit: int) -> list[Item]:
     """Lease up to ``limit`` due items; each conditional UPDATE must hit exactly one row."""
     claimed: list[Item] = []
     for item in Item.objects.capture_due(now)[: limit * 3]:
-        won = Item.objects.filter(pk=item.pk, status=ItemStatus.NEW, next_capture_at=item.next_capture_at).update(
+        won = Item.objects.filter(pk=item.pk, status__in=CAPTURABLE, next_capture_at=item.next_capture_at).update(
             next_capture_at=now + LEASE
         )
         if won == 1:
@@ -131,12 +132,13 @@ def _store_warc(item: Item, result: CaptureResult, config: CaptureConfig, starte
 
 def _record_failure(item: Item, result: CaptureResult, config: CaptureConfig, *,
                     started: datetime, finished: datetime) -> Capture:
+    """Record a failed attempt. The first failure makes the item "unreachable" at once, so it
+    shows in the queue with its failure; retries continue until the last attempt."""
     failure = result.failure
     assert failure is not None
     warc = _store_warc(item, result, config, started, failure)
-    attempts = item.capture_attempts + 1
-    final = not failure.retryable or attempts >= config.max_attempts
     with transaction.atomic():
+        item = Item.objects.select_for_update().get(pk=item.pk)
         capture = Capture.objects.create(
             item=item, started_at=started, finished_at=finished, outcome=CaptureOutcome.FAILED,
             requested_url=item.canonical_url, final_url=result.page.final_url if result.page else "",
@@ -146,17 +148,19 @@ def _record_failure(item: Item, result: CaptureResult, config: CaptureConfig, *,
             failure_code=failure.code, failure_reason=failure.message, reason_code=failure.reason_code,
             warc_id=warc[1] if warc else None,
         )
+        item.capture_attempts += 1
+        final = not failure.retryable or item.capture_attempts >= config.max_attempts
         fields = ["capture_attempts", "next_capture_at"]
-        item.capture_attempts = attempts
-        if final:
+        if item.status == ItemStatus.NEW:
             fields += item.transition(ItemStatus.UNREACHABLE, now=finished)
+        if final or item.status not in CAPTURABLE:
             item.next_capture_at = None
         else:
-            item.next_capture_at = finished + RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+            item.next_capture_at = finished + RETRY_DELAYS[min(item.capture_attempts, len(RETRY_DELAYS)) - 1]
         item.save(update_fields=fields)
         record(SYSTEM, "item.unreachable" if final else "item.capture_failed", item, now=finished, after={
             "capture": capture.pk, "code": failure.code, "reason": failure.message,
-            "reason_code": failure.reason_code, "attempt": attempts,
+            "reason_code": failure.reason_code, "attempt": item.capture_attempts,
             "retry_at": item.next_capture_at.isoformat() if item.next_capture_at else None,
         })
     return capture
@@ -168,17 +172,23 @@ def _record_success(item: Item, result: CaptureResult, config: CaptureConfig, *,
     assert page is not None
     warc = _store_warc(item, result, config, started, None)
     analysed = [(m, _analyse_and_store(m)) for m in result.media]
+    text = _page_text(result)
     with transaction.atomic():
+        item = Item.objects.select_for_update().get(pk=item.pk)
         capture = Capture.objects.create(
             item=item, started_at=started, finished_at=finished, outcome=CaptureOutcome.CAPTURED,
             requested_url=item.canonical_url, final_url=page.final_url, http_status=page.status_code,
             peer_ip=page.peer_ip, page_mime=result.page_mime, redirects=[list(h) for h in page.redirects],
             media_found=len(result.media), warc_id=warc[1] if warc else None,
+            page_title=text.title if text else "", page_text=text.text if text else "",
+            page_links="\n".join(text.links) if text else "",
+            screenshot_due_at=finished if warc and text and screenshot.enabled() else None,
         )
         Media.objects.bulk_create([_media_row(capture, item, fetch, stored, finished) for fetch, stored in analysed])
         item.capture_attempts += 1
         item.next_capture_at = None
-        fields = item.transition(ItemStatus.CAPTURED, now=finished)
+        # An analyst may have assessed the item (as unavailable) while this retry ran: keep that.
+        fields = item.transition(ItemStatus.CAPTURED, now=finished) if item.status in CAPTURABLE else []
         item.save(update_fields=[*fields, "capture_attempts", "next_capture_at"])
         bad = sum(1 for _, stored in analysed if stored.bad)
         record(SYSTEM, "item.captured", item, now=finished, after={
@@ -186,6 +196,12 @@ def _record_success(item: Item, result: CaptureResult, config: CaptureConfig, *,
             "media": len(analysed), "bad_media": bad, "warc_sha256": warc[0] if warc else None,
         })
     return capture
+
+
+def _page_text(result: CaptureResult) -> PageText | None:
+    if result.page is None or result.page_mime != "text/html":
+        return None
+    return extract_page_text(result.page.body, result.page.final_url, result.page.header("content-type") or "")
 
 
 @dataclass(frozen=True)
@@ -242,3 +258,32 @@ def reveal_media(media: Media, *, user: User, now: datetime) -> None:
     welfare.note_viewing(user, now, reveal=True)
     record(Actor.of_user(user), "media.revealed", media, now=now,
            after={"item": media.item_id, "sha256": media.sha256, "kind": media.kind})
+
+
+class RetryRefused(Exception):
+    pass
+
+
+@transaction.atomic
+def retry_capture_now(item: Item, *, user: User, now: datetime | None = None) -> None:
+    """Make a failed item's capture due now (the worker picks it up on its next step); audited."""
+    now = now or timezone.now()
+    locked = Item.objects.select_for_update().get(pk=item.pk)
+    if locked.status not in CAPTURABLE or not locked.captures.exists():
+        raise RetryRefused("only an item whose capture failed can be captured again")
+    before = {"retry_at": locked.next_capture_at.isoformat() if locked.next_capture_at else None}
+    locked.next_capture_at = now
+    locked.save(update_fields=["next_capture_at"])
+    item.next_capture_at = now
+    record(Actor.of_user(user), "item.capture_retry_requested", locked, now=now, before=before,
+           after={"retry_at": now.isoformat()})
+
+
+@transaction.atomic
+def reveal_screenshot(capture: Capture, *, user: User, now: datetime) -> None:
+    """Unblur one capture's screenshot for this analyst: the same budget and audit as media."""
+    if welfare.current(user, now).over_budget:
+        raise RevealRefused("daily viewing budget reached")
+    welfare.note_viewing(user, now, reveal=True)
+    record(Actor.of_user(user), "capture.screenshot_revealed", capture.item, now=now,
+           after={"capture": capture.pk, "sha256": capture.screenshot.sha256 if capture.screenshot else None})

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from hotline.accounts.access import current_user, recent_auth_required, role_required
 from hotline.accounts.models import Role
 from hotline.evidence import previews, services, welfare
-from hotline.evidence.models import Exposure, Media
+from hotline.evidence.models import Capture, Exposure, Media
 
 MEDIA_VIEWERS = (Role.ANALYST, Role.SENIOR_ANALYST)
 REVEAL_SECONDS = 120
@@ -36,12 +36,20 @@ def _png(data: bytes) -> HttpResponse:
     return response
 
 
-def revealed_id(request: HttpRequest) -> int | None:
+def revealed_id(request: HttpRequest, kind: str = "media") -> int | None:
+    """The one media item (or capture screenshot, ``kind="screenshot"``) this analyst revealed and
+    may still see unblurred; a single slot, so revealing one thing blurs the previous one again."""
     entry = request.session.get(_REVEALED)
-    if not entry or entry.get("until", 0) < timezone.now().timestamp():
+    if not entry or entry.get("until", 0) < timezone.now().timestamp() or entry.get("kind", "media") != kind:
         return None
     value: int = entry["id"]
     return value
+
+
+def _screenshot_capture(pk: int) -> Capture:
+    capture: Capture = get_object_or_404(Capture.objects.select_related("screenshot"), pk=pk,
+                                         screenshot__isnull=False)
+    return capture
 
 
 @never_cache
@@ -72,6 +80,37 @@ def reveal(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("assessment:item", pk=media.item_id)
     request.session[_REVEALED] = {"id": media.pk, "until": (now + timedelta(seconds=REVEAL_SECONDS)).timestamp()}
     return redirect(f"{reverse('assessment:item', kwargs={'pk': media.item_id})}#media-{media.pk}")
+
+
+@never_cache
+@role_required(*MEDIA_VIEWERS)
+def screenshot_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _png(previews.screenshot_png(_screenshot_capture(pk), blur=True))
+
+
+@never_cache
+@role_required(*MEDIA_VIEWERS)
+def screenshot_revealed(request: HttpRequest, pk: int) -> HttpResponse:
+    """The sharp screenshot, only for the one capture whose screenshot this analyst just revealed."""
+    if revealed_id(request, "screenshot") != pk:
+        return HttpResponseForbidden(_("Reveal this screenshot first."))
+    return _png(previews.screenshot_png(_screenshot_capture(pk), blur=False))
+
+
+@require_POST
+@role_required(*MEDIA_VIEWERS)
+@recent_auth_required
+def screenshot_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    capture = _screenshot_capture(pk)
+    now = timezone.now()
+    try:
+        services.reveal_screenshot(capture, user=current_user(request), now=now)
+    except services.RevealRefused:
+        messages.error(request, _("You have reached today's viewing time. Media stay blurred until tomorrow."))
+        return redirect("assessment:item", pk=capture.item_id)
+    request.session[_REVEALED] = {"id": capture.pk, "kind": "screenshot",
+                                  "until": (now + timedelta(seconds=REVEAL_SECONDS)).timestamp()}
+    return redirect(f"{reverse('assessment:item', kwargs={'pk': capture.item_id})}#capture-context")
 
 
 @require_POST

@@ -80,6 +80,9 @@ class ItemStatus(models.TextChoices):
 
 
 AWAITING_ASSESSMENT = frozenset({ItemStatus.CAPTURED, ItemStatus.UNREACHABLE})
+# Statuses in which the capture worker (re)captures a due item: a failed capture is "unreachable"
+# at once (so it shows in the queue) while its retries still run.
+CAPTURABLE = frozenset({ItemStatus.NEW, ItemStatus.UNREACHABLE})
 
 # The only status changes there are; each names the time stamp it sets.
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -104,7 +107,7 @@ class ItemQuerySet(models.QuerySet["Item"]):
         return self.filter(status__in=AWAITING_ASSESSMENT).order_by("-priority", "first_reported_at", "pk")
 
     def capture_due(self, now: datetime) -> ItemQuerySet:
-        return self.filter(status=ItemStatus.NEW, next_capture_at__lte=now).order_by("next_capture_at", "pk")
+        return self.filter(status__in=CAPTURABLE, next_capture_at__lte=now).order_by("next_capture_at", "pk")
 
     def awaiting_review(self) -> ItemQuerySet:
         return self.filter(status=ItemStatus.IN_REVIEW).order_by(

@@ -116,16 +116,20 @@ class WarcPolicy(Policy):
     label = _("WARC files of captures")
     start_label = SETTLED_LABEL
     default = "90d"
-    destroys = _("the encrypted WARC file (every HTTP exchange of the capture)")
+    destroys = _("the encrypted WARC file (every HTTP exchange of the capture) and the screenshot and text "
+                 "extract made from it")
     keeps = _("the capture row: times, final URL, HTTP status, address, redirects, media count, outcome")
 
     def rows(self) -> QuerySet[Capture]:
-        return Capture.objects.filter(warc__isnull=False).select_related("warc").annotate(**{START: settled_at()})
+        return Capture.objects.filter(Q(warc__isnull=False) | Q(screenshot__isnull=False)).select_related(
+            "warc").annotate(**{START: settled_at()})
 
     def purge(self, rows: Sequence[Capture], *, now: datetime) -> PurgeResult:
-        blob_ids = {row.warc_id for row in rows if row.warc_id is not None}
+        # The screenshot and the text extract are made from the WARC: they go with it.
+        blob_ids = {b for row in rows for b in (row.warc_id, row.screenshot_id) if b is not None}
         mark_purged(self.name, {row.pk: row.warc.sha256 if row.warc else "" for row in rows}, now)
-        Capture.objects.filter(pk__in=[row.pk for row in rows]).update(warc=None)
+        Capture.objects.filter(pk__in=[row.pk for row in rows]).update(
+            warc=None, screenshot=None, screenshot_due_at=None, page_title="", page_text="", page_links="")
         return _blob_result(self.name, rows, destroy_unreferenced(blob_ids))
 
 

@@ -38,11 +38,17 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "assessment:release": ("POST", ASSESSORS),
     "assessment:assess": ("POST", ASSESSORS),
     "assessment:request_review": ("POST", ASSESSORS),
+    "assessment:retry_capture": ("POST", ASSESSORS),
+    "assessment:assess_unavailable": ("POST", ASSESSORS),
+    "assessment:bulk_unavailable": ("POST", ASSESSORS),
     "audit:index": ("GET", {"admin", "manager"}),
     "evidence:thumbnail": ("GET", ASSESSORS),
     "evidence:revealed": ("GET", set()),  # only after a reveal: see evidence/tests/test_viewing.py
     "evidence:reveal": ("POST", ASSESSORS),
     "evidence:heartbeat": ("POST", ASSESSORS),
+    "evidence:screenshot": ("GET", ASSESSORS),  # pk = a capture with a screenshot
+    "evidence:screenshot_revealed": ("GET", set()),  # only after a reveal: see evidence/tests/test_screenshot.py
+    "evidence:screenshot_reveal": ("POST", ASSESSORS),
     "evidence:exposure": ("GET", {"manager"}),
     "hashes:banks": ("GET", {"senior_analyst", "manager"}),
     "hashes:bank": ("GET", {"senior_analyst", "manager"}),
@@ -210,9 +216,19 @@ def _cases_object(route: str, item: Item, make_media: Any) -> int:
     return open_case(f"case for {route}", "same_site", [item], actor=SYSTEM, now=timezone.now()).pk
 
 
+def _screenshot_object(item: Item, make_media: Any) -> int:
+    """Screenshot routes take a capture that has a screenshot (a generated pattern stands in)."""
+    media = make_media(item)
+    capture = media.capture
+    capture.screenshot = media.blob
+    capture.save(update_fields=["screenshot"])
+    return int(capture.pk)
+
+
 # domain -> the object (pk) its routes take, when it is not an item. Add your domain's factory here.
 OBJECT_FACTORIES: dict[str, Callable[[str, Item, Any], int]] = {
-    "evidence": lambda route, item, make_media: make_media(item).pk,
+    "evidence": lambda route, item, make_media: (
+        _screenshot_object(item, make_media) if route.startswith("evidence:screenshot") else make_media(item).pk),
     "hashes": _bank_object,
     "routing": _routing_object,
     "tracing": lambda route, item, make_media: (

@@ -122,7 +122,9 @@ def test_failures_get_a_reason_code_and_retries_when_it_may_help(
     assert (capture.failure_code, capture.reason_code) == (code, reason)
     assert capture.failure_reason
     if retry:
-        assert item.status == ItemStatus.NEW and item.next_capture_at == now + timedelta(minutes=5)
+        # Unreachable (so in the queue) at once, while the retries still run.
+        assert item.status == ItemStatus.UNREACHABLE and item.next_capture_at == now + timedelta(minutes=5)
+        assert item in Item.objects.awaiting_assessment() and item in Item.objects.capture_due(item.next_capture_at)
         capture_item(item, config=capture_config, now=now)
         capture_item(Item.objects.get(pk=item.pk), config=capture_config, now=now)
         item.refresh_from_db()
@@ -187,3 +189,23 @@ def test_no_plaintext_of_captured_files_reaches_disk_or_database(
         haystacks += [p.read_bytes() for p in (database, database.with_name(database.name + "-wal")) if p.exists()]
     for needle in needles:
         assert not any(needle in hay for hay in haystacks)
+
+
+def test_a_retry_that_succeeds_captures_the_item_unless_an_analyst_assessed_it_meanwhile(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: MakeItem
+) -> None:
+    now = timezone.now()
+    sim.set_page("blog.sim.test", "/flaky", b"busy", status=503)
+    flaky, settled = (_new(make_item, sim.url("blog.sim.test", f"/flaky?n={n}")) for n in range(2))
+    for item in (flaky, settled):
+        capture_item(Item.objects.get(pk=item.pk), config=capture_config, now=now)
+    assert {i.status for i in Item.objects.filter(pk__in=[flaky.pk, settled.pk])} == {ItemStatus.UNREACHABLE}
+    Item.objects.filter(pk=settled.pk).update(status=ItemStatus.ASSESSED, verdict="unreachable")
+
+    sim.set_page("blog.sim.test", "/flaky", b"<p>back</p>")
+    later = now + timedelta(minutes=5)
+    assert {i.pk for i in Item.objects.capture_due(later)} == {flaky.pk}
+    capture_item(Item.objects.get(pk=flaky.pk), config=capture_config, now=later)
+    capture_item(Item.objects.get(pk=settled.pk), config=capture_config, now=later)  # a late worker
+    assert Item.objects.get(pk=flaky.pk).status == ItemStatus.CAPTURED
+    assert Item.objects.get(pk=settled.pk).status == ItemStatus.ASSESSED

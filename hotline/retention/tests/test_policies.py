@@ -113,6 +113,22 @@ def test_it_destroys_warc_files_and_keeps_the_capture(settled: Settle) -> None:
     assert after["digests"] == [warc.sha256] and after["bytes_destroyed"] == warc.size
 
 
+def test_the_screenshot_and_text_extract_go_with_the_warc(settled: Settle) -> None:
+    item = settled("not_illegal")
+    warc, shot = put_blob(b"WARC/1.1 another synthetic record"), put_blob(b"\x89PNG synthetic screenshot")
+    capture = Capture.objects.create(item=item, started_at=T0, finished_at=T0, outcome="captured",
+                                     requested_url=item.canonical_url, final_url=item.canonical_url,
+                                     http_status=200, peer_ip="192.0.2.1", warc=warc, screenshot=shot,
+                                     page_title="Synthetic", page_text="synthetic text", page_links="http://x.sim.test/")
+
+    assert run("warc", T0 + 91 * DAY) == 1
+
+    capture = Capture.objects.get(pk=capture.pk)
+    assert (capture.warc_id, capture.screenshot_id, capture.page_title, capture.page_text, capture.link_list) == (
+        None, None, "", "", [])
+    assert not Blob.objects.filter(pk__in=[warc.pk, shot.pk]).exists()
+
+
 def test_previews_are_never_stored_so_nothing_is_purged(settled: Settle, media_of: Callable[..., Media]) -> None:
     media_of(settled("not_illegal"))
     policy = registry.policy("previews")
