@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
@@ -107,6 +107,8 @@ class AssessmentData:
 def validate(data: AssessmentData) -> dict[str, str]:
     """Return field -> problem for combinations the law or the codes do not allow."""
     errors: dict[str, str] = {}
+    if not data.verdict:
+        return {"verdict": "choose a verdict"}
     if data.verdict not in Verdict.values:
         return {"verdict": f"unknown verdict {data.verdict!r}"}
     if data.verdict in ILLEGAL_VERDICTS:
@@ -153,12 +155,12 @@ def media_needs_review(row: MediaData) -> bool:
     return needs_review(AssessmentData(**row.codes()))
 
 
-def assessable_media(item: Item) -> list[Media]:
-    """The files an analyst classifies: the good media of the item's newest capture."""
+def assessable_media(item: Item) -> QuerySet[Media]:
+    """The files an analyst classifies: the good media of the item's newest successful capture."""
     capture = Capture.objects.filter(item=item, outcome="captured").order_by("-started_at", "-pk").first()
     if capture is None:
-        return []
-    return list(capture.media.filter(is_bad=False).exclude(sha256="").order_by("pk"))
+        return Media.objects.none()
+    return capture.media.filter(is_bad=False).exclude(sha256="").order_by("pk")
 
 
 def _known(media: Media) -> MediaData:
@@ -168,11 +170,11 @@ def _known(media: Media) -> MediaData:
 def resolve(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], dict[str, str]]:
     """The decision as it will be stored: one row per file (known files inherit, duplicates follow the
     first copy), the item's verdict and codes derived from them, and every problem found."""
-    media = assessable_media(item)
+    media = list(assessable_media(item))
     if not media or data.verdict == Verdict.UNREACHABLE:
         return replace(data, media=()), [], {}
     given = {m.media_id: m for m in data.media}
-    if not given and data.verdict not in MEDIA_VERDICTS:
+    if not given and data.verdict in ITEM_ONLY_VERDICTS:
         return data, [], {}
     page_wide = MediaData(0, data.verdict, **{n: getattr(data, n) for n in MEDIA_FIELDS if n != "verdict"})
     first_of: dict[str, int] = {}
@@ -183,7 +185,7 @@ def resolve(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[Medi
         if one.inherited_verdict:
             rows.append(_known(one))
             continue
-        chosen = given.get(one.pk) or given.get(first) or (page_wide if not given else None)
+        chosen = given.get(one.pk) or given.get(first) or (page_wide if not given and data.verdict else None)
         if chosen is None:
             errors[f"media-{one.pk}-verdict"] = "classify every image and video (or the page as unreachable)"
             continue
