@@ -41,6 +41,12 @@ def _radios(form: forms.BaseForm) -> None:
             field.widget = forms.RadioSelect(choices=field.choices)
 
 
+def _blank_label(form: forms.BaseForm, name: str) -> None:
+    field = form.fields.get(name)
+    if isinstance(field, forms.ChoiceField):
+        field.choices = [(v, label if v else _("(not set)")) for v, label in field.choices]  # type: ignore[misc,union-attr]
+
+
 def _keep(cleaned: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {name: ("" if cleaned.get(name) is None else cleaned[name]) for name in names if name in cleaned}
 
@@ -60,6 +66,7 @@ class AssessmentForm(forms.ModelForm):  # type: ignore[type-arg]
         if reviewing:
             del self.fields["second_opinion"]
         _radios(self)
+        _blank_label(self, "site_type")
         verdict = self.fields["verdict"]
         assert isinstance(verdict, forms.ChoiceField)
         if per_media:
