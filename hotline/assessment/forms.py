@@ -81,7 +81,7 @@ class AssessmentForm(forms.ModelForm):  # type: ignore[type-arg]
             self.initial.setdefault("verdict", "")
 
     def to_data(self, media: tuple[MediaData, ...] = ()) -> AssessmentData:
-        values = _keep(self.cleaned_data, FIELDS)
+        values = {"verdict": ""} | _keep(getattr(self, "cleaned_data", {}), FIELDS)
         if self.per_media and values.get("verdict") != Verdict.OTHER_HARM:
             values["other_harm"] = ""
         return AssessmentData(**values, media=media)
@@ -108,7 +108,7 @@ class MediaForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["reason"].choices = NOT_ILLEGAL_REASONS  # type: ignore[attr-defined]
 
     def to_data(self) -> MediaData | None:
-        values = _keep(self.cleaned_data, MEDIA_FIELDS)
+        values = _keep(getattr(self, "cleaned_data", {}), MEDIA_FIELDS)
         if not values.get("verdict"):
             return None
         if values["verdict"] not in ("baseline", "national"):

@@ -79,6 +79,6 @@ def event_details(after: Any) -> str:
     reason = after.get("reason")
     if isinstance(reason, str) and reason:
         parts.append(label(reason, "reason") if reason in codes.Reason.values else reason)
-    if "media" in after and isinstance(after["media"], dict):
+    if isinstance(after.get("media"), dict) and after["media"]:
         parts.append(gettext("%(n)s media classified") % {"n": len(after["media"])})
     return " · ".join(parts)

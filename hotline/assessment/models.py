@@ -89,6 +89,12 @@ class Assessment(models.Model):
         return f"{self.get_kind_display()} of item #{self.item_id}: {self.verdict}"
 
 
+class MediaAssessmentQuerySet(models.QuerySet["MediaAssessment"]):
+    def final(self) -> MediaAssessmentQuerySet:
+        """The rows of final assessments: what is sent and counted for each file."""
+        return self.filter(assessment__is_final=True)
+
+
 class MediaAssessment(models.Model):
     """One captured image or video as judged within one assessment (the network classifies per file).
 
@@ -110,6 +116,8 @@ class MediaAssessment(models.Model):
     is_self_generated = models.BooleanField(_("self-generated"), default=False)
     is_child_modelling = models.BooleanField(_("child modelling"), default=False)
     reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+
+    objects: ClassVar[MediaAssessmentQuerySet] = MediaAssessmentQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         constraints = [

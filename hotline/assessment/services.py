@@ -207,9 +207,19 @@ def _derived(data: AssessmentData, rows: Sequence[MediaData]) -> AssessmentData:
     return replace(data, **codes, other_harm="")
 
 
-def _problems(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], bool]:
+def check(item: Item, data: AssessmentData) -> dict[str, str]:
+    """Every problem of ``data`` for ``item`` (field -> message), without saving anything."""
+    return _checked(item, data)[2]
+
+
+def _checked(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], dict[str, str]]:
     effective, rows, errors = resolve(item, data)
     errors = validate(effective) | errors if not rows else errors | _item_level_errors(effective)
+    return effective, rows, errors
+
+
+def _problems(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], bool]:
+    effective, rows, errors = _checked(item, data)
     if errors:
         raise AssessmentInvalid(errors)
     if rows:  # known files were decided by a bank, not by a hesitating analyst

@@ -141,8 +141,8 @@ def assess(request: HttpRequest, pk: int) -> HttpResponse:
     user = current_user(request)
     verb = services.review_item if reviewing else services.assess_item
     try:
-        if not bench.is_valid():
-            raise services.AssessmentInvalid({})
+        if not bench.is_valid():  # still say what else is wrong, each beside its field
+            raise services.AssessmentInvalid(services.check(item, bench.to_data()))
         verb(item, bench.to_data(), user=user)
     except services.AssessmentInvalid as exc:
         bench.add_errors(exc.errors)

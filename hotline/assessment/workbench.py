@@ -60,10 +60,12 @@ class Bench:
                 _, pk, name = key.split("-", 2)
                 target = forms.get(int(pk))
                 if target is not None and name in target.fields:
-                    target.add_error(name, message)
+                    if not target.has_error(name):
+                        target.add_error(name, message)
                     continue
             if key in self.form.fields:
-                self.form.add_error(key, message)
+                if not self.form.has_error(key):
+                    self.form.add_error(key, message)
             else:
                 self.form.add_error(None, message)
 

@@ -68,7 +68,8 @@ def test_it_classifies_a_mixed_page_file_by_file_with_keys(
     page.keyboard.press("j")
     page.keyboard.press("3")
     reasons = page.locator(f"#media-{second.pk} [data-reason-for=not_illegal]:visible")
-    assert reasons.count() > 0 and page.locator(f"#media-{second.pk} [data-reason-for=unreachable]:visible").count() == 0
+    unavailable = page.locator(f"#media-{second.pk} [data-reason-for=unreachable]:visible")
+    assert reasons.count() > 0 and unavailable.count() == 0
     page.check(f"input[name=m{second.pk}-reason][value=adult_pornography]")
     page.keyboard.press("s")
     page.wait_for_url("**/queue/")
