@@ -160,3 +160,28 @@ def test_it_screenshots_the_workbench(
     assert "<b>Not bold</b>" in page.locator(".reporter-text").inner_text()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"workbench-{lang}.png"), full_page=True)
+
+
+def test_one_classification_applies_to_a_selection_and_duplicates_show_once(
+    page: Any, analyst: User, make_item: Callable[..., Item], make_media: Any
+) -> None:
+    from hotline.sim.images import make_image
+
+    item = make_item("http://bench-apply.sim.test/board/5/")
+    first, second, third = (make_media(item, seed=n) for n in (2, 5, 8))
+    copy = make_media(item, seed=11, data=make_image("png", 8, size=(320, 240)))  # the same file as ``third``
+    sign_in(page, enrolled(analyst))
+    take_next(page, item)
+    assert page.locator(".media-card").count() == 3 and page.locator(f"#media-{copy.pk}").count() == 0
+    assert "×2" in page.locator(f"#media-{third.pk} legend").inner_text()
+    page.keyboard.press("3")
+    page.check(f"input[name=m{first.pk}-reason][value=nudism]")
+    for key in ("j", "x", "j", "x", "k", "k", "a"):  # select the other two, back to the first, apply
+        page.keyboard.press(key)
+    assert page.locator(f"input[name=m{third.pk}-reason][value=nudism]").is_checked()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/queue/")
+    rows = dict(MediaAssessment.objects.values_list("media_id", "reason"))
+    assert rows == {first.pk: "nudism", second.pk: "nudism", third.pk: "nudism", copy.pk: "nudism"}
+    item.refresh_from_db()
+    assert item.verdict == "not_illegal"
