@@ -173,7 +173,7 @@ def test_one_classification_applies_to_a_selection_and_duplicates_show_once(
     sign_in(page, enrolled(analyst))
     take_next(page, item)
     assert page.locator(".media-card").count() == 3 and page.locator(f"#media-{copy.pk}").count() == 0
-    assert "×2" in page.locator(f"#media-{third.pk} legend").inner_text()
+    assert "\u00d72" in page.locator(f"#media-{third.pk} legend").inner_text()
     page.keyboard.press("3")
     page.check(f"input[name=m{first.pk}-reason][value=nudism]")
     for key in ("j", "x", "j", "x", "k", "k", "a"):  # select the other two, back to the first, apply
