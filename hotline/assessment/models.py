@@ -87,3 +87,42 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of item #{self.item_id}: {self.verdict}"
+
+
+class MediaAssessmentQuerySet(models.QuerySet["MediaAssessment"]):
+    def final(self) -> MediaAssessmentQuerySet:
+        """The rows of final assessments: what is sent and counted for each file."""
+        return self.filter(assessment__is_final=True)
+
+
+class MediaAssessment(models.Model):
+    """One captured image or video as judged within one assessment (the network classifies per file).
+
+    The item's verdict follows from its rows (``derivation.item_verdict``); site type, commerciality
+    and payment method stay on the ``Assessment``. ``inherited`` rows come from known content.
+    """
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="media_assessments")
+    media = models.ForeignKey("evidence.Media", on_delete=models.CASCADE, related_name="assessments")
+    inherited = models.BooleanField(default=False)
+    inherited_from = models.CharField(max_length=300, blank=True)
+    verdict = models.CharField(_("verdict"), max_length=20, choices=Verdict.choices)
+    legal_limb = models.CharField(_("legal limb"), max_length=24, choices=LegalLimb.choices, blank=True)
+    content_type = models.CharField(_("content"), max_length=10, choices=ContentType.choices, blank=True)
+    age_group = models.CharField(_("apparent age group"), max_length=16, choices=AgeGroup.choices, blank=True)
+    gender = models.CharField(_("gender"), max_length=16, choices=Gender.choices, blank=True)
+    is_virtual = models.BooleanField(_("virtual (computer-generated or AI)"), default=False)
+    is_manipulated = models.BooleanField(_("digitally manipulated"), default=False)
+    is_self_generated = models.BooleanField(_("self-generated"), default=False)
+    is_child_modelling = models.BooleanField(_("child modelling"), default=False)
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+
+    objects: ClassVar[MediaAssessmentQuerySet] = MediaAssessmentQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "media"], name="media_assessment_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"media {self.media_id} in assessment {self.assessment_id}: {self.verdict}"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
@@ -21,8 +21,10 @@ from hotline.assessment.codes import (
     LegalLimb,
     Verdict,
 )
-from hotline.assessment.models import Assessment, Kind
+from hotline.assessment.derivation import ITEM_ONLY_VERDICTS, MEDIA_VERDICTS, deciding, item_verdict
+from hotline.assessment.models import Assessment, Kind, MediaAssessment
 from hotline.audit.services import SYSTEM, Actor, record
+from hotline.evidence.models import Capture, Media
 from hotline.hashes.services import add_from_assessment
 from hotline.reports.models import AWAITING_ASSESSMENT, InvalidTransition, Item, ItemStatus
 
@@ -30,6 +32,13 @@ FIELDS = (
     "verdict", "legal_limb", "content_type", "is_virtual", "is_manipulated", "is_self_generated",
     "is_child_modelling", "age_group", "gender", "site_type", "commerciality", "payment_method",
     "reason", "other_harm", "second_opinion", "notes",
+)
+
+
+# The codes that describe one image or video (the rest describe the page).
+MEDIA_FIELDS = (
+    "verdict", "legal_limb", "content_type", "age_group", "gender", "is_virtual", "is_manipulated",
+    "is_self_generated", "is_child_modelling", "reason",
 )
 
 
@@ -44,8 +53,34 @@ class AssessmentInvalid(WorkflowError):
 
 
 @dataclass(frozen=True)
+class MediaData:
+    """What the analyst decided about one captured file (``media_id``); see ``validate``."""
+
+    media_id: int
+    verdict: str
+    legal_limb: str = ""
+    content_type: str = ""
+    age_group: str = ""
+    gender: str = ""
+    is_virtual: bool = False
+    is_manipulated: bool = False
+    is_self_generated: bool = False
+    is_child_modelling: bool = False
+    reason: str = ""
+    inherited_from: str = ""
+
+    def codes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in MEDIA_FIELDS}
+
+
+@dataclass(frozen=True)
 class AssessmentData:
-    """What the analyst decided. Only ``verdict`` is always required; see ``validate``."""
+    """What the analyst decided. Only ``verdict`` is always required; see ``validate``.
+
+    ``media`` holds one decision per captured file. Without it, an item-level verdict that a file can
+    have (baseline, national, not illegal) applies to every file of the page; "unreachable" and "other
+    harm" are item-level. With it, the item's verdict and codes follow from the files (``derivation``).
+    """
 
     verdict: str
     legal_limb: str = ""
@@ -63,6 +98,7 @@ class AssessmentData:
     other_harm: str = ""
     second_opinion: bool = False
     notes: str = ""
+    media: tuple[MediaData, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FIELDS}
@@ -71,6 +107,8 @@ class AssessmentData:
 def validate(data: AssessmentData) -> dict[str, str]:
     """Return field -> problem for combinations the law or the codes do not allow."""
     errors: dict[str, str] = {}
+    if not data.verdict:
+        return {"verdict": "choose a verdict"}
     if data.verdict not in Verdict.values:
         return {"verdict": f"unknown verdict {data.verdict!r}"}
     if data.verdict in ILLEGAL_VERDICTS:
@@ -111,6 +149,98 @@ def needs_review(data: AssessmentData) -> bool:
         or data.age_group in (AgeGroup.PUBESCENT, AgeGroup.NOT_DETERMINED)
         or data.is_virtual
     )
+
+
+def media_needs_review(row: MediaData) -> bool:
+    return needs_review(AssessmentData(**row.codes()))
+
+
+def assessable_media(item: Item) -> QuerySet[Media]:
+    """The files an analyst classifies: the good media of the item's newest successful capture."""
+    capture = Capture.objects.filter(item=item, outcome="captured").order_by("-started_at", "-pk").first()
+    if capture is None:
+        return Media.objects.none()
+    return capture.media.filter(is_bad=False).exclude(sha256="").order_by("pk")
+
+
+def _known(media: Media) -> MediaData:
+    return MediaData(media.pk, media.inherited_verdict, inherited_from=media.inherited_from or "known content")
+
+
+def resolve(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], dict[str, str]]:
+    """The decision as it will be stored: one row per file (known files inherit, duplicates follow the
+    first copy), the item's verdict and codes derived from them, and every problem found."""
+    media = list(assessable_media(item))
+    if not media or data.verdict == Verdict.UNREACHABLE:
+        return replace(data, media=()), [], {}
+    given = {m.media_id: m for m in data.media}
+    if not given and data.verdict in ITEM_ONLY_VERDICTS:
+        return data, [], {}
+    page_wide = MediaData(0, data.verdict, **{n: getattr(data, n) for n in MEDIA_FIELDS if n != "verdict"})
+    first_of: dict[str, int] = {}
+    rows: list[MediaData] = []
+    errors: dict[str, str] = {}
+    for one in media:
+        first = first_of.setdefault(one.sha256, one.pk)
+        if one.inherited_verdict:
+            rows.append(_known(one))
+            continue
+        chosen = given.get(one.pk) or given.get(first) or (page_wide if not given and data.verdict else None)
+        if chosen is None:
+            errors[f"media-{one.pk}-verdict"] = "classify every image and video (or the page as unreachable)"
+            continue
+        rows.append(replace(chosen, media_id=one.pk, inherited_from=""))
+        for name, problem in validate(AssessmentData(**chosen.codes())).items():
+            errors.setdefault(f"media-{first}-{name}", problem)
+        if chosen.verdict not in MEDIA_VERDICTS:
+            errors[f"media-{first}-verdict"] = "a file is baseline, national or not illegal"
+    return _derived(data, rows), rows, errors
+
+
+def _derived(data: AssessmentData, rows: Sequence[MediaData]) -> AssessmentData:
+    extra = [data.verdict] if data.verdict in ITEM_ONLY_VERDICTS else []
+    verdict = item_verdict([*extra, *(r.verdict for r in rows)])
+    best = deciding(rows)
+    if best is None or verdict in ITEM_ONLY_VERDICTS:
+        return replace(data, verdict=verdict or data.verdict)
+    codes = {n: getattr(best, n) for n in MEDIA_FIELDS}
+    return replace(data, **codes, other_harm="")
+
+
+def check(item: Item, data: AssessmentData) -> dict[str, str]:
+    """Every problem of ``data`` for ``item`` (field -> message), without saving anything."""
+    return _checked(item, data)[2]
+
+
+def _checked(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], dict[str, str]]:
+    effective, rows, errors = resolve(item, data)
+    errors = validate(effective) | errors if not rows else errors | _item_level_errors(effective)
+    return effective, rows, errors
+
+
+def _problems(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], bool]:
+    effective, rows, errors = _checked(item, data)
+    if errors:
+        raise AssessmentInvalid(errors)
+    if rows:  # known files were decided by a bank, not by a hesitating analyst
+        review = effective.second_opinion or any(media_needs_review(r) for r in rows if not r.inherited_from)
+    else:
+        review = needs_review(effective)
+    return effective, rows, review
+
+
+def _item_level_errors(data: AssessmentData) -> dict[str, str]:
+    return {k: v for k, v in validate(data).items() if k not in MEDIA_FIELDS}
+
+
+def _store_rows(assessment: Assessment, rows: Sequence[MediaData]) -> None:
+    MediaAssessment.objects.bulk_create([
+        MediaAssessment(assessment=assessment, media_id=r.media_id, inherited=bool(r.inherited_from),
+                        inherited_from=r.inherited_from[:300], **r.codes()) for r in rows])
+
+
+def _media_verdicts(rows: Sequence[MediaData]) -> dict[int, str] | None:
+    return {r.media_id: r.verdict for r in rows} if rows else None
 
 
 def _claim_window() -> timedelta:
@@ -183,25 +313,25 @@ def assess_item(
     """Record the first assessment; borderline verdicts go to review, others become final."""
     now = now or timezone.now()
     _require_claim(item, user, now, AWAITING_ASSESSMENT, ASSESSING_ROLES)
-    errors = validate(data)
-    if errors:
-        raise AssessmentInvalid(errors)
-    review = needs_review(data)
+    data, rows, review = _problems(item, data)
     assessment = Assessment.objects.create(
         item=item, analyst=user, created_at=now, kind=Kind.INITIAL, is_final=not review,
         **data.as_dict(),
     )
+    _store_rows(assessment, rows)
     before = {"status": item.status, "verdict": item.verdict}
     fields = item.transition(ItemStatus.IN_REVIEW if review else ItemStatus.ASSESSED, now=now)
     if not review:
         item.verdict = data.verdict
         fields.append("verdict")
     _unclaim(item, fields)
-    after = {"status": item.status, "verdict": item.verdict, "assessment": data.as_dict()}
+    after = {"status": item.status, "verdict": item.verdict, "assessment": data.as_dict(),
+             "media": _audit_rows(rows)}
     record(Actor.of_user(user), "item.assessed", item, before=before, after=after, now=now)
     if not review:
         # One analyst decided: the hashes wait in our bank for a second analyst's confirmation.
-        add_from_assessment(item, data.verdict, analyst=user, reviewer=None, now=now)
+        add_from_assessment(item, data.verdict, analyst=user, reviewer=None, now=now,
+                            media_verdicts=_media_verdicts(rows))
     return assessment
 
 
@@ -212,29 +342,30 @@ def review_item(
     """A second analyst's decision; it is final and notes whether it disagrees with the first."""
     now = now or timezone.now()
     _require_claim(item, user, now, {ItemStatus.IN_REVIEW}, REVIEWING_ROLES)
-    errors = validate(data)
-    if errors:
-        raise AssessmentInvalid(errors)
+    data, rows, _ = _problems(item, data)
     first = _latest(item)
     if first is None:
         raise WorkflowError("there is no assessment to review")
     if first.analyst_id == user.pk:
         raise WorkflowError("you made the assessment under review; a different analyst must review it")
     Assessment.objects.filter(item=item, is_final=True).update(is_final=False)
-    disagrees = first.verdict != data.verdict
+    earlier = dict(first.media_assessments.values_list("media_id", "verdict"))
+    disagrees = first.verdict != data.verdict or any(earlier.get(r.media_id, r.verdict) != r.verdict for r in rows)
     values = data.as_dict() | {"second_opinion": False}
     assessment = Assessment.objects.create(
         item=item, analyst=user, created_at=now, kind=Kind.REVIEW, reviews=first, is_final=True,
         disagrees=disagrees, **values,
     )
+    _store_rows(assessment, rows)
     before = {"status": item.status, "verdict": item.verdict}
     fields = item.transition(ItemStatus.ASSESSED, now=now)
     item.verdict = data.verdict
     _unclaim(item, [*fields, "verdict"])
     after = {"status": item.status, "verdict": item.verdict, "disagrees": disagrees,
-             "reviewed_assessment": first.pk, "assessment": values}
+             "reviewed_assessment": first.pk, "assessment": values, "media": _audit_rows(rows)}
     record(Actor.of_user(user), "item.reviewed", item, before=before, after=after, now=now)
-    add_from_assessment(item, data.verdict, analyst=first.analyst or user, reviewer=user, now=now)
+    add_from_assessment(item, data.verdict, analyst=first.analyst or user, reviewer=user, now=now,
+                        media_verdicts=_media_verdicts(rows))
     return assessment
 
 
@@ -255,6 +386,11 @@ def request_review(item: Item, *, user: User, reason: str, now: datetime | None 
     item.save(update_fields=fields)
     record(Actor.of_user(user), "item.review_requested", item, before=before,
            after={"status": item.status, "reason": reason.strip()[:1000]}, now=now)
+
+
+def _audit_rows(rows: Sequence[MediaData]) -> dict[str, Any]:
+    return {str(r.media_id): {k: v for k, v in r.codes().items() if v} | (
+        {"inherited_from": r.inherited_from} if r.inherited_from else {}) for r in rows}
 
 
 def _latest(item: Item) -> Assessment | None:
@@ -316,10 +452,12 @@ def _inherit_one(pk: int, now: datetime) -> None:
     capture = item.captures.order_by("-started_at", "-pk").first()
     if item.status != ItemStatus.CAPTURED or capture is None or capture.known_verdict not in ILLEGAL_VERDICTS:
         return
-    sources = sorted({m.inherited_from for m in capture.media.exclude(inherited_verdict="")})
-    Assessment.objects.create(item=item, analyst=None, inherited=True, created_at=now, kind=Kind.INITIAL,
-                              is_final=True, verdict=capture.known_verdict,
-                              notes="Inherited from known content: " + "; ".join(sources)[:900])
+    known = list(capture.media.filter(is_bad=False).exclude(inherited_verdict="").order_by("pk"))
+    sources = sorted({m.inherited_from for m in known})
+    assessment = Assessment.objects.create(item=item, analyst=None, inherited=True, created_at=now,
+                                           kind=Kind.INITIAL, is_final=True, verdict=capture.known_verdict,
+                                           notes="Inherited from known content: " + "; ".join(sources)[:900])
+    _store_rows(assessment, [_known(m) for m in known])
     before = {"status": item.status, "verdict": item.verdict}
     fields = item.transition(ItemStatus.ASSESSED, now=now)
     item.verdict = capture.known_verdict

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -15,15 +12,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from hotline.accounts.access import current_user, role_required
-from hotline.accounts.models import ASSESSING_ROLES, Role, User
-from hotline.assessment import services
+from hotline.accounts.models import ASSESSING_ROLES, Role
+from hotline.assessment import services, workbench
 from hotline.assessment.access import FULL_READERS, get_item_for, visible_items
-from hotline.assessment.forms import AssessmentForm, ItemSearchForm, ReviewRequestForm
+from hotline.assessment.forms import ItemSearchForm, ReviewRequestForm
 from hotline.assessment.models import Assessment
 from hotline.audit.services import timeline
-from hotline.evidence import services as evidence_services
-from hotline.evidence import welfare
-from hotline.evidence.views import MEDIA_VIEWERS, revealed_id
+from hotline.evidence.views import MEDIA_VIEWERS
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus
 
 ASSESSORS = tuple(ASSESSING_ROLES)
@@ -49,46 +44,39 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_item(request, get_item_for(request, pk))
 
 
-def _render_item(request: HttpRequest, item: Item, form: AssessmentForm | None = None) -> HttpResponse:
-    """The item page; ``form`` is a rejected assessment to show again with its errors (status 400)."""
+def _render_item(request: HttpRequest, item: Item, bench: workbench.Bench | None = None) -> HttpResponse:
+    """The item page; ``bench`` is a rejected assessment to show again with its errors (status 400)."""
     user = current_user(request)
     now = timezone.now()
     mine = item.is_claimed_by(user.pk, now)
-    rejected = form is not None
-    if not rejected and mine and item.status in AWAITING_ASSESSMENT:
-        form = AssessmentForm()
-    elif not rejected and mine and item.status == ItemStatus.IN_REVIEW:
-        latest = item.assessments.order_by("-created_at", "-pk").first()
-        form = AssessmentForm(instance=latest, reviewing=True) if latest else None
+    rejected = bench is not None
+    capture = item.captures.order_by("-started_at", "-pk").first()
+    deciding = mine and item.status in (*AWAITING_ASSESSMENT, ItemStatus.IN_REVIEW)
+    if bench is None:
+        bench = workbench.build(item, capture=capture)
+    cards = bench.cards if user.has_role(*MEDIA_VIEWERS) else []
+    events = timeline("reports.item", item.pk)
     context = {
         "item": item,
-        **_media_context(request, item, user, now),
+        "capture": capture,
+        "cards": cards,
+        **workbench.media_context(request, item, user, now, cards, capture),
         "links": item.links.select_related("report").order_by("-report__received_at")[:200],
+        "trace": item.traces.select_related("provider", "cdn").order_by("-traced_at", "-pk").first(),
         "assessments": Assessment.objects.filter(item=item).select_related("analyst", "reviews")
-        .order_by("created_at"),
-        "events": timeline("reports.item", item.pk),
+        .prefetch_related("media_assessments").order_by("created_at"),
+        "show_notes": user.has_role(*FULL_READERS),
+        "review_reasons": [e for e in events if e.action == "item.review_requested"],
+        "events": events,
         "mine": mine,
         "claimed_by_other": item.claimed_by_id and not mine and item.claim_expires_at
         and item.claim_expires_at > now,
-        "form": form,
+        "form": bench.form if deciding else None,
         "can_assess": user.has_role(*ASSESSORS),
         "claimable": item.status in (*AWAITING_ASSESSMENT, ItemStatus.IN_REVIEW),
         "review_form": ReviewRequestForm() if item.status == ItemStatus.ASSESSED else None,
     }
     return render(request, "assessment/item_detail.html", context, status=400 if rejected else 200)
-
-
-def _media_context(request: HttpRequest, item: Item, user: User, now: datetime) -> dict[str, Any]:
-    """The newest capture's media for analysts (blurred, counted as viewing time); nothing for others."""
-    capture = item.captures.order_by("-started_at", "-pk").first()
-    if capture is None or not user.has_role(*MEDIA_VIEWERS):
-        return {"capture": capture, "media": [], "welfare": None}
-    media = list(capture.media.order_by("pk").prefetch_related("matches__bank", "matches__entry"))
-    if media:
-        state = evidence_services.note_media_viewed(item, capture, len(media), user=user, now=now)
-    else:
-        state = welfare.current(user, now)
-    return {"capture": capture, "media": media, "welfare": state, "revealed_id": revealed_id(request)}
 
 
 @require_POST
@@ -120,19 +108,30 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required(*ASSESSORS)
 def assess(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the decision; with ``next=1`` (Enter / s on the workbench) go straight to the next item."""
     item = get_item_for(request, pk)
     reviewing = item.status == ItemStatus.IN_REVIEW
-    form = AssessmentForm(request.POST, reviewing=reviewing)
-    if not form.is_valid():
-        messages.error(request, _("The assessment is incomplete; see the marked fields."))
-        return _render_item(request, item, form)
+    capture = item.captures.order_by("-started_at", "-pk").first()
+    bench = workbench.build(item, data=request.POST, capture=capture)
+    user = current_user(request)
     verb = services.review_item if reviewing else services.assess_item
     try:
-        verb(item, AssessmentForm.to_data(form.cleaned_data), user=current_user(request))
+        if not bench.is_valid():  # still say what else is wrong, each beside its field
+            raise services.AssessmentInvalid(services.check(item, bench.to_data()))
+        verb(item, bench.to_data(), user=user)
+    except services.AssessmentInvalid as exc:
+        bench.add_errors(exc.errors)
+        messages.error(request, _("The assessment is incomplete; see the marked fields."))
+        return _render_item(request, item, bench)
     except services.WorkflowError as exc:
         messages.error(request, str(exc))
         return redirect("assessment:item", pk=pk)
     messages.success(request, _("Assessment saved."))
+    if request.POST.get("next") == "1":
+        following = services.next_item(user, exclude=list(request.session.get(_SKIPPED, [])))
+        if following is not None:
+            return redirect("assessment:item", pk=following.pk)
+        messages.info(request, _("Nothing is waiting for you."))
     return redirect("assessment:queue")
 
 

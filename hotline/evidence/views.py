@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,7 +26,10 @@ _REVEALED = "revealed_media"
 
 
 def _media(pk: int) -> Media:
+    """The media file ``pk``; known content (a verdict inherited from a bank) is never shown again."""
     media: Media = get_object_or_404(Media.objects.select_related("blob", "item"), pk=pk, blob__isnull=False)
+    if media.inherited_verdict:
+        raise PermissionDenied(_("Known content is not shown again."))
     return media
 
 

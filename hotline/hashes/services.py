@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -203,10 +203,14 @@ def disable_entry(entry: Entry, *, user: User, reason: str) -> None:
 # ---------------------------------------------------------------- own bank: additions with four eyes
 
 @transaction.atomic
-def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: User | None, now: datetime) -> int:
+def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: User | None, now: datetime,
+                        media_verdicts: Mapping[int, str] | None = None) -> int:
     """Put the hashes of an assessed item's media in our own bank. With a reviewer (a second
-    analyst already looked) the entries are active; otherwise they wait for a second analyst."""
-    if verdict not in VERDICT_STRENGTH:
+    analyst already looked) the entries are active; otherwise they wait for a second analyst.
+
+    ``media_verdicts`` (media id -> verdict) classifies each file on its own: a legal image beside an
+    illegal one is entered as not illegal, and files it does not name are left out."""
+    if verdict not in VERDICT_STRENGTH and not media_verdicts:
         return 0
     capture = item.captures.filter(outcome="captured").order_by("-started_at", "-pk").first()
     if capture is None:
@@ -216,10 +220,13 @@ def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: Us
     entries = []
     min_quality: int = settings.HOTLINE_PDQ_MIN_QUALITY
     for media in capture.media.filter(is_bad=False).exclude(sha256=""):
+        own = media_verdicts.get(media.pk, "") if media_verdicts is not None else verdict
+        if own not in VERDICT_STRENGTH:
+            continue
         signals = [("sha256", media.sha256), ("md5", media.md5)]
         if media.pdq and (media.pdq_quality or 0) >= min_quality:
             signals.append(("pdq", media.pdq))
-        entries += [Entry(bank=bank, signal_type=t, value=v, verdict=verdict, classification=verdict,
+        entries += [Entry(bank=bank, signal_type=t, value=v, verdict=own, classification=own,
                           scheme="hotline", quality=media.pdq_quality if t == "pdq" else None,
                           source_item=item, extra={"media": media.pk}, status=status, added_at=now,
                           added_by=analyst, confirmed_by=reviewer) for t, v in signals]

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
-from hotline.assessment.models import Assessment
+from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.evidence.models import Media
 from hotline.lib import signing
@@ -94,9 +94,14 @@ def assessment_codes(item: Item) -> dict[str, Any] | None:
 
 
 def media_hashes(item: Item) -> list[dict[str, str]]:
-    """Hashes of the item's good media files, one entry per distinct SHA-256. Never bytes."""
+    """Hashes of the item's good media files, one entry per distinct SHA-256. Never bytes.
+
+    Files the final assessment classified not illegal are left out: a partner must never learn a legal
+    file (a banner beside the illegal image) as known content."""
     seen: dict[str, dict[str, str]] = {}
-    rows = Media.objects.filter(item=item, is_bad=False).exclude(sha256="").order_by("pk")
+    legal = MediaAssessment.objects.final().filter(media__item=item).exclude(
+        verdict__in=ILLEGAL_VERDICTS).values("media_id")
+    rows = Media.objects.filter(item=item, is_bad=False).exclude(sha256="").exclude(pk__in=legal).order_by("pk")
     for sha256, md5, pdq in rows.values_list("sha256", "md5", "pdq"):
         entry = seen.setdefault(sha256, {"sha256": sha256})
         entry |= {k: v for k, v in (("md5", md5), ("pdq", pdq)) if v and k not in entry}

@@ -13,11 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
-from hotline.assessment.models import Assessment
+from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.partners.models import Forward
 from hotline.reports.models import Item, ReportItem
 from hotline.routing.models import Decision, Referral
@@ -57,6 +57,7 @@ class _Sources:
                               int]]
     forward: dict[int, tuple[datetime | None, datetime | None]]
     reupload: set[int]
+    illegal_media: dict[int, int]
 
 
 def _within(field: str, ids: Sequence[int]) -> dict[str, Any]:
@@ -106,7 +107,14 @@ def _load(ids: Sequence[int]) -> _Sources:
         forward={row["item_id"]: (row["notice"], row["removed"]) for row in forwards},
         reupload=set(Item.reupload_of.through.objects.filter(**_within("from_item_id", ids)).values_list(
             "from_item_id", flat=True)),
+        illegal_media=_illegal_media(ids),
     )
+
+
+def _illegal_media(ids: Sequence[int]) -> dict[int, int]:
+    rows = (MediaAssessment.objects.final().filter(verdict__in=ILLEGAL_VERDICTS, **_within("assessment__item_id", ids))
+            .values("assessment__item_id").annotate(n=Count("media__sha256", distinct=True)).order_by())
+    return {row["assessment__item_id"]: row["n"] for row in rows}
 
 
 def _fact(pk: int, src: _Sources, now: datetime) -> ItemFact:
@@ -128,7 +136,7 @@ def _fact(pk: int, src: _Sources, now: datetime) -> ItemFact:
         illegal=verdict in ILLEGAL_VERDICTS, content_type=content_type, age_group=age_group, site_type=site_type,
         country=country or "", provider_id=provider_id, route=src.route.get(pk, ""), forwarded=pk in src.forward,
         in_takedown=pk in src.takedown, reupload=pk in src.reupload, reappearances=reappearances,
-        online_again=online_again,
+        online_again=online_again, illegal_media=src.illegal_media.get(pk, 0),
         police_secs=_secs(start, src.police.get(pk)),
         notice_secs=_secs(start, _earliest(first_notice, partner_notice)),
         removal_secs=_secs(start, removal),

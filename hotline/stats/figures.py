@@ -15,8 +15,8 @@ from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -57,6 +57,7 @@ VOLUME_LABELS = {
     "reports": _("Reports received"), "items": _("URLs reported (items)"), "assessed": _("Items assessed"),
     "illegal": _("Items illegal"), "cases": _("Case files opened"),
     "reuploads": _("Re-uploads (new URLs of known content)"), "reappeared": _("Items back online after removal"),
+    "illegal_media": _("Images and videos illegal (distinct files)"),
 }
 
 
@@ -146,7 +147,7 @@ class Scope:
         """Item counts per month and combination of verdict, codes and hosting country (a few thousand rows)."""
         rows = facts(self.filters).annotate(month=TruncMonth("reported_at")).values("month", *CUBE).annotate(
             n=Count("pk"), reuploads=Count("pk", filter=Q(reupload=True)),
-            reappeared=Count("pk", filter=Q(reappearances__gt=0))).order_by()
+            reappeared=Count("pk", filter=Q(reappearances__gt=0)), illegal_media=Sum("illegal_media")).order_by()
         return [{**row, "month": _month_key(row["month"])} for row in rows]
 
     @cached_property
@@ -174,13 +175,14 @@ class Scope:
         return {"reports": sum(n for _, _, n in self.report_groups), "cases": cases(self.filters).count(),
                 "items": self.sum()[""], "assessed": self.sum(lambda r: r["verdict"] != "")[""],
                 "illegal": self.sum(lambda r: r["illegal"])[""], "reuploads": self.sum(of="reuploads")[""],
-                "reappeared": self.sum(of="reappeared")[""]}
+                "reappeared": self.sum(of="reappeared")[""], "illegal_media": self.sum(of="illegal_media")[""]}
 
 
 def _previous_volumes(filters: Filters) -> dict[str, int]:
     counted = facts(filters).aggregate(
         items=Count("pk"), assessed=Count("pk", filter=~Q(verdict="")), illegal=Count("pk", filter=Q(illegal=True)),
-        reuploads=Count("pk", filter=Q(reupload=True)), reappeared=Count("pk", filter=Q(reappearances__gt=0)))
+        reuploads=Count("pk", filter=Q(reupload=True)), reappeared=Count("pk", filter=Q(reappearances__gt=0)),
+        illegal_media=Coalesce(Sum("illegal_media"), 0))
     return {"reports": reports(filters).count(), "cases": cases(filters).count(), **counted}
 
 

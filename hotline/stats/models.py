@@ -33,6 +33,8 @@ class ItemFact(models.Model):
     in_takedown = models.BooleanField(default=False)
     reupload = models.BooleanField(default=False)
     reappearances = models.PositiveIntegerField(default=0)
+    # Distinct files (SHA-256) the final assessment classified illegal: the network counts per image/video.
+    illegal_media = models.PositiveIntegerField(default=0)
     # Removed once (removal_secs counts to that first removal) and online again now, not removed since.
     online_again = models.BooleanField(default=False)
     police_secs = models.IntegerField(null=True, blank=True)

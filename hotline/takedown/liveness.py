@@ -19,6 +19,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from hotline.assessment.codes import ILLEGAL_VERDICTS
+from hotline.assessment.models import MediaAssessment
 from hotline.evidence.models import Media
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.takedown.checker import HIT, Checker, CheckResult, HostLimiter, Target
@@ -82,7 +84,10 @@ def claim_checks(now: datetime, limit: int) -> list[_Claimed]:
 def _targets(claimed: list[_Claimed]) -> list[Target]:
     media: dict[int, dict[str, str]] = defaultdict(dict)
     item_ids = {entry.takedown.item_id: entry.takedown.pk for entry in claimed}
-    rows = (Media.objects.filter(item_id__in=list(item_ids), is_bad=False).exclude(sha256="")
+    # A file classified not illegal (a banner beside the illegal image) says nothing about removal.
+    legal = MediaAssessment.objects.final().filter(media__item_id__in=list(item_ids)).exclude(
+        verdict__in=ILLEGAL_VERDICTS).values("media_id")
+    rows = (Media.objects.filter(item_id__in=list(item_ids), is_bad=False).exclude(sha256="").exclude(pk__in=legal)
             .values_list("item_id", "url", "sha256"))
     for item_id, url, sha256 in rows:
         media[item_id][url] = sha256

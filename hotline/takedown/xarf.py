@@ -21,7 +21,8 @@ from django.conf import settings
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 
-from hotline.assessment.models import Assessment
+from hotline.assessment.codes import ILLEGAL_VERDICTS
+from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.evidence.models import Media
 from hotline.takedown.models import Notice, NoticeItem
 
@@ -43,10 +44,15 @@ def documents_for(notice: Notice, lines: list[NoticeItem]) -> list[dict[str, Any
         media.setdefault(entry["item_id"], []).append(dict(entry))
     inherited = set(Assessment.objects.filter(item_id__in=item_ids, is_final=True, inherited=True)
                     .values_list("item_id", flat=True))
+    # Each file was classified on its own: a legal image beside an illegal one is not named in a notice.
+    verdicts = dict(MediaAssessment.objects.final().filter(media__item_id__in=item_ids)
+                    .values_list("media_id", "verdict"))
     found: list[dict[str, Any]] = []
     for line in sorted(lines, key=lambda entry: entry.item_id):
         method = "hash_match" if line.item_id in inherited else "manual_review"
-        found.extend(_item_documents(notice, line, media.get(line.item_id, []), method))
+        illegal = [dict(m, verdict=verdicts.get(m["pk"], "")) for m in media.get(line.item_id, [])
+                   if verdicts.get(m["pk"], "baseline") in ILLEGAL_VERDICTS]
+        found.extend(_item_documents(notice, line, illegal, method))
     return found
 
 
@@ -61,8 +67,16 @@ def _item_documents(notice: Notice, line: NoticeItem, media: list[dict[str, Any]
         seen.add(entry["sha256"])
         hashes = {name: str(value).lower() for name in ("md5", "sha1", "sha256") if (value := entry.get(name))}
         docs.append({**base, "report_id": _report_id(notice, line.item_id, entry["pk"]), "hash_values": hashes,
-                     "media_type": _MEDIA_TYPES.get(entry["kind"], "mixed")})
+                     "media_type": _MEDIA_TYPES.get(entry["kind"], "mixed"), **_classified(base, entry["verdict"])})
     return docs or [{**base, "report_id": _report_id(notice, line.item_id, 0)}]
+
+
+def _classified(base: dict[str, Any], verdict: str) -> dict[str, Any]:
+    """The file's own verdict where it has one (the item's is the most severe of its files)."""
+    if not verdict:
+        return {}
+    return {"classification": "baseline" if verdict == "baseline" else "B2",
+            "tags": [f"verdict:{verdict}", *(t for t in base["tags"] if not t.startswith("verdict:"))]}
 
 
 def _report_id(notice: Notice, item_id: int, media_id: int) -> str:

@@ -149,10 +149,11 @@ def test_an_analyst_claims_from_the_queue_sees_blurred_previews_and_assesses(
         assert preview["edge"] < 6, preview  # blurred: no sharp steps between neighbours
         assert page.locator(f"#media-{one.pk} img.revealed").count() == 0
     shot(page, "2-blurred")
-    page.check("input[name=verdict][value=baseline]")
-    page.check("input[name=legal_limb][value=real_minor]")
-    page.select_option("select[name=content_type]", "image")
-    page.select_option("select[name=age_group]", "prepubescent")
+    for one in media:  # each file gets its own verdict (the workbench's per-file fields)
+        page.check(f"input[name=m{one.pk}-verdict][value=baseline]")
+        page.check(f"input[name=m{one.pk}-legal_limb][value=real_minor]")
+        page.check(f"input[name=m{one.pk}-content_type][value=image]")
+        page.check(f"input[name=m{one.pk}-age_group][value=prepubescent]")
     page.click("button:has-text('Save assessment')")
     page.wait_for_url("**/queue/")
     assert page.locator(".messages").inner_text().strip() != ""
@@ -205,7 +206,7 @@ def test_a_borderline_verdict_goes_to_a_second_analyst_who_reviews_it(
     page.click("text=Take the next item")
     page.wait_for_url(f"**/items/{item.pk}/")
     page.check("input[name=verdict][value=not_illegal]")
-    page.select_option("select[name=reason]", "age_unclear")  # borderline: four eyes
+    page.check("input[name=reason][value=age_unclear]")  # borderline: four eyes
     page.click("button:has-text('Save assessment')")
     page.wait_for_url("**/queue/")
     item.refresh_from_db()

@@ -148,3 +148,19 @@ def test_the_media_panel_speaks_dutch_and_french(
     make_media(item)
     page = login(analyst).get(f"{prefix}/items/{item.pk}/").content.decode()
     assert f">{reveal}</button>" in page and f"<h2>{media} " in page
+
+
+def test_known_content_is_never_shown_again_not_even_blurred(
+    login: Any, analyst: Any, make_item: Any, make_media: Any
+) -> None:
+    item = make_item()
+    media = make_media(item, seed=2)
+    media.inherited_verdict, media.inherited_from = "baseline", "Partner list (entry 1, sha256)"
+    media.save()
+    client = login(analyst)
+    assert client.get(reverse("evidence:thumbnail", args=[media.pk])).status_code == 403
+    assert client.post(reverse("evidence:reveal", args=[media.pk])).status_code == 403
+    assert client.get(reverse("evidence:revealed", args=[media.pk])).status_code == 403
+    from hotline.audit.models import AuditEvent
+
+    assert not AuditEvent.objects.filter(action="media.revealed").exists()

@@ -292,3 +292,18 @@ def test_messages_go_out_in_parallel_but_statuses_of_one_forward_keep_their_orde
         forward_id = str(item.inbound_forwards.get().message_id)
         order = [m["body"]["status"] for m in sim_partner.received if m["body"]["forward_id"] == forward_id]
         assert order == ["assessed", "removed"]
+
+
+def test_a_forward_leaves_out_the_files_classified_not_illegal(
+        peer: Peer, make_item: MakeItem, make_media: MakeItem, analyst: User) -> None:
+    from hotline.assessment.services import AssessmentData, MediaData
+
+    item: Item = make_item()
+    bad, banner = make_media(item, seed=3), make_media(item, seed=4)
+    claim_item(item, user=analyst)
+    assess_item(item, AssessmentData(verdict="", media=(
+        MediaData(bad.pk, "baseline", legal_limb="real_minor", content_type="image", age_group="prepubescent"),
+        MediaData(banner.pk, "not_illegal", reason="other"))), user=analyst)
+    body = forward_item(item, peer.hotline, trace=None, actor=SYSTEM, now=NOW).message.body
+    assert body["media"] == [{"sha256": bad.sha256}]
+    assert (body["assessment"]["verdict"], body["assessment"]["age_group"]) == ("baseline", "prepubescent")

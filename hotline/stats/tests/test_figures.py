@@ -35,7 +35,7 @@ def test_it_counts_volumes_with_year_on_year_change(history: History) -> None:
     rows = by_key(table("headline"))
     assert {k: (r["value"], r["previous"]) for k, r in rows.items()} == {
         "reports": (13, 4), "items": (11, 4), "assessed": (10, 4), "illegal": (8, 2), "cases": (4, 1),
-        "reuploads": (1, 0), "reappeared": (1, 0)}
+        "reuploads": (1, 0), "reappeared": (1, 0), "illegal_media": (0, 0)}
     assert rows["reports"]["change"] == 2.25
     assert rows["items"]["change"] == 1.75
     assert rows["cases"]["change"] == 3.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -114,3 +115,22 @@ def test_the_command_recomputes_every_fact_or_those_since_a_date(make_item: Make
     assert "refreshed the facts of 0 items" in out.getvalue()
     with pytest.raises(CommandError, match="--since"):
         call_command("stats", "refresh", "--since", "last week")
+
+
+def test_it_counts_the_distinct_files_classified_illegal(make_item: MakeItem, make_media: Any, analyst: Any) -> None:
+    from hotline.assessment.services import AssessmentData, MediaData, assess_item, claim_item
+    from hotline.sim.images import make_image
+
+    item = make_item()
+    bad, other_bad, fine = (make_media(item, seed=n) for n in (2, 3, 4))
+    make_media(item, seed=9, data=make_image("png", 2, size=(320, 240)))  # a copy of ``bad``
+    claim_item(item, user=analyst)
+
+    def illegal(pk: int) -> MediaData:
+        return MediaData(pk, "baseline", legal_limb="real_minor", content_type="image", age_group="prepubescent")
+
+    assess_item(item, AssessmentData(verdict="", media=(illegal(bad.pk), illegal(other_bad.pk),
+                                                        MediaData(fine.pk, "not_illegal", reason="nudism"))),
+                user=analyst)
+    [fact] = facts.compute([item.pk], now=timezone.now())
+    assert (fact.verdict, fact.illegal, fact.illegal_media) == ("baseline", True, 2)

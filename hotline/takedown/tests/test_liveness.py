@@ -248,3 +248,26 @@ def test_the_same_file_under_a_new_name_or_left_behind_still_counts_as_online(
     sim.set_page(host, media_path, data, content_type="image/png")
     takedown = _step(liveness_config, _due(takedown))
     assert (takedown.state, takedown.last_check_outcome) == (TakedownState.ONLINE, "hit:media_present")
+
+
+def test_a_file_classified_not_illegal_still_online_does_not_keep_the_item_online(
+        online_item: Callable[..., Item], providers: SimProviders, sim: SimWeb, liveness_config: LivenessConfig,
+        make_media: Any) -> None:
+    from hotline.assessment.models import Assessment, MediaAssessment
+    from hotline.sim.images import make_image
+
+    now = timezone.now()
+    item = online_item(now)
+    url = next(iter(providers.pages))
+    host, _, media_path, _ = providers.pages[url]
+    banner_bytes = make_image("png", 77, size=(64, 48))
+    sim.set_page(host, "/banner.png", banner_bytes, content_type="image/png")
+    banner = make_media(item, seed=77, data=banner_bytes)
+    Media.objects.filter(pk=banner.pk).update(url=f"http://{host}/banner.png")
+    illegal = Media.objects.filter(item=item).exclude(pk=banner.pk).get()
+    assessment = Assessment.objects.create(item=item, created_at=now, is_final=True, verdict="baseline")
+    MediaAssessment.objects.create(assessment=assessment, media=illegal, verdict="baseline")
+    MediaAssessment.objects.create(assessment=assessment, media=banner, verdict="not_illegal", reason="other")
+    sim.set_page(host, media_path, b"\x89PNG placeholder", content_type="image/png")  # the illegal file is gone
+    takedown = _step(liveness_config, now)
+    assert takedown.state == TakedownState.REMOVAL_PENDING  # the banner still being there does not count

@@ -252,3 +252,26 @@ def test_an_item_without_an_abuse_contact_is_opened_and_flagged_not_lost(
     assert not Notice.objects.exists()
     assert AuditEvent.objects.filter(action="takedown.no_contact", object_id=str(item.pk)).exists()
     assert not Decision.objects.filter(notice_due_at__isnull=False).exists()
+
+
+def test_the_xarf_attachment_names_only_the_files_classified_illegal(
+    contact: AbuseContact, traced_item: MakeTraced, smtp: SmtpSink, make_media: Any
+) -> None:
+    from hotline.assessment.models import Assessment, MediaAssessment
+
+    now = timezone.now()
+    item = traced_item(contact, due=now)
+    bad, national, fine = (make_media(item, seed=n) for n in (1, 2, 3))
+    assessment = Assessment.objects.create(item=item, created_at=now, is_final=True, verdict="baseline")
+    MediaAssessment.objects.bulk_create([
+        MediaAssessment(assessment=assessment, media=bad, verdict="baseline"),
+        MediaAssessment(assessment=assessment, media=national, verdict="national"),
+        MediaAssessment(assessment=assessment, media=fine, verdict="not_illegal", reason="adult_pornography")])
+    _send_all(now + 2 * HOUR)
+    [received] = smtp.wait_for(1)
+    documents = json.loads(next(iter(received.attachments().values())))
+    by_hash = {d["hash_values"]["sha256"]: d for d in documents}
+    assert set(by_hash) == {bad.sha256, national.sha256}  # the legal file is not named
+    assert (by_hash[bad.sha256]["classification"], by_hash[national.sha256]["classification"]) == ("baseline", "B2")
+    assert by_hash[national.sha256]["tags"][0] == "verdict:national"
+    assert all(xarf.errors(d) == [] for d in documents)
