@@ -80,6 +80,7 @@ DELTA_FRACTION = 4  # delta is merged into main when it holds more than main / 4
 PROBE_BATCH = 1 << 21  # probe keys per numpy batch (queries x probes)
 BRUTE_BATCH = 1 << 21  # query x row pairs per brute-force batch
 _FORMAT = 1
+KERNEL_MAX_BATCH = 64  # kernel 'auto': compiled search up to this many queries per call, numpy above
 
 # Cost model (ns on one core, measured with bench/pdq_index.py on an AMD EPYC, numpy 2.4).
 _NS_PROBE = 12.0
@@ -575,6 +576,7 @@ class PdqIndex:
         if self.kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         self.version = 0
+        self._count: int | None = 0
         self._main = self._segment(np.empty(0, np.int64), np.empty((0, HASH_BYTES), np.uint8))
         self._delta = self._main
         self._tail = self._main
@@ -596,6 +598,7 @@ class PdqIndex:
         ids, codes = self._live(self._main, self._delta, self._tail)
         self._main = self._segment(ids, codes)
         self._delta = self._tail = self._segment(ids[:0], codes[:0])
+        self._count = None
 
     def add(self, ids: npt.ArrayLike, hashes: npt.ArrayLike, qualities: npt.ArrayLike | None = None) -> None:
         """Add hashes (``(n, 32)`` uint8, see :func:`hex_to_bytes`) under ``ids``; searchable at once."""
@@ -631,6 +634,7 @@ class PdqIndex:
                 self._delta = self._segment(new_ids, new_codes)
             self._tail = empty
         self.version += 1
+        self._count = None
 
     def remove(self, ids: Iterable[int]) -> None:
         """Disable ``ids``: no search returns them from now on. Unknown ids are ignored."""
@@ -638,9 +642,12 @@ class PdqIndex:
         for segment in (self._main, self._delta, self._tail):
             segment.alive[segment.rows_of(wanted)] = False
         self.version += 1
+        self._count = None
 
     def __len__(self) -> int:
-        return sum(int(s.alive.sum()) for s in (self._main, self._delta, self._tail))
+        if self._count is None:  # counted once per change: a look-up asks on every call
+            self._count = sum(int(s.alive.sum()) for s in (self._main, self._delta, self._tail))
+        return self._count
 
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, int | np.integer):
@@ -679,7 +686,9 @@ class PdqIndex:
         if not 0 <= radius <= self.radius:
             raise ValueError(f"radius must be 0..{self.radius} (the index radius), got {radius}")
         words = codes.view(np.uint64)
-        kernel = _compiled(self.kernel)
+        # 'auto' uses the kernel for the product's few hashes per call; on big batches the numpy path,
+        # which walks one table at a time for thousands of queries, keeps each bitmap in cache and is faster
+        kernel = _compiled(self.kernel) if self.kernel == "numba" or len(codes) <= KERNEL_MAX_BATCH else None
         found = [s.search(codes, words, radius, kernel) for s in (self._main, self._delta, self._tail) if len(s)]
         if not found:
             return [[] for _ in range(len(codes))]
@@ -728,6 +737,7 @@ class PdqIndex:
                 _Segment.from_arrays(data, f"{name}_", index.radius) for name in ("main", "delta", "tail")
             )
             index.version = int(data["version"])
+            index._count = None
         return index
 
     def _tiers(self) -> list[tuple[str, _Segment]]:

@@ -97,12 +97,12 @@ def mih_search(
                 key = (key << 8) | np.int64(queries[qi, column])
             key = (key >> (8 * (last + 1) - (start + length))) & ((np.int64(1) << length) - 1)
             mb, bb = mask_base[t], occupied_base[t]
-            for p in range(probes[t]):
+            base = offset_base[t]
+            for p in range(probes[t]):  # branch-free: a mispredicted branch per bucket would cost more
                 k = key ^ masks[mb + p]
-                if (occupied[bb + (k >> 3)] >> (k & 7)) & 1:
-                    bucket[found] = offset_base[t] + k
-                    bucket_table[found] = t
-                    found += 1
+                bucket[found] = base + k
+                bucket_table[found] = t
+                found += (occupied[bb + (k >> 3)] >> (k & 7)) & 1
         candidates = 0
         for b in range(found):
             lo[b] = offsets[bucket[b]]
