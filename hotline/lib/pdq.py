@@ -21,7 +21,8 @@ Fast path (``fast=True``, the default; images with both sides >= 512, smaller on
     keeps is a 64x64 luminance grid. That blur-and-decimate is linear, so along each axis it is a
     64xN matrix: two clipped box passes of window ``ceil(N / 128)``, then the sample at
     ``int((k + 0.5) N / 64)``. We build that matrix (cached per size) and compute the grid as
-    ``Mr @ Y @ Mc.T`` (two BLAS products, a strip of rows at a time so memory stays bounded):
+    ``Mr @ Y @ Mc.T`` (BLAS, a strip of rows at a time so memory stays bounded; ``Mc`` is banded, so
+    ``Y @ Mc.T`` runs per group of 4 output columns on only the pixel columns they read):
 
     * JPEG: ``Image.draft("L", (512, 512))`` makes libjpeg decode only the Y plane (JPEG luma uses
       PDQ's 0.299/0.587/0.114 weights), at the DCT scale 1/2, 1/4 or 1/8 that keeps both sides

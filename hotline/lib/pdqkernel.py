@@ -1,6 +1,6 @@
 """Compiled search loops for :mod:`hotline.lib.pdqindex` (numba; optional).
 
-Imported only through ``pdqindex._kernel()``: when numba is missing (it is an optional dependency,
+Imported only through ``pdqindex._compiled()``: when numba is missing (it is an optional dependency,
 ``pip install hotline[fast]``) or ``HOTLINE_PDQ_KERNEL=numpy`` is set, the index runs its pure-numpy
 path, which gives identical answers (``hotline/lib/tests/test_pdqindex.py`` checks both on the
 same data, including distances exactly at the radius and one past it).
