@@ -54,6 +54,7 @@ Measured on one core (``bench/pdq_index.py``, ``docs/pdq-index.md``): 1 M hashes
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -547,16 +548,29 @@ def _compiled(name: str) -> Any:
     if name == "numpy":
         return None
     if not _KERNEL_MODULE:
-        try:
-            from hotline.lib import pdqkernel
-        except ImportError:
-            _KERNEL_MODULE.append(None)
-        else:
-            _KERNEL_MODULE.append(pdqkernel)
+        _KERNEL_MODULE.append(_load_kernel())
     module = _KERNEL_MODULE[0]
     if module is None and name == "numba":
         raise RuntimeError("PdqIndex kernel 'numba' asked for, but numba is not installed (pip install numba)")
     return module
+
+
+def _load_kernel() -> Any:
+    """Import and compile the kernel once (numba compiles on first call; ``cache=True`` keeps it on
+    disk). Any failure (numba missing, no writable cache, an LLVM error) leaves the numpy path."""
+    try:
+        from hotline.lib import pdqkernel
+    except ImportError:
+        return None
+    try:
+        codes = np.zeros((4, HASH_BYTES), dtype=np.uint8)
+        for layout in (None, _Layout.make(32, DEFAULT_RADIUS)):  # brute force and 8-bit tables: small
+            segment = _Segment(np.arange(4, dtype=np.int64), codes, DEFAULT_RADIUS, layout)
+            segment.search(codes[:1], codes[:1].view(np.uint64), DEFAULT_RADIUS, pdqkernel)
+    except Exception:  # whatever numba raises, the numpy path gives the same answers
+        logging.getLogger("hotline.pdqindex").warning("PDQ kernel unusable, using numpy", exc_info=True)
+        return None
+    return pdqkernel
 
 
 def kernel_available() -> bool:

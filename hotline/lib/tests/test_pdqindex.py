@@ -448,3 +448,16 @@ def _sorted(found: tuple[npt.NDArray[np.int64], ...], count: int) -> Results:
 def test_it_refuses_an_unknown_kernel() -> None:
     with pytest.raises(ValueError, match="kernel"):
         PdqIndex(kernel="gpu")
+
+
+def test_it_falls_back_to_numpy_when_the_kernel_cannot_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel that fails on first use (no writable cache, an LLVM error) leaves the numpy path."""
+    if not HAVE_NUMBA:
+        pytest.skip("numba is not installed")
+    from hotline.lib import pdqkernel
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("cannot cache function")
+
+    monkeypatch.setattr(pdqkernel, "brute_search", broken)
+    assert pdqindex._load_kernel() is None
