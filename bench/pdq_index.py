@@ -16,7 +16,12 @@ queries/s, so it is timed on the first ``--brute-queries`` queries (default: all
 10 M) and extrapolated; recall and false matches are checked against brute force on exactly those
 queries. At 1 M it also times faiss ``IndexBinaryMultiHash`` (16 x 16 bits, nflip 1: exact to 31)
 on 1,000 queries. Then: add 1,000 + remove 1,000 entries on the built index, save + load a checkpoint.
-Targets from the issue: >= 10,000 queries/s at 1 M, >= 4,000 at 10 M, index <= 2 GB at 10 M.
+Single queries (``--single``, 2,000 at 1 M, 200 at 10 M): one ``search`` call per query, as the
+product asks, through the compiled kernel (numba, when installed) and the numpy path, and faiss
+``IndexBinaryFlat.range_search`` on a tenth as many; p50/p90 of wall and of CPU (thread) time, the
+latter unaffected by other jobs on a shared machine. The batch is also run through the kernel.
+Targets from the issue: >= 10,000 queries/s at 1 M, >= 4,000 at 10 M, index <= 2 GB at 10 M; one
+query p50 <= 50 us at 1 M and <= 100 us at 10 M.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import faiss  # type: ignore[import-untyped]  # noqa: E402
@@ -45,7 +51,7 @@ import numpy.typing as npt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hotline.lib.pdqindex import PdqIndex  # noqa: E402
+from hotline.lib.pdqindex import KERNEL_MAX_BATCH, PdqIndex, kernel_available  # noqa: E402
 
 faiss.omp_set_num_threads(1)
 Codes = npt.NDArray[np.uint8]
@@ -128,6 +134,56 @@ def compare(ours: Results, truth: Results) -> tuple[int, int, int, int]:
     return true_pairs, found, false, wrong
 
 
+def percentiles(seconds: list[float]) -> str:
+    micro = np.array(seconds) * 1e6
+    return f"p50 {np.percentile(micro, 50):7.1f} us, p90 {np.percentile(micro, 90):7.1f} us"
+
+
+def time_single(search: Callable[[Codes], object], queries: Codes) -> tuple[list[float], list[float]]:
+    """Wall and CPU (thread) seconds of each one-query call; CPU time leaves out the other jobs on the machine."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    for row in range(len(queries)):
+        query = queries[row : row + 1]
+        start, thread = time.perf_counter(), time.thread_time()
+        search(query)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.thread_time() - thread)
+    return wall, cpu
+
+
+def single_queries(index: PdqIndex, queries: Codes, codes: Codes, count: int) -> dict[str, float]:
+    """One query per call, as the product asks: compiled kernel, numpy path, faiss brute force."""
+    few = queries[:count]
+    out: dict[str, float] = {}
+    paths = (["numba"] if kernel_available() else []) + ["numpy"]
+    results: dict[str, list[object]] = {}
+    for path in paths:
+        index.kernel = path
+        index.search(few[:2])  # compile / warm up
+        found: list[object] = []
+        wall, cpu = time_single(lambda q, into=found: into.append(index.search(q)[0]), few)  # type: ignore[misc]
+        results[path] = found
+        out[path] = float(np.median(cpu))
+        print(f"single query, {path:5s} path ({len(few):,} calls): wall {percentiles(wall)}; CPU {percentiles(cpu)}")
+    index.kernel = "auto"
+    exhaustive = faiss.IndexBinaryFlat(256)
+    exhaustive.add(codes)
+    brute = few[: max(count // 10, 20)]
+    wall, cpu = time_single(lambda q: exhaustive.range_search(q, RADIUS + 1), brute)
+    out["faiss"] = float(np.median(cpu))
+    print(f"single query, faiss Flat ({len(brute):,} calls): wall {percentiles(wall)}; CPU {percentiles(cpu)}")
+    if "numba" in results:
+        print(f"  kernel and numpy paths give identical answers: {results['numba'] == results['numpy']}")
+        print(
+            f"  single-query CPU p50: kernel {out['numba'] * 1e6:.1f} us = {out['numpy'] / out['numba']:.1f}x the numpy"
+            f" path, {out['faiss'] / out['numba']:.0f}x faiss brute force"
+        )
+    else:
+        print("  numba is not installed: numpy path only")
+    return out
+
+
 def bench_set(kind: str, count: int, args: argparse.Namespace, brute_queries: int) -> dict[str, float]:
     rng = np.random.default_rng(12345 if kind == "random" else 54321)
     start = time.perf_counter()
@@ -150,15 +206,30 @@ def bench_set(kind: str, count: int, args: argparse.Namespace, brute_queries: in
         f" RSS +{rss_index / 2**20:,.0f} MiB (of which the codes themselves {codes.nbytes / 2**20:,.0f} MiB)"
     )
     index.search(queries[:200])  # warm up
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     ours = index.search(queries)
-    ours_s = time.perf_counter() - start
+    ours_s, ours_cpu = time.perf_counter() - start, time.thread_time() - cpu
     ours_qps = len(queries) / ours_s
     matches = sum(len(r) for r in ours)
     print(
-        f"PdqIndex   search {ours_s:6.2f} s: {ours_qps:10,.0f} queries/s;"
+        f"PdqIndex   search {ours_s:6.2f} s: {ours_qps:10,.0f} queries/s"
+        f" ({len(queries) / ours_cpu:,.0f} per CPU second);"
         f" {matches:,} matches ({matches / len(queries):.1f} per query)"
     )
+    if kernel_available():
+        index.kernel = "numba"
+        index.search(queries[:200])
+        start, cpu = time.perf_counter(), time.thread_time()
+        same = index.search(queries) == ours
+        kernel_s, kernel_cpu = time.perf_counter() - start, time.thread_time() - cpu
+        index.kernel = "auto"
+        print(
+            f"  same batch through the compiled kernel: {len(queries) / kernel_s:,.0f} queries/s"
+            f" ({len(queries) / kernel_cpu:,.0f} per CPU second; identical results: {same});"
+            f" 'auto' keeps numpy above {KERNEL_MAX_BATCH} queries per call"
+        )
+
+    single = single_queries(index, queries, codes, args.single if count <= 2_000_000 else args.single // 10)
 
     flat = faiss.IndexBinaryFlat(256)
     flat.add(codes)
@@ -227,7 +298,13 @@ def bench_set(kind: str, count: int, args: argparse.Namespace, brute_queries: in
                 f"checkpoint: save {save_s:.1f} s ({path.stat().st_size / 2**20:,.0f} MiB, tables included),"
                 f" load {load_s:.1f} s; same results after load: {same}"
             )
-    return {"qps": ours_qps, "flat": flat_qps, "recall": recall, "memory": rss_index / 2**20}
+    return {
+        "qps": ours_qps,
+        "flat": flat_qps,
+        "recall": recall,
+        "memory": rss_index / 2**20,
+        **{f"single_{path}": seconds for path, seconds in single.items()},
+    }
 
 
 def main() -> None:
@@ -236,6 +313,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, help="number of hashes (overrides --big)")
     parser.add_argument("--queries", type=int, default=10_000)
     parser.add_argument("--brute-queries", type=int, help="queries timed on brute force (default all; 3,000 at 10 M)")
+    parser.add_argument("--single", type=int, default=2000, help="one-query calls timed (a tenth at 10 M)")
     parser.add_argument("--cluster", type=int, default=100, help="members per cluster in the clustered set")
     parser.add_argument("--no-faiss-mih", dest="faiss_mih", action="store_false")
     args = parser.parse_args()
@@ -254,6 +332,11 @@ def main() -> None:
         print(
             f"  {kind:9s} PdqIndex {row['qps']:9,.0f} q/s, brute force {row['flat']:7,.0f} q/s"
             f" ({row['qps'] / row['flat']:.0f}x), recall {row['recall']:.3f} %, index RSS {row['memory']:,.0f} MiB"
+        )
+        kernel = f"kernel {row['single_numba'] * 1e6:,.1f} us, " if "single_numba" in row else ""
+        print(
+            f"  {'':9s} one query per call, CPU p50: {kernel}numpy path {row['single_numpy'] * 1e6:,.1f} us,"
+            f" faiss brute force {row['single_faiss'] * 1e6:,.0f} us"
         )
 
 

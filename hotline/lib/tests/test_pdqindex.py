@@ -1,17 +1,25 @@
 """PdqIndex: exact against brute force (numpy popcount) on random and clustered hashes, boundaries at
 the radius, changes (add after build, remove, re-add), checkpoints, hex conversion.
 
+Every test runs twice: on the pure-numpy path and on the compiled kernel (numba; skipped where numba
+is not installed), and a property test checks that both give identical answers on random hashes
+placed exactly at the radius and one past it.
+
 Clustered data: base hashes, each with members at 0..40 random bit flips from the base; queries are
 members with 0..20 further flips, so many true neighbours sit right around distance 31.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hotline.lib import pdqindex
 from hotline.lib.pdqindex import PdqIndex, _Layout, _Segment, bytes_to_hex, hex_to_bytes
@@ -20,6 +28,16 @@ Codes = npt.NDArray[np.uint8]
 Results = list[list[tuple[int, int]]]
 
 RADIUS = 31
+HAVE_NUMBA = pdqindex.kernel_available()
+
+
+@pytest.fixture(autouse=True, params=["numpy", "numba"])
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test on both search paths (``HOTLINE_PDQ_KERNEL`` picks the path of new indexes)."""
+    if request.param == "numba" and not HAVE_NUMBA:
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv("HOTLINE_PDQ_KERNEL", request.param)
+    yield request.param
 
 
 # ---- data and the reference ----------------------------------------------------------------------
@@ -82,7 +100,8 @@ def brute(ids: npt.NDArray[np.int64], codes: Codes, queries: Codes, radius: int)
 
 
 def segment_results(segment: _Segment, queries: Codes, radius: int) -> Results:
-    qi, ids, distances = segment.search(queries, queries.view(np.uint64), radius)
+    compiled = pdqindex._compiled(os.environ.get("HOTLINE_PDQ_KERNEL", "auto"))
+    qi, ids, distances = segment.search(queries, queries.view(np.uint64), radius, compiled)
     out: Results = [[] for _ in range(len(queries))]
     for q, i, d in zip(qi.tolist(), ids.tolist(), distances.tolist(), strict=True):
         out[q].append((i, d))
@@ -374,3 +393,71 @@ def test_layout_choice_for_large_sets() -> None:
     assert one_m is not None and len(one_m.lengths) == 12 and sum(one_m.probes(RADIUS)) == 2032
     assert ten_m is not None and len(ten_m.lengths) == 11 and sum(ten_m.probes(RADIUS)) == 2866
     assert pdqindex._choose_layout(100, RADIUS) is None  # brute force
+
+
+# ---- the compiled kernel against the numpy path ----------------------------------------------------
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    parts=st.sampled_from([None, 14, 16, 20, 32]),
+    rows=st.integers(0, 3000),
+    radius=st.sampled_from([0, 1, 15, 30, 31]),
+)
+def test_it_gives_identical_answers_with_and_without_the_kernel(
+    kernel: str, seed: int, parts: int | None, rows: int, radius: int
+) -> None:
+    """Random rows plus, per query, rows at exactly 31 and 32 bits (and 0, 1, 30): same pairs from both."""
+    if kernel != "numpy":
+        return  # one run is enough: the test itself compares the two paths
+    rng = np.random.default_rng(seed)
+    queries = random_codes(rng, 8)
+    ring_distances = np.array([0, 1, 30, 31, 32, 33] * len(queries))
+    ring = flip(rng, np.repeat(queries, 6, axis=0), ring_distances)
+    codes = np.vstack([random_codes(rng, rows), ring])
+    ids = rng.permutation(len(codes)).astype(np.int64) * 3 + 1
+    alive = rng.random(len(codes)) > 0.1
+    expected = brute(ids[alive], codes[alive], queries, radius)
+    layout = None if parts is None else _Layout.make(parts, RADIUS)
+    segment = _Segment(ids, codes, RADIUS, layout)
+    segment.alive[:] = alive[np.argsort(ids)]  # the segment keeps its rows sorted by id
+    with_numpy = _sorted(segment.search(queries, queries.view(np.uint64), radius), len(queries))
+    compiled = pdqindex._compiled("numba")
+    with_kernel = _sorted(segment.search(queries, queries.view(np.uint64), radius, compiled), len(queries))
+    assert with_numpy == expected
+    assert with_kernel == expected
+    if radius == RADIUS:
+        assert sum(1 for r in expected for _, d in r if d == RADIUS) >= 1  # the edge is covered
+    index = PdqIndex(kernel="numba")
+    index.add(ids[alive], codes[alive])
+    slow = PdqIndex(kernel="numpy")
+    slow.add(ids[alive], codes[alive])
+    assert index.search(queries, radius=radius) == slow.search(queries, radius=radius) == expected
+    assert [index.search(q[None, :], radius=radius)[0] for q in queries] == expected  # one query at a time
+
+
+def _sorted(found: tuple[npt.NDArray[np.int64], ...], count: int) -> Results:
+    out: Results = [[] for _ in range(count)]
+    for q, i, d in zip(*(part.tolist() for part in found), strict=True):
+        out[q].append((i, d))
+    return [sorted(pairs, key=lambda p: (p[1], p[0])) for pairs in out]
+
+
+def test_it_refuses_an_unknown_kernel() -> None:
+    with pytest.raises(ValueError, match="kernel"):
+        PdqIndex(kernel="gpu")
+
+
+def test_it_falls_back_to_numpy_when_the_kernel_cannot_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel that fails on first use (no writable cache, an LLVM error) leaves the numpy path."""
+    if not HAVE_NUMBA:
+        pytest.skip("numba is not installed")
+    from hotline.lib import pdqkernel
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("cannot cache function")
+
+    monkeypatch.setattr(pdqkernel, "brute_search", broken)
+    assert pdqindex._load_kernel() is None

@@ -1,0 +1,187 @@
+"""The product's PDQ look-up, one hash per call: ``hotline.hashes.services.lookup`` on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/pdq_lookup.py --entries 1000000                      # scratch SQLite file
+    .venv/bin/python bench/pdq_lookup.py --entries 1000000 --database postgres://postgres@127.0.0.1:5432/test
+
+Fills a scratch database with ``--entries`` random PDQ entries in two banks (radius 31 and 20), disables
+1 % of them, builds the process's index from the database (as a worker does after a version change),
+then calls ``lookup([("pdq", hex)], banks=[...])`` once per query: the product's own path with the
+version check, the bank radius, the bank filter and disabled entries. Queries: ``--queries`` (2,000),
+half an entry with 0..31 bits flipped (a quarter of those a disabled entry), half random.
+
+Prints p50/p90 of wall and CPU (thread) time for: the version check (one plain query now, the ORM
+query before), the index search alone, and ``lookup()`` for queries without and with a hit, each
+through the compiled kernel and through the numpy path (the baseline, as before this change), and
+whether the two paths returned the same hits. Pinned to one CPU, thread pools at one thread.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_name] = "1"
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+RADIUS = 31
+
+
+def timed(call: Callable[[Any], object], items: list[Any]) -> tuple[list[float], list[float]]:
+    wall: list[float] = []
+    cpu: list[float] = []
+    for item in items:
+        start, thread = time.perf_counter(), time.thread_time()
+        call(item)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.thread_time() - thread)
+    return wall, cpu
+
+
+def show(label: str, times: tuple[list[float], list[float]]) -> float:
+    wall, cpu = (np.array(t) * 1e6 for t in times)
+    print(
+        f"  {label:44s} wall p50 {np.median(wall):8.1f} us p90 {np.percentile(wall, 90):8.1f};"
+        f" CPU p50 {np.median(cpu):8.1f} us p90 {np.percentile(cpu, 90):8.1f}  ({len(wall):,} calls)"
+    )
+    return float(np.median(cpu))
+
+
+def flip_bits(rng: np.random.Generator, code: np.ndarray, count: int) -> np.ndarray:
+    bits = np.unpackbits(code)
+    bits[rng.choice(256, count, replace=False)] ^= 1
+    return np.packbits(bits)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--database", default="", help="PostgreSQL URL (a scratch database is made); default SQLite")
+    args = parser.parse_args()
+
+    folder = tempfile.TemporaryDirectory()
+    if args.database:
+        from intake_throughput import scratch_database
+
+        os.environ["DATABASE_URL"] = scratch_database(args.database)
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{folder.name}/bench.sqlite3"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "hotline.settings_test"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    from hotline.hashes import services
+    from hotline.hashes.models import Bank, Entry, EntryStatus, IndexVersion
+    from hotline.lib.pdqindex import bytes_to_hex, kernel_available
+
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, 256, (args.entries, 32), dtype=np.uint8)
+    hexes = bytes_to_hex(codes)
+    wide = Bank.objects.create(name="bench radius 31", kind="import", pdq_radius=31)
+    narrow = Bank.objects.create(name="bench radius 20", kind="import", pdq_radius=20)
+    now = timezone.now()
+    start = time.perf_counter()
+    table = Entry._meta.db_table
+    json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    sql = (
+        f"INSERT INTO {table} (bank_id, signal_type, value, classification, scheme, verdict, source_id, extra,"
+        f" status, added_at, disabled_reason) VALUES (%s, 'pdq', %s, 'A1', 'bench', 'baseline', '', {json},"
+        f" 'active', %s, '')"
+    )  # plain executemany: the ORM would take minutes for a million rows on this machine
+    step = 50_000
+    for begin in range(0, args.entries, step):
+        end = min(begin + step, args.entries)
+        rows = [(wide.pk if n % 4 else narrow.pk, hexes[n], "{}", now) for n in range(begin, end)]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+    first = Entry.objects.order_by("pk").values_list("pk", flat=True).first() or 0
+    disabled = np.flatnonzero(rng.random(args.entries) < 0.01)
+    for begin in range(0, len(disabled), 2000):
+        Entry.objects.filter(pk__in=[first + int(n) for n in disabled[begin : begin + 2000]]).update(
+            status=EntryStatus.DISABLED
+        )
+    services.bump_version()
+    fill_s = time.perf_counter() - start
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    loaded = services.pdq_index()
+    rebuild_s = time.perf_counter() - start
+    assert loaded.index is not None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{connection.vendor}: {args.entries:,} PDQ entries in 2 banks ({len(disabled):,} disabled) written in"
+        f" {fill_s:.0f} s; index built from the database in {rebuild_s:.1f} s ({len(loaded.index):,} live,"
+        f" {loaded.index.layout}); peak RSS {rss_before:,.0f} -> {peak:,.0f} MiB"
+    )
+
+    near = args.queries // 2
+    picked = rng.integers(0, args.entries, near)
+    picked[: near // 4] = rng.choice(disabled, near // 4)  # a quarter of them near a disabled entry
+    queries = [flip_bits(rng, codes[n], int(rng.integers(0, RADIUS + 1))) for n in picked]
+    queries += list(rng.integers(0, 256, (args.queries - near, 32), dtype=np.uint8))
+    order = rng.permutation(len(queries))
+    query_hex = [bytes_to_hex(queries[i][None, :])[0] for i in order]
+    banks = [wide.pk, narrow.pk]
+
+    print("version check (runs before every look-up):")
+    orm = show("ORM IndexVersion query (before)", timed(lambda _: IndexVersion.objects.filter(pk=1).first(), query_hex))
+    raw = show("plain query (now)", timed(lambda _: services.current_version(), query_hex))
+    print(f"  -> {orm / raw:.1f}x")
+
+    paths = (["numba"] if kernel_available() else []) + ["numpy"]
+    answers: dict[str, list[object]] = {}
+    figures: dict[str, dict[str, float]] = {}
+    for path in paths:
+        loaded.index.kernel = path
+        services.lookup([("pdq", query_hex[0])], banks=banks)  # compile / warm up
+        print(f"{path} path:")
+        arrays = [np.frombuffer(bytes.fromhex(h), dtype=np.uint8)[None, :] for h in query_hex]
+        index_times = timed(loaded.index.search, arrays)
+        found: list[object] = []
+        times = timed(lambda h, into=found: into.append(services.lookup([("pdq", h)], banks=banks)[0]), query_hex)
+        answers[path] = found
+        hit = [i for i, hits in enumerate(found) if hits]
+        miss = [i for i, hits in enumerate(found) if not hits]
+        figures[path] = {
+            "index": show("index search alone", index_times),
+            "miss": show(f"lookup(), no hit ({len(miss):,})", tuple([t[i] for i in miss] for t in times)),  # type: ignore[arg-type]
+            "hit": show(f"lookup(), with a hit ({len(hit):,})", tuple([t[i] for i in hit] for t in times)),  # type: ignore[arg-type]
+        }
+    loaded.index.kernel = "auto"
+    if len(paths) == 2:
+        kernel, numpy_path = figures["numba"], figures["numpy"]
+        print(f"same hits on both paths: {answers['numba'] == answers['numpy']}")
+        labels = (("index", "index search"), ("miss", "lookup() without a hit"), ("hit", "lookup() with a hit"))
+        for key, label in labels:
+            print(
+                f"  {label:24s} CPU p50 {kernel[key]:8.1f} us with the kernel, {numpy_path[key]:8.1f} us numpy path:"
+                f" {numpy_path[key] / kernel[key]:.1f}x"
+            )
+        print(f"  version check plain vs ORM (before): {raw:.1f} vs {orm:.1f} us")
+    hits = sum(1 for r in answers["numpy"] if r)
+    print(f"{hits:,} of {len(query_hex):,} queries matched (never a disabled entry: checked by the test suite)")
+    folder.cleanup()
+
+
+if __name__ == "__main__":
+    main()
