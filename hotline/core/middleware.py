@@ -12,8 +12,9 @@ CSP = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# The API documentation page (Swagger UI) needs an inline bootstrap script.
-_DOCS_PREFIX = "/api/docs"
+# The API documentation page (Swagger UI) needs an inline bootstrap script. Exact paths only: a prefix
+# would also exempt ``/api/docs-anything`` and every path under it, including 404 pages echoing input.
+CSP_EXEMPT_PATHS = frozenset({"/api/docs"})
 
 
 class SecurityHeadersMiddleware:
@@ -22,7 +23,7 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if not request.path.startswith(_DOCS_PREFIX):
+        if request.path not in CSP_EXEMPT_PATHS:
             response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
