@@ -26,6 +26,10 @@ router = Router(auth=ClientToken(), tags=["intake"])
 # PostgreSQL text and jsonb cannot hold NUL; a constrained string also refuses lone surrogates (not UTF-8).
 # Both reached the database and answered 500.
 NO_NUL = r"^[^\x00]*$"
+# A submission id must name one URL path segment, so the stored answer can be fetched again at
+# /submissions/{submission_id}: no "/", "?", "#", "%", space or control character.
+SUBMISSION_ID = r"^[A-Za-z0-9._:-]{1,100}$"
+SUBMISSION_ID_RULE = "1 to 100 characters from A-Z a-z 0-9 . _ : - (it is a path segment of the look-up URL)"
 
 
 def _utc(value: datetime) -> datetime:
@@ -46,8 +50,9 @@ class ReportIn(Schema):
 
 
 class SubmissionIn(Schema):
-    submission_id: str = Field(..., min_length=1, max_length=100, pattern=NO_NUL,
-                               description="your id; a resend with the same id is answered, not stored again")
+    submission_id: str = Field(..., min_length=1, max_length=100, pattern=SUBMISSION_ID,
+                               description="your id; a resend with the same id is answered, not stored again. "
+                               + SUBMISSION_ID_RULE)
     reports: list[ReportIn] = Field(..., min_length=1)
 
 
@@ -146,7 +151,9 @@ def _replay(earlier: Submission, digest: str) -> Status[dict[str, Any]]:
 
 @router.get("/submissions/{submission_id}", response={200: SubmissionOut, 404: ErrorOut},
             summary="The stored answer to an earlier submission")
-def get_submission(request: HttpRequest, submission_id: PathEx[str, P(pattern=NO_NUL)]) -> Status[dict[str, Any]]:
+def get_submission(request: HttpRequest, submission_id: PathEx[str, P(pattern=SUBMISSION_ID,
+                                                                     description=SUBMISSION_ID_RULE)],
+                   ) -> Status[dict[str, Any]]:
     client = request_client(request)
     earlier = Submission.objects.filter(api_client=client, submission_id=submission_id).first()
     if earlier is None:

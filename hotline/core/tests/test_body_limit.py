@@ -56,5 +56,6 @@ def test_a_form_body_over_the_limit_is_a_plain_413(debug: bool) -> None:
 def test_a_body_at_the_limit_reaches_the_view(auth: dict[str, str], settings: Any) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     body = b'{"submission_id": "s1", "reports": [{"urls": ["http://a.sim.test/"]}]}'
-    response = Client().post("/api/v1/submissions", data=body.ljust(4096), content_type="application/json", headers=auth)
+    response = Client().post("/api/v1/submissions", data=body.ljust(4096), content_type="application/json",
+                             headers=auth)
     assert response.status_code == 200, response.content

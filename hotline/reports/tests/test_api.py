@@ -151,3 +151,24 @@ def test_the_openapi_document_describes_the_api() -> None:
     assert {"/api/v1/submissions", "/api/v1/submissions/{submission_id}",
             "/api/v1/reports/{reference}"} <= set(doc["paths"])
     assert doc["components"]["securitySchemes"]["ClientToken"]["scheme"] == "bearer"
+
+
+@pytest.mark.parametrize("bad", ["a/b", "a?b", "a#b", "a b", "a%2Fb", "", "x" * 101, "é"])
+def test_a_submission_id_that_cannot_be_looked_up_later_is_refused(partner_client: tuple[ApiClient, str],
+                                                                    bad: str) -> None:
+    """Found by an outside probe: an id with "/" was stored, and /submissions/{id} could never fetch it."""
+    _, token = partner_client
+    response = _post(token, _batch(bad, "http://a.sim.test/"))
+    assert response.status_code == 422 and "submission_id" in json.dumps(response.json())
+    assert not Submission.objects.exists()
+
+
+def test_every_allowed_submission_id_can_be_looked_up(partner_client: tuple[ApiClient, str]) -> None:
+    _, token = partner_client
+    submission_id = "Batch_2026-03-01T12:00:00.7"
+    assert _post(token, _batch(submission_id, "http://a.sim.test/")).status_code == 200
+    response = Client().get(f"/api/v1/submissions/{submission_id}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200 and response.json()["submission_id"] == submission_id
+    parameter = Client().get("/api/openapi.json").json()["paths"]["/api/v1/submissions/{submission_id}"]["get"][
+        "parameters"][0]
+    assert parameter["schema"]["pattern"] == "^[A-Za-z0-9._:-]{1,100}$" and "path segment" in parameter["description"]
