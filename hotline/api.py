@@ -70,7 +70,9 @@ class _Document(OpenAPISchema):
             model, description = _REFUSALS[status]
             wrapped = operation._create_response_model(model)  # as ninja wraps an operation's own models
             assert wrapped is not None
-            schema = self._create_schema_from_model(wrapped, by_alias=operation.by_alias, mode="serialization")[0]
+            # ninja's own response models go the same way; its type bound only names parameter models.
+            schema = self._create_schema_from_model(  # type: ignore[type-var]
+                wrapped, by_alias=operation.by_alias, mode="serialization")[0]
             result.setdefault(status, {"description": description,
                                        "content": {self.api.renderer.media_type: {"schema": schema}}})
         return result
