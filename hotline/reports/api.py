@@ -14,7 +14,7 @@ from django.utils import timezone
 from ninja import Field, P, PathEx, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from hotline.accounts.api import ClientToken, request_client
 from hotline.accounts.models import ApiClient
@@ -40,12 +40,19 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
+def _iso_text(value: object) -> object:
+    """The document says an ISO 8601 string; pydantic alone would also take a number as a Unix time."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date and time as a string")
+    return value
+
+
 class ReportIn(Schema):
     urls: list[Annotated[str, Field(pattern=NO_NUL)]] = Field(..., min_length=1, description="URLs the report names")
     external_ref: str = Field("", max_length=200, pattern=NO_NUL, description="your own reference for the report")
     text: str = Field("", max_length=10_000, pattern=NO_NUL)
     language: str = Field("", max_length=8, pattern=NO_NUL)
-    received_at: Annotated[datetime, AfterValidator(_utc)] | None = Field(
+    received_at: Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc)] | None = Field(
         None, description="when you received it (ISO 8601; UTC if it has no offset)")
 
 

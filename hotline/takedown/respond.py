@@ -34,7 +34,8 @@ def resolve(token: str) -> Target:
     try:
         target = links.read_token(token)
     except links.BadLink as exc:
-        raise RespondError(str(exc), status=410 if exc.expired else 400) from exc
+        # A forged or damaged token names no link we issued: the same 404 as an unknown one.
+        raise RespondError(str(exc), status=410 if exc.expired else 404) from exc
     if target.kind == "notice":
         notice = Notice.objects.select_related("contact").filter(key=target.key).first()
         if notice is None:

@@ -172,3 +172,13 @@ def test_every_allowed_submission_id_can_be_looked_up(partner_client: tuple[ApiC
     parameter = Client().get("/api/openapi.json").json()["paths"]["/api/v1/submissions/{submission_id}"]["get"][
         "parameters"][0]
     assert parameter["schema"]["pattern"] == "^[A-Za-z0-9._:-]{1,100}$" and "path segment" in parameter["description"]
+
+
+@pytest.mark.parametrize("stamp", [0, 1767225600, 1.5, True])
+def test_a_received_at_that_is_not_a_string_is_refused(partner_client: tuple[ApiClient, str], stamp: object) -> None:
+    """Found by schemathesis: a number was taken as a Unix time although the document says a date-time string."""
+    _, token = partner_client
+    body = _batch("s1", "http://a.sim.test/")
+    body["reports"][0]["received_at"] = stamp
+    response = _post(token, body)
+    assert response.status_code == 422 and "received_at" in json.dumps(response.json())
