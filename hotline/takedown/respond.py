@@ -31,6 +31,8 @@ class Target:
 
 
 def resolve(token: str) -> Target:
+    if not token.strip():  # the page opened without its link's token: a malformed request
+        raise RespondError("this link is not valid", status=400)
     try:
         target = links.read_token(token)
     except links.BadLink as exc:
