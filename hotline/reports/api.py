@@ -40,10 +40,18 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
+# The first and the last day datetime can hold: with an offset, a time on them may leave its range in
+# UTC. Refused whatever the offset, so that the document can say so (a pattern) and every time it
+# allows is stored.
+EDGE_DAYS = r"^(?!0001-01-01|9999-12-31)"
+
+
 def _iso_text(value: object) -> object:
     """The document says an ISO 8601 string; pydantic alone would also take a number as a Unix time."""
     if value is not None and not isinstance(value, str | datetime):
         raise ValueError("must be an ISO 8601 date and time as a string")
+    if isinstance(value, str) and value.lstrip()[:10] in ("0001-01-01", "9999-12-31"):
+        raise ValueError("must fall between 0001-01-02 and 9999-12-30")
     return value
 
 
@@ -53,7 +61,8 @@ class ReportIn(Schema):
     text: str = Field("", max_length=10_000, pattern=NO_NUL)
     language: str = Field("", max_length=8, pattern=NO_NUL)
     received_at: Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc)] | None = Field(
-        None, description="when you received it (ISO 8601; UTC if it has no offset)")
+        None, description="when you received it (ISO 8601; UTC if it has no offset; "
+        "between 0001-01-02 and 9999-12-30)", json_schema_extra={"pattern": EDGE_DAYS})
 
 
 class SubmissionIn(Schema):

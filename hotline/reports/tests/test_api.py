@@ -121,7 +121,8 @@ def test_a_nul_in_a_lookup_id_is_refused(partner_client: tuple[ApiClient, str], 
     assert Client().get(path, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 422
 
 
-@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"])
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00",
+                                   "0001-01-01T12:00:00Z", "9999-12-31T00:00:00+00:00"])
 def test_a_received_at_beyond_the_utc_range_is_refused(partner_client: tuple[ApiClient, str], stamp: str) -> None:
     _, token = partner_client
     body = _batch("s1", "http://a.sim.test/")
@@ -182,3 +183,10 @@ def test_a_received_at_that_is_not_a_string_is_refused(partner_client: tuple[Api
     body["reports"][0]["received_at"] = stamp
     response = _post(token, body)
     assert response.status_code == 422 and "received_at" in json.dumps(response.json())
+
+
+def test_the_document_names_the_days_a_received_at_may_not_fall_on() -> None:
+    """Found by schemathesis: 0001-01-01T00:00:00+01:00 fits "format: date-time" but is refused (not in UTC's
+    range), so the document now says which days are refused, and they are refused whatever the offset."""
+    schema = Client().get("/api/openapi.json").json()["components"]["schemas"]["ReportIn"]["properties"]
+    assert schema["received_at"]["pattern"] == "^(?!0001-01-01|9999-12-31)"
