@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "hotline.core.middleware.SecurityHeadersMiddleware",
+    # Innermost, so its answer still gets every header above; nothing above reads the body.
+    "hotline.core.middleware.BodySizeLimitMiddleware",
 ]
 
 ROOT_URLCONF = "hotline.urls"

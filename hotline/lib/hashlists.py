@@ -546,8 +546,14 @@ class _JsonStream:
         self._json = json.JSONDecoder(strict=False)  # lenient: raw tabs/newlines in strings
         self.buf = ""
         self.pos = 0
+        self._dropped = 0  # characters before buf[0], already consumed
         self.line = 1
         self.eof = False
+
+    @property
+    def offset(self) -> int:
+        """Characters consumed since the start of the input."""
+        return self._dropped + self.pos
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -567,6 +573,7 @@ class _JsonStream:
         if self.eof:
             return False
         if self.pos:
+            self._dropped += self.pos
             self.buf = self.buf[self.pos:]
             self.pos = 0
         parts: list[str] = []
@@ -913,12 +920,18 @@ class _VicsReader:
         return (yield from self._walk(where, start))
 
     def _walk(self, where: str, start: int) -> Generator[ParseItem, None, bool]:
+        """An element too large or too broken to decode at once, one key at a time. Its size is capped
+        at ``max_element`` characters as a whole, not per value (a streamed ``Media`` array is not
+        counted: each of its Media has the cap of its own)."""
         s = self.s
+        begin = s.offset
         s.take()  # {
         fields: dict[str, object] = {}
         streamed = False
+        media_chars = 0  # characters of streamed Media arrays
         first = True
         while True:
+            used = s.offset - begin - media_chars
             char = s.peek()
             if char == "}":
                 s.take()
@@ -943,14 +956,18 @@ class _VicsReader:
                     char = s.peek()
                     if key == "Media" and char == "[":
                         streamed = True
+                        array_begin = s.offset
                         if not (yield from self._media_array(where)):
                             return False
+                        media_chars += s.offset - array_begin
                         continue
                     try:
-                        fields[key] = s.decode(self.max_element)
-                        continue
+                        fields[key] = s.decode(max(1, self.max_element - used))
+                        if s.offset - begin - media_chars <= self.max_element:
+                            continue
+                        problem = f"larger than {self.max_element} characters (at the value of {_show(key)})"
                     except _TooLarge:
-                        problem = f"the value of {_show(key)} is larger than {self.max_element} characters"
+                        problem = f"larger than {self.max_element} characters (at the value of {_show(key)})"
                     except _Malformed as exc:
                         problem = exc.message
             yield LineError(start, where, f"{problem}; element skipped")

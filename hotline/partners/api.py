@@ -12,6 +12,7 @@ from ninja import Router, Schema
 
 from hotline.lib.ratelimit import allow, client_ip
 from hotline.partners import receive
+from hotline.partners.protocol import CODE_PATTERN, UUID_PATTERN, VERSION
 from hotline.partners.services import ExchangeError, our_code, our_public_key
 
 router = Router(tags=["exchange"])
@@ -21,9 +22,23 @@ router = Router(tags=["exchange"])
 _REQUEST_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {
-        "type": "object", "required": ["message", "signature"],
+        "type": "object", "required": ["message", "signature"], "additionalProperties": False,
         "properties": {
-            "message": {"type": "object", "description": "the message (docs/exchange.md §2)"},
+            # The envelope as protocol.Envelope checks it, so that a message that fits this schema is
+            # refused for who sent it or how it is signed (401, 403), never for its shape (400).
+            "message": {"type": "object", "description": "the message (docs/exchange.md §2)",
+                        "required": ["v", "id", "kind", "sender", "recipient", "created_at", "sent_at", "body"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "v": {"type": "integer", "enum": [VERSION]},
+                            "id": {"type": "string", "pattern": UUID_PATTERN},
+                            "kind": {"type": "string", "enum": ["forward", "status"]},
+                            "sender": {"type": "string", "pattern": CODE_PATTERN},
+                            "recipient": {"type": "string", "pattern": CODE_PATTERN},
+                            "created_at": {"type": "string", "format": "date-time", "maxLength": 40},
+                            "sent_at": {"type": "string", "format": "date-time", "maxLength": 40},
+                            "body": {"type": "object", "description": "by kind: docs/exchange.md §3"},
+                        }},
             "signature": {"type": "string", "description": "base64 Ed25519 signature of the canonical message"},
         },
     }}},

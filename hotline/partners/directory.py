@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from django.db import transaction
 from django.forms import Form
 
 from hotline.audit.services import SYSTEM, Actor, record
-from hotline.lib import signing
+from hotline.lib import signing, textguard
 from hotline.partners.forms import HotlineForm, PoliceForm
 from hotline.partners.models import PartnerHotline, PoliceContact
 
@@ -181,7 +180,7 @@ def _truthy(value: Any) -> bool:
 
 def _json_rows(text: str) -> list[_Row | RowError]:
     try:
-        data = json.loads(text)
+        data = textguard.loads(text)
     except ValueError as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -200,11 +199,26 @@ def _json_rows(text: str) -> list[_Row | RowError]:
 
 
 def _csv_rows(text: str) -> list[_Row | RowError]:
+    problem = textguard.csv_header_problem(text.partition("\n")[0])
+    if problem is not None:
+        raise ValueError(f"not a CSV file ({problem})")
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "record" not in [f.strip() for f in reader.fieldnames]:
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise ValueError(f"not a CSV file (line 1: {exc})") from None
+    if not fieldnames or "record" not in [f.strip() for f in fieldnames]:
         raise ValueError("the first line must be a header with a 'record' column (hotline or police)")
     rows: list[_Row | RowError] = []
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # the reader goes on with the next line
+            # DictReader.line_num is only updated after a good row; its inner reader's counts this one.
+            rows.append(RowError(f"line {reader.reader.line_num}", "-", f"not valid CSV: {exc}"))
+            continue
         where = f"line {reader.line_num}"
         clean = {(k or "").strip(): (v or "").strip() for k, v in values.items() if isinstance(v, str)}
         kind = clean.get("record", "").lower()

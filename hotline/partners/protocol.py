@@ -191,6 +191,17 @@ def _reject_bad_values(value: Any, path: str, depth: int = 0) -> None:
 
 def parse_wire(raw: bytes, *, max_bytes: int) -> Signed:
     """The request body as a ``{"message": {...}, "signature": "..."}`` pair, or ProtocolError."""
+    signed = read_wire(raw, max_bytes=max_bytes)
+    check_wire(signed)
+    return signed
+
+
+def read_wire(raw: bytes, *, max_bytes: int) -> Signed:
+    """Size, JSON and the outer shape only; :func:`check_wire` checks the message's values.
+
+    The receiver looks up the sender between the two, so a stranger is refused (403) for who it is
+    before anything is said about the shape of what it sent.
+    """
     if len(raw) > max_bytes:
         raise bad_schema("request", f"larger than {max_bytes} bytes", status=413)
     try:
@@ -207,6 +218,12 @@ def parse_wire(raw: bytes, *, max_bytes: int) -> Signed:
         raise bad_schema("message", "must be an object")
     if signature is not None and not isinstance(signature, str):
         raise ProtocolError("bad_signature", 401, "signature", "must be a base64 string")
+    return Signed(message, signature)
+
+
+def check_wire(signed: Signed) -> None:
+    """Every string storable, nothing nested deeply, and a canonical form exists (the signed bytes)."""
+    message = signed.message
     _reject_bad_values(message, "message")
     try:
         canonical_bytes(message)
@@ -214,7 +231,6 @@ def parse_wire(raw: bytes, *, max_bytes: int) -> Signed:
         raise bad_schema(f"message.{exc.path}".rstrip("."), exc.message) from None
     except RecursionError:
         raise bad_schema("message", "nested too deeply") from None
-    return Signed(message, signature)
 
 
 def _printable(text: str) -> str:

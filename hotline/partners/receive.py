@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,8 +59,9 @@ def handle(raw: bytes, *, remote_addr: str, now: datetime) -> Answer:
 
 def _accept(ctx: _Context) -> Answer:
     # 1. Size and JSON; 2. the sender in our directory; 3. the signature over the canonical form.
-    signed = protocol.parse_wire(ctx.raw, max_bytes=settings.HOTLINE_EXCHANGE_MAX_BYTES)
+    signed = protocol.read_wire(ctx.raw, max_bytes=settings.HOTLINE_EXCHANGE_MAX_BYTES)
     ctx.partner = _sender(signed, ctx)
+    protocol.check_wire(signed)
     if signed.signature is None:
         raise ProtocolError("bad_signature", 401, "signature", "missing: messages must be signed")
     if not protocol.is_authentic(signed, signing.public_key(ctx.partner.public_key)):
@@ -83,6 +85,8 @@ def _sender(signed: Signed, ctx: _Context) -> PartnerHotline:
     code = signed.sender
     if not isinstance(code, str) or not code:
         raise bad_schema("message.sender", "missing: messages must name their sender")
+    if not re.fullmatch(protocol.CODE_PATTERN, code):  # checked before it reaches the database
+        raise bad_schema("message.sender", f"must match {protocol.CODE_PATTERN}")
     ctx.sender_code = code.encode("ascii", "replace").decode("ascii")[:100]
     partner = PartnerHotline.objects.filter(code=code, active=True).exclude(public_key="").first()
     if partner is None:

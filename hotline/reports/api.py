@@ -14,7 +14,7 @@ from django.utils import timezone
 from ninja import Field, P, PathEx, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from hotline.accounts.api import ClientToken, request_client
 from hotline.accounts.models import ApiClient
@@ -26,6 +26,10 @@ router = Router(auth=ClientToken(), tags=["intake"])
 # PostgreSQL text and jsonb cannot hold NUL; a constrained string also refuses lone surrogates (not UTF-8).
 # Both reached the database and answered 500.
 NO_NUL = r"^[^\x00]*$"
+# A submission id must name one URL path segment, so the stored answer can be fetched again at
+# /submissions/{submission_id}: no "/", "?", "#", "%", space or control character.
+SUBMISSION_ID = r"^[A-Za-z0-9._:-]{1,100}$"
+SUBMISSION_ID_RULE = "1 to 100 characters from A-Z a-z 0-9 . _ : - (it is a path segment of the look-up URL)"
 
 
 def _utc(value: datetime) -> datetime:
@@ -36,18 +40,35 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
+# The first and the last day datetime can hold: with an offset, a time on them may leave its range in
+# UTC. Refused whatever the offset, so that the document can say so (a pattern) and every time it
+# allows is stored.
+EDGE_DAYS = r"^(?!0001-01-01|9999-12-31)"
+
+
+def _iso_text(value: object) -> object:
+    """The document says an ISO 8601 string; pydantic alone would also take a number as a Unix time."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date and time as a string")
+    if isinstance(value, str) and value.lstrip()[:10] in ("0001-01-01", "9999-12-31"):
+        raise ValueError("must fall between 0001-01-02 and 9999-12-30")
+    return value
+
+
 class ReportIn(Schema):
     urls: list[Annotated[str, Field(pattern=NO_NUL)]] = Field(..., min_length=1, description="URLs the report names")
     external_ref: str = Field("", max_length=200, pattern=NO_NUL, description="your own reference for the report")
     text: str = Field("", max_length=10_000, pattern=NO_NUL)
     language: str = Field("", max_length=8, pattern=NO_NUL)
-    received_at: Annotated[datetime, AfterValidator(_utc)] | None = Field(
-        None, description="when you received it (ISO 8601; UTC if it has no offset)")
+    received_at: Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc)] | None = Field(
+        None, description="when you received it (ISO 8601; UTC if it has no offset; "
+        "between 0001-01-02 and 9999-12-30)", json_schema_extra={"pattern": EDGE_DAYS})
 
 
 class SubmissionIn(Schema):
-    submission_id: str = Field(..., min_length=1, max_length=100, pattern=NO_NUL,
-                               description="your id; a resend with the same id is answered, not stored again")
+    submission_id: str = Field(..., min_length=1, max_length=100, pattern=SUBMISSION_ID,
+                               description="your id; a resend with the same id is answered, not stored again. "
+                               + SUBMISSION_ID_RULE)
     reports: list[ReportIn] = Field(..., min_length=1)
 
 
@@ -146,7 +167,9 @@ def _replay(earlier: Submission, digest: str) -> Status[dict[str, Any]]:
 
 @router.get("/submissions/{submission_id}", response={200: SubmissionOut, 404: ErrorOut},
             summary="The stored answer to an earlier submission")
-def get_submission(request: HttpRequest, submission_id: PathEx[str, P(pattern=NO_NUL)]) -> Status[dict[str, Any]]:
+def get_submission(request: HttpRequest, submission_id: PathEx[str, P(pattern=SUBMISSION_ID,
+                                                                     description=SUBMISSION_ID_RULE)],
+                   ) -> Status[dict[str, Any]]:
     client = request_client(request)
     earlier = Submission.objects.filter(api_client=client, submission_id=submission_id).first()
     if earlier is None:

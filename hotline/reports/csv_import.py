@@ -17,10 +17,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from hotline.audit.services import Actor
+from hotline.lib import textguard
 from hotline.reports.models import Source
 from hotline.reports.services import IncomingReport, receive_reports
 
 BATCH = 1000
+COLUMNS = ("url", "received_at", "text", "language", "external_ref", "contact")
 MAX_FIELD = 20_000
 
 
@@ -65,7 +67,14 @@ def import_csv(
     csv.field_size_limit(MAX_FIELD)
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
     reader = csv.DictReader(text)
-    if reader.fieldnames is None or "url" not in [f.strip().lower() for f in reader.fieldnames]:
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise CsvHeaderError(f"not a CSV file (line 1: {exc})") from None
+    problem = textguard.csv_header_problem(",".join(fieldnames or ()))
+    if problem is not None:
+        raise CsvHeaderError(f"not a CSV file ({problem})")
+    if fieldnames is None or "url" not in [f.strip().lower() for f in fieldnames]:
         raise CsvHeaderError("the first line must be a header naming at least the column 'url'")
     summary = ImportSummary()
     for batch in _batches(reader, summary, source=source, submitted_by_id=submitted_by_id):
@@ -87,7 +96,8 @@ def _batches(
             break
         except csv.Error as exc:
             summary.lines += 1
-            summary.add_error(LineError(reader.line_num, "*", f"not valid CSV: {exc}"))
+            # DictReader.line_num is only updated after a good row; its inner reader's counts this one.
+            summary.add_error(LineError(reader.reader.line_num, "*", f"not valid CSV: {exc}"))
             continue
         summary.lines += 1
         incoming = _row_to_report(row, reader.line_num, summary, source, submitted_by_id)
@@ -108,6 +118,12 @@ def _row_to_report(
     submitted_by_id: int | None,
 ) -> IncomingReport | None:
     values = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
+    for name in COLUMNS:
+        value = values.get(name, "")
+        # PostgreSQL refuses NUL in text: one such value would fail the whole batch of BATCH lines.
+        if (problem := textguard.text_problem(value)) is not None:
+            summary.add_error(LineError(line, name, problem))
+            return None
     url = values.get("url", "")
     if not url:
         summary.add_error(LineError(line, "url", "empty"))

@@ -29,7 +29,8 @@ class RefusedOut(Schema):
 @router.post("/takedown/respond", auth=None, url_name="takedown_respond",
              response={200: RespondOut, 400: RefusedOut, 404: RefusedOut, 409: RefusedOut, 410: RefusedOut})
 def respond(request: HttpRequest, payload: RespondIn) -> tuple[int, RespondOut | RefusedOut]:
-    """400 a malformed token or action, 404 an unknown link, 409 already answered, 410 an expired link."""
+    """400 an action the link does not allow, 404 a forged, damaged or unknown link, 409 already answered,
+    410 an expired link."""
     try:
         target = responding.resolve(payload.token)
         result = responding.act(target, payload.action, note=payload.note, now=timezone.now())

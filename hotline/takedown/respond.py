@@ -31,10 +31,13 @@ class Target:
 
 
 def resolve(token: str) -> Target:
+    if not token.strip():  # the page opened without its link's token: a malformed request
+        raise RespondError("this link is not valid", status=400)
     try:
         target = links.read_token(token)
     except links.BadLink as exc:
-        raise RespondError(str(exc), status=410 if exc.expired else 400) from exc
+        # A forged or damaged token names no link we issued: the same 404 as an unknown one.
+        raise RespondError(str(exc), status=410 if exc.expired else 404) from exc
     if target.kind == "notice":
         notice = Notice.objects.select_related("contact").filter(key=target.key).first()
         if notice is None:

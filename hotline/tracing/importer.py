@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from hotline.audit.services import Actor
+from hotline.lib import textguard
 from hotline.tracing.directory import DATA_DIR, merge_provider
 from hotline.tracing.schema import ProviderIn
 
@@ -73,7 +73,9 @@ def import_providers(stream: IO[bytes], *, fmt: str, actor: Actor, origin: str) 
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        summary.errors.append(LineError(0, "(file)", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+        line = raw.count(b"\n", 0, exc.start) + 1
+        summary.errors.append(LineError(0, "(file)", f"not {'a CSV' if fmt == 'csv' else 'a JSON'} file "
+                                                      f"(line {line}: not UTF-8 text at byte {exc.start})"))
         return summary
     records = _csv_records(text) if fmt == "csv" else _json_records(text)
     for line, data, error in records:
@@ -117,25 +119,39 @@ def _field_name(loc: tuple[int | str, ...], fmt: str) -> str:
 
 
 def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any], LineError | None]]:
+    problem = textguard.csv_header_problem(text.partition("\n")[0])
+    if problem is not None:
+        yield 1, {}, LineError(1, "(file)", f"not a CSV file ({problem})")
+        return
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        yield 1, {}, LineError(1, "(file)", f"not a CSV file (line 1: {exc})")
+        return
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if "name" not in header or unknown:
         message = f"unknown columns: {', '.join(unknown)}" if unknown else "the header row needs a 'name' column"
         yield 1, {}, LineError(1, "(header)", f"{message} (known: {', '.join(CSV_COLUMNS)})")
         return
     reader.fieldnames = header
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                continue
-            try:
-                yield line, _csv_record(row), None
-            except _BadRow as exc:
-                yield line, {}, LineError(line, exc.column, exc.message)
-    except csv.Error as exc:
-        yield reader.line_num, {}, LineError(reader.line_num, "(line)", f"not valid CSV: {exc}")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader goes on with the next line
+            # DictReader.line_num is only updated after a good row; its inner reader's counts this one.
+            line = reader.reader.line_num
+            yield line, {}, LineError(line, "(line)", f"not valid CSV: {exc}")
+            continue
+        line = reader.line_num
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue
+        try:
+            yield line, _csv_record(row), None
+        except _BadRow as exc:
+            yield line, {}, LineError(line, exc.column, exc.message)
 
 
 def _csv_record(row: dict[str | Any, Any]) -> dict[str, Any]:
@@ -175,8 +191,8 @@ def _csv_asn(token: str) -> int:
 
 def _json_records(text: str) -> Iterator[tuple[int, dict[str, Any], LineError | None]]:
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        data = textguard.loads(text)
+    except ValueError as exc:
         yield 0, {}, LineError(0, "(file)", f"not JSON: {str(exc)[:200]}", "record")
         return
     if isinstance(data, dict) and "providers" in data:

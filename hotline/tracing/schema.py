@@ -14,8 +14,17 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hotline.lib.textguard import text_problem
+
 MAX_ASN = 2**32 - 1
 _LANGUAGE = re.compile(r"^[a-z]{2}(-[A-Za-z]{2})?$")
+
+
+def _storable(value: object) -> object:
+    """PostgreSQL refuses NUL in text: refuse it here, naming the field, instead of failing the write."""
+    if isinstance(value, str) and (problem := text_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
 
 
 class ContactIn(BaseModel):
@@ -28,6 +37,11 @@ class ContactIn(BaseModel):
     channel: Literal["email", "api"] = "email"
     language: str = Field(default="en", max_length=8)
     repeat_hours: int = Field(default=24, ge=1, le=24 * 31)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        return _storable(value)
 
     @field_validator("email")
     @classmethod
@@ -75,6 +89,11 @@ class ProviderIn(BaseModel):
     asns: list[int] = Field(default_factory=list, max_length=1000)
     cidrs: list[str] = Field(default_factory=list, max_length=10000)
     contacts: list[ContactIn] = Field(default_factory=list, max_length=50)
+
+    @field_validator("name", "country", "website", "notes", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        return _storable(value)
 
     @field_validator("country")
     @classmethod

@@ -783,3 +783,18 @@ def test_it_makes_records_hashable_and_comparable_with_their_extra() -> None:
     assert isinstance(record.extra, MappingProxyType)
     assert record == HashRecord("md5", MD5_A, extra={"a": "b"}) != HashRecord("md5", MD5_A, extra={"a": "c"})
     assert len({record, HashRecord("md5", MD5_A, extra={"a": "b"}), HashRecord("md5", MD5_B)}) == 2
+
+
+def test_the_element_cap_holds_for_the_whole_media_not_each_value() -> None:
+    """Found by an outside probe: a 31 MB Media of many values, each under the cap, was stored."""
+    fields = {f"Note{i}": "z" * 900 for i in range(5)}  # 5 x 900 characters, each under 2000
+    document = vics_2([
+        {"MediaID": 1, "MD5": MD5_A},
+        {"MediaID": 2, "MD5": MD5_B, **fields},
+        {"MediaID": 3, "MD5": MD5_C, "Note": "z" * 900},
+        {"Media": [{"MediaID": 4, "MD5": MD5_D}], "CaseID": 7, **{f"Note{i}": "z" * 900 for i in range(2)}},
+    ])
+    items = list(parse_vics(io.BytesIO(document.encode()), max_element=2000, chunk_size=256))
+    assert [(e.line, e.field) for e in errors(items)] == [(4, "value[1]")]
+    assert "larger than 2000 characters" in errors(items)[0].message
+    assert [r.value for r in records(items)] == [MD5_A, MD5_C, MD5_D]

@@ -173,3 +173,35 @@ def test_the_upload_form_imports_and_lists_the_errors(login: Login, manager: Use
     page = login(manager).post(reverse("partners:import"), {"file": upload}).content.decode()
     assert "1 created, 0 updated, 0 unchanged, 1 refused." in page and "hotlines[1]" in page
     assert PartnerHotline.objects.filter(code="nl-sim").exists()
+
+
+def test_a_deeply_nested_json_file_is_one_clear_error_not_a_crash() -> None:
+    """Found by an outside probe: 100,000 nested lists blew the parser's recursion (500 in the upload form)."""
+    summary = import_directory(b'{"hotlines": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", fmt="json", actor=SYSTEM)
+    assert [str(e) for e in summary.errors] == [
+        "file: field '-': not JSON: nested deeper than 64 levels (line 1 column 77)"]
+
+
+def test_random_bytes_as_csv_are_not_a_csv_file(tmp_path: Any) -> None:
+    raw = __import__("random").Random(19).randbytes(8192)
+    summary = import_directory(raw, fmt="csv", actor=SYSTEM)
+    assert len(summary.errors) == 1 and summary.errors[0].message.startswith("not a CSV file (line 1: ")
+    path = tmp_path / "noise.csv"
+    path.write_bytes(raw)
+    with pytest.raises(CommandError):
+        call_command("partners", "import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert not PartnerHotline.objects.exists()
+
+
+def test_a_nul_or_an_unreadable_line_refuses_that_line_and_keeps_the_others() -> None:
+    text = (
+        "record,code,name,countries,endpoint,public_key,languages\n"
+        f"hotline,nl-sim,Meld\x00punt,NL,https://nl.hotline.example/x,{KEY},nl\n"
+        f"hotline,be-sim,{'x' * 200_000},BE,https://be.hotline.example/x,{KEY},nl\n"
+        f"hotline,de-sim,Good,DE,https://de.hotline.example/x,{KEY},de\n"
+    )
+    summary = import_directory(text.encode(), fmt="csv", actor=SYSTEM)
+    assert [(e.where, e.field) for e in summary.errors] == [("line 2", "name"), ("line 3", "-")]
+    assert "Null characters are not allowed" in summary.errors[0].message
+    assert "not valid CSV" in summary.errors[1].message
+    assert list(PartnerHotline.objects.values_list("code", flat=True)) == ["de-sim"]

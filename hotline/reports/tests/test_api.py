@@ -121,7 +121,8 @@ def test_a_nul_in_a_lookup_id_is_refused(partner_client: tuple[ApiClient, str], 
     assert Client().get(path, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 422
 
 
-@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"])
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00",
+                                   "0001-01-01T12:00:00Z", "9999-12-31T00:00:00+00:00"])
 def test_a_received_at_beyond_the_utc_range_is_refused(partner_client: tuple[ApiClient, str], stamp: str) -> None:
     _, token = partner_client
     body = _batch("s1", "http://a.sim.test/")
@@ -151,3 +152,41 @@ def test_the_openapi_document_describes_the_api() -> None:
     assert {"/api/v1/submissions", "/api/v1/submissions/{submission_id}",
             "/api/v1/reports/{reference}"} <= set(doc["paths"])
     assert doc["components"]["securitySchemes"]["ClientToken"]["scheme"] == "bearer"
+
+
+@pytest.mark.parametrize("bad", ["a/b", "a?b", "a#b", "a b", "a%2Fb", "", "x" * 101, "é"])
+def test_a_submission_id_that_cannot_be_looked_up_later_is_refused(partner_client: tuple[ApiClient, str],
+                                                                    bad: str) -> None:
+    """Found by an outside probe: an id with "/" was stored, and /submissions/{id} could never fetch it."""
+    _, token = partner_client
+    response = _post(token, _batch(bad, "http://a.sim.test/"))
+    assert response.status_code == 422 and "submission_id" in json.dumps(response.json())
+    assert not Submission.objects.exists()
+
+
+def test_every_allowed_submission_id_can_be_looked_up(partner_client: tuple[ApiClient, str]) -> None:
+    _, token = partner_client
+    submission_id = "Batch_2026-03-01T12:00:00.7"
+    assert _post(token, _batch(submission_id, "http://a.sim.test/")).status_code == 200
+    response = Client().get(f"/api/v1/submissions/{submission_id}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200 and response.json()["submission_id"] == submission_id
+    parameter = Client().get("/api/openapi.json").json()["paths"]["/api/v1/submissions/{submission_id}"]["get"][
+        "parameters"][0]
+    assert parameter["schema"]["pattern"] == "^[A-Za-z0-9._:-]{1,100}$" and "path segment" in parameter["description"]
+
+
+@pytest.mark.parametrize("stamp", [0, 1767225600, 1.5, True])
+def test_a_received_at_that_is_not_a_string_is_refused(partner_client: tuple[ApiClient, str], stamp: object) -> None:
+    """Found by schemathesis: a number was taken as a Unix time although the document says a date-time string."""
+    _, token = partner_client
+    body = _batch("s1", "http://a.sim.test/")
+    body["reports"][0]["received_at"] = stamp
+    response = _post(token, body)
+    assert response.status_code == 422 and "received_at" in json.dumps(response.json())
+
+
+def test_the_document_names_the_days_a_received_at_may_not_fall_on() -> None:
+    """Found by schemathesis: 0001-01-01T00:00:00+01:00 fits "format: date-time" but is refused (not in UTC's
+    range), so the document now says which days are refused, and they are refused whatever the offset."""
+    schema = Client().get("/api/openapi.json").json()["components"]["schemas"]["ReportIn"]["properties"]
+    assert schema["received_at"]["pattern"] == "^(?!0001-01-01|9999-12-31)"

@@ -90,3 +90,38 @@ def test_the_command_reports_errors_and_progress(tmp_path: Path, capsys: pytest.
     assert errors.read_text().count("\n") == 3
     with pytest.raises(CommandError, match="cannot read"):
         call_command("import_csv", str(tmp_path / "missing.csv"))
+
+
+def test_a_nul_refuses_its_line_and_keeps_the_batch() -> None:
+    """Found by an outside probe: one NUL failed the whole batch on PostgreSQL (text cannot hold U+0000)."""
+    raw = b"url,text\nhttp://a.sim.test/1,fine\nhttp://a.sim.test/2,bad\x00text\nhttp://a.sim.test/3,fine\n"
+    summary = import_csv(io.BytesIO(raw), actor=SYSTEM)
+    assert [str(e) for e in summary.errors] == [
+        "line 3: field 'text': contains a NUL character (U+0000), which cannot be stored"]
+    assert summary.created == 2 and Report.objects.count() == 2
+
+
+def test_the_command_keeps_the_good_lines_around_a_nul(tmp_path: Path) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"url\nhttp://a.sim.test/1\nhttp://a.sim.test/\x00\nhttp://a.sim.test/3\n")
+    err = io.StringIO()
+    call_command("import_csv", str(path), "--quiet", stdout=io.StringIO(), stderr=err)
+    assert "line 3: field 'url': contains a NUL character" in err.getvalue()
+    assert Item.objects.count() == 2
+
+
+def test_random_bytes_are_not_a_csv_file(tmp_path: Path) -> None:
+    path = tmp_path / "noise.csv"
+    path.write_bytes(__import__("random").Random(19).randbytes(8192))
+    with pytest.raises(CommandError, match=r"not a CSV file \(line 1: "):
+        call_command("import_csv", str(path), "--quiet", stdout=io.StringIO(), stderr=io.StringIO())
+    with pytest.raises(CsvHeaderError, match=r"not a CSV file \(line 1: control character U\+0000"):
+        import_csv(io.BytesIO(b"url\x00\nhttp://a.sim.test/\n"), actor=SYSTEM)
+    assert not Report.objects.exists()
+
+
+def test_a_line_the_csv_reader_refuses_is_named_by_its_own_number() -> None:
+    raw = f"url,text\nhttp://a.sim.test/1,x\nhttp://a.sim.test/2,{'y' * 30_000}\nhttp://a.sim.test/3,z\n".encode()
+    summary = import_csv(io.BytesIO(raw), actor=SYSTEM)
+    assert [(e.line, e.field) for e in summary.errors] == [(3, "*")]
+    assert summary.created == 2

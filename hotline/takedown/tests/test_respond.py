@@ -56,8 +56,8 @@ def test_the_provider_acknowledges_and_reports_removal_without_logging_in(
 def test_an_expired_or_forged_link_is_refused(contact: AbuseContact, traced_item: MakeTraced, smtp: SmtpSink) -> None:
     notice, path = _sent_notice(contact, traced_item, smtp)
     client = Client()
-    assert client.get(path.replace("?t=n", "?t=x")).status_code == 400
-    assert client.get(path[:-3] + "abc").status_code == 400
+    assert client.get(path.replace("?t=n", "?t=x")).status_code == 404
+    assert client.get(path[:-3] + "abc").status_code == 404
     with time_machine.travel(timezone.now() + timedelta(days=31)):
         expired = client.get(path)
         assert expired.status_code == 410 and b"expired" in expired.content
@@ -81,7 +81,8 @@ def test_machines_use_the_json_endpoint_with_the_same_token(
     assert post({"token": token, "action": "acknowledge"}) == (200, {"result": "acknowledged"})
     assert post({"token": token, "action": "acknowledge"}) == (200, {"result": "already_acknowledged"})
     assert post({"token": token, "action": "delete everything"})[0] == 400
-    assert post({"token": token[:-4] + "AAAA", "action": "removed"})[0] == 400
+    # Found by schemathesis: a schema-valid but forged token answered 400, as if the request were malformed.
+    assert post({"token": token[:-4] + "AAAA", "action": "removed"})[0] == 404
 
 
 def test_a_link_to_an_unsent_notice_cannot_acknowledge(contact: AbuseContact, traced_item: MakeTraced) -> None:

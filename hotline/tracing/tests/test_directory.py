@@ -146,3 +146,54 @@ def test_the_command_imports_and_loads_the_cdn_list(tmp_path: Path) -> None:
     bad.write_text("[1, 2]")
     with pytest.raises(CommandError, match="nothing imported"):
         call_command("tracing", "import-providers", str(bad), stdout=io.StringIO(), stderr=io.StringIO())
+
+
+RANDOM_BYTES = __import__("random").Random(19).randbytes(8192)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_nul_refuses_its_record_and_keeps_the_others(fmt: str) -> None:
+    """Found by an outside probe: a NUL reached PostgreSQL (500 in the upload form, the CLI aborted)."""
+    if fmt == "csv":
+        raw = _csv("Good One,BE,no,,,,,,\nNul\x00Host,NL,no,,,,,,\nGood Two,NL,no,,,,,,\n").getvalue()
+    else:
+        raw = json.dumps([{"name": "Good One"}, {"name": "Nul Host", "notes": "a\x00b"},
+                          {"name": "Good Two", "contacts": [{"email": "abuse@two.example", "name": "x\x00"}]},
+                          {"name": "Good Three"}]).encode()
+    summary = import_providers(io.BytesIO(raw), fmt=fmt, actor=SYSTEM, origin="t")
+    expected = [(3, "name")] if fmt == "csv" else [(2, "notes"), (3, "contacts.0.name")]
+    assert [(e.line, e.field) for e in summary.errors] == expected
+    assert all("NUL" in e.message for e in summary.errors)
+    assert set(Provider.objects.values_list("name", flat=True)) == (
+        {"Good One", "Good Two"} if fmt == "csv" else {"Good One", "Good Three"})
+
+
+def test_random_bytes_as_csv_are_not_a_csv_file() -> None:
+    summary = import_providers(io.BytesIO(RANDOM_BYTES), fmt="csv", actor=SYSTEM, origin="t")
+    assert len(summary.errors) == 1 and str(summary.errors[0]).startswith("line 0: (file): not a CSV file (line ")
+    binary_header = b"name\x01,country\nX,BE\n"
+    summary = import_providers(io.BytesIO(binary_header), fmt="csv", actor=SYSTEM, origin="t")
+    assert [e.message for e in summary.errors] == ["not a CSV file (line 1: control character U+0001 at column 5)"]
+    assert not Provider.objects.exists()
+
+
+def test_a_deeply_nested_json_file_is_refused_before_parsing() -> None:
+    summary = import_providers(io.BytesIO(b"[" * 100_000 + b"]" * 100_000), fmt="json", actor=SYSTEM, origin="t")
+    assert [e.message for e in summary.errors] == ["not JSON: nested deeper than 64 levels (line 1 column 65)"]
+
+
+def test_a_line_the_csv_reader_refuses_keeps_the_lines_after_it() -> None:
+    summary = import_providers(_csv(f"Good One,BE\n{'x' * 200_000},NL\nGood Two,NL\n"), fmt="csv", actor=SYSTEM,
+                               origin="t")
+    assert [(e.line, e.field) for e in summary.errors] == [(3, "(line)")]
+    assert "field larger than field limit" in summary.errors[0].message
+    assert set(Provider.objects.values_list("name", flat=True)) == {"Good One", "Good Two"}
+
+
+def test_the_command_names_the_bad_line_and_keeps_the_good_ones(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"name\nGood\nBad\x00\n")
+    err = io.StringIO()
+    call_command("tracing", "import-providers", str(path), stdout=io.StringIO(), stderr=err)
+    assert "line 3: name: " in err.getvalue() and "contains a NUL character" in err.getvalue()
+    assert list(Provider.objects.values_list("name", flat=True)) == ["Good"]
