@@ -14,6 +14,7 @@ data by the tracer, never connected to.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import socketserver
@@ -89,12 +90,7 @@ class SimDns:
 
     def start(self) -> SimDns:
         handler = self._handler_classes()
-        self._udp = socketserver.ThreadingUDPServer((self.address, 0), handler[0])
-        port = self._udp.server_address[1]
-        self._tcp = socketserver.ThreadingTCPServer((self.address, port), handler[1], bind_and_activate=False)
-        self._tcp.allow_reuse_address = True
-        self._tcp.server_bind()
-        self._tcp.server_activate()
+        self._udp, self._tcp = _bind_pair(self.address, handler[0], handler[1])
         for server in (self._udp, self._tcp):
             server.daemon_threads = True
             self._threads.append(serve_in_thread(server))
@@ -212,3 +208,24 @@ class SimDns:
                     return
 
         return Udp, Tcp
+
+
+def _bind_pair(address: str, udp_handler: type, tcp_handler: type,
+               attempts: int = 50) -> tuple[socketserver.ThreadingUDPServer, socketserver.ThreadingTCPServer]:
+    """A UDP and a TCP server on the same free port. The UDP port is picked by the system; the same
+    TCP port may be taken by another process at that moment, so a clash picks a new pair."""
+    for _ in range(attempts):
+        udp = socketserver.ThreadingUDPServer((address, 0), udp_handler)
+        tcp = socketserver.ThreadingTCPServer((address, udp.server_address[1]), tcp_handler, bind_and_activate=False)
+        tcp.allow_reuse_address = True
+        try:
+            tcp.server_bind()
+            tcp.server_activate()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            tcp.server_close()
+            udp.server_close()
+            continue
+        return udp, tcp
+    raise OSError(errno.EADDRINUSE, f"no free UDP+TCP port pair on {address} after {attempts} attempts")

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hotline.conftest import TIMING_HEALTH_CHECKS
 from hotline.lib import pdqindex
 from hotline.lib.pdqindex import PdqIndex, _Layout, _Segment, bytes_to_hex, hex_to_bytes
 
@@ -399,7 +400,7 @@ def test_layout_choice_for_large_sets() -> None:
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[*TIMING_HEALTH_CHECKS, HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 2**32 - 1),
     parts=st.sampled_from([None, 14, 16, 20, 32]),
