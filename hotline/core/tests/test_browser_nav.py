@@ -1,8 +1,8 @@
 """The menu and the error pages in a real browser (Chromium via Playwright, on loopback).
 
 The menu of the roles with the most links (manager, administrator, senior analyst) fits one line at
-1280 px in English, Dutch and French, the section menus open with the keyboard, and the error pages are
-drawn with the site's style sheet. Screenshots in ``artifacts/screenshots/``: ``nav-<lang>.png``
+1280 px in English, Dutch and French, the section menus open with the keyboard (one at a time), and the
+error pages are drawn with the site's style sheet. Screenshots in ``artifacts/screenshots/``: ``nav-<lang>.png``
 (manager), ``nav-admin-<lang>.png``, ``nav-senior-<lang>.png``, ``error-404.png`` and ``error-403.png``.
 """
 
@@ -34,6 +34,7 @@ HEADER = """() => {
           right: Math.max(...tops.map(b => b.right)), spread: Math.max(...tops.map(b => b.top)) -
           Math.min(...tops.map(b => b.top)), fontSize: parseFloat(getComputedStyle(h).fontSize)};
 }"""
+OPEN_MENUS = "n => document.querySelectorAll('details.section[open]').length === n"
 
 
 @pytest.fixture
@@ -92,6 +93,16 @@ def test_it_fits_the_manager_and_admin_menus_on_one_line_at_1280_px(
         shot(tab, name)
         tab.keyboard.press("Tab")
         assert tab.evaluate("document.activeElement.closest('details[open]') !== null")
+        # menu.js: another section opens alone, a click elsewhere or Escape closes it.
+        tab.locator("details.section[data-section=knowledge] > summary").click()
+        tab.wait_for_function(OPEN_MENUS, arg=1)  # the toggle event comes a moment after the click
+        tab.keyboard.press("Escape")
+        tab.wait_for_function(OPEN_MENUS, arg=0)
+        assert tab.evaluate("document.activeElement.parentElement.dataset.section") == "knowledge"
+        tab.locator("details.user-menu > summary").click()
+        tab.wait_for_function(OPEN_MENUS, arg=1)
+        tab.locator("main").click()
+        tab.wait_for_function(OPEN_MENUS, arg=0)
 
 
 def test_it_draws_the_404_and_403_pages_with_the_site_style(
