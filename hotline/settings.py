@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "hotline.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "hotline.core.middleware.StyledNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "hotline.core.middleware.SecurityHeadersMiddleware",
     # Innermost, so its answer still gets every header above; nothing above reads the body.

@@ -7,6 +7,11 @@ from django.urls import include, path
 from hotline.api import api
 from hotline.core.views import healthz
 
+handler400 = "hotline.core.views.bad_request"
+handler403 = "hotline.core.views.permission_denied"
+handler404 = "hotline.core.views.page_not_found"
+handler500 = "hotline.core.views.server_error"
+
 urlpatterns = [
     path("api/", api.urls),
     path("healthz", healthz, name="healthz"),

@@ -1,13 +1,15 @@
 """Security headers on every response: a strict Content-Security-Policy (no inline script, no
-outside origin) and ``no-store`` on every page a logged-in user sees."""
+outside origin) and ``no-store`` on every page a logged-in user sees; the styled 404 also with DEBUG on."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+
+from hotline.core.views import page_not_found
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -69,3 +71,30 @@ class BodySizeLimitMiddleware:
         if limit is not None and declared > limit:
             return body_too_large(request)
         return self.get_response(request)
+
+
+class StyledNotFoundMiddleware:
+    """The styled 404 page also with DEBUG on (the demo runs so), never Django's technical 404.
+
+    The technical page lists every route of the site and echoes the exception's message (which may name
+    the object that was looked up); any staff member of the demo would see it. A ``Http404`` raised by a
+    view (the object-access helpers: ``get_item_for``, ``get_case_for``, ...) is answered here with the
+    same page ``handler404`` gives in production; an address no route matches (no ``resolver_match``)
+    too. With DEBUG off this changes nothing: ``handler404`` already renders the same page.
+    Sits after the locale and authentication middleware, so the page is translated and shows the menu.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (settings.DEBUG and response.status_code == 404
+                and getattr(request, "resolver_match", None) is None):
+            return page_not_found(request)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Http404):
+            return page_not_found(request, exception)
+        return None

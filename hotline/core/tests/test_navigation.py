@@ -16,8 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _menu(page: bytes) -> list[str]:
-    nav = page.decode().split("<nav>", 1)[1].split("</nav>", 1)[0]
-    return re.findall(r'<a href="([^"]+)">', nav)
+    """Every link of the staff menu and the user menu, in screen order (not the language switch)."""
+    header = page.decode().split('<header class="top">', 1)[1].split("</header>", 1)[0]
+    if 'class="menu"' not in header or "user-menu" not in header:
+        return []
+    menu = header.split('<nav class="menu"', 1)[1].split("</nav>", 1)[0]
+    user_menu = header.split("user-menu", 1)[1]
+    return re.findall(r'<a href="([^"]+)"', menu) + re.findall(r'<a href="([^"]+)"', user_menu)
 
 
 @pytest.mark.parametrize("role", ["analyst", "senior_analyst", "police_liaison", "manager", "admin"])
