@@ -10,20 +10,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, record
+from hotline.lib import claim, signing
 from hotline.lib import http as outbound
-from hotline.lib import signing
 from hotline.partners import protocol
 from hotline.partners.models import DeliveryState, Forward, MessageKind, OutboundMessage, PartnerHotline
 from hotline.partners.protocol import ProtocolError
@@ -105,8 +103,8 @@ def exchange_step(*, now: datetime | None = None, limit: int = 50, transport: Tr
             for lane in lanes:
                 _deliver_lane(lane, sender, now)
         else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(_in_thread(lambda lane: _deliver_lane(lane, sender, now)), lanes))
+            claim.run_in_threads(lambda lane: _deliver_lane(lane, sender, now), lanes, workers=workers,
+                                 describe=_describe_lane, logger=log)
     finally:
         if own and isinstance(sender, HttpTransport):
             sender.close()
@@ -141,36 +139,16 @@ def _defer(rest: list[OutboundMessage], *, after: OutboundMessage, now: datetime
             next_attempt_at=due, attempts=F("attempts") - 1)
 
 
-def _in_thread(work: Callable[[list[OutboundMessage]], None]) -> Callable[[list[OutboundMessage]], None]:
-    def run(lane: list[OutboundMessage]) -> None:
-        try:
-            work(lane)
-        except Exception:
-            log.exception("delivery of exchange messages %s failed", [str(m.message_id) for m in lane])
-        finally:
-            close_old_connections()
-            connection.close()
-
-    return run
+def _describe_lane(lane: list[OutboundMessage]) -> str:
+    return f"delivery of exchange messages {[str(m.message_id) for m in lane]}"
 
 
 def claim_due(now: datetime, limit: int) -> list[OutboundMessage]:
     """Take up to ``limit`` due messages by moving their due time to the end of a lease."""
-    if connection.vendor == "postgresql":
-        with transaction.atomic():
-            rows = list(OutboundMessage.objects.due(now).select_for_update(skip_locked=True)[:limit])
-            OutboundMessage.objects.filter(pk__in=[r.pk for r in rows]).update(
-                next_attempt_at=now + LEASE, attempts=F("attempts") + 1, last_attempt_at=now)
-    else:
-        rows = []
-        for row in OutboundMessage.objects.due(now)[: limit * 2]:
-            won = OutboundMessage.objects.filter(pk=row.pk, state=DeliveryState.PENDING,
-                                                 next_attempt_at=row.next_attempt_at).update(
-                next_attempt_at=now + LEASE, attempts=F("attempts") + 1, last_attempt_at=now)
-            if won == 1:
-                rows.append(row)
-            if len(rows) >= limit:
-                break
+    rows = claim.claim_due(OutboundMessage.objects.due(now), limit=limit, scan=2,
+                           update={"next_attempt_at": now + LEASE, "attempts": F("attempts") + 1,
+                                   "last_attempt_at": now},
+                           match=("next_attempt_at",), where={"state": DeliveryState.PENDING})
     for row in rows:
         row.attempts += 1
     return _with_partners(rows)

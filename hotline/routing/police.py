@@ -15,12 +15,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, record
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.export import export_items
+from hotline.lib import claim
 from hotline.lib import http as outbound
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item
@@ -44,18 +46,11 @@ def message_id(referral: Referral) -> str:
 
 def _claim(now: datetime) -> Referral | None:
     """1. Take one due (or lease-expired) referral and mark it `sending` with a lease, in its own transaction."""
-    with transaction.atomic():
-        due = (Referral.objects.delivery_due(now) | Referral.objects.lease_expired(now)).order_by("next_attempt_at")
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        referral = due.first()
-        if referral is None:
-            return None
-        claimed = Referral.objects.filter(pk=referral.pk, status=referral.status,
-                                          next_attempt_at=referral.next_attempt_at).update(
-            status=ReferralStatus.SENDING, next_attempt_at=now + LEASE, attempts=referral.attempts + 1)
-        if claimed != 1:
-            return None
+    due = (Referral.objects.delivery_due(now) | Referral.objects.lease_expired(now)).order_by("next_attempt_at")
+    referral = claim.claim_one(due, match=("status", "next_attempt_at"), update={
+        "status": ReferralStatus.SENDING, "next_attempt_at": now + LEASE, "attempts": F("attempts") + 1})
+    if referral is None:
+        return None
     referral.refresh_from_db()
     return referral
 

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.template.loader import select_template
 from django.utils import timezone, translation
 
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
+from hotline.lib import claim
 from hotline.reports.models import Item
 from hotline.takedown import conf, links
 from hotline.takedown.channels import ChannelError, OutboundMessage, channel_for
@@ -166,18 +167,12 @@ def follow_up(request_id: int, *, now: datetime) -> str:
 
 
 def _claim(now: datetime) -> RequestMessage | None:
-    with transaction.atomic():
-        due = (RequestMessage.objects.filter(state__in=[NoticeState.QUEUED, NoticeState.SENDING],
-                                             next_attempt_at__lte=now).order_by("next_attempt_at", "pk"))
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        message = due.first()
-        if message is None:
-            return None
-        won = RequestMessage.objects.filter(pk=message.pk, state=message.state, attempts=message.attempts).update(
-            state=NoticeState.SENDING, next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1)
-        if won != 1:
-            return None
+    due = (RequestMessage.objects.filter(state__in=[NoticeState.QUEUED, NoticeState.SENDING],
+                                         next_attempt_at__lte=now).order_by("next_attempt_at", "pk"))
+    message = claim.claim_one(due, match=("state", "attempts"), update={
+        "state": NoticeState.SENDING, "next_attempt_at": now + conf.send_lease(), "attempts": F("attempts") + 1})
+    if message is None:
+        return None
     message.refresh_from_db()
     return message
 

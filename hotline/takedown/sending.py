@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
+from hotline.lib import claim
 from hotline.takedown import conf, integration
 from hotline.takedown.channels import ChannelError, SendResult, channel_for
 from hotline.takedown.models import (
@@ -61,16 +62,11 @@ def notice_step(*, now: datetime | None = None, limit: int = 20) -> bool:
 
 def claim_notice(now: datetime) -> Notice | None:
     with transaction.atomic():
-        due = Notice.objects.due(now).order_by("next_attempt_at", "pk")
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        notice = due.first()
+        notice = claim.claim_one(
+            Notice.objects.due(now).order_by("next_attempt_at", "pk"), match=("state", "attempts", "next_attempt_at"),
+            update={"state": NoticeState.SENDING, "next_attempt_at": now + conf.send_lease(),
+                    "attempts": F("attempts") + 1})
         if notice is None:
-            return None
-        won = Notice.objects.filter(pk=notice.pk, state=notice.state, attempts=notice.attempts,
-                                    next_attempt_at=notice.next_attempt_at).update(
-            state=NoticeState.SENDING, next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1)
-        if won != 1:
             return None
         if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
             record(SYSTEM, "takedown.notice_lease_expired", notice, now=now,
@@ -208,9 +204,7 @@ def queue_repeats(*, now: datetime, limit: int = 500) -> int:
     transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers)."""
     with transaction.atomic():
         due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        takedowns = list(due.select_related("item", "contact")[:limit])
+        takedowns = list(claim.skip_locked(due, of=("self",)).select_related("item", "contact")[:limit])
         Takedown.objects.filter(pk__in=[t.pk for t in takedowns]).update(next_notice_at=None)
         return sum(_queue_repeat(takedown, now) for takedown in takedowns)
 
