@@ -23,7 +23,14 @@ from hotline.audit.services import SYSTEM, record
 from hotline.lib import claim, signing
 from hotline.lib import http as outbound
 from hotline.partners import protocol
-from hotline.partners.models import DeliveryState, Forward, MessageKind, OutboundMessage, PartnerHotline
+from hotline.partners.models import (
+    DeliveryState,
+    Forward,
+    MessageKind,
+    OutboundMessage,
+    PartnerHotline,
+    move_outbound,
+)
 from hotline.partners.protocol import ProtocolError
 from hotline.partners.services import mark_received, our_code, our_key
 
@@ -225,8 +232,8 @@ def backoff(attempts: int) -> timedelta:
 
 @transaction.atomic
 def _delivered(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) -> None:
-    done = OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.PENDING).update(
-        state=DeliveryState.DELIVERED, delivered_at=now, next_attempt_at=None, answer=ack, last_error="")
+    done = move_outbound(OutboundMessage.objects.filter(pk=message.pk), DeliveryState.DELIVERED, now=now,
+                         strict=False, next_attempt_at=None, answer=ack, last_error="")
     if done != 1:
         return  # another worker recorded it already (its lease had expired): same id, nothing new
     if message.kind == MessageKind.FORWARD:  # its audit event ("forward.received") says it was delivered
@@ -240,12 +247,14 @@ def _delivered(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) 
 @transaction.atomic
 def _failed_attempt(message: OutboundMessage, error: str, *, retryable: bool, now: datetime) -> None:
     give_up = not retryable or message.attempts >= settings.HOTLINE_EXCHANGE_MAX_ATTEMPTS
-    changes: dict[str, Any] = {"last_error": error[:2000]}
+    query = OutboundMessage.objects.filter(pk=message.pk)
     if give_up:
-        changes |= {"state": DeliveryState.FAILED, "failed_at": now, "next_attempt_at": None}
+        done = move_outbound(query, DeliveryState.FAILED, now=now, strict=False, last_error=error[:2000],
+                             next_attempt_at=None)
     else:
-        changes["next_attempt_at"] = now + backoff(message.attempts)
-    if OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.PENDING).update(**changes) != 1:
+        done = query.filter(state=DeliveryState.PENDING).update(last_error=error[:2000],
+                                                                next_attempt_at=now + backoff(message.attempts))
+    if done != 1:
         return
     log.warning("exchange message %s to %s: attempt %d failed: %s", message.message_id, message.partner.code,
                 message.attempts, error[:300])

@@ -26,7 +26,7 @@ from hotline.lib import claim
 from hotline.lib import http as outbound
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item
-from hotline.routing.models import Referral, ReferralStatus
+from hotline.routing.models import Referral, ReferralStatus, move_referral
 from hotline.tracing.models import Trace
 
 LEASE = timedelta(minutes=10)
@@ -73,8 +73,8 @@ def referral_step() -> bool:
 
 def _sent(referral: Referral, *, now: datetime) -> None:
     with transaction.atomic():
-        Referral.objects.filter(pk=referral.pk).update(status=ReferralStatus.SENT, sent_at=now, next_attempt_at=None,
-                                                       last_error="")
+        move_referral(Referral.objects.filter(pk=referral.pk), ReferralStatus.SENT, now=now, next_attempt_at=None,
+                      last_error="")
         for item in referral.items.all():
             record(SYSTEM, "routing.referral_sent", item, now=now,
                    after={"referral": str(referral.key), "police": referral.police_id,
@@ -86,8 +86,8 @@ def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
     status = ReferralStatus.FAILED if give_up else ReferralStatus.QUEUED
     delay = timedelta(minutes=min(2 ** referral.attempts, 24 * 60))
     with transaction.atomic():
-        Referral.objects.filter(pk=referral.pk).update(
-            status=status, last_error=str(exc)[:2000], next_attempt_at=None if give_up else now + delay)
+        move_referral(Referral.objects.filter(pk=referral.pk), status, now=now, last_error=str(exc)[:2000],
+                      next_attempt_at=None if give_up else now + delay)
         record(SYSTEM, "routing.referral_failed" if give_up else "routing.referral_retry", referral, now=now,
                after={"error": str(exc)[:500], "attempt": referral.attempts})
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from hotline.lib import states
 from hotline.reports.models import InvalidTransition, Item
 
 
@@ -152,6 +153,28 @@ class NoticeState(models.TextChoices):
 
 
 OUTBOX_STATES = (NoticeState.BATCHING, NoticeState.QUEUED, NoticeState.SENDING)
+
+# (from, to) -> the time field the move stamps. A new notice starts batching; the sender claims a due one
+# (its lease may have run out: sending -> sending) and records the outcome.
+NOTICE_TRANSITIONS: states.Transitions = {
+    (NoticeState.BATCHING, NoticeState.QUEUED): None,  # the batch is full
+    (NoticeState.BATCHING, NoticeState.SENDING): None,  # claimed (the batching window is over)
+    (NoticeState.QUEUED, NoticeState.SENDING): None,
+    (NoticeState.SENDING, NoticeState.SENDING): None,  # a dead sender's lease ran out
+    (NoticeState.SENDING, NoticeState.SENT): "sent_at",
+    (NoticeState.SENDING, NoticeState.QUEUED): None,  # a retry
+    (NoticeState.SENDING, NoticeState.FAILED): None,
+    (NoticeState.SENDING, NoticeState.CANCELLED): None,  # nothing left to send after the re-trace
+}
+# An information request's e-mails reuse the notice states: queued at once, never batching.
+REQUEST_MESSAGE_TRANSITIONS: states.Transitions = {
+    (NoticeState.QUEUED, NoticeState.SENDING): None,
+    (NoticeState.SENDING, NoticeState.SENDING): None,
+    (NoticeState.SENDING, NoticeState.SENT): "sent_at",
+    (NoticeState.SENDING, NoticeState.QUEUED): None,
+    (NoticeState.SENDING, NoticeState.FAILED): None,
+    (NoticeState.QUEUED, NoticeState.CANCELLED): None,  # a reminder not needed any more
+}
 
 
 class NoticeQuerySet(models.QuerySet["Notice"]):
@@ -323,6 +346,9 @@ class RequestState(models.TextChoices):
 
 
 ANSWER_STATES = (RequestState.ANSWERED, RequestState.PARTIAL, RequestState.REFUSED, RequestState.NO_ANSWER)
+# (from, to) -> the time field the move stamps. An open request gets its answer; an answer can be corrected.
+INFO_REQUEST_TRANSITIONS: states.Transitions = {
+    (before, after): None for before in (RequestState.OPEN, *ANSWER_STATES) for after in ANSWER_STATES}
 
 
 class InfoRequestQuerySet(models.QuerySet["InfoRequest"]):
@@ -414,3 +440,21 @@ class RequestMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.number} of {self.request_id}"
+
+
+def move_notice(query: models.QuerySet[Notice], to: str, *, now: datetime, strict: bool = True,
+                **changes: Any) -> int:
+    """The one way a notice changes state (see NOTICE_TRANSITIONS)."""
+    return states.move(query, to, table=NOTICE_TRANSITIONS, now=now, strict=strict, **changes)
+
+
+def move_request_message(query: models.QuerySet[RequestMessage], to: str, *, now: datetime, strict: bool = True,
+                         **changes: Any) -> int:
+    """The one way an information request's e-mail changes state (see REQUEST_MESSAGE_TRANSITIONS)."""
+    return states.move(query, to, table=REQUEST_MESSAGE_TRANSITIONS, now=now, strict=strict, **changes)
+
+
+def move_info_request(query: models.QuerySet[InfoRequest], to: str, *, now: datetime, strict: bool = True,
+                      **changes: Any) -> int:
+    """The one way an information request changes state (see INFO_REQUEST_TRANSITIONS)."""
+    return states.move(query, to, table=INFO_REQUEST_TRANSITIONS, now=now, strict=strict, **changes)

@@ -35,6 +35,7 @@ from hotline.takedown.models import (
     NoticeState,
     Takedown,
     TakedownState,
+    move_notice,
 )
 from hotline.takedown.render import language_of, live_lines, render_notice
 from hotline.takedown.services import add_to_batch, batch_window, latest_located_trace, take_due_decisions
@@ -112,7 +113,7 @@ def _prepare(notice: Notice, *, now: datetime) -> bool:
     notice.retraced_at = now
     if notice.lines.filter(dropped_at__isnull=True).exists():
         return True
-    Notice.objects.filter(pk=notice.pk).update(state=NoticeState.CANCELLED, next_attempt_at=None)
+    move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.CANCELLED, now=now, next_attempt_at=None)
     record(SYSTEM, "takedown.notice_cancelled", notice, now=now, after={"reason": "no items left after re-trace"})
     return False
 
@@ -139,9 +140,9 @@ def _drop(line: NoticeItem, reason: str, now: datetime) -> None:
 
 @transaction.atomic
 def _sent(notice: Notice, result: SendResult, *, now: datetime) -> None:
-    Notice.objects.filter(pk=notice.pk).update(
-        state=NoticeState.SENT, sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
-        delivered_at=now if result.delivered else None)
+    move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.SENT, now=now,
+                sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
+                delivered_at=now if result.delivered else None)
     lines = live_lines(notice)
     _stamp_takedowns(notice, [line.takedown for line in lines], now)
     changes = [Change("takedown.notice_sent", notice, after={
@@ -185,9 +186,8 @@ def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
     give_up = not exc.retry or notice.attempts >= settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS
     delay = timedelta(minutes=min(2 ** max(notice.attempts, 1), 6 * 60))
     with transaction.atomic():
-        Notice.objects.filter(pk=notice.pk).update(
-            state=NoticeState.FAILED if give_up else NoticeState.QUEUED, last_error=str(exc)[:2000],
-            next_attempt_at=None if give_up else now + delay)
+        move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.FAILED if give_up else NoticeState.QUEUED,
+                    now=now, last_error=str(exc)[:2000], next_attempt_at=None if give_up else now + delay)
         if give_up:
             Takedown.objects.filter(notice_lines__notice=notice, managers_flagged_at__isnull=True).update(
                 managers_flagged_at=now)
