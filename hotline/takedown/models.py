@@ -4,7 +4,7 @@ sending policy and escalation contacts, and information requests to companies.""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from hotline.lib import states
+from hotline.lib.outbox import OutboxRow
 from hotline.reports.models import InvalidTransition, Item
 
 
@@ -194,11 +195,14 @@ class NoticeQuerySet(models.QuerySet["Notice"]):
                            recipient=models.F("contact__email"))
 
 
-class Notice(models.Model):
+class Notice(OutboxRow):
     """One message to one abuse contact about one or more items. It exists, with its idempotency key,
     before anything is sent: the e-mail Message-ID and the API idempotency header derive from ``key``."""
 
-    key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    transitions = NOTICE_TRANSITIONS
+    retry_state, failed_state = NoticeState.QUEUED, NoticeState.FAILED
+    backoff_cap = timedelta(hours=6)
+
     kind = models.CharField(_("kind"), max_length=12, choices=NoticeKind.choices)
     role = models.CharField(_("addressed as"), max_length=12, choices=EscalationRole.choices, blank=True)
     contact = models.ForeignKey("tracing.AbuseContact", on_delete=models.PROTECT, related_name="notices")
@@ -209,10 +213,6 @@ class Notice(models.Model):
     language = models.CharField(_("language"), max_length=8)
     state = models.CharField(_("state"), max_length=10, choices=NoticeState.choices, default=NoticeState.BATCHING)
     created_at = models.DateTimeField(_("created"))
-    # Batching/queued: when it may be sent; sending: when the sender's lease ends.
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
     retraced_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)

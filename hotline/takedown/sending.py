@@ -183,11 +183,9 @@ def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -
 
 
 def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
-    give_up = not exc.retry or notice.attempts >= settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS
-    delay = timedelta(minutes=min(2 ** max(notice.attempts, 1), 6 * 60))
     with transaction.atomic():
-        move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.FAILED if give_up else NoticeState.QUEUED,
-                    now=now, last_error=str(exc)[:2000], next_attempt_at=None if give_up else now + delay)
+        give_up = notice.retry_or_fail(str(exc), retry=exc.retry, max_attempts=settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS,
+                                       now=now)
         if give_up:
             Takedown.objects.filter(notice_lines__notice=notice, managers_flagged_at__isnull=True).update(
                 managers_flagged_at=now)
