@@ -8,13 +8,11 @@ leaves the lease to expire and the item is captured again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from hotline.accounts.models import User
@@ -26,6 +24,7 @@ from hotline.evidence.models import Capture, CaptureOutcome, Media
 from hotline.evidence.store import put_blob
 from hotline.evidence.warc import Exchange, build_warc
 from hotline.evidence.welfare import WelfareState
+from hotline.lib import claim
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.lib.pagetext import PageText, extract_page_text
 from hotline.reports.models import CAPTURABLE, Item, ItemStatus
@@ -52,17 +51,9 @@ def config_from_settings() -> CaptureConfig:
 
 
 def claim_due(now: datetime, limit: int) -> list[Item]:
-    """Lease up to ``limit`` due items; each conditional UPDATE must hit exactly one row."""
-    claimed: list[Item] = []
-    for item in Item.objects.capture_due(now)[: limit * 3]:
-        won = Item.objects.filter(pk=item.pk, status__in=CAPTURABLE, next_capture_at=item.next_capture_at).update(
-            next_capture_at=now + LEASE
-        )
-        if won == 1:
-            claimed.append(item)
-        if len(claimed) >= limit:
-            break
-    return claimed
+    """Lease up to ``limit`` due items (SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere)."""
+    return claim.claim_due(Item.objects.capture_due(now), limit=limit, update={"next_capture_at": now + LEASE},
+                           match=("next_capture_at",), where={"status__in": CAPTURABLE})
 
 
 def capture_step(
@@ -78,22 +69,9 @@ def capture_step(
         for item in items:
             capture_item(item, config=config, now=now)
         return True
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(_in_thread(lambda item: capture_item(item, config=config, now=now)), items))
+    claim.run_in_threads(lambda item: capture_item(item, config=config, now=now), items, workers=concurrency,
+                         describe=lambda item: f"capture of item {item.pk}", logger=log)
     return True
-
-
-def _in_thread(work: Callable[[Item], object]) -> Callable[[Item], None]:
-    def run(item: Item) -> None:
-        try:
-            work(item)
-        except Exception:
-            log.exception("capture of item %s failed", item.pk)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    return run
 
 
 def capture_item(item: Item, *, config: CaptureConfig, now: datetime | None = None) -> Capture:

@@ -3,11 +3,14 @@ confirmation, and the matches found for captured media."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from datetime import datetime
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from hotline.lib import states
 
 
 class BankKind(models.TextChoices):
@@ -48,6 +51,16 @@ class EntryStatus(models.TextChoices):
     PENDING = "pending", _("Awaiting a second analyst")
     ACTIVE = "active", _("Active")
     DISABLED = "disabled", _("Disabled")
+
+
+# (from, to) -> the time field the move stamps. An own-bank entry waits for a second analyst; any entry can be
+# disabled (again, with a new reason) as a false positive.
+ENTRY_TRANSITIONS: states.Transitions = {
+    (EntryStatus.PENDING, EntryStatus.ACTIVE): None,
+    (EntryStatus.PENDING, EntryStatus.DISABLED): None,
+    (EntryStatus.ACTIVE, EntryStatus.DISABLED): None,
+    (EntryStatus.DISABLED, EntryStatus.DISABLED): None,
+}
 
 
 class EntryQuerySet(models.QuerySet["Entry"]):
@@ -117,3 +130,8 @@ class MediaMatch(models.Model):
 
     def __str__(self) -> str:
         return f"media {self.media_id} ~ entry {self.entry_id} ({self.signal_type} d={self.distance})"
+
+
+def move_entry(query: models.QuerySet[Entry], to: str, *, now: datetime, strict: bool = True, **changes: Any) -> int:
+    """The one way a hash entry changes status (see ENTRY_TRANSITIONS)."""
+    return states.move(query, to, table=ENTRY_TRANSITIONS, now=now, field="status", strict=strict, **changes)

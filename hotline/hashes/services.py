@@ -22,7 +22,16 @@ from django.utils import timezone
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.evidence.models import Capture, Media
-from hotline.hashes.models import EXACT_SIGNALS, Bank, BankKind, Entry, EntryStatus, IndexVersion, MediaMatch
+from hotline.hashes.models import (
+    EXACT_SIGNALS,
+    Bank,
+    BankKind,
+    Entry,
+    EntryStatus,
+    IndexVersion,
+    MediaMatch,
+    move_entry,
+)
 from hotline.lib.hashlists import HashRecord, LineError
 from hotline.lib.pdqindex import PdqIndex, hex_to_bytes
 from hotline.reports.models import Item
@@ -229,8 +238,9 @@ def disable_entry(entry: Entry, *, user: User, reason: str) -> None:
     if not reason.strip():
         raise ValueError("say why the entry is disabled")
     before = {"status": entry.status}
-    entry.status, entry.disabled_reason = EntryStatus.DISABLED, reason.strip()[:1000]
-    entry.save(update_fields=["status", "disabled_reason"])
+    move_entry(Entry.objects.filter(pk=entry.pk), EntryStatus.DISABLED, now=timezone.now(),
+               disabled_reason=reason.strip()[:1000])
+    entry.refresh_from_db(fields=["status", "disabled_reason"])
     bump_version()
     record(Actor.of_user(user), "entry.disabled", entry, before=before, after={"reason": entry.disabled_reason})
 
@@ -279,7 +289,7 @@ def confirm_entries(item: Item, *, user: User, now: datetime | None = None) -> i
     pending = Entry.objects.select_for_update().filter(source_item=item, status=EntryStatus.PENDING)
     if pending.filter(added_by=user).exists():
         raise FourEyesError("you proposed these entries; a different analyst must confirm them")
-    count = pending.update(status=EntryStatus.ACTIVE, confirmed_by=user)
+    count = move_entry(pending, EntryStatus.ACTIVE, now=now, strict=False, confirmed_by=user)
     bump_version()
     record(Actor.of_user(user), "bank.entries_confirmed", item, now=now, after={"entries": count})
     return count

@@ -10,22 +10,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, record
+from hotline.lib import claim, signing
 from hotline.lib import http as outbound
-from hotline.lib import signing
 from hotline.partners import protocol
-from hotline.partners.models import DeliveryState, Forward, MessageKind, OutboundMessage, PartnerHotline
+from hotline.partners.models import (
+    DeliveryState,
+    Forward,
+    MessageKind,
+    OutboundMessage,
+    PartnerHotline,
+    move_outbound,
+)
 from hotline.partners.protocol import ProtocolError
 from hotline.partners.services import mark_received, our_code, our_key
 
@@ -105,8 +110,8 @@ def exchange_step(*, now: datetime | None = None, limit: int = 50, transport: Tr
             for lane in lanes:
                 _deliver_lane(lane, sender, now)
         else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(_in_thread(lambda lane: _deliver_lane(lane, sender, now)), lanes))
+            claim.run_in_threads(lambda lane: _deliver_lane(lane, sender, now), lanes, workers=workers,
+                                 describe=_describe_lane, logger=log)
     finally:
         if own and isinstance(sender, HttpTransport):
             sender.close()
@@ -141,36 +146,16 @@ def _defer(rest: list[OutboundMessage], *, after: OutboundMessage, now: datetime
             next_attempt_at=due, attempts=F("attempts") - 1)
 
 
-def _in_thread(work: Callable[[list[OutboundMessage]], None]) -> Callable[[list[OutboundMessage]], None]:
-    def run(lane: list[OutboundMessage]) -> None:
-        try:
-            work(lane)
-        except Exception:
-            log.exception("delivery of exchange messages %s failed", [str(m.message_id) for m in lane])
-        finally:
-            close_old_connections()
-            connection.close()
-
-    return run
+def _describe_lane(lane: list[OutboundMessage]) -> str:
+    return f"delivery of exchange messages {[str(m.message_id) for m in lane]}"
 
 
 def claim_due(now: datetime, limit: int) -> list[OutboundMessage]:
     """Take up to ``limit`` due messages by moving their due time to the end of a lease."""
-    if connection.vendor == "postgresql":
-        with transaction.atomic():
-            rows = list(OutboundMessage.objects.due(now).select_for_update(skip_locked=True)[:limit])
-            OutboundMessage.objects.filter(pk__in=[r.pk for r in rows]).update(
-                next_attempt_at=now + LEASE, attempts=F("attempts") + 1, last_attempt_at=now)
-    else:
-        rows = []
-        for row in OutboundMessage.objects.due(now)[: limit * 2]:
-            won = OutboundMessage.objects.filter(pk=row.pk, state=DeliveryState.PENDING,
-                                                 next_attempt_at=row.next_attempt_at).update(
-                next_attempt_at=now + LEASE, attempts=F("attempts") + 1, last_attempt_at=now)
-            if won == 1:
-                rows.append(row)
-            if len(rows) >= limit:
-                break
+    rows = claim.claim_due(OutboundMessage.objects.due(now), limit=limit, scan=2,
+                           update={"next_attempt_at": now + LEASE, "attempts": F("attempts") + 1,
+                                   "last_attempt_at": now},
+                           match=("next_attempt_at",), where={"state": DeliveryState.PENDING})
     for row in rows:
         row.attempts += 1
     return _with_partners(rows)
@@ -247,8 +232,8 @@ def backoff(attempts: int) -> timedelta:
 
 @transaction.atomic
 def _delivered(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) -> None:
-    done = OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.PENDING).update(
-        state=DeliveryState.DELIVERED, delivered_at=now, next_attempt_at=None, answer=ack, last_error="")
+    done = move_outbound(OutboundMessage.objects.filter(pk=message.pk), DeliveryState.DELIVERED, now=now,
+                         strict=False, next_attempt_at=None, answer=ack, last_error="")
     if done != 1:
         return  # another worker recorded it already (its lease had expired): same id, nothing new
     if message.kind == MessageKind.FORWARD:  # its audit event ("forward.received") says it was delivered
@@ -262,12 +247,14 @@ def _delivered(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) 
 @transaction.atomic
 def _failed_attempt(message: OutboundMessage, error: str, *, retryable: bool, now: datetime) -> None:
     give_up = not retryable or message.attempts >= settings.HOTLINE_EXCHANGE_MAX_ATTEMPTS
-    changes: dict[str, Any] = {"last_error": error[:2000]}
+    query = OutboundMessage.objects.filter(pk=message.pk)
     if give_up:
-        changes |= {"state": DeliveryState.FAILED, "failed_at": now, "next_attempt_at": None}
+        done = move_outbound(query, DeliveryState.FAILED, now=now, strict=False, last_error=error[:2000],
+                             next_attempt_at=None)
     else:
-        changes["next_attempt_at"] = now + backoff(message.attempts)
-    if OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.PENDING).update(**changes) != 1:
+        done = query.filter(state=DeliveryState.PENDING).update(last_error=error[:2000],
+                                                                next_attempt_at=now + backoff(message.attempts))
+    if done != 1:
         return
     log.warning("exchange message %s to %s: attempt %d failed: %s", message.message_id, message.partner.code,
                 message.attempts, error[:300])

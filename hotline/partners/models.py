@@ -4,10 +4,12 @@ outbound messages, forwards with their status history, the inbound log and forwa
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from hotline.lib import states
 
 
 class PartnerHotlineQuerySet(models.QuerySet["PartnerHotline"]):
@@ -117,6 +119,14 @@ class DeliveryState(models.TextChoices):
     PENDING = "pending", _("Pending")
     DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")
+
+
+# (from, to) -> the time field the move stamps. A failed message may be sent again (requeue).
+OUTBOUND_TRANSITIONS: states.Transitions = {
+    (DeliveryState.PENDING, DeliveryState.DELIVERED): "delivered_at",
+    (DeliveryState.PENDING, DeliveryState.FAILED): "failed_at",
+    (DeliveryState.FAILED, DeliveryState.PENDING): None,
+}
 
 
 class OutboundMessageQuerySet(models.QuerySet["OutboundMessage"]):
@@ -300,3 +310,9 @@ class InboundForward(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id} {self.reference} -> item {self.item_id}"
+
+
+def move_outbound(query: models.QuerySet[OutboundMessage], to: str, *, now: datetime, strict: bool = True,
+                  **changes: Any) -> int:
+    """The one way an exchange message changes state (see OUTBOUND_TRANSITIONS)."""
+    return states.move(query, to, table=OUTBOUND_TRANSITIONS, now=now, strict=strict, **changes)

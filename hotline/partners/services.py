@@ -28,6 +28,7 @@ from hotline.partners.models import (
     MessageKind,
     OutboundMessage,
     PartnerHotline,
+    move_outbound,
 )
 from hotline.partners.protocol import MAX_MEDIA, iso
 from hotline.reports.models import Item
@@ -155,8 +156,8 @@ def requeue(message: OutboundMessage, *, actor: Actor, now: datetime) -> None:
     """Send a failed message again, with the same id (after a partner fixed their side)."""
     if message.state != DeliveryState.FAILED:
         raise ExchangeError("only a failed message can be sent again")
-    OutboundMessage.objects.filter(pk=message.pk).update(
-        state=DeliveryState.PENDING, next_attempt_at=now, attempts=0, failed_at=None)
+    move_outbound(OutboundMessage.objects.filter(pk=message.pk), DeliveryState.PENDING, now=now, strict=False,
+                  next_attempt_at=now, attempts=0, failed_at=None)
     record(actor, "exchange.requeued", message, now=now, after={"message_id": str(message.message_id)})
 
 

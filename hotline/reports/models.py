@@ -11,10 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from hotline.lib.fields import EncryptedTextField
-
-
-class InvalidTransition(Exception):
-    """A status change that the transition table does not allow."""
+from hotline.lib.states import InvalidTransition as InvalidTransition  # one exception for every transition table
 
 
 class Source(models.TextChoices):

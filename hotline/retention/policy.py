@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils.functional import Promise
 
 from hotline.cases.models import Case
+from hotline.lib import claim
 from hotline.reports.models import Item
 from hotline.retention.models import Hold, HoldTarget, PurgedObject
 
@@ -112,8 +113,7 @@ class Policy(ABC):
     def lock(self, ids: Sequence[int], now: datetime) -> list[Any]:
         """Lock ``ids`` (skipping rows another worker holds) and return those still due."""
         model: type[models.Model] = self.rows().model
-        locked = list(model._default_manager.select_for_update(skip_locked=True).filter(pk__in=ids)
-                      .values_list("pk", flat=True))
+        locked = list(claim.skip_locked(model._default_manager.filter(pk__in=ids)).values_list("pk", flat=True))
         return list(self.due(now).filter(pk__in=locked))
 
 

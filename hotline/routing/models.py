@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from hotline.lib import states
 
 
 class Route(models.TextChoices):
@@ -71,6 +74,16 @@ class ReferralStatus(models.TextChoices):
     FAILED = "failed", _("Failed (gave up)")
 
 
+# (from, to) -> the time field the move stamps.
+REFERRAL_TRANSITIONS: states.Transitions = {
+    (ReferralStatus.QUEUED, ReferralStatus.SENDING): None,  # claimed
+    (ReferralStatus.SENDING, ReferralStatus.SENDING): None,  # a dead sender's lease ran out
+    (ReferralStatus.SENDING, ReferralStatus.SENT): "sent_at",
+    (ReferralStatus.SENDING, ReferralStatus.QUEUED): None,  # a retry
+    (ReferralStatus.SENDING, ReferralStatus.FAILED): None,
+}
+
+
 class PoliceAnswer(models.TextChoices):
     NONE = "", _("No answer yet")
     ACCEPTED = "accepted", _("Accepted")
@@ -122,3 +135,9 @@ class Referral(models.Model):
 
     def __str__(self) -> str:
         return f"referral {str(self.key)[:8]} to {self.police_id}"
+
+
+def move_referral(query: models.QuerySet[Referral], to: str, *, now: datetime, strict: bool = True,
+                  **changes: Any) -> int:
+    """The one way a referral changes status (see REFERRAL_TRANSITIONS)."""
+    return states.move(query, to, table=REFERRAL_TRANSITIONS, now=now, field="status", strict=strict, **changes)

@@ -15,16 +15,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, record
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.export import export_items
+from hotline.lib import claim
 from hotline.lib import http as outbound
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item
-from hotline.routing.models import Referral, ReferralStatus
+from hotline.routing.models import Referral, ReferralStatus, move_referral
 from hotline.tracing.models import Trace
 
 LEASE = timedelta(minutes=10)
@@ -44,18 +46,11 @@ def message_id(referral: Referral) -> str:
 
 def _claim(now: datetime) -> Referral | None:
     """1. Take one due (or lease-expired) referral and mark it `sending` with a lease, in its own transaction."""
-    with transaction.atomic():
-        due = (Referral.objects.delivery_due(now) | Referral.objects.lease_expired(now)).order_by("next_attempt_at")
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        referral = due.first()
-        if referral is None:
-            return None
-        claimed = Referral.objects.filter(pk=referral.pk, status=referral.status,
-                                          next_attempt_at=referral.next_attempt_at).update(
-            status=ReferralStatus.SENDING, next_attempt_at=now + LEASE, attempts=referral.attempts + 1)
-        if claimed != 1:
-            return None
+    due = (Referral.objects.delivery_due(now) | Referral.objects.lease_expired(now)).order_by("next_attempt_at")
+    referral = claim.claim_one(due, match=("status", "next_attempt_at"), update={
+        "status": ReferralStatus.SENDING, "next_attempt_at": now + LEASE, "attempts": F("attempts") + 1})
+    if referral is None:
+        return None
     referral.refresh_from_db()
     return referral
 
@@ -78,8 +73,8 @@ def referral_step() -> bool:
 
 def _sent(referral: Referral, *, now: datetime) -> None:
     with transaction.atomic():
-        Referral.objects.filter(pk=referral.pk).update(status=ReferralStatus.SENT, sent_at=now, next_attempt_at=None,
-                                                       last_error="")
+        move_referral(Referral.objects.filter(pk=referral.pk), ReferralStatus.SENT, now=now, next_attempt_at=None,
+                      last_error="")
         for item in referral.items.all():
             record(SYSTEM, "routing.referral_sent", item, now=now,
                    after={"referral": str(referral.key), "police": referral.police_id,
@@ -91,8 +86,8 @@ def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
     status = ReferralStatus.FAILED if give_up else ReferralStatus.QUEUED
     delay = timedelta(minutes=min(2 ** referral.attempts, 24 * 60))
     with transaction.atomic():
-        Referral.objects.filter(pk=referral.pk).update(
-            status=status, last_error=str(exc)[:2000], next_attempt_at=None if give_up else now + delay)
+        move_referral(Referral.objects.filter(pk=referral.pk), status, now=now, last_error=str(exc)[:2000],
+                      next_attempt_at=None if give_up else now + delay)
         record(SYSTEM, "routing.referral_failed" if give_up else "routing.referral_retry", referral, now=now,
                after={"error": str(exc)[:500], "attempt": referral.attempts})
 

@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, Actor, record
+from hotline.lib import claim
 from hotline.partners.models import PartnerHotline, PoliceContact
 from hotline.reports.models import Item, ItemStatus
 from hotline.routing.models import Decision, PoliceAnswer, Referral, Route
@@ -231,10 +232,7 @@ def routing_step(batch: int = 50) -> bool:
 
 def _route_one(item_id: int, trace_id: int) -> None:
     with transaction.atomic():
-        query = Item.objects.filter(pk=item_id)
-        if connection.vendor == "postgresql":
-            query = query.select_for_update(skip_locked=True)
-        item = query.first()
+        item = claim.skip_locked(Item.objects.filter(pk=item_id)).first()
         if item is None:
             return
         route_item(item, trace=Trace.objects.get(pk=trace_id), now=timezone.now())

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.template.loader import select_template
 from django.utils import timezone, translation
 
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
+from hotline.lib import claim
 from hotline.reports.models import Item
 from hotline.takedown import conf, links
 from hotline.takedown.channels import ChannelError, OutboundMessage, channel_for
@@ -30,6 +31,8 @@ from hotline.takedown.models import (
     RequestMessageKind,
     RequestState,
     SubjectType,
+    move_info_request,
+    move_request_message,
 )
 from hotline.takedown.render import language_of
 from hotline.tracing.models import Provider
@@ -107,12 +110,11 @@ def record_answer(request: InfoRequest, outcome: str, *, note: str, actor: Actor
         raise RequestInvalid("outcome", f"{outcome!r} is not one of {', '.join(ANSWER_STATES)}")
     locked = InfoRequest.objects.select_for_update().get(pk=request.pk)
     before = {"state": locked.state, "note": locked.answer_note}
-    locked.state, locked.answer_note, locked.answered_via = outcome, note.strip()[:5000], via[:10]
-    locked.answered_at = locked.answered_at or now
-    locked.next_follow_up_at = None
-    locked.save(update_fields=["state", "answer_note", "answered_via", "answered_at", "next_follow_up_at"])
-    RequestMessage.objects.filter(request=locked, state=NoticeState.QUEUED, kind=RequestMessageKind.REMINDER).update(
-        state=NoticeState.CANCELLED, next_attempt_at=None)
+    move_info_request(InfoRequest.objects.filter(pk=locked.pk), outcome, now=now, answer_note=note.strip()[:5000],
+                      answered_via=via[:10], answered_at=locked.answered_at or now, next_follow_up_at=None)
+    locked.refresh_from_db()
+    move_request_message(RequestMessage.objects.filter(request=locked, kind=RequestMessageKind.REMINDER),
+                         NoticeState.CANCELLED, now=now, strict=False, next_attempt_at=None)
     record(actor, "inforequest.answered", locked, now=now, before=before,
            after={"state": outcome, "note": locked.answer_note[:500], "via": via})
     return locked
@@ -166,18 +168,12 @@ def follow_up(request_id: int, *, now: datetime) -> str:
 
 
 def _claim(now: datetime) -> RequestMessage | None:
-    with transaction.atomic():
-        due = (RequestMessage.objects.filter(state__in=[NoticeState.QUEUED, NoticeState.SENDING],
-                                             next_attempt_at__lte=now).order_by("next_attempt_at", "pk"))
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        message = due.first()
-        if message is None:
-            return None
-        won = RequestMessage.objects.filter(pk=message.pk, state=message.state, attempts=message.attempts).update(
-            state=NoticeState.SENDING, next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1)
-        if won != 1:
-            return None
+    due = (RequestMessage.objects.filter(state__in=[NoticeState.QUEUED, NoticeState.SENDING],
+                                         next_attempt_at__lte=now).order_by("next_attempt_at", "pk"))
+    message = claim.claim_one(due, match=("state", "attempts"), update={
+        "state": NoticeState.SENDING, "next_attempt_at": now + conf.send_lease(), "attempts": F("attempts") + 1})
+    if message is None:
+        return None
     message.refresh_from_db()
     return message
 
@@ -191,14 +187,16 @@ def _send(message: RequestMessage, *, now: datetime) -> None:
     except ChannelError as exc:
         give_up = not exc.retry or message.attempts >= settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS
         with transaction.atomic():
-            RequestMessage.objects.filter(pk=message.pk).update(
-                state=NoticeState.FAILED if give_up else NoticeState.QUEUED, last_error=str(exc)[:2000],
+            move_request_message(
+                RequestMessage.objects.filter(pk=message.pk), NoticeState.FAILED if give_up else NoticeState.QUEUED,
+                now=now, last_error=str(exc)[:2000],
                 next_attempt_at=None if give_up else now + timedelta(minutes=min(2 ** message.attempts, 360)))
             record(SYSTEM, "inforequest.message_failed" if give_up else "inforequest.message_retry", request,
                    now=now, after={"message": message.kind, "number": message.number, "error": str(exc)[:500]})
         return
     with transaction.atomic():
-        RequestMessage.objects.filter(pk=message.pk).update(state=NoticeState.SENT, sent_at=now, next_attempt_at=None)
+        move_request_message(RequestMessage.objects.filter(pk=message.pk), NoticeState.SENT, now=now,
+                             next_attempt_at=None)
         if message.kind == RequestMessageKind.REQUEST:
             InfoRequest.objects.filter(pk=request.pk, sent_at__isnull=True).update(sent_at=now)
         record(SYSTEM, "inforequest.message_sent", request, now=now,

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.assessment.models import MediaAssessment
 from hotline.evidence.models import Media
+from hotline.lib import claim
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.takedown.checker import HIT, Checker, CheckResult, HostLimiter, Target
 from hotline.takedown.models import Takedown, TakedownState
@@ -72,9 +73,7 @@ def liveness_step(*, now: datetime | None = None, config: LivenessConfig | None 
 def claim_checks(now: datetime, limit: int) -> list[_Claimed]:
     with transaction.atomic():
         due = Takedown.objects.check_due(now).order_by("next_check_at", "pk")
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        rows = list(due.select_related("item").only(
+        rows = list(claim.skip_locked(due, of=("self",)).select_related("item").only(
             "pk", "state", "checks", "consecutive_misses", "first_notice_at", "opened_at", "removal_confirmed_at",
             "item", "item__canonical_url")[:limit])
         Takedown.objects.filter(pk__in=[row.pk for row in rows]).update(next_check_at=now + CHECK_LEASE)

@@ -4,13 +4,15 @@ sending policy and escalation contacts, and information requests to companies.""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from hotline.lib import states
+from hotline.lib.outbox import OutboxRow
 from hotline.reports.models import InvalidTransition, Item
 
 
@@ -153,6 +155,28 @@ class NoticeState(models.TextChoices):
 
 OUTBOX_STATES = (NoticeState.BATCHING, NoticeState.QUEUED, NoticeState.SENDING)
 
+# (from, to) -> the time field the move stamps. A new notice starts batching; the sender claims a due one
+# (its lease may have run out: sending -> sending) and records the outcome.
+NOTICE_TRANSITIONS: states.Transitions = {
+    (NoticeState.BATCHING, NoticeState.QUEUED): None,  # the batch is full
+    (NoticeState.BATCHING, NoticeState.SENDING): None,  # claimed (the batching window is over)
+    (NoticeState.QUEUED, NoticeState.SENDING): None,
+    (NoticeState.SENDING, NoticeState.SENDING): None,  # a dead sender's lease ran out
+    (NoticeState.SENDING, NoticeState.SENT): "sent_at",
+    (NoticeState.SENDING, NoticeState.QUEUED): None,  # a retry
+    (NoticeState.SENDING, NoticeState.FAILED): None,
+    (NoticeState.SENDING, NoticeState.CANCELLED): None,  # nothing left to send after the re-trace
+}
+# An information request's e-mails reuse the notice states: queued at once, never batching.
+REQUEST_MESSAGE_TRANSITIONS: states.Transitions = {
+    (NoticeState.QUEUED, NoticeState.SENDING): None,
+    (NoticeState.SENDING, NoticeState.SENDING): None,
+    (NoticeState.SENDING, NoticeState.SENT): "sent_at",
+    (NoticeState.SENDING, NoticeState.QUEUED): None,
+    (NoticeState.SENDING, NoticeState.FAILED): None,
+    (NoticeState.QUEUED, NoticeState.CANCELLED): None,  # a reminder not needed any more
+}
+
 
 class NoticeQuerySet(models.QuerySet["Notice"]):
     def due(self, now: datetime) -> NoticeQuerySet:
@@ -171,11 +195,14 @@ class NoticeQuerySet(models.QuerySet["Notice"]):
                            recipient=models.F("contact__email"))
 
 
-class Notice(models.Model):
+class Notice(OutboxRow):
     """One message to one abuse contact about one or more items. It exists, with its idempotency key,
     before anything is sent: the e-mail Message-ID and the API idempotency header derive from ``key``."""
 
-    key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    transitions = NOTICE_TRANSITIONS
+    retry_state, failed_state = NoticeState.QUEUED, NoticeState.FAILED
+    backoff_cap = timedelta(hours=6)
+
     kind = models.CharField(_("kind"), max_length=12, choices=NoticeKind.choices)
     role = models.CharField(_("addressed as"), max_length=12, choices=EscalationRole.choices, blank=True)
     contact = models.ForeignKey("tracing.AbuseContact", on_delete=models.PROTECT, related_name="notices")
@@ -186,10 +213,6 @@ class Notice(models.Model):
     language = models.CharField(_("language"), max_length=8)
     state = models.CharField(_("state"), max_length=10, choices=NoticeState.choices, default=NoticeState.BATCHING)
     created_at = models.DateTimeField(_("created"))
-    # Batching/queued: when it may be sent; sending: when the sender's lease ends.
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
     retraced_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
@@ -323,6 +346,9 @@ class RequestState(models.TextChoices):
 
 
 ANSWER_STATES = (RequestState.ANSWERED, RequestState.PARTIAL, RequestState.REFUSED, RequestState.NO_ANSWER)
+# (from, to) -> the time field the move stamps. An open request gets its answer; an answer can be corrected.
+INFO_REQUEST_TRANSITIONS: states.Transitions = {
+    (before, after): None for before in (RequestState.OPEN, *ANSWER_STATES) for after in ANSWER_STATES}
 
 
 class InfoRequestQuerySet(models.QuerySet["InfoRequest"]):
@@ -414,3 +440,21 @@ class RequestMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.number} of {self.request_id}"
+
+
+def move_notice(query: models.QuerySet[Notice], to: str, *, now: datetime, strict: bool = True,
+                **changes: Any) -> int:
+    """The one way a notice changes state (see NOTICE_TRANSITIONS)."""
+    return states.move(query, to, table=NOTICE_TRANSITIONS, now=now, strict=strict, **changes)
+
+
+def move_request_message(query: models.QuerySet[RequestMessage], to: str, *, now: datetime, strict: bool = True,
+                         **changes: Any) -> int:
+    """The one way an information request's e-mail changes state (see REQUEST_MESSAGE_TRANSITIONS)."""
+    return states.move(query, to, table=REQUEST_MESSAGE_TRANSITIONS, now=now, strict=strict, **changes)
+
+
+def move_info_request(query: models.QuerySet[InfoRequest], to: str, *, now: datetime, strict: bool = True,
+                      **changes: Any) -> int:
+    """The one way an information request changes state (see INFO_REQUEST_TRANSITIONS)."""
+    return states.move(query, to, table=INFO_REQUEST_TRANSITIONS, now=now, strict=strict, **changes)

@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
+from hotline.lib import claim
 from hotline.takedown import conf, integration
 from hotline.takedown.channels import ChannelError, SendResult, channel_for
 from hotline.takedown.models import (
@@ -34,6 +35,7 @@ from hotline.takedown.models import (
     NoticeState,
     Takedown,
     TakedownState,
+    move_notice,
 )
 from hotline.takedown.render import language_of, live_lines, render_notice
 from hotline.takedown.services import add_to_batch, batch_window, latest_located_trace, take_due_decisions
@@ -61,16 +63,11 @@ def notice_step(*, now: datetime | None = None, limit: int = 20) -> bool:
 
 def claim_notice(now: datetime) -> Notice | None:
     with transaction.atomic():
-        due = Notice.objects.due(now).order_by("next_attempt_at", "pk")
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        notice = due.first()
+        notice = claim.claim_one(
+            Notice.objects.due(now).order_by("next_attempt_at", "pk"), match=("state", "attempts", "next_attempt_at"),
+            update={"state": NoticeState.SENDING, "next_attempt_at": now + conf.send_lease(),
+                    "attempts": F("attempts") + 1})
         if notice is None:
-            return None
-        won = Notice.objects.filter(pk=notice.pk, state=notice.state, attempts=notice.attempts,
-                                    next_attempt_at=notice.next_attempt_at).update(
-            state=NoticeState.SENDING, next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1)
-        if won != 1:
             return None
         if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
             record(SYSTEM, "takedown.notice_lease_expired", notice, now=now,
@@ -116,7 +113,7 @@ def _prepare(notice: Notice, *, now: datetime) -> bool:
     notice.retraced_at = now
     if notice.lines.filter(dropped_at__isnull=True).exists():
         return True
-    Notice.objects.filter(pk=notice.pk).update(state=NoticeState.CANCELLED, next_attempt_at=None)
+    move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.CANCELLED, now=now, next_attempt_at=None)
     record(SYSTEM, "takedown.notice_cancelled", notice, now=now, after={"reason": "no items left after re-trace"})
     return False
 
@@ -143,9 +140,9 @@ def _drop(line: NoticeItem, reason: str, now: datetime) -> None:
 
 @transaction.atomic
 def _sent(notice: Notice, result: SendResult, *, now: datetime) -> None:
-    Notice.objects.filter(pk=notice.pk).update(
-        state=NoticeState.SENT, sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
-        delivered_at=now if result.delivered else None)
+    move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.SENT, now=now,
+                sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
+                delivered_at=now if result.delivered else None)
     lines = live_lines(notice)
     _stamp_takedowns(notice, [line.takedown for line in lines], now)
     changes = [Change("takedown.notice_sent", notice, after={
@@ -186,12 +183,9 @@ def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -
 
 
 def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
-    give_up = not exc.retry or notice.attempts >= settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS
-    delay = timedelta(minutes=min(2 ** max(notice.attempts, 1), 6 * 60))
     with transaction.atomic():
-        Notice.objects.filter(pk=notice.pk).update(
-            state=NoticeState.FAILED if give_up else NoticeState.QUEUED, last_error=str(exc)[:2000],
-            next_attempt_at=None if give_up else now + delay)
+        give_up = notice.retry_or_fail(str(exc), retry=exc.retry, max_attempts=settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS,
+                                       now=now)
         if give_up:
             Takedown.objects.filter(notice_lines__notice=notice, managers_flagged_at__isnull=True).update(
                 managers_flagged_at=now)
@@ -208,9 +202,7 @@ def queue_repeats(*, now: datetime, limit: int = 500) -> int:
     transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers)."""
     with transaction.atomic():
         due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        takedowns = list(due.select_related("item", "contact")[:limit])
+        takedowns = list(claim.skip_locked(due, of=("self",)).select_related("item", "contact")[:limit])
         Takedown.objects.filter(pk__in=[t.pk for t in takedowns]).update(next_notice_at=None)
         return sum(_queue_repeat(takedown, now) for takedown in takedowns)
 

@@ -30,6 +30,7 @@ from hotline.takedown.models import (
     NoticeState,
     Takedown,
     TakedownState,
+    move_notice,
 )
 from hotline.tracing.models import AbuseContact, Trace
 
@@ -122,7 +123,8 @@ def add_to_batch(takedown: Takedown, contact: AbuseContact, *, kind: str, now: d
         notice=notice, item_id=takedown.item_id, takedown=takedown, trace=trace, url=takedown.item.canonical_url,
         ip=str(address)[:45], traced_at=trace.traced_at if trace is not None else None, added_at=now)
     if notice.lines.count() >= MAX_NOTICE_ITEMS:
-        Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING).update(state=NoticeState.QUEUED)
+        move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED, now=now,
+                    strict=False)
     return notice
 
 

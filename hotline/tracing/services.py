@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, Actor, record
+from hotline.lib import claim
 from hotline.lib.dnsresolve import DnsOutcome, Resolution, resolve_host
 from hotline.lib.geo import is_public
 from hotline.reports.models import Item, ItemStatus
@@ -246,19 +245,8 @@ def enqueue_untraced(now: datetime, *, limit: int = 500) -> int:
 
 
 def claim_due(now: datetime, limit: int) -> list[TraceDue]:
-    """Lease up to ``limit`` due rows: SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere."""
-    if connection.vendor == "postgresql":
-        with transaction.atomic():
-            rows = list(TraceDue.objects.due(now).select_for_update(skip_locked=True)[:limit])
-            TraceDue.objects.filter(pk__in=[r.pk for r in rows]).update(due_at=now + LEASE)
-        return rows
-    claimed = []
-    for row in TraceDue.objects.due(now)[: limit * 3]:
-        if TraceDue.objects.filter(pk=row.pk, due_at=row.due_at).update(due_at=now + LEASE) == 1:
-            claimed.append(row)
-        if len(claimed) >= limit:
-            break
-    return claimed
+    """Lease up to ``limit`` due rows (SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere)."""
+    return claim.claim_due(TraceDue.objects.due(now), limit=limit, update={"due_at": now + LEASE}, match=("due_at",))
 
 
 def trace_step(*, now: datetime | None = None, config: TraceConfig | None = None, concurrency: int = 8) -> bool:
@@ -274,20 +262,7 @@ def trace_step(*, now: datetime | None = None, config: TraceConfig | None = None
     if len(items) == 1:
         trace_item(items[0], now=now, config=config)
         return True
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(_in_thread(lambda item: trace_item(item, now=now, config=config)), items))
+    # A failing item is logged; its lease expires and the row comes back: a crash costs a delay, never the item.
+    claim.run_in_threads(lambda item: trace_item(item, now=now, config=config), items, workers=concurrency,
+                         describe=lambda item: f"trace of item {item.pk}", logger=log)
     return True
-
-
-def _in_thread(work: Callable[[Item], object]) -> Callable[[Item], None]:
-    def run(item: Item) -> None:
-        try:
-            work(item)
-        except Exception:
-            # The lease expires and the row comes back: a crash costs a delay, never the item.
-            log.exception("trace of item %s failed", item.pk)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    return run

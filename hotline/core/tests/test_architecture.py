@@ -66,3 +66,59 @@ def test_domains_only_import_downwards() -> None:
 def test_every_top_level_module_is_known() -> None:
     modules = {p.stem for p in PACKAGE.glob("*.py")}
     assert modules <= TOP_LEVEL
+
+
+# State writes allowed outside a move function: path -> functions. The models with their own transition()
+# method, and exceptions whose `status` is an HTTP status, not model state.
+STATE_WRITES_ELSEWHERE: dict[str, set[str]] = {
+    "cases/models.py": {"transition"},  # Case: its own table and transition()
+    "reports/models.py": {"transition"},  # Item: TRANSITIONS and transition()
+    "partners/models.py": {"transition"},  # Forward: its own table and transition()
+    "partners/protocol.py": {"__init__"},  # ProtocolError.status, an HTTP status
+    "takedown/respond.py": {"__init__"},  # an exception's HTTP status
+    "takedown/models.py": {"transition"},  # Takedown: its own table and transition()
+}
+
+
+def _state_writes(path: Path) -> list[tuple[str, int]]:
+    """(enclosing function, line) of every `.update(state=/status=…)` and every `x.state = / x.status =`."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            name = child.name if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else function
+            if (isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr == "update"
+                    and {k.arg for k in child.keywords} & {"state", "status"}):
+                found.append((function, child.lineno))
+            if isinstance(child, ast.Assign):
+                targets = [e for t in child.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+                if any(isinstance(t, ast.Attribute) and t.attr in ("state", "status") for t in targets):
+                    found.append((function, child.lineno))
+            visit(child, name)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), "<module>")
+    return found
+
+
+def test_state_columns_change_only_through_their_move_functions() -> None:
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if "tests" in relative.parts or "migrations" in relative.parts:
+            continue
+        allowed = STATE_WRITES_ELSEWHERE.get(relative.as_posix(), set())
+        problems += [f"{relative}:{line} in {function}()" for function, line in _state_writes(path)
+                     if function not in allowed and not function.startswith("move")]
+    assert problems == [], "write states with the model's move function (hotline/lib/states.py), not by hand"
+
+
+def test_only_the_claim_helper_skips_locked_rows() -> None:
+    """Claiming due rows has one implementation (hotline/lib/claim.py), with the one database branch."""
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if "tests" in relative.parts or relative.as_posix() == "lib/claim.py":
+            continue
+        if "skip_locked=True" in path.read_text(encoding="utf-8"):
+            problems.append(str(relative))
+    assert problems == [], "claim due rows with hotline.lib.claim.claim_due / skip_locked"

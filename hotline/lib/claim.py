@@ -1,0 +1,91 @@
+"""Claiming due rows safely, and running claimed work on a few threads.
+
+Every worker that takes durable rows (notices, referrals, exchange messages, trace and capture leases,
+liveness checks) claims them here, so the one database-specific branch lives in one place:
+
+* PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` in one transaction, then one UPDATE of the batch.
+  Concurrent claimers skip each other's locked rows, so no row is taken twice.
+* SQLite (and any other database): read the candidates, then one conditional
+  ``UPDATE … WHERE pk = … AND <the values just read still hold>`` per row; a row whose UPDATE hits
+  no row was taken by another worker in between and is left out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Model, QuerySet
+
+log = logging.getLogger("hotline.worker")
+
+M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+
+__all__ = ["claim_due", "claim_one", "run_in_threads", "skip_locked"]
+
+
+def skip_locked(queryset: QuerySet[M], *, of: Sequence[str] = ()) -> QuerySet[M]:
+    """Lock the selected rows and skip rows other transactions hold (PostgreSQL); unchanged elsewhere,
+    where the IMMEDIATE transaction or a conditional UPDATE keeps workers apart."""
+    if connection.vendor == "postgresql":
+        return queryset.select_for_update(skip_locked=True, of=tuple(of))
+    return queryset
+
+
+def claim_due(queryset: QuerySet[M], *, limit: int, update: Mapping[str, Any], match: Sequence[str] = (),
+              where: Mapping[str, Any] | None = None, of: Sequence[str] = (), scan: int = 3) -> list[M]:
+    """Claim up to ``limit`` rows of the ordered ``queryset`` by writing ``update`` to them (a lease:
+    a due time moved forward, a state set to ``sending``, an attempt counted).
+
+    ``match`` names the fields whose values, as read, must still hold when the row is claimed (SQLite's
+    conditional UPDATE); ``where`` adds fixed conditions to it. On SQLite up to ``limit * scan``
+    candidates are read so a few lost races do not leave the batch short. ``of`` limits the row locks
+    to these tables when the queryset joins others (PostgreSQL). The rows come back as they were read,
+    before ``update``; callers that need the new values refresh them."""
+    if limit <= 0:
+        return []
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            rows = list(skip_locked(queryset, of=of)[:limit])
+            if rows:
+                queryset.model._default_manager.filter(pk__in=[row.pk for row in rows]).update(**update)
+            return rows
+        claimed: list[M] = []
+        for row in queryset[: limit * scan]:
+            condition = {name: getattr(row, name) for name in match} | dict(where or {})
+            if queryset.model._default_manager.filter(pk=row.pk, **condition).update(**update) == 1:
+                claimed.append(row)
+                if len(claimed) >= limit:
+                    break
+        return claimed
+
+
+def claim_one(queryset: QuerySet[M], *, update: Mapping[str, Any], match: Sequence[str] = (),
+              where: Mapping[str, Any] | None = None) -> M | None:
+    """Claim the first row of the ordered ``queryset`` (see :func:`claim_due`), or None."""
+    rows = claim_due(queryset, limit=1, update=update, match=match, where=where, scan=1)
+    return rows[0] if rows else None
+
+
+def run_in_threads(work: Callable[[T], object], items: Iterable[T], *, workers: int,
+                   describe: Callable[[T], str], logger: logging.Logger = log) -> None:
+    """Run ``work`` on every item, ``workers`` at a time. A failing item is logged (``"<describe> failed"``)
+    and does not stop the others: its lease runs out and it comes back. Each thread closes its database
+    connection when done."""
+
+    def run(item: T) -> None:
+        try:
+            work(item)
+        except Exception:
+            logger.exception("%s failed", describe(item))
+        finally:
+            close_old_connections()
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(run, items))
+
