@@ -41,11 +41,11 @@ class Command(BaseCommand):
             "world alive with the real web server and worker.")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--port", type=int, default=8000, help="web server port on 127.0.0.1 (default 8000)")
         parser.add_argument("--history-reports", type=int, default=150,
                             help="reports in the simulated history before the demo goes live")
         parser.add_argument("--history-days", type=int, default=14, help="days of simulated history")
-        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--seed", type=int, default=1, help="random seed of the simulated history")
         parser.add_argument("--feed", type=float, default=20.0,
                             help="seconds between new synthetic reports once live (0: none)")
         parser.add_argument("--setup-only", action="store_true", help="stop after the history")
@@ -55,6 +55,7 @@ class Command(BaseCommand):
             raise CommandError("--history-reports and --history-days must be at least 1")
         call_command("migrate", verbosity=0)
         call_command("createcachetable", verbosity=0)
+        write_demo_env(settings.VAR_DIR)
         if Item.objects.exists():
             self._fresh_database()
         days = options["history_days"]
@@ -139,6 +140,18 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def write_demo_env(var_dir: Path) -> Path:
+    """``var/demo.env``: what ``hotline ...`` needs to work on the demo's database in this checkout (its keys
+    stay in var/dev-secrets.json, which development settings read)."""
+    path = var_dir / "demo.env"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["# Written by 'hotline demo'; the hotline command uses it when no HOTLINE_* variable is set.",
+             "HOTLINE_DEBUG=true", f"HOTLINE_VAR_DIR={var_dir}", f"DATABASE_URL={settings.DATABASE_URL}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
 
 
 def _maildir_writer(directory: Path) -> Callable[[Received], None]:

@@ -15,8 +15,8 @@ from hotline.reports.models import Source
 
 
 class Command(BaseCommand):
-    help = ("Import reported URLs from a CSV file (header with at least 'url'; separator , ; or tab); "
-            "bad lines are listed and the exit code is 1 if any line was refused.")
+    help = ("Import reported URLs from a CSV file (header naming at least 'url'; separated by , ; or tab). "
+            "Bad lines are listed; the exit code is 1 if any line was refused.")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("file", help="the CSV file (UTF-8)")
