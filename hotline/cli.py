@@ -41,7 +41,7 @@ def load_demo_env(environ: dict[str, str] | os._Environ[str]) -> Path | None:
     """Use the demo's settings when the environment names none of its own; the file used, if any."""
     path = demo_env_path(environ)
     own = [name for name in environ if name.startswith("HOTLINE_") and name != "HOTLINE_DEMO_ENV"]
-    if path is None or not path.exists() or "DATABASE_URL" in environ or own:
+    if path is None or not path.exists() or environ.get("DATABASE_URL") or own:
         return None
     for name, value in read_env_file(path).items():
         environ.setdefault(name, value)

@@ -50,8 +50,9 @@ def test_secrets_can_come_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path:
         env.text("HL_SECRET")
 
 
-def _run_cli(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_"))}
+def _run_cli(*args: str, extra_env: dict[str, str] | None = None,
+             drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_")) and k not in drop}
     clean |= {"DJANGO_SETTINGS_MODULE": "hotline.settings", "HOTLINE_DEMO_ENV": "", **(extra_env or {})}
     return subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=clean,  # noqa: S603
                           capture_output=True, text=True, timeout=120, check=False)
@@ -71,13 +72,14 @@ def test_the_cli_uses_the_demo_settings_when_no_hotline_variable_is_set(tmp_path
     demo_env = tmp_path / "demo.env"
     demo_env.write_text(f"# written by the demo\nHOTLINE_DEBUG=true\nHOTLINE_VAR_DIR={tmp_path}\n"
                         f"DATABASE_URL=sqlite:///{tmp_path / 'demo.sqlite3'}\n")
-    result = _run_cli("migrate", "-v0", extra_env={"HOTLINE_DEMO_ENV": str(demo_env)})
+    result = _run_cli("migrate", "-v0", extra_env={"HOTLINE_DEMO_ENV": str(demo_env)}, drop=("DATABASE_URL",))
     assert result.returncode == 0, result.stderr
     assert result.stderr == (f"hotline: using the demo's settings from {demo_env} (HOTLINE_DEBUG=true); "
                              "set HOTLINE_* variables to use others\n")
     assert (tmp_path / "demo.sqlite3").exists() and (tmp_path / "dev-secrets.json").exists()
     # Any HOTLINE_* variable of one's own: the demo file is left alone.
-    own = _run_cli("check", extra_env={"HOTLINE_DEMO_ENV": str(demo_env), "HOTLINE_ALLOWED_HOSTS": "x.example"})
+    own = _run_cli("check", extra_env={"HOTLINE_DEMO_ENV": str(demo_env), "HOTLINE_ALLOWED_HOSTS": "x.example"},
+                   drop=("DATABASE_URL",))
     assert own.returncode == 2 and "using the demo's settings" not in own.stderr
 
 
