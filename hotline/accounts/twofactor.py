@@ -73,11 +73,12 @@ def enrol_with_secret(user: User, secret: str, *, actor: Actor, now: datetime | 
     return device
 
 
-def ensure_enrolled(user: User, *, actor: Actor) -> str:
-    """The secret of the user's authenticator, pre-enrolling one if there is none (demo users)."""
-    device = confirmed_device(user) or enrol_with_secret(user, otp.new_secret(), actor=actor)
-    secret: str = device.secret
-    return secret
+def ensure_enrolled(user: User, *, actor: Actor, secret: str | None = None) -> str:
+    """The secret of the user's authenticator, pre-enrolling one (``secret`` or a new one) if there is none
+    (demo users)."""
+    device = confirmed_device(user) or enrol_with_secret(user, secret or otp.new_secret(), actor=actor)
+    enrolled: str = device.secret
+    return enrolled
 
 
 @transaction.atomic

@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BeforeValidator
 from hotline.accounts.api import ClientToken, request_client
 from hotline.accounts.models import ApiClient
 from hotline.audit.services import Actor
-from hotline.reports.models import Report, Submission
+from hotline.reports.models import Report, Submission, normalize_reference
 from hotline.reports.services import IncomingReport, Outcome, ReportResult, public_status, receive_reports
 
 router = Router(auth=ClientToken(), tags=["intake"])
@@ -182,6 +182,7 @@ def get_submission(request: HttpRequest, submission_id: PathEx[str, P(pattern=SU
             summary="Coarse status of a report you submitted")
 def report_status(request: HttpRequest, reference: PathEx[str, P(pattern=NO_NUL)]) -> Status[dict[str, Any]]:
     client = request_client(request)
+    reference = normalize_reference(reference)
     if not Report.objects.filter(reference=reference, api_client=client).exists():
         raise HttpError(404, "no report with this reference from your organisation")
     return Status(200, {"reference": reference, "status": public_status(reference)})

@@ -1,13 +1,15 @@
 """Streaming CSV intake: one report per line, bad lines reported by number, good lines kept.
 
 Columns (header required): ``url`` (required), ``received_at`` (ISO 8601), ``text``,
-``language``, ``external_ref``, ``contact``. Unknown columns are ignored.
+``language``, ``external_ref``, ``contact``. Unknown columns are ignored. The separator is
+``,``, ``;`` (what Belgian spreadsheets save) or a tab, whichever the header line uses most.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from hotline.reports.models import Source
 from hotline.reports.services import IncomingReport, receive_reports
 
 BATCH = 1000
+SEPARATORS = (",", ";", "\t")
 COLUMNS = ("url", "received_at", "text", "language", "external_ref", "contact")
 MAX_FIELD = 20_000
 
@@ -66,7 +69,8 @@ def import_csv(
     """Read ``binary`` as UTF-8 CSV line by line; memory stays flat whatever the file size."""
     csv.field_size_limit(MAX_FIELD)
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
-    reader = csv.DictReader(text)
+    header = text.readline()
+    reader = csv.DictReader(itertools.chain([header], text), delimiter=sniff_separator(header))
     try:
         fieldnames = reader.fieldnames
     except csv.Error as exc:
@@ -83,6 +87,12 @@ def import_csv(
             progress(binary.tell())
     summary.errors.sort(key=lambda e: e.line)
     return summary
+
+
+def sniff_separator(header: str) -> str:
+    """The separator the header line uses most (a comma when it names one column only)."""
+    counts = [(header.count(sep), -rank, sep) for rank, sep in enumerate(SEPARATORS)]
+    return max(counts)[2]
 
 
 def _batches(

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from hotline.lib.urls import InvalidURL, canonicalize
+from hotline.reports.models import normalize_reference
 from hotline.reports.services import MAX_CONTACT_LENGTH, MAX_TEXT_LENGTH
 
 
@@ -63,11 +64,11 @@ class PublicReportForm(forms.Form):
 
 
 class StatusForm(forms.Form):
-    code = forms.CharField(label=_("Your reference"), max_length=20, min_length=6)
+    code = forms.CharField(label=_("Your reference"), max_length=40, min_length=6)
 
     def clean_code(self) -> str:
         value: Any = self.cleaned_data["code"]
-        return str(value).strip().upper()
+        return normalize_reference(str(value))
 
 
 class CsvUploadForm(forms.Form):

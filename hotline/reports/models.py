@@ -35,6 +35,25 @@ def new_reference() -> str:
     return f"HL-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
 
 
+# What people type for the letters the alphabet leaves out (Crockford's decoding rules).
+_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def normalize_reference(typed: str) -> str:
+    """The reference as stored, from what a reporter typed.
+
+    Accepts lower case, spaces, dots, missing or extra dashes, and O for 0 or I/L for 1
+    (the alphabet has none of O, I, L). Without the ``HL`` prefix the twelve characters are
+    enough. Anything that is not a reference comes back upper-cased and unmatched.
+    """
+    compact = "".join(ch for ch in typed.upper() if ch.isalnum() and ch.isascii())
+    body = compact[2:] if len(compact) == 14 and compact.startswith("HL") else compact
+    body = body.translate(_LOOK_ALIKES)
+    if len(body) != 12 or any(ch not in _CODE_ALPHABET for ch in body):
+        return typed.strip().upper()
+    return f"HL-{body[:4]}-{body[4:8]}-{body[8:]}"
+
+
 class Report(models.Model):
     """One report as it arrived: who sent it, when, and the URLs it named."""
 

@@ -50,17 +50,85 @@ def test_secrets_can_come_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path:
         env.text("HL_SECRET")
 
 
-def _run_cli(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_"))}
-    clean |= {"DJANGO_SETTINGS_MODULE": "hotline.settings", **(extra_env or {})}
+def _run_cli(*args: str, extra_env: dict[str, str] | None = None,
+             drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_")) and k not in drop}
+    clean |= {"DJANGO_SETTINGS_MODULE": "hotline.settings", "HOTLINE_DEMO_ENV": "", **(extra_env or {})}
     return subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=clean,  # noqa: S603
                           capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_production_settings_refuse_to_start_without_keys() -> None:
     result = _run_cli("check")
-    assert result.returncode != 0
-    assert "HOTLINE_SECRET_KEY (or HOTLINE_SECRET_KEY_FILE) must be set" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr.startswith("hotline: configuration error: HOTLINE_SECRET_KEY (or HOTLINE_SECRET_KEY_FILE)")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    for words in (["import-csv", "x.csv"], ["--help"], ["help", "audit"]):
+        again = _run_cli(*words)
+        assert again.returncode == 2 and "Traceback" not in again.stderr, again.stderr
+
+
+def test_the_cli_uses_the_demo_settings_when_no_hotline_variable_is_set(tmp_path: Path) -> None:
+    demo_env = tmp_path / "demo.env"
+    demo_env.write_text(f"# written by the demo\nHOTLINE_DEBUG=true\nHOTLINE_VAR_DIR={tmp_path}\n"
+                        f"DATABASE_URL=sqlite:///{tmp_path / 'demo.sqlite3'}\n")
+    result = _run_cli("migrate", "-v0", extra_env={"HOTLINE_DEMO_ENV": str(demo_env)}, drop=("DATABASE_URL",))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (f"hotline: using the demo's settings from {demo_env} (HOTLINE_DEBUG=true); "
+                             "set HOTLINE_* variables to use others\n")
+    assert (tmp_path / "demo.sqlite3").exists() and (tmp_path / "dev-secrets.json").exists()
+    # Any HOTLINE_* variable of one's own: the demo file is left alone.
+    own = _run_cli("check", extra_env={"HOTLINE_DEMO_ENV": str(demo_env), "HOTLINE_ALLOWED_HOSTS": "x.example"},
+                   drop=("DATABASE_URL",))
+    assert own.returncode == 2 and "using the demo's settings" not in own.stderr
+
+
+def test_the_demo_writes_the_settings_file_the_cli_reads(tmp_path: Path) -> None:
+    from hotline.cli import read_env_file
+    from hotline.core.management.commands.demo import write_demo_env
+
+    path = write_demo_env(tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    values = read_env_file(path)
+    assert values["HOTLINE_DEBUG"] == "true" and values["HOTLINE_VAR_DIR"] == str(tmp_path)
+    assert values["DATABASE_URL"]
+
+
+def test_help_lists_the_product_commands_first_with_one_line_each() -> None:
+    result = _run_cli("--help", extra_env={"HOTLINE_DEBUG": "true", "HOTLINE_VAR_DIR": "/tmp/hotline-cli-test"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("Hotline commands:") < out.index("Django commands:")
+    ours = out[out.index("Hotline commands:"):out.index("Django commands:")]
+    assert "  import-csv  Import reported URLs from a CSV file" in ours and "\n  migrate " not in ours
+    assert "  audit " in ours and "  worker " in ours
+    assert _run_cli("help", extra_env={"HOTLINE_DEBUG": "true",
+                                       "HOTLINE_VAR_DIR": "/tmp/hotline-cli-test"}).stdout == out
+    one = _run_cli("help", "import-csv", extra_env={"HOTLINE_DEBUG": "true",
+                                                    "HOTLINE_VAR_DIR": "/tmp/hotline-cli-test"})
+    assert one.returncode == 0 and "--errors" in one.stdout
+
+
+def test_every_option_of_the_product_commands_has_help_text() -> None:
+    import argparse
+
+    from django.core.management import get_commands, load_command_class
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    ours = {name: app for name, app in get_commands().items() if app.startswith("hotline.")}
+    assert "import_csv" in ours and "demo" in ours
+    for name, app in ours.items():
+        walk(load_command_class(app, name).create_parser("hotline", name), name)
+    assert missing == []
 
 
 def test_a_bad_database_url_is_named() -> None:
@@ -76,7 +144,7 @@ def test_the_cli_maps_words_to_commands(tmp_path: Path) -> None:
     csv = tmp_path / "in.csv"
     csv.write_text("url\nhttp://cli.sim.test/a\nnot a url\n")
     result = _run_cli("import-csv", str(csv), "--quiet", extra_env=base)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     assert "2 lines: 1 new items, 0 merged, 1 errors" in result.stdout
     verify = _run_cli("audit", "verify", extra_env=base)
     assert verify.returncode == 0 and "audit chain intact: 2 events" in verify.stdout

@@ -93,3 +93,43 @@ def test_make_demo_runs_a_living_hotline_and_stops_on_ctrl_c(tmp_path: Path) -> 
     assert b"starting from a fresh demo database" in again.stdout
     fresh = len(make_plan(5, days=1, seed=1).sites)
     assert _count(tmp_path / "hotline.sqlite3", "select count(*) from reports_item") == fresh
+
+
+def test_sigterm_stops_the_demo_and_its_children_and_a_restart_keeps_the_keys(tmp_path: Path) -> None:
+    env, port, log = _env(tmp_path), free_port(), tmp_path / "demo.log"
+    command = [sys.executable, "-m", "hotline.cli", "demo", "--port", str(port), "--history-reports", "5",
+               "--history-days", "1", "--feed", "0"]
+    with log.open("wb") as out:
+        demo = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
+                                start_new_session=True)
+    try:
+        _wait("the web server", lambda: _answers(port), demo, log)
+        _wait("the banner", lambda: b"Press Ctrl-C" in log.read_bytes(), demo, log)
+        os.kill(demo.pid, signal.SIGTERM)  # to the demo alone, as a service manager or `kill` sends it
+        code = demo.wait(timeout=30)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+    assert code == 0, log.read_text()[-4000:]
+    assert not _answers(port)
+    deadline = time.monotonic() + 30
+    while _group_alive(demo.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _group_alive(demo.pid), "a child of the demo outlived it"
+    logins = tmp_path / "demo-logins.txt"
+    assert logins.stat().st_mode & 0o777 == 0o600 and "analyst-demo-2026" in logins.read_text()
+    assert "HOTLINE_DEBUG=true" in (tmp_path / "demo.env").read_text()
+    keys = (tmp_path / "demo-authenticator-keys.json").read_text()
+
+    again = subprocess.run([*command[:4], "--setup-only", "--history-reports", "3", "--history-days", "1"],  # noqa: S603
+                           env=env, cwd=ROOT, capture_output=True, timeout=DEADLINE, check=False)
+    assert again.returncode == 0, again.stderr.decode()[-4000:]
+    assert (tmp_path / "demo-authenticator-keys.json").read_text() == keys
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -81,6 +81,8 @@ def test_report_status_only_for_the_clients_own_reports(partner_client: tuple[Ap
     ref = _post(token, _batch("s1", "http://a.sim.test/")).json()["reports"][0]["reference"]
     own = Client().get(f"/api/v1/reports/{ref}", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert own.json() == {"reference": ref, "status": "received"}
+    loose = Client().get(f"/api/v1/reports/{ref.lower().replace('-', '')}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert loose.json() == {"reference": ref, "status": "received"}
     assert Client().get(f"/api/v1/reports/{ref}", HTTP_AUTHORIZATION=f"Bearer {other}").status_code == 404
 
 

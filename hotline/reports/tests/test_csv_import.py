@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,7 +86,9 @@ def test_the_command_reports_errors_and_progress(tmp_path: Path, capsys: pytest.
     path = tmp_path / "reports.csv"
     path.write_text(GOOD_AND_BAD, encoding="utf-8")
     errors = tmp_path / "errors.txt"
-    call_command("import_csv", str(path), "--quiet", "--errors", str(errors))
+    with pytest.raises(CommandError, match="3 of 5 lines refused") as refused:
+        call_command("import_csv", str(path), "--quiet", "--errors", str(errors))
+    assert refused.value.returncode == 1
     out = capsys.readouterr()
     assert "5 lines: 1 new items, 1 merged, 3 errors" in out.out
     assert "line 4: field 'url': empty" in out.err
@@ -105,7 +110,8 @@ def test_the_command_keeps_the_good_lines_around_a_nul(tmp_path: Path) -> None:
     path = tmp_path / "nul.csv"
     path.write_bytes(b"url\nhttp://a.sim.test/1\nhttp://a.sim.test/\x00\nhttp://a.sim.test/3\n")
     err = io.StringIO()
-    call_command("import_csv", str(path), "--quiet", stdout=io.StringIO(), stderr=err)
+    with pytest.raises(CommandError, match="1 of 3 lines refused"):
+        call_command("import_csv", str(path), "--quiet", stdout=io.StringIO(), stderr=err)
     assert "line 3: field 'url': contains a NUL character" in err.getvalue()
     assert Item.objects.count() == 2
 
@@ -125,3 +131,54 @@ def test_a_line_the_csv_reader_refuses_is_named_by_its_own_number() -> None:
     summary = import_csv(io.BytesIO(raw), actor=SYSTEM)
     assert [(e.line, e.field) for e in summary.errors] == [(3, "*")]
     assert summary.created == 2
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_it_reads_comma_semicolon_and_tab_separated_files(sep: str) -> None:
+    raw = sep.join(["url", "text", "external_ref"]) + "\n"
+    raw += sep.join(["http://sep.sim.test/1", '"a, b; c"', "E1"]) + "\n"
+    raw += sep.join(["http://sep.sim.test/2", "plain", "E2"]) + "\n"
+    summary = import_csv(io.BytesIO(raw.encode()), actor=SYSTEM)
+    assert (summary.created, summary.error_count) == (2, 0)
+    assert Report.objects.get(external_ref="E1").text == "a, b; c"
+
+
+def test_a_one_column_file_is_read_with_commas() -> None:
+    summary = import_csv(io.BytesIO(b"url\nhttp://one.sim.test/\n"), actor=SYSTEM)
+    assert (summary.created, summary.error_count) == (1, 0)
+
+
+def test_a_clean_file_exits_zero_through_call_command(tmp_path: Path) -> None:
+    path = tmp_path / "clean.csv"
+    path.write_text("url;text\nhttp://clean.sim.test/1;ok\n", encoding="utf-8")
+    out = io.StringIO()
+    call_command("import_csv", str(path), "--quiet", stdout=out)
+    assert "1 lines: 1 new items, 0 merged, 0 errors" in out.getvalue()
+
+
+@pytest.mark.slow
+def test_the_hotline_command_exits_non_zero_when_a_line_is_refused(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[3]
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env = keep | {"HOTLINE_DEBUG": "true", "HOTLINE_VAR_DIR": str(tmp_path), "PYTHONPATH": str(root),
+                  "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"}
+
+    def hotline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hotline.cli", *args], env=env, cwd=root,  # noqa: S603
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    assert hotline("migrate", "-v", "0").returncode == 0
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("url;text\nhttp://cli.sim.test/1;ok\nftp://cli.sim.test/2;bad\n", encoding="utf-8")
+    refused = hotline("import-csv", str(mixed), "--quiet")
+    assert refused.returncode == 1
+    assert "2 lines: 1 new items, 0 merged, 1 errors" in refused.stdout
+    assert "line 3: field 'url'" in refused.stderr and "1 of 2 lines refused" in refused.stderr
+    clean = tmp_path / "clean.csv"
+    clean.write_text("url\tlanguage\nhttp://cli.sim.test/3\tnl\n", encoding="utf-8")
+    assert hotline("import-csv", str(clean), "--quiet").returncode == 0
+    noise = tmp_path / "noise.csv"
+    noise.write_bytes(__import__("random").Random(19).randbytes(4096))
+    binary = hotline("import-csv", str(noise), "--quiet")
+    assert binary.returncode != 0 and "not a CSV file" in binary.stderr
+    assert "Traceback" not in binary.stderr

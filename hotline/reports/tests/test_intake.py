@@ -7,7 +7,7 @@ from django.db import connection
 
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM, verify
-from hotline.reports.models import Item, Report, ReportItem, Source
+from hotline.reports.models import Item, Report, ReportItem, Source, normalize_reference
 from hotline.reports.services import IncomingReport, public_status, receive_reports
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +129,15 @@ def test_public_status_is_coarse(make_item: object) -> None:
     Item.objects.update(status="assessed")
     assert public_status(result.reference) == "handled"
     assert public_status("HL-0000-0000-0000") is None
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("hl-7qk2-m9xd-4tra", "HL-7QK2-M9XD-4TRA"),
+    ("7qk2m9xd4tra", "HL-7QK2-M9XD-4TRA"),
+    ("HL 0O0O IiLl 1111", "HL-0000-1111-1111"),
+    ("HL-7QK2-M9XD-4TRU", "HL-7QK2-M9XD-4TRU"),  # U is not in the alphabet: left alone, unmatched
+    ("HL-7QK2-M9XD", "HL-7QK2-M9XD"),  # too short: left alone
+    ("  something else ", "SOMETHING ELSE"),
+])
+def test_it_normalizes_a_typed_reference(typed: str, stored: str) -> None:
+    assert normalize_reference(typed) == stored

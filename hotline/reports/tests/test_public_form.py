@@ -79,6 +79,24 @@ def test_the_status_page_shows_only_a_coarse_status(make_item: object) -> None:
     assert "We know no report with this reference" in missing
 
 
+@pytest.mark.parametrize("typed", [
+    "hl-7qk2-m9xd-4tr1", "HL7QK2M9XD4TR1", "7QK2M9XD4TR1", " hl 7qk2 m9xd 4tr1 ",
+    "HL-7QK2-M9XD-4TRI", "HL-7QK2-M9XD-4TRl", "HL.7QK2.M9XD.4TR1", "HL--7QK2 M9XD-4TR1",
+])
+def test_it_finds_a_report_from_a_reference_typed_loosely(typed: str) -> None:
+    Client().post("/report/", {"urls": "http://loose.sim.test/1"})
+    Report.objects.update(reference="HL-7QK2-M9XD-4TR1")
+    page = Client().get("/report/status/", {"code": typed}).content.decode()
+    assert 'data-status="received"' in page
+
+
+def test_it_reads_the_letter_o_as_zero_in_a_reference() -> None:
+    Client().post("/report/", {"urls": "http://loose.sim.test/2"})
+    Report.objects.update(reference="HL-0000-10A0-0000")
+    page = Client().get("/report/status/", {"code": "hl-oooo-loao-oooo"}).content.decode()
+    assert 'data-status="received"' in page
+
+
 def _post_report(client: Client, n: int) -> int:
     return int(client.post("/report/", {"urls": f"http://probe.sim.test/{n}"}).status_code)
 

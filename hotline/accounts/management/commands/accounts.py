@@ -22,7 +22,7 @@ class Command(BaseCommand):
         for name, text in (("status", "show lockout and second-factor state"),
                            ("unlock", "lift a lockout and forget counted failures"),
                            ("reset-2fa", "remove the authenticator and recovery codes; the next login enrols")):
-            sub.add_parser(name, help=text).add_argument("username")
+            sub.add_parser(name, help=text).add_argument("username", help="the user's login name")
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = User.objects.filter(username=options["username"]).first()

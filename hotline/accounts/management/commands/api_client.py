@@ -18,12 +18,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add")
-        add.add_argument("name")
-        add.add_argument("--kind", required=True, choices=ClientKind.values)
-        add.add_argument("--country", default="")
+        add.add_argument("name", help="the organisation the token is for")
+        add.add_argument("--kind", required=True, choices=ClientKind.values, help="what kind of sender it is")
+        add.add_argument("--country", default="", help="its country code, e.g. NL")
         sub.add_parser("list")
         revoke = sub.add_parser("revoke")
-        revoke.add_argument("name")
+        revoke.add_argument("name", help="the organisation whose tokens to revoke")
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = Actor(label="cli:api-client")

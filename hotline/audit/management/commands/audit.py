@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = "Audit trail tools. 'verify' checks that no event was edited, inserted or deleted."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("action", choices=["verify"])
+        parser.add_argument("action", choices=["verify"],
+                            help="verify: check that no event was edited, inserted or deleted")
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = verify()

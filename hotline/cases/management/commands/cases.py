@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         imp = sub.add_parser("import-outcomes", help="columns: case_reference,outcome,date,reason,note")
-        imp.add_argument("file")
+        imp.add_argument("file", help="the CSV file of police outcomes")
         imp.add_argument("--user", help="the police liaison to record the outcomes as (default: the command)")
 
     def handle(self, *args: Any, **options: Any) -> None:

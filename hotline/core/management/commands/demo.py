@@ -3,6 +3,7 @@ server and worker (docs/simulation.md, "The demo")."""
 
 from __future__ import annotations
 
+import json
 import mailbox
 import os
 import signal
@@ -41,20 +42,24 @@ class Command(BaseCommand):
             "world alive with the real web server and worker.")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--port", type=int, default=8000, help="web server port on 127.0.0.1 (default 8000)")
         parser.add_argument("--history-reports", type=int, default=150,
                             help="reports in the simulated history before the demo goes live")
         parser.add_argument("--history-days", type=int, default=14, help="days of simulated history")
-        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--seed", type=int, default=1, help="random seed of the simulated history")
         parser.add_argument("--feed", type=float, default=20.0,
                             help="seconds between new synthetic reports once live (0: none)")
         parser.add_argument("--setup-only", action="store_true", help="stop after the history")
+        parser.add_argument("--fresh", action="store_true",
+                            help="new authenticator keys for the demo users (by default a restart keeps them)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["history_reports"] < 1 or options["history_days"] < 1:
             raise CommandError("--history-reports and --history-days must be at least 1")
+        signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: the children too
         call_command("migrate", verbosity=0)
         call_command("createcachetable", verbosity=0)
+        write_demo_env(settings.VAR_DIR)
         if Item.objects.exists():
             self._fresh_database()
         days = options["history_days"]
@@ -67,8 +72,8 @@ class Command(BaseCommand):
                                 progress=lambda line: self.stdout.write(f"  {line}")).run()
             self.stdout.write("\n".join(summary_lines(result)))
             logins = ensure_demo_users()
-            keys = {name: ensure_enrolled(User.objects.get(username=name), actor=Actor(label="demo"))
-                    for name in logins}
+            keys = enrol_demo_users(logins, settings.VAR_DIR, fresh=options["fresh"])
+            logins_file = write_logins(settings.VAR_DIR, logins, keys)
             if options["setup_only"]:
                 return
             port = options["port"]
@@ -82,7 +87,8 @@ class Command(BaseCommand):
             time.sleep(1.5)
             self._banner(port, logins, keys, world.tokens[ClientKind.INDUSTRY], options["feed"])
             self.stdout.write(f"Outbound mail (police referrals, notices) is caught on 127.0.0.1:{smtp.port} "
-                              f"and written to {mail_dir}/\n")
+                              f"and written to {mail_dir}/\nThe logins are also in {logins_file}; "
+                              "the authenticator keys stay the same on a restart (hotline demo --fresh: new ones).\n")
             self.stdout.flush()  # the banner first, also when the output goes to a file or a pipe
             self._live(live, children)
 
@@ -139,6 +145,53 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def enrol_demo_users(logins: dict[str, str], var_dir: Path, *, fresh: bool) -> dict[str, str]:
+    """Each demo user's authenticator key: the one saved by an earlier run (the demo database is new each run,
+    the phone's authenticator app is not), unless ``fresh``. Saved in var/demo-authenticator-keys.json (0600)."""
+    path = var_dir / "demo-authenticator-keys.json"
+    saved: dict[str, str] = {}
+    if path.exists() and not fresh:
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            saved = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+        except ValueError:
+            saved = {}
+    keys = {name: ensure_enrolled(User.objects.get(username=name), actor=Actor(label="demo"), secret=saved.get(name))
+            for name in logins}
+    _write_private(path, json.dumps(keys, indent=1) + "\n")
+    return keys
+
+
+def write_logins(var_dir: Path, logins: dict[str, str], keys: dict[str, str]) -> Path:
+    """var/demo-logins.txt (0600): user, password and authenticator key of each demo user."""
+    path = var_dir / "demo-logins.txt"
+    lines = ["# Demo logins on 127.0.0.1 (user / password / authenticator key), written by 'hotline demo'"]
+    lines += [f"{role.label:<16} {name} / {logins[name]} / {keys[name]}" for name, role in DEMO_USERS]
+    _write_private(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text, encoding="utf-8")
+
+
+def write_demo_env(var_dir: Path) -> Path:
+    """``var/demo.env``: what ``hotline ...`` needs to work on the demo's database in this checkout (its keys
+    stay in var/dev-secrets.json, which development settings read)."""
+    path = var_dir / "demo.env"
+    lines = ["# Written by 'hotline demo'; the hotline command uses it when no HOTLINE_* variable is set.",
+             "HOTLINE_DEBUG=true", f"HOTLINE_VAR_DIR={var_dir}", f"DATABASE_URL={settings.DATABASE_URL}"]
+    _write_private(path, "\n".join(lines) + "\n")
+    return path
 
 
 def _maildir_writer(directory: Path) -> Callable[[Received], None]:

@@ -17,7 +17,8 @@ class Command(BaseCommand):
             "ones after it, restart, then 'rotate'; 'status' counts values per key id.")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("action", choices=["status", "rotate"])
+        parser.add_argument("action", choices=["status", "rotate"],
+                            help="status: values per key id; rotate: re-encrypt with the first key")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "rotate":

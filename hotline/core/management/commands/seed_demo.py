@@ -15,9 +15,9 @@ class Command(BaseCommand):
     help = "Load synthetic, benign demo data (skipped when reports already exist unless --force)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--reports", type=int, default=60)
-        parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--force", action="store_true")
+        parser.add_argument("--reports", type=int, default=60, help="how many synthetic reports (default 60)")
+        parser.add_argument("--seed", type=int, default=1, help="random seed")
+        parser.add_argument("--force", action="store_true", help="load even when reports exist")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if Report.objects.exists() and not options["force"]:

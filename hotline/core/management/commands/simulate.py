@@ -17,9 +17,9 @@ class Command(BaseCommand):
             "hold, notices, re-checks and removal or escalation; print the end state and the statistics.")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--reports", type=int, default=1000)
-        parser.add_argument("--days", type=int, default=60)
-        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--reports", type=int, default=1000, help="how many reports to simulate (default 1000)")
+        parser.add_argument("--days", type=int, default=60, help="over how many days (default 60)")
+        parser.add_argument("--seed", type=int, default=1, help="random seed")
         parser.add_argument("--quiet", action="store_true", help="no daily progress lines")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -29,12 +29,13 @@ class Command(BaseCommand):
         export.add_argument("items", nargs="+", type=int, help="item ids")
         export.add_argument("--out", required=True, help="bag directory (or encrypted file) to create")
         export.add_argument("--encrypt-to", help="recipient X25519 public key (base64): write an encrypted file")
-        export.add_argument("--organisation", default=os.environ.get("HOTLINE_ORGANISATION", "Hotline"))
+        export.add_argument("--organisation", default=os.environ.get("HOTLINE_ORGANISATION", "Hotline"),
+                            help="the sending organisation named in the bag (default: HOTLINE_ORGANISATION)")
         verify = sub.add_parser("verify", help="check completeness, hashes and signature of a bag")
-        verify.add_argument("bag")
+        verify.add_argument("bag", help="the bag's folder")
         decrypt = sub.add_parser("decrypt", help="decrypt an encrypted bag (key from HOTLINE_RECIPIENT_KEY)")
-        decrypt.add_argument("file")
-        decrypt.add_argument("--out", required=True)
+        decrypt.add_argument("file", help="the encrypted file from a bag")
+        decrypt.add_argument("--out", required=True, help="where to write the decrypted content")
 
     def handle(self, *args: Any, **options: Any) -> None:
         getattr(self, f"_{options['action']}")(options)

@@ -19,7 +19,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("action", choices=["new", "status", "rotate"])
+        parser.add_argument("action", choices=["new", "status", "rotate"],
+                            help="new: print a new master key; status: blobs per key; rotate: re-wrap with the first")
         parser.add_argument("--id", dest="key_id", help="id of the new key (letters and digits)")
         parser.add_argument("--batch", type=int, default=500, help="rows re-wrapped per transaction")
 

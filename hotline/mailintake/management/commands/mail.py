@@ -24,7 +24,7 @@ class Command(BaseCommand):
         poll.add_argument("--once", action="store_true", help="read everything waiting now, then exit")
         poll.add_argument("--sleep", type=float, default=5.0, help="seconds between checks when idle")
         receive = sub.add_parser("receive", help="record one mail (RFC 5322 bytes) from FILE or stdin")
-        receive.add_argument("file", nargs="?", default="-")
+        receive.add_argument("file", nargs="?", default="-", help="the mail file (default: stdin)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         getattr(self, f"_{options['action']}")(options)

@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         imp = sub.add_parser("import", help="import hotlines and police contacts from JSON or CSV")
-        imp.add_argument("file")
+        imp.add_argument("file", help="the partner directory file")
         imp.add_argument("--format", choices=("json", "csv"), help="default: from the file name")
         sub.add_parser("keygen", help="print a new Ed25519 private key and its public key")
         sub.add_parser("identity", help="print our exchange code and public key (give these to partners)")

@@ -15,11 +15,13 @@ from hotline.reports.models import Source
 
 
 class Command(BaseCommand):
-    help = "Import reported URLs from a CSV file (header with at least 'url'); bad lines are listed."
+    help = ("Import reported URLs from a CSV file (header naming at least 'url'; separated by , ; or tab). "
+            "Bad lines are listed; the exit code is 1 if any line was refused.")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("file")
-        parser.add_argument("--source", default=Source.CSV, choices=Source.values)
+        parser.add_argument("file", help="the CSV file (UTF-8)")
+        parser.add_argument("--source", default=Source.CSV, choices=Source.values,
+                            help="the channel the reports are recorded as coming from (default: csv)")
         parser.add_argument("--errors", help="write the line errors to this file")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -52,3 +54,5 @@ class Command(BaseCommand):
             f"{summary.lines} lines: {summary.created} new items, {summary.merged} merged, "
             f"{summary.error_count} errors"
         )
+        if summary.error_count:
+            raise CommandError(f"{summary.error_count} of {summary.lines} lines refused", returncode=1)

@@ -23,9 +23,9 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         plan = sub.add_parser("plan", help="per class: what is due now and on each coming day or week")
         plan.add_argument("--days", type=int, default=28, help="how far ahead (default 28)")
-        plan.add_argument("--by", choices=("day", "week"), default="week")
+        plan.add_argument("--by", choices=("day", "week"), default="week", help="group the plan by day or week")
         run = sub.add_parser("run", help="purge what is due now (all classes, or one)")
-        run.add_argument("--class", dest="data_class", choices=registry.NAMES)
+        run.add_argument("--class", dest="data_class", choices=registry.NAMES, help="only this data class")
         run.add_argument("--dry-run", action="store_true", help="count only; change nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -19,10 +19,10 @@ class Command(BaseCommand):
             "'quarterly --year Y --quarter Q [--out FILE]' writes the network's quarterly CSV.")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("kind", choices=["annual", "quarterly"])
-        parser.add_argument("--year", type=int, required=True)
-        parser.add_argument("--quarter", type=int, choices=[1, 2, 3, 4])
-        parser.add_argument("--lang", choices=list(annual.LANGUAGES), default="en")
+        parser.add_argument("kind", choices=["annual", "quarterly"], help="which report")
+        parser.add_argument("--year", type=int, required=True, help="the year reported on")
+        parser.add_argument("--quarter", type=int, choices=[1, 2, 3, 4], help="the quarter (quarterly only)")
+        parser.add_argument("--lang", choices=list(annual.LANGUAGES), default="en", help="the annual report's language")
         parser.add_argument("--out", default="", help="annual: a folder (default: here); quarterly: a file "
                                                      "(default: standard output)")
         parser.add_argument("--refresh", action="store_true",

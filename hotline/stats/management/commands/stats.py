@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = "'refresh' recomputes every item's facts (or those of items reported since --since)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("action", choices=["refresh"])
+        parser.add_argument("action", choices=["refresh"], help="refresh: recompute the items' facts")
         parser.add_argument("--since", default="", help="only items first reported on or after this date")
 
     def handle(self, *args: Any, **options: Any) -> None:

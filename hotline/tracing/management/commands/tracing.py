@@ -22,12 +22,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         imp = sub.add_parser("import-providers", help="merge a CSV or JSON provider list into the directory")
-        imp.add_argument("file")
+        imp.add_argument("file", help="the provider directory file")
         imp.add_argument("--format", choices=("csv", "json"), help="default: from the file name")
         cdns = sub.add_parser("load-cdns", help="load the shipped CDN list (idempotent)")
         cdns.add_argument("file", nargs="?", help="another list in the same JSON form")
         trace = sub.add_parser("trace", help="trace one item now and print the snapshot")
-        trace.add_argument("item", type=int)
+        trace.add_argument("item", type=int, help="the item's id")
         sub.add_parser("purge-rdap-cache", help="delete expired RDAP answers")
 
     def handle(self, *args: Any, **options: Any) -> None:
