@@ -64,13 +64,30 @@ def record(
 def record_many(
     actor: Actor, changes: Iterable[Change], *, now: datetime | None = None
 ) -> list[AuditEvent]:
-    """Append several events in order to one stream, in one locked step (used by batch intake)."""
-    return _append(actor, changes, now=now)
+    """Append several events in order to one stream, in one locked step."""
+    return _as_events(_append(actor, changes, now=now))
+
+
+def record_bulk(actor: Actor, changes: Iterable[Change], *, now: datetime | None = None) -> int:
+    """Like ``record_many`` for thousands of events (batch intake): returns only how many it wrote."""
+    return len(_append(actor, changes, now=now))
+
+
+_COLUMNS = ("id", "seq", "stream", "position", "at", "actor_label", "actor_user_id", "action",
+            "object_type", "object_id", "before", "after", "prev_hash", "hash")
+Row = tuple[int, int, int, int, datetime, str, int | None, str, str, str, Any, Any, str, str]
+
+
+def _as_events(rows: list[Row]) -> list[AuditEvent]:
+    events = [AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+    for event in events:
+        event._state.adding, event._state.db = False, connection.alias
+    return events
 
 
 def _append(
     actor: Actor, changes: Iterable[Change], *, now: datetime | None = None, stream: int | None = None
-) -> list[AuditEvent]:
+) -> list[Row]:
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written inside the transaction of the change")
     at = now or timezone.now()
@@ -82,30 +99,22 @@ def _append(
     # 3. Hash each event onto the previous one of the stream, write them all, move the head.
     head = _locked_head(stream)
     ids = _reserve_ids(len(pending))
-    events: list[AuditEvent] = []
+    at_text = at.isoformat()
+    position, prev = head.position, head.hash
+    rows: list[Row] = []
     for change, seq in zip(pending, ids, strict=True):
         object_type, object_id = object_ref(change.object)
-        event = AuditEvent(
-            id=seq,
-            seq=seq,
-            stream=head.id,
-            position=head.position + 1,
-            at=at,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
-            action=change.action,
-            object_type=object_type,
-            object_id=object_id,
-            before=change.before,
-            after=change.after,
-            prev_hash=head.hash,
-        )
-        event.hash = event.compute_hash()
-        head.position, head.hash = event.position, event.hash
-        events.append(event)
-    _insert(events)
+        position += 1
+        digest = chain_hash(prev_hash=prev, seq=seq, at=at_text, actor_label=actor.label,
+                            actor_user_id=actor.user_id, action=change.action, object_type=object_type,
+                            object_id=object_id, before=change.before, after=change.after)
+        rows.append((seq, seq, head.id, position, at, actor.label, actor.user_id, change.action, object_type,
+                     object_id, change.before, change.after, prev, digest))
+        prev = digest
+    _insert(rows)
+    head.position, head.hash = position, prev
     head.save(update_fields=["position", "hash"])
-    return events
+    return rows
 
 
 def _stream_count() -> int:
@@ -153,23 +162,17 @@ def _reserve_ids(n: int) -> list[int]:
         return list(range(top + 1, top + n + 1))
 
 
-_COLUMNS = ("id", "seq", "stream", "position", "at", "actor_label", "actor_user_id", "action",
-            "object_type", "object_id", "before", "after", "prev_hash", "hash")
-
-
-def _insert(events: list[AuditEvent]) -> None:
-    if connection.vendor != "postgresql" or len(events) < 20:
-        AuditEvent.objects.bulk_create(events, batch_size=1000)
+def _insert(rows: list[Row]) -> None:
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.bulk_create([AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows],
+                                       batch_size=1000)
         return
-    # PostgreSQL bulk: COPY is several times faster than INSERT for thousands of rows.
+    # PostgreSQL: COPY, several times faster than INSERT for thousands of rows.
     with connection.cursor() as cursor, cursor.copy(
         f"COPY audit_auditevent ({', '.join(_COLUMNS)}) FROM STDIN"
     ) as copy:
-        for e in events:
-            copy.write_row((e.id, e.seq, e.stream, e.position, e.at, e.actor_label, e.actor_user_id, e.action,
-                            e.object_type, e.object_id, _json(e.before), _json(e.after), e.prev_hash, e.hash))
-    for e in events:
-        e._state.adding, e._state.db = False, connection.alias
+        for row in rows:
+            copy.write_row((*row[:10], _json(row[10]), _json(row[11]), row[12], row[13]))
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
@@ -339,4 +342,6 @@ def timeline(object_type: str, object_id: object) -> list[AuditEvent]:
     return list(AuditEvent.objects.for_object(object_type, object_id))
 
 
-__all__ = ["SYSTEM", "Actor", "Change", "record", "record_many", "seal", "seal_step", "timeline", "verify"]
+__all__ = [
+    "SYSTEM", "Actor", "Change", "record", "record_bulk", "record_many", "seal", "seal_step", "timeline", "verify",
+]

@@ -17,6 +17,7 @@ from hotline.audit.services import (
     Actor,
     Change,
     _append,
+    _as_events,
     _create_heads,
     record,
     record_many,
@@ -36,7 +37,7 @@ def _events(n: int, *, stream: int | None = None) -> list[AuditEvent]:
     for i in range(n):
         with transaction.atomic():
             change = Change("thing.changed", ("demo.thing", i % 3), before={"n": i}, after={"n": i + 1})
-            out.extend(_append(Actor("user:ana", 7), [change], stream=stream))
+            out.extend(_as_events(_append(Actor("user:ana", 7), [change], stream=stream)))
     return out
 
 
