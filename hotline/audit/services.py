@@ -168,7 +168,7 @@ def _insert(rows: list[Row]) -> None:
                                        batch_size=1000)
         return
     # PostgreSQL: COPY, several times faster than INSERT for thousands of rows.
-    with connection.cursor() as cursor, cursor.copy(
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(
         f"COPY audit_auditevent ({', '.join(_COLUMNS)}) FROM STDIN"
     ) as copy:
         for row in rows:

@@ -54,7 +54,7 @@ def copy_insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> li
             plan.append((f.attname, f.get_db_prep_save(value, connection) if prepare else value, None))
     ids = reserve_ids(model, len(rows))
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor, cursor.copy(
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(
         f"COPY {connection.ops.quote_name(model._meta.db_table)} (id, {columns}) FROM STDIN"
     ) as copy:
         for pk, row in zip(ids, rows, strict=True):
