@@ -106,6 +106,10 @@ class AuditSeal(models.Model):
         return chain_hash(prev_hash=self.prev_hash, sealed_at=self.sealed_at.isoformat(), heads=self.heads)
 
 
+# json.dumps with these options builds a new encoder per call; one shared encoder gives the same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def chain_hash(**fields: Any) -> str:
-    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    payload = _CANONICAL.encode(fields)
     return hashlib.sha256(payload.encode("ascii")).hexdigest()
