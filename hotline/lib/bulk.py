@@ -34,6 +34,42 @@ def reserve_ids(model: type[models.Model], n: int) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def _fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _db_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """Database values of every non-key column, row by row (defaults filled in as Django would)."""
+    fields = _fields(model)
+    given = set(rows[0])
+    plan: list[tuple[models.Field[Any, Any], Any, bool]] = []  # (field, constant or _NO_DEFAULT, prepare?)
+    for f in fields:
+        prepare = type(f) not in _PLAIN
+        if f.attname in given or (f.has_default() and callable(f.default)):
+            plan.append((f, _NO_DEFAULT, prepare))
+        else:
+            value = f.get_default()
+            plan.append((f, _prepared(f, value) if prepare else value, False))
+    out: list[list[Any]] = []
+    for row in rows:
+        values: list[Any] = []
+        for f, constant, prepare in plan:
+            if constant is not _NO_DEFAULT:
+                values.append(constant)
+                continue
+            value = row[f.attname] if f.attname in row else f.get_default()
+            values.append(_prepared(f, value) if prepare else value)
+        out.append(values)
+    return out
+
+
+def _prepared(field: models.Field[Any, Any], value: Any) -> Any:
+    value = field.get_db_prep_save(value, connection)
+    if hasattr(value, "obj"):  # psycopg Jsonb wrapper from a JSONField: COPY takes the JSON text
+        value = json.dumps(value.obj)
+    return value
+
+
 def copy_insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert ``rows`` (attribute name -> value) and return their new primary keys, in order."""
     if not rows:
@@ -41,33 +77,36 @@ def copy_insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> li
     if connection.vendor != "postgresql":
         created = model._default_manager.bulk_create([model(**row) for row in rows], batch_size=1000)
         return [obj.pk for obj in created]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    given = set(rows[0])
-    plan: list[tuple[str, Any, Any]] = []  # (attname, constant or _NO_DEFAULT, field to prepare or None)
-    by_name = {f.attname: f for f in fields}
-    for f in fields:
-        prepare = None if type(f) in _PLAIN else f
-        if f.attname in given or (f.has_default() and callable(f.default)):
-            plan.append((f.attname, _NO_DEFAULT, prepare))
-        else:
-            value = f.get_default()
-            plan.append((f.attname, f.get_db_prep_save(value, connection) if prepare else value, None))
     ids = reserve_ids(model, len(rows))
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _fields(model))
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(
         f"COPY {connection.ops.quote_name(model._meta.db_table)} (id, {columns}) FROM STDIN"
     ) as copy:
-        for pk, row in zip(ids, rows, strict=True):
-            out: list[Any] = [pk]
-            for attname, constant, prepare in plan:
-                if constant is not _NO_DEFAULT:
-                    out.append(constant)
-                    continue
-                value = row[attname] if attname in row else by_name[attname].get_default()
-                if prepare is not None:
-                    value = prepare.get_db_prep_save(value, connection)
-                    if hasattr(value, "obj"):  # psycopg Jsonb wrapper from a JSONField
-                        value = json.dumps(value.obj)
-                out.append(value)
-            copy.write_row(out)
+        for pk, values in zip(ids, _db_rows(model, rows), strict=True):
+            copy.write_row([pk, *values])
     return ids
+
+
+def insert_new(model: type[models.Model], rows: Sequence[dict[str, Any]], *, unique: str) -> dict[Any, int]:
+    """Insert the rows whose ``unique`` field value does not exist yet; return {value: new id} for them.
+
+    PostgreSQL: one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING``. A row that
+    another transaction is inserting at the same moment waits for it and is skipped if it commits, so
+    concurrent batches never fail on each other's new rows. Elsewhere (SQLite, one writer at a time)
+    the caller has already looked the values up in this transaction: a plain bulk insert."""
+    if not rows:
+        return {}
+    if connection.vendor != "postgresql":
+        return dict(zip([row[unique] for row in rows], copy_insert(model, rows), strict=True))
+    fields = _fields(model)
+    columns = [f.column for f in fields]
+    key = next(f.column for f in fields if f.name == unique)
+    arrays = [list(column) for column in zip(*_db_rows(model, rows), strict=True)]
+    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    quote = connection.ops.quote_name
+    # Table, column names and types come from the model, never from input.
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
+           f"SELECT * FROM unnest({casts}) ON CONFLICT ({quote(key)}) DO NOTHING RETURNING {quote(key)}, id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        return dict(cursor.fetchall())

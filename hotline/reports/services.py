@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from hotline.accounts.models import ApiClient
 from hotline.audit.services import Actor, Change, record_bulk
-from hotline.lib.bulk import copy_insert
+from hotline.lib.bulk import copy_insert, insert_new
 from hotline.lib.urls import CanonicalURL, InvalidURL, canonicalize
 from hotline.reports.models import (
     AWAITING_ASSESSMENT,
@@ -165,19 +165,18 @@ def _tally(parsed: list[_Parsed]) -> dict[str, _Tally]:
 
 def _items_for(tally: dict[str, _Tally], *, now: datetime) -> tuple[dict[str, int], set[str]]:
     """Return item ids by dedup key, and the keys of the items this batch created."""
-    for _attempt in range(3):
-        items = _existing(list(tally))
-        # Sorted by key: two batches creating the same new items take their index entries in one
-        # order, so they wait for each other instead of deadlocking.
-        new = sorted(key for key in tally if key not in items)
-        try:
-            with transaction.atomic():
-                ids = copy_insert(Item, [_new_item(tally[key], now=now) for key in new])
-        except IntegrityError:
-            continue  # another intake created some of them meanwhile: look again
-        items.update(zip(new, ids, strict=True))
-        return items, set(new)
-    raise IntegrityError("could not settle concurrent creation of the same items")
+    items = _existing(list(tally))
+    # Sorted by key: two batches creating the same new items take their index entries in one order,
+    # so they wait for each other instead of deadlocking. A key another batch creates meanwhile is
+    # skipped (after waiting for its commit) and then found as an existing item.
+    new = sorted(key for key in tally if key not in items)
+    created = insert_new(Item, [_new_item(tally[key], now=now) for key in new], unique="dedup_key")
+    items.update(created)
+    if len(items) < len(tally):
+        items.update(_existing([key for key in new if key not in created]))
+    if len(items) < len(tally):
+        raise IntegrityError("an item created by a concurrent intake disappeared before this one finished")
+    return items, set(created)
 
 
 def _existing(keys: list[str]) -> dict[str, int]:
