@@ -50,13 +50,16 @@ def scratch_database(url: str) -> str:
     return urlunparse(parts._replace(path=f"/{name}"))
 
 
-def make_batches(total: int, per_batch: int, seed: int = 7) -> list[dict[str, Any]]:
+def make_batches(total: int, per_batch: int, seed: int = 7, *, independent: bool = False) -> list[dict[str, Any]]:
+    """``independent``: repeats come only from the same batch, so concurrent batches share no item."""
     from hotline.demo.generator import synthetic_url, variant
 
     rng = random.Random(seed)
     seen: list[str] = []
     urls: list[str] = []
-    for _ in range(total):
+    for n in range(total):
+        if independent and n % per_batch == 0:
+            seen = []
         if seen and rng.random() < 0.30:
             urls.append(variant(rng, rng.choice(seen)))
         else:
@@ -266,6 +269,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--workers", default="1,2,4", help="gunicorn worker counts to measure")
     parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead of PostgreSQL")
+    parser.add_argument("--independent", action="store_true",
+                        help="repeats only within a batch: concurrent batches never wait for each other's new items")
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL", "")
     if args.sqlite:
@@ -291,10 +296,10 @@ def main() -> None:
     from hotline.audit.services import SYSTEM, verify
 
     _, token = issue_api_client("bench partner", ClientKind.PARTNER, actor=SYSTEM)
-    batches = make_batches(args.urls, args.batch)
+    batches = make_batches(args.urls, args.batch, independent=args.independent)
     worker_counts = [1] if args.sqlite else [int(w) for w in args.workers.split(",")]
     print(f"URLs submitted per run: {args.urls:,} in {len(batches)} batches of {args.batch:,} "
-          f"({'SQLite' if args.sqlite else 'PostgreSQL'})")
+          f"({'SQLite' if args.sqlite else 'PostgreSQL'}{', independent batches' if args.independent else ''})")
     results: dict[str, float] = {}
     counts: dict[str, int] = {}
     for workers in worker_counts:
