@@ -127,10 +127,11 @@ def _locked_head(stream: int | None = None) -> AuditHead:
     (SKIP LOCKED), so concurrent writers each take their own stream; if every stream is busy, wait
     for one. SQLite: writers are serialised by the database anyway, so it is stream 1."""
     if stream is None and connection.vendor == "postgresql":
-        free = AuditHead.objects.select_for_update(skip_locked=True).order_by("id").first()
-        if free is not None and free.id <= _stream_count():
+        streams = AuditHead.objects.filter(id__lte=_stream_count())
+        free = streams.select_for_update(skip_locked=True).order_by("id").first()
+        if free is not None:
             return free
-        if free is None and AuditHead.objects.count() < _stream_count():
+        if streams.count() < _stream_count():
             _create_heads()
             return _locked_head()
         stream = 1 + os.getpid() % _stream_count()
