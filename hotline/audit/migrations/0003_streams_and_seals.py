@@ -22,6 +22,11 @@ def create_heads(apps, schema_editor):
     head.objects.bulk_create([head(id=n) for n in range(1, 17)], ignore_conflicts=True)
 
 
+def drop_extra_heads(apps, schema_editor):
+    # Back to one chain: only head 1 may exist (the single-row constraint returns).
+    apps.get_model("audit", "AuditHead").objects.exclude(id=1).delete()
+
+
 def guard_seals(apps, schema_editor):
     guard.install(schema_editor.connection, tables=["audit_auditseal"])
 
@@ -56,5 +61,5 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.RunPython(guard_seals, unguard_seals),
-        migrations.RunPython(create_heads, migrations.RunPython.noop),
+        migrations.RunPython(create_heads, drop_extra_heads),
     ]
