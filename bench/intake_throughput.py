@@ -1,26 +1,42 @@
-"""Intake throughput through the batch API, against a raw bulk insert of the same rows.
+"""Intake throughput through the batch API with 1, 2 and 4 gunicorn workers, against the COPY floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python bench/intake_throughput.py [--urls 100000]
+    python bench/intake_throughput.py --sqlite [--urls 20000]        # SQLite: one process only
 
-Creates a scratch database (``<name>_bench``), starts the real WSGI app on a loopback port, posts
-synthetic batches (30 % of URLs repeat an earlier one, written differently) and then, in the same
-run, bulk-inserts the same number of reports, items and links with no canonicalisation, dedup or
-audit. Prints URLs/s for both and the ratio.
+Creates a scratch database (``<name>_bench``), posts synthetic batches (30 % of URLs repeat an
+earlier one, written differently) to the real WSGI application served by gunicorn on a loopback
+port, from as many concurrent clients as workers. Each run starts from empty intake and audit tables.
+In the same run, as baselines:
+
+* the **COPY floor**: the same reports, items, links and audit events loaded with PostgreSQL
+  ``COPY`` (rows prepared before the clock starts; no HTTP, JSON, canonicalisation, dedup or hashing);
+* the **ORM bulk insert**: the same reports, items and links with ``bulk_create`` and nothing else;
+* 4 workers with a **single audit stream** (``HOTLINE_AUDIT_STREAMS=1``: every writer queues on one
+  head row, as before the streams).
+
+Prints URLs/s for each and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+INTAKE_TABLES = ("reports_reportitem, reports_report, reports_item, reports_submission, "
+                 "audit_auditevent, audit_auditseal")
 
 
 def scratch_database(url: str) -> str:
@@ -34,13 +50,16 @@ def scratch_database(url: str) -> str:
     return urlunparse(parts._replace(path=f"/{name}"))
 
 
-def make_batches(total: int, per_batch: int, seed: int = 7) -> list[dict[str, object]]:
+def make_batches(total: int, per_batch: int, seed: int = 7, *, independent: bool = False) -> list[dict[str, Any]]:
+    """``independent``: repeats come only from the same batch, so concurrent batches share no item."""
     from hotline.demo.generator import synthetic_url, variant
 
     rng = random.Random(seed)
     seen: list[str] = []
     urls: list[str] = []
-    for _ in range(total):
+    for n in range(total):
+        if independent and n % per_batch == 0:
+            seen = []
         if seen and rng.random() < 0.30:
             urls.append(variant(rng, rng.choice(seen)))
         else:
@@ -55,51 +74,182 @@ def make_batches(total: int, per_batch: int, seed: int = 7) -> list[dict[str, ob
     return batches
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+def reset() -> None:
+    from django.db import connection
+
+    from hotline.audit.models import AuditHead
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {INTAKE_TABLES} CASCADE")  # TRUNCATE does not fire the row triggers
+    else:
+        from hotline.audit import guard
+
+        guard.remove(connection)
+        with connection.cursor() as cursor:
+            for table in INTAKE_TABLES.split(", "):
+                cursor.execute(f"DELETE FROM {table}")
+        guard.install(connection)
+    AuditHead.objects.update(position=0, hash="0" * 64)
 
 
-def run_api(batches: list[dict[str, object]], token: str) -> tuple[float, dict[str, int]]:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    proc = subprocess.Popen(
+        [gunicorn, "hotline.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+         "--timeout", "600", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=None,
+    )
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            time.sleep(1.0)  # let every worker finish importing the application
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def post_all(base: str, token: str, bodies: list[bytes], clients: int) -> float:
+    """Post every body from ``clients`` threads; return the wall time."""
     import httpx
-    from django.core.wsgi import get_wsgi_application
 
-    server = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=_Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    counts = {"created": 0, "merged": 0, "rejected": 0}
+    queue = list(reversed(bodies))
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def client() -> None:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=base, timeout=600, headers=headers) as http:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                response = http.post("/api/v1/submissions", content=body)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     started = time.perf_counter()
-    with httpx.Client(base_url=base, timeout=300, headers={"Authorization": f"Bearer {token}"}) as client:
-        for batch in batches:
-            response = client.post("/api/v1/submissions", json=batch)
-            response.raise_for_status()
-            for key, value in response.json()["counts"].items():
-                counts[key] += value
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     elapsed = time.perf_counter() - started
-    server.shutdown()
-    return elapsed, counts
+    if failures:
+        raise SystemExit(f"{len(failures)} batches failed, e.g. {failures[0]}")
+    return elapsed
 
 
-def run_raw(batches: list[dict[str, object]], items: int) -> float:
-    """The floor: the same rows written with bulk_create and nothing else."""
+def run_api(batches: list[dict[str, Any]], token: str, *, workers: int, streams: int, sqlite: bool) -> float:
+    reset()
+    env = dict(os.environ, HOTLINE_AUDIT_STREAMS=str(streams))
+    bodies = [json.dumps(b).encode() for b in batches]
+    if sqlite:  # one process; SQLite has one writer at a time anyway
+        workers = 1
+    proc, base = serve(workers, env)
+    try:
+        return post_all(base, token, bodies, clients=workers)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def intake_counts() -> dict[str, int]:
+    from hotline.audit.models import AuditEvent
+    from hotline.reports.models import Item, Report, ReportItem
+
+    return {"items": Item.objects.count(), "reports": Report.objects.count(), "links": ReportItem.objects.count(),
+            "events": AuditEvent.objects.count(), "streams": AuditEvent.objects.values("stream").distinct().count()}
+
+
+def copy_rows(batches: list[dict[str, Any]], items: int, events: int) -> list[dict[str, list[tuple[object, ...]]]]:
+    """The same number of reports, items, links and audit events per batch, as ready COPY rows."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    out = []
+    item_id = report_id = event_id = n = 0
+    per_batch_events = -(-events // len(batches))
+    for b, batch in enumerate(batches):
+        rows: dict[str, list[tuple[object, ...]]] = {"report": [], "item": [], "link": [], "event": []}
+        for r in batch["reports"]:
+            report_id += 1
+            rows["report"].append((report_id, f"HL-{report_id:014d}", "partner", now, "", "", "", r["external_ref"],
+                                   None, None, len(r["urls"])))
+            for position, url in enumerate(r["urls"]):
+                n += 1
+                if n <= items:
+                    item_id += 1
+                    rows["item"].append((item_id, url, url, f"{item_id:064d}", "h.sim.test", "new", "", 1, 0, None,
+                                         None, now, now, now, None, None, now, 0, None, None, None, None))
+                    rows["link"].append((report_id, item_id, url, position))
+        for _ in range(per_batch_events):
+            event_id += 1
+            if event_id <= events:
+                rows["event"].append((event_id, event_id, 1, event_id, now, "api:bench", None, "item.created",
+                                      "reports.item", str(event_id), None, json.dumps({"report": f"B{b}"}),
+                                      "0" * 64, f"{event_id:064x}"))
+        out.append(rows)
+    return out
+
+
+COPY_SQL = {
+    "report": "COPY reports_report (id, reference, source, received_at, language, text, reporter_contact, "
+              "external_ref, api_client_id, submitted_by_id, url_count) FROM STDIN",
+    "item": "COPY reports_item (id, raw_url, canonical_url, dedup_key, host, status, verdict, report_count, "
+            "priority, claimed_by_id, claim_expires_at, first_reported_at, last_reported_at, status_changed_at, "
+            "captured_at, unreachable_at, next_capture_at, capture_attempts, assessed_at, review_requested_at, "
+            "closed_at, reopened_at) FROM STDIN",
+    "link": "COPY reports_reportitem (report_id, item_id, raw_url, position) FROM STDIN",
+    "event": "COPY audit_auditevent (id, seq, stream, position, at, actor_label, actor_user_id, action, "
+             "object_type, object_id, before, after, prev_hash, hash) FROM STDIN",
+}
+
+
+def run_copy(prepared: list[dict[str, list[tuple[object, ...]]]]) -> float:
+    """The floor: the same rows and audit events loaded with COPY, one transaction per batch."""
     from django.db import connection, transaction
+
+    reset()
+    started = time.perf_counter()
+    for rows in prepared:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for table in ("report", "item", "link", "event"):
+                with cursor.copy(COPY_SQL[table]) as copy:
+                    for row in rows[table]:
+                        copy.write_row(row)
+    return time.perf_counter() - started
+
+
+def run_orm(batches: list[dict[str, Any]], items: int) -> float:
+    """The ORM floor: the same reports, items and links with bulk_create and nothing else (no audit)."""
+    from django.db import transaction
     from django.utils import timezone
 
     from hotline.reports.models import Item, Report, ReportItem
 
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE reports_reportitem, reports_report, reports_item, reports_submission CASCADE")
+    reset()
     now = timezone.now()
     started = time.perf_counter()
     n = 0
     for batch in batches:
         with transaction.atomic():
             reports = Report.objects.bulk_create(
-                [Report(source="partner", received_at=now, url_count=len(r["urls"]))  # type: ignore[index,arg-type]
-                 for r in batch["reports"]]  # type: ignore[union-attr,attr-defined]
+                [Report(source="partner", received_at=now, url_count=len(r["urls"]))
+                 for r in batch["reports"]]
             )
             new_items = []
-            for report in batch["reports"]:  # type: ignore[union-attr,attr-defined]
+            for report in batch["reports"]:
                 for url in report["urls"]:
                     n += 1
                     if n <= items:
@@ -117,16 +267,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--urls", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--workers", default="1,2,4", help="gunicorn worker counts to measure")
+    parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead of PostgreSQL")
+    parser.add_argument("--independent", action="store_true",
+                        help="repeats only within a batch: concurrent batches never wait for each other's new items")
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith("postgres"):
-        sys.exit("set DATABASE_URL to a PostgreSQL server (the bench creates its own scratch database)")
-    os.environ["DATABASE_URL"] = scratch_database(base_url)
+    if args.sqlite:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='hotline-bench-')}/bench.sqlite3"
+    elif base_url.startswith("postgres"):
+        os.environ["DATABASE_URL"] = scratch_database(base_url)
+    else:
+        sys.exit("set DATABASE_URL to a PostgreSQL server (the bench creates its own scratch database), or --sqlite")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hotline.settings_test")
     os.environ["HOTLINE_API_RATE"] = "100000/m"
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -136,17 +296,41 @@ def main() -> None:
     from hotline.audit.services import SYSTEM, verify
 
     _, token = issue_api_client("bench partner", ClientKind.PARTNER, actor=SYSTEM)
-    batches = make_batches(args.urls, args.batch)
-    api_seconds, counts = run_api(batches, token)
-    audit = verify()
-    raw_seconds = run_raw(batches, counts["created"])
-    print(f"URLs submitted:          {args.urls:,} in {len(batches)} batches of {args.batch:,}")
-    print(f"result:                  {counts['created']:,} new items, {counts['merged']:,} merged, "
-          f"{counts['rejected']:,} rejected; audit chain {'intact' if audit.ok else 'BROKEN'} "
-          f"({audit.checked:,} events)")
-    print(f"batch API end to end:    {api_seconds:6.1f} s  = {args.urls / api_seconds:8,.0f} URLs/s")
-    print(f"raw bulk insert (floor): {raw_seconds:6.1f} s  = {args.urls / raw_seconds:8,.0f} URLs/s")
-    print(f"ratio API / raw:         {api_seconds / raw_seconds:6.1f}x the time of the bare insert")
+    batches = make_batches(args.urls, args.batch, independent=args.independent)
+    worker_counts = [1] if args.sqlite else [int(w) for w in args.workers.split(",")]
+    print(f"URLs submitted per run: {args.urls:,} in {len(batches)} batches of {args.batch:,} "
+          f"({'SQLite' if args.sqlite else 'PostgreSQL'}{', independent batches' if args.independent else ''})")
+    results: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for workers in worker_counts:
+        label = f"batch API, {workers} worker(s)"
+        results[label] = run_api(batches, token, workers=workers, streams=16, sqlite=args.sqlite)
+        counts = intake_counts()
+        audit = verify()
+        print(f"{label:34} {results[label]:6.1f} s = {args.urls / results[label]:8,.0f} URLs/s   "
+              f"({counts['items']:,} items, {counts['events']:,} audit events in {counts['streams']} stream(s), "
+              f"chain {'intact' if audit.ok else 'BROKEN'})", flush=True)
+    if not args.sqlite:
+        label = f"batch API, {max(worker_counts)} worker(s), 1 stream"
+        results[label] = run_api(batches, token, workers=max(worker_counts), streams=1, sqlite=False)
+        print(f"{label:34} {results[label]:6.1f} s = {args.urls / results[label]:8,.0f} URLs/s", flush=True)
+        prepared = copy_rows(batches, counts["items"], counts["events"])
+        results["COPY floor"] = run_copy(prepared)
+        print(f"{'COPY floor (same rows + events)':34} {results['COPY floor']:6.1f} s = "
+              f"{args.urls / results['COPY floor']:8,.0f} URLs/s", flush=True)
+    results["ORM bulk insert"] = run_orm(batches, counts["items"])
+    print(f"{'ORM bulk insert (no audit)':34} {results['ORM bulk insert']:6.1f} s = "
+          f"{args.urls / results['ORM bulk insert']:8,.0f} URLs/s", flush=True)
+    best = min(v for k, v in results.items() if k.startswith("batch API") and "1 stream" not in k)
+    one = results[f"batch API, {worker_counts[0]} worker(s)"]
+    print(f"ratio best API / ORM bulk insert:  {best / results['ORM bulk insert']:5.2f}x the time")
+    if not args.sqlite:
+        print(f"ratio best API / COPY floor:       {best / results['COPY floor']:5.2f}x the time")
+        for workers in worker_counts[1:]:
+            print(f"speed-up {workers} workers vs 1:         {one / results[f'batch API, {workers} worker(s)']:5.2f}x")
+        top = max(worker_counts)
+        print(f"speed-up 16 streams vs 1 ({top} workers): "
+              f"{results[f'batch API, {top} worker(s), 1 stream'] / results[f'batch API, {top} worker(s)']:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -198,6 +198,10 @@ if not DEBUG:
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("HOTLINE_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
 HOTLINE_MAX_URLS_PER_PUBLIC_REPORT = env.integer("HOTLINE_MAX_URLS_PER_PUBLIC_REPORT", 20, minimum=1)
 HOTLINE_MAX_URLS_PER_SUBMISSION = env.integer("HOTLINE_MAX_URLS_PER_SUBMISSION", 10000, minimum=1)
+# Audit trail (docs/audit.md): concurrent writers each take one of this many hash chains; the worker
+# seals all chain heads into one chain of seals at most this often.
+HOTLINE_AUDIT_STREAMS = env.integer("HOTLINE_AUDIT_STREAMS", 16, minimum=1)
+HOTLINE_AUDIT_SEAL_SECONDS = env.integer("HOTLINE_AUDIT_SEAL_SECONDS", 30, minimum=1)
 
 
 def _rate(name: str, default: str) -> str:
@@ -325,6 +329,7 @@ HOTLINE_WORKER_STEPS = [
     "hotline.retention.services.retention_step",
     "hotline.stats.facts.refresh_step",
     "hotline.lib.ratelimit.ratelimit_purge_step",
+    "hotline.audit.services.seal_step",
 ]
 
 # --- partners ---

@@ -6,7 +6,7 @@ from hotline.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("seq", "at", "actor_label", "action", "object_type", "object_id")
+    list_display = ("seq", "stream", "position", "at", "actor_label", "action", "object_type", "object_id")
     list_filter = ("action", "object_type")
     search_fields = ("object_id", "actor_label")
 

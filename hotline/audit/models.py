@@ -19,11 +19,19 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 class AuditEvent(models.Model):
     """One decision or state change. Rows are never updated or deleted (database triggers).
 
-    ``hash`` covers every other field and the previous event's hash, so an edited, inserted or
-    deleted row breaks the chain; ``AuditHead`` holds the newest hash so a cut tail shows too.
+    Events form several hash chains ("streams", docs/audit.md) so concurrent writers do not queue
+    on one lock. ``position`` numbers the events of one stream without gaps; ``hash`` covers the
+    content, the global ``seq`` and the previous event's hash in the same stream, so an edited,
+    inserted, deleted or reordered row breaks its stream. ``AuditHead`` holds each stream's newest
+    hash (a cut tail shows) and ``AuditSeal`` rows fold all heads into one chain of seals.
+
+    ``seq`` is unique and increasing within a stream and orders events for display across streams;
+    it may have gaps (PostgreSQL sequence), the per-stream ``position`` may not.
     """
 
     seq = models.PositiveBigIntegerField(unique=True)
+    stream = models.PositiveSmallIntegerField(default=1)
+    position = models.PositiveBigIntegerField()
     at = models.DateTimeField()
     actor_label = models.CharField(max_length=200)
     actor_user_id = models.BigIntegerField(null=True, blank=True)
@@ -33,7 +41,7 @@ class AuditEvent(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     objects: ClassVar[AuditEventQuerySet] = AuditEventQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -43,6 +51,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["object_type", "object_id", "seq"], name="audit_object_seq_idx"),
             # Exposure and workload reports: events of one actor over time.
             models.Index(fields=["actor_user_id", "at"], name="audit_actor_at_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "position"], name="audit_stream_position_uniq"),
         ]
 
     def __str__(self) -> str:
@@ -64,19 +75,41 @@ class AuditEvent(models.Model):
 
 
 class AuditHead(models.Model):
-    """The single row naming the newest event; locking it serialises appends to the chain."""
+    """The newest event of one stream (``id`` is the stream number); locking it serialises appends
+    to that stream only. Writers take any unlocked stream, so N streams admit N concurrent writers."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    seq = models.PositiveBigIntegerField(default=0)
+    position = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS)
 
-    class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_single_row")]
+    def __str__(self) -> str:
+        return f"stream {self.id} head #{self.position}"
+
+
+class AuditSeal(models.Model):
+    """A snapshot of every stream head, chained to the previous seal (append-only, like events).
+
+    ``heads`` maps stream number to ``[position, hash]``. ``verify`` checks that each named event
+    still exists with that hash, so a stream cut back behind a seal shows even if its head row was
+    rewound too. ``prev_hash`` is unique: two sealers racing cannot fork the seal chain.
+    """
+
+    sealed_at = models.DateTimeField()
+    heads = models.JSONField()
+    prev_hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     def __str__(self) -> str:
-        return f"head #{self.seq}"
+        return f"seal {self.pk}"
+
+    def compute_hash(self) -> str:
+        return chain_hash(prev_hash=self.prev_hash, sealed_at=self.sealed_at.isoformat(), heads=self.heads)
+
+
+# json.dumps with these options builds a new encoder per call; one shared encoder gives the same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def chain_hash(**fields: Any) -> str:
-    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    payload = _CANONICAL.encode(fields)
     return hashlib.sha256(payload.encode("ascii")).hexdigest()

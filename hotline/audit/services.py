@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from hotline.audit.models import GENESIS, AuditEvent, AuditHead
+from hotline.audit.models import GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
 
 
 @dataclass(frozen=True)
@@ -61,43 +64,157 @@ def record(
 def record_many(
     actor: Actor, changes: Iterable[Change], *, now: datetime | None = None
 ) -> list[AuditEvent]:
-    """Append several events in order, in one locked step (used by batch intake)."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit events must be written inside the transaction of the change")
-    at = now or timezone.now()
-    head = _locked_head()
-    events: list[AuditEvent] = []
-    for change in changes:
-        object_type, object_id = object_ref(change.object)
-        event = AuditEvent(
-            seq=head.seq + 1,
-            at=at,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
-            action=change.action,
-            object_type=object_type,
-            object_id=object_id,
-            before=change.before,
-            after=change.after,
-            prev_hash=head.hash,
-        )
-        event.hash = event.compute_hash()
-        head.seq, head.hash = event.seq, event.hash
-        events.append(event)
-    if events:
-        AuditEvent.objects.bulk_create(events, batch_size=1000)
-        head.save(update_fields=["seq", "hash"])
+    """Append several events in order to one stream, in one locked step."""
+    return _as_events(_append(actor, changes, now=now))
+
+
+def record_bulk(actor: Actor, changes: Iterable[Change], *, now: datetime | None = None) -> int:
+    """Like ``record_many`` for thousands of events (batch intake): returns only how many it wrote."""
+    return len(_append(actor, changes, now=now))
+
+
+_COLUMNS = ("id", "seq", "stream", "position", "at", "actor_label", "actor_user_id", "action",
+            "object_type", "object_id", "before", "after", "prev_hash", "hash")
+Row = tuple[int, int, int, int, datetime, str, int | None, str, str, str, Any, Any, str, str]
+
+
+def _as_events(rows: list[Row]) -> list[AuditEvent]:
+    events = [AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+    for event in events:
+        event._state.adding, event._state.db = False, connection.alias
     return events
 
 
-def _locked_head() -> AuditHead:
-    # 1. Lock the head row (PostgreSQL row lock; SQLite transactions are already IMMEDIATE).
-    # 2. Read the newest seq and hash under that lock, so two writers can never fork the chain.
-    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+def _append(
+    actor: Actor, changes: Iterable[Change], *, now: datetime | None = None, stream: int | None = None
+) -> list[Row]:
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit events must be written inside the transaction of the change")
+    at = now or timezone.now()
+    pending = list(changes)
+    if not pending:
+        return []
+    # 1. Lock one stream head: any stream no other transaction holds (so writers do not queue).
+    # 2. Take global seq numbers after that lock, so seq increases along the stream.
+    # 3. Hash each event onto the previous one of the stream, write them all, move the head.
+    head = _locked_head(stream)
+    ids = _reserve_ids(len(pending))
+    at_text = at.isoformat()
+    position, prev = head.position, head.hash
+    rows: list[Row] = []
+    for change, seq in zip(pending, ids, strict=True):
+        object_type, object_id = object_ref(change.object)
+        position += 1
+        digest = chain_hash(prev_hash=prev, seq=seq, at=at_text, actor_label=actor.label,
+                            actor_user_id=actor.user_id, action=change.action, object_type=object_type,
+                            object_id=object_id, before=change.before, after=change.after)
+        rows.append((seq, seq, head.id, position, at, actor.label, actor.user_id, change.action, object_type,
+                     object_id, change.before, change.after, prev, digest))
+        prev = digest
+    _insert(rows)
+    head.position, head.hash = position, prev
+    head.save(update_fields=["position", "hash"])
+    return rows
+
+
+def _stream_count() -> int:
+    count: int = getattr(settings, "HOTLINE_AUDIT_STREAMS", 16)
+    return max(1, count)
+
+
+def _locked_head(stream: int | None = None) -> AuditHead:
+    """Lock and return a stream head. PostgreSQL: the first head no other transaction has locked
+    (SKIP LOCKED), so concurrent writers each take their own stream; if every stream is busy, wait
+    for one. SQLite: writers are serialised by the database anyway, so it is stream 1."""
+    if stream is None and connection.vendor == "postgresql":
+        streams = AuditHead.objects.filter(id__lte=_stream_count())
+        free = streams.select_for_update(skip_locked=True).order_by("id").first()
+        if free is not None:
+            return free
+        if streams.count() < _stream_count():
+            _create_heads()
+            return _locked_head()
+        stream = 1 + os.getpid() % _stream_count()
+    stream = stream or 1
+    head = AuditHead.objects.select_for_update().filter(pk=stream).first()
     if head is None:
-        head, _ = AuditHead.objects.get_or_create(pk=1)
-        head = AuditHead.objects.select_for_update().get(pk=1)
+        _create_heads(stream)
+        head = AuditHead.objects.select_for_update().get(pk=stream)
     return head
+
+
+def _create_heads(*extra: int) -> None:
+    wanted = set(range(1, _stream_count() + 1)) | set(extra)
+    with transaction.atomic():
+        AuditHead.objects.bulk_create([AuditHead(id=n) for n in sorted(wanted)], ignore_conflicts=True)
+
+
+def _reserve_ids(n: int) -> list[int]:
+    """``n`` new event ids, also used as their global seq (increasing, gaps allowed)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')) FROM generate_series(1, %s)", [n]
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+        # SQLite: this transaction holds the database's write lock, so the maximum cannot move.
+        cursor.execute("SELECT MAX(id), MAX(seq) FROM audit_auditevent")
+        top = max(value or 0 for value in cursor.fetchone())
+        return list(range(top + 1, top + n + 1))
+
+
+def _insert(rows: list[Row]) -> None:
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.bulk_create([AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows],
+                                       batch_size=1000)
+        return
+    # PostgreSQL: COPY, several times faster than INSERT for thousands of rows.
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(
+        f"COPY audit_auditevent ({', '.join(_COLUMNS)}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row((*row[:10], _json(row[10]), _json(row[11]), row[12], row[13]))
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+# --- seals --------------------------------------------------------------------------------------
+
+
+def seal(*, now: datetime | None = None) -> AuditSeal | None:
+    """Fold the current head of every stream into a new seal, chained to the previous one.
+
+    Reads committed heads only (a head row moves in the transaction of its events), so a seal never
+    names an event that could still roll back. Returns None when nothing changed since the last seal
+    or another sealer won the race (its seal covers the same heads)."""
+    with transaction.atomic():
+        last = AuditSeal.objects.order_by("-id").first()
+        heads = {str(h.id): [h.position, h.hash] for h in AuditHead.objects.order_by("id") if h.position}
+        if last is not None and last.heads == heads:
+            return None
+        new = AuditSeal(sealed_at=now or timezone.now(), heads=heads, prev_hash=last.hash if last else GENESIS)
+        new.hash = new.compute_hash()
+        try:
+            with transaction.atomic():
+                new.save()
+        except IntegrityError:
+            return None  # another sealer appended to the same previous seal first
+        return new
+
+
+def seal_step(*, now: datetime | None = None) -> bool:
+    """Worker step: seal the stream heads when the newest seal is older than the interval."""
+    now = now or timezone.now()
+    interval = timedelta(seconds=getattr(settings, "HOTLINE_AUDIT_SEAL_SECONDS", 30))
+    last = AuditSeal.objects.order_by("-id").values_list("sealed_at", flat=True).first()
+    if last is not None and now - last < interval:
+        return False
+    return seal(now=now) is not None
+
+
+# --- verify -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -111,6 +228,8 @@ class VerifyResult:
     checked: int
     problems: list[Problem]
     head_hash: str
+    streams: int = 0
+    seals: int = 0
 
     @property
     def ok(self) -> bool:
@@ -118,48 +237,112 @@ class VerifyResult:
 
 
 def verify() -> VerifyResult:
-    """Recompute every hash and link; report edited, inserted, deleted or truncated rows."""
+    """Recompute every hash and link of every stream and every seal; report edited, inserted,
+    deleted, reordered or truncated events and seals."""
+    seals = list(AuditSeal.objects.order_by("id"))
+    sealed = _sealed_positions(seals)
     problems: list[Problem] = []
-    expected_prev: str | None = None
-    expected_seq: int | None = None
+    found_sealed: dict[tuple[int, int], tuple[int, str]] = {}
+    lasts: dict[int, AuditEvent] = {}
     checked = 0
-    last: AuditEvent | None = None
+    stream: int | None = None
+    expected_position, expected_prev = 1, GENESIS
     for event in _ordered_events():
         checked += 1
-        problems.extend(_check_one(event, expected_seq, expected_prev))
-        expected_seq, expected_prev, last = event.seq + 1, event.hash, event
-    problems.extend(_check_head(last))
-    return VerifyResult(checked=checked, problems=problems, head_hash=last.hash if last else GENESIS)
+        if event.stream != stream:
+            stream, expected_position, expected_prev = event.stream, 1, GENESIS
+        problems.extend(_check_one(event, expected_position, expected_prev))
+        expected_position, expected_prev = event.position + 1, event.hash
+        lasts[event.stream] = event
+        if (event.stream, event.position) in sealed:
+            found_sealed[(event.stream, event.position)] = (event.seq, event.hash)
+    problems.extend(_check_heads(lasts))
+    problems.extend(_check_seals(seals, found_sealed))
+    return VerifyResult(checked=checked, problems=problems, head_hash=_heads_digest(lasts),
+                        streams=len(lasts), seals=len(seals))
 
 
 def _ordered_events() -> Iterator[AuditEvent]:
-    return AuditEvent.objects.order_by("seq").iterator(chunk_size=5000)
+    return AuditEvent.objects.order_by("stream", "position").iterator(chunk_size=5000)
 
 
-def _check_one(event: AuditEvent, seq: int | None, prev: str | None) -> list[Problem]:
+def _check_one(event: AuditEvent, position: int, prev: str) -> list[Problem]:
+    where = f"stream {event.stream} #{event.position}"
     found: list[Problem] = []
-    if seq is not None and event.seq != seq:
-        found.append(Problem(event.seq, f"events {seq}..{event.seq - 1} are missing"))
-    elif seq is None and event.seq == 1 and event.prev_hash != GENESIS:
-        found.append(Problem(event.seq, "first event does not start from the genesis hash"))
-    if prev is not None and event.prev_hash != prev:
-        found.append(Problem(event.seq, "link to the previous event is broken"))
+    if event.position != position:
+        found.append(Problem(event.seq, f"{where}: events {position}..{event.position - 1} of the stream are missing"))
+    if event.prev_hash != prev:
+        if event.position == 1:
+            found.append(Problem(event.seq, f"{where}: first event does not start from the genesis hash"))
+        else:
+            found.append(Problem(event.seq, f"{where}: link to the previous event is broken"))
     if event.compute_hash() != event.hash:
-        found.append(Problem(event.seq, "content does not match its hash (edited)"))
+        found.append(Problem(event.seq, f"{where}: content does not match its hash (edited)"))
     return found
 
 
-def _check_head(last: AuditEvent | None) -> list[Problem]:
-    head = AuditHead.objects.filter(pk=1).first()
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
-    last_seq, last_hash = (last.seq, last.hash) if last else (0, GENESIS)
-    if (head_seq, head_hash) != (last_seq, last_hash):
-        return [Problem(last_seq or None, f"chain ends at #{last_seq} but head says #{head_seq}")]
-    return []
+def _check_heads(lasts: dict[int, AuditEvent]) -> list[Problem]:
+    heads = {h.id: (h.position, h.hash) for h in AuditHead.objects.all() if h.position}
+    problems: list[Problem] = []
+    for stream in sorted(set(heads) | set(lasts)):
+        last = lasts.get(stream)
+        head_position, head_hash = heads.get(stream, (0, GENESIS))
+        last_position, last_hash = (last.position, last.hash) if last else (0, GENESIS)
+        if (head_position, head_hash) != (last_position, last_hash):
+            problems.append(Problem(last.seq if last else None,
+                                    f"stream {stream} ends at #{last_position} but its head says #{head_position}"))
+    return problems
+
+
+def _seal_heads(s: AuditSeal) -> list[tuple[int, int, str]]:
+    """(stream, position, hash) named by a seal; malformed entries are skipped (its hash fails)."""
+    heads = s.heads if isinstance(s.heads, dict) else {}
+    out: list[tuple[int, int, str]] = []
+    for stream, pair in heads.items():
+        if str(stream).isdigit() and isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int):
+            out.append((int(stream), pair[0], str(pair[1])))
+    return sorted(out)
+
+
+def _sealed_positions(seals: list[AuditSeal]) -> set[tuple[int, int]]:
+    return {(stream, position) for s in seals for stream, position, _ in _seal_heads(s)}
+
+
+def _check_seals(seals: list[AuditSeal], found: dict[tuple[int, int], tuple[int, str]]) -> list[Problem]:
+    problems: list[Problem] = []
+    prev = GENESIS
+    reached: dict[int, int] = {}
+    for s in seals:
+        where = f"seal {s.pk}"
+        if s.prev_hash != prev:
+            problems.append(Problem(None, f"{where}: link to the previous seal is broken"))
+        if s.compute_hash() != s.hash:
+            problems.append(Problem(None, f"{where}: content does not match its hash (edited)"))
+        prev = s.hash
+        for stream, position, hash_ in _seal_heads(s):
+            named = f"{where}: sealed event stream {stream} #{position}"
+            if position < reached.get(stream, 0):
+                problems.append(Problem(None, f"{where}: stream {stream} went back from #{reached[stream]}"))
+            reached[stream] = max(position, reached.get(stream, 0))
+            event = found.get((stream, position))
+            if event is None:
+                problems.append(Problem(None, f"{named} is missing"))
+            elif event[1] != hash_:
+                problems.append(Problem(event[0], f"{named} has another hash"))
+    return problems
+
+
+def _heads_digest(lasts: dict[int, AuditEvent]) -> str:
+    """One hash naming the state of every stream (what a seal made now would cover)."""
+    if not lasts:
+        return GENESIS
+    return chain_hash(heads={str(s): [e.position, e.hash] for s, e in sorted(lasts.items())})
 
 
 def timeline(object_type: str, object_id: object) -> list[AuditEvent]:
     return list(AuditEvent.objects.for_object(object_type, object_id))
 
 
-__all__ = ["SYSTEM", "Actor", "Change", "record", "record_many", "timeline", "verify"]
+__all__ = [
+    "SYSTEM", "Actor", "Change", "record", "record_bulk", "record_many", "seal", "seal_step", "timeline", "verify",
+]

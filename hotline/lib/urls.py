@@ -80,6 +80,7 @@ Error codes of :class:`InvalidURL`: ``empty``, ``too_long``, ``not_a_url``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -128,6 +129,12 @@ def _encode_table(literals: str) -> tuple[str, ...]:
 
 _PATH_TABLE: Final = _encode_table(_PATH_LITERALS)
 _QUERY_TABLE: Final = _encode_table(_QUERY_LITERALS)
+# Fast paths: text made only of characters that stay literal is already canonical.
+_PLAIN: Final = {
+    id(_PATH_TABLE): re.compile(f"[{re.escape(_PATH_LITERALS)}]*"),
+    id(_QUERY_TABLE): re.compile(f"[{re.escape(_QUERY_LITERALS)}]*"),
+}
+_PLAIN_PATH_RE: Final = re.compile(f"/[{re.escape(_PATH_LITERALS)}/]*")
 
 _OCTAL_DIGITS: Final = frozenset("01234567")
 _DECIMAL_DIGITS: Final = frozenset("0123456789")
@@ -282,7 +289,9 @@ def _parse_port(port_text: str, scheme: str) -> int | None:
 # --- host -------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16_384)
 def _canonical_host(host_text: str) -> str:
+    # Cached: a batch names the same hosts many times (an invalid host raises and is not cached).
     try:
         decoded = _PCT_RE.sub(_unhex, host_text.encode("utf-8")).decode("utf-8")
     except UnicodeDecodeError:
@@ -411,6 +420,8 @@ def _unhex(match: re.Match[bytes]) -> bytes:
 
 def _canonical_piece(piece: str, table: tuple[str, ...]) -> str:
     """Percent-decode ``piece`` until stable, then re-encode it with ``table``."""
+    if _PLAIN[id(table)].fullmatch(piece):
+        return piece
     data = piece.encode("utf-8")
     rounds = 0
     while _PCT_RE.search(data):
@@ -427,6 +438,8 @@ def _canonical_path(raw_path: str) -> str:
     raw_path = raw_path.replace("\\", "/")
     if not raw_path:
         return "/"
+    if "/." not in raw_path and _PLAIN_PATH_RE.fullmatch(raw_path):
+        return raw_path  # no dot segments, nothing to decode or encode
     segments = raw_path[1:].split("/")  # raw_path starts with "/"
     last = len(segments) - 1
     output: list[str] = []

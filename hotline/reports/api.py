@@ -14,7 +14,7 @@ from django.utils import timezone
 from ninja import Field, P, PathEx, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BaseModel, BeforeValidator
 
 from hotline.accounts.api import ClientToken, request_client
 from hotline.accounts.models import ApiClient
@@ -55,7 +55,7 @@ def _iso_text(value: object) -> object:
     return value
 
 
-class ReportIn(Schema):
+class ReportIn(BaseModel):  # plain pydantic: ninja's Schema wraps each of thousands of rows
     urls: list[Annotated[str, Field(pattern=NO_NUL)]] = Field(..., min_length=1, description="URLs the report names")
     external_ref: str = Field("", max_length=200, pattern=NO_NUL, description="your own reference for the report")
     text: str = Field("", max_length=10_000, pattern=NO_NUL)
@@ -72,7 +72,7 @@ class SubmissionIn(Schema):
     reports: list[ReportIn] = Field(..., min_length=1)
 
 
-class UrlOut(Schema):
+class UrlOut(BaseModel):
     index: int
     url: str
     result: Literal["created", "merged", "rejected"]
@@ -82,7 +82,7 @@ class UrlOut(Schema):
     reason: str | None = None
 
 
-class ReportOut(Schema):
+class ReportOut(BaseModel):
     reference: str | None
     external_ref: str
     urls: list[UrlOut]

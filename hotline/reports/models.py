@@ -31,7 +31,8 @@ _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def new_reference() -> str:
     """A random public reference such as ``HL-7QK2-M9XD-4TRA`` (60 bits)."""
-    chars = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    bits = secrets.randbits(60)  # 12 characters of 5 bits each (the alphabet has 32)
+    chars = "".join([_CODE_ALPHABET[(bits >> (5 * i)) & 31] for i in range(12)])
     return f"HL-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
 
 

@@ -11,15 +11,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from hotline.accounts.models import ApiClient
-from hotline.audit.services import Actor, Change, record_many
+from hotline.audit.services import Actor, Change, record_bulk
+from hotline.lib.bulk import copy_insert, insert_new
 from hotline.lib.urls import CanonicalURL, InvalidURL, canonicalize
-from hotline.reports.models import AWAITING_ASSESSMENT, PRIORITY_SOURCES, Item, ItemStatus, Report, ReportItem
+from hotline.reports.models import (
+    AWAITING_ASSESSMENT,
+    PRIORITY_SOURCES,
+    Item,
+    ItemStatus,
+    Report,
+    ReportItem,
+    new_reference,
+)
 
 MAX_TEXT_LENGTH = 10_000
 MAX_CONTACT_LENGTH = 500
@@ -117,12 +126,14 @@ def _store(parsed: list[_Parsed], *, actor: Actor, now: datetime) -> None:
     # 2. Store the reports, then the report -> item links (one per distinct item per report).
     reports = _create_reports(parsed, now=now)
     changes: list[Change] = [
-        Change("report.received", r, after={"source": r.source, "urls": r.url_count}) for r in reports
+        Change("report.received", ("reports.report", pk), after={"source": p.incoming.source, "urls": len(p.accepted)})
+        for p, pk in zip(parsed, reports, strict=True)
     ]
-    ReportItem.objects.bulk_create(_link(parsed, reports, items, created, changes), batch_size=_CHUNK)
+    copy_insert(ReportItem, _link(parsed, items, created, changes))
     # 3. Count this batch's reports on the items that existed before it.
     _bump_existing([tally[k] for k in tally if k not in created], items, now=now)
-    record_many(actor, changes, now=now)
+    # 4. One audit event per report, new item and merge, written in bulk to one audit stream.
+    record_bulk(actor, changes, now=now)
 
 
 @dataclass
@@ -138,117 +149,145 @@ def _tally(parsed: list[_Parsed]) -> dict[str, _Tally]:
     tally: dict[str, _Tally] = {}
     for p in parsed:
         seen: set[str] = set()
+        priority_source = p.incoming.source in PRIORITY_SOURCES
         for url_result, canonical in p.accepted:
             key = canonical.dedup_key
             if key in seen:
                 continue
             seen.add(key)
-            entry = tally.setdefault(key, _Tally(canonical, url_result.url))
+            entry = tally.get(key)
+            if entry is None:
+                entry = tally[key] = _Tally(canonical, url_result.url)
             entry.reports += 1
-            entry.priority_source |= p.incoming.source in PRIORITY_SOURCES
+            entry.priority_source |= priority_source
     return tally
 
 
-def _items_for(tally: dict[str, _Tally], *, now: datetime) -> tuple[dict[str, Item], set[str]]:
-    """Return items by dedup key, and the keys of the items this batch created."""
-    for _attempt in range(3):
-        items = _existing(list(tally))
-        new = [_new_item(tally[key], now=now) for key in tally if key not in items]
-        try:
-            with transaction.atomic():
-                Item.objects.bulk_create(new, batch_size=_CHUNK)
-        except IntegrityError:
-            continue  # another intake created some of them meanwhile: look again
-        items.update((item.dedup_key, item) for item in new)
-        return items, {item.dedup_key for item in new}
-    raise IntegrityError("could not settle concurrent creation of the same items")
+def _items_for(tally: dict[str, _Tally], *, now: datetime) -> tuple[dict[str, int], set[str]]:
+    """Return item ids by dedup key, and the keys of the items this batch created."""
+    items = _existing(list(tally))
+    # Sorted by key: two batches creating the same new items take their index entries in one order,
+    # so they wait for each other instead of deadlocking. A key another batch creates meanwhile is
+    # skipped (after waiting for its commit) and then found as an existing item.
+    new = sorted(key for key in tally if key not in items)
+    created = insert_new(Item, [_new_item(tally[key], now=now) for key in new], unique="dedup_key")
+    items.update(created)
+    if len(items) < len(tally):
+        items.update(_existing([key for key in new if key not in created]))
+    if len(items) < len(tally):
+        raise IntegrityError("an item created by a concurrent intake disappeared before this one finished")
+    return items, set(created)
 
 
-def _existing(keys: list[str]) -> dict[str, Item]:
-    found: dict[str, Item] = {}
+def _existing(keys: list[str]) -> dict[str, int]:
+    """Ids of the items that already exist for these keys (one query per batch on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT dedup_key, id FROM reports_item WHERE dedup_key = ANY(%s)", [keys])
+            return dict(cursor.fetchall())
+    found: dict[str, int] = {}
     for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        for item in Item.objects.filter(dedup_key__in=chunk):
-            found[item.dedup_key] = item
+        found.update(Item.objects.filter(dedup_key__in=keys[start : start + _CHUNK]).values_list("dedup_key", "pk"))
     return found
 
 
-def _new_item(entry: _Tally, *, now: datetime) -> Item:
-    return Item(
-        raw_url=entry.raw.strip()[:4096],
-        canonical_url=entry.canonical.url,
-        dedup_key=entry.canonical.dedup_key,
-        host=entry.canonical.host[:255],
-        report_count=entry.reports,
-        priority=priority_for(priority_source=entry.priority_source, report_count=entry.reports),
-        first_reported_at=now,
-        last_reported_at=now,
-        status_changed_at=now,
-        next_capture_at=now,
-    )
+def _new_item(entry: _Tally, *, now: datetime) -> dict[str, Any]:
+    return {
+        "raw_url": entry.raw.strip()[:4096],
+        "canonical_url": entry.canonical.url,
+        "dedup_key": entry.canonical.dedup_key,
+        "host": entry.canonical.host[:255],
+        "status": ItemStatus.NEW.value,
+        "report_count": entry.reports,
+        "priority": priority_for(priority_source=entry.priority_source, report_count=entry.reports),
+        "first_reported_at": now,
+        "last_reported_at": now,
+        "status_changed_at": now,
+        "next_capture_at": now,
+    }
 
 
-def _create_reports(parsed: list[_Parsed], *, now: datetime) -> list[Report]:
-    reports = [
-        Report(
-            source=p.incoming.source,
-            received_at=p.incoming.received_at or now,
-            language=p.incoming.language[:8],
-            text=p.incoming.text[:MAX_TEXT_LENGTH],
-            reporter_contact=p.incoming.reporter_contact[:MAX_CONTACT_LENGTH],
-            external_ref=p.incoming.external_ref[:200],
-            api_client=p.incoming.api_client,
-            submitted_by_id=p.incoming.submitted_by_id,
-            url_count=len(p.accepted),
-        )
-        for p in parsed
+def _create_reports(parsed: list[_Parsed], *, now: datetime) -> list[int]:
+    references = [new_reference() for _ in parsed]
+    rows: list[dict[str, Any]] = [
+        {
+            "reference": reference,
+            "source": p.incoming.source,
+            "received_at": p.incoming.received_at or now,
+            "language": p.incoming.language[:8],
+            "text": p.incoming.text[:MAX_TEXT_LENGTH],
+            "reporter_contact": p.incoming.reporter_contact[:MAX_CONTACT_LENGTH],
+            "external_ref": p.incoming.external_ref[:200],
+            "api_client_id": p.incoming.api_client.pk if p.incoming.api_client else None,
+            "submitted_by_id": p.incoming.submitted_by_id,
+            "url_count": len(p.accepted),
+        }
+        for p, reference in zip(parsed, references, strict=True)
     ]
-    created = Report.objects.bulk_create(reports, batch_size=_CHUNK)
-    for p, report in zip(parsed, created, strict=True):
-        p.result.reference, p.result.report_id = report.reference, report.pk
-    return created
+    ids = copy_insert(Report, rows)
+    for p, reference, pk in zip(parsed, references, ids, strict=True):
+        p.result.reference, p.result.report_id = reference, pk
+    return ids
 
 
 def _link(
     parsed: list[_Parsed],
-    reports: list[Report],
-    items: dict[str, Item],
+    items: dict[str, int],
     created: set[str],
     changes: list[Change],
-) -> list[ReportItem]:
-    links: list[ReportItem] = []
+) -> list[dict[str, Any]]:
+    links: list[dict[str, Any]] = []
     announced: set[str] = set()
-    for p, report in zip(parsed, reports, strict=True):
+    for p in parsed:
         seen: set[str] = set()
+        reference, report_id = p.result.reference, p.result.report_id
         for url_result, canonical in p.accepted:
             key = canonical.dedup_key
-            item = items[key]
-            url_result.item_id = item.pk
+            item_id = items[key]
+            url_result.item_id = item_id
             if key in seen:
                 continue  # the same resource twice in one report counts once
             seen.add(key)
-            links.append(ReportItem(report=report, item=item, raw_url=url_result.url[:4096],
-                                    position=url_result.index))
+            links.append({"report_id": report_id, "item_id": item_id, "raw_url": url_result.url[:4096],
+                          "position": url_result.index})
             is_new = key in created and key not in announced
             announced.add(key)
             url_result.result = "created" if is_new else "merged"
             if is_new:
-                changes.append(Change("item.created", item,
-                                      after={"url": canonical.url, "report": report.reference}))
+                changes.append(Change("item.created", ("reports.item", item_id),
+                                      after={"url": canonical.url, "report": reference}))
             else:
-                changes.append(Change("item.report_added", item, after={"report": report.reference}))
+                changes.append(Change("item.report_added", ("reports.item", item_id), after={"report": reference}))
     return links
 
 
-def _bump_existing(entries: list[_Tally], items: dict[str, Item], *, now: datetime) -> None:
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for entry in entries:
+def _bump_existing(entries: list[_Tally], items: dict[str, int], *, now: datetime) -> None:
+    if not entries:
+        return
+    rows = sorted(
         # An existing item reported again is a repeat report by definition.
-        floor = priority_for(priority_source=entry.priority_source, report_count=2)
-        groups[(entry.reports, floor)].append(items[entry.canonical.dedup_key].pk)
-    for (count, floor), ids in groups.items():
-        for start in range(0, len(ids), _CHUNK):
-            Item.objects.filter(pk__in=ids[start : start + _CHUNK]).update(
+        (items[e.canonical.dedup_key], e.reports, priority_for(priority_source=e.priority_source, report_count=2))
+        for e in entries
+    )
+    if connection.vendor == "postgresql":
+        # Lock the rows in id order first (two batches bumping the same items cannot deadlock),
+        # then one UPDATE for the whole batch.
+        ids, counts, floors = (list(column) for column in zip(*rows, strict=True))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM reports_item WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+            cursor.execute(
+                "UPDATE reports_item SET report_count = report_count + v.n,"
+                " last_reported_at = GREATEST(last_reported_at, %s), priority = GREATEST(priority, v.floor)"
+                " FROM unnest(%s::bigint[], %s::int[], %s::int[]) AS v(id, n, floor) WHERE reports_item.id = v.id",
+                [now, ids, counts, floors],
+            )
+        return
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for pk, count, floor in rows:
+        groups[(count, floor)].append(pk)
+    for (count, floor), pks in groups.items():
+        for start in range(0, len(pks), _CHUNK):
+            Item.objects.filter(pk__in=pks[start : start + _CHUNK]).update(
                 report_count=F("report_count") + count,
                 last_reported_at=Greatest(F("last_reported_at"), Value(now)),
                 priority=Greatest(F("priority"), Value(floor)),

@@ -6,11 +6,11 @@ from hotline.audit import guard
 
 
 def forwards(apps, schema_editor):
-    guard.install(schema_editor.connection)
+    guard.install(schema_editor.connection, tables=["audit_auditevent"])
 
 
 def backwards(apps, schema_editor):
-    guard.remove(schema_editor.connection)
+    guard.remove(schema_editor.connection, tables=["audit_auditevent"])
 
 
 class Migration(migrations.Migration):

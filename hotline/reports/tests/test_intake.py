@@ -141,3 +141,42 @@ def test_public_status_is_coarse(make_item: object) -> None:
 ])
 def test_it_normalizes_a_typed_reference(typed: str, stored: str) -> None:
     assert normalize_reference(typed) == stored
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_concurrent_batches_creating_the_same_items_both_succeed_and_count_every_report() -> None:
+    import threading
+
+    from django.db import connections, transaction
+
+    from hotline.audit.services import _create_heads
+
+    with transaction.atomic():
+        _create_heads()
+    shared = [f"http://shared-{i}.sim.test/page" for i in range(200)]
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def intake(n: int) -> None:
+        try:
+            own = [f"http://own-{n}-{i}.sim.test/" for i in range(50)]
+            batch = [_one(url, source=Source.PARTNER) for url in [*reversed(shared), *own] if url]
+            barrier.wait(timeout=30)
+            receive_reports(batch, actor=SYSTEM)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=intake, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Item.objects.count() == 200 + 3 * 50
+    assert set(Item.objects.filter(host__startswith="shared-").values_list("report_count", flat=True)) == {3}
+    assert AuditEvent.objects.filter(action="item.created").count() == 350
+    assert AuditEvent.objects.filter(action="item.report_added").count() == 400
+    assert verify().ok
