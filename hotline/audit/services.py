@@ -15,6 +15,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from hotline.audit.models import GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
+from hotline.lib.claim import skip_locked
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _locked_head(stream: int | None = None) -> AuditHead:
     for one. SQLite: writers are serialised by the database anyway, so it is stream 1."""
     if stream is None and connection.vendor == "postgresql":
         streams = AuditHead.objects.filter(id__lte=_stream_count())
-        free = streams.select_for_update(skip_locked=True).order_by("id").first()
+        free = skip_locked(streams).order_by("id").first()
         if free is not None:
             return free
         if streams.count() < _stream_count():
