@@ -4,7 +4,6 @@ servers on loopback, the rebinding DNS stub, and a connect guard that refuses an
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +18,7 @@ from hotline.lib.http import (
     printable_excerpt,
     request,
 )
+from hotline.sim.loopback import serve_in_thread, stop_serving
 from hotline.sim.rebind import ScriptedDns
 
 PUBLIC = "93.184.215.14"  # never reached: the guard refuses every non-loopback connect
@@ -61,13 +61,11 @@ def server() -> Iterator[_Server]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    thread = serve_in_thread(httpd)
     try:
         yield state
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        stop_serving(httpd, thread)
 
 
 @pytest.fixture

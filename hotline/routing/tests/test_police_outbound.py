@@ -4,7 +4,6 @@ stored as a short escaped summary that only managers see."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,6 +14,7 @@ from django.urls import reverse
 
 from hotline.routing.models import Decision, Referral, ReferralStatus
 from hotline.routing.police import referral_step
+from hotline.sim.loopback import serve_in_thread, stop_serving
 from hotline.sim.rebind import ScriptedDns
 
 pytestmark = pytest.mark.django_db
@@ -46,13 +46,11 @@ def police_api() -> Iterator[_Police]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     try:
         yield state
     finally:
-        server.shutdown()
-        server.server_close()
+        stop_serving(server, thread)
 
 
 @pytest.fixture
