@@ -257,8 +257,8 @@ def drive(flow: str, port: int, cookie: dict[str, str], kinds: dict[int, str],
     return actions, server_records
 
 
-class Old:
-    """Today's item page: one item-level form, drop-down lists, save goes back to the queue."""
+class Flow:
+    """An analyst on one version of the item page."""
 
     def __init__(self, page: Any) -> None:
         self.page = page
@@ -266,6 +266,10 @@ class Old:
     def take_next(self) -> None:
         self.page.click("form[action$='/queue/next/'] button")
         self.page.wait_for_load_state()
+
+
+class Old(Flow):
+    """Today's item page: one item-level form, drop-down lists, save goes back to the queue."""
 
     def assess(self, pk: int, kind: str) -> int:
         page = self.page
@@ -288,15 +292,8 @@ class Old:
         return done + 1
 
 
-class New:
+class New(Flow):
     """The workbench: keys, one click per code the verdict asks for, save and take the next item."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-
-    def take_next(self) -> None:
-        self.page.click("form[action$='/queue/next/'] button")
-        self.page.wait_for_load_state()
 
     def assess(self, pk: int, kind: str) -> int:
         page = self.page
