@@ -65,6 +65,34 @@ def label(code: object, kind: str) -> str:
     return str(code)
 
 
+# Who did it, as the timeline's subject: the audit trail stores "<kind>:<name>" labels.
+ACTOR_KINDS = {
+    "partner": _("partner hotline %(name)s"),
+    "api": _("API client %(name)s"),
+    "mail": _("e-mail from %(name)s"),
+    "import": _("import of %(name)s"),
+}
+ACTOR_NAMES = {
+    "system": _("the system"),
+    "public": _("the public form"),
+    "anonymous": _("someone not logged in"),
+}
+
+
+def actor_name(actor_label: str) -> str:
+    """``user:ana`` -> ``ana``, ``system`` -> "the system", ``partner:nl`` -> "partner hotline nl"."""
+    kind, sep, name = actor_label.partition(":")
+    if not sep:
+        known = ACTOR_NAMES.get(actor_label)
+        return str(known) if known is not None else actor_label
+    if kind in ("user", "company"):
+        return name
+    if kind == "provider":
+        return gettext("the hosting provider")
+    template = ACTOR_KINDS.get(kind)
+    return str(template) % {"name": name} if template is not None else actor_label
+
+
 def action_label(action: str) -> str:
     text = ACTIONS.get(action)
     return str(text) if text is not None else action

@@ -24,6 +24,11 @@ def action_label(action: str) -> str:
 
 
 @register.filter
+def actor_name(actor_label: str) -> str:
+    return labels.actor_name(actor_label)
+
+
+@register.filter
 def event_details(after: Any) -> str:
     return labels.event_details(after)
 

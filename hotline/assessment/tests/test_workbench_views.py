@@ -133,3 +133,22 @@ def test_stored_codes_are_shown_as_translated_labels(
     for word in words:
         assert word in page, word
     assert raw not in visible and "item.assessed" not in visible and "baseline" not in visible.lower().split()
+
+
+@pytest.mark.parametrize(("prefix", "system", "partner"), [
+    ("", "the system created the item", "partner hotline nl-sim"),
+    ("/nl", "het systeem", "partnermeldpunt nl-sim"),
+    ("/fr", "le système", "la hotline partenaire nl-sim"),
+])
+def test_the_timeline_names_who_acted_in_words_not_audit_labels(
+    login: Login, analyst: User, make_item: Callable[..., Item], prefix: str, system: str, partner: str
+) -> None:
+    from hotline.audit.services import Actor, record
+
+    item = make_item()
+    record(Actor(label="partner:nl-sim"), "item.report_added", ("reports.item", item.pk))
+    client = login(analyst)
+    _claimed(client, item)
+    timeline = client.get(f"{prefix}/items/{item.pk}/").content.decode().split('class="timeline"')[1]
+    assert system in timeline and partner in timeline and analyst.username in timeline
+    assert "user:" not in timeline and "partner:" not in timeline and "· system " not in timeline
