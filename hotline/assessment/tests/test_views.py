@@ -122,3 +122,12 @@ def test_the_audit_page_verifies_the_chain(login: Login, admin_user: User, make_
     make_item()
     page = login(admin_user).get(reverse("audit:index"), {"verify": "1"}).content.decode()
     assert 'data-verify="ok"' in page and "item.created" in page
+
+
+def test_the_audit_page_shows_every_action_by_its_stored_code_and_known_ones_in_words_too(
+    login: Any, admin_user: Any, make_item: Any
+) -> None:
+    make_item()
+    page = login(admin_user).get("/fr/audit/").content.decode()
+    assert "<code>item.created</code> <span class=\"help\">a créé l&#x27;élément" in page
+    assert "<code>report.received</code></td>" in page
