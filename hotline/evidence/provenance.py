@@ -110,7 +110,7 @@ def known_generator(text: str) -> str:
 
 def _c2pa(data: bytes, mime: str, found: Provenance) -> None:
     try:
-        import c2pa  # noqa: PLC0415 - optional native library, loaded only for files that carry a manifest
+        import c2pa  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - c2pa-python is a dependency; a broken install must not stop capture
         found.c2pa = {"status": "not read: c2pa-python is not installed"}
         return
@@ -119,7 +119,7 @@ def _c2pa(data: bytes, mime: str, found: Provenance) -> None:
         if reader is None:
             return
         report = json.loads(reader.json())
-    except Exception as exc:  # noqa: BLE001 - the native library raises its own error types for bad manifests
+    except Exception as exc:
         found.c2pa = {"status": f"unreadable manifest: {str(exc)[:_CUT]}"}
         return
     _c2pa_report(report, found)

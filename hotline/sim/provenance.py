@@ -68,7 +68,7 @@ def with_xmp_png(png: bytes, source_type: str) -> bytes:
 def with_c2pa(data: bytes, mime: str, *, source_type: str = "trainedAlgorithmicMedia",
               generator: str = GENERATOR) -> bytes:
     """``data`` with a C2PA manifest whose ``c2pa.created`` action names ``source_type``, signed by a test key."""
-    import c2pa  # noqa: PLC0415 - native library, only for the images that carry a manifest
+    import c2pa  # type: ignore[import-untyped]
 
     manifest = {
         "claim_generator_info": [{"name": "hotline simulation", "version": "1"}],
@@ -87,10 +87,10 @@ def with_c2pa(data: bytes, mime: str, *, source_type: str = "trainedAlgorithmicM
 @functools.lru_cache(maxsize=1)
 def _test_signer() -> tuple[bytes, bytes]:
     """A throwaway CA and an ES256 signing certificate, made once per process (C2PA refuses self-signed)."""
-    from cryptography import x509  # noqa: PLC0415
-    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     def name(common: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common),

@@ -624,7 +624,7 @@ def _image(kind: str, seed: int, size: tuple[int, int]) -> bytes:
 
 @functools.lru_cache(maxsize=256)
 def _marked(marking: str, seed: int) -> tuple[bytes, str]:
-    from hotline.sim.provenance import marked_image  # noqa: PLC0415 - loads the C2PA library only when asked
+    from hotline.sim.provenance import marked_image
 
     return marked_image(marking, seed, size=(96, 72))
 
