@@ -17,9 +17,9 @@ import json
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from hotline.evidence.provenance import IPTC_PREFIX
 from hotline.sim.images import make_image
 
+IPTC_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"  # the vocabulary evidence/provenance.py reads
 MARKINGS = ("c2pa", "xmp", "pngtext", "exif", "stripped")
 GENERATOR = "SynthGen test generator"
 _PARAMETERS = "abstract gradient pattern\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {seed}, Model: synth-test"

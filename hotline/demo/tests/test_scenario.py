@@ -109,7 +109,8 @@ def _check_partner(plan: Plan, partner: dict[str, Any], urls: dict[int, str]) ->
         assert forward.status == "assessed" and forward.assessed_at is not None, forward.item.host
         assert [e.status for e in forward.events.all()] == ["received", "assessed"], forward.item.host
     assert partner["partner_reports"] == sorted(urls[s.n] for s in nl)
-    assert partner["inbound"] == {"accepted": len(nl)}
+    # Accepted once each; on a loaded machine a send whose answer was lost is retried and B answers "duplicate".
+    assert partner["inbound"].get("accepted") == len(nl) and set(partner["inbound"]) <= {"accepted", "duplicate"}
     assert partner["verdicts"] == {"baseline": len(nl)}
     assert partner["statuses_sent"] == {"assessed": len(nl)} and partner["outbound"] == {"delivered": len(nl)}
     assert dict(InboundMessage.objects.values_list("outcome").annotate(n=Count("pk"))) == {"accepted": len(nl)}
