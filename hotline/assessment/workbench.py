@@ -108,10 +108,18 @@ def build(item: Item, *, data: Mapping[str, Any] | None = None, capture: Capture
     for card in cards:
         card.earlier = rows.get(card.media.pk)
         if not card.known:
-            card.form = MediaForm(data, media_id=card.media.pk, instance=card.earlier,
-                                  initial={"content_type": card.media.kind if card.media.kind in ("image", "video")
-                                           else ""})
+            card.form = MediaForm(data, media_id=card.media.pk, instance=card.earlier, initial=_media_initial(card))
     return Bench(form, cards)
+
+
+def _media_initial(card: Card) -> dict[str, Any]:
+    """A new file's form starts with its kind, and with the virtual / manipulated flag ticked for review when
+    its own metadata says it was generated or composited (a hint the analyst confirms or clears)."""
+    media = card.media
+    initial: dict[str, Any] = {"content_type": media.kind if media.kind in ("image", "video") else ""}
+    if card.earlier is None:
+        initial |= {"is_virtual": media.ai_hint, "is_manipulated": bool(media.provenance.get("manipulated"))}
+    return initial
 
 
 def media_context(request: HttpRequest, item: Item, user: User, now: datetime, cards: list[Card],

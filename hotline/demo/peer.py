@@ -79,8 +79,9 @@ def free_port() -> int:
 
 
 def start(env: dict[str, str], port: int, directory_file: Path, *, module: str = "hotline.demo.peer",
-          timeout: float = 60.0) -> subprocess.Popen[bytes]:
-    """Start ``python -m MODULE serve`` and wait until the port answers."""
+          timeout: float = 900.0) -> subprocess.Popen[bytes]:
+    """Start ``python -m MODULE serve`` and wait until the port answers (or it exits). The long cap is only a
+    backstop: on a loaded machine migrating its database can take minutes, and that is not a failure."""
     command = [sys.executable, "-m", module, "serve", str(port), "--directory", str(directory_file)]
     process = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603 - our own module, our arguments
     deadline = time.monotonic() + timeout

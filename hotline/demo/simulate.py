@@ -25,6 +25,7 @@ from hotline.audit.services import Actor
 from hotline.demo.scenario import H, Plan, PlannedReport, make_plan
 from hotline.demo.script import SCRIPTED
 from hotline.demo.world import World
+from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig, capture_step
 from hotline.hashes.services import match_step
 from hotline.partners.delivery import exchange_step
@@ -59,6 +60,8 @@ class Result:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     timings: dict[str, dict[str, Any]] = field(default_factory=dict)
     volumes: dict[str, int] = field(default_factory=dict)
+    # AI-generated images (by the plan) that were captured, and those the capture flagged from their metadata.
+    synthetic: dict[str, int] = field(default_factory=dict)
 
 
 def default_start(days: int) -> datetime:
@@ -237,9 +240,24 @@ def fill_result(result: Result) -> None:
             "police_released": Referral.objects.filter(answer=PoliceAnswer.RELEASE).count(),
         },
     }
+    result.synthetic = synthetic_detection(result.plan)
     scope = Scope(Filters(first=result.start.date(), last=result.end.date()), result.end)
     result.timings = scope.steps[0]
     result.volumes = scope.volumes()
+
+
+def synthetic_detection(plan: Plan) -> dict[str, int]:
+    """Of the captured images the plan made AI-generated, how many the capture flagged from their metadata."""
+    marked = {site.host: site.synthetic for site in plan.sites if site.synthetic}
+    found = {"captured": 0, "flagged": 0, "with_metadata": 0, "with_metadata_flagged": 0}
+    for host, hint in Media.objects.filter(kind="image").values_list("item__host", "ai_hint"):
+        if host in marked:
+            metadata = marked[host] != "stripped"
+            found["captured"] += 1
+            found["flagged"] += hint
+            found["with_metadata"] += metadata
+            found["with_metadata_flagged"] += hint and metadata
+    return found
 
 
 def summary_lines(result: Result) -> list[str]:
@@ -253,6 +271,11 @@ def summary_lines(result: Result) -> list[str]:
                      f"p90={_hours(row['p90'])} within 24h={_share(row.get('within_24h'))} "
                      f"3d={_share(row.get('within_3d'))} 7d={_share(row.get('within_7d'))}")
     lines.append("  volumes " + ", ".join(f"{k}={v}" for k, v in result.volumes.items()))
+    if result.synthetic.get("captured"):
+        ai = result.synthetic
+        lines.append(f"AI-generated images captured: {ai['captured']}, flagged from metadata: {ai['flagged']} "
+                     f"({ai['flagged'] / ai['captured']:.0%}); of those still carrying metadata: "
+                     f"{ai['with_metadata_flagged']}/{ai['with_metadata']}")
     lines.append(f"Wall time: {result.seconds:.1f} s")
     return lines
 

@@ -96,7 +96,8 @@ class World(ExitStack):
         if site.fate == "gone":
             self.web.add_host(site.host)
             return self.web.url(site.host, site.path)  # nothing there: the capture finds a 404
-        return self.providers.host_content(site.provider, site.host, site.path, seed=1000 + site.n)
+        return self.providers.host_content(site.provider, site.host, site.path, seed=1000 + site.n,
+                                           marking=site.synthetic)
 
     def move(self, url: str, provider: str) -> None:
         """A provider moved the site: its name now points into the new provider's network."""

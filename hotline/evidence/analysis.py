@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from hotline.evidence import provenance
 from hotline.lib import pdq, video
 from hotline.lib.sniff import media_kind, sniff
 
@@ -32,6 +33,8 @@ class MediaFacts:
     pdq_quality: int | None = None
     vpdq: list[dict[str, Any]] = field(default_factory=list)
     bad_reason: str = ""
+    # How the file says it was made (C2PA, IPTC source type, generator tags): a hint, never a verdict.
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def analyse(data: bytes, declared_mime: str = "") -> MediaFacts:
@@ -47,6 +50,8 @@ def analyse(data: bytes, declared_mime: str = "") -> MediaFacts:
         _video(data, facts)
     elif declared_mime.startswith(("image/", "video/")):
         facts.bad_reason = f"served as {declared_mime[:60]} but the content is not a recognised image or video"
+    if facts.kind in {"image", "video"}:
+        facts.provenance = provenance.read(data, mime).as_json()
     return facts
 
 

@@ -211,7 +211,7 @@ def _media_row(capture: Capture, item: Item, fetched: MediaFetch, stored: _Store
         declared_mime=declared, size=facts.size, md5=facts.md5, sha1=facts.sha1, sha256=facts.sha256,
         width=facts.width, height=facts.height, frames=facts.frames, duration=facts.duration, pdq=facts.pdq,
         pdq_quality=facts.pdq_quality, vpdq=facts.vpdq, is_bad=bool(facts.bad_reason), bad_reason=facts.bad_reason,
-        fetched_at=at,
+        provenance=facts.provenance, ai_hint=bool(facts.provenance.get("ai")), fetched_at=at,
     )
 
 

@@ -102,6 +102,7 @@ class SimProviders:
     #: The simulated time: notices arriving now are received at this time (``advance`` moves it).
     now: datetime = datetime.min
     published: dict[str, bytes] = field(default_factory=dict)  # URL -> body, what is online right now
+    media_types: dict[str, str] = field(default_factory=dict)  # URL -> the content type of its image
 
     def add(self, provider: SimProvider) -> SimProvider:
         self.providers[provider.name] = provider
@@ -109,11 +110,17 @@ class SimProviders:
 
     # ------------------------------------------------------------------ content
 
-    def host_content(self, provider: str, host: str, path: str, *, seed: int) -> str:
-        """Publish a synthetic page with one generated image; returns its URL."""
+    def host_content(self, provider: str, host: str, path: str, *, seed: int, marking: str = "") -> str:
+        """Publish a synthetic page with one generated image; returns its URL. With ``marking`` the image carries
+        that kind of AI-provenance metadata (hotline.sim.provenance; ``stripped``: generated, metadata removed)."""
         media_path = f"/m/{seed}.png"
-        image = make_image("png", seed, size=(96, 72))
+        image, mime = make_image("png", seed, size=(96, 72)), "image/png"
+        if marking:
+            from hotline.sim.provenance import marked_image
+
+            image, mime = marked_image(marking, seed, size=(96, 72))
         url = self.web.url(host, path)
+        self.media_types[url] = mime
         self.pages[url] = (host, path, media_path, image)
         self.owner[url] = provider
         self._publish(url)
@@ -122,7 +129,7 @@ class SimProviders:
     def _publish(self, url: str) -> None:
         host, path, media_path, image = self.pages[url]
         body = f'<!doctype html><title>synthetic</title><p>generated test pattern</p><img src="{media_path}">'
-        self.web.set_page(host, media_path, image, content_type="image/png")
+        self.web.set_page(host, media_path, image, content_type=self.media_types.get(url, "image/png"))
         self.web.set_page(host, path, body)
         self.published[self.web.url(host, media_path)] = image
         self.published[url] = body.encode()

@@ -411,6 +411,7 @@ class SimWeb:
         add("*", r"/page/(\d+)", self._page_n)
         add("*", r"/media/(png|jpeg|gif|webp|animated_gif)-(\d+)\.(png|jpg|gif|webp)", self._media)
         add("*", r"/media/clip-(\d+)\.(mp4|webm)", self._clip)
+        add("*", r"/media/ai-(c2pa|xmp|pngtext|exif|stripped)-(\d+)\.(png|jpg)", self._ai_media)
         add("*", r"/broken/truncated-(png|jpeg|gif|webp)-(\d+)\.(png|jpg|gif|webp)", self._trunc)
         add("*", r"/broken/garbage-(\d+)\.(png|jpg|gif|webp)", self._garbage)
         add("*", r"/redirect/(301|302)", lambda r: _redirect("/", int(r.path[-3:])))
@@ -509,6 +510,11 @@ class SimWeb:
         if not (0 < size[0] <= 2048 and 0 < size[1] <= 2048):
             return SimResponse(400, b"bad size", "text/plain")
         return SimResponse(body=_image(kind, int(seed), size), content_type=CONTENT_TYPES[kind])
+
+    def _ai_media(self, r: SimRequest) -> SimResponse:
+        marking, seed, _ext = _groups(r, r"/media/ai-(\w+)-(\d+)\.(\w+)")
+        data, mime = _marked(marking, int(seed))
+        return SimResponse(body=data, content_type=mime)
 
     def _clip(self, r: SimRequest) -> SimResponse:
         seed, ext = _groups(r, r"/media/clip-(\d+)\.(mp4|webm)")
@@ -614,6 +620,13 @@ def _groups(r: SimRequest, pattern: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=256)
 def _image(kind: str, seed: int, size: tuple[int, int]) -> bytes:
     return make_image(kind, seed, size)
+
+
+@functools.lru_cache(maxsize=256)
+def _marked(marking: str, seed: int) -> tuple[bytes, str]:
+    from hotline.sim.provenance import marked_image
+
+    return marked_image(marking, seed, size=(96, 72))
 
 
 @functools.lru_cache(maxsize=64)

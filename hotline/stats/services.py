@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.db.models import Min
 
-from hotline.stats import casework, figures, responsiveness
+from hotline.stats import casework, figures, responsiveness, synthetic
 from hotline.stats.figures import Scope
 from hotline.stats.filters import Filters
 from hotline.stats.models import ItemFact
@@ -29,6 +29,7 @@ BUILDERS: dict[str, tuple[tuple[str, ...], Builder]] = {
     "long_tail": (("long_tail",), lambda s: [figures.long_tail(s)]),
     "countries": (("countries",), lambda s: [figures.countries(s)]),
     "breakdowns": (("verdicts", "content_types", "age_groups", "site_types", "sources"), figures.breakdowns),
+    "ai_media": (("ai_media",), lambda s: [synthetic.ai_media(s)]),
     "providers": (("providers",), lambda s: [responsiveness.providers(s.filters, s.now)]),
     "companies": (("companies",), lambda s: [responsiveness.companies(s.filters, s.now)]),
     "dismissals": (("dismissals",), lambda s: [casework.dismissals(s.filters)]),

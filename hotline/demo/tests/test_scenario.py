@@ -89,6 +89,14 @@ def test_it_ends_where_the_plan_says(plan: Plan) -> None:
     assert result.volumes["illegal"] == len(plan.illegal())
     assert result.end - result.start == timedelta(days=10)
 
+    # AI-generated images: every one still carrying metadata is flagged at capture, none without it.
+    synthetic = [s for s in plan.sites if s.synthetic and s.fate != "gone"]
+    marked = [s for s in synthetic if s.synthetic != "stripped"]
+    ai = result.synthetic
+    assert marked and len(marked) < len(synthetic)
+    assert ai["captured"] >= len(synthetic) and ai["with_metadata"] >= len(marked)
+    assert ai["flagged"] == ai["with_metadata_flagged"] == ai["with_metadata"]
+
 
 def _check_partner(plan: Plan, partner: dict[str, Any], urls: dict[int, str]) -> None:
     """The partner hotline (installation B) received each NL illegal site once, captured and assessed it, and
@@ -101,7 +109,8 @@ def _check_partner(plan: Plan, partner: dict[str, Any], urls: dict[int, str]) ->
         assert forward.status == "assessed" and forward.assessed_at is not None, forward.item.host
         assert [e.status for e in forward.events.all()] == ["received", "assessed"], forward.item.host
     assert partner["partner_reports"] == sorted(urls[s.n] for s in nl)
-    assert partner["inbound"] == {"accepted": len(nl)}
+    # Accepted once each; on a loaded machine a send whose answer was lost is retried and B answers "duplicate".
+    assert partner["inbound"].get("accepted") == len(nl) and set(partner["inbound"]) <= {"accepted", "duplicate"}
     assert partner["verdicts"] == {"baseline": len(nl)}
     assert partner["statuses_sent"] == {"assessed": len(nl)} and partner["outbound"] == {"delivered": len(nl)}
     assert dict(InboundMessage.objects.values_list("outcome").annotate(n=Count("pk"))) == {"accepted": len(nl)}

@@ -26,7 +26,7 @@ from hotline.demo.peer import ROOT, facts, free_port, peer_env, stop
 __all__ = ["free_port", "peer_env", "run", "start", "stop"]
 
 
-def start(env: dict[str, str], port: int, directory_file: Path, *, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+def start(env: dict[str, str], port: int, directory_file: Path, *, timeout: float = 900.0) -> subprocess.Popen[bytes]:
     """Start this module's ``serve`` (the plain site on the real clock) and wait until the port answers."""
     return shared.start(env, port, directory_file, module="hotline.partners.tests.peer", timeout=timeout)
 
