@@ -5,16 +5,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from hotline.reports.verdicts import ILLEGAL_VERDICTS, Verdict
 
-class Verdict(models.TextChoices):
-    BASELINE = "baseline", _("Baseline (illegal internationally)")
-    NATIONAL = "national", _("Illegal under national law")
-    NOT_ILLEGAL = "not_illegal", _("Not illegal")
-    UNREACHABLE = "unreachable", _("Unreachable / content not found")
-    OTHER_HARM = "other_harm", _("Other harm (not CSAM)")
-
-
-ILLEGAL_VERDICTS = frozenset({Verdict.BASELINE, Verdict.NATIONAL})
+__all__ = ["ILLEGAL_VERDICTS", "Verdict"]  # and every code list below; the verdicts live in reports
 
 
 class LegalLimb(models.TextChoices):

@@ -12,11 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from hotline.accounts.models import User
-from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.reports.models import Item
-from hotline.tracing.access import POLICE_VERDICTS
 from hotline.tracing.config import TraceConfig
 from hotline.tracing.importer import load_cdns
 from hotline.tracing.models import Provider, Trace, TraceDue
@@ -32,10 +30,6 @@ def _status(client: Client, url: str, method: str = "get", **data: Any) -> int:
     if response.status_code == 302 and "/login/" in response.headers.get("Location", ""):
         return 401
     return int(response.status_code)
-
-
-def test_police_see_exactly_what_assessment_calls_illegal() -> None:
-    assert {str(v) for v in ILLEGAL_VERDICTS} == POLICE_VERDICTS
 
 
 def test_provider_pages_by_role(personas: dict[str, User], login: Callable[[User], Client]) -> None:
