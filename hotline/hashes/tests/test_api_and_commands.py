@@ -103,7 +103,7 @@ def test_import_is_idempotent_and_names_bad_lines(tmp_path: Path, capsys: pytest
 
 
 def test_export_round_trips_through_import(tmp_path: Path, banks: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    for fmt in ("signal", "csv", "vics"):
+    for fmt in ("csv", "vics"):
         out = tmp_path / f"own.{fmt}"
         call_command("hashes", "export", "shared", "--format", fmt, "--out", str(out))
         call_command("hashes", "import", f"copy-{fmt}", str(out), "--format", fmt, "--quiet")
@@ -112,3 +112,29 @@ def test_export_round_trips_through_import(tmp_path: Path, banks: Any, capsys: p
         if fmt == "vics":
             assert copy.entries.get().classification == "1" and copy.entries.get().scheme == "vics-us"
     capsys.readouterr()
+
+
+def test_a_signal_file_export_leaves_out_md5_and_says_so(
+    tmp_path: Path, banks: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "own.txt"
+    call_command("hashes", "export", "shared", "--format", "signal", "--out", str(out))
+    assert out.read_text() == ""  # the hash-exchange tooling's reader would drop an md5 line silently
+    assert "left out 1 md5 hashes" in capsys.readouterr().err
+
+
+def test_a_uk_vics_list_keeps_its_categories_unmapped_and_an_unknown_numbering_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for numbering, value in (("UK", "a" * 32), ("ZZ", "b" * 32)):
+        path = tmp_path / f"{numbering}.json"
+        path.write_text('{"@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/'
+                        f'{numbering}/$metadata#Media", "value": [{{"MediaID": 1, "Category": 1, "MD5": "{value}"}}]}}')
+        call_command("hashes", "import", f"list-{numbering}", str(path), "--format", "vics", "--quiet",
+                     "--scheme", "vics-us")
+    uk, zz = Entry.objects.get(value="a" * 32), Entry.objects.get(value="b" * 32)
+    assert (uk.classification, uk.scheme, uk.verdict) == ("1", "vics-uk", "")  # never through the US table
+    assert (zz.classification, zz.scheme, zz.verdict) == ("1", "vics-us", "national")  # the operator named it
+    output = capsys.readouterr()
+    assert "UK numbering, kept under scheme vics-uk" in output.out
+    assert "the scheme given (vics-us) was not used" in output.err

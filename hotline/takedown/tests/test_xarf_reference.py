@@ -77,9 +77,13 @@ def _official_validators() -> list[Callable[[dict[str, Any]], list[str]]]:
         schema = by_id[base + name]
         python = Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
         rust = jsonschema_rs.validator_for(schema, registry=rs_registry, validate_formats=True)
-        checks.append(lambda doc, v=python: [e.message for e in v.iter_errors(doc)])
-        checks.append(lambda doc, v=rust: [e.message for e in v.iter_errors(doc)])
+        checks.append(_messages(python))
+        checks.append(_messages(rust))
     return checks
+
+
+def _messages(validator: Any) -> Callable[[dict[str, Any]], list[str]]:
+    return lambda document: [error.message for error in validator.iter_errors(document)]
 
 
 @pytest.fixture(scope="module")
