@@ -138,3 +138,34 @@ def test_a_uk_vics_list_keeps_its_categories_unmapped_and_an_unknown_numbering_w
     output = capsys.readouterr()
     assert "UK numbering, kept under scheme vics-uk" in output.out
     assert "the scheme given (vics-us) was not used" in output.err
+
+
+def test_match_file_with_dihedral_finds_a_rotated_copy(partner_client: tuple[ApiClient, str], banks: Any) -> None:
+    import numpy as np
+    from PIL import Image
+
+    _, token = partner_client
+    data = make_image("png", 1, size=(320, 320))  # shapes, PDQ quality 75; 320x320: turns hash exactly
+    Entry.objects.create(bank=banks[0], signal_type="pdq", value=pdq.hash_image_bytes(data).hex,
+                         verdict="national", added_at=timezone.now())
+    bump_version()
+    with Image.open(io.BytesIO(data)) as image:
+        turned = Image.fromarray(np.ascontiguousarray(np.rot90(np.asarray(image.convert("RGB")), 1)))
+    out = io.BytesIO()
+    turned.save(out, "PNG")
+
+    def match(dihedral: bool) -> Any:
+        upload = io.BytesIO(out.getvalue())
+        upload.name = "turned.png"
+        suffix = "?dihedral=true" if dihedral else ""
+        response = Client().post(f"/api/v1/hashes/match-file{suffix}", {"file": upload},
+                                 HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 200
+        return response.json()
+
+    plain = match(False)
+    assert not any(r["matches"] for r in plain["results"]) and plain["pdq_dihedral"] is None
+    body = match(True)
+    found = [(r["transform"], m["distance"]) for r in body["results"] for m in r["matches"]]
+    assert found == [("rotate_270", 0)]  # turning the upload back by 270 degrees gives the listed image
+    assert list(body["pdq_dihedral"]) == list(pdq.DIHEDRAL) and body["pdq_dihedral"]["original"] == body["pdq"]
