@@ -3,6 +3,7 @@ Only banks marked ``shared_via_api`` answer; uploaded files are hashed in memory
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Literal
 
@@ -112,10 +113,8 @@ def match_file(request: HttpRequest, file: File[UploadedFile], dihedral: bool = 
     digests = {"md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),  # noqa: S324
                "sha256": hashlib.sha256(data).hexdigest()}
     turns: list[pdq.PdqHash] = []
-    try:
+    with contextlib.suppress(pdq.ImageError):  # not an image: the cryptographic hashes still answer
         turns = pdq.dihedral_hashes(data) if dihedral else [pdq.hash_image_bytes(data)]
-    except pdq.ImageError:
-        pass
     pdq_hex, quality = (turns[0].hex, turns[0].quality) if turns else (None, None)
     signals = [(SignalType.SHA256.value, digests["sha256"]), ("md5", digests["md5"]), ("sha1", digests["sha1"])]
     usable = turns if (quality or 0) >= 50 else []

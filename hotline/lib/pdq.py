@@ -82,8 +82,8 @@ from PIL import Image, JpegImagePlugin
 __all__ = [
     "DEFAULT_FORMATS",
     "DEFAULT_MAX_MEGAPIXELS",
-    "ImageError",
     "DIHEDRAL",
+    "ImageError",
     "PdqHash",
     "dihedral_hashes",
     "hash_image_bytes",
