@@ -3,6 +3,7 @@ Only banks marked ``shared_via_api`` answer; uploaded files are hashed in memory
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Literal
 
@@ -47,6 +48,7 @@ class ResultOut(Schema):
     signal_type: str
     value: str
     error: str | None = None
+    transform: str | None = None  # match-file with dihedral: the turn of the file this PDQ hash is of
     matches: list[MatchOut]
 
 
@@ -61,6 +63,7 @@ class FileOut(Schema):
     sha256: str
     pdq: str | None
     pdq_quality: int | None
+    pdq_dihedral: dict[str, str] | None = None  # with dihedral=true: transform -> hash
     results: list[ResultOut]
 
 
@@ -100,20 +103,25 @@ def lookup_hashes(request: HttpRequest, payload: LookupIn) -> dict[str, object]:
 
 @router.post("/hashes/match-file", response={200: FileOut, 413: ErrorOut},
              summary="Hash an uploaded file and look it up")
-def match_file(request: HttpRequest, file: File[UploadedFile]) -> dict[str, object]:
+def match_file(request: HttpRequest, file: File[UploadedFile], dihedral: bool = False) -> dict[str, object]:
+    """``dihedral=true`` also looks up the PDQ hashes of the file rotated and flipped (8 in all), so a
+    turned copy of a listed image matches; each PDQ result names its ``transform``."""
     request_client(request)
     if file.size is None or file.size > MAX_UPLOAD:
         raise HttpError(413, f"files up to {MAX_UPLOAD // (1024 * 1024)} MB")
     data = file.read()
     digests = {"md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),  # noqa: S324
                "sha256": hashlib.sha256(data).hexdigest()}
-    pdq_hex, quality = None, None
-    try:
-        hashed = pdq.hash_image_bytes(data)
-        pdq_hex, quality = hashed.hex, hashed.quality
-    except pdq.ImageError:
-        pass
+    turns: list[pdq.PdqHash] = []
+    with contextlib.suppress(pdq.ImageError):  # not an image: the cryptographic hashes still answer
+        turns = pdq.dihedral_hashes(data) if dihedral else [pdq.hash_image_bytes(data)]
+    pdq_hex, quality = (turns[0].hex, turns[0].quality) if turns else (None, None)
     signals = [(SignalType.SHA256.value, digests["sha256"]), ("md5", digests["md5"]), ("sha1", digests["sha1"])]
-    if pdq_hex and (quality or 0) >= 50:
-        signals.append(("pdq", pdq_hex))
-    return {"size": len(data), **digests, "pdq": pdq_hex, "pdq_quality": quality, "results": _results(signals)}
+    usable = turns if (quality or 0) >= 50 else []
+    signals += [("pdq", h.hex) for h in usable]
+    results = _results(signals)
+    for result, name in zip(results[3:], pdq.DIHEDRAL if dihedral else (), strict=False):
+        result["transform"] = name
+    return {"size": len(data), **digests, "pdq": pdq_hex, "pdq_quality": quality, "results": results,
+            "pdq_dihedral": dict(zip(pdq.DIHEDRAL, (h.hex for h in turns), strict=True)) if dihedral and turns
+            else None}

@@ -17,7 +17,7 @@ import codecs
 import csv
 import json
 import re
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import IO, Final
@@ -28,14 +28,17 @@ __all__ = [
     "MAX_CSV_FIELD",
     "MAX_LINE",
     "MAX_VPDQ_CHARS",
+    "REFERENCE_SIGNAL_TYPES",
     "SCHEME_CSV",
     "SCHEME_HOTLINE",
     "SCHEME_SIGNAL_FILE",
+    "SCHEME_VICS_UK",
     "SCHEME_VICS_US",
     "SIGNAL_TYPES",
     "VERDICTS",
     "VICS_CONTEXT_2",
     "VICS_METADATA_1",
+    "VICS_NUMBERINGS",
     "VICS_US_CATEGORIES",
     "HashRecord",
     "InvalidRecord",
@@ -57,10 +60,17 @@ __all__ = [
 # Records, codes and the category mapping
 # ---------------------------------------------------------------------------------------------
 
-SIGNAL_TYPES: Final = ("md5", "sha1", "sha256", "pdq", "video_md5", "vpdq")
+SIGNAL_TYPES: Final = ("md5", "sha1", "sha256", "pdq", "video_md5", "video_sha256", "vpdq")
 HEX_LENGTHS: Final[Mapping[str, int]] = MappingProxyType(
-    {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64, "video_md5": 32}
+    {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64, "video_md5": 32, "video_sha256": 64}
 )
+#: The hash types the open-source hash-exchange tooling (python-threatexchange) names, by its names
+#: (``SignalType.get_name()``): its file reader keeps a line only when the name is one of its types,
+#: so these are the only ones a signal file is written with. ``vpdq`` needs its vPDQ extension.
+#: Our ``md5``, ``sha1`` and ``sha256`` (photo hashes) have no name there.
+REFERENCE_SIGNAL_TYPES: Final = ("pdq", "video_md5", "video_sha256", "vpdq")
+#: Its other signal types: not hashes of media, never held by a hash bank.
+_REFERENCE_OTHER_TYPES: Final = frozenset({"raw_text", "url", "url_md5", "trend_query"})
 MAX_VPDQ_CHARS: Final = 100_000
 VERDICTS: Final = ("baseline", "national", "not_illegal")
 # Same limits as the hash bank's columns (hotline.hashes.models.Entry).
@@ -69,6 +79,15 @@ MAX_SCHEME: Final = 40
 MAX_SOURCE_ID: Final = 200
 
 SCHEME_VICS_US: Final = "vics-us"
+SCHEME_VICS_UK: Final = "vics-uk"
+SCHEME_VICS_CUSTOM: Final = "vics-custom"
+SCHEME_VICS_UNNAMED: Final = "vics"  # a VICS document whose context URL names no numbering
+#: The category numberings a VICS context URL names (``.../2.0.xml/US/$metadata#Media``) and the
+#: scheme their codes are kept under. Only US has a table (``VICS_US_CATEGORIES``): UK codes are
+#: kept and never mapped through the US table, CUSTOM codes mean what their sender defined.
+VICS_NUMBERINGS: Final[Mapping[str, str]] = MappingProxyType({
+    "US": SCHEME_VICS_US, "UK": SCHEME_VICS_UK, "CUSTOM": SCHEME_VICS_CUSTOM,
+})
 SCHEME_HOTLINE: Final = "hotline"  # classification is one of our own verdict codes
 SCHEME_SIGNAL_FILE: Final = "signal-file"  # no classification: the records came from a signal file
 SCHEME_CSV: Final = "csv"  # a CSV row that named no scheme
@@ -268,14 +287,22 @@ def _read_capped(stream: IO[str]) -> tuple[str, bool]:
             return "", True
 
 
-def parse_signal_file(lines: IO[str]) -> Iterator[ParseItem]:
+def parse_signal_file(lines: IO[str], *, every_line_as: str = "",
+                      accept: Collection[str] = SIGNAL_TYPES) -> Iterator[ParseItem]:
     """Records from a hash-exchange signal file: one ``<signal_type> <value>`` per line.
 
-    Blank lines and lines starting with ``#`` are skipped. The type is matched case-insensitively.
-    For the hex types the value is exactly one token (anything after it is an error); for ``vpdq``
-    the value is the rest of the line, as the reference reader takes it, because a vPDQ
-    serialisation may contain spaces. Records get ``scheme="signal-file"`` and no classification.
+    Reads everything the reference file reader (python-threatexchange's local file exchange) reads,
+    by its type names (``pdq``, ``video_md5``, ``video_sha256``, ``vpdq``), and our own ``md5``,
+    ``sha1``, ``sha256`` lines. Blank lines and lines starting with ``#`` are skipped. The type is
+    matched case-insensitively. For the hex types the value is exactly one token (anything after it
+    is an error); for ``vpdq`` the value is the rest of the line, as the reference reader takes it,
+    because a vPDQ serialisation may contain spaces. Records get ``scheme="signal-file"`` and no
+    classification. ``every_line_as`` reads a file without types, as the reference does with its
+    ``signal_type`` setting: each line is then a value of that type. A known type outside ``accept``
+    (what the caller can store) is an error on its line.
     """
+    if every_line_as:
+        every_line_as = normalise_signal_type(every_line_as)
     number = 0
     while True:
         try:
@@ -292,11 +319,14 @@ def parse_signal_file(lines: IO[str]) -> Iterator[ParseItem]:
         text = line.strip()
         if not text or text[0] == "#":
             continue
-        parts = text.split(None, 1)
+        parts = [every_line_as, text] if every_line_as else text.split(None, 1)
         if len(parts) < 2:
             yield LineError(number, "value", "missing: a line is '<signal_type> <value>'")
             continue
         signal_type, rest = parts[0].lower(), parts[1]
+        if signal_type not in accept:
+            yield LineError(number, "signal_type", _refused(signal_type, accept))
+            continue
         length = HEX_LENGTHS.get(signal_type)
         if length is not None:
             value = rest.lower()
@@ -312,10 +342,30 @@ def parse_signal_file(lines: IO[str]) -> Iterator[ParseItem]:
             yield LineError(number, exc.field, exc.message)
 
 
-def write_signal_file(records: Iterable[HashRecord], out: IO[str]) -> int:
-    """Write ``<signal_type> <value>`` lines (only those two fields survive); returns the count."""
+def _refused(signal_type: str, accept: Collection[str]) -> str:
+    if signal_type in SIGNAL_TYPES:
+        return f"{signal_type} is a signal type, but not one this list can hold ({', '.join(accept)})"
+    if signal_type in _REFERENCE_OTHER_TYPES:
+        return f"{signal_type} is a signal type of the hash-exchange tooling, but not a media hash: not held"
+    return f"unknown signal type {_show(signal_type)}; expected one of {', '.join(SIGNAL_TYPES)}"
+
+
+def write_signal_file(records: Iterable[HashRecord], out: IO[str], *,
+                      left_out: dict[str, int] | None = None) -> int:
+    """Write ``<signal_type> <value>`` lines that the reference file reader keeps; returns the count.
+
+    Only ``REFERENCE_SIGNAL_TYPES`` are written, by the reference's names, one space between type and
+    value, nothing else on the line (only those two fields survive). Records of our other types
+    (``md5``, ``sha1``, ``sha256``) have no name there, and the reader would drop such a line
+    without a word: they are left out and counted per type in ``left_out`` when given. Use CSV or
+    VICS for them.
+    """
     count = 0
     for record in records:
+        if record.signal_type not in REFERENCE_SIGNAL_TYPES:
+            if left_out is not None:
+                left_out[record.signal_type] = left_out.get(record.signal_type, 0) + 1
+            continue
         out.write(f"{record.signal_type} {record.value}\n")
         count += 1
     return count
@@ -369,7 +419,7 @@ def _parse_quality(raw: str) -> int | None:
     return int(raw)
 
 
-def parse_csv(text: IO[str]) -> Iterator[ParseItem]:
+def parse_csv(text: IO[str], *, accept: Collection[str] = SIGNAL_TYPES) -> Iterator[ParseItem]:
     """Records from a CSV with a header line.
 
     Either ``signal_type,value`` columns (one record per row) or per-type columns named after the
@@ -377,7 +427,8 @@ def parse_csv(text: IO[str]) -> Iterator[ParseItem]:
     Optional in both: ``classification, scheme, quality, source_id`` (``quality`` belongs to the
     pdq value of the row). Column names are matched case-insensitively; other columns go to
     ``extra`` under their header name, empty cells omitted. A row without ``scheme`` gets
-    ``scheme="csv"``. Open files with ``newline=""`` so quoted line breaks survive.
+    ``scheme="csv"``. Open files with ``newline=""`` so quoted line breaks survive. A known type
+    outside ``accept`` (what the caller can store) is an error on its line.
     """
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
     source = _CappedLines(text)
@@ -425,7 +476,7 @@ def parse_csv(text: IO[str]) -> Iterator[ParseItem]:
         cells = {names[i]: row[i] for i in range(len(row)) if names[i]}
         extra = {header[i]: row[i] for i in range(len(row))
                  if names[i] and names[i] not in CSV_COLUMNS and names[i] not in SIGNAL_TYPES and row[i] != ""}
-        yield from _csv_row(cells, extra, start, per_type, names)
+        yield from _csv_row(cells, extra, start, per_type, names, accept)
 
 
 def _check_header(names: list[str]) -> str:
@@ -446,7 +497,7 @@ def _check_header(names: list[str]) -> str:
 
 
 def _csv_row(cells: dict[str, str], extra: dict[str, str], line: int, per_type: bool,
-             names: list[str]) -> Iterator[ParseItem]:
+             names: list[str], accept: Collection[str]) -> Iterator[ParseItem]:
     classification = cells.get("classification", "").strip()
     scheme = cells.get("scheme", "").strip() or SCHEME_CSV
     source_id = cells.get("source_id", "").strip()
@@ -472,6 +523,10 @@ def _csv_row(cells: dict[str, str], extra: dict[str, str], line: int, per_type: 
         pairs = [(signal_type, cells.get("value", ""))]
     for signal_type, value in pairs:
         column = signal_type if per_type else "value"
+        name = signal_type.strip().lower()
+        if name in SIGNAL_TYPES and name not in accept:
+            yield LineError(line, signal_type if per_type else "signal_type", _refused(name, accept))
+            continue
         try:
             yield HashRecord(
                 signal_type, value, classification=classification, scheme=scheme, mapped_verdict=mapped,
@@ -723,12 +778,15 @@ _ALT_PREFIX: Final = "AlternativeHashes."
 _JSON_EXTRA: Final = frozenset({"Exifs"})
 #: AlternativeHashes names we match on (compared lower-case without "-", "_" and spaces).
 _HASH_NAMES: Final[Mapping[str, str]] = MappingProxyType({
-    "md5": "md5", "sha1": "sha1", "sha256": "sha256", "pdq": "pdq", "videomd5": "video_md5", "vpdq": "vpdq",
+    "md5": "md5", "sha1": "sha1", "sha256": "sha256", "pdq": "pdq", "videomd5": "video_md5",
+    "videosha256": "video_sha256", "vpdq": "vpdq",
 })
 _WRITE_HASH_NAMES: Final[Mapping[str, str]] = MappingProxyType({
-    "md5": "MD5", "sha1": "SHA1", "sha256": "SHA256", "pdq": "PDQ", "video_md5": "VIDEO_MD5", "vpdq": "VPDQ",
+    "md5": "MD5", "sha1": "SHA1", "sha256": "SHA256", "pdq": "PDQ", "video_md5": "VIDEO_MD5",
+    "video_sha256": "VIDEO_SHA256", "vpdq": "VPDQ",
 })
 _VERSION_IN_URL = re.compile(r"/(\d+\.\d+)\.xml")
+_NUMBERING_IN_URL = re.compile(r"\.xml/([^/$#?]+)/\$metadata", re.IGNORECASE)
 
 
 @dataclass
@@ -739,6 +797,9 @@ class VicsInfo:
     context: str = ""  # the @odata.context / odata.metadata value (first 500 characters)
     elements: int = 0  # elements of the root ``value`` array (Cases or Media)
     media: int = 0  # Media objects read
+    numbering: str = ""  # "US", "UK", "CUSTOM", another, or "" : the category numbering the context URL names
+    scheme: str = ""  # the scheme the categories were kept under
+    warnings: list[str] = field(default_factory=list)  # e.g. an unknown numbering: categories not mapped
 
 
 def _hash_name(raw: str) -> str:
@@ -781,11 +842,36 @@ def _scalar_text(value: object) -> str | None:
     return None
 
 
+def _numbering_scheme(context: str, fallback: str) -> tuple[str, str, str]:
+    """``(numbering, scheme, warning)`` for a context URL: the numbering it names (``US``, ``UK``,
+    ``CUSTOM``, another, or ``""``), the scheme its categories are kept under, and a warning when the
+    numbering is not one we know. ``fallback`` (the caller's scheme) serves only when the document
+    names no known numbering: a document that says UK is never read as US."""
+    match = _NUMBERING_IN_URL.search(context)
+    numbering = match.group(1).upper() if match else ""
+    if numbering in VICS_NUMBERINGS:
+        scheme = VICS_NUMBERINGS[numbering]
+        clash = f"; the scheme given ({fallback}) was not used" if fallback and fallback != scheme else ""
+        return numbering, scheme, (f"the document names the {numbering} category numbering{clash}" if clash else "")
+    if fallback:
+        return numbering, fallback, (f"unknown category numbering {_show(numbering)} in the context URL: read "
+                                     f"as '{fallback}', as told" if numbering else "")
+    if not numbering:
+        return "", SCHEME_VICS_UNNAMED, ("the context URL names no category numbering (US, UK, CUSTOM): "
+                                         f"categories kept under '{SCHEME_VICS_UNNAMED}', none mapped to a verdict")
+    scheme = ("vics-" + re.sub(r"[^a-z0-9-]", "-", numbering.lower()))[:MAX_SCHEME]
+    return numbering, scheme, (f"unknown category numbering {_show(numbering)} in the context URL "
+                               f"(known: {', '.join(VICS_NUMBERINGS)}): categories kept under "
+                               f"'{scheme}', none mapped to a verdict")
+
+
 class _VicsReader:
     def __init__(self, binary: IO[bytes], scheme: str, info: VicsInfo, chunk_size: int, max_element: int,
                  fast_limit: int) -> None:
         self.s = _JsonStream(binary, chunk_size)
-        self.scheme = scheme
+        self.given_scheme = scheme
+        self.accept: Collection[str] = SIGNAL_TYPES
+        self.scheme = ""  # decided by the context URL (which OData puts first), or when Media come first
         self.info = info
         self.max_element = max_element
         self.fast_limit = min(fast_limit, max_element)
@@ -829,6 +915,8 @@ class _VicsReader:
                     yield LineError(s.line, "value", "the root 'value' must be an array")
                     return
                 seen_value = True
+                if not self.scheme:
+                    self._decide_scheme("")
                 if not (yield from self._value_array()):
                     return
                 continue
@@ -867,6 +955,14 @@ class _VicsReader:
         self.info.context = text[:500]
         match = _VERSION_IN_URL.search(text)
         self.info.version = match.group(1) if match else ("2.0" if key == "@odata.context" else "1.x")
+        if not self.scheme:
+            self._decide_scheme(text)
+
+    def _decide_scheme(self, context: str) -> None:
+        self.info.numbering, self.scheme, warning = _numbering_scheme(context, self.given_scheme)
+        self.info.scheme = self.scheme
+        if warning:
+            self.info.warnings.append(warning)
 
     def _value_array(self) -> Generator[ParseItem, None, bool]:
         s = self.s
@@ -1076,6 +1172,9 @@ class _VicsReader:
         frozen_extra = MappingProxyType(extra) if extra else _NO_EXTRA
         seen: set[tuple[str, str]] = set()
         for signal_type, raw, path in found:
+            if signal_type not in self.accept:
+                yield LineError(line, path, _refused(signal_type, self.accept))
+                continue
             try:
                 value = normalise_value(signal_type, raw)
             except InvalidRecord as exc:
@@ -1125,18 +1224,23 @@ class _VicsReader:
 def parse_vics(
     binary: IO[bytes],
     *,
-    scheme: str = SCHEME_VICS_US,
+    scheme: str = "",
     info: VicsInfo | None = None,
     chunk_size: int = 1 << 16,
     max_element: int = 16 << 20,
+    accept: Collection[str] = SIGNAL_TYPES,
 ) -> Iterator[ParseItem]:
     """Records from a Project VIC VICS JSON document (1.x ``odata.metadata`` or 2.0
     ``@odata.context``; ``value`` holding Cases with ``Media`` arrays, or Media directly).
 
     One record per distinct hash of a Media: ``MD5``, ``SHA1``, the ``AlternativeHashes`` we know
     (SHA256, PDQ, ...) and the ``MD5``/``SHA1``/``AlternativeHashes`` of each ``MediaFiles`` entry.
-    ``classification`` is ``str(Category)`` in ``scheme`` (default ``vics-us``; pass another for
-    other numberings), ``source_id`` is ``str(MediaID)``; the other Media fields go to ``extra`` as
+    ``classification`` is ``str(Category)`` in the numbering the context URL names
+    (``.../2.0.xml/US/$metadata``: ``vics-us``; ``UK``: ``vics-uk``; ``CUSTOM``: ``vics-custom``; see
+    ``VICS_NUMBERINGS``); only US codes are mapped to verdicts. ``scheme`` names the numbering of a
+    document whose URL names none or an unknown one; without it such categories are kept under
+    ``vics`` or ``vics-<name>``, unmapped, with a warning in ``info.warnings``. ``source_id`` is
+    ``str(MediaID)``; the other Media fields go to ``extra`` as
     text (booleans normalised to ``true``/``false``, lists and objects as compact JSON, unknown
     alternative hashes such as PhotoDNA as ``AlternativeHashes.<HashName>``: kept, never matched).
     Case fields (IDs, contacts) are not copied.
@@ -1145,11 +1249,13 @@ def parse_vics(
     memory depends on the largest element, not the document; one Media or root value larger than
     ``max_element`` characters is reported and skipped. A malformed element is one ``LineError`` at
     the line it starts on, then the reader skips to the next element; when it cannot, it stops
-    with one more error. ``info`` (optional) receives the version and counts.
+    with one more error. ``info`` (optional) receives the version, numbering, counts and warnings.
+    A known hash type outside ``accept`` (what the caller can store) is an error at its path.
     """
-    scheme = _check_text("scheme", scheme, MAX_SCHEME).lower()
+    scheme = _check_text("scheme", scheme, MAX_SCHEME).lower() if scheme else ""
     reader = _VicsReader(binary, scheme, info if info is not None else VicsInfo(),
                          chunk_size, max_element, fast_limit=1 << 16)
+    reader.accept = accept
     yield from reader.document()
 
 
@@ -1241,16 +1347,22 @@ def write_vics(records: Iterable[HashRecord], out: IO[str], *, version: str = "2
     ``scheme`` (else omitted), the first MD5 and SHA1 as ``MD5``/``SHA1``, further ones as
     ``MediaFiles`` entries, other types as ``AlternativeHashes`` (SHA256, PDQ, VIDEO_MD5, VPDQ),
     ``extra`` back as Media fields (booleans, ``MediaSize`` and ``Exifs`` typed again). PDQ quality
-    and ``mapped_verdict`` are not written. ``version`` "2.0" writes the Media form under
+    and ``mapped_verdict`` are not written. The context URL names the numbering of ``scheme``
+    (``vics-us`` -> US, ``vics-uk`` -> UK, ``vics-custom`` -> CUSTOM). ``version`` "2.0" writes the Media form under
     ``@odata.context``; a "1.x" version writes the 1.x form (``odata.metadata``, one Case holding
     the Media).
     """
     scheme = scheme.strip().lower()
+    numbering = next((name for name, known in VICS_NUMBERINGS.items() if known == scheme), "")
+    if not numbering:
+        raise ValueError(f"no VICS category numbering for the scheme {scheme!r}: use one of "
+                         f"{', '.join(VICS_NUMBERINGS.values())}")
     if version == "2.0":
-        out.write('{"@odata.context": ' + json.dumps(VICS_CONTEXT_2) + ', "value": [')
+        context = VICS_CONTEXT_2.replace("/US/", f"/{numbering}/")
+        out.write('{"@odata.context": ' + json.dumps(context) + ', "value": [')
         close = "\n]}\n"
     elif re.fullmatch(r"1\.[0-9]+", version):
-        metadata = VICS_METADATA_1.replace("1.3.xml", f"{version}.xml")
+        metadata = VICS_METADATA_1.replace("1.3.xml", f"{version}.xml").replace("/US/", f"/{numbering}/")
         out.write('{"odata.metadata": ' + json.dumps(metadata) + ', "value": [\n{"Media": [')
         close = "\n]}\n]}\n"
     else:

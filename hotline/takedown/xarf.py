@@ -2,7 +2,9 @@
 
 Never media, never a description of it: the ``evidence`` payload field of XARF is not used at all.
 One document per captured media file of an item (its hashes), or one without hashes when the capture
-holds none. ``report_id`` derives from the notice key, so a resend carries the same ids.
+holds none. ``report_id`` derives from the notice key, so a resend carries the same ids. Every document
+must pass the official XARF v4 schemas: where their ``domain`` pattern cannot express the host (an IP
+literal, a punycode ``xn--`` label, a single label) the recommended ``domain`` field is left out.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "xarf"
 CSAM_SCHEMA_ID = "https://xarf.org/schemas/v4/types/content-csam.json"
 MAX_DOCUMENTS_PER_ITEM = 20
 _MEDIA_TYPES = {"image": "image", "video": "video"}
+_BASE_SCHEMA = SCHEMA_DIR / "types" / "content-base.json"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
                        re.IGNORECASE)
 
@@ -103,7 +106,7 @@ def _base(notice: Notice, line: NoticeItem) -> dict[str, Any]:
         "tags": [f"verdict:{verdict}", f"notice:{notice.key!s}"],
     }
     host = urlsplit(line.url).hostname or ""
-    if host and not _is_ip(host) and _HOSTNAME.match(host):
+    if sendable_domain(host):
         doc["domain"] = host
     trace = line.trace
     if trace is not None and trace.country:
@@ -111,6 +114,39 @@ def _base(notice: Notice, line: NoticeItem) -> dict[str, Any]:
     if notice.provider is not None:
         doc["hosting_provider"] = notice.provider.name
     return doc
+
+
+def sendable_domain(host: str) -> bool:
+    """Whether ``host`` may go in the ``domain`` field: the schema's own pattern decides.
+
+    The official pattern has no room for ``--`` inside a label (every punycode ``xn--`` label), a
+    punycode or numeric TLD, a single label or an IP literal; such hosts are named by ``url`` and
+    ``source_identifier`` only, since ``domain`` is recommended, not required.
+    """
+    return bool(host) and not _is_ip(host) and _domain_pattern().search(host) is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _domain_pattern() -> re.Pattern[str]:
+    schema = json.loads(_BASE_SCHEMA.read_text(encoding="utf-8"))
+    return re.compile(_find_property(schema, "domain")["pattern"])
+
+
+def _find_property(schema: Any, name: str) -> dict[str, Any]:
+    """The first ``properties[name]`` anywhere in a schema (content-base nests it in ``allOf``)."""
+    if isinstance(schema, dict):
+        found = schema.get("properties", {}).get(name)
+        if isinstance(found, dict):
+            return found
+        children: list[Any] = list(schema.values())
+    elif isinstance(schema, list):
+        children = schema
+    else:
+        children = []
+    for child in children:
+        if isinstance(child, dict | list) and (result := _find_property(child, name)):
+            return result
+    return {}
 
 
 def _iso(value: datetime) -> str:

@@ -103,7 +103,7 @@ def test_import_is_idempotent_and_names_bad_lines(tmp_path: Path, capsys: pytest
 
 
 def test_export_round_trips_through_import(tmp_path: Path, banks: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    for fmt in ("signal", "csv", "vics"):
+    for fmt in ("csv", "vics"):
         out = tmp_path / f"own.{fmt}"
         call_command("hashes", "export", "shared", "--format", fmt, "--out", str(out))
         call_command("hashes", "import", f"copy-{fmt}", str(out), "--format", fmt, "--quiet")
@@ -112,3 +112,60 @@ def test_export_round_trips_through_import(tmp_path: Path, banks: Any, capsys: p
         if fmt == "vics":
             assert copy.entries.get().classification == "1" and copy.entries.get().scheme == "vics-us"
     capsys.readouterr()
+
+
+def test_a_signal_file_export_leaves_out_md5_and_says_so(
+    tmp_path: Path, banks: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "own.txt"
+    call_command("hashes", "export", "shared", "--format", "signal", "--out", str(out))
+    assert out.read_text() == ""  # the hash-exchange tooling's reader would drop an md5 line silently
+    assert "left out 1 md5 hashes" in capsys.readouterr().err
+
+
+def test_a_uk_vics_list_keeps_its_categories_unmapped_and_an_unknown_numbering_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for numbering, value in (("UK", "a" * 32), ("ZZ", "b" * 32)):
+        path = tmp_path / f"{numbering}.json"
+        path.write_text('{"@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/'
+                        f'{numbering}/$metadata#Media", "value": [{{"MediaID": 1, "Category": 1, "MD5": "{value}"}}]}}')
+        call_command("hashes", "import", f"list-{numbering}", str(path), "--format", "vics", "--quiet",
+                     "--scheme", "vics-us")
+    uk, zz = Entry.objects.get(value="a" * 32), Entry.objects.get(value="b" * 32)
+    assert (uk.classification, uk.scheme, uk.verdict) == ("1", "vics-uk", "")  # never through the US table
+    assert (zz.classification, zz.scheme, zz.verdict) == ("1", "vics-us", "national")  # the operator named it
+    output = capsys.readouterr()
+    assert "UK numbering, kept under scheme vics-uk" in output.out
+    assert "the scheme given (vics-us) was not used" in output.err
+
+
+def test_match_file_with_dihedral_finds_a_rotated_copy(partner_client: tuple[ApiClient, str], banks: Any) -> None:
+    import numpy as np
+    from PIL import Image
+
+    _, token = partner_client
+    data = make_image("png", 1, size=(320, 320))  # shapes, PDQ quality 75; 320x320: turns hash exactly
+    Entry.objects.create(bank=banks[0], signal_type="pdq", value=pdq.hash_image_bytes(data).hex,
+                         verdict="national", added_at=timezone.now())
+    bump_version()
+    with Image.open(io.BytesIO(data)) as image:
+        turned = Image.fromarray(np.ascontiguousarray(np.rot90(np.asarray(image.convert("RGB")), 1)))
+    out = io.BytesIO()
+    turned.save(out, "PNG")
+
+    def match(dihedral: bool) -> Any:
+        upload = io.BytesIO(out.getvalue())
+        upload.name = "turned.png"
+        suffix = "?dihedral=true" if dihedral else ""
+        response = Client().post(f"/api/v1/hashes/match-file{suffix}", {"file": upload},
+                                 HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 200
+        return response.json()
+
+    plain = match(False)
+    assert not any(r["matches"] for r in plain["results"]) and plain["pdq_dihedral"] is None
+    body = match(True)
+    found = [(r["transform"], m["distance"]) for r in body["results"] for m in r["matches"]]
+    assert found == [("rotate_270", 0)]  # turning the upload back by 270 degrees gives the listed image
+    assert list(body["pdq_dihedral"]) == list(pdq.DIHEDRAL) and body["pdq_dihedral"]["original"] == body["pdq"]

@@ -10,7 +10,7 @@ import io
 import json
 import random
 import tracemalloc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 
 import pytest
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hotline.lib.hashlists import (
     HEX_LENGTHS,
     MAX_LINE,
+    REFERENCE_SIGNAL_TYPES,
     SIGNAL_TYPES,
     HashRecord,
     InvalidRecord,
@@ -175,12 +176,36 @@ def test_it_stops_with_one_error_on_undecodable_text() -> None:
 
 
 def test_it_writes_a_signal_file_the_parser_reads_back() -> None:
-    originals = [HashRecord("pdq", PDQ_A, quality=70), HashRecord("md5", MD5_A), HashRecord("vpdq", "a b  c")]
+    originals = [HashRecord("pdq", PDQ_A, quality=70), HashRecord("video_sha256", SHA256_A),
+                 HashRecord("vpdq", "a b  c")]
     out = io.StringIO()
     assert write_signal_file(iter(originals), out) == 3
-    assert out.getvalue() == f"pdq {PDQ_A}\nmd5 {MD5_A}\nvpdq a b  c\n"
+    assert out.getvalue() == f"pdq {PDQ_A}\nvideo_sha256 {SHA256_A}\nvpdq a b  c\n"
     back = list(parse_signal_file(text(out.getvalue())))
     assert [(r.signal_type, r.value) for r in records(back)] == [(r.signal_type, r.value) for r in originals]
+
+
+def test_it_leaves_out_and_counts_the_types_the_reference_reader_would_drop() -> None:
+    left_out: dict[str, int] = {}
+    out = io.StringIO()
+    written = write_signal_file([HashRecord("md5", MD5_A), HashRecord("pdq", PDQ_A), HashRecord("sha256", SHA256_A),
+                                 HashRecord("sha1", SHA1_A), HashRecord("md5", MD5_B)], out, left_out=left_out)
+    assert (written, out.getvalue(), left_out) == (1, f"pdq {PDQ_A}\n", {"md5": 2, "sha256": 1, "sha1": 1})
+
+
+def test_it_reads_our_own_md5_lines_and_refuses_a_type_the_caller_cannot_hold() -> None:
+    data = f"md5 {MD5_A}\nvideo_sha256 {SHA256_A}\nurl http://a.example/\nsha512 {SHA256_A}\n"
+    items = list(parse_signal_file(text(data), accept=("md5", "pdq")))
+    assert [(r.signal_type, r.value) for r in records(items)] == [("md5", MD5_A)]
+    assert [(e.line, e.field) for e in errors(items)] == [(2, "signal_type"), (3, "signal_type"), (4, "signal_type")]
+    assert "not one this list can hold" in errors(items)[0].message
+    assert "not a media hash" in errors(items)[1].message and "unknown" in errors(items)[2].message
+
+
+def test_it_reads_a_file_without_types_as_one_type_when_told() -> None:
+    items = list(parse_signal_file(text(f"{PDQ_A}\n\n{PDQ_B.upper()}\nnot-hex\n"), every_line_as="pdq"))
+    assert [r.value for r in records(items)] == [PDQ_A, PDQ_B]
+    assert [(e.line, e.field) for e in errors(items)] == [(4, "value")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,10 +395,12 @@ def test_it_parses_a_vics_2_media_document_with_string_booleans() -> None:
     assert (info.version, info.elements, info.media) == ("2.0", 3, 3)
 
 
-def test_it_takes_another_category_scheme_when_told() -> None:
-    document = vics_2([{"MediaID": 1, "Category": 1, "MD5": MD5_A}])
-    (record,) = records(parse_vics(io.BytesIO(document.encode()), scheme="vics-xx"))
+def test_it_takes_another_category_scheme_when_told_and_the_document_names_none() -> None:
+    document = vics_2([{"MediaID": 1, "Category": 1, "MD5": MD5_A}]).replace("/US/$metadata", "/$metadata")
+    info = VicsInfo()
+    (record,) = records(parse_vics(io.BytesIO(document.encode()), scheme="vics-xx", info=info))
     assert (record.classification, record.scheme, record.mapped_verdict) == ("1", "vics-xx", "")
+    assert (info.numbering, info.scheme, info.warnings) == ("", "vics-xx", [])
 
 
 def test_it_keeps_the_media_after_a_broken_one_in_a_media_document() -> None:
@@ -514,8 +541,8 @@ def hash_value(signal_type: str) -> st.SearchStrategy[str]:
 
 @st.composite
 def hash_records(draw: st.DrawFn, schemes: st.SearchStrategy[str], extras: st.SearchStrategy[dict[str, str]],
-                 quality: bool = True) -> HashRecord:
-    signal_type = draw(st.sampled_from(SIGNAL_TYPES))
+                 quality: bool = True, types: Sequence[str] = SIGNAL_TYPES) -> HashRecord:
+    signal_type = draw(st.sampled_from(types))
     scheme = draw(schemes)
     classification = draw(st.one_of(st.sampled_from(["0", "1", "2", "3", "4", "baseline", "not_illegal"]),
                                     stripped_text(40)))
@@ -544,7 +571,7 @@ def unique(items: list[HashRecord]) -> bool:
 
 
 @settings(max_examples=60)
-@given(st.lists(hash_records(st.just("signal-file"), st.just({})), max_size=20))
+@given(st.lists(hash_records(st.just("signal-file"), st.just({}), types=REFERENCE_SIGNAL_TYPES), max_size=20))
 def test_it_round_trips_random_records_through_a_signal_file(originals: list[HashRecord]) -> None:
     out = io.StringIO()
     write_signal_file(originals, out)
@@ -746,7 +773,7 @@ def test_it_writes_as_it_reads() -> None:
 
     def generated(count: int) -> Iterator[HashRecord]:
         for i in range(count):
-            yield HashRecord("md5", hexdigits(32, rng), "1", "vics-us", "national", source_id=str(i // 2))
+            yield HashRecord("video_md5", hexdigits(32, rng), "1", "vics-us", "", source_id=str(i // 2))
 
     class Sink(io.StringIO):
         size = 0

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from hotline.audit.services import Actor
-from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus
+from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus, SignalType
 from hotline.hashes.services import ensure_bank, import_records
 from hotline.lib import hashlists
 
@@ -50,7 +50,8 @@ class Command(BaseCommand):
         imp.add_argument("--format", required=True, choices=FORMATS, help="the file's format")
         imp.add_argument("--kind", default=BankKind.IMPORT, choices=BankKind.values, help="when creating the bank")
         imp.add_argument("--trusted", action="store_true", help="when creating: exact matches give verdicts")
-        imp.add_argument("--scheme", default="", help="classification scheme of the list (e.g. vics-us)")
+        imp.add_argument("--scheme", default="", help="classification scheme of the list when it names none "
+                         "(a VICS document names its own: US, UK, CUSTOM)")
         imp.add_argument("--quiet", action="store_true", help="no progress bar")
         exp = sub.add_parser("export")
         exp.add_argument("bank", help="the hash bank's name")
@@ -78,16 +79,23 @@ class Command(BaseCommand):
             summary = import_records(bank, self._records(stream, options), actor=actor)
         for error in summary.errors[:50]:
             self.stderr.write(f"line {error.line}: field '{error.field}': {error.message}")
+        vics = options.get("vics_info")
+        if vics is not None:
+            for warning in vics.warnings:
+                self.stderr.write(f"warning: {warning}")
+            self.stdout.write(f"categories: {vics.numbering or 'no'} numbering, kept under scheme {vics.scheme}")
         self.stdout.write(f"{'created' if created else 'bank'} {bank.name}: {summary.added} added, "
                           f"{summary.existing} already there, {summary.error_count} errors")
 
     def _records(self, stream: IO[bytes], options: dict[str, Any]) -> Iterator[Any]:
+        held = [name for name in hashlists.SIGNAL_TYPES if name in SignalType.values]  # what a bank stores
         if options["format"] == "vics":
-            return hashlists.parse_vics(stream, **({"scheme": options["scheme"]} if options["scheme"] else {}))
+            options["vics_info"] = hashlists.VicsInfo()
+            return hashlists.parse_vics(stream, scheme=options["scheme"], info=options["vics_info"], accept=held)
         text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
         if options["format"] == "signal":
-            return hashlists.parse_signal_file(text)
-        return hashlists.parse_csv(text)
+            return hashlists.parse_signal_file(text, accept=held)
+        return hashlists.parse_csv(text, accept=held)
 
     def _export(self, options: dict[str, Any]) -> None:
         bank = Bank.objects.filter(name=options["bank"]).first()
@@ -107,7 +115,11 @@ class Command(BaseCommand):
             if options["format"] == "vics":
                 hashlists.write_vics(records, out)
             elif options["format"] == "signal":
-                hashlists.write_signal_file(records, out)
+                left_out: dict[str, int] = {}
+                hashlists.write_signal_file(records, out, left_out=left_out)
+                for name, count in sorted(left_out.items()):
+                    self.stderr.write(f"left out {count} {name} hashes: signal files have no type for them "
+                                      "(the hash-exchange tooling would drop them); use --format csv or vics")
             else:
                 hashlists.write_csv(records, out)
         finally:
