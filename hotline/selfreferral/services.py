@@ -47,6 +47,7 @@ RESCAN_EVERY = timedelta(minutes=15)
 BANK_PROVENANCE = ("hashes computed on young people's own devices (self-referral page); never seen by us; "
                    "each referral confirmed by two analysts")
 _HEX = {"sha256": 64, "md5": 32, "pdq": 64}
+_PDQ = re.compile("[0-9a-fA-F]{64}")
 
 
 class SubmissionError(ValueError):
@@ -268,6 +269,7 @@ def _bits(hexes: Sequence[str]) -> npt.NDArray[np.uint8]:
 
 def _near(found: list[tuple[int, str]], wanted: dict[str, int], radius: int) -> list[tuple[int, int, int]]:
     """(media pk, entry pk, distance) for every found PDQ within ``radius`` of a wanted one."""
+    found = [(pk, h.lower()) for pk, h in found if isinstance(h, str) and _PDQ.fullmatch(h)]
     if not found or not wanted:
         return []
     values = list(wanted)
