@@ -49,7 +49,8 @@ def test_the_page_speaks_english_dutch_and_french(prefix: str, title: str) -> No
     assert f'href="{prefix}/remove-my-images/"' in Client().get(f"{prefix}/report/").content.decode()
 
 
-def test_hashes_give_a_code_and_the_code_a_status(analyst: User, analyst2: User, login: Callable[[User], Client]) -> None:
+def test_hashes_give_a_code_and_the_code_a_status(analyst: User, analyst2: User,
+                                                  login: Callable[[User], Client]) -> None:
     client = Client()
     code = _submit(client, email="me@example.test")
     referral = Referral.objects.get()

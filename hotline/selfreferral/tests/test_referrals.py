@@ -126,7 +126,7 @@ def test_the_backfill_finds_past_captures_exactly_near_and_in_video_frames(
     _run_scans()
     assert MediaMatch.objects.count() == 4, "a second pass records nothing twice"
     found_events = AuditEvent.objects.filter(action="selfreferral.found")
-    assert sum(e.after["new_matches"] for e in found_events) == 4
+    assert sum((e.after or {})["new_matches"] for e in found_events) == 4
     status = services.public_status(services.find_by_code(code))  # type: ignore[arg-type]
     assert (status.places, status.removed) == (3, 0)
     now = timezone.now()

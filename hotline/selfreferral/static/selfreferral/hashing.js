@@ -109,11 +109,16 @@
     }
   }
 
+  // The three float32 products per channel value, looked up instead of computed 12 million times.
+  var TERMS = (function () {
+    var r = new Float32Array(256), g = new Float32Array(256), b = new Float32Array(256);
+    for (var v = 0; v < 256; v++) { r[v] = LUMA_R * v; g[v] = LUMA_G * v; b[v] = LUMA_B * v; }
+    return { r: r, g: g, b: b };
+  })();
+
   function luminance(rgba, n) {
-    var luma = new Float32Array(n);
-    for (var i = 0, p = 0; i < n; i++, p += 4) {
-      luma[i] = f32(f32(LUMA_R * rgba[p]) + f32(LUMA_G * rgba[p + 1])) + f32(LUMA_B * rgba[p + 2]);
-    }
+    var luma = new Float32Array(n), r = TERMS.r, g = TERMS.g, b = TERMS.b;
+    for (var i = 0, p = 0; i < n; i++, p += 4) { luma[i] = f32(r[rgba[p]] + g[rgba[p + 1]]) + b[rgba[p + 2]]; }
     return luma;
   }
 
