@@ -218,8 +218,10 @@ def confirm_referral(referral: Referral, *, user: User, now: datetime | None = N
                    confirmed_by=user)
         bump_version()
     referral.refresh_from_db()
+    # A value disabled before (a senior analyst's false positive, a withdrawn referral) stays disabled.
+    disabled = Entry.objects.filter(pk__in=_entries(referral), status=EntryStatus.DISABLED).count()
     record(Actor.of_user(user), "selfreferral.confirmed", referral, now=now, before=before,
-           after={"status": referral.status})
+           after={"status": referral.status, "entries_left_disabled": disabled})
     return referral.status
 
 
@@ -236,16 +238,17 @@ def _release_entries(referral: Referral, *, now: datetime, reason: str) -> int:
 
 @transaction.atomic
 def reject_referral(referral: Referral, *, user: User, reason: str, now: datetime | None = None) -> None:
-    """Either analyst may refuse a referral that is not plausible (say why); its entries stop waiting."""
+    """Either analyst may refuse a referral that is not plausible (say why). Its entries were never
+    active and stay pending: they match nothing unless another referral with the same file is
+    confirmed by two analysts (disabling them would block that one for good)."""
     if not reason.strip():
         raise ValueError("say why the referral is not accepted")
     now = now or timezone.now()
     before = {"status": referral.status}
     move_referral(Referral.objects.filter(pk=referral.pk), ReferralStatus.REJECTED, now=now,
                   closed_reason=reason.strip()[:1000], scan_due_at=None)
-    disabled = _release_entries(referral, now=now, reason=f"self-referral {referral.pk} not accepted")
     record(Actor.of_user(user), "selfreferral.rejected", referral, now=now, before=before,
-           after={"reason": reason.strip()[:1000], "entries_disabled": disabled})
+           after={"reason": reason.strip()[:1000]})
 
 
 @transaction.atomic

@@ -178,20 +178,29 @@ def test_industry_look_ups_see_confirmed_hashes_only(analyst: User, analyst2: Us
     assert [(m["bank"], m["distance"]) for m in near] == [(BANK_NAME, 5)]
 
 
-def test_rejecting_or_withdrawing_disables_only_what_no_other_referral_needs(analyst: User,
-                                                                          analyst2: User) -> None:
-    _, one = _image(6)
-    _, two = _image(7)
-    first, _ = services.submit_referral(services.parse_submission(json.dumps([one, two])))
-    second, _ = _confirmed([two], analyst, analyst2)
+def test_a_rejected_request_matches_nothing_yet_does_not_block_a_real_one(analyst: User, analyst2: User,
+                                                                          senior: User) -> None:
+    _, one = _image(13)
+    rejected, _ = services.submit_referral(services.parse_submission(json.dumps([one])))
     with pytest.raises(ValueError, match="say why"):
-        services.reject_referral(first, user=analyst, reason=" ")
-    services.reject_referral(first, user=analyst, reason="hundreds of unrelated files")
+        services.reject_referral(rejected, user=analyst, reason=" ")
+    services.reject_referral(rejected, user=analyst, reason="hundreds of unrelated files")
+    assert set(Entry.objects.filter(bank__name=BANK_NAME).values_list("status", flat=True)) == {"pending"}
+    _confirmed([one], analyst2, senior)
+    assert set(Entry.objects.filter(bank__name=BANK_NAME).values_list("status", flat=True)) == {"active"}
+
+
+def test_withdrawing_disables_only_what_no_other_referral_needs(analyst: User, analyst2: User) -> None:
+    _, one = _image(6 + 1)
+    _, two = _image(8)
+    first, _ = _confirmed([one, two], analyst, analyst2)
+    second, _ = _confirmed([two], analyst2, analyst)
+    services.withdraw_referral(first)
+    first.refresh_from_db()
+    assert first.status == ReferralStatus.WITHDRAWN and first.scan_due_at is None
     status = dict(Entry.objects.filter(bank__name=BANK_NAME).values_list("value", "status"))
     assert status[one["sha256"]] == EntryStatus.DISABLED and status[two["sha256"]] == EntryStatus.ACTIVE
     services.withdraw_referral(second)
-    second.refresh_from_db()
-    assert second.status == ReferralStatus.WITHDRAWN and second.scan_due_at is None
     assert Entry.objects.get(value=two["sha256"]).status == EntryStatus.DISABLED
 
 
