@@ -38,4 +38,5 @@ class CodeForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(label=_("Why not accepted"), max_length=1000)
+    reason = forms.CharField(label=_("Why not accepted"), max_length=1000, widget=forms.TextInput(
+        attrs={"placeholder": _("Why not accepted"), "aria-label": _("Why not accepted")}))

@@ -65,7 +65,7 @@ def status(request: HttpRequest) -> HttpResponse:
                 form.add_error("code", _("We know no request with this code."))
             else:
                 shown = services.public_status(referral)
-    return render(request, "selfreferral/status.html", {"form": form, "status": shown, "code_form": form})
+    return render(request, "selfreferral/status.html", {"form": form, "status": shown})
 
 
 @never_cache
@@ -92,7 +92,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         pdqs=Count("hashes", filter=Q(hashes__signal_type="pdq")),
     ).select_related("first_confirmed_by")[:200]
     return render(request, "selfreferral/queue.html",
-                  {"referrals": referrals, "me": current_user(request), "reject_form": RejectForm()})
+                  {"referrals": referrals, "me": current_user(request), "reject_form": RejectForm(auto_id=False)})
 
 
 @require_POST
