@@ -82,8 +82,8 @@
 
   // The reference's box1DFloat along one row: a clipped running mean, the window reaching
   // (w + 2) / 2 - 1 pixels forward, accumulated in float32.
-  function boxRow(src, dst, off, len, win) {
-    var half = (win + 2) >> 1, sum = 0, count = 0, li = off, ri = off, oi = off, i;
+  function boxRow(src, from, dst, to, len, win) {
+    var half = (win + 2) >> 1, sum = 0, count = 0, li = from, ri = from, oi = to, i;
     for (i = 0; i < half - 1; i++) { sum = f32(sum + src[ri++]); count++; }
     for (i = 0; i < win - half + 1; i++) { sum = f32(sum + src[ri++]); count++; dst[oi++] = sum / count; }
     for (i = 0; i < len - win; i++) { sum = f32(sum + src[ri++]); sum = f32(sum - src[li++]); dst[oi++] = sum / count; }
@@ -116,23 +116,33 @@
     return { r: r, g: g, b: b };
   })();
 
-  function luminance(rgba, n) {
-    var luma = new Float32Array(n), r = TERMS.r, g = TERMS.g, b = TERMS.b;
-    for (var i = 0, p = 0; i < n; i++, p += 4) { luma[i] = f32(r[rgba[p]] + g[rgba[p + 1]]) + b[rgba[p + 2]]; }
-    return luma;
+  function lumaRow(rgba, at, line, cols) {
+    var r = TERMS.r, g = TERMS.g, b = TERMS.b;
+    for (var j = 0, p = at; j < cols; j++, p += 4) { line[j] = f32(r[rgba[p]] + g[rgba[p + 1]]) + b[rgba[p + 2]]; }
   }
 
-  function downsample(luma, rows, cols) {
-    var other = new Float32Array(rows * cols), alongRows = windowSize(cols), alongCols = windowSize(rows), pass, i, j;
-    for (pass = 0; pass < 2; pass++) {
-      for (i = 0; i < rows; i++) { boxRow(luma, other, i * cols, cols, alongRows); }
-      boxColumns(other, luma, rows, cols, alongCols);
+  function samples(side) {
+    var at = new Int32Array(64);
+    for (var k = 0; k < 64; k++) { at[k] = Math.floor(((k + 0.5) * side) / 64); }
+    return at;
+  }
+
+  // Blur and decimate as the reference: rows, columns, rows, columns, then the 64 x 64 samples. Only
+  // the 64 sampled columns are kept after the second row pass, so the second column pass runs on 64
+  // columns instead of all: each kept value still comes from exactly the reference's operations.
+  function downsample(rgba, rows, cols) {
+    var alongRows = windowSize(cols), alongCols = windowSize(rows), line = new Float32Array(cols), i, k;
+    var first = new Float32Array(rows * cols), second = new Float32Array(rows * cols);
+    for (i = 0; i < rows; i++) { lumaRow(rgba, i * cols * 4, line, cols); boxRow(line, 0, first, i * cols, cols, alongRows); }
+    boxColumns(first, second, rows, cols, alongCols);
+    var at = samples(cols), kept = new Float32Array(rows * 64), blurred = new Float32Array(rows * 64);
+    for (i = 0; i < rows; i++) {
+      boxRow(second, i * cols, line, 0, cols, alongRows);
+      for (k = 0; k < 64; k++) { kept[i * 64 + k] = line[at[k]]; }
     }
-    var grid = new Float32Array(64 * 64);
-    for (i = 0; i < 64; i++) {
-      var ini = Math.floor(((i + 0.5) * rows) / 64);
-      for (j = 0; j < 64; j++) { grid[i * 64 + j] = luma[ini * cols + Math.floor(((j + 0.5) * cols) / 64)]; }
-    }
+    boxColumns(kept, blurred, rows, 64, alongCols);
+    var rowsAt = samples(rows), grid = new Float32Array(64 * 64);
+    for (i = 0; i < 64; i++) { grid.set(blurred.subarray(rowsAt[i] * 64, rowsAt[i] * 64 + 64), i * 64); }
     return grid;
   }
 
@@ -180,7 +190,7 @@
 
   function pdqFromRGBA(rgba, width, height) {
     if (width < 5 || height < 5) { return { hex: "0".repeat(64), quality: 0 }; }
-    var grid = downsample(luminance(rgba, width * height), height, width);
+    var grid = downsample(rgba, height, width);
     return { hex: toHex(dct16(grid)), quality: quality(grid) };
   }
 
