@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "hotline.cases",
     "hotline.retention",
     "hotline.stats",
+    "hotline.selfreferral",
 ]
 
 MIDDLEWARE = [
@@ -314,6 +315,7 @@ HOTLINE_WORKER_STEPS = [
     "hotline.evidence.services.capture_step",
     "hotline.evidence.screenshot.screenshot_step",
     "hotline.hashes.services.match_step",
+    "hotline.selfreferral.services.scan_step",
     "hotline.assessment.services.inherit_known_step",
     "hotline.tracing.services.trace_step",
     "hotline.routing.services.routing_step",

@@ -28,7 +28,9 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if request.path not in CSP_EXEMPT_PATHS:
-            response.headers.setdefault("Content-Security-Policy", CSP)
+            # A page may add directives (never scripts): e.g. the self-referral page's media-src blob:.
+            extra = getattr(response, "csp_extra", "")
+            response.headers.setdefault("Content-Security-Policy", f"{CSP}; {extra}" if extra else CSP)
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if getattr(request, "user", None) is not None and request.user.is_authenticated:

@@ -24,6 +24,7 @@ SECTIONS: list[tuple[str, object, list[Link]]] = [
         ("assessment:queue", _("Queue"), frozenset({A, S})),
         ("assessment:items", _("Items"), frozenset({A, S, P, M})),
         ("hashes:pending", _("Confirm hashes"), frozenset({A, S})),
+        ("selfreferral:queue", _("Self-referrals"), frozenset({A, S})),
         ("mailintake:mails", _("E-mail intake"), frozenset({S, M})),
     ]),
     ("follow-up", _("Follow-up"), [

@@ -118,6 +118,13 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "retention:holds": ("GET", {"police_liaison", "admin", "manager"}),
     "retention:place": ("POST", {"police_liaison", "admin"}),
     "retention:release": ("POST", {"police_liaison", "admin"}),
+    # selfreferral routes
+    "selfreferral:start": ("GET", ALL),
+    "selfreferral:status": ("GET", ALL),
+    "selfreferral:withdraw": ("POST", set()),  # the code is the credential: without one, 404 for all
+    "selfreferral:queue": ("GET", ASSESSORS),
+    "selfreferral:confirm": ("POST", ASSESSORS),  # pk = a referral awaiting confirmation
+    "selfreferral:reject": ("POST", ASSESSORS),
     # accounts routes
     "accounts:verify": ("GET", STAFF),
     "accounts:enrol": ("GET", STAFF),
@@ -248,6 +255,8 @@ OBJECT_FACTORIES: dict[str, Callable[[str, Item, Any], int]] = {
     "retention": lambda route, item, make_media: __import__(
         "hotline.retention.tests.factories", fromlist=["access_object"]).access_object(route, item),
     # accounts objects
+    "selfreferral": lambda route, item, make_media: __import__(
+        "hotline.selfreferral.tests.factories", fromlist=["access_object"]).access_object(route),
 }
 
 

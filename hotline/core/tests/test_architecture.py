@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
               "routing", "takedown", "mailintake", "cases"},
     "retention": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
                   "routing", "takedown", "mailintake", "cases"},
+    "selfreferral": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "partners", "takedown"},
     "demo": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "sim", "tracing",
              "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats"},
     "core": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "demo", "sim", "tracing",
