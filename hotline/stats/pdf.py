@@ -22,7 +22,7 @@ class PdfUnavailable(RuntimeError):
 
 def _weasyprint() -> Any:
     try:
-        import weasyprint
+        import weasyprint  # type: ignore[import-untyped]  # loads pango: see the module docstring
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint and Debian's {DEBIAN_PACKAGES} "
                              f"('apt-get install {DEBIAN_PACKAGES}'): {exc}") from exc
@@ -53,7 +53,7 @@ class Layout:
 
 def _leaves(box: Any) -> Iterator[Any]:
     """Lines of text and pictures (replaced boxes, such as an SVG chart): what is printed on the page."""
-    from weasyprint.formatting_structure import boxes
+    from weasyprint.formatting_structure import boxes  # type: ignore[import-untyped]
 
     if isinstance(box, boxes.LineBox | boxes.ReplacedBox):
         yield box

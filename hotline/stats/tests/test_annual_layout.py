@@ -30,7 +30,7 @@ def _weasyprint() -> None:
 
 
 def _text(page: object) -> str:
-    from weasyprint.formatting_structure import boxes
+    from weasyprint.formatting_structure import boxes  # type: ignore[import-untyped]
 
     def walk(box: object) -> list[str]:
         if isinstance(box, boxes.TextBox):
