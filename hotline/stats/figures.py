@@ -218,7 +218,8 @@ def headline(scope: Scope) -> tuple[Table, Table]:
         Column("change", pgettext_lazy("statistics", "Change"), CHANGE, basis=("value", "previous")),
     ], [{"metric": VOLUME_LABELS[key], "key": key, "value": now[key], "previous": before[key],
          "change": change(now[key], before[key] or 0)} for key in VOLUME_LABELS],
-        note=_("“No data” a year earlier: the hotline's records begin after that period."))
+        note=_("“No data” a year earlier: the hotline's records begin after that period.")
+        if before["reports"] is None else "")
     share = Table("illegal_share", _("Share illegal of assessed items"), [
         Column("period", _("Period"), TEXT), Column("assessed", _("Assessed"), missing=NO_DATA),
         Column("illegal", _("Illegal"), missing=NO_DATA),

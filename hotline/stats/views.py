@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -87,9 +88,14 @@ def chart_titles() -> dict[str, str]:
             "countries": _("Top hosting countries of illegal items")}
 
 
+# The page's text is about 1,020 px wide: a chart drawn that wide (at 96 px an inch) is shown at its own size.
+CHART_WIDTH, CHART_HEIGHT = 10.5, 3.4
+
+
 def _charts(found: dict[str, Table]) -> list[dict[str, str]]:
     titles = chart_titles()
-    return [{"name": kind, "title": titles[kind], "src": _data_uri(charts.svg(kind, found[kind], titles[kind]))}
+    return [{"name": kind, "title": titles[kind], "description": charts.describe(kind, found[kind]),
+             "src": _data_uri(charts.svg(kind, found[kind], titles[kind], width=CHART_WIDTH, height=CHART_HEIGHT))}
             for kind in CHARTS if kind in found and found[kind].rows]
 
 
@@ -98,17 +104,36 @@ def _choices() -> dict[str, Any]:
             "age_group": AgeGroup.choices, "site_type": SiteType.choices}
 
 
+# Tables of a few narrow columns sit two to a row; the others take the page's width.
+NARROW = frozenset({"illegal_share", "monthly", "countries", "verdicts", "content_types", "age_groups", "site_types",
+                    "sources", "dismissals"})
+
+
+def _for_people(table: Table) -> Table:
+    """The table without its machine-code column (``key``): the label beside it says the same in words."""
+    return replace(table, columns=[column for column in table.columns if column.key != "key"])
+
+
 def _cells(table: Table) -> list[list[dict[str, Any]]]:
     numeric = [column.kind != TEXT for column in table.columns]
     return [[{"text": text, "num": num} for text, num in zip(row, numeric, strict=True)] for row in display_rows(table)]
+
+
+def comparison(previous: int | None, change: float | None) -> str:
+    """How a figure compares with the same days a year earlier, in words: never "0 (-)"."""
+    if previous is None:
+        return _("no data a year earlier")
+    if change is None:
+        return _("a year earlier: %(previous)s") % {"previous": show(previous, COUNT)}
+    return _("a year earlier: %(previous)s (%(change)s)") % {"previous": show(previous, COUNT),
+                                                             "change": show(change, CHANGE)}
 
 
 def _cards(headline: Table | None) -> list[dict[str, str]]:
     if headline is None:
         return []
     return [{"label": str(row["metric"]), "key": row["key"], "value": show(row["value"], COUNT),
-             "previous": show(row["previous"], COUNT), "change": show(row["change"], CHANGE)}
-            for row in headline.rows]
+             "comparison": comparison(row["previous"], row["change"])} for row in headline.rows]
 
 
 def _context(filters: Filters, found: list[Table]) -> dict[str, Any]:
@@ -116,7 +141,8 @@ def _context(filters: Filters, found: list[Table]) -> dict[str, Any]:
     as_of, count = services.facts_as_of()
     return {
         "filters": filters, "choices": _choices(), "charts": _charts(by_name), "as_of": as_of, "fact_count": count,
-        "tables": [{"table": t, "rows": _cells(t), "csv": filters.query(format="csv", table=t.name)} for t in found],
+        "tables": [{"table": t, "rows": _cells(t), "csv": filters.query(format="csv", table=t.name),
+                    "narrow": t.name in NARROW} for t in map(_for_people, found)],
         "cards": _cards(by_name.get("headline")),
         "json_query": filters.query(format="json"), "csv_query": filters.query(format="csv"),
         "selected": {name: ",".join(str(v) for v in values) for name, values in filters.dimensions().items()},
