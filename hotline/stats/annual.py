@@ -120,8 +120,9 @@ def _share_illegal(report: AnnualReport) -> KeyFigure:
     now, before = report.table("illegal_share").rows
     detail = (_("No data for the year before.") if before["assessed"] is None else
               _("%(share)s the year before.") % {"share": show(before["share"], SHARE)})
+    assessed = _("%(n)s items assessed.") % {"n": show(now["assessed"], COUNT)}
     return KeyFigure("illegal_share", _("Share illegal of assessed items"), show(now["share"], SHARE),
-                     f"{_('%(n)s items assessed.') % {'n': show(now['assessed'], COUNT)}} {detail}")
+                     f"{assessed} {detail}")
 
 
 def _countries(report: AnnualReport) -> KeyFigure:
@@ -147,8 +148,9 @@ def _dismissals(report: AnnualReport) -> KeyFigure:
     detail = (_("%(rate)s the year before (%(n)s cases decided).") % {
         "rate": show(before.get("rate"), SHARE), "n": show(before.get("decided"), COUNT)}
         if before.get("decided") else _("No case decided the year before."))
+    decided = _("%(n)s cases decided.") % {"n": show(now.get("decided"), COUNT)}
     return KeyFigure("dismissals", _("Dismissal rate of referred cases"), show(now.get("rate"), SHARE),
-                     f"{_('%(n)s cases decided.') % {'n': show(now.get('decided'), COUNT)}} {detail}")
+                     f"{decided} {detail}")
 
 
 def key_figures(report: AnnualReport) -> list[KeyFigure]:
