@@ -54,4 +54,4 @@ def test_a_manager_starts_the_report_and_downloads_it_when_the_worker_is_done(
     assert download["Content-Type"] == "application/pdf" and download.content.startswith(b"%PDF-")
     assert (tmp_path / "annual-report-2025-nl.html").is_file()
     event = AuditEvent.objects.get(action="stats.annual_report_requested")
-    assert event.after["year"] == 2025 and event.after["language"] == "nl"
+    assert event.after is not None and (event.after["year"], event.after["language"]) == (2025, "nl")
