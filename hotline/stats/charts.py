@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,7 +78,7 @@ def draw_timings(axes: Any, table: Table, title: str) -> None:
     """Per step, the share within 24 h, 3 days and 7 days (percent)."""
     marks = [("within_24h", table.column("within_24h").label), ("within_3d", table.column("within_3d").label),
              ("within_7d", table.column("within_7d").label)]
-    steps = [str(row["step"]) for row in table.rows]
+    steps = [textwrap.fill(str(row["step"]), 22) for row in table.rows]  # French step names run long
     width = 0.26
     for n, (key, label) in enumerate(marks):
         values = [row[key] for row in table.rows]
@@ -113,7 +114,7 @@ def _margins(figure: Figure, kind: str, table: Table, width: float, height: floa
     left_px = 48.0
     if kind == "countries":
         left_px = max([len(str(row["label"])) for row in table.rows[:TOP]] + [4]) * 7.0 + 20
-    bottom = 0.6 if kind == "monthly" and len(table.rows) > 12 else 0.4
+    bottom = 0.6 if (kind == "monthly" and len(table.rows) > 12) or kind == "timings" else 0.4
     figure.subplots_adjust(left=min(0.5, left_px / (96 * width)), right=0.97, bottom=bottom / height,
                            top=1 - 0.35 / height)
 

@@ -23,6 +23,7 @@ from hotline.accounts.access import current_user, role_required
 from hotline.accounts.models import Role
 from hotline.assessment.codes import AgeGroup, ContentType, SiteType, Verdict
 from hotline.audit.services import Actor
+from hotline.lib import numbers
 from hotline.reports.models import Source
 from hotline.stats import annual, charts, pdf, services, tasks, transparency
 from hotline.stats.filters import FilterError, Filters, parse_filters
@@ -147,7 +148,8 @@ def _context(filters: Filters, found: list[Table]) -> dict[str, Any]:
     by_name = {table.name: table for table in found}
     as_of, count = services.facts_as_of()
     return {
-        "filters": filters, "choices": _choices(), "charts": _charts(by_name), "as_of": as_of, "fact_count": count,
+        "filters": filters, "choices": _choices(), "charts": _charts(by_name), "as_of": as_of,
+        "fact_count": numbers.count(count),
         "tables": [{"table": t, "rows": _cells(t), "csv": filters.query(format="csv", table=t.name),
                     "narrow": t.name in NARROW} for t in map(_for_people, found)],
         "cards": _cards(by_name.get("headline")),
