@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: demo test test-fast install chromium lint typecheck test-sqlite test-postgres messages bench clean
+.PHONY: demo test test-fast install chromium pdf-libs lint typecheck test-sqlite test-postgres messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed pdf-libs
 
 demo: install
 	HOTLINE_DEBUG=true $(BIN)/hotline demo
@@ -52,6 +52,21 @@ chromium:
 	    || echo "could not install chromium: the browser tests will skip (and fail under CI=true)" >&2; \
 	else \
 	  echo "chromium is missing: 'apt-get install chromium' (the browser tests skip; under CI=true they fail)" >&2; \
+	fi
+
+# The annual and transparency reports are typeset to PDF by WeasyPrint, which loads Debian's pango (and
+# the DejaVu fonts) at run time: install them when missing and this user may; otherwise say how.
+PDF_DEBS = libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+pdf-libs:
+	@if ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so.0' && ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' \
+	  && fc-list 2>/dev/null | grep -qi 'DejaVuSans'; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  echo "installing Debian's $(PDF_DEBS) for the PDF reports ..."; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(PDF_DEBS)) >/dev/null 2>&1 \
+	    || echo "could not install $(PDF_DEBS): PDF reports are refused with a message (their tests skip; under CI=true they fail)" >&2; \
+	else \
+	  echo "pango or the DejaVu fonts are missing: 'apt-get install $(PDF_DEBS)' (PDF reports are refused with a message until then)" >&2; \
 	fi
 
 test: lint typecheck chromium test-sqlite test-postgres

@@ -310,6 +310,9 @@ HOTLINE_BREAK_AFTER_MINUTES = env.integer("HOTLINE_BREAK_AFTER_MINUTES", 50, min
 HOTLINE_BREAK_MINUTES = env.integer("HOTLINE_BREAK_MINUTES", 10, minimum=1)
 
 # Background steps run by `hotline worker`; each is a function returning whether it found work.
+# Where the annual reports made from the statistics page are kept (docs/statistics.md).
+HOTLINE_REPORTS_DIR = env.text("HOTLINE_REPORTS_DIR") or str(VAR_DIR / "reports")
+
 HOTLINE_WORKER_STEPS = [
     "hotline.assessment.services.expire_claims_step",
     "hotline.evidence.services.capture_step",
@@ -330,6 +333,7 @@ HOTLINE_WORKER_STEPS = [
     "hotline.partners.delivery.exchange_step",
     "hotline.retention.services.retention_step",
     "hotline.stats.facts.refresh_step",
+    "hotline.lib.tasks.tasks_step",  # one-off jobs (django-tasks): the annual report's PDF
     "hotline.lib.ratelimit.ratelimit_purge_step",
     "hotline.audit.services.seal_step",
 ]

@@ -42,6 +42,8 @@ SECTIONS: list[tuple[str, object, list[Link]]] = [
     ]),
     ("numbers", _("Numbers"), [
         ("stats:dashboard", _("Statistics"), frozenset({M})),
+        ("stats:annual", _("Annual report"), frozenset({M})),
+        ("stats:transparency", _("Transparency report"), frozenset({M})),
         ("takedown:scorecards", _("Providers' scorecards"), frozenset({S, M})),
         ("evidence:exposure", _("Viewing exposure"), frozenset({M})),
     ]),

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
+from django.utils.translation import gettext as _
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from hotline.lib import numbers
 from hotline.stats.tables import Suppressed, Table
 
 # Text as SVG text (small, selectable, translatable) and stable element ids (reproducible files).
@@ -75,7 +78,7 @@ def draw_timings(axes: Any, table: Table, title: str) -> None:
     """Per step, the share within 24 h, 3 days and 7 days (percent)."""
     marks = [("within_24h", table.column("within_24h").label), ("within_3d", table.column("within_3d").label),
              ("within_7d", table.column("within_7d").label)]
-    steps = [str(row["step"]) for row in table.rows]
+    steps = [textwrap.fill(str(row["step"]), 22) for row in table.rows]  # French step names run long
     width = 0.26
     for n, (key, label) in enumerate(marks):
         values = [row[key] for row in table.rows]
@@ -83,10 +86,11 @@ def draw_timings(axes: Any, table: Table, title: str) -> None:
         axes.bar(positions, [_number(v) * 100 for v in values], width, label=str(label), color=COLOURS[n])
         _mark_hidden(axes, positions, values)
     axes.set_xticks(range(len(steps)), steps, fontsize=9)
-    axes.set_ylim(0, 100)
+    axes.set_ylim(0, 118)  # room for the legend above the highest bar
+    axes.set_yticks([0, 20, 40, 60, 80, 100])
     axes.set_ylabel("%")
     axes.set_title(title, fontsize=11)
-    axes.legend(fontsize=8, frameon=False, ncols=3)
+    axes.legend(fontsize=8, frameon=False, ncols=3, loc="upper center")
 
 
 TOP = 10
@@ -110,7 +114,7 @@ def _margins(figure: Figure, kind: str, table: Table, width: float, height: floa
     left_px = 48.0
     if kind == "countries":
         left_px = max([len(str(row["label"])) for row in table.rows[:TOP]] + [4]) * 7.0 + 20
-    bottom = 0.6 if kind == "monthly" and len(table.rows) > 12 else 0.4
+    bottom = 0.6 if (kind == "monthly" and len(table.rows) > 12) or kind == "timings" else 0.4
     figure.subplots_adjust(left=min(0.5, left_px / (96 * width)), right=0.97, bottom=bottom / height,
                            top=1 - 0.35 / height)
 
@@ -118,14 +122,51 @@ def _margins(figure: Figure, kind: str, table: Table, width: float, height: floa
 DRAWERS = {"monthly": draw_monthly, "timings": draw_timings, "countries": draw_ranking}
 
 
-def figure_for(kind: str, table: Table, title: str, *, width: float = 7.0) -> Figure:
-    """A figure with one chart of ``kind`` (monthly, timings or countries) drawn from ``table``."""
-    height = max(1.6, 0.35 * min(len(table.rows), TOP) + 0.9) if kind == "countries" else 3.0
+def figure_for(kind: str, table: Table, title: str, *, width: float = 7.0, height: float = 3.0) -> Figure:
+    """A figure with one chart of ``kind`` (monthly, timings or countries) drawn from ``table``.
+
+    ``width`` and ``height`` are inches; the countries chart takes the height its bars need."""
+    if kind == "countries":
+        height = max(1.6, 0.35 * min(len(table.rows), TOP) + 0.9)
     figure, axes = _figure(width, height)
     DRAWERS[kind](axes, table, title)
     _margins(figure, kind, table, width, height)
+    (axes.xaxis if kind == "countries" else axes.yaxis).set_major_formatter(FuncFormatter(_tick))
     return figure
 
 
-def svg(kind: str, table: Table, title: str) -> str:
-    return to_svg(figure_for(kind, table, title))
+def _tick(value: float, _position: int) -> str:
+    """Axis numbers in the active language (``1.000`` in Dutch, ``1 000`` in French)."""
+    return numbers.count(int(value)) if float(value).is_integer() else numbers.count(value)
+
+
+_ID = re.compile(r'(\bid="|url\(#|href="#)')
+
+
+def svg(kind: str, table: Table, title: str, *, width: float = 7.0, height: float = 3.0) -> str:
+    """The chart as SVG text; its element ids start with ``<kind>-`` so several charts share one page."""
+    return _ID.sub(lambda m: f"{m.group(1)}{kind}-", to_svg(figure_for(kind, table, title, width=width,
+                                                                       height=height)))
+
+
+def describe(kind: str, table: Table) -> str:
+    """The chart in one or two sentences, for people who cannot see it (its table holds every value)."""
+    rows = [row for row in table.rows if not any(isinstance(v, Suppressed) for v in row.values())]
+    if not table.rows:
+        return str(_("No data in this period."))
+    if kind == "monthly":
+        busiest = max(rows, key=lambda r: _number(r["reports"]), default=None)
+        total = sum(_number(r["reports"]) for r in rows)
+        if busiest is None:
+            return str(_("Every monthly count is below the publication minimum."))
+        return str(_("%(months)s months; most reports in %(month)s (%(reports)s); %(total)s reports in the months "
+                     "shown.") % {"months": len(table.rows), "month": busiest["month"],
+                                  "reports": numbers.count(busiest["reports"]), "total": numbers.count(int(total))})
+    if kind == "timings":
+        parts = [str(_("%(step)s: %(share)s within 3 days")) % {
+            "step": row["step"], "share": "-" if row["within_3d"] is None else numbers.percent(row["within_3d"])}
+            for row in rows]
+        return "; ".join(parts) + "." if parts else str(_("Every share rests on a count below the minimum."))
+    top = rows[:3]
+    return str(_("Most illegal items hosted in: %(list)s.")) % {"list": ", ".join(
+        f"{row['label']} ({numbers.count(row['items'])})" for row in top)} if top else ""

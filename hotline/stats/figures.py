@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -32,6 +32,7 @@ from hotline.stats.tables import CHANGE, SECONDS, SHARE, TEXT, Column, Table
 MARKS: tuple[tuple[str, timedelta], ...] = (
     ("24h", timedelta(hours=24)), ("3d", timedelta(days=3)), ("7d", timedelta(days=7)))
 LONG_TAIL = timedelta(days=42)
+NO_DATA = _("no data")
 
 
 def online_beyond(column: str, started: str, now: datetime) -> tuple[Q, Q]:
@@ -186,21 +187,44 @@ def _previous_volumes(filters: Filters) -> dict[str, int]:
     return {"reports": reports(filters).count(), "cases": cases(filters).count(), **counted}
 
 
+def records_begin() -> datetime | None:
+    """When the hotline's records begin: the first report received (None before any)."""
+    first: datetime | None = Report.objects.aggregate(first=Min("received_at"))["first"]
+    return first
+
+
+def _earlier(filters: Filters) -> dict[str, int | None]:
+    """The volumes of the same days a year earlier; all None ("no data") when that period ended before the
+    first report was received, so that a comparison with nothing is not shown as a fall from zero."""
+    earlier = filters.previous()
+    begin = records_begin()
+    if begin is None or earlier.end <= begin:
+        return dict.fromkeys(VOLUME_LABELS)
+    return dict(_previous_volumes(earlier))
+
+
+def _share_row(label: Any, volumes: dict[str, Any]) -> dict[str, Any]:
+    assessed, illegal = volumes["assessed"], volumes["illegal"]
+    return {"period": label, "assessed": assessed, "illegal": illegal,
+            "share": illegal / assessed if assessed else None}
+
+
 def headline(scope: Scope) -> tuple[Table, Table]:
     """Volumes of the period and the same days a year earlier; and the share illegal of both."""
-    now, before = scope.volumes(), _previous_volumes(scope.filters.previous())
+    now, before = scope.volumes(), _earlier(scope.filters)
     volumes = Table("headline", _("Headline figures"), [
         Column("metric", _("Figure"), TEXT), Column("key", _("Key"), TEXT),
-        Column("value", _("This period")), Column("previous", _("Same days a year earlier")),
+        Column("value", _("This period")), Column("previous", _("Same days a year earlier"), missing=NO_DATA),
         Column("change", pgettext_lazy("statistics", "Change"), CHANGE, basis=("value", "previous")),
     ], [{"metric": VOLUME_LABELS[key], "key": key, "value": now[key], "previous": before[key],
-         "change": change(now[key], before[key])} for key in VOLUME_LABELS])
+         "change": change(now[key], before[key] or 0)} for key in VOLUME_LABELS],
+        note=_("“No data” a year earlier: the hotline's records begin after that period.")
+        if before["reports"] is None else "")
     share = Table("illegal_share", _("Share illegal of assessed items"), [
-        Column("period", _("Period"), TEXT), Column("assessed", _("Assessed")), Column("illegal", _("Illegal")),
+        Column("period", _("Period"), TEXT), Column("assessed", _("Assessed"), missing=NO_DATA),
+        Column("illegal", _("Illegal"), missing=NO_DATA),
         Column("share", _("Share illegal"), SHARE, basis=("assessed", "illegal")),
-    ], [{"period": label, "assessed": v["assessed"], "illegal": v["illegal"],
-         "share": v["illegal"] / v["assessed"] if v["assessed"] else None}
-        for label, v in ((_("This period"), now), (_("Same days a year earlier"), before))])
+    ], [_share_row(_("This period"), now), _share_row(_("Same days a year earlier"), before)])
     return volumes, share
 
 

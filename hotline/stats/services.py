@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Min
 
+from hotline.audit.services import Actor, record
 from hotline.stats import casework, figures, responsiveness, synthetic
 from hotline.stats.figures import Scope
 from hotline.stats.filters import Filters
@@ -59,6 +61,22 @@ def tables(filters: Filters, *, now: datetime, names: Iterable[str] | None = Non
         if set(made) & set(wanted):
             found += [table for table in build(scope) if table.name in wanted]
     return found
+
+
+def request_annual_report(year: int, language: str, *, actor: Actor, now: datetime) -> str:
+    """Start making the annual report of ``year`` in ``language`` as a one-off job; returns the job's id.
+    The request is audited (who asked for which edition); the job itself writes nothing but the files."""
+    from hotline.stats import annual, tasks  # tasks imports annual, which imports this module
+
+    if language not in annual.LANGUAGES:
+        raise ValueError(f"language: unknown value {language!r} (choose from {', '.join(annual.LANGUAGES)})")
+    if not 1990 <= year <= now.year:
+        raise ValueError(f"year: {year} is not a year from 1990 to {now.year}")
+    with transaction.atomic():
+        job = tasks.make_annual_report.enqueue(year, language)
+        record(actor, "stats.annual_report_requested", ("stats.annual_report", f"{year}-{language}"), now=now,
+               after={"year": year, "language": language, "job": str(job.id)})
+    return str(job.id)
 
 
 def facts_as_of() -> tuple[datetime | None, int]:

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.utils.formats import number_format
 from django.utils.functional import Promise
+
+from hotline.lib import numbers
 
 # Column kinds: what a value means and how it is shown.
 TEXT, COUNT, SHARE, SECONDS, CHANGE = "text", "count", "share", "seconds", "change"
@@ -42,6 +43,8 @@ class Column:
     kind: str = COUNT
     # For derived cells (shares, durations): the count columns they rest on; hidden when one of them is.
     basis: tuple[str, ...] = ()
+    # What an empty cell (None) reads as, for people; "-" unless the column says why it is empty.
+    missing: str | Promise = "-"
 
 
 @dataclass
@@ -103,26 +106,25 @@ def duration(seconds: float | None) -> str:
     return f"{days} d {text}" if days else text
 
 
-def show(value: Any, kind: str) -> str:
+def show(value: Any, kind: str, missing: str | Promise = "-") -> str:
     """One cell as people read it, in the active language's number format."""
     if isinstance(value, Suppressed):
         return str(value)
     if value is None:
-        return "-"
+        return str(missing)
     if kind == COUNT:
-        return number_format(value, force_grouping=True)
+        return numbers.count(value)
     if kind == SHARE:
-        return f"{number_format(value * 100, decimal_pos=1)} %"
+        return numbers.percent(value)
     if kind == CHANGE:
-        sign = "+" if value > 0 else ""
-        return f"{sign}{number_format(value * 100, decimal_pos=1)} %"
+        return numbers.percent(value, signed=True)
     if kind == SECONDS:
         return duration(value)
     return str(value)
 
 
 def display_rows(table: Table) -> list[list[str]]:
-    return [[show(row.get(c.key), c.kind) for c in table.columns] for row in table.rows]
+    return [[show(row.get(c.key), c.kind, c.missing) for c in table.columns] for row in table.rows]
 
 
 # ------------------------------------------------------------------ machine exports

@@ -5,4 +5,6 @@ from hotline.stats import views
 app_name = "stats"
 urlpatterns = [
     path("statistics/", views.dashboard, name="dashboard"),
+    path("statistics/transparency/", views.transparency_report, name="transparency"),
+    path("statistics/annual/", views.annual_reports, name="annual"),
 ]

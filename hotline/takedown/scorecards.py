@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db.models import Count
 
+from hotline.lib import numbers
 from hotline.takedown.models import InfoRequest, Notice, RequestState, Takedown, TakedownState
 from hotline.takedown.timings import human
 from hotline.tracing.models import AbuseContact, Provider
@@ -162,9 +163,12 @@ CSV_COLUMNS = ["name", "notices_sent", "items", "removed", "ack_median", "ack_p9
                "requests_no_answer"]
 
 
-def as_row(card: Scorecard) -> dict[str, Any]:
+def as_row(card: Scorecard, *, for_people: bool = False) -> dict[str, Any]:
+    """The card as one row: for the CSV (``35.2%``), or ``for_people`` in the page's language (``35,2 %``)."""
     def pct(value: float | None) -> str:
-        return "" if value is None else f"{value * 100:.1f}%"
+        if value is None:
+            return ""
+        return numbers.percent(value) if for_people else f"{value * 100:.1f}%"
 
     return {
         "name": card.name, "notices_sent": card.notices_sent, "items": card.items, "removed": card.removed,

@@ -66,7 +66,7 @@ def item_takedown(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(*SCORE_READERS)
 def scorecard_list(request: HttpRequest) -> HttpResponse:
     by = "contact" if request.GET.get("by") == "contact" else "provider"
-    rows = [(card, cards.as_row(card)) for card in cards.scorecards(by, now=timezone.now())]
+    rows = [(card, cards.as_row(card, for_people=True)) for card in cards.scorecards(by, now=timezone.now())]
     return render(request, "takedown/scorecards.html", {"rows": rows, "by": by})
 
 
@@ -86,8 +86,8 @@ def non_responder_list(request: HttpRequest) -> HttpResponse:
     bounced = (Notice.objects.bounced_to_current_address().select_related("contact", "provider")
                .order_by("-bounced_at")[:200])
     return render(request, "takedown/non_responders.html", {
-        "rows": [(card, cards.as_row(card)) for card in cards.non_responders(now=now)], "flagged": flagged,
-        "bounced": bounced,
+        "rows": [(card, cards.as_row(card, for_people=True)) for card in cards.non_responders(now=now)],
+        "flagged": flagged, "bounced": bounced,
         "overdue": InfoRequest.objects.open().filter(deadline_at__lt=now).order_by("deadline_at")[:200]})
 
 

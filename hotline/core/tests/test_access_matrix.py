@@ -114,6 +114,8 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     # retention routes
     # stats routes
     "stats:dashboard": ("GET", {"manager"}),  # per-analyst workload inside: managers only, not admins
+    "stats:annual": ("GET", {"manager"}),
+    "stats:transparency": ("GET", {"manager"}),
     "retention:plan": ("GET", {"admin", "manager"}),
     "retention:holds": ("GET", {"police_liaison", "admin", "manager"}),
     "retention:place": ("POST", {"police_liaison", "admin"}),

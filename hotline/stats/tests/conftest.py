@@ -13,3 +13,6 @@ def history(analyst: User, analyst2: User, senior: User) -> History:
     built = build({"ana": analyst, "bert": analyst2, "sara": senior})
     refresh_all(now=NOW)
     return built
+
+
+from hotline.core.tests.conftest import browser  # noqa: E402, F401  (the real-browser fixture, shared)

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from hotline.stats import annual, quarterly, services
+from hotline.stats import annual, pdf, quarterly, services
 from hotline.stats.facts import refresh_all
 
 
@@ -46,7 +46,10 @@ class Command(BaseCommand):
 
     def _annual(self, year: int, language: str, out: Path, now: Any) -> None:
         report = annual.build(year, language, now=now)
-        html_path, pdf_path = annual.write(report, out)
+        try:
+            html_path, pdf_path = annual.write(report, out)
+        except pdf.PdfUnavailable as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"{html_path}\n{pdf_path}")
 
     def _quarterly(self, year: int, quarter: int, out: str, now: Any) -> None:
