@@ -26,8 +26,8 @@ from hotline.stats.tables import CHANGE, COUNT, SECONDS, SHARE, TEXT, Suppressed
 
 LANGUAGES = ("nl", "fr", "en")
 # What a published report holds, in order (never workload, providers or companies: see services).
-TABLES = ("headline", "illegal_share", "timings", "long_tail", "monthly", "countries", "verdicts", "content_types",
-          "age_groups", "site_types", "sources", "dismissals")
+TABLES = ("headline", "illegal_share", "timings", "long_tail", "monthly", "ai_media", "countries", "verdicts",
+          "content_types", "age_groups", "site_types", "sources", "dismissals")
 # Charts on an A4 page: the text block is 174 mm (6.85 in) wide.
 CHART_WIDTH, CHART_HEIGHT = 6.85, 3.1
 
@@ -177,7 +177,7 @@ def _context(report: AnnualReport) -> dict[str, Any]:
     # Sections in reading order: (id, title, chart or None, tables)
     sections = [
         ("volumes", _("Reports, items and case files"), None, ["headline", "illegal_share"]),
-        ("months", _("Month by month"), "monthly", ["monthly"]),
+        ("months", _("Month by month"), "monthly", ["monthly", "ai_media"]),
         ("speed", _("How fast content reaches the police and goes offline"), "timings", ["timings", "long_tail"]),
         ("where", _("Where the illegal content was hosted"), "countries", ["countries"]),
         ("what", _("What was reported"), None, ["verdicts", "content_types", "age_groups", "site_types", "sources"]),
