@@ -167,7 +167,11 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
         if child.poll() is None:
             os.kill(child.pid, signal.SIGTERM)
     for child in children:
-        child.wait(timeout=15)
+        try:
+            child.wait(timeout=120)  # the worker finishes its current step first (seconds; longer under load)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def enrol_demo_users(logins: dict[str, str], var_dir: Path, *, fresh: bool) -> dict[str, str]:
