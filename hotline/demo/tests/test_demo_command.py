@@ -82,7 +82,7 @@ def test_make_demo_runs_a_living_hotline_and_stops_on_ctrl_c(tmp_path: Path) -> 
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C reaches the demo and its children, as in a terminal
         try:
-            code = demo.wait(timeout=30)
+            code = demo.wait(timeout=300)
         except subprocess.TimeoutExpired:
             os.killpg(demo.pid, signal.SIGKILL)
             raise
@@ -110,7 +110,7 @@ def test_sigterm_stops_the_demo_and_its_children_and_a_restart_keeps_the_keys(tm
         _wait("the web server", lambda: _answers(port), demo, log)
         _wait("the banner", lambda: b"Press Ctrl-C" in log.read_bytes(), demo, log)
         os.kill(demo.pid, signal.SIGTERM)  # to the demo alone, as a service manager or `kill` sends it
-        code = demo.wait(timeout=30)
+        code = demo.wait(timeout=300)
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
