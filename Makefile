@@ -18,9 +18,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
+# The demo needs only what the product runs on (no test tools): a shorter first install.
+$(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade "pip>=23"
+	$(BIN)/python -m pip install -q -c constraints.txt -e .
+	touch $@
+
 install: $(VENV)/.installed pdf-libs
 
-demo: install
+demo: $(VENV)/.installed-run pdf-libs
 	HOTLINE_DEBUG=true $(BIN)/hotline demo
 
 lint: install

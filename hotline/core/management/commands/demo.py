@@ -66,31 +66,47 @@ class Command(BaseCommand):
         plan = make_plan(options["history_reports"], days=days, seed=options["seed"])
         mail_dir = settings.VAR_DIR / "demo-mail"
         with SmtpSink(listeners=[_maildir_writer(mail_dir)]) as smtp, World(plan, smtp=smtp) as world:
-            self.stdout.write(f"simulating the last {days} days: {len(plan.reports)} reports on synthetic "
-                              "*.sim.test sites, hosting providers, a partner hotline and a police mailbox ...")
-            result = Simulation(plan, world, start=default_start(days),
-                                progress=lambda line: self.stdout.write(f"  {line}")).run()
-            self.stdout.write("\n".join(summary_lines(result)))
             logins = ensure_demo_users()
             keys = enrol_demo_users(logins, settings.VAR_DIR, fresh=options["fresh"])
             logins_file = write_logins(settings.VAR_DIR, logins, keys)
-            if options["setup_only"]:
-                return
             port = options["port"]
             env = os.environ | process_env(world) | {"HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
             base = [sys.executable, "-m", "hotline.cli"]
-            children = [
-                subprocess.Popen([*base, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env),  # noqa: S603
-                subprocess.Popen([*base, "worker", "--sleep", "1"], env=env),  # noqa: S603
-            ]
-            live = LiveDemo(plan, world, now=timezone.now(), feed_seconds=options["feed"], seed=options["seed"])
-            time.sleep(1.5)
-            self._banner(port, logins, keys, world.tokens[ClientKind.INDUSTRY], options["feed"])
-            self.stdout.write(f"Outbound mail (police referrals, notices) is caught on 127.0.0.1:{smtp.port} "
-                              f"and written to {mail_dir}/\nThe logins are also in {logins_file}; "
-                              "the authenticator keys stay the same on a restart (hotline demo --fresh: new ones).\n")
-            self.stdout.flush()  # the banner first, also when the output goes to a file or a pipe
-            self._live(live, children)
+            children: list[subprocess.Popen[bytes]] = []
+            try:
+                if not options["setup_only"]:
+                    # Serve at once: the pages work while the history fills in behind the progress lines below.
+                    children.append(subprocess.Popen([*base, "runserver", f"127.0.0.1:{port}", "--noreload"],  # noqa: S603
+                                                     env=env))
+                    self.stdout.write(f"Hotline demo serving at http://127.0.0.1:{port}/ already; the logins are in "
+                                      f"{logins_file}.\nThe history fills in while you look (the figures grow until "
+                                      "it is done); the full banner follows.")
+                self.stdout.write(f"simulating the last {days} days: {len(plan.reports)} reports on synthetic "
+                                  "*.sim.test sites, hosting providers, a partner hotline and a police mailbox ...")
+                self.stdout.flush()
+                result = Simulation(plan, world, start=default_start(days),
+                                    progress=lambda line: self._progress(line)).run()
+                self.stdout.write("\n".join(summary_lines(result)))
+                if options["setup_only"]:
+                    return
+                # The worker starts after the history: it works in real time, the history on its own clock.
+                children.append(subprocess.Popen([*base, "worker", "--sleep", "1"], env=env))  # noqa: S603
+                live = LiveDemo(plan, world, now=timezone.now(), feed_seconds=options["feed"], seed=options["seed"])
+                self._banner(port, logins, keys, world.tokens[ClientKind.INDUSTRY], options["feed"])
+                self.stdout.write(f"Outbound mail (police referrals, notices) is caught on 127.0.0.1:{smtp.port} "
+                                  f"and written to {mail_dir}/\nThe logins are also in {logins_file}; "
+                                  "the authenticator keys stay the same on a restart "
+                                  "(hotline demo --fresh: new ones).\n")
+                self.stdout.flush()  # the banner first, also when the output goes to a file or a pipe
+                self._live(live, children)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                _stop(children)
+
+    def _progress(self, line: str) -> None:
+        self.stdout.write(f"  {line}")
+        self.stdout.flush()
 
     def _fresh_database(self) -> None:
         """The simulated web lives in this process's memory, so an earlier run's sites are gone with it: the
@@ -122,12 +138,6 @@ class Command(BaseCommand):
                 time.sleep(STEP_SECONDS)
         except KeyboardInterrupt:
             pass
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    os.kill(child.pid, signal.SIGTERM)
-            for child in children:
-                child.wait(timeout=15)
 
     def _banner(self, port: int, logins: dict[str, str], keys: dict[str, str], api_token: str | None,
                 feed: float) -> None:
@@ -149,6 +159,19 @@ class Command(BaseCommand):
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each child still running, then wait for all (the demo stops with its web server and worker)."""
+    for child in children:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=120)  # the worker finishes its current step first (seconds; longer under load)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def enrol_demo_users(logins: dict[str, str], var_dir: Path, *, fresh: bool) -> dict[str, str]:
