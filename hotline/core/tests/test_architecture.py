@@ -25,14 +25,16 @@ ALLOWED: dict[str, set[str]] = {
                  "routing", "mailintake"},
     "cases": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
               "routing", "takedown"},
+    "iccam": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
+              "routing", "takedown"},
     "stats": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
               "routing", "takedown", "mailintake", "cases"},
     "retention": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
                   "routing", "takedown", "mailintake", "cases"},
     "demo": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "sim", "tracing",
-             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats"},
+             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats", "iccam"},
     "core": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "demo", "sim", "tracing",
-             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats"},
+             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats", "iccam"},
 }
 TOP_LEVEL = {"settings", "settings_test", "urls", "api", "wsgi", "cli", "conftest", "__init__"}
 
