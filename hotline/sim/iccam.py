@@ -27,6 +27,7 @@ import secrets
 import ssl
 import tempfile
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,9 @@ class SimIccam:
         self.calls: Counter[str] = Counter()
         self.writes: list[tuple[str, int, Any]] = []
         self.offline = False
+        #: seconds to hold the answer to an accepted write (the write is applied first): a sender can be
+        #: killed after ICCAM took its write but before it heard so
+        self.answer_delay = 0.0
         self._throttle = 0
         self._retry_after = 1
         self._next_id = 1000
@@ -415,7 +419,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, answer, extra = self.server.sim.handle(self.command, self.path, self.headers, body)
+        sim = self.server.sim
+        status, answer, extra = sim.handle(self.command, self.path, self.headers, body)
+        if self.command != "GET" and status == 200 and sim.answer_delay and "Authentication" not in self.path:
+            time.sleep(sim.answer_delay)
         payload = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
