@@ -78,6 +78,8 @@ STATE_WRITES_ELSEWHERE: dict[str, set[str]] = {
     "partners/models.py": {"transition"},  # Forward: its own table and transition()
     "partners/protocol.py": {"__init__"},  # ProtocolError.status, an HTTP status
     "takedown/respond.py": {"__init__"},  # an exception's HTTP status
+    "iccam/client.py": {"__init__"},  # IccamError.status, an HTTP status
+    "sim/iccam.py": {"__init__"},  # the simulator's refusal, an HTTP status
     "takedown/models.py": {"transition"},  # Takedown: its own table and transition()
 }
 
