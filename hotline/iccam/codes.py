@@ -12,7 +12,7 @@ from typing import Any
 from hotline.iccam.models import CodeField, IccamCode
 
 # What is sent when our code has no row: the reference client's defaults.
-DEFAULTS = {CodeField.CLASSIFICATION: 4, CodeField.AGE: 1, CodeField.GENDER: 1, CodeField.SITE_TYPE: 2,
+DEFAULTS: dict[str, int] = {CodeField.CLASSIFICATION: 4, CodeField.AGE: 1, CodeField.GENDER: 1, CodeField.SITE_TYPE: 2,
             CodeField.COMMERCIALITY: 1, CodeField.REASON: 1}
 # ICCAM classification ids that mean "illegal" / "not illegal" when read back
 BASELINE_ID, IGNORE_ID = 1, 4

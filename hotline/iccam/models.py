@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -190,6 +190,6 @@ class Push(OutboxRow):
         return f"ICCAM push {self.dedup} ({self.state})"
 
 
-def move_push(query: models.QuerySet[Push], to: str, *, now: datetime, strict: bool = True, **changes: object) -> int:
+def move_push(query: models.QuerySet[Push], to: str, *, now: datetime, strict: bool = True, **changes: Any) -> int:
     """The one way a push changes state (see PUSH_TRANSITIONS)."""
     return states.move(query, to, table=PUSH_TRANSITIONS, now=now, strict=strict, **changes)

@@ -84,8 +84,9 @@ def _report_body(table: Table, item: Item, final: Assessment, trace: Trace, *, a
                  now: datetime) -> dict[str, Any]:
     reference = f"HL-ITEM-{item.pk}_{now.strftime(services.REFERENCE_STAMP)}"
     ip = str(trace.addresses[0].get("ip", "")) if trace.addresses else ""
-    provider = trace.provider.name if getattr(trace, "provider", None) is not None else ""
-    url = {"urlString": item.canonical_url, "hotlineReference": reference, "hostingCountryCode": trace.country,
+    provider = trace.provider.name if trace.provider is not None else ""
+    url: dict[str, Any] = {
+           "urlString": item.canonical_url, "hotlineReference": reference, "hostingCountryCode": trace.country,
            "hostingIpAddress": ip, "hostingIsp": provider, "hostingOrganization": {"organizationName": provider},
            "isSourceUrl": True, "memo": "", "contentType": 2, "assessment": assessment_body(
                table, _row_for(final, item.canonical_url), analyst=analyst), "actions": []}
@@ -141,7 +142,7 @@ def _writes_for(content: Content, table: Table, *, analyst: str, country: str, n
 
 def _facts(content: Content, final: Assessment, *, country: str) -> list[tuple[str, dict[str, Any]]]:
     """The actions our records show for this item, in the order they happen."""
-    item_id = content.item_id
+    item_id = content.item_id or 0
     if final.verdict in ("not_illegal", "other_harm"):
         return [("not_illegal", {})]
     if final.verdict == "unreachable":
@@ -152,7 +153,7 @@ def _facts(content: Content, final: Assessment, *, country: str) -> list[tuple[s
     takedown = Takedown.objects.filter(item_id=item_id).first()
     if takedown is not None and takedown.first_notice_at is not None:
         facts.append(("to_host", {}))
-    trace = _latest_trace(item_id or 0)
+    trace = _latest_trace(item_id)
     if (trace is not None and trace.outcome == TraceOutcome.OK and trace.country not in ("", country)
             and content.assigned_country == country):
         ip = str(trace.addresses[0].get("ip", "")) if trace.addresses else ""

@@ -204,25 +204,25 @@ class SimIccam:
         with self._lock:
             now = assigned_at or self.clock()
             report_id = self._new_id()
-            report = {"reportId": report_id, "memo": memo, "referrerUrl": None, "sourceUrlSiteType": 2,
+            report: dict[str, Any] = {"reportId": report_id, "memo": memo, "referrerUrl": None, "sourceUrlSiteType": 2,
                       "sourceUrlCommerciality": None, "sourceUrlPaymentMethods": None,
                       "reportingHotlineId": reporting_hotline, "reportingAnalystName": "analyst@partner.example.test",
                       "hotlineReceivedDate": _iso(now), "createdAt": now, "reportContents": []}
             self.reports[report_id] = report
             for n, url in enumerate(urls):
-                self._add_content(report, url, is_source=n == 0, assigned=assigned_country or self.country,
+                content_id = self._add_content(report, url, is_source=n == 0, assigned=assigned_country or self.country,
                                   hosting=hosting_country or assigned_country or self.country, when=now,
                                   reference=None)
                 if classification is not None:
-                    report_contents = report["reportContents"]
-                    self.contents[report_contents[-1]["contentId"]]["assessments"].append(
+                    self.contents[content_id]["assessments"].append(
                         {"classification": classification, "ageCategorization": 1, "genderCategorization": 1,
                          "assessingAnalystName": "analyst@partner.example.test"})
             return report_id
 
     def content(self, content_id: int) -> dict[str, Any]:
         with self._lock:
-            return json.loads(json.dumps(self._public_content(self.contents[content_id])))
+            copied: dict[str, Any] = json.loads(json.dumps(self._public_content(self.contents[content_id])))
+            return copied
 
     def write_counts(self) -> Counter[tuple[str, int, Any]]:
         """How often each distinct write (kind, contentId, detail) was accepted: all 1 when nothing was doubled."""

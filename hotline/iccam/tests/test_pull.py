@@ -28,7 +28,7 @@ def test_it_imports_each_listed_item_as_an_iccam_report_and_writes_our_reference
     assert (report.source, report.external_ref, report.text, report.url_count) == (
         Source.ICCAM, f"ICCAM {report_id}", "three images", 3)
     contents = list(Content.objects.order_by("content_id"))
-    assert all(Item.objects.get(pk=c.item_id).canonical_url == c.url for c in contents)
+    assert all(Item.objects.get(pk=c.item_id or 0).canonical_url == c.url for c in contents)
     assert Item.objects.count() == 3
     assert all(c.referenced_at and c.hotline_reference.startswith(report.reference + "_") for c in contents)
     assert [iccam_on.contents[c.content_id]["hotlineReference"] for c in contents] == [
@@ -68,9 +68,8 @@ def test_a_crash_before_the_import_commits_leaves_nothing_and_the_next_run_impor
 ) -> None:
     iccam_on.add_report(_urls(2))
     iccam_on.add_report(_urls(2, first=5))
-    from hotline.iccam import services
 
-    real = services.Content.objects.bulk_create
+    real = Content.objects.bulk_create
     calls = {"n": 0}
 
     def crash_on_second(rows: Any, **kw: Any) -> Any:
@@ -79,7 +78,7 @@ def test_a_crash_before_the_import_commits_leaves_nothing_and_the_next_run_impor
             raise KeyboardInterrupt("the worker dies inside the second report's transaction")
         return real(rows, **kw)
 
-    monkeypatch.setattr(services.Content.objects, "bulk_create", crash_on_second)
+    monkeypatch.setattr(Content.objects, "bulk_create", crash_on_second)
     now = timezone.now()
     with pytest.raises(KeyboardInterrupt):
         pull_step(now=now)

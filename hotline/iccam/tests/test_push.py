@@ -56,7 +56,7 @@ def test_not_illegal_goes_as_ignore_then_a_not_illegal_action_with_its_reason(ic
 
 
 def test_the_actions_follow_the_case_once_each_and_in_order(iccam_on: SimIccam, facts: Any) -> None:
-    content, item = _pulled(iccam_on)
+    _content, item = _pulled(iccam_on)
     facts.assess(item, "baseline")
     facts.referred(item)
     _drain()
@@ -73,7 +73,7 @@ def test_the_actions_follow_the_case_once_each_and_in_order(iccam_on: SimIccam, 
 def test_an_item_another_hotline_assessed_as_baseline_is_refused_once_and_not_retried(
     iccam_on: SimIccam, facts: Any
 ) -> None:
-    content, item = _pulled(iccam_on, classification=1)
+    _content, item = _pulled(iccam_on, classification=1)
     facts.assess(item, "national")
     _drain(now=timezone.now())
     push = Push.objects.get(kind="assessment")
@@ -93,7 +93,7 @@ def test_an_item_reassigned_to_another_country_is_refused(iccam_on: SimIccam, fa
 
 
 def test_icca_ms_own_refusal_of_a_write_is_recorded_as_refused(iccam_on: SimIccam, facts: Any) -> None:
-    content, item = _pulled(iccam_on)
+    _content, item = _pulled(iccam_on)
     facts.assess(item, "baseline")
     original = iccam_on._write
 
@@ -102,7 +102,7 @@ def test_icca_ms_own_refusal_of_a_write_is_recorded_as_refused(iccam_on: SimIcca
             it["actions"].append({"actionType": 2})
         return original(method, it, what, query, data)
 
-    iccam_on._write = sneak_in  # type: ignore[method-assign]
+    iccam_on._write = sneak_in  # type: ignore[method-assign,assignment]
     _drain()
     push = Push.objects.get()
     assert push.state == PushState.REFUSED and "HTTP 400" in push.last_error and "[ICCAM Assessment]" in push.last_error
@@ -115,7 +115,8 @@ def test_a_429_waits_for_retry_after_and_an_outage_backs_off(iccam_on: SimIccam,
     iccam_on.throttle(5, retry_after=600)
     push_step(now=now)
     push = Push.objects.get()
-    assert push.state == PushState.QUEUED and push.next_attempt_at >= now + timedelta(seconds=600)
+    assert push.state == PushState.QUEUED and push.next_attempt_at is not None
+    assert push.next_attempt_at >= now + timedelta(seconds=600)
     assert push_step(now=now + timedelta(minutes=5)) is False  # paused, nothing sent
     iccam_on.throttle(0)
     iccam_on.offline = True
