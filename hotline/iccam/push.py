@@ -188,6 +188,13 @@ def send(session: IccamSession, push: Push, *, country: str, now: datetime) -> N
         services.push_failed(push, str(exc), retry=exc.retry, max_attempts=conf.push_attempts(), now=now,
                              retry_after=exc.retry_after)
         return
+    except Exception as exc:  # a bug or an answer we cannot read: never re-post a report, retry the rest
+        if push.kind == PushKind.REPORT:
+            services.push_uncertain(push, now=now)
+        else:
+            services.push_failed(push, f"{type(exc).__name__}: {exc}", retry=True,
+                                 max_attempts=conf.push_attempts(), now=now)
+        raise
     services.push_sent(push, now=now, note=note)
 
 

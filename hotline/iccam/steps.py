@@ -58,16 +58,15 @@ def push_step(*, now: datetime | None = None, limit: int = 20) -> bool:
     found = push.observe(table, analyst=config.username, country=config.country, now=now) > 0
     if services.paused(now):
         return found
-    with IccamSession(config) as session:
-        for _ in range(limit):
-            row = claim_push(now)
-            if row is None:
-                break
-            found = True
+    row = claim_push(now)
+    if row is None:
+        return found
+    with IccamSession(config) as session:  # logs in only when there is something to send
+        for sent in range(limit):
             push.send(session, row, country=config.country, now=now)
-            if services.paused(now):
+            if sent + 1 >= limit or services.paused(now) or (row := claim_push(now)) is None:
                 break
-    return found
+    return True
 
 
 def claim_push(now: datetime) -> Push | None:
