@@ -82,7 +82,7 @@ def day(sim: Any, clock: Clock, *, reports: int, seed: int) -> dict[str, Any]:
     for minute in range(24 * 60 + 1):
         clock.now = start + dt.timedelta(minutes=minute)
         while arrivals and arrivals[0][0] <= minute:
-            _minute, n = arrivals.pop(0)
+            arrivals.pop(0)
             urls = [f"http://site-{next_site + k}.sim.test/img-{k}.png" for k in range(rng.randint(1, 3))]
             next_site += len(urls)
             sim.add_report(urls, classification=1 if rng.random() < 0.08 else None, assigned_at=clock.now)
@@ -98,6 +98,9 @@ def day(sim: Any, clock: Clock, *, reports: int, seed: int) -> dict[str, Any]:
         for pk, plan in list(plans.items()):
             if pk != "last" and _carry_out(facts, plan["content"], plan, clock.now):
                 del plans[pk]
+        if minute % 60 == 0:
+            print(f"{clock.now:%H:%M} simulated: {len(sim.contents)} ICCAM items, {len(sim.writes)} writes",
+                  flush=True)
         if minute < 22 * 60:
             while push_step(now=clock.now, limit=50):
                 pass

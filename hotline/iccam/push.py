@@ -108,12 +108,14 @@ def _row_for(final: Assessment, url: str) -> Any:
 def _content_writes(table: Table, *, analyst: str, country: str, now: datetime) -> int:
     finals = Assessment.objects.filter(item=OuterRef("item"), is_final=True)
     final_action = Push.objects.filter(content=OuterRef("pk"), action_type__in=FINAL_ACTION_TYPES)
-    contents = (Content.objects.filter(item__isnull=False).filter(Exists(finals)).exclude(Exists(final_action))
-                .select_related("item").order_by("pk"))[:BATCH]
-    return sum(_writes_for(content, table, analyst=analyst, country=country, now=now) for content in contents)
+    contents = list(Content.objects.filter(item__isnull=False).filter(Exists(finals)).exclude(Exists(final_action))
+                    .select_related("item").order_by("pk")[:BATCH])
+    queued = set(Push.objects.filter(content__in=contents).values_list("dedup", flat=True))
+    return sum(_writes_for(content, table, queued, analyst=analyst, country=country, now=now) for content in contents)
 
 
-def _writes_for(content: Content, table: Table, *, analyst: str, country: str, now: datetime) -> int:
+def _writes_for(content: Content, table: Table, existing: set[str], *, analyst: str, country: str,
+                now: datetime) -> int:
     final = _final(content.item_id or 0)
     if final is None:
         return 0
@@ -121,6 +123,8 @@ def _writes_for(content: Content, table: Table, *, analyst: str, country: str, n
 
     def queue(kind: str, dedup: str, *, action_type: int | None = None, payload: dict[str, Any]) -> None:
         nonlocal queued
+        if f"{dedup}:{content.content_id}" in existing:
+            return  # queued before: the unique dedup would refuse it anyway, this saves the round trip
         queued += services.queue_push(kind=kind, dedup=f"{dedup}:{content.content_id}", lane=lane,
                                       item_id=content.item_id or 0, content=content, action_type=action_type,
                                       payload=payload, now=now) is not None
