@@ -11,7 +11,7 @@ referred to the police after 1 h, noticed to the host after 2 h, removed after 5
 traced to another country (moved). Some ICCAM items are already assessed baseline by their reporting hotline
 (our assessment is refused) and some are re-assigned to another country after we pulled them (refused).
 
-In the last 2 simulated hours the push step is not run, so writes pile up; then a push worker process (real
+In the last simulated hour the push step is not run, so writes pile up; then a push worker process (real
 clock) sends them, is SIGKILLed while ICCAM holds the answer to a write it has taken, and a second worker
 finishes. Prints the counts, the duplicates, and the time from an item appearing in ICCAM to the report of
 ours that queues it for assessment (capture first, then the analyst queue).
@@ -67,7 +67,7 @@ def setup(database: str, sim_env: dict[str, str]) -> str:
     return url
 
 
-def day(sim: Any, clock: Clock, *, reports: int, seed: int) -> dict[str, Any]:
+def day(sim: Any, clock: Clock, *, reports: int, seed: int, hours: int = 24) -> dict[str, Any]:
     from hotline.iccam import conf, push
     from hotline.iccam.codes import Table
     from hotline.iccam.models import Content
@@ -76,10 +76,10 @@ def day(sim: Any, clock: Clock, *, reports: int, seed: int) -> dict[str, Any]:
 
     rng = random.Random(seed)
     start = clock.now
-    arrivals = sorted((rng.randrange(0, 24 * 60), n) for n in range(reports))
+    arrivals = sorted((rng.randrange(0, hours * 60), n) for n in range(reports))
     facts, plans, next_site = Facts(), {}, 0
     pulls: list[float] = []
-    for minute in range(24 * 60 + 1):
+    for minute in range(hours * 60 + 1):
         clock.now = start + dt.timedelta(minutes=minute)
         while arrivals and arrivals[0][0] <= minute:
             arrivals.pop(0)
@@ -101,7 +101,7 @@ def day(sim: Any, clock: Clock, *, reports: int, seed: int) -> dict[str, Any]:
         if minute % 60 == 0:
             print(f"{clock.now:%H:%M} simulated: {len(sim.contents)} ICCAM items, {len(sim.writes)} writes",
                   flush=True)
-        if minute < 22 * 60:
+        if minute < (hours - 1) * 60:
             while push_step(now=clock.now, limit=50):
                 pass
         else:
@@ -205,16 +205,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reports", type=int, default=200)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--hours", type=int, default=24, help="length of the simulated day (the last hour: no push)")
     parser.add_argument("--database", default="", help="DATABASE_URL (PostgreSQL needed for the SIGKILL phase)")
     args = parser.parse_args()
     from hotline.sim.iccam import SimIccam
 
-    start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=26)
+    start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=args.hours + 2)
     clock = Clock(start)
     with SimIccam(country="BE", clock=clock) as sim:
         url = setup(args.database, sim.environment())
         began = time.perf_counter()
-        facts = day(sim, clock, reports=args.reports, seed=args.seed)
+        facts = day(sim, clock, reports=args.reports, seed=args.seed, hours=args.hours)
         clock.now = dt.datetime.now(dt.UTC)
         killed = kill_phase(sim, url) if args.database.startswith("postgres") else None
         report(sim, facts, killed, time.perf_counter() - began)
