@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "hotline.retention",
     "hotline.stats",
     "hotline.selfreferral",
+    "hotline.iccam",
 ]
 
 MIDDLEWARE = [
@@ -331,6 +332,8 @@ HOTLINE_WORKER_STEPS = [
     "hotline.mailintake.services.mail_step",
     "hotline.partners.services.verdict_status_step",
     "hotline.partners.delivery.exchange_step",
+    "hotline.iccam.steps.pull_step",
+    "hotline.iccam.steps.push_step",
     "hotline.retention.services.retention_step",
     "hotline.stats.facts.refresh_step",
     "hotline.lib.tasks.tasks_step",  # one-off jobs (django-tasks): the annual report's PDF
@@ -476,3 +479,20 @@ HOTLINE_STATS_PAUSE_SECONDS = env.integer("HOTLINE_STATS_PAUSE_SECONDS", 60, min
 # banks without an analyst viewing it (an inherited, audited assessment).
 HOTLINE_AUTO_ASSESS_KNOWN = env.boolean("HOTLINE_AUTO_ASSESS_KNOWN", True)
 HOTLINE_PDQ_MIN_QUALITY = env.integer("HOTLINE_PDQ_MIN_QUALITY", 50, minimum=0)
+
+# --- iccam ---
+# The ICCAM connector (docs/iccam.md): off while none of these is set; system check iccam.E001 refuses a
+# partial set. Secrets (key passphrase, user, password) may come from *_FILE. The base URL ends with "/".
+HOTLINE_ICCAM_BASE_URL = env.text("HOTLINE_ICCAM_BASE_URL", "") or ""
+HOTLINE_ICCAM_CLIENT_CERT = env.text("HOTLINE_ICCAM_CLIENT_CERT", "") or ""
+HOTLINE_ICCAM_CLIENT_KEY = env.text("HOTLINE_ICCAM_CLIENT_KEY", "") or ""
+HOTLINE_ICCAM_CLIENT_KEY_PASSWORD = env.text("HOTLINE_ICCAM_CLIENT_KEY_PASSWORD", "") or ""
+HOTLINE_ICCAM_CA_BUNDLE = env.text("HOTLINE_ICCAM_CA_BUNDLE", "") or ""
+HOTLINE_ICCAM_USERNAME = env.text("HOTLINE_ICCAM_USERNAME", "") or ""
+HOTLINE_ICCAM_PASSWORD = env.text("HOTLINE_ICCAM_PASSWORD", "") or ""
+HOTLINE_ICCAM_PULL_SECONDS = env.integer("HOTLINE_ICCAM_PULL_SECONDS", 60, minimum=1)
+HOTLINE_ICCAM_MAX_RESULTS = env.integer("HOTLINE_ICCAM_MAX_RESULTS", 200, minimum=1)
+HOTLINE_ICCAM_LOOKBACK_DAYS = env.integer("HOTLINE_ICCAM_LOOKBACK_DAYS", 7, minimum=1)
+HOTLINE_ICCAM_LOGIN_WAIT_SECONDS = env.integer("HOTLINE_ICCAM_LOGIN_WAIT_SECONDS", 2, minimum=0)
+HOTLINE_ICCAM_PUSH_ATTEMPTS = env.integer("HOTLINE_ICCAM_PUSH_ATTEMPTS", 8, minimum=1)
+HOTLINE_ICCAM_SEND_LEASE_SECONDS = env.integer("HOTLINE_ICCAM_SEND_LEASE_SECONDS", 120, minimum=1)

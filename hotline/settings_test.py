@@ -11,6 +11,7 @@ os.environ.setdefault("HOTLINE_EXCHANGE_SIGNING_KEY", "E" * 43 + "=")
 os.environ.setdefault("HOTLINE_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("HOTLINE_SSL_REDIRECT", "false")
 os.environ.setdefault("HOTLINE_SCREENSHOTS", "true" if os.path.exists("/usr/bin/chromium") else "false")
+os.environ.setdefault("HOTLINE_ICCAM_LOGIN_WAIT_SECONDS", "0")
 
 from hotline.settings import *  # noqa: F403
 

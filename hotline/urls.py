@@ -32,6 +32,7 @@ urlpatterns += i18n_patterns(
     path("", include("hotline.retention.urls")),
     path("", include("hotline.stats.urls")),
     path("", include("hotline.selfreferral.urls")),
+    path("", include("hotline.iccam.urls")),
     path("accounts/", include("hotline.accounts.urls")),
     path("admin/", admin.site.urls),
     prefix_default_language=False,

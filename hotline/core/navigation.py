@@ -50,6 +50,7 @@ SECTIONS: list[tuple[str, object, list[Link]]] = [
     ("administration", _("Administration"), [
         ("audit:index", _("Audit"), frozenset({M, D})),
         ("retention:plan", _("Retention"), frozenset({M, D})),
+        ("iccam:errors", _("ICCAM errors"), frozenset({M, D})),
         ("admin:index", _("Users and settings"), frozenset({D})),
     ]),
     ("account", _("Account"), [

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from hotline.demo.world import World
 from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig, capture_step
 from hotline.hashes.services import match_step
+from hotline.iccam.steps import pull_step, push_step
 from hotline.partners.delivery import exchange_step
 from hotline.partners.models import DeliveryState, Forward
 from hotline.reports.csv_import import import_csv
@@ -108,6 +110,7 @@ class Simulation:
             result = Result(self.plan, self.start, end, time.perf_counter() - began)
             fill_result(result)
             result.counts["partner"] = self.world.partner.counts()
+        result.counts["iccam"] = iccam_counts(self.world.iccam)
         return result
 
     def step_after(self, now: datetime) -> timedelta:
@@ -137,6 +140,7 @@ class Simulation:
             lambda: inherit_known_step(now), lambda: trace_step(now=now), routing_step, referral_step,
             lambda: exchange_step(now=now), lambda: notice_step(now=now),
             lambda: liveness_step(now=now, config=self.liveness), lambda: escalation_step(now=now),
+            lambda: pull_step(now=now), lambda: push_step(now=now),
         ]
         busy = False
         for step in steps:
@@ -166,6 +170,9 @@ class Simulation:
             by_source.setdefault(report.source, []).append(report)
         for source, reports in by_source.items():
             urls = [[self.world.urls[n] for n in report.sites] for report in reports]
+            if source == "partner":  # the partner hotline files the same report in ICCAM: it arrives twice
+                for group in urls:
+                    self.world.iccam.add_report(group, reporting_hotline=43, memo="Synthetic simulated report.")
             {"public": self.public, "partner": self.api, "industry": self.api, "csv": self.csv}[source](
                 source, urls, now)
 
@@ -258,6 +265,18 @@ def synthetic_detection(plan: Plan) -> dict[str, int]:
             found["with_metadata"] += metadata
             found["with_metadata_flagged"] += hint and metadata
     return found
+
+
+def iccam_counts(sim: Any) -> dict[str, int]:
+    """What went through the simulated ICCAM: items pulled, writes accepted by kind, writes accepted twice."""
+    from hotline.iccam.models import Content, Push
+
+    counts = sim.write_counts()
+    return {"pulled": Content.objects.filter(origin="pulled").count(),
+            "created": Content.objects.filter(origin="pushed").count(),
+            **{f"push_{state}": n for state, n in Counter(Push.objects.values_list("state", flat=True)).items()},
+            **{f"write_{kind}": n for kind, n in Counter(w[0] for w in sim.writes).items()},
+            "duplicates": sum(n - 1 for n in counts.values() if n > 1)}
 
 
 def summary_lines(result: Result) -> list[str]:

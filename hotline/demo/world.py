@@ -24,6 +24,7 @@ from hotline.hashes.services import ensure_bank, import_records
 from hotline.lib.hashlists import HashRecord
 from hotline.partners.models import PoliceContact
 from hotline.sim.dns import SimDns
+from hotline.sim.iccam import SimIccam
 from hotline.sim.providers import Behaviour, SimProvider, SimProviders
 from hotline.sim.rdap import SimNetwork, SimRdap
 from hotline.sim.smtp import SmtpSink
@@ -57,6 +58,7 @@ class World(ExitStack):
         self.web = self.enter_context(SimWeb(suffixes=(".sim.test",)))
         self.smtp = self._smtp or self.enter_context(SmtpSink())
         self.dns = self.enter_context(SimDns({}))
+        self.iccam = self.enter_context(SimIccam(country="BE"))
         self.rdap = self.enter_context(SimRdap([SimNetwork(
             p.cidr, country=p.country, name=p.slug.upper(), registrant=p.name, abuse=p.email) for p in PROVIDERS]))
         self.enter_context(override_settings(**self.settings()))
@@ -83,6 +85,8 @@ class World(ExitStack):
             "HOTLINE_AUTO_ASSESS_KNOWN": True, "HOTLINE_HOME_COUNTRY": "BE", "HOTLINE_DIRECT_NOTICE_ABROAD": False,
             "ALLOWED_HOSTS": ["testserver", "127.0.0.1", "localhost"],
             "SECURE_SSL_REDIRECT": False,  # our own site answers the partner on plain HTTP, on loopback
+            # The network's platform (ICCAM), simulated with mutual TLS: the partner files its reports there too.
+            **self.iccam.environment(), "HOTLINE_ICCAM_LOGIN_WAIT_SECONDS": 0,
         }
 
     def publish(self, site: Site) -> str:

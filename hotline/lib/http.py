@@ -52,6 +52,7 @@ from hotline.lib.netguard import (
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "ClientCertificate",
     "FetchError",
     "FetchPolicy",
     "FetchResult",
@@ -92,6 +93,15 @@ class FetchError(Exception):
 
 
 @dataclass(frozen=True)
+class ClientCertificate:
+    """A TLS client certificate (mutual TLS): PEM certificate and key files, the key's passphrase."""
+
+    cert_file: str
+    key_file: str
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class FetchPolicy:
     max_redirects: int = 5
     connect_timeout: float = 5.0
@@ -112,6 +122,8 @@ class FetchPolicy:
     #: Simulation only: connect to another port on loopback (``{80: 8123}``), so simulated URLs
     #: keep their real-looking default ports. Ignored for any non-loopback address.
     port_map: Mapping[int, int] = field(default_factory=dict)
+    #: Outbound channels that authenticate with mutual TLS (ICCAM). Never set for capture.
+    client_certificate: ClientCertificate | None = None
 
     def __post_init__(self) -> None:
         mapped: dict[str, str] = {}
@@ -527,10 +539,12 @@ class _Hop(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)
-def _ssl_context(ca_bundle: str | None, verify: bool) -> ssl.SSLContext:
+def _ssl_context(ca_bundle: str | None, verify: bool, client: ClientCertificate | None = None) -> ssl.SSLContext:
     # Loading a CA bundle costs ~20 ms, so contexts are shared (read-only use).
     ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle is not None else httpcore.default_ssl_context()
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if client is not None:
+        ctx.load_cert_chain(client.cert_file, client.key_file, password=client.password)
     if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -816,7 +830,8 @@ class OutboundClient:
                 return pool
             backend = _PinnedBackend(target.host, addresses, _NoDeadline(), self.policy.port_map)
             pool = httpcore.ConnectionPool(
-                ssl_context=_ssl_context(self.policy.ca_bundle, self.policy.verify_tls),
+                ssl_context=_ssl_context(self.policy.ca_bundle, self.policy.verify_tls,
+                                         self.policy.client_certificate),
                 max_connections=self._max_connections, keepalive_expiry=30.0, http1=True, http2=False,
                 retries=0, network_backend=backend)
             self._pools[key] = pool

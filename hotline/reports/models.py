@@ -21,6 +21,7 @@ class Source(models.TextChoices):
     POLICE = "police", _("Police")
     EMAIL = "email", _("E-mail")
     CSV = "csv", _("CSV import")
+    ICCAM = "iccam", _("ICCAM")
 
 
 PRIORITY_SOURCES = frozenset({Source.PARTNER, Source.POLICE})

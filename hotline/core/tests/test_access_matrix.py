@@ -50,6 +50,7 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "evidence:screenshot_revealed": ("GET", set()),  # only after a reveal: see evidence/tests/test_screenshot.py
     "evidence:screenshot_reveal": ("POST", ASSESSORS),
     "evidence:exposure": ("GET", {"manager"}),
+    "iccam:errors": ("GET", {"manager", "admin"}),
     "hashes:banks": ("GET", {"senior_analyst", "manager"}),
     "hashes:bank": ("GET", {"senior_analyst", "manager"}),
     "hashes:disable": ("POST", {"senior_analyst"}),

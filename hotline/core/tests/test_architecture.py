@@ -25,15 +25,17 @@ ALLOWED: dict[str, set[str]] = {
                  "routing", "mailintake"},
     "cases": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
               "routing", "takedown"},
+    "iccam": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
+              "routing", "takedown"},
     "stats": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
               "routing", "takedown", "mailintake", "cases"},
     "retention": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "tracing", "partners",
                   "routing", "takedown", "mailintake", "cases"},
     "selfreferral": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "partners", "takedown"},
     "demo": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "sim", "tracing",
-             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats"},
+             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats", "iccam"},
     "core": {"lib", "audit", "accounts", "reports", "evidence", "hashes", "assessment", "demo", "sim", "tracing",
-             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats"},
+             "partners", "routing", "takedown", "mailintake", "cases", "retention", "stats", "iccam"},
 }
 TOP_LEVEL = {"settings", "settings_test", "urls", "api", "wsgi", "cli", "conftest", "__init__"}
 
@@ -77,6 +79,8 @@ STATE_WRITES_ELSEWHERE: dict[str, set[str]] = {
     "partners/models.py": {"transition"},  # Forward: its own table and transition()
     "partners/protocol.py": {"__init__"},  # ProtocolError.status, an HTTP status
     "takedown/respond.py": {"__init__"},  # an exception's HTTP status
+    "iccam/client.py": {"__init__"},  # IccamError.status, an HTTP status
+    "sim/iccam.py": {"__init__"},  # the simulator's refusal, an HTTP status
     "takedown/models.py": {"transition"},  # Takedown: its own table and transition()
 }
 

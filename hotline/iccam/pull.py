@@ -1,0 +1,74 @@
+"""Pull: ICCAM's content without our reference becomes reports of ours, each exactly once.
+
+1. list ``rest/Content/no-reference`` (bounded by ``maxResults`` and a look-back window);
+2. per ICCAM report with items we do not know yet: read the report and those items, then store them as one
+   report of ours *together with* their ICCAM ids (``services.import_report``, one transaction; the unique
+   content id makes a second import impossible);
+3. write our hotline reference back for every listed item, new or already known: that takes it off the list.
+
+A crash before 2 commits leaves nothing behind and the items are listed again; a crash between 2 and 3
+leaves them known but still listed, so the next run only writes the reference (the same value). The list
+itself is the queue, so nothing is skipped: the look-back window only bounds how far back it reaches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+
+from hotline.iccam import services
+from hotline.iccam.client import IccamError, IccamSession
+from hotline.iccam.models import Content
+
+log = logging.getLogger("hotline.iccam")
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+MAX_ROUNDS = 20  # lists per pull: each round takes its items off the list
+
+
+def pull(session: IccamSession, *, now: datetime, since: datetime) -> int:
+    """Drain the no-reference list. Returns how many new items were imported."""
+    imported = 0
+    for _round in range(MAX_ROUNDS):
+        listed = session.get("rest/Content/no-reference", maxResults=session.config.max_results,
+                             countryAssignmentStartDate=since.strftime(DATE_FORMAT)) or []
+        new, referenced = _one_round(session, listed, now=now)
+        imported += new
+        if len(listed) < session.config.max_results or referenced == 0:
+            break
+    return imported
+
+
+def _one_round(session: IccamSession, listed: list[dict[str, int]], *, now: datetime) -> tuple[int, int]:
+    by_report: dict[int, list[int]] = defaultdict(list)
+    for entry in listed:
+        by_report[int(entry["reportId"])].append(int(entry["contentId"]))
+    known = set(Content.objects.filter(content_id__in=[c for ids in by_report.values() for c in ids])
+                .values_list("content_id", flat=True))
+    imported = referenced = 0
+    for report_id, content_ids in by_report.items():
+        fresh = [c for c in content_ids if c not in known]
+        if fresh:
+            report = session.get(f"rest/Reports/{report_id}")
+            if not report or not report.get("reportContents"):
+                log.info("ICCAM report %s has no contents yet: tried again next time", report_id)
+                continue
+            contents = [session.get(f"rest/Content/{c}") for c in fresh]
+            imported += len(services.import_report(report, contents, now=now))
+        referenced += sum(_write_reference(session, c, now=now) for c in content_ids)
+    return imported, referenced
+
+
+def _write_reference(session: IccamSession, content_id: int, *, now: datetime) -> int:
+    reference = services.reference_for(content_id)
+    if not reference:
+        return 0
+    try:
+        session.put(f"rest/Content/{content_id}/hotline-reference", reference=reference)
+    except IccamError as exc:
+        if not exc.refused:
+            raise  # ICCAM is unavailable: the whole pull stops and the item is listed again next time
+        services.referenced(content_id, now=now, error=str(exc))
+        return 0
+    services.referenced(content_id, now=now)
+    return 1

@@ -1,0 +1,267 @@
+"""Push: what happens to an item of ours is written to ICCAM, each write once and in order.
+
+``observe`` turns facts into outbox rows (``services.queue_push``, unique per write):
+
+* a new *national* report (not from ICCAM or a partner) assessed illegal and traced abroad → a new ICCAM report;
+* a pulled item assessed → its assessment (per file: the ``MediaAssessment`` at the content's URL, else the
+  deciding one), in ICCAM codes from the one code table;
+* then the actions, in the order the facts appear: to police (referral sent), to host (first notice),
+  moved (traced to another country: new hosting and country), removed, unavailable with its reason, not
+  illegal. Nothing is queued after a final action (removed, unavailable, not illegal).
+
+``send`` sends one claimed row. Before any write to a content item it reads the item back: a write that
+is already there (a sender killed after ICCAM took it) is recorded as sent without sending it again; an
+item assigned to another country, already assessed by someone else, or closed by a final action is
+recorded as refused. A report creation cut off mid-send is never re-posted (ICCAM has no idempotency
+key for it): it is marked uncertain for a manager to check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from hotline.assessment.derivation import deciding
+from hotline.assessment.models import Assessment
+from hotline.iccam import conf, services
+from hotline.iccam.client import IccamError, IccamSession
+from hotline.iccam.codes import BASELINE_ID, FINAL_ACTION_TYPES, Table, assessment_body
+from hotline.iccam.models import CodeField, Content, Origin, Push, PushKind
+from hotline.reports.models import Item, Source
+from hotline.routing.models import Referral
+from hotline.takedown.models import Takedown
+from hotline.tracing.models import Trace, TraceOutcome
+
+NATIONAL_SOURCES = (Source.PUBLIC, Source.EMAIL, Source.CSV, Source.POLICE, Source.INDUSTRY)
+ACTIONS = {"to_police": 1, "to_host": 2, "removed": 3, "unavailable": 4, "not_illegal": 6}
+BATCH = 500
+
+
+class Refusal(Exception):
+    """ICCAM's state says this write cannot be made: recorded as refused, never retried."""
+
+
+# ------------------------------------------------------------------ observe
+
+
+def observe(table: Table, *, analyst: str, country: str, now: datetime) -> int:
+    """Queue the writes our items' facts call for. Returns how many rows were queued."""
+    return _new_reports(table, analyst=analyst, country=country, now=now) + _content_writes(
+        table, analyst=analyst, country=country, now=now)
+
+
+def _final(item_id: int) -> Assessment | None:
+    return Assessment.objects.filter(item_id=item_id, is_final=True).first()
+
+
+def _latest_trace(item_id: int) -> Trace | None:
+    return Trace.objects.filter(item_id=item_id).order_by("-traced_at", "-pk").first()
+
+
+def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> int:
+    national = Item.objects.filter(reports__source__in=NATIONAL_SOURCES).exclude(reports__source=Source.ICCAM)
+    items = (national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"),
+                             traces__outcome=TraceOutcome.OK)
+             .exclude(traces__country__in=("", country))
+             .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
+             .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
+             .distinct().order_by("pk"))[:BATCH]
+    queued = 0
+    for item in items:
+        trace, final = _latest_trace(item.pk), _final(item.pk)
+        if trace is None or trace.outcome != TraceOutcome.OK or trace.country in ("", country) or final is None:
+            continue
+        payload = _report_body(table, item, final, trace, analyst=analyst, now=now)
+        queued += services.queue_push(kind=PushKind.REPORT, dedup=f"report:{item.pk}", lane=f"i{item.pk}",
+                                      item_id=item.pk, payload=payload, now=now) is not None
+    return queued
+
+
+def _report_body(table: Table, item: Item, final: Assessment, trace: Trace, *, analyst: str,
+                 now: datetime) -> dict[str, Any]:
+    reference = f"HL-ITEM-{item.pk}_{now.strftime(services.REFERENCE_STAMP)}"
+    ip = str(trace.addresses[0].get("ip", "")) if trace.addresses else ""
+    provider = trace.provider.name if trace.provider is not None else ""
+    url: dict[str, Any] = {
+           "urlString": item.canonical_url, "hotlineReference": reference, "hostingCountryCode": trace.country,
+           "hostingIpAddress": ip, "hostingIsp": provider, "hostingOrganization": {"organizationName": provider},
+           "isSourceUrl": True, "memo": "", "contentType": 2, "assessment": assessment_body(
+               table, _row_for(final, item.canonical_url), analyst=analyst), "actions": []}
+    return {"reportingAnalystName": analyst, "hotlineReceivedDate": item.first_reported_at.strftime(
+                "%Y-%m-%dT%H:%M:%SZ"), "hotlineReference": reference, "memo": "",
+            "sourceUrlUsername": "", "sourceUrlPassword": "", "sourceUrlReferrer": None,
+            "sourceUrlSiteType": table.iccam(CodeField.SITE_TYPE, final.site_type),
+            "sourceUrlCommerciality": table.iccam(CodeField.COMMERCIALITY, final.commerciality),
+            "sourceUrlPaymentMethods": [1], "urls": [url]}
+
+
+def _row_for(final: Assessment, url: str) -> Any:
+    """What ICCAM gets for one content item: the judged file at its URL, else the deciding file, else the
+    item's assessment itself (nothing captured)."""
+    rows = list(final.media_assessments.select_related("media").order_by("pk"))
+    return next((r for r in rows if r.media.url == url), None) or deciding(rows) or final
+
+
+def _content_writes(table: Table, *, analyst: str, country: str, now: datetime) -> int:
+    finals = Assessment.objects.filter(item=OuterRef("item"), is_final=True)
+    final_action = Push.objects.filter(content=OuterRef("pk"), action_type__in=FINAL_ACTION_TYPES)
+    contents = list(Content.objects.filter(item__isnull=False).filter(Exists(finals)).exclude(Exists(final_action))
+                    .select_related("item").order_by("pk")[:BATCH])
+    queued = set(Push.objects.filter(content__in=contents).values_list("dedup", flat=True))
+    return sum(_writes_for(content, table, queued, analyst=analyst, country=country, now=now) for content in contents)
+
+
+def _writes_for(content: Content, table: Table, existing: set[str], *, analyst: str, country: str,
+                now: datetime) -> int:
+    final = _final(content.item_id or 0)
+    if final is None:
+        return 0
+    lane, queued = f"c{content.pk}", 0
+
+    def queue(kind: str, dedup: str, *, action_type: int | None = None, payload: dict[str, Any]) -> None:
+        nonlocal queued
+        if f"{dedup}:{content.content_id}" in existing:
+            return  # queued before: the unique dedup would refuse it anyway, this saves the round trip
+        queued += services.queue_push(kind=kind, dedup=f"{dedup}:{content.content_id}", lane=lane,
+                                      item_id=content.item_id or 0, content=content, action_type=action_type,
+                                      payload=payload, now=now) is not None
+
+    row = _row_for(final, content.url)
+    if content.origin == Origin.PULLED:
+        queue(PushKind.ASSESSMENT, "assessment", payload=assessment_body(table, row, analyst=analyst))
+    for code, happened in _facts(content, final, country=country):
+        if code == "moved":
+            queue(PushKind.MOVE, f"move:{happened['country']}", payload=happened)
+            continue
+        body = {"actionType": ACTIONS[code], "actioningAnalystName": analyst}
+        if ACTIONS[code] > 3:
+            reason = final.reason or "other"
+            body |= {"reasonId": table.iccam(CodeField.REASON, reason), "reasonText": reason}
+        queue(PushKind.ACTION, f"action:{ACTIONS[code]}", action_type=ACTIONS[code], payload=body)
+    return queued
+
+
+def _facts(content: Content, final: Assessment, *, country: str) -> list[tuple[str, dict[str, Any]]]:
+    """The actions our records show for this item, in the order they happen."""
+    item_id = content.item_id or 0
+    if final.verdict in ("not_illegal", "other_harm"):
+        return [("not_illegal", {})]
+    if final.verdict == "unreachable":
+        return [("unavailable", {})]
+    facts: list[tuple[str, dict[str, Any]]] = []
+    if Referral.objects.filter(items=item_id, sent_at__isnull=False).exists():
+        facts.append(("to_police", {}))
+    takedown = Takedown.objects.filter(item_id=item_id).first()
+    if takedown is not None and takedown.first_notice_at is not None:
+        facts.append(("to_host", {}))
+    trace = _latest_trace(item_id)
+    if (trace is not None and trace.outcome == TraceOutcome.OK and trace.country not in ("", country)
+            and content.assigned_country == country):
+        ip = str(trace.addresses[0].get("ip", "")) if trace.addresses else ""
+        facts.append(("moved", {"country": trace.country, "ip": ip}))
+    if takedown is not None and takedown.removed_at is not None:
+        facts.append(("removed", {}))
+    return facts
+
+
+# ------------------------------------------------------------------ send
+
+
+def send(session: IccamSession, push: Push, *, country: str, now: datetime) -> None:
+    """Send one claimed row and record the outcome (sent, refused, retry or failed)."""
+    try:
+        if push.kind == PushKind.REPORT:
+            _create_report(session, push, now=now)
+            return
+        note = _send_content_write(session, push, country=country)
+    except Refusal as exc:
+        services.push_refused(push, str(exc), now=now)
+        return
+    except IccamError as exc:
+        if exc.refused:
+            services.push_refused(push, str(exc), now=now)
+            return
+        if push.kind == PushKind.REPORT and exc.status == 0:
+            services.push_uncertain(push, now=now)  # the request may have arrived: never post it twice
+            return
+        if exc.retry_after:
+            services.pause(now=now, seconds=exc.retry_after)
+        services.push_failed(push, str(exc), retry=exc.retry, max_attempts=conf.push_attempts(), now=now,
+                             retry_after=exc.retry_after)
+        return
+    except Exception as exc:  # a bug or an answer we cannot read: never re-post a report, retry the rest
+        if push.kind == PushKind.REPORT:
+            services.push_uncertain(push, now=now)
+        else:
+            services.push_failed(push, f"{type(exc).__name__}: {exc}", retry=True,
+                                 max_attempts=conf.push_attempts(), now=now)
+        raise
+    services.push_sent(push, now=now, note=note)
+
+
+def _create_report(session: IccamSession, push: Push, *, now: datetime) -> None:
+    report_id = session.post("rest/reports", push.payload)
+    if not isinstance(report_id, int):
+        raise IccamError(f"report creation answered {report_id!r}, not a report id", retry=False, refused=True)
+    services.report_created(push, session.get(f"rest/Reports/{report_id}"), now=now)
+
+
+def _send_content_write(session: IccamSession, push: Push, *, country: str) -> str:
+    assert push.content is not None
+    cid = push.content.content_id
+    current = session.get(f"rest/Content/{cid}")
+    if push.kind == PushKind.MOVE:
+        return _move(session, push, current, country=country)
+    if current.get("assignedCountryCode") != country:
+        raise Refusal(f"ICCAM: the item is assigned to {current.get('assignedCountryCode') or 'no country'}, "
+                      f"not {country}")
+    if push.kind == PushKind.ASSESSMENT:
+        return _assess(session, push, current)
+    return _act(session, push, current)
+
+
+def _assess(session: IccamSession, push: Push, current: dict[str, Any]) -> str:
+    assessments = current.get("assessments") or []
+    last = assessments[-1] if assessments else None
+    if last is not None and push.attempts > 1 and _same_assessment(last, push.payload):
+        return "already in ICCAM (an earlier attempt arrived)"
+    if last is not None and (last.get("classification") == BASELINE_ID or current.get("actions")):
+        raise Refusal("ICCAM: the item is already assessed (baseline, or it has actions) and cannot be re-assessed")
+    session.put(f"rest/Content/{current['contentId']}/assessment", push.payload)
+    return ""
+
+
+def _same_assessment(last: dict[str, Any], ours: dict[str, Any]) -> bool:
+    return all(last.get(k) == v for k, v in ours.items() if k != "assessingAnalystName")
+
+
+def _act(session: IccamSession, push: Push, current: dict[str, Any]) -> str:
+    done = {int(a.get("actionType", 0)) for a in current.get("actions") or []}
+    if push.action_type in done:
+        if push.attempts > 1:
+            return "already in ICCAM (an earlier attempt arrived)"
+        raise Refusal(f"ICCAM: the item already has action {push.action_type}")
+    if done & FINAL_ACTION_TYPES:
+        raise Refusal("ICCAM: the item already has a final action")
+    body = dict(push.payload) | {"actionDate": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")}
+    session.post(f"rest/Content/{current['contentId']}/actions", body)
+    return ""
+
+
+def _move(session: IccamSession, push: Push, current: dict[str, Any], *, country: str) -> str:
+    new = str(push.payload["country"])
+    cid = current["contentId"]
+    if (current.get("url") or {}).get("hostingCountryCode") != new:
+        if current.get("assignedCountryCode") != country:
+            raise Refusal(f"ICCAM: the item is assigned to {current.get('assignedCountryCode')}, not {country}")
+        session.put(f"rest/Content/{cid}/url/hosting", newIpAddress=push.payload.get("ip") or "",
+                    newCountryCode=new)
+    if current.get("assignedCountryCode") == new:
+        return "already in ICCAM"
+    if current.get("assignedCountryCode") != country:
+        raise Refusal(f"ICCAM: the item is assigned to {current.get('assignedCountryCode')}, not {country}")
+    session.put(f"rest/Content/{cid}/assigned-country", newCountryCode=new)
+    return ""

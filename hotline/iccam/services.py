@@ -1,0 +1,246 @@
+"""Every write the connector makes to our database, each in one transaction with its audit event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from hotline.audit.services import SYSTEM, Change, record, record_many
+from hotline.iccam.models import (
+    ENDPOINTS,
+    Content,
+    IccamCode,
+    Origin,
+    PullState,
+    Push,
+    PushKind,
+    PushState,
+    move_push,
+)
+from hotline.reports.models import Source
+from hotline.reports.services import IncomingReport, receive_reports
+
+REFERENCE_STAMP = "%Y%m%d%H%M"
+
+
+# ------------------------------------------------------------------ the pull's state
+
+
+def pull_state() -> PullState:
+    state, _created = PullState.objects.get_or_create(pk=1)
+    return state
+
+
+def claim_pull(*, now: datetime, interval: timedelta, lease: timedelta) -> bool:
+    """Take the pull for this minute: one conditional UPDATE, so one worker pulls at a time and at most once
+    per ``interval``. False while another worker holds it, the interval has not passed, or ICCAM asked us
+    to wait."""
+    pull_state()
+    due = (Q(last_pull_at__isnull=True) | Q(last_pull_at__lte=now - interval)) \
+        & (Q(lease_until__isnull=True) | Q(lease_until__lte=now)) \
+        & (Q(paused_until__isnull=True) | Q(paused_until__lte=now))
+    return PullState.objects.filter(due, pk=1).update(lease_until=now + lease) == 1
+
+
+def finish_pull(*, now: datetime, since: datetime, error: str = "") -> None:
+    changes: dict[str, Any] = {"lease_until": None, "last_pull_at": now, "since": since}
+    if error:
+        changes |= {"last_error": error[:2000], "last_error_at": now}
+    else:
+        changes |= {"last_error": ""}
+    PullState.objects.filter(pk=1).update(**changes)
+
+
+def pause(*, now: datetime, seconds: int) -> None:
+    """ICCAM answered 429 with Retry-After: no call, pull or push, before then."""
+    pull_state()
+    PullState.objects.filter(pk=1).update(paused_until=now + timedelta(seconds=seconds))
+
+
+def paused(now: datetime) -> bool:
+    return PullState.objects.filter(pk=1, paused_until__gt=now).exists()
+
+
+# ------------------------------------------------------------------ pull: reports in
+
+
+def _when(value: Any) -> datetime | None:
+    parsed = parse_datetime(str(value)) if value else None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
+
+
+@dataclass
+class Imported:
+    content_id: int
+    reference: str
+
+
+@transaction.atomic
+def import_report(report: dict[str, Any], contents: Sequence[dict[str, Any]], *, now: datetime) -> list[Imported]:
+    """Receive the content items of one ICCAM report that we do not know yet as one report of ours (source
+    ICCAM, deduplicated like every intake), and keep ICCAM's ids beside the items, in one transaction.
+    Items already known are left alone. Returns the hotline reference to write back for each new item."""
+    known = set(Content.objects.filter(content_id__in=[c["contentId"] for c in contents])
+                .values_list("content_id", flat=True))
+    fresh = [c for c in contents if c["contentId"] not in known]
+    if not fresh:
+        return []
+    assigned = [d for c in fresh if (d := _when(c.get("countryAssignmentDate")))]
+    incoming = IncomingReport(
+        source=Source.ICCAM, urls=[str((c.get("url") or {}).get("urlString") or "") for c in fresh],
+        received_at=min(assigned) if assigned else now, text=str(report.get("memo") or ""),
+        external_ref=f"ICCAM {report['reportId']}")
+    result = receive_reports([incoming], actor=SYSTEM, now=now)[0]
+    stamp = now.strftime(REFERENCE_STAMP)
+    reference = f"{result.reference}_{stamp}" if result.reference else f"HL-NOT-IMPORTED_{stamp}"
+    rows = [_content_row(c, url, result.report_id, reference, now) for c, url in zip(fresh, result.urls, strict=True)]
+    try:
+        with transaction.atomic():
+            Content.objects.bulk_create(rows)
+    except IntegrityError:
+        raise IntegrityError("another worker imported these ICCAM items at the same time") from None
+    record_many(SYSTEM, [Change("iccam.content_imported", row, after={
+        "report": result.reference, "iccam": f"{row.iccam_report_id}#{row.content_id}", "item": row.item_id,
+        "error": row.reference_error}) for row in rows], now=now)
+    return [Imported(row.content_id, reference) for row in rows]
+
+
+def _content_row(content: dict[str, Any], url: Any, report_id: int | None, reference: str, now: datetime) -> Content:
+    where = content.get("url") or {}
+    refused = "" if url.item_id else f"URL refused: {url.code}: {url.reason}"
+    return Content(
+        content_id=int(content["contentId"]), iccam_report_id=int(content["reportId"]), origin=Origin.PULLED,
+        item_id=url.item_id, report_id=report_id, url=str(where.get("urlString") or "")[:4096],
+        is_source_url=bool(where.get("isSourceUrl")),
+        assigned_country=str(content.get("assignedCountryCode") or "")[:2],
+        hosting_country=str(where.get("hostingCountryCode") or "")[:2],
+        country_assignment_date=_when(content.get("countryAssignmentDate")), imported_at=now,
+        hotline_reference=reference[:100], reference_error=refused[:2000])
+
+
+def reference_for(content_id: int) -> str:
+    """The reference already chosen for a known item (the same value on every re-write)."""
+    return Content.objects.filter(content_id=content_id).values_list("hotline_reference", flat=True).first() or ""
+
+
+def referenced(content_id: int, *, now: datetime, error: str = "") -> None:
+    if error:
+        Content.objects.filter(content_id=content_id).update(reference_error=error[:2000])
+        return
+    with transaction.atomic():
+        moved = Content.objects.filter(content_id=content_id, referenced_at__isnull=True).update(
+            referenced_at=now, reference_error="")
+        if moved:
+            record(SYSTEM, "iccam.reference_written", ("iccam.content", content_id), now=now,
+                   after={"reference": reference_for(content_id)})
+
+
+# ------------------------------------------------------------------ the code table
+
+
+@transaction.atomic
+def load_codes(lists: dict[str, list[dict[str, Any]]], *, now: datetime) -> int:
+    """Store the reference lists ICCAM serves (``{field: [{id|type, name}]}``): names refreshed, new ids
+    added without a code of ours. Returns how many rows changed."""
+    changed = 0
+    for field, entries in lists.items():
+        if field not in ENDPOINTS:
+            continue
+        for entry in entries:
+            iccam_id = int(entry.get("id", entry.get("type", 0)))
+            name = str(entry.get("name") or "")[:200]
+            row, created = IccamCode.objects.get_or_create(field=field, iccam_id=iccam_id,
+                                                           defaults={"name": name, "loaded_at": now})
+            if created or row.name != name:
+                IccamCode.objects.filter(pk=row.pk).update(name=name, loaded_at=now)
+                changed += 1
+            else:
+                IccamCode.objects.filter(pk=row.pk).update(loaded_at=now)
+    record(SYSTEM, "iccam.codes_loaded", ("iccam.iccamcode", 0), now=now, after={"changed": changed})
+    return changed
+
+
+# ------------------------------------------------------------------ push: the outbox
+
+
+def queue_push(*, kind: str, dedup: str, lane: str, item_id: int, now: datetime, content: Content | None = None,
+               action_type: int | None = None, payload: dict[str, Any] | None = None) -> Push | None:
+    """Queue one write to ICCAM, once: a second call with the same ``dedup`` changes nothing (None)."""
+    try:
+        with transaction.atomic():
+            push = Push.objects.create(kind=kind, dedup=dedup, lane=lane, item_id=item_id, content=content,
+                                       action_type=action_type, payload=payload or {}, created_at=now,
+                                       next_attempt_at=now)
+            record(SYSTEM, "iccam.push_queued", push, now=now,
+                   after={"write": dedup, "item": item_id, "payload": payload or {}})
+    except IntegrityError:
+        return None
+    return push
+
+
+@transaction.atomic
+def push_sent(push: Push, *, now: datetime, answer: Any = None, note: str = "") -> None:
+    move_push(Push.objects.filter(pk=push.pk), PushState.SENT, now=now, next_attempt_at=None, last_error="",
+              answer=answer)
+    record(SYSTEM, "iccam.push_sent", push, now=now, after={"write": push.dedup, "attempt": push.attempts,
+                                                            "note": note})
+
+
+@transaction.atomic
+def push_refused(push: Push, reason: str, *, now: datetime) -> None:
+    move_push(Push.objects.filter(pk=push.pk), PushState.REFUSED, now=now, next_attempt_at=None,
+              last_error=reason[:2000])
+    record(SYSTEM, "iccam.push_refused", push, now=now, after={"write": push.dedup, "reason": reason[:500]})
+
+
+@transaction.atomic
+def push_uncertain(push: Push, *, now: datetime) -> None:
+    reason = ("the sender stopped while ICCAM was creating this report; it is not sent again, so that ICCAM "
+              "never gets it twice: check in ICCAM whether it arrived")
+    move_push(Push.objects.filter(pk=push.pk), PushState.UNCERTAIN, now=now, next_attempt_at=None, last_error=reason)
+    record(SYSTEM, "iccam.push_uncertain", push, now=now, after={"write": push.dedup})
+
+
+@transaction.atomic
+def push_failed(push: Push, error: str, *, retry: bool, max_attempts: int, now: datetime,
+                retry_after: int | None = None) -> bool:
+    """A failed attempt: back-off (at least ICCAM's Retry-After) or, out of attempts, failed for good."""
+    give_up = push.retry_or_fail(error, retry=retry, max_attempts=max_attempts, now=now)
+    if not give_up and retry_after:
+        Push.objects.filter(pk=push.pk, next_attempt_at__lt=now + timedelta(seconds=retry_after)).update(
+            next_attempt_at=now + timedelta(seconds=retry_after))
+    record(SYSTEM, "iccam.push_failed" if give_up else "iccam.push_retry", push, now=now,
+           after={"write": push.dedup, "error": error[:500], "attempt": push.attempts})
+    return give_up
+
+
+@transaction.atomic
+def report_created(push: Push, report: dict[str, Any], *, now: datetime) -> list[Content]:
+    """ICCAM made our report: keep its ids for the item (matched by URL), then mark the push sent."""
+    ours = {u["urlString"]: u for u in push.payload.get("urls", [])}
+    rows = [Content(content_id=int(c["contentId"]), iccam_report_id=int(report["reportId"]), origin=Origin.PUSHED,
+                    item_id=push.item_id, report=None, url=str(c["urlString"])[:4096],
+                    is_source_url=bool(ours.get(c["urlString"], {}).get("isSourceUrl")),
+                    assigned_country=str(ours.get(c["urlString"], {}).get("hostingCountryCode") or "")[:2],
+                    hosting_country=str(ours.get(c["urlString"], {}).get("hostingCountryCode") or "")[:2],
+                    imported_at=now, hotline_reference=str(push.payload.get("hotlineReference") or "")[:100],
+                    referenced_at=now)
+            for c in report.get("reportContents", []) if c.get("urlString") in ours]
+    Content.objects.bulk_create(rows, ignore_conflicts=True)
+    push_sent(push, now=now, answer={"reportId": report["reportId"]})
+    record(SYSTEM, "iccam.report_created", ("reports.item", push.item_id), now=now,
+           after={"iccam": report["reportId"], "contents": [r.content_id for r in rows]})
+    return rows
+
+
+def kind_label(kind: str) -> str:
+    return str(PushKind(kind).label)

@@ -1,0 +1,201 @@
+"""Push: assessments and actions reach ICCAM once each, in order, through the outbox; refusals are final."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from hotline.audit.models import AuditEvent
+from hotline.iccam.models import Content, Push, PushState
+from hotline.iccam.steps import claim_push, pull_step, push_step
+from hotline.reports.models import Item
+from hotline.sim.iccam import SimIccam
+
+pytestmark = pytest.mark.django_db
+URL = "http://site-7.sim.test/img-7.png"
+
+
+def _pulled(sim: SimIccam, **kw: Any) -> tuple[Content, Item]:
+    sim.add_report([URL], **kw)
+    pull_step()
+    content = Content.objects.get()
+    assert content.item is not None
+    return content, content.item
+
+
+def _drain(now: Any = None) -> None:
+    for _ in range(5):
+        if not push_step(now=now):
+            break
+
+
+def test_an_assessment_goes_out_per_file_in_iccam_codes(iccam_on: SimIccam, facts: Any, make_media: Any) -> None:
+    content, item = _pulled(iccam_on)
+    media = make_media(item)
+    media.url = URL
+    media.save(update_fields=["url"])
+    facts.assess(item, "national", media=media, age="pubescent", gender="both")
+    _drain()
+    sent = iccam_on.content(content.content_id)["assessments"]
+    assert [(a["classification"], a["ageCategorization"], a["genderCategorization"],
+             a["virtualContentCategorization"]) for a in sent] == [(2, 4, 4, 1)]
+    assert Push.objects.get().state == PushState.SENT
+
+
+def test_not_illegal_goes_as_ignore_then_a_not_illegal_action_with_its_reason(iccam_on: SimIccam, facts: Any) -> None:
+    content, item = _pulled(iccam_on)
+    facts.assess(item, "not_illegal", reason="adult_pornography")
+    _drain()
+    assert [w for w in iccam_on.writes if w[0] != "reference"] == [
+        ("assessment", content.content_id, 4), ("action", content.content_id, 6)]
+    action = iccam_on.content(content.content_id)["actions"][0]
+    assert action["reasonId"] == 14
+
+
+def test_the_actions_follow_the_case_once_each_and_in_order(iccam_on: SimIccam, facts: Any) -> None:
+    _content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    facts.referred(item)
+    _drain()
+    facts.noticed(item)
+    _drain()
+    facts.noticed(item, removed=True)
+    _drain()
+    _drain()
+    assert [w[2] for w in iccam_on.writes if w[0] in ("assessment", "action")] == [1, 1, 2, 3]
+    assert set(iccam_on.write_counts().values()) == {1}
+    assert set(Push.objects.values_list("state", flat=True)) == {PushState.SENT}
+
+
+def test_an_item_another_hotline_assessed_as_baseline_is_refused_once_and_not_retried(
+    iccam_on: SimIccam, facts: Any
+) -> None:
+    _content, item = _pulled(iccam_on, classification=1)
+    facts.assess(item, "national")
+    _drain(now=timezone.now())
+    push = Push.objects.get(kind="assessment")
+    assert push.state == PushState.REFUSED and "already assessed" in push.last_error
+    assert push_step(now=timezone.now() + timedelta(days=1)) is False
+    assert iccam_on.calls["PUT rest/Content/{id}/assessment"] == 0
+    assert AuditEvent.objects.filter(action="iccam.push_refused").count() == 1
+
+
+def test_an_item_reassigned_to_another_country_is_refused(iccam_on: SimIccam, facts: Any) -> None:
+    content, item = _pulled(iccam_on)
+    iccam_on.contents[content.content_id]["assignedCountryCode"] = "NL"
+    facts.assess(item, "baseline")
+    _drain()
+    push = Push.objects.get()
+    assert push.state == PushState.REFUSED and "assigned to NL" in push.last_error
+
+
+def test_icca_ms_own_refusal_of_a_write_is_recorded_as_refused(iccam_on: SimIccam, facts: Any) -> None:
+    _content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    original = iccam_on._write
+
+    def sneak_in(method: str, it: dict[str, Any], what: str, query: Any, data: Any) -> Any:
+        if what == "assessment":  # another hotline's action lands between our read and our write
+            it["actions"].append({"actionType": 2})
+        return original(method, it, what, query, data)
+
+    iccam_on._write = sneak_in  # type: ignore[method-assign,assignment]
+    _drain()
+    push = Push.objects.get()
+    assert push.state == PushState.REFUSED and "HTTP 400" in push.last_error and "[ICCAM Assessment]" in push.last_error
+
+
+def test_a_429_waits_for_retry_after_and_an_outage_backs_off(iccam_on: SimIccam, facts: Any) -> None:
+    content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    now = timezone.now()
+    iccam_on.throttle(5, retry_after=600)
+    push_step(now=now)
+    push = Push.objects.get()
+    assert push.state == PushState.QUEUED and push.next_attempt_at is not None
+    assert push.next_attempt_at >= now + timedelta(seconds=600)
+    assert push_step(now=now + timedelta(minutes=5)) is False  # paused, nothing sent
+    iccam_on.throttle(0)
+    iccam_on.offline = True
+    push_step(now=now + timedelta(minutes=11))
+    push.refresh_from_db()
+    assert (push.state, push.attempts) == (PushState.QUEUED, 2) and "HTTP 503" in push.last_error
+    assert push.next_attempt_at == now + timedelta(minutes=11) + timedelta(minutes=4)
+    iccam_on.offline = False
+    push_step(now=now + timedelta(minutes=16))
+    push.refresh_from_db()
+    assert push.state == PushState.SENT and iccam_on.write_counts()[("assessment", content.content_id, 1)] == 1
+
+
+def test_a_write_that_reached_iccam_before_the_sender_died_is_not_sent_again(iccam_on: SimIccam, facts: Any) -> None:
+    content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    _drain()
+    facts.referred(item)
+    now = timezone.now()
+    from hotline.iccam import conf, push
+    from hotline.iccam.client import IccamSession
+    from hotline.iccam.codes import Table
+
+    config = conf.config()
+    assert config is not None
+    push.observe(Table(), analyst=config.username, country="BE", now=now)
+    row = claim_push(now)
+    assert row is not None and row.action_type == 1
+    with IccamSession(config) as session:  # the send arrives, then the worker is killed before recording it
+        session.post(f"rest/Content/{content.content_id}/actions", dict(row.payload))
+    assert push_step(now=now + timedelta(seconds=30)) is False  # the lease still runs
+    push_step(now=now + timedelta(minutes=3))
+    row.refresh_from_db()
+    assert row.state == PushState.SENT and row.attempts == 2
+    assert iccam_on.write_counts()[("action", content.content_id, 1)] == 1
+    assert AuditEvent.objects.filter(action="iccam.push_lease_expired").count() == 1
+
+
+def test_moved_content_gets_new_hosting_then_the_new_country(iccam_on: SimIccam, facts: Any) -> None:
+    content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    facts.trace(item, "NL", ip="203.0.113.9")
+    _drain()
+    after = iccam_on.content(content.content_id)
+    assert (after["url"]["hostingCountryCode"], after["url"]["hostingIpAddress"], after["assignedCountryCode"]) == (
+        "NL", "203.0.113.9", "NL")
+    assert [w[0] for w in iccam_on.writes][-2:] == ["hosting", "assigned-country"]
+
+
+def test_a_national_report_of_foreign_hosted_content_is_created_in_iccam_once(
+    iccam_on: SimIccam, facts: Any, make_item: Any
+) -> None:
+    item = make_item("http://site-9.sim.test/page")
+    facts.assess(item, "baseline")
+    facts.trace(item, "NL")
+    _drain()
+    (report_id,) = [w[1] for w in iccam_on.writes if w[0] == "report"]
+    report = iccam_on.reports[report_id]
+    assert [c["urlString"] for c in report["reportContents"]] == [item.canonical_url]
+    content = Content.objects.get(item=item)
+    assert (content.origin, content.iccam_report_id) == ("pushed", report_id)
+    assert iccam_on.content(content.content_id)["assessments"][0]["classification"] == 1
+    _drain()
+    assert len([w for w in iccam_on.writes if w[0] == "report"]) == 1
+
+
+def test_a_report_creation_cut_off_mid_send_is_never_posted_again(
+    iccam_on: SimIccam, facts: Any, make_item: Any
+) -> None:
+    item = make_item("http://site-9.sim.test/page")
+    facts.assess(item, "baseline")
+    facts.trace(item, "NL")
+    now = timezone.now()
+    from hotline.iccam import conf, push
+    from hotline.iccam.codes import Table
+
+    push.observe(Table(), analyst="hotline-api", country=conf.config().country, now=now)  # type: ignore[union-attr]
+    assert claim_push(now) is not None  # ... and the worker dies
+    push_step(now=now + timedelta(minutes=3))
+    row = Push.objects.get()
+    assert row.state == PushState.UNCERTAIN and "check in ICCAM" in row.last_error
+    assert iccam_on.calls["POST rest/reports"] == 0
