@@ -224,26 +224,29 @@ def confirm_quarantined(entry: Entry, *, user: User, now: datetime | None = None
 
 def check_floods(entry_ids: Iterable[int], *, now: datetime) -> list[int]:
     """Quarantine each just-matched active entry whose matches within its bank's window reach more than
-    ``flood_items`` distinct items or ``flood_hosts`` hosts. One grouped query per window length."""
+    ``flood_items`` distinct items or ``flood_hosts`` hosts. One grouped query per window length; hosts are
+    counted only for entries with more items than that (an entry cannot be on more hosts than items)."""
     by_window: dict[int, list[int]] = defaultdict(list)
-    limits: dict[int, tuple[int, int, int]] = {}
+    limits: dict[int, tuple[int, int]] = {}
     for pk, hours, items, hosts in (Entry.objects.filter(pk__in=list(entry_ids), status=EntryStatus.ACTIVE)
                                     .values_list("pk", "bank__flood_window_hours", "bank__flood_items",
                                                  "bank__flood_hosts")):
         by_window[hours].append(pk)
-        limits[pk] = (hours, items, hosts)
+        limits[pk] = (items, hosts)
     flooded = []
     for hours, ids in by_window.items():
-        recent = Q(matched_at__gte=now - timedelta(hours=hours)) & (
-            Q(entry__flood_cleared_at__isnull=True) | Q(matched_at__gt=F("entry__flood_cleared_at")))
-        counts = (MediaMatch.objects.filter(recent, entry__in=ids).values("entry")
-                  .annotate(items=Count("media__item", distinct=True), hosts=Count("media__item__host", distinct=True)))
-        for row in counts:
-            _, max_items, max_hosts = limits[row["entry"]]
-            if row["items"] > max_items or row["hosts"] > max_hosts:
-                flooded.append(row["entry"])
-                quarantine(Entry.objects.get(pk=row["entry"]), cause=QuarantineCause.FLOOD, now=now,
-                           detail={"items": row["items"], "hosts": row["hosts"], "window_hours": hours})
+        recent = MediaMatch.objects.filter(
+            Q(entry__flood_cleared_at__isnull=True) | Q(matched_at__gt=F("entry__flood_cleared_at")),
+            matched_at__gte=now - timedelta(hours=hours), entry__in=ids)
+        items = dict(recent.values("entry").annotate(n=Count("media__item", distinct=True)).values_list("entry", "n"))
+        wide = [pk for pk, n in items.items() if n > limits[pk][1]]
+        hosts = dict(recent.filter(entry__in=wide).values("entry").annotate(n=Count("media__item__host", distinct=True))
+                     .values_list("entry", "n")) if wide else {}
+        for pk, n in items.items():
+            if n > limits[pk][0] or hosts.get(pk, 0) > limits[pk][1]:
+                flooded.append(pk)
+                quarantine(Entry.objects.get(pk=pk), cause=QuarantineCause.FLOOD, now=now,
+                           detail={"items": n, "hosts": hosts.get(pk, 0), "window_hours": hours})
     return flooded
 
 
