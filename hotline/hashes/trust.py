@@ -228,21 +228,22 @@ def check_floods(entry_ids: Iterable[int], *, now: datetime) -> list[int]:
     counted only for entries with more items than that (an entry cannot be on more hosts than items)."""
     by_window: dict[int, list[int]] = defaultdict(list)
     limits: dict[int, tuple[int, int]] = {}
-    for pk, hours, items, hosts in (Entry.objects.filter(pk__in=list(entry_ids), status=EntryStatus.ACTIVE)
-                                    .values_list("pk", "bank__flood_window_hours", "bank__flood_items",
-                                                 "bank__flood_hosts")):
+    entries = Entry.objects.filter(pk__in=list(entry_ids), status=EntryStatus.ACTIVE)
+    for pk, hours, max_items, max_hosts in entries.values_list("pk", "bank__flood_window_hours", "bank__flood_items",
+                                                               "bank__flood_hosts"):
         by_window[hours].append(pk)
-        limits[pk] = (items, hosts)
+        limits[pk] = (max_items, max_hosts)
     flooded = []
     for hours, ids in by_window.items():
         recent = MediaMatch.objects.filter(
             Q(entry__flood_cleared_at__isnull=True) | Q(matched_at__gt=F("entry__flood_cleared_at")),
             matched_at__gte=now - timedelta(hours=hours), entry__in=ids)
-        items = dict(recent.values("entry").annotate(n=Count("media__item", distinct=True)).values_list("entry", "n"))
-        wide = [pk for pk, n in items.items() if n > limits[pk][1]]
-        hosts = dict(recent.filter(entry__in=wide).values("entry").annotate(n=Count("media__item__host", distinct=True))
-                     .values_list("entry", "n")) if wide else {}
-        for pk, n in items.items():
+        on_items: dict[int, int] = dict(recent.values("entry").annotate(n=Count("media__item", distinct=True))
+                                        .values_list("entry", "n"))
+        wide = [pk for pk, n in on_items.items() if n > limits[pk][1]]
+        hosts: dict[int, int] = dict(recent.filter(entry__in=wide).values("entry").annotate(
+            n=Count("media__item__host", distinct=True)).values_list("entry", "n")) if wide else {}
+        for pk, n in on_items.items():
             if n > limits[pk][0] or hosts.get(pk, 0) > limits[pk][1]:
                 flooded.append(pk)
                 quarantine(Entry.objects.get(pk=pk), cause=QuarantineCause.FLOOD, now=now,

@@ -231,7 +231,7 @@ def test_the_match_api_looks_in_chosen_banks_and_returns_provenance(
     _entry(first, value)
     _entry(second, value, "national")
     Bank.objects.create(name="Private", kind=BankKind.PARTNER, trusted=True)
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {partner_client[1]}"}
+    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {partner_client[1]}"}
     url = reverse("api:lookup_hashes")
     body = {"hashes": [{"signal_type": "sha256", "value": value}], "banks": ["Partner FR"]}
     response = client.post(url, body, content_type="application/json", **headers)
