@@ -58,12 +58,17 @@ def _confirm_page(request: HttpRequest, *, title: str, subject: str, source: tru
         "reason": request.GET.get("reason", "")[:1000]})
 
 
+def _subject(entry: Entry) -> str:
+    source = f" ({entry.source_id})" if entry.source_id else ""
+    return f"{entry.bank.name} · {entry.get_signal_type_display()} {entry.value[:16]}…{source}"
+
+
 @role_required(*UNDOERS)
 def disable(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: what disabling the entry would send back; POST: disable it and send it back."""
     entry = get_object_or_404(Entry.objects.select_related("bank"), pk=pk)
     if request.method != "POST":
-        return _confirm_page(request, title=_("Disable an entry"), subject=f"{entry.bank.name} · {entry}",
+        return _confirm_page(request, title=_("Disable an entry"), subject=_subject(entry),
                              source=trust.Source.entry(entry), action=request.path, button=_("Disable"))
     try:
         counts = trust.disable(entry, user=current_user(request), reason=request.POST.get("reason", ""))
