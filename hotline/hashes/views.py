@@ -153,7 +153,8 @@ def confirm_quarantined(request: HttpRequest, pk: int) -> HttpResponse:
 def vote(request: HttpRequest, pk: int) -> HttpResponse:
     """An analyst confirms or rejects a third-party entry beside its match on the item page."""
     entry = get_object_or_404(Entry.objects.select_related("bank"), pk=pk)
-    media = Media.objects.filter(pk=request.POST.get("media") or 0).first()
+    raw = request.POST.get("media", "")
+    media = Media.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
     try:
         trust.vote(entry, user=current_user(request), choice=request.POST.get("vote", ""), media=media,
                    note=request.POST.get("note", ""))

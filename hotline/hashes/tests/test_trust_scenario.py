@@ -4,6 +4,7 @@ and notices on them; disabling the entry sends every affected item back to revie
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from hotline.accounts.models import User
 from hotline.assessment.models import Assessment
 from hotline.assessment.services import claim_item, review_item
 from hotline.audit.models import AuditEvent
+from hotline.demo import peer
 from hotline.demo.scenario import BY_NAME, Plan, Site, make_plan
 from hotline.demo.script import SCRIPTED
 from hotline.demo.simulate import Simulation
@@ -59,7 +61,12 @@ def _snapshot() -> dict[str, int]:
             "decisions": Decision.objects.count()}
 
 
-def test_disabling_a_planted_bad_entry_sends_every_item_it_decided_back_to_review() -> None:
+def test_disabling_a_planted_bad_entry_sends_every_item_it_decided_back_to_review(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Installation B migrates its own database before it listens: on a shared, busy machine that can take
+    # longer than the default minute (the peer is the same; only the wait for its port is longer).
+    monkeypatch.setattr(peer, "start", functools.partial(peer.start, timeout=900.0))
     plan = make_plan(60, days=6, seed=3)
     planted = {s.n for s in plan.sites if s.fate == "not_illegal"}
     planted = set(sorted(planted)[:4])
