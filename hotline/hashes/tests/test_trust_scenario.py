@@ -88,6 +88,7 @@ def test_disabling_a_planted_bad_entry_sends_every_item_it_decided_back_to_revie
         done = trust.disable(bad, user=senior, reason="a harmless test pattern, wrongly listed")
 
         assert done["to_review"] == counts["to_review"] and done["decisions"] == routed
+        print(f"planted entry: {len(relied)} items relied on it, {len(decided)} decided by inheritance; undo: {done}")
         statuses = dict(Item.objects.filter(pk__in=decided).values_list("status").annotate(n=Count("pk")))
         assert statuses == {ItemStatus.IN_REVIEW: len(decided)}
         assert not Media.objects.filter(item__in=relied).exclude(inherited_verdict="").exists()
