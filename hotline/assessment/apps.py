@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AssessmentConfig(AppConfig):
     name = "hotline.assessment"
     label = "assessment"
+
+    def ready(self) -> None:
+        from hotline.assessment import known
+
+        known.register()

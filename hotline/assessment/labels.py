@@ -50,6 +50,7 @@ ACTIONS: dict[str, Promise] = {
     "bank.entries_proposed": _("proposed the media hashes for our own list"),
     "bank.entries_added": _("added the media hashes to our own list"),
     "bank.entries_confirmed": _("confirmed the media hashes in our own list"),
+    "routing.reopened": _("re-opened the routing decision: the known content it rested on was withdrawn"),
 }
 
 

@@ -37,6 +37,8 @@ SECTIONS: list[tuple[str, object, list[Link]]] = [
     ]),
     ("knowledge", _("Knowledge"), [
         ("hashes:banks", _("Hash banks"), frozenset({S, M})),
+        ("hashes:quarantines", _("Quarantined hashes"), frozenset({S, M})),
+        ("hashes:health", _("Bank health"), frozenset({S, M})),
         ("tracing:providers", _("Providers"), frozenset({A, S, M, D})),
         ("partners:directory", _("Partners"), frozenset({A, S, P, M, D})),
     ]),

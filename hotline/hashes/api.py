@@ -8,7 +8,7 @@ import hashlib
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, File, Router, Schema
+from ninja import Field, File, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
@@ -31,16 +31,19 @@ class SignalIn(Schema):
 
 class LookupIn(Schema):
     hashes: list[SignalIn] = Field(..., min_length=1)
+    banks: list[str] | None = Field(None, max_length=100, description="only these shared banks (by name)")
 
 
 class MatchOut(Schema):
     bank: str
     entry_id: int
+    source_id: str
     signal_type: str
     distance: int
     classification: str
     scheme: str
     verdict: str
+    quarantined: bool = Field(description="the entry is in quarantine: a suggestion, not a verdict")
 
 
 class ResultOut(Schema):
@@ -67,13 +70,21 @@ class FileOut(Schema):
     results: list[ResultOut]
 
 
-def _shared_banks() -> list[int]:
-    return list(Bank.objects.filter(shared_via_api=True, is_active=True).values_list("pk", flat=True))
+def _shared_banks(names: list[str] | None = None) -> list[int]:
+    """The shared banks, or those of ``names`` (each must be a shared bank: 400 otherwise)."""
+    shared = dict(Bank.objects.filter(shared_via_api=True, is_active=True).values_list("name", "pk"))
+    if names is None:
+        return list(shared.values())
+    unknown = sorted(set(names) - set(shared))
+    if unknown:
+        raise HttpError(400, f"banks: no shared bank named {unknown[0]!r}")
+    return [shared[n] for n in set(names)]
 
 
 def _match(hit: Hit) -> dict[str, object]:
-    return {"bank": hit.bank, "entry_id": hit.entry_id, "signal_type": hit.signal_type, "distance": hit.distance,
-            "classification": hit.classification, "scheme": hit.scheme, "verdict": hit.verdict}
+    return {"bank": hit.bank, "entry_id": hit.entry_id, "source_id": hit.source_id, "signal_type": hit.signal_type,
+            "distance": hit.distance, "classification": hit.classification, "scheme": hit.scheme,
+            "verdict": hit.verdict, "quarantined": hit.quarantined}
 
 
 def _valid(signal_type: str, value: str) -> str | None:
@@ -83,27 +94,30 @@ def _valid(signal_type: str, value: str) -> str | None:
     return None
 
 
-def _results(signals: list[tuple[str, str]]) -> list[dict[str, object]]:
+def _results(signals: list[tuple[str, str]], banks: list[str] | None = None) -> list[dict[str, object]]:
+    allowed = _shared_banks(banks)
     errors = [_valid(t, v) for t, v in signals]
     valid = [(i, (t, v.lower())) for i, ((t, v), e) in enumerate(zip(signals, errors, strict=True)) if e is None]
-    hits = lookup([s for _, s in valid], banks=_shared_banks())
+    hits = lookup([s for _, s in valid], banks=allowed)
     by_index = {i: h for (i, _), h in zip(valid, hits, strict=True)}
     return [{"index": i, "signal_type": t, "value": v, "error": errors[i],
              "matches": [_match(h) for h in by_index.get(i, []) if not h.negative]}
             for i, (t, v) in enumerate(signals)]
 
 
-@router.post("/hashes/lookup", response={200: LookupOut, 413: ErrorOut}, summary="Look up hashes (batch)")
+@router.post("/hashes/lookup", response={200: LookupOut, 400: ErrorOut, 413: ErrorOut},
+             summary="Look up hashes (batch), optionally in chosen banks")
 def lookup_hashes(request: HttpRequest, payload: LookupIn) -> dict[str, object]:
     request_client(request)
     if len(payload.hashes) > MAX_LOOKUPS:
         raise HttpError(413, f"at most {MAX_LOOKUPS} hashes per call")
-    return {"results": _results([(h.signal_type, h.value) for h in payload.hashes])}
+    return {"results": _results([(h.signal_type, h.value) for h in payload.hashes], payload.banks)}
 
 
-@router.post("/hashes/match-file", response={200: FileOut, 413: ErrorOut},
-             summary="Hash an uploaded file and look it up")
-def match_file(request: HttpRequest, file: File[UploadedFile], dihedral: bool = False) -> dict[str, object]:
+@router.post("/hashes/match-file", response={200: FileOut, 400: ErrorOut, 413: ErrorOut},
+             summary="Hash an uploaded file and look it up (``?banks=A&banks=B`` for chosen banks)")
+def match_file(request: HttpRequest, file: File[UploadedFile], dihedral: bool = False,
+               banks: Query[list[str] | None] = None) -> dict[str, object]:
     """``dihedral=true`` also looks up the PDQ hashes of the file rotated and flipped (8 in all), so a
     turned copy of a listed image matches; each PDQ result names its ``transform``."""
     request_client(request)
@@ -119,7 +133,7 @@ def match_file(request: HttpRequest, file: File[UploadedFile], dihedral: bool = 
     signals = [(SignalType.SHA256.value, digests["sha256"]), ("md5", digests["md5"]), ("sha1", digests["sha1"])]
     usable = turns if (quality or 0) >= 50 else []
     signals += [("pdq", h.hex) for h in usable]
-    results = _results(signals)
+    results = _results(signals, banks)
     for result, name in zip(results[3:], pdq.DIHEDRAL if dihedral else (), strict=False):
         result["transform"] = name
     return {"size": len(data), **digests, "pdq": pdq_hex, "pdq_quality": quality, "results": results,

@@ -22,8 +22,10 @@ from django.utils import timezone
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.evidence.models import Capture, Media
+from hotline.hashes import trust
 from hotline.hashes.models import (
     EXACT_SIGNALS,
+    MATCHING,
     Bank,
     BankKind,
     Entry,
@@ -31,6 +33,9 @@ from hotline.hashes.models import (
     IndexVersion,
     MediaMatch,
     move_entry,
+)
+from hotline.hashes.models import (
+    bump_version as bump_version,
 )
 from hotline.lib.hashlists import HashRecord, LineError
 from hotline.lib.pdqindex import PdqIndex, hex_to_bytes
@@ -50,11 +55,6 @@ class FourEyesError(Exception):
 
 
 # ---------------------------------------------------------------- index versioning and the PDQ index
-
-def bump_version() -> None:
-    IndexVersion.objects.get_or_create(pk=1)
-    IndexVersion.objects.filter(pk=1).update(version=F("version") + 1)
-
 
 def current_version() -> int:
     """The index version, read with one plain query: this runs before every look-up, so the ORM's
@@ -232,17 +232,10 @@ def _store_batch(batch: list[Entry], summary: ImportSummary) -> None:
     summary.existing += len(batch) - len(new)
 
 
-@transaction.atomic
 def disable_entry(entry: Entry, *, user: User, reason: str) -> None:
-    """False-positive control: the entry stops matching at once (all processes see the new version)."""
-    if not reason.strip():
-        raise ValueError("say why the entry is disabled")
-    before = {"status": entry.status}
-    move_entry(Entry.objects.filter(pk=entry.pk), EntryStatus.DISABLED, now=timezone.now(),
-               disabled_reason=reason.strip()[:1000])
-    entry.refresh_from_db(fields=["status", "disabled_reason"])
-    bump_version()
-    record(Actor.of_user(user), "entry.disabled", entry, before=before, after={"reason": entry.disabled_reason})
+    """False-positive control: the entry stops matching at once (all processes see the new version), and
+    every inherited verdict that rested only on it goes back to people (``trust.disable``)."""
+    trust.disable(entry, user=user, reason=reason)
 
 
 # ---------------------------------------------------------------- own bank: additions with four eyes
@@ -310,6 +303,14 @@ class Hit:
     scheme: str
     verdict: str
     source_item_id: int | None
+    source_id: str = ""
+    quarantined: bool = False
+
+    @property
+    def gives_verdict(self) -> bool:
+        """An exact hit in a trusted (or our own) bank, from an entry not in quarantine."""
+        return (self.distance == 0 and self.signal_type != "pdq" and self.trusted and bool(self.verdict)
+                and not self.quarantined)
 
 
 def lookup(signals: Sequence[tuple[str, str]], *, banks: Iterable[int] | None = None) -> list[list[Hit]]:
@@ -350,11 +351,12 @@ def _describe(found: list[list[tuple[int, int]]], banks: Iterable[int] | None) -
         for eid, distance in hits:
             entry = entries.get(eid)
             hidden = allowed is not None and entry is not None and entry.bank_id not in allowed
-            if entry is None or entry.status != EntryStatus.ACTIVE or hidden:
+            if entry is None or entry.status not in MATCHING or hidden:
                 continue  # changed since the index was built: never report a disabled entry
             described.append(Hit(eid, entry.bank_id, entry.bank.name, entry.bank.kind == BankKind.NEGATIVE,
                                  entry.bank.trusted or entry.bank.kind == BankKind.OWN, entry.signal_type, distance,
-                                 entry.classification, entry.scheme, entry.verdict, entry.source_item_id))
+                                 entry.classification, entry.scheme, entry.verdict, entry.source_item_id,
+                                 entry.source_id, entry.status == EntryStatus.QUARANTINED))
         out.append(sorted(described, key=lambda h: (h.distance, h.entry_id)))
     return out
 
@@ -370,16 +372,18 @@ def media_signals(media: Media) -> list[tuple[str, str]]:
     return signals
 
 
-def _inherit(media: Media, hits: list[Hit]) -> None:
+def _inherit(media: Media, hits: list[Hit]) -> set[int]:
     """An exact hit in a trusted (or our own) bank gives the media its verdict, unless a known-benign
-    list also knows it."""
+    list also knows it. Returns the entries the verdict rests on (every hit with the verdict taken)."""
     if any(h.negative for h in hits):
-        return
-    exact = [h for h in hits if h.distance == 0 and h.signal_type != "pdq" and h.trusted and h.verdict]
-    if exact:
-        best = max(exact, key=lambda h: VERDICT_STRENGTH.get(h.verdict, 0))
-        media.inherited_verdict = best.verdict
-        media.inherited_from = f"{best.bank} (entry {best.entry_id}, {best.signal_type})"[:300]
+        return set()
+    exact = [h for h in hits if h.gives_verdict]
+    if not exact:
+        return set()
+    best = max(exact, key=lambda h: VERDICT_STRENGTH.get(h.verdict, 0))
+    media.inherited_verdict = best.verdict
+    media.inherited_from = f"{best.bank} (entry {best.entry_id}, {best.signal_type})"[:300]
+    return {h.entry_id for h in exact if h.verdict == best.verdict}
 
 
 def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
@@ -393,9 +397,9 @@ def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
     for m, group in zip(media, signals, strict=True):
         hits = [h for hits in results[position:position + len(group)] for h in hits]
         position += len(group)
+        supports = _inherit(m, hits)
         matches += [MediaMatch(media=m, entry_id=h.entry_id, bank_id=h.bank_id, signal_type=h.signal_type,
-                               distance=h.distance, matched_at=now) for h in hits]
-        _inherit(m, hits)
+                               distance=h.distance, matched_at=now, inherited=h.entry_id in supports) for h in hits]
     MediaMatch.objects.bulk_create(matches, ignore_conflicts=True)
     Media.objects.bulk_update(media, ["inherited_verdict", "inherited_from"])
     known = [m.inherited_verdict for m in media]
@@ -403,6 +407,8 @@ def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
         capture.known_verdict = max(known, key=lambda v: VERDICT_STRENGTH[v])
     capture.matched_at = now
     capture.save(update_fields=["matched_at", "known_verdict"])
+    if matches and trust.check_floods({m.entry_id for m in matches}, now=now):
+        capture.refresh_from_db(fields=["known_verdict"])
     earlier = _reupload_sources(capture.item, media, results)
     return {"media": len(media), "matches": len(matches), "known": sum(1 for v in known if v),
             "reupload_of": len(earlier)}
@@ -441,14 +447,7 @@ def match_step(*, now: datetime | None = None, limit: int = 20) -> bool:
     return bool(due)
 
 
-@transaction.atomic
 def overrule_inherited(media: Media, *, user: User, reason: str) -> None:
-    """An analyst disagrees with a verdict inherited from a bank: it stops applying to this file."""
-    if not reason.strip():
-        raise ValueError("say why the inherited verdict is wrong for this file")
-    before = {"inherited_verdict": media.inherited_verdict, "from": media.inherited_from}
-    media.inherited_verdict, media.inherited_from = "", ""
-    media.save(update_fields=["inherited_verdict", "inherited_from"])
-    Capture.objects.filter(pk=media.capture_id).update(known_verdict="")
-    record(Actor.of_user(user), "media.inheritance_overruled", media, before=before,
-           after={"reason": reason.strip()[:1000], "item": media.item_id})
+    """An analyst disagrees with a verdict inherited from a bank: it stops applying to this file, and every
+    other verdict resting only on the same entries goes back to people (``trust.overrule``)."""
+    trust.overrule(media, user=user, reason=reason)

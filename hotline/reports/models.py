@@ -117,6 +117,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (ItemStatus.CLOSED, ItemStatus.NEW): "reopened_at",
     # Removed content that comes back (a re-upload): its verdict stands, the takedown starts again.
     (ItemStatus.CLOSED, ItemStatus.ASSESSED): "reopened_at",
+    # The known content its verdict was inherited from turned out wrong (hashes.trust): a person decides again.
+    (ItemStatus.CLOSED, ItemStatus.IN_REVIEW): "review_requested_at",
 }
 
 

@@ -53,7 +53,14 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "iccam:errors": ("GET", {"manager", "admin"}),
     "hashes:banks": ("GET", {"senior_analyst", "manager"}),
     "hashes:bank": ("GET", {"senior_analyst", "manager"}),
-    "hashes:disable": ("POST", {"senior_analyst"}),
+    "hashes:disable": ("POST", {"senior_analyst", "manager"}),
+    "hashes:demote": ("POST", {"manager"}),
+    "hashes:vote": ("POST", ASSESSORS),
+    "hashes:confirm_quarantined": ("POST", {"senior_analyst"}),
+    "hashes:quarantines": ("GET", {"senior_analyst", "manager"}),
+    "hashes:health": ("GET", {"senior_analyst", "manager"}),
+    "hashes:health_csv": ("GET", {"senior_analyst", "manager"}),
+    "hashes:media": ("GET", {"analyst", "senior_analyst", "manager"}),
     "hashes:pending": ("GET", ASSESSORS),
     "hashes:confirm": ("POST", ASSESSORS),
     "hashes:overrule": ("POST", ASSESSORS),
@@ -192,7 +199,8 @@ def _bank_object(route: str, item: Item, make_media: Any) -> int:
 
     bank = Bank.objects.create(name=f"bank for {route}", kind="partner")
     entry = Entry.objects.create(bank=bank, signal_type="md5", value="f" * 32, added_at=timezone.now())
-    targets = {"hashes:bank": bank.pk, "hashes:disable": entry.pk, "hashes:confirm": item.pk}
+    targets = {"hashes:bank": bank.pk, "hashes:disable": entry.pk, "hashes:confirm": item.pk,
+               "hashes:demote": bank.pk, "hashes:vote": entry.pk, "hashes:confirm_quarantined": entry.pk}
     return targets.get(route) or make_media(item).pk
 
 

@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count, Q
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from hotline.audit.services import Actor
-from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus, SignalType
+from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus, SignalType, Vote
 from hotline.hashes.services import ensure_bank, import_records
 from hotline.lib import hashlists
 
@@ -37,6 +38,15 @@ class _Counting(io.RawIOBase):
         self.done += len(data)
         self.on_read(self.done)
         return len(data)
+
+
+VOTE_COLUMNS = ("votes_confirm", "votes_reject")
+
+
+def _votes(entry: Entry) -> dict[str, str]:
+    """Analysts' votes on the entry travel with the bank (only where someone voted)."""
+    counts = {name: getattr(entry, name, 0) for name in VOTE_COLUMNS}
+    return {k: str(v) for k, v in counts.items()} if any(counts.values()) else {}
 
 
 class Command(BaseCommand):
@@ -101,7 +111,9 @@ class Command(BaseCommand):
         bank = Bank.objects.filter(name=options["bank"]).first()
         if bank is None:
             raise CommandError(f"no bank named {options['bank']!r}")
-        entries = bank.entries.filter(status=EntryStatus.ACTIVE).order_by("pk")
+        entries = bank.entries.filter(status=EntryStatus.ACTIVE).order_by("pk").annotate(
+            votes_confirm=Count("votes", filter=Q(votes__vote=Vote.CONFIRM)),
+            votes_reject=Count("votes", filter=Q(votes__vote=Vote.REJECT)))
         if options["verdict"]:
             entries = entries.filter(verdict__in=options["verdict"])
         if options["signal_type"]:
@@ -121,7 +133,7 @@ class Command(BaseCommand):
                     self.stderr.write(f"left out {count} {name} hashes: signal files have no type for them "
                                       "(the hash-exchange tooling would drop them); use --format csv or vics")
             else:
-                hashlists.write_csv(records, out)
+                hashlists.write_csv(records, out, extra_columns=VOTE_COLUMNS)
         finally:
             if options["out"]:
                 out.close()
@@ -135,4 +147,4 @@ class Command(BaseCommand):
         return hashlists.HashRecord(signal_type=entry.signal_type, value=entry.value,
                                     classification=classification, scheme=scheme,
                                     mapped_verdict=entry.verdict, quality=entry.quality,
-                                    source_id=entry.source_id or f"entry-{entry.pk}")
+                                    source_id=entry.source_id or f"entry-{entry.pk}", extra=_votes(entry))

@@ -1,0 +1,49 @@
+"""When inherited verdicts are withdrawn (an entry disabled or quarantined, a bank demoted, a verdict
+overruled), the items assessed on them go back to the review queue, with the reason."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from hotline.assessment.models import MediaAssessment
+from hotline.audit.services import record
+from hotline.hashes.trust import Withdrawal, register_withdrawal_hook
+from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus
+
+REOPENABLE = (ItemStatus.ASSESSED, ItemStatus.CLOSED)
+
+
+def relied_items(item_ids: frozenset[int], media_ids: frozenset[int]) -> QuerySet[Item]:
+    """Items whose final assessment took one of these files' inherited verdicts."""
+    rows = MediaAssessment.objects.final().filter(media__in=media_ids, inherited=True, assessment__item__in=item_ids)
+    return Item.objects.filter(pk__in=rows.values("assessment__item"))
+
+
+def preview(item_ids: frozenset[int], media_ids: frozenset[int]) -> dict[str, int]:
+    relied = relied_items(item_ids, media_ids)
+    return {"to_review": relied.filter(status__in=REOPENABLE).count(),
+            "in_review": relied.filter(status=ItemStatus.IN_REVIEW).count(),
+            "to_queue": Item.objects.filter(pk__in=item_ids, status__in=AWAITING_ASSESSMENT).count()}
+
+
+def apply(withdrawal: Withdrawal) -> dict[str, int]:
+    """Each item assessed on a withdrawn verdict goes to the review queue (a second analyst decides);
+    items not assessed yet simply stay in the queue, now without the inherited verdict."""
+    counts = preview(withdrawal.item_ids, withdrawal.media_ids)
+    relied = relied_items(withdrawal.item_ids, withdrawal.media_ids)
+    for item in relied.select_for_update().filter(status__in=REOPENABLE).order_by("pk"):
+        before = {"status": item.status, "verdict": item.verdict}
+        fields = item.transition(ItemStatus.IN_REVIEW, now=withdrawal.now)
+        item.save(update_fields=fields)
+        record(withdrawal.actor, "item.review_requested", item, before=before, now=withdrawal.now,
+               after={"status": item.status, "reason": withdrawal.reason, "withdrawal": withdrawal.kind,
+                      "media": sorted(withdrawal.media_ids & _media_of(item))})
+    return counts
+
+
+def _media_of(item: Item) -> frozenset[int]:
+    return frozenset(item.media.values_list("pk", flat=True))
+
+
+def register() -> None:
+    register_withdrawal_hook("assessment", preview, apply)
