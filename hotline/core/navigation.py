@@ -23,6 +23,7 @@ SECTIONS: list[tuple[str, object, list[Link]]] = [
     ("work", _("Work"), [
         ("assessment:queue", _("Queue"), frozenset({A, S})),
         ("assessment:items", _("Items"), frozenset({A, S, P, M})),
+        ("incidents:queue", _("Without URL"), frozenset({A, S, P})),
         ("hashes:pending", _("Confirm hashes"), frozenset({A, S})),
         ("mailintake:mails", _("E-mail intake"), frozenset({S, M})),
     ]),
