@@ -28,7 +28,7 @@ from hotline.stats.tables import TEXT, Table, display_rows, suppress
 LANGUAGES = ("nl", "fr", "en")
 # What a published report holds, in order (never workload, providers or companies: see services).
 TABLES = ("headline", "illegal_share", "timings", "long_tail", "monthly", "countries", "verdicts", "content_types",
-          "age_groups", "site_types", "sources", "dismissals")
+          "age_groups", "site_types", "sources", "report_kinds", "dismissals")
 ROWS_PER_PAGE = 24
 
 
