@@ -74,7 +74,7 @@ def test_a_report_without_a_url_is_stored_with_help_and_never_reaches_the_url_qu
 
 def test_help_is_shown_before_anything_is_sent_in_each_language() -> None:
     for prefix, name, phrase in (("", "Test helpline", "Help right now"), ("/nl", "Testhulplijn", "Nu hulp"),
-                                 ("/fr", "Ligne d'aide test", "De l'aide maintenant")):
+                                 ("/fr", "Ligne d'aide test", "Aide immédiate")):
         page = Client().get(f"{prefix}/report/without-link/").content.decode()
         assert phrase in page and name.replace("'", "&#x27;") in page, prefix
         # Before a kind is chosen every helpline shows; the thanks page keeps those for the kind.
