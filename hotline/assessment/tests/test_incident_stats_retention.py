@@ -8,7 +8,7 @@ import pytest
 
 from hotline.accounts.models import User
 from hotline.assessment import incidents
-from hotline.assessment.models import IncidentScreenshot
+from hotline.assessment.models import Incident, IncidentScreenshot
 from hotline.audit.services import SYSTEM
 from hotline.evidence.models import Blob
 from hotline.evidence.storage import storage_from_settings
@@ -26,11 +26,11 @@ T0 = datetime(2030, 3, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-def _incident(kind: str, *, at: datetime = T0, seed: int = 1, contact: str = "") -> incidents.Incident:
+def _incident(kind: str, *, at: datetime = T0, seed: int = 1, contact: str = "") -> Incident:
     report = incidents.receive_incident(incidents.IncomingIncident(
         kind=kind, description="Threats over chat.", accounts="someone.example.test", platform="GameChat",
         contact=contact, screenshots=[make_image("png", seed, size=(160, 100))]), actor=SYSTEM, now=at)
-    incident: incidents.Incident = report.incident
+    incident: Incident = report.incident
     return incident
 
 

@@ -266,3 +266,17 @@ def test_support_contacts_configuration_is_checked() -> None:
                 '[{"name": "x", "phone": "1", "kinds": ["url"]}]', '[{"name": "x", "phone": "1", "colour": 1}]'):
         with pytest.raises(ValueError):
             parse(bad)
+
+
+def test_the_public_status_page_follows_the_incident(analyst: User) -> None:
+    from hotline.reports.services import public_status
+
+    incident = _incident()
+    reference = incident.report.reference
+    assert public_status(reference) == "received"
+    incidents.take_incident(incident, user=analyst)
+    assert public_status(reference) == "in_progress"
+    incidents.close_incident(incident, user=analyst)
+    assert public_status(reference) == "handled"
+    page = Client().get("/report/status/", {"code": reference}).content.decode()
+    assert 'data-status="handled"' in page and "Threat over chat" not in page
