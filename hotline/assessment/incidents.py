@@ -103,13 +103,13 @@ def _check(incoming: IncomingIncident) -> None:
 def receive_incident(incoming: IncomingIncident, *, actor: Actor, now: datetime | None = None) -> Report:
     """Store a report without a URL: the report, its incident and its screenshots (encrypted), audited.
 
-    The screenshots are sealed into the blob store first (a crash leaves orphan ciphertext, which the
-    store's orphan sweep finds), then the rows are written in one transaction.
+    One transaction: a failure leaves no row, at most ciphertext files without a blob row, which the
+    store's orphan sweep (``evidence.store.orphans``) finds.
     """
     now = now or timezone.now()
     _check(incoming)
-    blobs = [put_blob(data) for data in incoming.screenshots]
     with transaction.atomic():
+        blobs = [put_blob(data) for data in incoming.screenshots]
         report = Report.objects.create(
             source=Source.PUBLIC, kind=incoming.kind, received_at=now, language=incoming.language[:8],
             reporter_contact=incoming.contact.strip()[:500], url_count=0)
