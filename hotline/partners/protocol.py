@@ -104,7 +104,7 @@ class MediaHashes(_Strict):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     md5: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
     pdq: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
-    annotations: Annotations | None = None
+    annotations: Annotated[Annotations | None, Field(exclude_if=lambda value: value is None)] = None
 
 
 class ForwardBody(_Strict):
@@ -113,7 +113,7 @@ class ForwardBody(_Strict):
     trace: dict[str, Any] | None = None
     assessment: dict[str, Annotated[str, Field(max_length=100)] | StrictBool] | None = None
     media: Annotated[list[MediaHashes], Field(max_length=MAX_MEDIA)] = []
-    annotations: Annotations | None = None
+    annotations: Annotated[Annotations | None, Field(exclude_if=lambda value: value is None)] = None
 
     @field_validator("assessment")
     @classmethod
