@@ -219,6 +219,18 @@ def _rate(name: str, default: str) -> str:
 
 
 HOTLINE_PUBLIC_RATE = _rate("HOTLINE_PUBLIC_RATE", "10/h")
+# Reports without a URL (docs/reports-without-url.md): the helplines shown at once, up to how many
+# screenshots of what size a reporter may attach.
+try:
+    from hotline.lib.support import parse as _parse_support
+
+    _parse_support(env.text("HOTLINE_SUPPORT_CONTACTS", "") or "")
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"HOTLINE_SUPPORT_CONTACTS: {_exc}") from _exc
+HOTLINE_SUPPORT_CONTACTS = env.text("HOTLINE_SUPPORT_CONTACTS", "") or ""
+HOTLINE_INCIDENT_MAX_SCREENSHOTS = env.integer("HOTLINE_INCIDENT_MAX_SCREENSHOTS", 5, minimum=0)
+HOTLINE_INCIDENT_MAX_SCREENSHOT_BYTES = env.integer("HOTLINE_INCIDENT_MAX_SCREENSHOT_BYTES", 5 * 1024 * 1024,
+                                                    minimum=1024)
 HOTLINE_STATUS_RATE = _rate("HOTLINE_STATUS_RATE", "60/h")
 HOTLINE_API_RATE = _rate("HOTLINE_API_RATE", "600/m")
 HOTLINE_LOGIN_RATE = _rate("HOTLINE_LOGIN_RATE", "20/h")

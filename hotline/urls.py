@@ -20,6 +20,7 @@ urlpatterns += i18n_patterns(
     path("", include("hotline.core.urls")),
     path("", include("hotline.reports.urls")),
     path("", include("hotline.assessment.urls")),
+    path("", include("hotline.assessment.incident_urls")),
     path("", include("hotline.evidence.urls")),
     path("", include("hotline.hashes.urls")),
     path("", include("hotline.core.audit_urls")),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from hotline.reports.verdicts import ILLEGAL_VERDICTS, Verdict
@@ -102,3 +105,29 @@ class OtherHarm(models.TextChoices):
     GROOMING = "grooming", _("Grooming")
     SEXTORTION = "sextortion", _("Sextortion")
     OTHER = "other", _("Other harm")
+
+
+# Annotations as the US clearing house's CyberTipline defines them (NCMEC reporting API, "annotations"):
+# report annotations describe the incident, file annotations describe one image or video. Each is a
+# boolean column ``ann_<code>`` on the rows that carry it; exchanges and referrals list the codes set.
+REPORT_ANNOTATIONS: dict[str, Promise] = {
+    "sextortion": _("Sextortion"),
+    "solicitation": _("Solicitation"),
+    "minor_to_minor": _("Minor to minor"),
+}
+FILE_ANNOTATIONS: dict[str, Promise] = {
+    "generative_ai": _("Generative AI"),
+    "self_production": _("Self-production"),
+    "viral": _("Viral / meme"),
+    "live_streaming": _("Live streaming"),
+}
+ANNOTATION_SCHEME = "cybertipline"
+
+
+def annotation_field(code: str) -> str:
+    return f"ann_{code}"
+
+
+def annotations_of(row: object, codes: Iterable[str]) -> list[str]:
+    """The codes among ``codes`` whose ``ann_<code>`` flag is set on ``row``, in the list's order."""
+    return [code for code in codes if getattr(row, annotation_field(code), False)]

@@ -14,7 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from hotline.assessment.codes import UNAVAILABLE_REASONS, Reason, Verdict
 from hotline.assessment.derivation import MEDIA_VERDICTS
 from hotline.assessment.models import Assessment, MediaAssessment
-from hotline.assessment.services import FIELDS, MEDIA_FIELDS, AssessmentData, MediaData
+from hotline.assessment.services import (
+    FIELDS,
+    FILE_ANNOTATION_FIELDS,
+    MEDIA_FIELDS,
+    REPORT_ANNOTATION_FIELDS,
+    AssessmentData,
+    MediaData,
+)
 from hotline.reports.models import ItemStatus
 
 ILLEGAL = "baseline national"
@@ -29,6 +36,8 @@ ILLEGAL_ONLY = ("legal_limb", "content_type", "age_group", "gender", "is_virtual
                 "is_self_generated", "is_child_modelling")
 NOT_ILLEGAL_REASONS = [(v, label) for v, label in Reason.choices if v not in UNAVAILABLE_REASONS]
 UNAVAILABLE_CHOICES = [(v, label) for v, label in Reason.choices if v in UNAVAILABLE_REASONS]
+# The CyberTipline annotations, for the template (report-level, then per file).
+ANNOTATION_FIELDS = (*REPORT_ANNOTATION_FIELDS, *FILE_ANNOTATION_FIELDS)
 RADIOS = ("verdict", "legal_limb", "age_group", "gender", "content_type", "reason", "other_harm", "commerciality")
 
 
@@ -70,7 +79,7 @@ class AssessmentForm(forms.ModelForm):  # type: ignore[type-arg]
         verdict = self.fields["verdict"]
         assert isinstance(verdict, forms.ChoiceField)
         if per_media:
-            for name in ILLEGAL_ONLY:
+            for name in (*ILLEGAL_ONLY, *FILE_ANNOTATION_FIELDS):  # each file's form carries them
                 del self.fields[name]
             verdict.required = False
             verdict.choices = [("", _("Follows from the files")), (Verdict.UNREACHABLE, Verdict.UNREACHABLE.label),

@@ -1,4 +1,4 @@
-"""An analyst's assessment of an item, and the second analyst's review of it."""
+"""An analyst's assessment of an item and its review; reports without a URL (incidents) and their screenshots."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from hotline.assessment.codes import (
     SiteType,
     Verdict,
 )
+from hotline.lib.fields import EncryptedTextField
 
 
 class Kind(models.TextChoices):
@@ -64,6 +65,15 @@ class Assessment(models.Model):
     other_harm = models.CharField(_("kind of harm"), max_length=16, choices=OtherHarm.choices, blank=True)
     second_opinion = models.BooleanField(_("ask a second analyst"), default=False)
     notes = models.TextField(_("notes"), blank=True)
+    # CyberTipline report annotations (codes.REPORT_ANNOTATIONS) ...
+    ann_sextortion = models.BooleanField(_("sextortion"), default=False)
+    ann_solicitation = models.BooleanField(_("solicitation"), default=False)
+    ann_minor_to_minor = models.BooleanField(_("minor to minor"), default=False)
+    # ... and file annotations (codes.FILE_ANNOTATIONS): page-wide, or any file's when classified per file.
+    ann_generative_ai = models.BooleanField(_("generative AI"), default=False)
+    ann_self_production = models.BooleanField(_("self-production"), default=False)
+    ann_viral = models.BooleanField(_("viral / meme"), default=False)
+    ann_live_streaming = models.BooleanField(_("live streaming"), default=False)
 
     objects: ClassVar[AssessmentQuerySet] = AssessmentQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -116,6 +126,11 @@ class MediaAssessment(models.Model):
     is_self_generated = models.BooleanField(_("self-generated"), default=False)
     is_child_modelling = models.BooleanField(_("child modelling"), default=False)
     reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+    # CyberTipline file annotations (codes.FILE_ANNOTATIONS).
+    ann_generative_ai = models.BooleanField(_("generative AI"), default=False)
+    ann_self_production = models.BooleanField(_("self-production"), default=False)
+    ann_viral = models.BooleanField(_("viral / meme"), default=False)
+    ann_live_streaming = models.BooleanField(_("live streaming"), default=False)
 
     objects: ClassVar[MediaAssessmentQuerySet] = MediaAssessmentQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -126,3 +141,103 @@ class MediaAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"media {self.media_id} in assessment {self.assessment_id}: {self.verdict}"
+
+
+# --- reports without a URL (sextortion, grooming, solicitation): the support queue ------------------
+
+
+class Urgency(models.IntegerChoices):
+    NORMAL = 0, _("Normal")
+    HIGH = 1, _("High")
+    URGENT = 2, _("Urgent: happening now")
+
+
+class IncidentStatus(models.TextChoices):
+    NEW = "new", _("New")
+    IN_PROGRESS = "in_progress", _("In progress")
+    REFERRED = "referred", _("Referred to the police")
+    CLOSED = "closed", _("Closed")
+
+
+# The only status changes an incident has; each names the time stamp it sets (lib/states.move).
+INCIDENT_TRANSITIONS: dict[tuple[str, str], str | None] = {
+    (IncidentStatus.NEW, IncidentStatus.IN_PROGRESS): "taken_at",
+    (IncidentStatus.NEW, IncidentStatus.REFERRED): "referred_at",
+    (IncidentStatus.IN_PROGRESS, IncidentStatus.REFERRED): "referred_at",
+    (IncidentStatus.NEW, IncidentStatus.CLOSED): "closed_at",
+    (IncidentStatus.IN_PROGRESS, IncidentStatus.CLOSED): "closed_at",
+    (IncidentStatus.REFERRED, IncidentStatus.CLOSED): "closed_at",
+    (IncidentStatus.CLOSED, IncidentStatus.IN_PROGRESS): "reopened_at",
+}
+OPEN_INCIDENT = frozenset({IncidentStatus.NEW, IncidentStatus.IN_PROGRESS, IncidentStatus.REFERRED})
+
+
+class IncidentQuerySet(models.QuerySet["Incident"]):
+    def waiting(self) -> IncidentQuerySet:
+        """The support queue: open incidents, most urgent first, then oldest first."""
+        return self.filter(status__in=OPEN_INCIDENT).order_by("-urgency", "received_at", "pk")
+
+
+class Incident(models.Model):
+    """What a report without a URL tells (``Report.kind`` sextortion, grooming or solicitation).
+
+    Everything that can name a person is encrypted at rest; the codes, times and annotations stay
+    readable for the queue and the statistics. The reporter's contact stays on ``Report.reporter_contact``.
+    """
+
+    report = models.OneToOneField("reports.Report", on_delete=models.PROTECT, related_name="incident")
+    received_at = models.DateTimeField(_("received at"))
+    urgency = models.PositiveSmallIntegerField(_("urgency"), choices=Urgency.choices, default=Urgency.NORMAL)
+    status = models.CharField(_("status"), max_length=16, choices=IncidentStatus.choices,
+                              default=IncidentStatus.NEW)
+    description = EncryptedTextField(_("what happened"), blank=True)
+    platform = models.CharField(_("platform or app"), max_length=200, blank=True)
+    accounts = EncryptedTextField(_("account names"), blank=True)
+    happened_when = models.CharField(_("when"), max_length=100, blank=True)
+    ongoing = models.BooleanField(_("still happening"), default=False)
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    police_reference = models.CharField(_("police reference"), max_length=100, blank=True)
+    staff_notes = EncryptedTextField(_("staff notes"), blank=True)
+    status_changed_at = models.DateTimeField()
+    taken_at = models.DateTimeField(null=True, blank=True)
+    referred_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    # CyberTipline report annotations (codes.REPORT_ANNOTATIONS), set by staff.
+    ann_sextortion = models.BooleanField(_("sextortion"), default=False)
+    ann_solicitation = models.BooleanField(_("solicitation"), default=False)
+    ann_minor_to_minor = models.BooleanField(_("minor to minor"), default=False)
+
+    objects: ClassVar[IncidentQuerySet] = IncidentQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        indexes = [
+            # The support queue: waiting().
+            models.Index(fields=["status", "-urgency", "received_at"], name="incident_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"incident #{self.pk} ({self.report_id})"
+
+
+class IncidentScreenshot(models.Model):
+    """A screenshot the reporter attached: evidence, in the encrypted blob store like captured media.
+
+    ``blob`` is cleared when retention destroys it; the hash and size stay as the record of what was held.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="screenshots")
+    blob = models.ForeignKey("evidence.Blob", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    mime = models.CharField(max_length=50)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "position"], name="incident_screenshot_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"screenshot {self.position} of incident {self.incident_id}"

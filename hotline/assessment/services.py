@@ -15,11 +15,14 @@ from django.utils import timezone
 from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
 from hotline.assessment.codes import (
     BORDERLINE_REASONS,
+    FILE_ANNOTATIONS,
     ILLEGAL_VERDICTS,
+    REPORT_ANNOTATIONS,
     UNAVAILABLE_REASONS,
     AgeGroup,
     LegalLimb,
     Verdict,
+    annotation_field,
 )
 from hotline.assessment.derivation import ITEM_ONLY_VERDICTS, MEDIA_VERDICTS, deciding, item_verdict
 from hotline.assessment.models import Assessment, Kind, MediaAssessment
@@ -28,17 +31,21 @@ from hotline.evidence.models import Capture, Media
 from hotline.hashes.services import add_from_assessment
 from hotline.reports.models import AWAITING_ASSESSMENT, InvalidTransition, Item, ItemStatus
 
+# CyberTipline annotations (codes.REPORT_ANNOTATIONS, codes.FILE_ANNOTATIONS) as field names.
+REPORT_ANNOTATION_FIELDS = tuple(annotation_field(code) for code in REPORT_ANNOTATIONS)
+FILE_ANNOTATION_FIELDS = tuple(annotation_field(code) for code in FILE_ANNOTATIONS)
+
 FIELDS = (
     "verdict", "legal_limb", "content_type", "is_virtual", "is_manipulated", "is_self_generated",
     "is_child_modelling", "age_group", "gender", "site_type", "commerciality", "payment_method",
-    "reason", "other_harm", "second_opinion", "notes",
+    "reason", "other_harm", "second_opinion", "notes", *REPORT_ANNOTATION_FIELDS, *FILE_ANNOTATION_FIELDS,
 )
 
 
 # The codes that describe one image or video (the rest describe the page).
 MEDIA_FIELDS = (
     "verdict", "legal_limb", "content_type", "age_group", "gender", "is_virtual", "is_manipulated",
-    "is_self_generated", "is_child_modelling", "reason",
+    "is_self_generated", "is_child_modelling", "reason", *FILE_ANNOTATION_FIELDS,
 )
 
 
@@ -67,6 +74,10 @@ class MediaData:
     is_self_generated: bool = False
     is_child_modelling: bool = False
     reason: str = ""
+    ann_generative_ai: bool = False
+    ann_self_production: bool = False
+    ann_viral: bool = False
+    ann_live_streaming: bool = False
     inherited_from: str = ""
 
     def codes(self) -> dict[str, Any]:
@@ -98,6 +109,13 @@ class AssessmentData:
     other_harm: str = ""
     second_opinion: bool = False
     notes: str = ""
+    ann_sextortion: bool = False
+    ann_solicitation: bool = False
+    ann_minor_to_minor: bool = False
+    ann_generative_ai: bool = False
+    ann_self_production: bool = False
+    ann_viral: bool = False
+    ann_live_streaming: bool = False
     media: tuple[MediaData, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
@@ -204,6 +222,8 @@ def _derived(data: AssessmentData, rows: Sequence[MediaData]) -> AssessmentData:
     if best is None or verdict in ITEM_ONLY_VERDICTS:
         return replace(data, verdict=verdict or data.verdict)
     codes = {n: getattr(best, n) for n in MEDIA_FIELDS}
+    # A file annotation describes the item when any of its files carries it.
+    codes |= {n: any(getattr(r, n) for r in rows) for n in FILE_ANNOTATION_FIELDS}
     return replace(data, **codes, other_harm="")
 
 

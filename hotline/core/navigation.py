@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, object, list[Link]]] = [
         ("mailintake:mails", _("E-mail intake"), frozenset({S, M})),
     ]),
     ("follow-up", _("Follow-up"), [
+        ("incidents:queue", _("Reports without URL"), frozenset({A, S, P})),
         ("routing:attention", _("Routing"), frozenset({A, S, M})),
         ("routing:referrals", _("Referrals"), frozenset({S, P, M})),
         ("cases:list", _("Cases"), frozenset({A, S, P, M})),

@@ -95,10 +95,16 @@ class Envelope(_Strict):
         return _time(value)
 
 
+# CyberTipline annotation codes (docs/exchange.md §3): optional, sent only when set.
+AnnotationCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+Annotations = Annotated[list[AnnotationCode], Field(max_length=20)]
+
+
 class MediaHashes(_Strict):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     md5: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
     pdq: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    annotations: Annotated[Annotations | None, Field(exclude_if=lambda value: value is None)] = None
 
 
 class ForwardBody(_Strict):
@@ -107,6 +113,7 @@ class ForwardBody(_Strict):
     trace: dict[str, Any] | None = None
     assessment: dict[str, Annotated[str, Field(max_length=100)] | StrictBool] | None = None
     media: Annotated[list[MediaHashes], Field(max_length=MAX_MEDIA)] = []
+    annotations: Annotated[Annotations | None, Field(exclude_if=lambda value: value is None)] = None
 
     @field_validator("assessment")
     @classmethod

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from hotline.assessment.annotations import item_annotations
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.audit.services import SYSTEM, Actor, record
@@ -112,8 +113,19 @@ def media_hashes(item: Item) -> list[dict[str, str]]:
 
 
 def forward_body(item: Item, *, trace: Trace | None, reference: str) -> dict[str, Any]:
-    return {"url": item.canonical_url, "reference": reference, "trace": trace_snapshot(trace),
-            "assessment": assessment_codes(item), "media": media_hashes(item)}
+    """The forward's body. CyberTipline annotations (``annotations`` on the body and on a media entry)
+    are optional and sent only when set, so a partner that predates them still accepts every other forward."""
+    media = media_hashes(item)
+    annotations = item_annotations(item)
+    per_file = {entry["sha256"]: entry["annotations"] for entry in annotations["files"]}
+    for entry in media:
+        if codes := per_file.get(entry["sha256"]):
+            entry["annotations"] = codes
+    body = {"url": item.canonical_url, "reference": reference, "trace": trace_snapshot(trace),
+            "assessment": assessment_codes(item), "media": media}
+    if codes := [*annotations["report"], *annotations["file"]]:
+        body["annotations"] = codes
+    return body
 
 
 def _usable(partner: PartnerHotline) -> None:

@@ -24,6 +24,19 @@ class Source(models.TextChoices):
     ICCAM = "iccam", _("ICCAM")
 
 
+class ReportKind(models.TextChoices):
+    """What a report is about: web addresses (the URL queue), or a harm without a URL (the support queue)."""
+
+    URL = "url", _("Web addresses")
+    SEXTORTION = "sextortion", _("Sextortion")
+    GROOMING = "grooming", _("Grooming")
+    SOLICITATION = "solicitation", _("Asked for sexual images")
+
+
+# Kinds that never name a URL: they create an ``assessment.Incident``, never an ``Item``.
+NO_URL_KINDS = frozenset({ReportKind.SEXTORTION, ReportKind.GROOMING, ReportKind.SOLICITATION})
+
+
 PRIORITY_SOURCES = frozenset({Source.PARTNER, Source.POLICE})
 
 # Crockford base32 without look-alikes: codes are read aloud and typed by reporters.
@@ -61,6 +74,7 @@ class Report(models.Model):
 
     reference = models.CharField(_("reference"), max_length=20, unique=True, default=new_reference)
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=ReportKind.choices, default=ReportKind.URL)
     received_at = models.DateTimeField(_("received at"))
     language = models.CharField(_("language"), max_length=8, blank=True)
     text = models.TextField(_("description"), blank=True)

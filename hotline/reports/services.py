@@ -22,6 +22,7 @@ from hotline.lib.bulk import copy_insert, insert_new
 from hotline.lib.urls import CanonicalURL, InvalidURL, canonicalize
 from hotline.reports.models import (
     AWAITING_ASSESSMENT,
+    NO_URL_KINDS,
     PRIORITY_SOURCES,
     Item,
     ItemStatus,
@@ -299,6 +300,11 @@ def public_status(reference: str) -> str | None:
     report = Report.objects.filter(reference=reference).first()
     if report is None:
         return None
+    if report.kind in NO_URL_KINDS:
+        # A report without a URL has its incident (assessment.Incident) instead of items.
+        incident = getattr(report, "incident", None)
+        status = getattr(incident, "status", "new")
+        return {"new": "received", "closed": "handled"}.get(status, "in_progress")
     statuses = list(report.items.values_list("status", flat=True))
     done = {ItemStatus.ASSESSED, ItemStatus.CLOSED}
     if statuses and all(s in done for s in statuses):

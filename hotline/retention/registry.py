@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from hotline.retention import config
 from hotline.retention.blobs import MediaPolicy, PreviewPolicy, WarcPolicy
+from hotline.retention.incidents import IncidentPolicy
 from hotline.retention.policy import Policy
 from hotline.retention.records import (
     AssessmentNotesPolicy,
@@ -23,6 +24,7 @@ from hotline.retention.records import (
 POLICY_CLASSES: tuple[type[Policy], ...] = (
     ReporterContactPolicy,
     ReportTextPolicy,
+    IncidentPolicy,
     MediaPolicy,
     WarcPolicy,
     PreviewPolicy,

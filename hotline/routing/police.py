@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from hotline.assessment.annotations import item_annotations
 from hotline.audit.services import SYSTEM, record
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.export import export_items
@@ -113,6 +114,8 @@ def _item_summary(item: Item) -> dict[str, Any]:
         "first_reported_at": item.first_reported_at.isoformat(),
         "assessed_at": item.assessed_at.isoformat() if item.assessed_at else None,
         "reports": list(item.reports.values_list("reference", flat=True)),
+        # CyberTipline report and file annotations of the final assessment (docs/reports-without-url.md).
+        "annotations": item_annotations(item),
         "trace": None if trace is None else {
             "traced_at": trace.traced_at.isoformat(), "country": trace.country,
             "addresses": [a.get("ip") for a in trace.addresses], "provider": str(trace.provider or ""),

@@ -27,7 +27,7 @@ from hotline.stats.tables import CHANGE, COUNT, SECONDS, SHARE, TEXT, Suppressed
 LANGUAGES = ("nl", "fr", "en")
 # What a published report holds, in order (never workload, providers or companies: see services).
 TABLES = ("headline", "illegal_share", "timings", "long_tail", "monthly", "ai_media", "countries", "verdicts",
-          "content_types", "age_groups", "site_types", "sources", "dismissals")
+          "content_types", "age_groups", "site_types", "sources", "report_kinds", "dismissals")
 # Charts on an A4 page: the text block is 174 mm (6.85 in) wide.
 CHART_WIDTH, CHART_HEIGHT = 6.85, 3.1
 
@@ -180,7 +180,8 @@ def _context(report: AnnualReport) -> dict[str, Any]:
         ("months", _("Month by month"), "monthly", ["monthly", "ai_media"]),
         ("speed", _("How fast content reaches the police and goes offline"), "timings", ["timings", "long_tail"]),
         ("where", _("Where the illegal content was hosted"), "countries", ["countries"]),
-        ("what", _("What was reported"), None, ["verdicts", "content_types", "age_groups", "site_types", "sources"]),
+        ("what", _("What was reported"), None, ["verdicts", "content_types", "age_groups", "site_types", "sources",
+                                                  "report_kinds"]),
         ("cases", _("What became of the cases"), None, ["dismissals"]),
     ]
     return {"report": report, "home": settings.HOTLINE_HOME_COUNTRY, "organisation": settings.HOTLINE_ORGANISATION,

@@ -22,7 +22,7 @@ from django.utils.translation import pgettext_lazy
 
 from hotline.assessment.codes import AgeGroup, ContentType, SiteType, Verdict
 from hotline.cases.models import Case, CaseItem
-from hotline.reports.models import Report, ReportItem, Source
+from hotline.reports.models import Report, ReportItem, ReportKind, Source
 from hotline.routing.models import Route
 from hotline.stats.filters import Filters
 from hotline.stats.models import ItemFact
@@ -157,6 +157,12 @@ class Scope:
         rows = reports(self.filters).annotate(month=TruncMonth("received_at")).values("month", "source").annotate(
             n=Count("pk")).order_by()
         return [(_month_key(row["month"]), row["source"], row["n"]) for row in rows]
+
+    @cached_property
+    def report_kinds(self) -> Counter[str]:
+        """Reports of the period by kind: web addresses, or one of the kinds without a URL."""
+        rows = reports(self.filters).values("kind").annotate(n=Count("pk")).order_by()
+        return Counter({row["kind"]: row["n"] for row in rows})
 
     @cached_property
     def steps(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
@@ -308,6 +314,9 @@ def breakdowns(scope: Scope) -> list[Table]:
         _distribution("site_types", _("Illegal items by site type"),
                       _labelled(scope.sum(illegal, by="site_type"), SiteType.choices)),
         _distribution("sources", _("Reports by source"), _labelled(sources, Source.choices)),
+        _distribution("report_kinds", _("Reports by kind"), _labelled(scope.report_kinds, ReportKind.choices),
+                      note=_("Reports without a URL (sextortion, grooming, solicitation) go to the support "
+                             "queue and name no item.")),
     ]
 
 

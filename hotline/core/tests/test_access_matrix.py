@@ -119,6 +119,15 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "cases:reopen": ("POST", {"analyst", "senior_analyst", "manager"}),
     "cases:refer": ("POST", {"senior_analyst", "manager"}),
     "cases:outcome": ("POST", {"police_liaison"}),
+    # reports without a URL: the public form, and the support queue for analysts and the police liaison
+    "incidents:report": ("GET", ALL),
+    "incidents:queue": ("GET", ASSESSORS | {"police_liaison"}),
+    "incidents:detail": ("GET", ASSESSORS | {"police_liaison"}),
+    "incidents:take": ("POST", ASSESSORS | {"police_liaison"}),
+    "incidents:refer": ("POST", ASSESSORS | {"police_liaison"}),
+    "incidents:close": ("POST", ASSESSORS | {"police_liaison"}),
+    "incidents:annotate": ("POST", ASSESSORS | {"police_liaison"}),
+    "incidents:screenshot": ("GET", ASSESSORS | {"police_liaison"}),  # position 0 of an incident
     # retention routes
     # stats routes
     "stats:dashboard": ("GET", {"manager"}),  # per-analyst workload inside: managers only, not admins
@@ -268,7 +277,19 @@ OBJECT_FACTORIES: dict[str, Callable[[str, Item, Any], int]] = {
     # accounts objects
     "selfreferral": lambda route, item, make_media: __import__(
         "hotline.selfreferral.tests.factories", fromlist=["access_object"]).access_object(route),
+    "incidents": lambda route, item, make_media: _incident_object(),
 }
+
+
+def _incident_object() -> int:
+    """Incident routes take a report without a URL (with one generated screenshot)."""
+    from hotline.assessment.incidents import IncomingIncident, receive_incident
+    from hotline.audit.services import SYSTEM
+    from hotline.sim.images import make_image
+
+    report = receive_incident(IncomingIncident(kind="sextortion", description="matrix",
+                                               screenshots=[make_image("png", 1, size=(64, 64))]), actor=SYSTEM)
+    return int(report.incident.pk)
 
 
 def _client(persona: str, personas: dict[str, User]) -> Client:
@@ -298,6 +319,8 @@ def test_route_access_by_role(route: str, personas: dict[str, User], illegal_ite
     factory = OBJECT_FACTORIES.get(route.split(":")[0])
     target = factory(route, illegal_item, make_media) if factory else illegal_item.pk
     kwargs = {"pk": target} if "pk" in pattern.pattern.converters else {}
+    if "position" in pattern.pattern.converters:
+        kwargs["position"] = 0
     url = reverse(route, kwargs=kwargs)
     outcome = {}
     for persona in sorted(ALL):
