@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import ImageFile
+
 DEBIAN_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
 
 
@@ -26,6 +28,11 @@ def _weasyprint() -> Any:
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint and Debian's {DEBIAN_PACKAGES} "
                              f"('apt-get install {DEBIAN_PACKAGES}'): {exc}") from exc
+    finally:
+        # Importing WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, which would make every later
+        # capture in this process read a truncated image as whole (evidence, PDQ and previews refuse them).
+        # Our reports hold only our own SVG charts, so the flag goes back to Pillow's default at once.
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per page and pass otherwise
     # matplotlib's SVG styles (stroke, fill) are drawn, but WeasyPrint's CSS parser warns about each one.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)

@@ -75,3 +75,4 @@ def test_it_explains_the_suppression_mark_and_leads_with_the_seed_figures(db: No
     assert re.fullmatch(r"\d+\.\d%", keys["dismissals"].value)
     # The charts are sized to the A4 text block and described in words for who cannot see them.
     assert html.count('role="img"') == 3 and 'width="493.2pt"' in html
+
