@@ -80,6 +80,8 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "routing:referrals": ("GET", {"senior_analyst", "police_liaison", "manager"}),
     "routing:referral": ("GET", {"senior_analyst", "police_liaison", "manager"}),
     "routing:answer": ("POST", {"police_liaison"}),
+    "routing:package": ("POST", {"police_liaison", "manager"}),
+    "routing:item_package": ("POST", {"police_liaison", "manager"}),
     # takedown routes
     "takedown:notices": ("GET", {"analyst", "senior_analyst", "manager"}),
     "takedown:notice": ("GET", {"analyst", "senior_analyst", "manager"}),
@@ -194,7 +196,7 @@ def _provider() -> Any:
 
 def _routing_object(route: str, item: Item, make_media: Any) -> int:
     """Referral routes take a referral; the others an item."""
-    if not route.startswith("routing:referral") and route != "routing:answer":
+    if not route.startswith("routing:referral") and route not in ("routing:answer", "routing:package"):
         return item.pk
     from django.utils import timezone
 
