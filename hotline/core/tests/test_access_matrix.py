@@ -126,9 +126,20 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "accounts:reauth": ("GET", STAFF),
     "accounts:security": ("GET", STAFF),
     "accounts:recovery_codes": ("POST", STAFF),
+    "accounts:admin_users": ("GET", {"admin"}),
+    "accounts:admin_user_new": ("GET", {"admin"}),
+    "accounts:admin_user": ("GET", {"admin"}),  # pk = another user
+    "accounts:admin_user_role": ("POST", {"admin"}),
+    "accounts:admin_user_deactivate": ("POST", {"admin"}),
+    "accounts:admin_user_reactivate": ("POST", {"admin"}),
+    "accounts:admin_user_reset_second_factor": ("POST", {"admin"}),
+    "accounts:admin_user_unlock": ("POST", {"admin"}),
+    "accounts:admin_api_clients": ("GET", {"admin"}),
+    "accounts:admin_api_client_new": ("POST", {"admin"}),
+    "accounts:admin_api_client_revoke": ("POST", {"admin"}),  # pk = an API client
 }
 # Whole namespaces with one rule.
-NAMESPACES: dict[str, set[str]] = {"admin": {"admin"}}
+NAMESPACES: dict[str, set[str]] = {"admin": set()}  # superusers only: test_djangos_admin_is_for_superusers_only
 # API operations: only a bearer token of an active client opens them; sessions do not.
 API_ROUTES = {
     "api:submit": ("POST", {}),
@@ -250,7 +261,18 @@ OBJECT_FACTORIES: dict[str, Callable[[str, Item, Any], int]] = {
     "retention": lambda route, item, make_media: __import__(
         "hotline.retention.tests.factories", fromlist=["access_object"]).access_object(route, item),
     # accounts objects
+    "accounts": lambda route, item, make_media: _accounts_object(route),
 }
+
+
+def _accounts_object(route: str) -> int:
+    """Administration routes take another user, or an API client."""
+    from hotline.accounts.services import issue_api_client
+    from hotline.audit.services import SYSTEM
+
+    if route == "accounts:admin_api_client_revoke":
+        return issue_api_client("Matrix client", "industry", actor=SYSTEM)[0].pk
+    return User.objects.create_user("matrix-target", password=None, role="analyst").pk
 
 
 def _client(persona: str, personas: dict[str, User]) -> Client:
@@ -289,7 +311,8 @@ def test_route_access_by_role(route: str, personas: dict[str, User], illegal_ite
     assert {p for p, ok in outcome.items() if ok} == allowed
 
 
-def test_admin_namespace_is_for_administrators_only(personas: dict[str, User]) -> None:
+def test_djangos_admin_is_for_superusers_only(personas: dict[str, User]) -> None:
+    """The administrator role works on the product's own pages; Django's admin is for superusers (break-glass)."""
     simple = [name for name, p in all_routes().items()
               if name.startswith("admin:") and not p.pattern.converters and "<" not in str(p.pattern)]
     assert "admin:index" in simple and "admin:accounts_user_changelist" in simple
@@ -297,8 +320,9 @@ def test_admin_namespace_is_for_administrators_only(personas: dict[str, User]) -
         if name in ("admin:logout", "admin:login"):
             continue
         url = reverse(name)
-        granted = {persona for persona in ALL - {"admin"} if _allowed(_client(persona, personas).get(url))}
+        granted = {persona for persona in ALL if _allowed(_client(persona, personas).get(url))}
         assert granted == set(), (name, granted)
+    User.objects.filter(pk=personas["admin"].pk).update(is_staff=True, is_superuser=True)
     admin = _client("admin", personas)
     for name in ("admin:index", "admin:accounts_user_changelist", "admin:audit_auditevent_changelist",
                  "admin:accounts_apiclient_changelist"):
