@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from hotline.accounts.access import current_user
 from hotline.accounts.models import Role, User
 from hotline.assessment.access import items_visible_to
-from hotline.reports.models import Item
 from hotline.routing.models import Referral
 
 REFERRAL_READERS = (Role.SENIOR_ANALYST, Role.POLICE_LIAISON, Role.MANAGER)
@@ -21,10 +20,11 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
     sees illegal items only, so a referral of an `other_harm` item is not theirs)."""
     if not user.has_role(*REFERRAL_READERS):
         raise PermissionDenied
-    hidden = Item.objects.exclude(pk__in=items_visible_to(user).values("pk"))
-    if user.has_role(Role.POLICE_LIAISON):
-        return Referral.objects.exclude(items__in=hidden.values("pk"))
-    return Referral.objects.all()
+    if not user.has_role(Role.POLICE_LIAISON):
+        return Referral.objects.all()
+    hidden_item = Referral.items.through.objects.filter(referral=OuterRef("pk")).exclude(
+        item__in=items_visible_to(user).values("pk"))
+    return Referral.objects.filter(~Exists(hidden_item))
 
 
 def get_referral_for(request: HttpRequest, pk: int) -> Referral:

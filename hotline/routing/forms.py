@@ -29,7 +29,7 @@ class DeskFilterForm(forms.Form):
                                  widget=forms.DateInput(attrs={"type": "date"}))
 
     def filters(self) -> desk.DeskFilters:
-        data = self.cleaned_data if self.is_valid() else {
-            k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors}
+        self.is_valid()  # a field that does not validate is left out of cleaned_data: that filter is off
+        data = self.cleaned_data
         return desk.DeskFilters(state=data.get("state") or "", answer=data.get("answer") or "",
                                 created_from=data.get("created_from"), created_to=data.get("created_to"))

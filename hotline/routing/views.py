@@ -37,13 +37,13 @@ def attention(request: HttpRequest) -> HttpResponse:
 
 @role_required(*STAFF)
 def item_routing(request: HttpRequest, pk: int) -> HttpResponse:
-    item = get_item_for(request, pk)
+    item, user = get_item_for(request, pk), current_user(request)
     decisions = Decision.objects.filter(item=item).select_related("partner", "police").order_by("-decided_at", "-pk")
-    referrals = referrals_visible_to(current_user(request)).filter(items=item).select_related("police") \
-        if current_user(request).has_role(*REFERRAL_READERS) else Referral.objects.none()
+    readers = user.has_role(*REFERRAL_READERS)
+    referrals = (referrals_visible_to(user) if readers else Referral.objects).filter(items=item)
     return render(request, "routing/item.html", {
-        "item": item, "decisions": decisions, "referrals": referrals, "now": timezone.now(),
-        "can_download": current_user(request).has_role(*PACKAGE_READERS)})
+        "item": item, "decisions": decisions, "referrals": referrals.select_related("police"),
+        "can_open_referrals": readers, "can_download": user.has_role(*PACKAGE_READERS)})
 
 
 @role_required(*REFERRAL_READERS)
