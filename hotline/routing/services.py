@@ -282,12 +282,15 @@ def record_police_answer(referral: Referral, answer: str, *, actor: Actor, now: 
     locked = Referral.objects.select_for_update().get(pk=referral.pk)
     if answer not in PoliceAnswer.values or answer == PoliceAnswer.NONE:
         raise RoutingError(f"answer: unknown value {answer!r}")
-    if answer == PoliceAnswer.HOLD and (hold_until is None or hold_until <= now):
+    # A hold never ends before its referral exists, even for a caller whose clock reads earlier than the one
+    # that made the referral (the simulation answers at the start of its hour, after referrals made within it).
+    ends = max(now, locked.created_at)
+    if answer == PoliceAnswer.HOLD and (hold_until is None or hold_until <= ends):
         raise RoutingError("hold_until: a hold needs an end in the future")
     before = {"answer": locked.answer, "hold_until": _iso(locked.hold_until)}
     old_hold = locked.hold_until
-    new_hold = {PoliceAnswer.HOLD: hold_until, PoliceAnswer.RELEASE: now,
-                PoliceAnswer.NOT_PURSUED: now}.get(PoliceAnswer(answer), locked.hold_until)
+    new_hold = {PoliceAnswer.HOLD: hold_until, PoliceAnswer.RELEASE: ends,
+                PoliceAnswer.NOT_PURSUED: ends}.get(PoliceAnswer(answer), locked.hold_until)
     locked.answer, locked.answered_at, locked.answer_note, locked.hold_until = answer, now, note, new_hold
     locked.save(update_fields=["answer", "answered_at", "answer_note", "hold_until"])
     if new_hold != old_hold:

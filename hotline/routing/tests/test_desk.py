@@ -207,3 +207,15 @@ def test_the_police_liaison_cannot_download_a_package_of_an_item_they_may_not_se
         login: Any, police: User, assessed: Any) -> None:
     item = assessed("not_illegal")
     assert login(police).post(reverse("routing:item_package", kwargs={"pk": item.pk})).status_code == 404
+
+
+def test_a_release_dated_before_the_referral_does_not_end_the_hold_before_it(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    """The simulation answers at the start of its hour, after referrals made a few seconds into it."""
+    item = assessed("baseline")
+    made = timezone.now()
+    route_item(item, trace=make_trace(item, "BE"), now=made)
+    referral = Referral.objects.get(items=item)
+    answered = record_police_answer(referral, PoliceAnswer.RELEASE, actor=SYSTEM, now=made - timedelta(seconds=5))
+    assert answered.hold_until == made
+    assert _holds_after_creation() == []
