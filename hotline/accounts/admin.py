@@ -1,5 +1,6 @@
-"""Admin area: administrators only, logged in through the two-step login; role changes go through
-the audited service and need a recent password + code."""
+"""Django's admin: superusers only (break-glass, made with `hotline createsuperuser`), logged in through the
+two-step login; role changes go through the audited service and need a recent password + code. Daily user and
+API-client work is on the product's administration pages (`administration.py`), for the administrator role."""
 
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from hotline.accounts.access import reauth_redirect
-from hotline.accounts.models import ApiClient, Role, User
+from hotline.accounts.models import ApiClient, User
 from hotline.accounts.services import set_role
 from hotline.accounts.session import recently_authenticated
 from hotline.audit.services import Actor
 
 
-def _admin_only(request: HttpRequest) -> bool:
+def _superusers_only(request: HttpRequest) -> bool:
     user = request.user
-    return isinstance(user, User) and user.has_role(Role.ADMIN)
+    return isinstance(user, User) and user.is_active and user.is_superuser
 
 
 def _login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -28,7 +29,7 @@ def _login(request: HttpRequest, extra_context: dict[str, Any] | None = None) ->
     return redirect_to_login(request.GET.get("next") or reverse("admin:index"), login_url=reverse("accounts:login"))
 
 
-admin.site.has_permission = _admin_only  # type: ignore[method-assign]
+admin.site.has_permission = _superusers_only  # type: ignore[method-assign]
 admin.site.login = _login  # type: ignore[method-assign]
 admin.site.site_header = "Hotline administration"
 
@@ -38,7 +39,7 @@ class HotlineUserAdmin(UserAdmin):  # type: ignore[type-arg]
     list_display = ("username", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
     fieldsets = (*(UserAdmin.fieldsets or ()), ("Hotline", {"fields": ("role", "organisation")}))
-    # Privileges follow the role (set_role); editing them here would bypass its audit.
+    # Roles go through the audited set_role; is_staff and is_superuser are set only by `hotline createsuperuser`.
     readonly_fields = ("is_staff", "is_superuser", "groups", "user_permissions", "last_login", "date_joined")
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",

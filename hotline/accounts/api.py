@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from hotline.accounts.models import ApiClient
-from hotline.accounts.services import client_for_token
+from hotline.accounts.services import client_for_token, note_client_use
 from hotline.lib.ratelimit import allow
 
 
@@ -19,6 +19,7 @@ class ClientToken(HttpBearer):
             return None
         if not allow("api", f"client:{client.pk}", settings.HOTLINE_API_RATE):
             raise HttpError(429, "rate limit reached; slow down and retry later")
+        note_client_use(client)
         return client
 
 

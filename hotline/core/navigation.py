@@ -54,7 +54,8 @@ SECTIONS: list[tuple[str, object, list[Link]]] = [
         ("audit:index", _("Audit"), frozenset({M, D})),
         ("retention:plan", _("Retention"), frozenset({M, D})),
         ("iccam:errors", _("ICCAM errors"), frozenset({M, D})),
-        ("admin:index", _("Users and settings"), frozenset({D})),
+        ("accounts:admin_users", _("Users"), frozenset({D})),
+        ("accounts:admin_api_clients", _("API clients"), frozenset({D})),
     ]),
     ("account", _("Account"), [
         ("accounts:security", _("My security"), frozenset({A, S, P, M, D})),

@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from hotline.accounts.access import current_user, role_required
+from hotline.accounts.access import current_user, reauth_redirect, role_required
 from hotline.accounts.models import Role
+from hotline.accounts.session import recently_authenticated
 from hotline.assessment.access import get_item_for, visible_items
 from hotline.audit.services import Actor
 from hotline.partners import directory, services
@@ -60,6 +61,8 @@ def hotline_form(request: HttpRequest) -> HttpResponse:
     hotline = get_object_or_404(PartnerHotline, pk=pk) if pk is not None else None
     initial = {name: getattr(hotline, name) for name in directory.HOTLINE_FIELDS} if hotline else None
     form = HotlineForm(request.POST or None, initial=initial, instance=hotline)
+    if request.method == "POST" and _changes_key(request, hotline) and not recently_authenticated(request):
+        return reauth_redirect(request, back_to=request.get_full_path())  # a partner key is a trust anchor
     if request.method == "POST" and form.is_valid():
         saved = directory.save_hotline(form.cleaned_data, actor=_actor(request), hotline=hotline)
         messages.success(request, _("Partner %(name)s saved.") % {"name": saved.name})
@@ -81,8 +84,14 @@ def police_form(request: HttpRequest) -> HttpResponse:
     return render(request, "partners/police_form.html", {"form": form, "contact": contact})
 
 
+def _changes_key(request: HttpRequest, hotline: PartnerHotline | None) -> bool:
+    return request.POST.get("public_key", "").strip() != (hotline.public_key if hotline else "")
+
+
 @role_required(*EDITORS)
 def import_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and not recently_authenticated(request):
+        return reauth_redirect(request, back_to=request.get_full_path())  # an import may replace partner keys
     form = ImportForm(request.POST or None, request.FILES or None)
     summary = None
     if request.method == "POST" and form.is_valid():

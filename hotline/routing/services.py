@@ -23,6 +23,7 @@ from hotline.lib import claim
 from hotline.partners.models import PartnerHotline, PoliceContact
 from hotline.reports.models import Item, ItemStatus
 from hotline.routing.models import Decision, PoliceAnswer, Referral, Route
+from hotline.routing.package import Package, item_package, referral_package
 from hotline.tracing.models import Trace, TraceOutcome
 
 ILLEGAL = frozenset({"baseline", "national"})
@@ -161,15 +162,27 @@ def route_item(item: Item, *, trace: Trace | None, now: datetime, actor: Actor =
 
 
 def _create(item: Item, plan: Plan, trace: Trace | None, previous: Decision | None, *, now: datetime) -> Decision:
-    hold_until = None
-    if plan.hold and plan.police is not None:
-        kept = previous.hold_until if previous and previous.route == plan.route else None
-        hold_until = kept or now + timedelta(hours=settings.HOTLINE_POLICE_HOLD_HOURS)
+    hold_until = _new_hold(plan, previous, now=now)
     notice_due = (hold_until or now) if plan.notice else None
     return Decision.objects.create(
         item=item, trace=trace, decided_at=now, route=plan.route, inputs={**plan.inputs, "reasons": plan.reasons},
         partner=plan.partner, police=plan.police, direct_notice=plan.direct_notice, hold_until=hold_until,
         notice_due_at=notice_due, needs_analyst=plan.needs_analyst)
+
+
+def _new_hold(plan: Plan, previous: Decision | None, *, now: datetime) -> datetime | None:
+    """The hold of a decision (and of the referral it starts): it never ends before that referral exists.
+
+    A re-route on the same route (a site that moved to another provider at home) keeps a hold that still
+    runs; a hold that is over (released by the police, or expired) is not carried into the new referral,
+    which would then show a hold ending before it was created: the police had their hold on this content
+    and the notice to the new provider is due at once. Anything else starts a fresh hold.
+    """
+    if not plan.hold or plan.police is None:
+        return None
+    if previous is not None and previous.route == plan.route and previous.hold_until is not None:
+        return previous.hold_until if previous.hold_until > now else None
+    return now + timedelta(hours=settings.HOTLINE_POLICE_HOLD_HOURS)
 
 
 def _start_actions(item: Item, decision: Decision, plan: Plan, trace: Trace | None, *, actor: Actor,
@@ -247,6 +260,8 @@ def refer_items(items: list[Item], police: PoliceContact, *, actor: Actor, now: 
     """Queue a police referral for one item or a group (delivered by `referral_step` after commit)."""
     if not items:
         raise RoutingError("a referral needs at least one item")
+    if hold_until is not None and hold_until <= now:
+        raise RoutingError("hold_until: a referral's hold must end after the referral is made")
     referral = Referral.objects.create(
         key=uuid.uuid4(), police=police, created_at=now, next_attempt_at=now, hold_until=hold_until)
     referral.items.set(items)
@@ -267,12 +282,15 @@ def record_police_answer(referral: Referral, answer: str, *, actor: Actor, now: 
     locked = Referral.objects.select_for_update().get(pk=referral.pk)
     if answer not in PoliceAnswer.values or answer == PoliceAnswer.NONE:
         raise RoutingError(f"answer: unknown value {answer!r}")
-    if answer == PoliceAnswer.HOLD and (hold_until is None or hold_until <= now):
+    # A hold never ends before its referral exists, even for a caller whose clock reads earlier than the one
+    # that made the referral (the simulation answers at the start of its hour, after referrals made within it).
+    ends = max(now, locked.created_at)
+    if answer == PoliceAnswer.HOLD and (hold_until is None or hold_until <= ends):
         raise RoutingError("hold_until: a hold needs an end in the future")
     before = {"answer": locked.answer, "hold_until": _iso(locked.hold_until)}
     old_hold = locked.hold_until
-    new_hold = {PoliceAnswer.HOLD: hold_until, PoliceAnswer.RELEASE: now,
-                PoliceAnswer.NOT_PURSUED: now}.get(PoliceAnswer(answer), locked.hold_until)
+    new_hold = {PoliceAnswer.HOLD: hold_until, PoliceAnswer.RELEASE: ends,
+                PoliceAnswer.NOT_PURSUED: ends}.get(PoliceAnswer(answer), locked.hold_until)
     locked.answer, locked.answered_at, locked.answer_note, locked.hold_until = answer, now, note, new_hold
     locked.save(update_fields=["answer", "answered_at", "answer_note", "hold_until"])
     if new_hold != old_hold:
@@ -297,3 +315,27 @@ def _move_hold(referral: Referral, hold_until: datetime | None, *, now: datetime
 def open_decisions_needing_analyst() -> Any:
     return Decision.objects.current().filter(needs_analyst=True).select_related("item").order_by("decided_at")
 
+
+
+# --- evidence packages for the police desk ----------------------------------------------------------
+
+
+def download_referral_package(referral: Referral, *, actor: Actor, now: datetime) -> Package:
+    """The referral's signed evidence package for download, audited (`routing.package_downloaded`) each time."""
+    package = referral_package(referral, actor=actor)
+    _record_download(referral, package, actor=actor, now=now)
+    return package
+
+
+def download_item_package(item: Item, *, actor: Actor, now: datetime) -> Package:
+    """A signed evidence package of one item for download, audited each time."""
+    package = item_package(item, actor=actor)
+    _record_download(item, package, actor=actor, now=now)
+    return package
+
+
+@transaction.atomic
+def _record_download(obj: Referral | Item, package: Package, *, actor: Actor, now: datetime) -> None:
+    record(actor, "routing.package_downloaded", obj, now=now, after={
+        "file": package.filename, "sha256": package.sha256, "bytes": package.size,
+        "delivered_package": package.stored})

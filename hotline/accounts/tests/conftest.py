@@ -51,3 +51,11 @@ def signed_in(enrolled: Callable[[User], User]) -> Callable[[User], Client]:
         return client
 
     return make
+
+
+@pytest.fixture
+def superuser(admin_user: User) -> User:
+    """The administrator made a superuser as `hotline createsuperuser` would: only they open Django's admin."""
+    User.objects.filter(pk=admin_user.pk).update(is_staff=True, is_superuser=True)
+    admin_user.refresh_from_db()
+    return admin_user

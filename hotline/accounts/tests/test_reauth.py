@@ -82,11 +82,11 @@ def test_it_returns_only_to_pages_of_this_site(
 
 
 def test_a_role_change_in_the_admin_needs_recent_authentication(
-    admin_user: User, analyst: User, signed_in: Callable[[User], Client]
+    superuser: User, analyst: User, signed_in: Callable[[User], Client]
 ) -> None:
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        client = signed_in(admin_user)
+        client = signed_in(superuser)
     url = reverse("admin:accounts_user_change", args=[analyst.pk])
     form = {"username": "ana", "first_name": "", "last_name": "", "email": "", "is_active": "on",
             "role": Role.ANALYST, "organisation": "Hotline BE"}
@@ -119,11 +119,11 @@ def test_passwords_follow_the_policy(db: None) -> None:
 
 
 def test_setting_someone_elses_password_in_the_admin_needs_recent_authentication(
-    admin_user: User, analyst: User, signed_in: Callable[[User], Client]
+    superuser: User, analyst: User, signed_in: Callable[[User], Client]
 ) -> None:
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        client = signed_in(admin_user)
+        client = signed_in(superuser)
     url = reverse("admin:auth_user_password_change", args=[analyst.pk])
     with time_machine.travel(start + timedelta(minutes=5), tick=False):
         assert client.get(url).status_code == 200

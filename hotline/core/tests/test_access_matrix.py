@@ -88,6 +88,8 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "routing:referrals": ("GET", {"senior_analyst", "police_liaison", "manager"}),
     "routing:referral": ("GET", {"senior_analyst", "police_liaison", "manager"}),
     "routing:answer": ("POST", {"police_liaison"}),
+    "routing:package": ("POST", {"police_liaison", "manager"}),
+    "routing:item_package": ("POST", {"police_liaison", "manager"}),
     # takedown routes
     "takedown:notices": ("GET", {"analyst", "senior_analyst", "manager"}),
     "takedown:notice": ("GET", {"analyst", "senior_analyst", "manager"}),
@@ -150,9 +152,20 @@ ROUTES: dict[str, tuple[str, set[str]]] = {
     "accounts:reauth": ("GET", STAFF),
     "accounts:security": ("GET", STAFF),
     "accounts:recovery_codes": ("POST", STAFF),
+    "accounts:admin_users": ("GET", {"admin"}),
+    "accounts:admin_user_new": ("GET", {"admin"}),
+    "accounts:admin_user": ("GET", {"admin"}),  # pk = another user
+    "accounts:admin_user_role": ("POST", {"admin"}),
+    "accounts:admin_user_deactivate": ("POST", {"admin"}),
+    "accounts:admin_user_reactivate": ("POST", {"admin"}),
+    "accounts:admin_user_reset_second_factor": ("POST", {"admin"}),
+    "accounts:admin_user_unlock": ("POST", {"admin"}),
+    "accounts:admin_api_clients": ("GET", {"admin"}),
+    "accounts:admin_api_client_new": ("POST", {"admin"}),
+    "accounts:admin_api_client_revoke": ("POST", {"admin"}),  # pk = an API client
 }
 # Whole namespaces with one rule.
-NAMESPACES: dict[str, set[str]] = {"admin": {"admin"}}
+NAMESPACES: dict[str, set[str]] = {"admin": set()}  # superusers only: test_djangos_admin_is_for_superusers_only
 # API operations: only a bearer token of an active client opens them; sessions do not.
 API_ROUTES = {
     "api:submit": ("POST", {}),
@@ -221,7 +234,7 @@ def _provider() -> Any:
 
 def _routing_object(route: str, item: Item, make_media: Any) -> int:
     """Referral routes take a referral; the others an item."""
-    if not route.startswith("routing:referral") and route != "routing:answer":
+    if not route.startswith("routing:referral") and route not in ("routing:answer", "routing:package"):
         return item.pk
     from django.utils import timezone
 
@@ -278,6 +291,7 @@ OBJECT_FACTORIES: dict[str, Callable[[str, Item, Any], int]] = {
     "selfreferral": lambda route, item, make_media: __import__(
         "hotline.selfreferral.tests.factories", fromlist=["access_object"]).access_object(route),
     "incidents": lambda route, item, make_media: _incident_object(),
+    "accounts": lambda route, item, make_media: _accounts_object(route),
 }
 
 
@@ -290,6 +304,16 @@ def _incident_object() -> int:
     report = receive_incident(IncomingIncident(kind="sextortion", description="matrix",
                                                screenshots=[make_image("png", 1, size=(64, 64))]), actor=SYSTEM)
     return int(report.incident.pk)
+
+
+def _accounts_object(route: str) -> int:
+    """Administration routes take another user, or an API client."""
+    from hotline.accounts.services import issue_api_client
+    from hotline.audit.services import SYSTEM
+
+    if route == "accounts:admin_api_client_revoke":
+        return issue_api_client("Matrix client", "industry", actor=SYSTEM)[0].pk
+    return User.objects.create_user("matrix-target", password=None, role="analyst").pk
 
 
 def _client(persona: str, personas: dict[str, User]) -> Client:
@@ -330,7 +354,8 @@ def test_route_access_by_role(route: str, personas: dict[str, User], illegal_ite
     assert {p for p, ok in outcome.items() if ok} == allowed
 
 
-def test_admin_namespace_is_for_administrators_only(personas: dict[str, User]) -> None:
+def test_djangos_admin_is_for_superusers_only(personas: dict[str, User]) -> None:
+    """The administrator role works on the product's own pages; Django's admin is for superusers (break-glass)."""
     simple = [name for name, p in all_routes().items()
               if name.startswith("admin:") and not p.pattern.converters and "<" not in str(p.pattern)]
     assert "admin:index" in simple and "admin:accounts_user_changelist" in simple
@@ -338,8 +363,9 @@ def test_admin_namespace_is_for_administrators_only(personas: dict[str, User]) -
         if name in ("admin:logout", "admin:login"):
             continue
         url = reverse(name)
-        granted = {persona for persona in ALL - {"admin"} if _allowed(_client(persona, personas).get(url))}
+        granted = {persona for persona in ALL if _allowed(_client(persona, personas).get(url))}
         assert granted == set(), (name, granted)
+    User.objects.filter(pk=personas["admin"].pk).update(is_staff=True, is_superuser=True)
     admin = _client("admin", personas)
     for name in ("admin:index", "admin:accounts_user_changelist", "admin:audit_auditevent_changelist",
                  "admin:accounts_apiclient_changelist"):

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db.models import Count
+from django.db.models import Count, F
 
 from hotline.demo.scenario import Plan, make_plan
 from hotline.demo.simulate import Result, Simulation
 from hotline.demo.world import World
 from hotline.partners.models import Forward, InboundMessage
 from hotline.reports.models import Item
+from hotline.routing.models import Referral
 from hotline.takedown.models import Takedown
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -51,6 +52,8 @@ def test_it_ends_where_the_plan_says(plan: Plan) -> None:
     assert counts["verdict"] == dict(plan.counts()["verdict"])
     assert counts["route"] == dict(plan.counts()["route"])
     assert set(counts["referral"]) == {"sent"}  # a moved site is re-routed and referred again
+    # ... and a re-referral never carries a hold that ended before it was made (routing's _new_hold)
+    assert not Referral.objects.filter(hold_until__lt=F("created_at")).exists()
     referred = Item.objects.filter(referrals__isnull=False).distinct().count()
     assert referred == len(domestic) + len(plan.illegal(country="US"))
     assert other["forwards_acknowledged"] == len(plan.illegal(country="NL"))

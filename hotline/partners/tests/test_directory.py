@@ -205,3 +205,31 @@ def test_a_nul_or_an_unreadable_line_refuses_that_line_and_keeps_the_others() ->
     assert "Null characters are not allowed" in summary.errors[0].message
     assert "not valid CSV" in summary.errors[1].message
     assert list(PartnerHotline.objects.values_list("code", flat=True)) == ["de-sim"]
+
+
+def test_a_partner_key_changes_only_after_a_recent_password_and_code(login: Login, manager: User) -> None:
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        client = login(manager)
+    url = reverse("partners:hotline_form")
+    form = {**_hotline(), "countries": "NL", "languages": "nl", "active": "on"}
+    with time_machine.travel(start + timedelta(minutes=11), tick=False):
+        asked = client.post(url, form)
+        assert asked.status_code == 302 and asked["Location"].startswith("/accounts/confirm/")
+        assert not PartnerHotline.objects.exists()
+        assert client.post(reverse("partners:import"))["Location"].startswith("/accounts/confirm/")
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        assert client.post(url, form).status_code == 302
+    hotline = PartnerHotline.objects.get()
+    with time_machine.travel(start + timedelta(minutes=11), tick=False):
+        assert client.post(f"{url}?id={hotline.pk}", {**form, "name": "Renamed"}).status_code == 302  # no key change
+        other = signing.new_keypair()[1]
+        assert client.post(f"{url}?id={hotline.pk}", {**form, "public_key": other})["Location"].startswith(
+            "/accounts/confirm/")
+    hotline.refresh_from_db()
+    assert hotline.name == "Renamed" and hotline.public_key == KEY

@@ -181,4 +181,4 @@ def test_the_police_liaison_records_an_answer_on_the_page(domestic: Decision, lo
     event = AuditEvent.objects.get(action="routing.police_answer")
     assert event.actor_user_id == police.pk
     bad = login(police).post(reverse("routing:answer", args=[referral.pk]), {"answer": "maybe"})
-    assert bad.status_code == 302 and Referral.objects.get().answer == "not_pursued"
+    assert bad.status_code == 400 and Referral.objects.get().answer == "not_pursued"  # the page again, with errors

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from hotline.accounts.models import ApiClient, ClientKind
-from hotline.accounts.services import issue_api_client, revoke_api_client
+from hotline.accounts.services import AccountError, issue_api_client, revoke_api_client
 from hotline.audit.services import Actor
 
 
@@ -42,5 +42,8 @@ class Command(BaseCommand):
             found = ApiClient.objects.filter(name=options["name"]).first()
             if found is None:
                 raise CommandError(f"no client named {options['name']!r}")
-            revoke_api_client(found, actor=actor)
+            try:
+                revoke_api_client(found, actor=actor)
+            except AccountError as exc:
+                raise CommandError(str(exc)) from exc
             self.stdout.write(f"revoked {found.name}")
