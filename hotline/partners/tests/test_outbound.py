@@ -17,7 +17,7 @@ from hotline.assessment.tests.test_workflow import CLEAR, NOT_ILLEGAL
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.partners import delivery
-from hotline.partners.delivery import HttpTransport, Reply, backoff, claim_due, exchange_step
+from hotline.partners.delivery import HttpTransport, Reply, claim_due, exchange_step
 from hotline.partners.directory import save_hotline
 from hotline.partners.models import Forward, InboundForward, OutboundMessage
 from hotline.partners.services import (
@@ -118,8 +118,9 @@ def test_a_partner_that_is_down_gets_retries_with_growing_delays(
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
-    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
-    assert backoff(40) == timedelta(hours=6)
+    """The outbox's one back-off policy, with the exchange's base and cap from settings (30 s, 6 h)."""
+    assert [OutboundMessage(attempts=n).retry_delay().total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert OutboundMessage(attempts=40).retry_delay() == timedelta(hours=6)
 
 
 @pytest.mark.parametrize("mode", ["status:400", "status:401", "status:409"])
