@@ -204,6 +204,19 @@ def test_a_taken_message_is_not_taken_twice(peer: Peer, make_item: MakeItem) -> 
     assert claim_due(NOW, 10) == []
 
 
+@pytest.mark.parametrize("finished", ["delivered", "failed"])
+def test_a_late_failure_after_another_worker_finished_the_message_changes_nothing(
+        peer: Peer, make_item: MakeItem, finished: str) -> None:
+    """A worker whose lease ran out reports its failure after the worker that took over delivered the
+    message or gave it up: a failed message is not put back into the queue by the late retry."""
+    forward_item(make_item(), peer.hotline, trace=None, actor=SYSTEM, now=NOW)
+    [late] = claim_due(NOW, 10)
+    OutboundMessage.objects.update(state=finished, next_attempt_at=None, last_error="")
+    assert late.retry_or_fail_unless_done("timeout", retry=True, max_attempts=30, now=NOW) is None
+    message = OutboundMessage.objects.get()
+    assert (message.state, message.last_error, message.next_attempt_at) == (finished, "", None)
+
+
 def test_loopback_endpoints_are_refused_unless_simulating(
         peer: Peer, sim_partner: SimPartner, make_item: MakeItem) -> None:
     forward_item(make_item(), peer.hotline, trace=None, actor=SYSTEM, now=NOW)
