@@ -29,14 +29,15 @@ class Workers:
         self.env = env or {}
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, sink: SmtpSink, *, step: str = "notice", lease: int = 300, idle: int = 4) -> subprocess.Popen[bytes]:
+    def start(self, sink: SmtpSink, *, step: str = "notice", lease: int = 300,
+              idle: int = 4) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_", "DATABASE_"))}
         env |= {"DJANGO_SETTINGS_MODULE": "hotline.settings_test", "DATABASE_URL": self.url,
                 "HOTLINE_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
                 "HOTLINE_SMTP_HOST": sink.host, "HOTLINE_SMTP_PORT": str(sink.port),
                 "HOTLINE_TAKEDOWN_SEND_LEASE_SECONDS": str(lease), "HOTLINE_TEST_REFERRAL_LEASE_SECONDS": str(lease),
                 "HOTLINE_TEST_STEP": step, "HOTLINE_TEST_IDLE_SECONDS": str(idle)} | self.env
-        process = subprocess.Popen([sys.executable, "-m", "hotline.takedown.tests.worker_runner"],  # noqa: S603
+        process = subprocess.Popen([sys.executable, "-m", "hotline.takedown.tests.worker_runner"],
                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.started.append(process)
         return process
