@@ -65,6 +65,8 @@ class OutboxRow(models.Model):
         the transition table, in one UPDATE with ``changes`` (see ``hotline.lib.claim.claim_due`` for
         ``match``, ``where`` and ``scan``). The rows come back as they were read, before the claim."""
         values = {"next_attempt_at": now + lease, "attempts": F("attempts") + 1, **dict(changes or {})}
+        if cls.sending_state is not None:  # only rows the table lets into sending are candidates (and locked)
+            queryset = queryset.filter(**{f"{cls.state_field}__in": states.sources(cls.transitions, cls.sending_state)})
 
         def write(rows: models.QuerySet[Self]) -> int:
             if cls.sending_state is None:
