@@ -87,7 +87,7 @@ def generate(total: int, seed: int = 11) -> dict[str, int]:
         counts.update(_pipeline(cursor, plan))
         forwarded = [p for p in plan if p.get("forward")]
         counts["forwards"] = _copy(cursor, OutboundMessage, (
-            {"id": n, "message_id": uuid.UUID(int=n), "partner_id": 1, "kind": "forward", "body": {},
+            {"id": n, "key": uuid.UUID(int=n), "partner_id": 1, "kind": "forward", "body": {},
              "created_at": p["at"], "state": "delivered"} for n, p in enumerate(forwarded, 1)))
         _copy(cursor, Forward, (
             {"id": n, "item_id": p["id"], "partner_id": 1, "message_id": n, "reference": f"F{n}", "status": "removed",

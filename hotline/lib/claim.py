@@ -36,10 +36,12 @@ def skip_locked(queryset: QuerySet[M], *, of: Sequence[str] = ()) -> QuerySet[M]
     return queryset
 
 
-def claim_due(queryset: QuerySet[M], *, limit: int, update: Mapping[str, Any], match: Sequence[str] = (),
-              where: Mapping[str, Any] | None = None, of: Sequence[str] = (), scan: int = 3) -> list[M]:
+def claim_due(queryset: QuerySet[M], *, limit: int, update: Mapping[str, Any] | None = None,
+              match: Sequence[str] = (), where: Mapping[str, Any] | None = None, of: Sequence[str] = (),
+              scan: int = 3, write: Callable[[QuerySet[M]], int] | None = None) -> list[M]:
     """Claim up to ``limit`` rows of the ordered ``queryset`` by writing ``update`` to them (a lease:
-    a due time moved forward, a state set to ``sending``, an attempt counted).
+    a due time moved forward, an attempt counted), or by calling ``write`` with the rows to claim, which
+    returns how many it changed (a state move along a transition table: ``OutboxRow.claim_due``).
 
     ``match`` names the fields whose values, as read, must still hold when the row is claimed (SQLite's
     conditional UPDATE); ``where`` adds fixed conditions to it. On SQLite up to ``limit * scan``
@@ -48,26 +50,29 @@ def claim_due(queryset: QuerySet[M], *, limit: int, update: Mapping[str, Any], m
     before ``update``; callers that need the new values refresh them."""
     if limit <= 0:
         return []
+    changes = dict(update or {})
+    apply = write or (lambda rows: rows.update(**changes))
+    manager = queryset.model._default_manager
     with transaction.atomic():
         if connection.vendor == "postgresql":
             rows = list(skip_locked(queryset, of=of)[:limit])
             if rows:
-                queryset.model._default_manager.filter(pk__in=[row.pk for row in rows]).update(**update)
+                apply(manager.filter(pk__in=[row.pk for row in rows]))
             return rows
         claimed: list[M] = []
         for row in queryset[: limit * scan]:
             condition = {name: getattr(row, name) for name in match} | dict(where or {})
-            if queryset.model._default_manager.filter(pk=row.pk, **condition).update(**update) == 1:
+            if apply(manager.filter(pk=row.pk, **condition)) == 1:
                 claimed.append(row)
                 if len(claimed) >= limit:
                     break
         return claimed
 
 
-def claim_one(queryset: QuerySet[M], *, update: Mapping[str, Any], match: Sequence[str] = (),
-              where: Mapping[str, Any] | None = None) -> M | None:
+def claim_one(queryset: QuerySet[M], *, update: Mapping[str, Any] | None = None, match: Sequence[str] = (),
+              where: Mapping[str, Any] | None = None, write: Callable[[QuerySet[M]], int] | None = None) -> M | None:
     """Claim the first row of the ordered ``queryset`` (see :func:`claim_due`), or None."""
-    rows = claim_due(queryset, limit=1, update=update, match=match, where=where, scan=1)
+    rows = claim_due(queryset, limit=1, update=update, match=match, where=where, scan=1, write=write)
     return rows[0] if rows else None
 
 

@@ -1,26 +1,34 @@
-"""One outbox: the fields and the retry-or-fail cycle every outbound message row shares.
+"""One outbox: the fields, the claim and the retry-or-fail cycle every outbound message row shares.
 
-A row exists, with its idempotency key, before anything is sent; a worker claims due rows with
-``hotline.lib.claim``, sends, and records the outcome. A failed attempt is retried with one back-off
-policy (doubling minutes from 2, up to the row type's cap) until the row type's attempts are used up
-or the error says retrying cannot help; then the row fails for good. Subclasses add their ``state``
-column, its transition table and the states a retry and a give-up move to.
+A row exists, with its idempotency key, before anything is sent; a worker claims due rows
+(:meth:`OutboxRow.claim_due`: a lease, the attempt counted and the move to the sending state along the
+row type's transition table, through ``hotline.lib.claim``), sends, and records the outcome. A failed
+attempt is retried with one back-off policy (:func:`backoff`: doubling from the row type's base, up to
+its cap) until the row type's attempts are used up or the error says retrying cannot help; then the row
+fails for good. Subclasses add their ``state`` column, its transition table and the states a claim, a
+retry and a give-up move to.
+
+Row types: ``takedown.Notice``, ``takedown.RequestMessage``, ``routing.Referral``,
+``partners.OutboundMessage`` (see docs/architecture.md, "The outbox").
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from django.db import models
+from django.db.models import F
 
-from hotline.lib import states
+from hotline.lib import claim, states
 
 
-def backoff(attempts: int, *, cap: timedelta) -> timedelta:
-    """The wait before the next attempt: 2, 4, 8 … minutes after attempts 1, 2, 3 …, at most ``cap``."""
-    return min(timedelta(minutes=2 ** min(max(attempts, 1), 30)), cap)
+def backoff(attempts: int, *, cap: timedelta, base: timedelta = timedelta(minutes=2)) -> timedelta:
+    """The one back-off policy: the wait before the next attempt is ``base`` after attempt 1, doubling with
+    each further attempt, at most ``cap``. With the default base: 2, 4, 8 … minutes after attempts 1, 2, 3 …"""
+    return min(base * (1 << min(max(attempts, 1) - 1, 30)), cap)
 
 
 class OutboxRow(models.Model):
@@ -34,7 +42,11 @@ class OutboxRow(models.Model):
     retry_state: ClassVar[str]
     failed_state: ClassVar[str]
     backoff_cap: ClassVar[timedelta]
+    backoff_base: ClassVar[timedelta] = timedelta(minutes=2)
     state_field: ClassVar[str] = "state"
+    # The state a claimed row is in while it is sent: a claim moves it there along the transition table, and
+    # a failure is recorded only for a row still there. None: a claim only leases the row (no state change).
+    sending_state: ClassVar[str | None] = None
 
     class Meta:
         abstract = True
@@ -44,10 +56,57 @@ class OutboxRow(models.Model):
         return states.move(type(self)._default_manager.filter(pk=self.pk), to, table=self.transitions, now=now,
                            field=self.state_field, strict=strict, **changes)
 
+    @classmethod
+    def claim_due(cls, queryset: models.QuerySet[Self], *, now: datetime, lease: timedelta, limit: int,
+                  match: Sequence[str] = (), where: Mapping[str, Any] | None = None, scan: int = 3,
+                  changes: Mapping[str, Any] | None = None) -> list[Self]:
+        """Claim up to ``limit`` rows of the ordered ``queryset`` (due rows of this type): their lease runs
+        until ``now + lease``, the attempt is counted and, with a ``sending_state``, they move there along
+        the transition table, in one UPDATE with ``changes`` (see ``hotline.lib.claim.claim_due`` for
+        ``match``, ``where`` and ``scan``). The rows come back as they were read, before the claim."""
+        values = {"next_attempt_at": now + lease, "attempts": F("attempts") + 1, **dict(changes or {})}
+        if cls.sending_state is not None:  # only rows the table lets into sending are candidates (and locked)
+            queryset = queryset.filter(**{f"{cls.state_field}__in": states.sources(cls.transitions, cls.sending_state)})
+
+        def write(rows: models.QuerySet[Self]) -> int:
+            if cls.sending_state is None:
+                return rows.update(**values)
+            return states.move(rows, cls.sending_state, table=cls.transitions, now=now, field=cls.state_field,
+                               strict=False, **values)
+
+        return claim.claim_due(queryset, limit=limit, match=match, where=where, scan=scan, write=write)
+
+    @classmethod
+    def retry_policy(cls) -> tuple[timedelta, timedelta]:
+        """(base, cap) of the one back-off policy for this row type: its class attributes ``backoff_base``
+        and ``backoff_cap``; a row type whose operators tune them in settings reads them here."""
+        return cls.backoff_base, cls.backoff_cap
+
+    def retry_delay(self) -> timedelta:
+        """The wait before the next attempt after ``attempts`` failed ones (:func:`backoff`)."""
+        base, cap = self.retry_policy()
+        return backoff(self.attempts, base=base, cap=cap)
+
     def retry_or_fail(self, error: str, *, retry: bool, max_attempts: int, now: datetime) -> bool:
         """Record a failed attempt: due again after the back-off, or failed for good when ``retry`` is False or
         the attempts are used up. Returns whether it gave up."""
-        give_up = not retry or self.attempts >= max_attempts
-        self.move(self.failed_state if give_up else self.retry_state, now=now, last_error=error[:2000],
-                  next_attempt_at=None if give_up else now + backoff(self.attempts, cap=self.backoff_cap))
+        give_up = self._record_failure(error, retry=retry, max_attempts=max_attempts, now=now, strict=True)
+        assert give_up is not None  # strict: a row that cannot move raises InvalidTransition
         return give_up
+
+    def retry_or_fail_unless_done(self, error: str, *, retry: bool, max_attempts: int,
+                                  now: datetime) -> bool | None:
+        """:meth:`retry_or_fail` for a row another worker may have finished meanwhile (it took the row over when
+        this worker's lease ran out): None, and nothing written, when the row has left its sending state."""
+        return self._record_failure(error, retry=retry, max_attempts=max_attempts, now=now, strict=False)
+
+    def _record_failure(self, error: str, *, retry: bool, max_attempts: int, now: datetime,
+                        strict: bool) -> bool | None:
+        give_up = not retry or self.attempts >= max_attempts
+        rows = type(self)._default_manager.filter(pk=self.pk)
+        if self.sending_state is not None:
+            rows = rows.filter(**{self.state_field: self.sending_state})
+        moved = states.move(rows, self.failed_state if give_up else self.retry_state, table=self.transitions,
+                            now=now, field=self.state_field, strict=strict, last_error=error[:2000],
+                            next_attempt_at=None if give_up else now + self.retry_delay())
+        return give_up if moved else None

@@ -152,10 +152,9 @@ def _describe_lane(lane: list[OutboundMessage]) -> str:
 
 def claim_due(now: datetime, limit: int) -> list[OutboundMessage]:
     """Take up to ``limit`` due messages by moving their due time to the end of a lease."""
-    rows = claim.claim_due(OutboundMessage.objects.due(now), limit=limit, scan=2,
-                           update={"next_attempt_at": now + LEASE, "attempts": F("attempts") + 1,
-                                   "last_attempt_at": now},
-                           match=("next_attempt_at",), where={"state": DeliveryState.PENDING})
+    rows = OutboundMessage.claim_due(OutboundMessage.objects.due(now), now=now, lease=LEASE, limit=limit, scan=2,
+                                     changes={"last_attempt_at": now}, match=("next_attempt_at",),
+                                     where={"state": DeliveryState.PENDING})
     for row in rows:
         row.attempts += 1
     return _with_partners(rows)
@@ -225,11 +224,6 @@ def _verified_ack(message: OutboundMessage, body: bytes) -> dict[str, Any]:
     return {"message": signed.message, "signature": signed.signature}
 
 
-def backoff(attempts: int) -> timedelta:
-    base, cap = settings.HOTLINE_EXCHANGE_RETRY_BASE_SECONDS, settings.HOTLINE_EXCHANGE_RETRY_MAX_SECONDS
-    return timedelta(seconds=min(cap, base * 2 ** min(max(attempts - 1, 0), 30)))
-
-
 @transaction.atomic
 def _delivered(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) -> None:
     done = move_outbound(OutboundMessage.objects.filter(pk=message.pk), DeliveryState.DELIVERED, now=now,
@@ -246,19 +240,12 @@ def _delivered(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) 
 
 @transaction.atomic
 def _failed_attempt(message: OutboundMessage, error: str, *, retryable: bool, now: datetime) -> None:
-    give_up = not retryable or message.attempts >= settings.HOTLINE_EXCHANGE_MAX_ATTEMPTS
-    query = OutboundMessage.objects.filter(pk=message.pk)
-    if give_up:
-        done = move_outbound(query, DeliveryState.FAILED, now=now, strict=False, last_error=error[:2000],
-                             next_attempt_at=None)
-    else:
-        done = query.filter(state=DeliveryState.PENDING).update(last_error=error[:2000],
-                                                                next_attempt_at=now + backoff(message.attempts))
-    if done != 1:
-        return
+    give_up = message.retry_or_fail_unless_done(error, retry=retryable,
+                                                max_attempts=settings.HOTLINE_EXCHANGE_MAX_ATTEMPTS, now=now)
+    if give_up is None:
+        return  # another worker recorded it already (its lease had expired)
     log.warning("exchange message %s to %s: attempt %d failed: %s", message.message_id, message.partner.code,
                 message.attempts, error[:300])
     if give_up:
         record(SYSTEM, "exchange.failed", message, now=now,
                after={"message_id": str(message.message_id), "attempts": message.attempts, "error": error[:500]})
-

@@ -3,13 +3,16 @@ outbound messages, forwards with their status history, the inbound log and forwa
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from hotline.lib import states
+from hotline.lib.outbox import OutboxRow
 
 
 class PartnerHotlineQuerySet(models.QuerySet["PartnerHotline"]):
@@ -121,8 +124,10 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-# (from, to) -> the time field the move stamps. A failed message may be sent again (requeue).
+# (from, to) -> the time field the move stamps. A message stays pending while it is sent (a claim is a
+# lease on its due time: pending -> pending, as is a retry). A failed message may be sent again (requeue).
 OUTBOUND_TRANSITIONS: states.Transitions = {
+    (DeliveryState.PENDING, DeliveryState.PENDING): None,  # claimed, or a retry after the back-off
     (DeliveryState.PENDING, DeliveryState.DELIVERED): "delivered_at",
     (DeliveryState.PENDING, DeliveryState.FAILED): "failed_at",
     (DeliveryState.FAILED, DeliveryState.PENDING): None,
@@ -134,23 +139,25 @@ class OutboundMessageQuerySet(models.QuerySet["OutboundMessage"]):
         return self.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at", "pk")
 
 
-class OutboundMessage(models.Model):
+class OutboundMessage(OutboxRow):
     """A message to a partner: a row first, sent by the worker after commit, retried with backoff.
 
-    ``message_id`` is the idempotency key: every attempt sends the same id, body and ``created_at``.
+    ``key`` is the idempotency key, sent as the protocol's message id (``message_id``): every attempt sends
+    the same id, body and ``created_at``. ``next_attempt_at`` is the due time while pending (a lease while a
+    worker sends it); None once delivered or failed.
     """
 
-    message_id = models.UUIDField(unique=True)
+    transitions = OUTBOUND_TRANSITIONS
+    # No separate sending state: a claimed message stays pending, leased by its due time.
+    sending_state, retry_state, failed_state = DeliveryState.PENDING, DeliveryState.PENDING, DeliveryState.FAILED
+
     partner = models.ForeignKey(PartnerHotline, on_delete=models.PROTECT, related_name="outbound")
     kind = models.CharField(max_length=10, choices=MessageKind.choices)
     body = models.JSONField()
     created_at = models.DateTimeField()
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    # Due time while pending (a lease while a worker sends it); None once delivered or failed.
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)  # HOTLINE_EXCHANGE_MAX_ATTEMPTS has no upper bound
     last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     answer = models.JSONField(null=True, blank=True)
@@ -170,7 +177,19 @@ class OutboundMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.message_id} to {self.partner_id}: {self.state}"
+        return f"{self.kind} {self.key} to {self.partner_id}: {self.state}"
+
+    @property
+    def message_id(self) -> uuid.UUID:
+        """The protocol's name for the key: the message id every copy of this message carries."""
+        return self.key
+
+    @classmethod
+    def retry_policy(cls) -> tuple[timedelta, timedelta]:
+        """The one back-off policy with the exchange's own base and cap (seconds, from settings): a partner's
+        endpoint is a machine that usually recovers within seconds, so the first retries come quickly."""
+        return (timedelta(seconds=settings.HOTLINE_EXCHANGE_RETRY_BASE_SECONDS),
+                timedelta(seconds=settings.HOTLINE_EXCHANGE_RETRY_MAX_SECONDS))
 
 
 class Forward(models.Model):

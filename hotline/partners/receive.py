@@ -160,7 +160,7 @@ def _forward(ctx: _Context, body: ForwardBody, row: InboundMessage) -> str:
 
 def _status(ctx: _Context, body: StatusBody) -> str:
     assert ctx.partner is not None and ctx.envelope is not None
-    forward = Forward.objects.filter(partner=ctx.partner, message__message_id=body.forward_id).first()
+    forward = Forward.objects.filter(partner=ctx.partner, message__key=body.forward_id).first()
     if forward is None:
         raise bad_schema("body.forward_id", "we sent you no forward with this id")
     apply_status(forward, body.status, at=protocol.parse_time(body.at), note=body.note,

@@ -137,7 +137,7 @@ def _usable(partner: PartnerHotline) -> None:
 
 
 def _queue(partner: PartnerHotline, kind: str, body: dict[str, Any], now: datetime) -> OutboundMessage:
-    return OutboundMessage.objects.create(message_id=uuid.uuid4(), partner=partner, kind=kind, body=body,
+    return OutboundMessage.objects.create(key=uuid.uuid4(), partner=partner, kind=kind, body=body,
                                           created_at=now, next_attempt_at=now)
 
 
@@ -168,8 +168,8 @@ def requeue(message: OutboundMessage, *, actor: Actor, now: datetime) -> None:
     """Send a failed message again, with the same id (after a partner fixed their side)."""
     if message.state != DeliveryState.FAILED:
         raise ExchangeError("only a failed message can be sent again")
-    move_outbound(OutboundMessage.objects.filter(pk=message.pk), DeliveryState.PENDING, now=now, strict=False,
-                  next_attempt_at=now, attempts=0, failed_at=None)
+    move_outbound(OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.FAILED), DeliveryState.PENDING,
+                  now=now, strict=False, next_attempt_at=now, attempts=0, failed_at=None)
     record(actor, "exchange.requeued", message, now=now, after={"message_id": str(message.message_id)})
 
 

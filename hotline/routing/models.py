@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from hotline.lib import states
+from hotline.lib.outbox import OutboxRow
 
 
 class Route(models.TextChoices):
@@ -100,21 +101,22 @@ class ReferralQuerySet(models.QuerySet["Referral"]):
         return self.filter(status=ReferralStatus.SENDING, next_attempt_at__lte=now)
 
 
-class Referral(models.Model):
+class Referral(OutboxRow):
     """A police referral of one item or a group: a structured summary plus an evidence package, delivered once.
 
     `key` is the idempotency key: the e-mail Message-ID and the HTTP idempotency header derive from it, so a
     resend after a crash is the same message."""
 
-    key = models.UUIDField(unique=True)
+    transitions = REFERRAL_TRANSITIONS
+    state_field = "status"
+    sending_state, retry_state, failed_state = ReferralStatus.SENDING, ReferralStatus.QUEUED, ReferralStatus.FAILED
+    backoff_cap = timedelta(hours=24)  # the referral worker's cap before the outbox (notices: 6 h)
+
     police = models.ForeignKey("partners.PoliceContact", on_delete=models.PROTECT, related_name="referrals")
     items = models.ManyToManyField("reports.Item", related_name="referrals")
     created_at = models.DateTimeField(_("created at"))
     status = models.CharField(_("status"), max_length=10, choices=ReferralStatus.choices,
                               default=ReferralStatus.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     summary = models.JSONField(default=dict)
     package_path = models.CharField(max_length=500, blank=True)

@@ -16,18 +16,16 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from hotline.assessment.annotations import item_annotations
 from hotline.audit.services import SYSTEM, record
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.export import export_items
-from hotline.lib import claim
 from hotline.lib import http as outbound
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item
-from hotline.routing.models import Referral, ReferralStatus, move_referral
+from hotline.routing.models import Referral, ReferralStatus
 from hotline.tracing.models import Trace
 
 LEASE = timedelta(minutes=10)
@@ -48,10 +46,10 @@ def message_id(referral: Referral) -> str:
 def _claim(now: datetime) -> Referral | None:
     """1. Take one due (or lease-expired) referral and mark it `sending` with a lease, in its own transaction."""
     due = (Referral.objects.delivery_due(now) | Referral.objects.lease_expired(now)).order_by("next_attempt_at")
-    referral = claim.claim_one(due, match=("status", "next_attempt_at"), update={
-        "status": ReferralStatus.SENDING, "next_attempt_at": now + LEASE, "attempts": F("attempts") + 1})
-    if referral is None:
+    claimed = Referral.claim_due(due, now=now, lease=LEASE, limit=1, scan=1, match=("status", "next_attempt_at"))
+    if not claimed:
         return None
+    referral = claimed[0]
     referral.refresh_from_db()
     return referral
 
@@ -74,8 +72,7 @@ def referral_step() -> bool:
 
 def _sent(referral: Referral, *, now: datetime) -> None:
     with transaction.atomic():
-        move_referral(Referral.objects.filter(pk=referral.pk), ReferralStatus.SENT, now=now, next_attempt_at=None,
-                      last_error="")
+        referral.move(ReferralStatus.SENT, now=now, next_attempt_at=None, last_error="")
         for item in referral.items.all():
             record(SYSTEM, "routing.referral_sent", item, now=now,
                    after={"referral": str(referral.key), "police": referral.police_id,
@@ -83,12 +80,9 @@ def _sent(referral: Referral, *, now: datetime) -> None:
 
 
 def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
-    give_up = not exc.retry or referral.attempts >= settings.HOTLINE_REFERRAL_ATTEMPTS
-    status = ReferralStatus.FAILED if give_up else ReferralStatus.QUEUED
-    delay = timedelta(minutes=min(2 ** referral.attempts, 24 * 60))
     with transaction.atomic():
-        move_referral(Referral.objects.filter(pk=referral.pk), status, now=now, last_error=str(exc)[:2000],
-                      next_attempt_at=None if give_up else now + delay)
+        give_up = referral.retry_or_fail(str(exc), retry=exc.retry, max_attempts=settings.HOTLINE_REFERRAL_ATTEMPTS,
+                                         now=now)
         record(SYSTEM, "routing.referral_failed" if give_up else "routing.referral_retry", referral, now=now,
                after={"error": str(exc)[:500], "attempt": referral.attempts})
 

@@ -11,13 +11,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.template.loader import select_template
 from django.utils import timezone, translation
 
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
-from hotline.lib import claim
 from hotline.reports.models import Item
 from hotline.takedown import conf, links
 from hotline.takedown.channels import ChannelError, OutboundMessage, channel_for
@@ -168,12 +166,12 @@ def follow_up(request_id: int, *, now: datetime) -> str:
 
 
 def _claim(now: datetime) -> RequestMessage | None:
-    due = (RequestMessage.objects.filter(state__in=[NoticeState.QUEUED, NoticeState.SENDING],
-                                         next_attempt_at__lte=now).order_by("next_attempt_at", "pk"))
-    message = claim.claim_one(due, match=("state", "attempts"), update={
-        "state": NoticeState.SENDING, "next_attempt_at": now + conf.send_lease(), "attempts": F("attempts") + 1})
-    if message is None:
+    due = RequestMessage.objects.due(now).order_by("next_attempt_at", "pk")
+    claimed = RequestMessage.claim_due(due, now=now, lease=conf.send_lease(), limit=1, scan=1,
+                                       match=("state", "attempts"))
+    if not claimed:
         return None
+    message = claimed[0]
     message.refresh_from_db()
     return message
 
@@ -185,18 +183,14 @@ def _send(message: RequestMessage, *, now: datetime) -> None:
             raise ChannelError("the request was answered meanwhile", retry=False)
         channel_for("email").send(render_request(message))
     except ChannelError as exc:
-        give_up = not exc.retry or message.attempts >= settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS
         with transaction.atomic():
-            move_request_message(
-                RequestMessage.objects.filter(pk=message.pk), NoticeState.FAILED if give_up else NoticeState.QUEUED,
-                now=now, last_error=str(exc)[:2000],
-                next_attempt_at=None if give_up else now + timedelta(minutes=min(2 ** message.attempts, 360)))
+            give_up = message.retry_or_fail(str(exc), retry=exc.retry,
+                                            max_attempts=settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS, now=now)
             record(SYSTEM, "inforequest.message_failed" if give_up else "inforequest.message_retry", request,
                    now=now, after={"message": message.kind, "number": message.number, "error": str(exc)[:500]})
         return
     with transaction.atomic():
-        move_request_message(RequestMessage.objects.filter(pk=message.pk), NoticeState.SENT, now=now,
-                             next_attempt_at=None)
+        message.move(NoticeState.SENT, now=now, next_attempt_at=None)
         if message.kind == RequestMessageKind.REQUEST:
             InfoRequest.objects.filter(pk=request.pk, sent_at__isnull=True).update(sent_at=now)
         record(SYSTEM, "inforequest.message_sent", request, now=now,

@@ -200,7 +200,7 @@ class Notice(OutboxRow):
     before anything is sent: the e-mail Message-ID and the API idempotency header derive from ``key``."""
 
     transitions = NOTICE_TRANSITIONS
-    retry_state, failed_state = NoticeState.QUEUED, NoticeState.FAILED
+    sending_state, retry_state, failed_state = NoticeState.SENDING, NoticeState.QUEUED, NoticeState.FAILED
     backoff_cap = timedelta(hours=6)
 
     kind = models.CharField(_("kind"), max_length=12, choices=NoticeKind.choices)
@@ -415,19 +415,27 @@ class RequestMessageKind(models.TextChoices):
     REMINDER = "reminder", _("Reminder")
 
 
-class RequestMessage(models.Model):
+class RequestMessageQuerySet(models.QuerySet["RequestMessage"]):
+    def due(self, now: datetime) -> RequestMessageQuerySet:
+        """Ready to send: queued and due (a retry's delay over), or a sender's lease ran out."""
+        return self.filter(state__in=[NoticeState.QUEUED, NoticeState.SENDING], next_attempt_at__lte=now)
+
+
+class RequestMessage(OutboxRow):
     """One outbound e-mail of an information request (the request or a reminder), a row before it is sent."""
 
-    key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    transitions = REQUEST_MESSAGE_TRANSITIONS
+    sending_state, retry_state, failed_state = NoticeState.SENDING, NoticeState.QUEUED, NoticeState.FAILED
+    backoff_cap = timedelta(hours=6)
+
     request = models.ForeignKey(InfoRequest, on_delete=models.CASCADE, related_name="messages")
     kind = models.CharField(max_length=10, choices=RequestMessageKind.choices)
     number = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=10, choices=NoticeState.choices, default=NoticeState.QUEUED)
     created_at = models.DateTimeField()
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[RequestMessageQuerySet] = RequestMessageQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         indexes = [

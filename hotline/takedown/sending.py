@@ -63,12 +63,12 @@ def notice_step(*, now: datetime | None = None, limit: int = 20) -> bool:
 
 def claim_notice(now: datetime) -> Notice | None:
     with transaction.atomic():
-        notice = claim.claim_one(
-            Notice.objects.due(now).order_by("next_attempt_at", "pk"), match=("state", "attempts", "next_attempt_at"),
-            update={"state": NoticeState.SENDING, "next_attempt_at": now + conf.send_lease(),
-                    "attempts": F("attempts") + 1})
-        if notice is None:
+        claimed = Notice.claim_due(Notice.objects.due(now).order_by("next_attempt_at", "pk"), now=now,
+                                   lease=conf.send_lease(), limit=1, scan=1,
+                                   match=("state", "attempts", "next_attempt_at"))
+        if not claimed:
             return None
+        notice = claimed[0]
         if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
             record(SYSTEM, "takedown.notice_lease_expired", notice, now=now,
                    after={"notice": notice.reference, "attempt": notice.attempts + 1})

@@ -86,7 +86,8 @@ STATE_WRITES_ELSEWHERE: dict[str, set[str]] = {
 
 
 def _state_writes(path: Path) -> list[tuple[str, int]]:
-    """(enclosing function, line) of every `.update(state=/status=…)` and every `x.state = / x.status =`."""
+    """(enclosing function, line) of every `.update(state=/status=…)`, every claim that writes a state
+    (`claim_due(…, update={"state": …})`) and every `x.state = / x.status =`."""
     found: list[tuple[str, int]] = []
 
     def visit(node: ast.AST, function: str) -> None:
@@ -95,6 +96,9 @@ def _state_writes(path: Path) -> list[tuple[str, int]]:
             if (isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr == "update"
                     and {k.arg for k in child.keywords} & {"state", "status"}):
                 found.append((function, child.lineno))
+            if isinstance(child, ast.keyword) and child.arg == "update" and isinstance(child.value, ast.Dict) and {
+                    k.value for k in child.value.keys if isinstance(k, ast.Constant)} & {"state", "status"}:
+                found.append((function, child.value.lineno))
             if isinstance(child, ast.Assign):
                 targets = [e for t in child.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
                 if any(isinstance(t, ast.Attribute) and t.attr in ("state", "status") for t in targets):

@@ -17,7 +17,7 @@ from hotline.assessment.tests.test_workflow import CLEAR, NOT_ILLEGAL
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.partners import delivery
-from hotline.partners.delivery import HttpTransport, Reply, backoff, claim_due, exchange_step
+from hotline.partners.delivery import HttpTransport, Reply, claim_due, exchange_step
 from hotline.partners.directory import save_hotline
 from hotline.partners.models import Forward, InboundForward, OutboundMessage
 from hotline.partners.services import (
@@ -118,8 +118,9 @@ def test_a_partner_that_is_down_gets_retries_with_growing_delays(
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
-    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
-    assert backoff(40) == timedelta(hours=6)
+    """The outbox's one back-off policy, with the exchange's base and cap from settings (30 s, 6 h)."""
+    assert [OutboundMessage(attempts=n).retry_delay().total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert OutboundMessage(attempts=40).retry_delay() == timedelta(hours=6)
 
 
 @pytest.mark.parametrize("mode", ["status:400", "status:401", "status:409"])
@@ -201,6 +202,19 @@ def test_a_taken_message_is_not_taken_twice(peer: Peer, make_item: MakeItem) -> 
     forward_item(make_item(), peer.hotline, trace=None, actor=SYSTEM, now=NOW)
     assert len(claim_due(NOW, 10)) == 1
     assert claim_due(NOW, 10) == []
+
+
+@pytest.mark.parametrize("finished", ["delivered", "failed"])
+def test_a_late_failure_after_another_worker_finished_the_message_changes_nothing(
+        peer: Peer, make_item: MakeItem, finished: str) -> None:
+    """A worker whose lease ran out reports its failure after the worker that took over delivered the
+    message or gave it up: a failed message is not put back into the queue by the late retry."""
+    forward_item(make_item(), peer.hotline, trace=None, actor=SYSTEM, now=NOW)
+    [late] = claim_due(NOW, 10)
+    OutboundMessage.objects.update(state=finished, next_attempt_at=None, last_error="")
+    assert late.retry_or_fail_unless_done("timeout", retry=True, max_attempts=30, now=NOW) is None
+    message = OutboundMessage.objects.get()
+    assert (message.state, message.last_error, message.next_attempt_at) == (finished, "", None)
 
 
 def test_loopback_endpoints_are_refused_unless_simulating(

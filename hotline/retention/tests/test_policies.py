@@ -210,10 +210,10 @@ def test_it_anonymises_notices_once_sent_and_leaves_those_still_queued(make_item
 def test_it_stubs_partner_message_bodies_keeping_their_hash(make_item: Callable[..., Item]) -> None:
     partner = PartnerHotline.objects.create(code="hotline-nl", name="Hotline NL", countries=["NL"])
     body = {"url": "http://x.sim.test/", "sha256": "a" * 64}
-    out = OutboundMessage.objects.create(message_id="00000000-0000-0000-0000-000000000001", partner=partner,
+    out = OutboundMessage.objects.create(key="00000000-0000-0000-0000-000000000001", partner=partner,
                                          kind="forward", body=body, created_at=T0, state="delivered",
                                          next_attempt_at=None, delivered_at=T0, answer={"ok": True})
-    pending = OutboundMessage.objects.create(message_id="00000000-0000-0000-0000-000000000002", partner=partner,
+    pending = OutboundMessage.objects.create(key="00000000-0000-0000-0000-000000000002", partner=partner,
                                              kind="status", body=body, created_at=T0, next_attempt_at=T0)
     inbound = InboundMessage.objects.create(received_at=T0, partner=partner, outcome="bad_schema",
                                             http_status=400, field="items[0].url", detail="not a URL",

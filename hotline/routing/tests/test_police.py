@@ -182,3 +182,21 @@ def test_the_police_liaison_records_an_answer_on_the_page(domestic: Decision, lo
     assert event.actor_user_id == police.pk
     bad = login(police).post(reverse("routing:answer", args=[referral.pk]), {"answer": "maybe"})
     assert bad.status_code == 400 and Referral.objects.get().answer == "not_pursued"  # the page again, with errors
+
+
+def test_a_claim_moves_only_rows_the_transition_table_lets_into_sending(
+        domestic: Decision, referral_dir: Path) -> None:
+    now = timezone.now()
+    Referral.objects.update(status=ReferralStatus.FAILED, next_attempt_at=now)  # due, but failed for good
+    assert Referral.claim_due(Referral.objects.all(), now=now, lease=LEASE, limit=5) == []
+    Referral.objects.update(status=ReferralStatus.QUEUED)
+    [claimed] = Referral.claim_due(Referral.objects.all(), now=now, lease=LEASE, limit=5)
+    claimed.refresh_from_db()
+    assert (claimed.status, claimed.attempts, claimed.next_attempt_at) == (ReferralStatus.SENDING, 1, now + LEASE)
+
+
+def test_a_referral_backs_off_on_the_outbox_policy_up_to_a_day(domestic: Decision) -> None:
+    referral = Referral.objects.get()
+    delays = [Referral(attempts=n).retry_delay() for n in (1, 2, 3, 10, 11, 40)]
+    assert delays == [timedelta(minutes=m) for m in (2, 4, 8, 1024)] + [timedelta(hours=24)] * 2
+    assert referral.retry_policy() == (timedelta(minutes=2), timedelta(hours=24))

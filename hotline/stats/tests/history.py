@@ -98,7 +98,7 @@ def takedown(target: Item, provider: Provider, *, notice: datetime | None, state
 def forward(history: History, target: Item, created: datetime, *, notice: datetime | None,
             removed: datetime | None) -> Forward:
     assert history.partner is not None
-    message = OutboundMessage.objects.create(message_id=uuid.uuid4(), partner=history.partner, kind="forward",
+    message = OutboundMessage.objects.create(key=uuid.uuid4(), partner=history.partner, kind="forward",
                                              body={}, created_at=created, state="delivered")
     status = "removed" if removed else ("notice_sent" if notice else "received")
     return Forward.objects.create(item=target, partner=history.partner, message=message, reference=f"F-{target.pk}",

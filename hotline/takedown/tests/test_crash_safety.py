@@ -4,15 +4,11 @@ id, and several workers in parallel never send a notice twice."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,51 +23,21 @@ from hotline.sim.smtp import SmtpSink
 from hotline.takedown.models import Notice, NoticeState
 from hotline.takedown.render import message_id
 from hotline.takedown.tests.conftest import MakeContact, MakeTraced
+from hotline.takedown.tests.workers import Workers, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[3]
-Start = Callable[[], "subprocess.Popen[bytes]"]
 
 
 @pytest.fixture
 def start_worker(sim_dns: SimDns, sim_rdap: SimRdap) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start a notice worker process. ``lease`` is how long a send may take before another worker may take
-    the notice over, ``idle`` how long the worker goes on without work: both generous unless a test needs
-    a lease to run out, so a busy machine never makes two workers send the same notice."""
+    """Start a notice worker process (see ``Workers``), with the loopback DNS and RDAP for the re-trace."""
     if connection.vendor != "postgresql":
         pytest.skip("worker processes share the test database only on PostgreSQL")
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(sink: SmtpSink, *, lease: int = 300, idle: int = 4) -> subprocess.Popen[bytes]:
-        host, port = sim_dns.nameserver
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_", "DATABASE_"))}
-        env |= {"DJANGO_SETTINGS_MODULE": "hotline.settings_test", "DATABASE_URL": url,
-                "HOTLINE_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                "HOTLINE_SMTP_HOST": sink.host, "HOTLINE_SMTP_PORT": str(sink.port),
-                "HOTLINE_TAKEDOWN_SEND_LEASE_SECONDS": str(lease), "HOTLINE_FETCH_ALLOW_LOOPBACK": "true",
-                "HOTLINE_DNS_RESOLVERS": f"{host}:{port}", "HOTLINE_RDAP_BASE_URL": sim_rdap.base_url,
-                "HOTLINE_TEST_IDLE_SECONDS": str(idle)}
-        process = subprocess.Popen([sys.executable, "-m", "hotline.takedown.tests.worker_runner"],
-                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    host, port = sim_dns.nameserver
+    workers = Workers(env={"HOTLINE_FETCH_ALLOW_LOOPBACK": "true", "HOTLINE_DNS_RESOLVERS": f"{host}:{port}",
+                           "HOTLINE_RDAP_BASE_URL": sim_rdap.base_url})
+    yield workers.start
+    workers.stop()
 
 
 def _all_sent() -> bool:
@@ -84,14 +50,14 @@ def test_a_worker_killed_mid_send_is_replaced_by_the_same_message(
     traced_item(make_contact(), due=timezone.now() - timedelta(hours=2))
     with SmtpSink(data_delay=30) as sink:  # slow to accept DATA: the kill lands inside the send
         first = start_worker(sink, lease=3)  # the replacement takes the notice over once this lease runs out
-        _wait(lambda: sink.data_started >= 1, 60, "the first worker to start sending")
+        wait_until(lambda: sink.data_started >= 1, 60, "the first worker to start sending")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         notice = Notice.objects.get()
         assert (notice.state, notice.attempts, notice.sent_at) == (NoticeState.SENDING, 1, None)
         sink.data_delay = 0
         start_worker(sink, lease=3, idle=120)  # waits out the first lease however slow the machine is
-        _wait(_all_sent, 60, "the second worker to finish the notice")
+        wait_until(_all_sent, 60, "the second worker to finish the notice")
         received = sink.wait_for(2)
     notice.refresh_from_db()
     assert notice.attempts == 2 and notice.sent_at is not None
@@ -111,7 +77,7 @@ def test_parallel_workers_never_send_a_notice_twice(
             contact = make_contact(channel="api", endpoint=api.url) if n % 3 == 0 else make_contact()
             traced_item(contact, due=due)
         workers = [start_worker(sink) for _ in range(3)]
-        _wait(lambda: Notice.objects.count() == 30 and _all_sent(), 120, "all 30 notices to be sent")
+        wait_until(lambda: Notice.objects.count() == 30 and _all_sent(), 120, "all 30 notices to be sent")
         for worker in workers:
             worker.wait(timeout=30)
         emails = Counter(m.message_id for m in sink.messages())

@@ -1,13 +1,33 @@
-"""A notice worker process for the crash-safety tests: ``python -m hotline.takedown.tests.worker_runner``.
+"""An outbox worker process for the crash-safety tests: ``python -m hotline.takedown.tests.worker_runner``.
 
-Runs ``notice_step`` (one notice per step, so a kill lands inside one send) until it has found no work
-for ``HOTLINE_TEST_IDLE_SECONDS``; settings come from the environment like any worker's.
+Runs one worker step (``HOTLINE_TEST_STEP``: ``notice`` (default), ``inforequest`` or ``referral``; one row
+per step, so a kill lands inside one send) until it has found no work for ``HOTLINE_TEST_IDLE_SECONDS``;
+settings come from the environment like any worker's. The referral lease is a constant of its module:
+``HOTLINE_TEST_REFERRAL_LEASE_SECONDS`` shortens it so a test can wait out a dead worker's lease.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from datetime import timedelta
+
+
+def _step(name: str) -> Callable[[], bool]:
+    if name == "inforequest":
+        from hotline.takedown.inforequests import inforequest_step
+
+        return lambda: inforequest_step(limit=1)
+    if name == "referral":
+        from hotline.routing import police
+
+        if lease := os.environ.get("HOTLINE_TEST_REFERRAL_LEASE_SECONDS"):
+            police.LEASE = timedelta(seconds=float(lease))
+        return police.referral_step
+    from hotline.takedown.sending import notice_step
+
+    return lambda: notice_step(limit=1)
 
 
 def main() -> None:
@@ -15,12 +35,11 @@ def main() -> None:
     import django
 
     django.setup()
-    from hotline.takedown.sending import notice_step
-
+    step = _step(os.environ.get("HOTLINE_TEST_STEP", "notice"))
     idle = float(os.environ.get("HOTLINE_TEST_IDLE_SECONDS", "4"))
     last_work = time.monotonic()
     while time.monotonic() - last_work < idle:
-        if notice_step(limit=1):
+        if step():
             last_work = time.monotonic()
         else:
             time.sleep(0.05)
