@@ -71,13 +71,14 @@ class FileOut(Schema):
 
 
 def _shared_banks(names: list[str] | None = None) -> list[int]:
-    """The shared banks, or those of ``names`` (each must be a shared bank: 400 otherwise)."""
+    """The shared banks, or those of ``names`` (each must name a shared bank: 404 otherwise, as for any
+    resource this client cannot see; a private bank's name reads the same as one that does not exist)."""
     shared = dict(Bank.objects.filter(shared_via_api=True, is_active=True).values_list("name", "pk"))
     if names is None:
         return list(shared.values())
     unknown = sorted(set(names) - set(shared))
     if unknown:
-        raise HttpError(400, f"banks: no shared bank named {unknown[0]!r}")
+        raise HttpError(404, f"banks: no shared bank named {unknown[0]!r}")
     return [shared[n] for n in set(names)]
 
 
@@ -105,7 +106,7 @@ def _results(signals: list[tuple[str, str]], banks: list[str] | None = None) -> 
             for i, (t, v) in enumerate(signals)]
 
 
-@router.post("/hashes/lookup", response={200: LookupOut, 400: ErrorOut, 413: ErrorOut},
+@router.post("/hashes/lookup", response={200: LookupOut, 400: ErrorOut, 404: ErrorOut, 413: ErrorOut},
              summary="Look up hashes (batch), optionally in chosen banks")
 def lookup_hashes(request: HttpRequest, payload: LookupIn) -> dict[str, object]:
     request_client(request)
@@ -114,7 +115,7 @@ def lookup_hashes(request: HttpRequest, payload: LookupIn) -> dict[str, object]:
     return {"results": _results([(h.signal_type, h.value) for h in payload.hashes], payload.banks)}
 
 
-@router.post("/hashes/match-file", response={200: FileOut, 400: ErrorOut, 413: ErrorOut},
+@router.post("/hashes/match-file", response={200: FileOut, 400: ErrorOut, 404: ErrorOut, 413: ErrorOut},
              summary="Hash an uploaded file and look it up (``?banks=A&banks=B`` for chosen banks)")
 def match_file(request: HttpRequest, file: File[UploadedFile], dihedral: bool = False,
                banks: Query[list[str] | None] = None) -> dict[str, object]:

@@ -18,7 +18,7 @@ from hotline.iccam import conf, pull, push, services
 from hotline.iccam.client import IccamError, IccamSession
 from hotline.iccam.codes import Table
 from hotline.iccam.models import ENDPOINTS, Push, PushKind, PushState
-from hotline.lib import claim
+from hotline.lib import claim, states
 
 log = logging.getLogger("hotline.iccam")
 PULL_LEASE = timedelta(minutes=10)
@@ -75,8 +75,8 @@ def claim_push(now: datetime) -> Push | None:
     with transaction.atomic():
         row = claim.claim_one(
             Push.objects.due(now).order_by("next_attempt_at", "pk"), match=("state", "attempts", "next_attempt_at"),
-            update={"state": PushState.SENDING, "next_attempt_at": now + conf.send_lease(),
-                    "attempts": F("attempts") + 1})
+            write=lambda rows: states.move(rows, PushState.SENDING, table=Push.transitions, now=now, strict=False,
+                                           next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1))
         if row is None:
             return None
         cut_off = row.state == PushState.SENDING  # the previous sender died mid-send

@@ -242,4 +242,4 @@ def test_the_match_api_looks_in_chosen_banks_and_returns_provenance(
     everything = client.post(url, {"hashes": body["hashes"]}, content_type="application/json", **headers)
     assert len(everything.json()["results"][0]["matches"]) == 2
     hidden = client.post(url, {**body, "banks": ["Private"]}, content_type="application/json", **headers)
-    assert hidden.status_code == 400 and "Private" in hidden.json()["detail"]
+    assert hidden.status_code == 404 and "Private" in hidden.json()["detail"]
