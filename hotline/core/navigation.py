@@ -24,11 +24,11 @@ SECTIONS: list[tuple[str, object, list[Link]]] = [
         ("assessment:queue", _("Queue"), frozenset({A, S})),
         ("assessment:items", _("Items"), frozenset({A, S, P, M})),
         ("hashes:pending", _("Confirm hashes"), frozenset({A, S})),
-        ("selfreferral:queue", _("Self-referrals"), frozenset({A, S})),
         ("mailintake:mails", _("E-mail intake"), frozenset({S, M})),
     ]),
     ("follow-up", _("Follow-up"), [
         ("incidents:queue", _("Reports without URL"), frozenset({A, S, P})),
+        ("selfreferral:queue", _("Self-referrals"), frozenset({A, S})),
         ("routing:attention", _("Routing"), frozenset({A, S, M})),
         ("routing:referrals", _("Referrals"), frozenset({S, P, M})),
         ("cases:list", _("Cases"), frozenset({A, S, P, M})),
