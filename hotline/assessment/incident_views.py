@@ -28,7 +28,7 @@ from hotline.assessment.codes import REPORT_ANNOTATIONS, annotations_of
 from hotline.assessment.incident_forms import IncidentAnnotationsForm, IncidentReportForm, ReferForm
 from hotline.assessment.models import Incident, IncidentScreenshot, IncidentStatus
 from hotline.audit.services import Actor, timeline
-from hotline.lib.ratelimit import allow, client_ip
+from hotline.reports.views import rate_limited
 
 PUBLIC = Actor(label="public")
 STAFF = incidents.INCIDENT_STAFF
@@ -73,10 +73,9 @@ def report_form(request: HttpRequest) -> HttpResponse:
 def _report_form(request: HttpRequest) -> HttpResponse:
     form = IncidentReportForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
-        if not allow("public-incident", client_ip(request), settings.HOTLINE_PUBLIC_RATE):
-            response = render(request, "reports/rate_limited.html", status=429)
-            response["Retry-After"] = "3600"
-            return response
+        limited = rate_limited(request, "public-incident", settings.HOTLINE_PUBLIC_RATE)
+        if limited:
+            return limited
         if form.is_valid():
             data = form.cleaned_data
             try:

@@ -19,7 +19,9 @@ from hotline.reports.services import IncomingReport, public_status, receive_repo
 PUBLIC = Actor(label="public")
 
 
-def _limited(request: HttpRequest, scope: str, rate: str) -> HttpResponse | None:
+def rate_limited(request: HttpRequest, scope: str, rate: str) -> HttpResponse | None:
+    """None while this address is within ``rate`` for ``scope``; else the public "try again later" page (429).
+    Every public form (reports, reports without a URL, self-referral) answers its limit with this page."""
     if allow(scope, client_ip(request), rate):
         return None
     response = render(request, "reports/rate_limited.html", status=429)
@@ -32,7 +34,7 @@ def _limited(request: HttpRequest, scope: str, rate: str) -> HttpResponse | None
 def report_form(request: HttpRequest) -> HttpResponse:
     form = PublicReportForm(request.POST or None)
     if request.method == "POST":
-        limited = _limited(request, "public-report", settings.HOTLINE_PUBLIC_RATE)
+        limited = rate_limited(request, "public-report", settings.HOTLINE_PUBLIC_RATE)
         if limited:
             return limited
         if form.is_valid():
@@ -53,7 +55,7 @@ def report_status(request: HttpRequest) -> HttpResponse:
     form = StatusForm(request.GET or None)
     status = None
     if form.is_bound:
-        limited = _limited(request, "public-status", settings.HOTLINE_STATUS_RATE)
+        limited = rate_limited(request, "public-status", settings.HOTLINE_STATUS_RATE)
         if limited:
             return limited
         if form.is_valid():

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from hotline.accounts.access import current_user, role_required
 from hotline.accounts.models import Role
-from hotline.lib.ratelimit import allow, client_ip
+from hotline.reports.views import rate_limited
 from hotline.selfreferral import services
 from hotline.selfreferral.forms import CodeForm, RejectForm, SelfReferralForm
 from hotline.selfreferral.models import Referral
@@ -26,20 +26,12 @@ ANALYSTS = (Role.ANALYST, Role.SENIOR_ANALYST)
 PAGE_CSP_EXTRA = "media-src 'self' blob:"
 
 
-def _limited(request: HttpRequest, scope: str, rate: str) -> HttpResponse | None:
-    if allow(scope, client_ip(request), rate):
-        return None
-    response = render(request, "reports/rate_limited.html", status=429)
-    response["Retry-After"] = "3600"
-    return response
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def start(request: HttpRequest) -> HttpResponse:
     form = SelfReferralForm(request.POST or None)
     if request.method == "POST":
-        limited = _limited(request, "self-referral", settings.HOTLINE_PUBLIC_RATE)
+        limited = rate_limited(request, "self-referral", settings.HOTLINE_PUBLIC_RATE)
         if limited:
             return limited
         if form.is_valid():
@@ -56,7 +48,7 @@ def status(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.GET or None)
     referral, shown = None, None
     if form.is_bound:
-        limited = _limited(request, "self-referral-status", settings.HOTLINE_STATUS_RATE)
+        limited = rate_limited(request, "self-referral-status", settings.HOTLINE_STATUS_RATE)
         if limited:
             return limited
         if form.is_valid():
@@ -71,7 +63,7 @@ def status(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 def withdraw(request: HttpRequest) -> HttpResponse:
-    limited = _limited(request, "self-referral-status", settings.HOTLINE_STATUS_RATE)
+    limited = rate_limited(request, "self-referral-status", settings.HOTLINE_STATUS_RATE)
     if limited:
         return limited
     form = CodeForm(request.POST)
