@@ -268,6 +268,12 @@ def run(total: int, *, reuse: bool) -> None:
                                   "/statistics/", {"year": "2025"})
         assert response.status_code == 200, response.status_code
         runs.append(seconds)
+    transparency = []
+    for n in range(3):
+        seconds, response = timed(f"transparency report, year 2025, HTML (run {n + 1})", client.get,
+                                  "/statistics/transparency/", {"year": "2025"})
+        assert response.status_code == 200, response.status_code
+        transparency.append(seconds)
     out = Path(tempfile.mkdtemp(prefix="hotline-bench-annual-"))
     annual_seconds, _ = timed("annual report 2025 (HTML + PDF)",
                               lambda: annual.write(annual.build(2025, "en", now=now), out))
@@ -275,6 +281,7 @@ def run(total: int, *, reuse: bool) -> None:
     best = min(runs)
     print(f"\nitems {total:,}; facts refreshed {done:,} in {refresh_seconds:.1f} s ({done / refresh_seconds:,.0f}/s)")
     print(f"dashboard main view: best {best:.2f} s, median {statistics.median(runs):.2f} s (target < 2 s)")
+    print(f"transparency report: best {min(transparency):.2f} s, median {statistics.median(transparency):.2f} s")
     print(f"annual report: {annual_seconds:.1f} s (target < 60 s); files in {out}")
     print(f"naive baseline: {naive_seconds:.1f} s for a subset of the figures "
           f"({naive['items']:,} items of 2025) -> dashboard is {naive_seconds / best:.0f}x faster")

@@ -182,7 +182,8 @@ def _new_hold(plan: Plan, previous: Decision | None, *, now: datetime) -> dateti
         return None
     if previous is not None and previous.route == plan.route and previous.hold_until is not None:
         return previous.hold_until if previous.hold_until > now else None
-    return now + timedelta(hours=settings.HOTLINE_POLICE_HOLD_HOURS)
+    hours = settings.HOTLINE_POLICE_HOLD_HOURS
+    return now + timedelta(hours=hours) if hours > 0 else None  # 0 hours: no hold, the notice is due at once
 
 
 def _start_actions(item: Item, decision: Decision, plan: Plan, trace: Trace | None, *, actor: Actor,

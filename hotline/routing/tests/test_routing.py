@@ -36,6 +36,18 @@ def test_it_refers_a_domestic_item_to_the_police_and_holds_the_notice(
     assert event.after["inputs"]["country"] == "BE" and event.after["route"] == "domestic"
 
 
+def test_a_hold_of_zero_hours_refers_without_a_hold_and_the_notice_is_due_at_once(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any], settings: Any) -> None:
+    settings.HOTLINE_POLICE_HOLD_HOURS = 0
+    item = assessed("baseline")
+    now = timezone.now()
+    decision = route_item(item, trace=make_trace(item, "BE"), now=now)
+    assert (decision.route, decision.hold_until, decision.notice_due_at) == (Route.DOMESTIC, None, now)
+    referral = Referral.objects.get(items=item)
+    assert (referral.hold_until, referral.status) == (None, "queued")
+    assert list(Decision.objects.notice_due(now)) == [decision]
+
+
 def test_it_sends_nothing_itself_for_an_item_abroad_with_a_partner(
         assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
     item = assessed("national")
