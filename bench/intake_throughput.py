@@ -50,6 +50,21 @@ def scratch_database(url: str) -> str:
     return urlunparse(parts._replace(path=f"/{name}"))
 
 
+def bench_database(url: str, folder: str) -> None:
+    """Point Django at a fresh database for a bench (a scratch PostgreSQL one beside ``url``, else SQLite in
+    ``folder``), set it up and migrate it."""
+    import os
+
+    os.environ["DATABASE_URL"] = scratch_database(url) if url else f"sqlite:///{folder}/bench.sqlite3"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "hotline.settings_test"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
 def make_batches(total: int, per_batch: int, seed: int = 7, *, independent: bool = False) -> list[dict[str, Any]]:
     """``independent``: repeats come only from the same batch, so concurrent batches share no item."""
     from hotline.demo.generator import synthetic_url, variant

@@ -15,7 +15,6 @@ captures per second for each and the ratio.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
@@ -35,22 +34,13 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = tempfile.TemporaryDirectory()
-    if args.database:
-        from intake_throughput import scratch_database
+    from intake_throughput import bench_database
 
-        os.environ["DATABASE_URL"] = scratch_database(args.database)
-    else:
-        os.environ["DATABASE_URL"] = f"sqlite:///{folder.name}/bench.sqlite3"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "hotline.settings_test"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    bench_database(args.database, folder.name)
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    call_command("migrate", verbosity=0)
     from hotline.evidence.models import Capture, Media
     from hotline.hashes import services, trust
     from hotline.hashes.models import Bank, Entry, MediaMatch
