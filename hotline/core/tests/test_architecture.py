@@ -131,3 +131,83 @@ def test_only_the_claim_helper_skips_locked_rows() -> None:
         if "skip_locked=True" in path.read_text(encoding="utf-8"):
             problems.append(str(relative))
     assert problems == [], "claim due rows with hotline.lib.claim.claim_due / skip_locked"
+
+
+AUDIT_WRITERS = {"record", "record_many", "record_bulk"}
+
+
+def _audit_calls(path: Path) -> list[tuple[int, ast.Call]]:
+    """Every call of hotline.audit.services' writers in ``path``, under whatever name it was imported."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "hotline.audit.services":
+            names |= {alias.asname or alias.name for alias in node.names if alias.name in AUDIT_WRITERS}
+        if isinstance(node, ast.ImportFrom) and node.module == "hotline.audit":
+            modules |= {alias.asname or alias.name for alias in node.names if alias.name == "services"}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if (isinstance(func, ast.Name) and func.id in names) or (
+                isinstance(func, ast.Attribute) and func.attr in AUDIT_WRITERS
+                and isinstance(func.value, ast.Name) and func.value.id in modules):
+            found.append((node.lineno, node))
+    return found
+
+
+def _product_modules() -> list[tuple[Path, Path]]:
+    return [(path, path.relative_to(PACKAGE)) for path in sorted(PACKAGE.rglob("*.py"))
+            if not {"tests", "migrations"} & set(path.relative_to(PACKAGE).parts)]
+
+
+def _is_services(relative: Path) -> bool:
+    return relative.name == "services.py" or "services" in relative.parts[:-1]
+
+
+def test_audited_writes_live_in_services() -> None:
+    """Services are the only place state changes: every audit event is written by a domain's services
+    (``<domain>/services.py`` or the package ``<domain>/services/``); the audit domain writes its own."""
+    problems = [f"{relative}:{line}" for path, relative in _product_modules() if relative.parts[0] != "audit"
+                and not _is_services(relative) for line, _ in _audit_calls(path)]
+    assert problems == [], "move these audited writes into the domain's services"
+
+
+def test_audit_actions_are_named_constants() -> None:
+    """An audit action is a constant of its domain's ``actions.py`` (one place to read every action a domain
+    writes), never a string typed at the call."""
+    problems = []
+    for path, relative in _product_modules():
+        for line, call in _audit_calls(path):
+            action = call.args[1] if len(call.args) > 1 else next(
+                (k.value for k in call.keywords if k.arg == "action"), None)
+            if isinstance(action, ast.Constant | ast.JoinedStr):
+                problems.append(f"{relative}:{line}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Change"
+                    and node.args and isinstance(node.args[0], ast.Constant | ast.JoinedStr)):
+                problems.append(f"{relative}:{node.lineno}")
+    assert problems == [], "name the action in the domain's actions.py"
+
+
+def test_worker_steps_live_in_steps_modules_with_one_signature() -> None:
+    """Every worker step is ``<domain>/steps.py: x_step(*, now=None, ...) -> bool``: the worker, the
+    simulation and the tests call every step the same way."""
+    import inspect
+
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    problems = []
+    for dotted in settings.HOTLINE_WORKER_STEPS:
+        module, _, name = dotted.rpartition(".")
+        step = import_string(dotted)
+        parameters = list(inspect.signature(step).parameters.values())
+        keyword_only = all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters)
+        now_first = bool(parameters) and parameters[0].name == "now" and parameters[0].default is None
+        if not (module.endswith(".steps") and name.endswith("_step") and keyword_only and now_first
+                and inspect.signature(step).return_annotation in (bool, "bool")):
+            problems.append(dotted)
+    assert problems == [], "steps: <domain>/steps.py, def x_step(*, now: datetime | None = None, ...) -> bool"
