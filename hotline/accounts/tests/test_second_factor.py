@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from hotline.accounts import otp
 from hotline.accounts.models import RecoveryCode, TOTPDevice, User
+from hotline.accounts.services import confirm_enrolment, start_enrolment
 from hotline.accounts.tests.conftest import SECRET, code, password_step
-from hotline.accounts.twofactor import confirm_enrolment, start_enrolment
 from hotline.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -204,7 +204,7 @@ def test_reset_2fa_ends_the_sessions_and_the_next_login_enrols(
 
 
 def test_demo_users_are_pre_enrolled_with_a_key_that_signs_in(analyst: User) -> None:
-    from hotline.accounts.twofactor import ensure_enrolled
+    from hotline.accounts.services import ensure_enrolled
     from hotline.audit.services import Actor
 
     key = ensure_enrolled(analyst, actor=Actor(label="demo"))
