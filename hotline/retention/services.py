@@ -22,7 +22,7 @@ from hotline.accounts.models import Role, User
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.retention import registry
 from hotline.retention.access import holdable, visible_holds
-from hotline.retention.config import describe
+from hotline.retention.conf import describe
 from hotline.retention.models import Hold, HoldTarget, Schedule
 from hotline.retention.policy import START, Policy, PurgeResult
 

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from hotline.audit.services import Actor
 from hotline.lib import textguard
-from hotline.tracing.directory import DATA_DIR, merge_provider
+from hotline.tracing.providers import DATA_DIR, merge_provider
 from hotline.tracing.schema import ProviderIn
 
 MAX_BYTES = 10 * 1024 * 1024

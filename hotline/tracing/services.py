@@ -22,8 +22,8 @@ from hotline.lib import claim
 from hotline.lib.dnsresolve import DnsOutcome, Resolution, resolve_host
 from hotline.lib.geo import is_public
 from hotline.reports.models import Item, ItemStatus
-from hotline.tracing.config import TraceConfig, config_from_settings
-from hotline.tracing.directory import preferred_contact
+from hotline.tracing.conf import TraceConfig, config_from_settings
+from hotline.tracing.providers import preferred_contact
 from hotline.tracing.locate import Located, decide_country, locate, rdap_problem
 from hotline.tracing.models import AbuseContact, Provider, Trace, TraceDue, TraceOutcome
 

@@ -15,7 +15,7 @@ from hotline.accounts.access import current_user, role_required
 from hotline.audit.services import Actor
 from hotline.tracing import services
 from hotline.tracing.access import DIRECTORY_EDITORS, DIRECTORY_READERS, TRACE_READERS, TRACERS, get_item_for
-from hotline.tracing.directory import save_provider
+from hotline.tracing.providers import save_provider
 from hotline.tracing.forms import ContactFormSet, ImportForm, OriginForm, ProviderForm, contact_initial
 from hotline.tracing.importer import import_providers
 from hotline.tracing.models import Provider, Trace

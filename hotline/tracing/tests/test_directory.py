@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
-from hotline.tracing.directory import find_provider, merge_provider, preferred_contact, save_provider
+from hotline.tracing.providers import find_provider, merge_provider, preferred_contact, save_provider
 from hotline.tracing.importer import import_providers, load_cdns
 from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork
 from hotline.tracing.schema import ContactIn, ProviderIn

@@ -12,8 +12,8 @@ from hotline.audit.services import SYSTEM, Actor
 from hotline.reports.models import Item
 from hotline.sim.dns import SimDns
 from hotline.sim.rdap import SimRdap
-from hotline.tracing.config import TraceConfig
-from hotline.tracing.directory import merge_provider
+from hotline.tracing.conf import TraceConfig
+from hotline.tracing.providers import merge_provider
 from hotline.tracing.importer import load_cdns
 from hotline.tracing.models import AbuseContact, Provider, Trace, TraceDue, TraceOutcome
 from hotline.tracing.schema import ContactIn, ProviderIn

@@ -14,7 +14,7 @@ from hotline.audit.services import SYSTEM
 from hotline.reports.models import Item
 from hotline.sim.dns import SimDns
 from hotline.sim.rdap import SimRdap
-from hotline.tracing.config import TraceConfig, config_from_settings
+from hotline.tracing.conf import TraceConfig, config_from_settings
 from hotline.tracing.models import Trace, TraceDue
 from hotline.tracing.services import LEASE, claim_due, enqueue_untraced, request_trace, trace_step
 
