@@ -333,7 +333,7 @@ HOTLINE_WORKER_STEPS = [
     "hotline.hashes.services.match_step",
     "hotline.selfreferral.services.scan_step",
     "hotline.assessment.services.inherit_known_step",
-    "hotline.tracing.services.trace_step",
+    "hotline.tracing.steps.trace_step",
     "hotline.routing.services.routing_step",
     "hotline.routing.police.referral_step",
     "hotline.takedown.sending.notice_step",

@@ -47,7 +47,7 @@ from hotline.takedown.escalation import escalation_step
 from hotline.takedown.liveness import liveness_step
 from hotline.takedown.models import Notice, Takedown
 from hotline.takedown.sending import notice_step
-from hotline.tracing.services import trace_step
+from hotline.tracing.steps import trace_step
 
 DETAILED_DAYS = 4  # hourly steps until this long after the last report, then six-hourly
 MAX_ROUNDS = 200  # a step that keeps finding work this often in one tick is a bug, not a busy hour

@@ -15,7 +15,6 @@ from hotline.accounts.access import current_user, role_required
 from hotline.audit.services import Actor
 from hotline.tracing import services
 from hotline.tracing.access import DIRECTORY_EDITORS, DIRECTORY_READERS, TRACE_READERS, TRACERS, get_item_for
-from hotline.tracing.providers import save_provider
 from hotline.tracing.forms import ContactFormSet, ImportForm, OriginForm, ProviderForm, contact_initial
 from hotline.tracing.importer import import_providers
 from hotline.tracing.models import Provider, Trace
@@ -64,7 +63,7 @@ def _edit(request: HttpRequest, provider: Provider | None) -> HttpResponse:
         record = form.record(cleaned)
         if record is not None and not any(f.errors for f in contacts.forms):
             try:
-                saved = save_provider(provider, record, actor=Actor.of_user(current_user(request)),
+                saved = services.save_provider(provider, record, actor=Actor.of_user(current_user(request)),
                                       delete_contacts=doomed)
             except ValueError as exc:
                 form.add_error(None, str(exc))
