@@ -95,7 +95,7 @@ def _full_run(n: int, b_port: int, b_public: str, concurrency: int | None) -> fl
 
     from hotline.audit.services import SYSTEM
     from hotline.partners.delivery import exchange_step
-    from hotline.partners.directory import save_hotline
+    from hotline.partners.importer import save_hotline
     from hotline.partners.models import OutboundMessage
     from hotline.partners.services import forward_item
     from hotline.reports.models import Item, Source

@@ -196,7 +196,7 @@ class Partner:
     def register(self) -> PartnerHotline:
         """Put B in our directory: its endpoint, its public key, the countries it serves."""
         from hotline.audit.services import SYSTEM
-        from hotline.partners.directory import save_hotline
+        from hotline.partners.importer import save_hotline
         from hotline.partners.models import PartnerHotline
 
         existing = PartnerHotline.objects.filter(code=self.code).first()

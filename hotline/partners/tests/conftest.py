@@ -20,7 +20,7 @@ from django.utils import timezone
 from hotline.audit.services import SYSTEM
 from hotline.lib import signing
 from hotline.partners import protocol, receive
-from hotline.partners.directory import save_hotline
+from hotline.partners.importer import save_hotline
 from hotline.partners.models import PartnerHotline
 from hotline.partners.services import our_code, our_public_key
 

@@ -16,7 +16,7 @@ from hotline.assessment.tests.test_workflow import CLEAR
 from hotline.audit.services import SYSTEM
 from hotline.partners import protocol
 from hotline.partners.delivery import DeliveryError, HttpTransport, exchange_step
-from hotline.partners.directory import save_hotline
+from hotline.partners.importer import save_hotline
 from hotline.partners.models import OutboundMessage
 from hotline.partners.services import forward_item, our_code, our_key
 from hotline.partners.tests.conftest import ENDPOINT, MakeItem, Peer, SimPartner

@@ -18,7 +18,7 @@ from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.partners import delivery
 from hotline.partners.delivery import HttpTransport, Reply, claim_due, exchange_step
-from hotline.partners.directory import save_hotline
+from hotline.partners.importer import save_hotline
 from hotline.partners.models import Forward, InboundForward, OutboundMessage
 from hotline.partners.services import (
     ExchangeError,

@@ -19,7 +19,7 @@ from hotline.audit.services import SYSTEM
 from hotline.lib import signing
 from hotline.partners import delivery
 from hotline.partners.delivery import HttpTransport, Reply, exchange_step
-from hotline.partners.directory import save_hotline
+from hotline.partners.importer import save_hotline
 from hotline.partners.models import Forward, InboundMessage, OutboundMessage, PartnerHotline
 from hotline.partners.services import forward_item, our_public_key
 from hotline.partners.tests.conftest import MakeItem

@@ -1,4 +1,4 @@
-"""The partner directory: saving hotlines and police contacts (audited), importing them from JSON or
+"""The partner directory (hotlines and police contacts): saving them (audited), importing them from JSON or
 CSV (every valid record kept, every invalid one reported by line and field), and the demo directory."""
 
 from __future__ import annotations
