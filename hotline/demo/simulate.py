@@ -30,8 +30,8 @@ from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig, capture_step
 from hotline.hashes.services import match_step
 from hotline.iccam.steps import pull_step, push_step
-from hotline.partners.delivery import exchange_step
 from hotline.partners.models import DeliveryState, Forward
+from hotline.partners.steps import exchange_step
 from hotline.reports.csv_import import import_csv
 from hotline.reports.models import AWAITING_ASSESSMENT, Item
 from hotline.reports.services import IncomingReport, receive_reports
