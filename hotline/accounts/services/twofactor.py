@@ -51,7 +51,7 @@ def confirm_enrolment(user: User, code: str, *, now: datetime) -> list[str] | No
     """Confirm the pending authenticator with a valid code; return the new recovery codes (shown
     once), or None when the code is wrong. A typo here counts no failure: nothing is unlocked."""
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=True).first()
-    step = otp.matching_step(device.secret, code, now) if device else None
+    step = otp.matching_step_number(device.secret, code, now) if device else None
     if device is None or step is None:
         return None
     device.confirmed_at, device.last_used_step = now, step
@@ -103,7 +103,7 @@ def verify_second_factor(user: User, code: str, *, now: datetime, ip: str = "",
 
 def _use_totp(user: User, code: str, now: datetime) -> bool:
     device = confirmed_device(user)
-    step = otp.matching_step(device.secret, code, now) if device else None
+    step = otp.matching_step_number(device.secret, code, now) if device else None
     if device is None or step is None:
         return False
     # Conditional UPDATE: of two requests with the same code, exactly one wins; older steps never pass.

@@ -97,7 +97,7 @@ def test_it_allows_one_step_of_clock_drift_and_no_more(analyst: User, enrolled: 
         if far_ahead != ahead:
             assert client.post("/accounts/verify/", {"code": far_ahead}).status_code == 200
         assert client.post("/accounts/verify/", {"code": ahead}).status_code == 302
-    assert TOTPDevice.objects.get(user=analyst).last_used_step == otp.time_step(start) + 1
+    assert TOTPDevice.objects.get(user=analyst).last_used_step == otp.step_number(start) + 1
 
 
 def test_it_accepts_each_recovery_code_once(analyst: User) -> None:
