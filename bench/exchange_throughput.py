@@ -94,10 +94,9 @@ def _full_run(n: int, b_port: int, b_public: str, concurrency: int | None) -> fl
     from django.utils import timezone
 
     from hotline.audit.services import SYSTEM
-    from hotline.partners.delivery import exchange_step
-    from hotline.partners.directory import save_hotline
     from hotline.partners.models import OutboundMessage
-    from hotline.partners.services import forward_item
+    from hotline.partners.services import forward_item, save_hotline
+    from hotline.partners.steps import exchange_step
     from hotline.reports.models import Item, Source
     from hotline.reports.services import IncomingReport, receive_reports
 

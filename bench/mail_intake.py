@@ -77,7 +77,8 @@ def main() -> None:
     from hotline.audit.services import SYSTEM, Actor
     from hotline.mailintake.mailboxes import MaildirSource
     from hotline.mailintake.models import InboundMail
-    from hotline.mailintake.services import add_sender, mail_step
+    from hotline.mailintake.services import add_sender
+    from hotline.mailintake.steps import mail_step
     from hotline.reports.services import IncomingReport, receive_reports
 
     add_sender("reports@partner.example", organisation="Partner", source="partner", trust_method="auth", actor=SYSTEM)

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace, dns_spec: str, rdap_url: str) -> None:
     from hotline.reports.services import IncomingReport, receive_reports
     from hotline.tracing.importer import load_cdns
     from hotline.tracing.models import Trace
-    from hotline.tracing.services import request_trace, trace_step
+    from hotline.tracing.services import request_trace
+    from hotline.tracing.steps import trace_step
 
     settings.HOTLINE_DNS_RESOLVERS, settings.HOTLINE_RDAP_BASE_URL = dns_spec, rdap_url
     settings.HOTLINE_FETCH_ALLOW_LOOPBACK = True

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from hotline.accounts import lockout, services, twofactor
+from hotline.accounts import services
 from hotline.accounts.access import current_user, recent_auth_required, role_required
 from hotline.accounts.forms import NewClientForm, NewUserForm, RoleForm, UserFilterForm
 from hotline.accounts.models import ApiClient, Lockout, RecoveryCode, Role, TOTPDevice, User
@@ -94,7 +94,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     guard = Lockout.objects.filter(user=subject).first()
     return render(request, "accounts/admin_user.html", {
         "subject": subject, "role_form": RoleForm(initial={"role": subject.role}),
-        "device": twofactor.confirmed_device(subject), "lockout": guard,
+        "device": services.confirmed_device(subject), "lockout": guard,
         "codes_left": RecoveryCode.objects.unused().filter(user=subject).count(),
         "is_self": subject.pk == current_user(request).pk})
 
@@ -139,12 +139,12 @@ def _reactivate(request: HttpRequest, subject: User) -> str:
 
 
 def _reset_second_factor(request: HttpRequest, subject: User) -> str:
-    twofactor.reset_second_factor(subject, actor=_actor(request))
+    services.reset_second_factor(subject, actor=_actor(request))
     return _("The second factor is removed; the next login sets up a new authenticator app.")
 
 
 def _unlock(request: HttpRequest, subject: User) -> str:
-    was_locked = lockout.unlock(subject, actor=_actor(request))
+    was_locked = services.unlock(subject, actor=_actor(request))
     if was_locked:
         return _("The account is unlocked.")
     return _("The account was not locked; failed attempts are cleared.")

@@ -8,8 +8,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 from django.utils import timezone
 
-from hotline.accounts.lockout import is_locked
 from hotline.accounts.models import User
+from hotline.accounts.services import is_locked
 
 
 class LockoutBackend(ModelBackend):

@@ -24,7 +24,8 @@ def new_secret() -> str:
     return pyotp.random_base32(length=32)
 
 
-def time_step(now: datetime) -> int:
+def step_number(now: datetime) -> int:
+    """The number of the TOTP time-step (RFC 6238 T) that ``now`` falls in."""
     return int(now.timestamp()) // STEP_SECONDS
 
 
@@ -37,11 +38,12 @@ def looks_like_totp(text: str) -> bool:
     return len(code) == DIGITS and code.isascii() and code.isdigit()
 
 
-def matching_step(secret: str, text: str, now: datetime) -> int | None:
+def matching_step_number(secret: str, text: str, now: datetime) -> int | None:
     """The time-step whose code ``text`` is (within the allowed drift), or None."""
     if not looks_like_totp(text):
         return None
-    code, totp, current = normalise_code(text), pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS), time_step(now)
+    code, current = normalise_code(text), step_number(now)
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         if hmac.compare_digest(totp.generate_otp(step), code):
             return step
@@ -50,7 +52,7 @@ def matching_step(secret: str, text: str, now: datetime) -> int | None:
 
 def code_at(secret: str, now: datetime) -> str:
     """The current code (for tests and the demo, which play the authenticator app)."""
-    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).generate_otp(time_step(now))
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).generate_otp(step_number(now))
 
 
 def provisioning_uri(secret: str, account: str, issuer: str) -> str:

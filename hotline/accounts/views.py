@@ -26,8 +26,7 @@ from hotline.accounts import otp
 from hotline.accounts.access import current_user, recent_auth_required, safe_next
 from hotline.accounts.forms import CodeForm, EnrolForm, LoginForm, ReauthForm
 from hotline.accounts.models import RecoveryCode
-from hotline.accounts.session import clear_second_factor, mark_second_factor_done, second_factor_done
-from hotline.accounts.twofactor import (
+from hotline.accounts.services import (
     AlreadyEnrolled,
     confirm_enrolment,
     confirmed_device,
@@ -36,6 +35,7 @@ from hotline.accounts.twofactor import (
     start_enrolment,
     verify_second_factor,
 )
+from hotline.accounts.session import clear_second_factor, mark_second_factor_done, second_factor_done
 from hotline.audit.services import Actor
 from hotline.lib.ratelimit import allow, client_ip
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotline.audit.services import SYSTEM
-from hotline.partners.directory import load_demo_directory
+from hotline.partners.importer import load_demo_directory
 from hotline.partners.models import PoliceContact
 from hotline.sim.dns import SimDns
 from hotline.sim.rdap import SimNetwork, SimRdap

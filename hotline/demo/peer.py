@@ -196,8 +196,8 @@ class Partner:
     def register(self) -> PartnerHotline:
         """Put B in our directory: its endpoint, its public key, the countries it serves."""
         from hotline.audit.services import SYSTEM
-        from hotline.partners.directory import save_hotline
         from hotline.partners.models import PartnerHotline
+        from hotline.partners.services import save_hotline
 
         existing = PartnerHotline.objects.filter(code=self.code).first()
         return save_hotline({
@@ -309,9 +309,8 @@ def work() -> dict[str, Any]:
     back. B's DNS, RDAP, tracing, routing and notices are not simulated: no step of theirs runs here."""
     from hotline.evidence.models import Capture
     from hotline.evidence.services import capture_step
-    from hotline.partners.delivery import exchange_step
     from hotline.partners.models import DeliveryState, OutboundMessage
-    from hotline.partners.services import verdict_status_step
+    from hotline.partners.steps import exchange_step, verdict_status_step
 
     now = timezone.now()
     captures, queued = Capture.objects.count(), OutboundMessage.objects.count()

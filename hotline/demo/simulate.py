@@ -30,8 +30,8 @@ from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig, capture_step
 from hotline.hashes.services import match_step
 from hotline.iccam.steps import pull_step, push_step
-from hotline.partners.delivery import exchange_step
 from hotline.partners.models import DeliveryState, Forward
+from hotline.partners.steps import exchange_step
 from hotline.reports.csv_import import import_csv
 from hotline.reports.models import AWAITING_ASSESSMENT, Item
 from hotline.reports.services import IncomingReport, receive_reports
@@ -47,7 +47,7 @@ from hotline.takedown.escalation import escalation_step
 from hotline.takedown.liveness import liveness_step
 from hotline.takedown.models import Notice, Takedown
 from hotline.takedown.sending import notice_step
-from hotline.tracing.services import trace_step
+from hotline.tracing.steps import trace_step
 
 DETAILED_DAYS = 4  # hourly steps until this long after the last report, then six-hourly
 MAX_ROUNDS = 200  # a step that keeps finding work this often in one tick is a bug, not a busy hour

@@ -20,9 +20,9 @@ from django.utils.translation import gettext as _
 from hotline.audit.services import Actor, record
 from hotline.evidence.models import Blob
 from hotline.evidence.store import get_blob_bytes, put_blob
-from hotline.mailintake import trust
+from hotline.mailintake import actions, trust
 from hotline.mailintake.extract import Candidate, Problem, extract, html_text
-from hotline.mailintake.mailboxes import MailSource, source_from_settings
+from hotline.mailintake.mailboxes import MailSource
 from hotline.mailintake.message import ParsedMail, parse_headers, parse_mail, redact_tokens
 from hotline.mailintake.models import SENDER_SOURCES, AllowedSender, InboundMail, MailboxState, Outcome, TrustMethod
 from hotline.reports.services import IncomingReport, ReportResult, receive_reports
@@ -74,7 +74,7 @@ def add_sender(address: str, *, organisation: str, source: str, trust_method: st
         raise InvalidSender("address", _("This address is already on the allow-list."))
     sender = AllowedSender.objects.create(address=address, organisation=organisation, source=source,
                                           trust_method=trust_method, created_at=now, updated_at=now)
-    record(actor, "mail_sender.added", sender, after=_sender_facts(sender), now=now)
+    record(actor, actions.SENDER_ADDED, sender, after=_sender_facts(sender), now=now)
     token = _issue(sender, actor=actor, now=now) if sender.needs_token else None
     return sender, token
 
@@ -91,7 +91,7 @@ def change_sender(sender: AllowedSender, *, organisation: str, source: str, trus
     sender.save(update_fields=["organisation", "source", "trust_method", "is_active", "updated_at"])
     after = _sender_facts(sender)
     if after != before:
-        record(actor, "mail_sender.changed", sender, before=before, after=after, now=now)
+        record(actor, actions.SENDER_CHANGED, sender, before=before, after=after, now=now)
     return _issue(sender, actor=actor, now=now) if sender.needs_token and not sender.token_hash else None
 
 
@@ -106,7 +106,7 @@ def _issue(sender: AllowedSender, *, actor: Actor, now: datetime) -> str:
     replaced = bool(sender.token_hash)
     sender.token_hash, sender.token_issued_at, sender.updated_at = AllowedSender.hash_token(token), now, now
     sender.save(update_fields=["token_hash", "token_issued_at", "updated_at"])
-    record(actor, "mail_sender.token_issued", sender, after={"replaced": replaced}, now=now)
+    record(actor, actions.SENDER_TOKEN_ISSUED, sender, after={"replaced": replaced}, now=now)
     return token
 
 
@@ -195,7 +195,7 @@ def _record(assessment: _Assessment, blob: Blob, size: int, *, delivered: dateti
         rejected_count=len(rejected), report_id=report.report_id if report else None, mailbox=mailbox[:300],
         mailbox_ref=mailbox_ref[:300], delivered_at=delivered, received_at=now,
     )
-    record(INTAKE, "mail.received", row, now=now, after={
+    record(INTAKE, actions.MAIL_RECEIVED, row, now=now, after={
         "outcome": row.outcome, "sender": row.sender, "sha256": row.sha256,
         "report": report.reference if report else None, "urls": row.url_count, "rejected": row.rejected_count,
         "errors": len(problems),
@@ -256,7 +256,7 @@ def read_mail_text(mail: InboundMail, *, actor: Actor, now: datetime | None = No
         text = html_text(part.text) if part.content_type == "text/html" else part.text
         where = "HTML body (as text)" if part.content_type == "text/html" else "body"
         shown.append(ShownText(where, redact_tokens(text)[:MAX_SHOWN_CHARS]))
-    record(actor, "mail.text_viewed", mail, after={"parts": len(shown)}, now=now)
+    record(actor, actions.MAIL_TEXT_VIEWED, mail, after={"parts": len(shown)}, now=now)
     return shown
 
 
@@ -347,13 +347,8 @@ def leased_poll(key: str, poll_once: Callable[[int], tuple[int, int]], *, now: d
     return fetched > failed  # mails that keep failing are not progress: let the worker sleep
 
 
-def mail_step(*, now: datetime | None = None, source: MailSource | None = None, force: bool = False) -> bool:
-    """Worker step: poll the configured mailbox when it is due (``leased_poll``). Does nothing when none is
-    configured."""
-    source = source or source_from_settings()
-    if source is None:
-        return False
-    now = now or timezone.now()
+def poll_due(source: MailSource, *, now: datetime, force: bool = False) -> bool:
+    """Poll ``source`` when it is due, under its lease (``leased_poll``; the work of ``steps.mail_step``)."""
 
     def poll_once(limit: int) -> tuple[int, int]:
         result = poll(source, limit=limit, now=now)

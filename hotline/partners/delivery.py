@@ -1,4 +1,4 @@
-"""Delivering outbound messages: the worker step, the HTTP transport, retries with backoff.
+"""Delivering outbound messages: the work of the worker step, the HTTP transport, retries with backoff.
 
 A due row is taken by pushing its due time forward by a lease (SKIP LOCKED on PostgreSQL, a
 conditional UPDATE on SQLite), then sent outside any transaction. A worker that dies mid-send
@@ -15,24 +15,20 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from hotline.audit.services import SYSTEM, record
 from hotline.lib import claim, signing
 from hotline.lib import http as outbound
 from hotline.partners import protocol
 from hotline.partners.models import (
     DeliveryState,
-    Forward,
     MessageKind,
     OutboundMessage,
     PartnerHotline,
-    move_outbound,
 )
 from hotline.partners.protocol import ProtocolError
-from hotline.partners.services import mark_received, our_code, our_key
+from hotline.partners.services import our_code, our_key, record_delivery, record_failed_attempt
 
 log = logging.getLogger("hotline.partners")
 LEASE = timedelta(minutes=5)
@@ -90,14 +86,13 @@ def transport_from_settings() -> HttpTransport:
                          allow_loopback=bool(settings.HOTLINE_FETCH_ALLOW_LOOPBACK))
 
 
-# ------------------------------------------------------------------------------ the worker step
+# ------------------------------------------------------------------------------ sending the due messages
 
 
-def exchange_step(*, now: datetime | None = None, limit: int = 50, transport: Transport | None = None,
-                  concurrency: int | None = None) -> bool:
-    """Worker step: send the due messages once each, several at a time. ``now`` drives due times
-    and backoff; every copy is signed with the wall-clock time, which the receiver checks."""
-    now = now or timezone.now()
+def deliver_due(*, now: datetime, limit: int = 50, transport: Transport | None = None,
+                concurrency: int | None = None) -> bool:
+    """Send the due messages once each, several at a time (the work of ``steps.exchange_step``). ``now``
+    drives due times and backoff; every copy is signed with the wall-clock time, which the receiver checks."""
     messages = claim_due(now, limit)
     if not messages:
         return False
@@ -172,9 +167,9 @@ def deliver(message: OutboundMessage, *, transport: Transport, now: datetime) ->
     try:
         ack = _send(message, transport)
     except DeliveryError as exc:
-        _failed_attempt(message, str(exc), retryable=exc.retryable, now=now)
+        record_failed_attempt(message, str(exc), retryable=exc.retryable, now=now)
         return False
-    _delivered(message, ack, now=now)
+    record_delivery(message, ack, now=now)
     return True
 
 
@@ -222,30 +217,3 @@ def _verified_ack(message: OutboundMessage, body: bytes) -> dict[str, Any]:
             "ack", partner.code, our_code(), str(message.message_id)):
         raise DeliveryError("the answer is not an ack of this message from this partner", retryable=True)
     return {"message": signed.message, "signature": signed.signature}
-
-
-@transaction.atomic
-def _delivered(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) -> None:
-    done = move_outbound(OutboundMessage.objects.filter(pk=message.pk), DeliveryState.DELIVERED, now=now,
-                         strict=False, next_attempt_at=None, answer=ack, last_error="")
-    if done != 1:
-        return  # another worker recorded it already (its lease had expired): same id, nothing new
-    if message.kind == MessageKind.FORWARD:  # its audit event ("forward.received") says it was delivered
-        mark_received(Forward.objects.get(message=message), ack=ack["message"], attempts=message.attempts, now=now)
-        return
-    record(SYSTEM, "exchange.delivered", message, now=now,
-           after={"message_id": str(message.message_id), "kind": message.kind, "partner": message.partner.code,
-                  "attempts": message.attempts})
-
-
-@transaction.atomic
-def _failed_attempt(message: OutboundMessage, error: str, *, retryable: bool, now: datetime) -> None:
-    give_up = message.retry_or_fail_unless_done(error, retry=retryable,
-                                                max_attempts=settings.HOTLINE_EXCHANGE_MAX_ATTEMPTS, now=now)
-    if give_up is None:
-        return  # another worker recorded it already (its lease had expired)
-    log.warning("exchange message %s to %s: attempt %d failed: %s", message.message_id, message.partner.code,
-                message.attempts, error[:300])
-    if give_up:
-        record(SYSTEM, "exchange.failed", message, now=now,
-               after={"message_id": str(message.message_id), "attempts": message.attempts, "error": error[:500]})

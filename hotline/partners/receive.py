@@ -14,14 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from hotline.audit.services import Actor, record
+from hotline.audit.services import Actor
 from hotline.lib import signing
 from hotline.partners import protocol
-from hotline.partners.models import Forward, InboundForward, InboundMessage, InboundOutcome, PartnerHotline
+from hotline.partners.models import Forward, InboundMessage, InboundOutcome, PartnerHotline
 from hotline.partners.protocol import Envelope, ForwardBody, ProtocolError, Signed, StatusBody, bad_schema
-from hotline.partners.services import apply_status, our_code, our_key
-from hotline.reports.models import Source
-from hotline.reports.services import IncomingReport, receive_reports
+from hotline.partners.services import apply_status, our_code, our_key, receive_forward
 
 log = logging.getLogger("hotline.partners")
 
@@ -141,21 +139,7 @@ def _process(ctx: _Context, signed: Signed, body: Any) -> Answer:
 
 def _forward(ctx: _Context, body: ForwardBody, row: InboundMessage) -> str:
     assert ctx.partner is not None and ctx.envelope is not None
-    partner, envelope = ctx.partner, ctx.envelope
-    incoming = IncomingReport(
-        source=Source.PARTNER, urls=[body.url], received_at=ctx.now, external_ref=f"{partner.code}:{body.reference}",
-        text=f"Forwarded by partner hotline {partner.name} ({partner.code}), their reference {body.reference}.")
-    result = receive_reports([incoming], actor=Actor(label=f"partner:{partner.code}"), now=ctx.now)[0]
-    url = result.urls[0]
-    if result.report_id is None or url.item_id is None:
-        raise bad_schema("body.url", f"{url.code}: {url.reason}")
-    inbound = InboundForward.objects.create(
-        partner=partner, message_id=envelope.id, report_id=result.report_id, item_id=url.item_id,
-        reference=body.reference, body=body.model_dump(), received_at=ctx.now)
-    record(Actor(label=f"partner:{partner.code}"), "exchange.forward_received", inbound, now=ctx.now,
-           after={"message_id": envelope.id, "report": result.reference, "item": url.item_id,
-                  "their_reference": body.reference, "inbound_message": row.pk})
-    return result.reference or ""
+    return receive_forward(ctx.partner, body, message_id=ctx.envelope.id, inbound_message=row.pk, now=ctx.now)
 
 
 def _status(ctx: _Context, body: StatusBody) -> str:

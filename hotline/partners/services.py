@@ -1,9 +1,11 @@
-"""Exchange services: forward an item to a partner, tell partners what became of their items, and
-apply what partners tell us. Every change is one transaction with its audit event; messages are
-rows (``OutboundMessage``) that ``delivery.exchange_step`` sends after commit."""
+"""Partner services: forward an item to a partner, tell partners what became of their items, apply what
+partners tell us (their forwards, acks and statuses), record each delivery attempt's outcome, and keep
+the directory of hotlines and police contacts. Every change is one transaction with its audit event;
+messages are rows (``OutboundMessage``) that ``steps.exchange_step`` sends after commit (``delivery``)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,7 +13,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from hotline.assessment.annotations import item_annotations
 from hotline.assessment.codes import ILLEGAL_VERDICTS
@@ -19,6 +20,7 @@ from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.evidence.models import Media
 from hotline.lib import signing
+from hotline.partners import actions
 from hotline.partners.models import (
     DeliveryState,
     ExchangeStatus,
@@ -29,16 +31,19 @@ from hotline.partners.models import (
     MessageKind,
     OutboundMessage,
     PartnerHotline,
+    PoliceContact,
     move_outbound,
 )
-from hotline.partners.protocol import MAX_MEDIA, iso
-from hotline.reports.models import Item
+from hotline.partners.protocol import MAX_MEDIA, ForwardBody, bad_schema, iso
+from hotline.reports.models import Item, Source
+from hotline.reports.services import IncomingReport, receive_reports
 from hotline.tracing.models import Trace
 
 ASSESSMENT_CODES = ("verdict", "legal_limb", "content_type", "age_group", "gender", "site_type", "commerciality",
                     "reason", "other_harm")
 ASSESSMENT_FLAGS = ("is_virtual", "is_manipulated", "is_self_generated", "is_child_modelling")
 CODE_SCHEME = "hotline/1"
+log = logging.getLogger("hotline.partners")
 
 
 class ExchangeError(Exception):
@@ -157,7 +162,7 @@ def forward_item(item: Item, partner: PartnerHotline, *, trace: Trace | None, ac
     except IntegrityError:
         # A concurrent call forwarded the same pair first; its row is the answer.
         return Forward.objects.get(item=item, partner=partner)
-    record(actor, "forward.created", forward, now=now,
+    record(actor, actions.FORWARD_CREATED, forward, now=now,
            after={"item": item.pk, "partner": partner.code, "message_id": str(message.message_id),
                   "url": item.canonical_url})
     return forward
@@ -170,7 +175,7 @@ def requeue(message: OutboundMessage, *, actor: Actor, now: datetime) -> None:
         raise ExchangeError("only a failed message can be sent again")
     move_outbound(OutboundMessage.objects.filter(pk=message.pk, state=DeliveryState.FAILED), DeliveryState.PENDING,
                   now=now, strict=False, next_attempt_at=now, attempts=0, failed_at=None)
-    record(actor, "exchange.requeued", message, now=now, after={"message_id": str(message.message_id)})
+    record(actor, actions.EXCHANGE_REQUEUED, message, now=now, after={"message_id": str(message.message_id)})
 
 
 # ------------------------------------------------------------------------------ statuses we send
@@ -189,7 +194,7 @@ def send_status(item: Item, status: str, *, now: datetime, note: str = "") -> in
     count = 0
     for inbound in InboundForward.objects.filter(item=item).select_related("partner").order_by("pk"):
         message = _status_message(inbound, status, now, note)
-        record(SYSTEM, "exchange.status_queued", inbound, now=now,
+        record(SYSTEM, actions.EXCHANGE_STATUS_QUEUED, inbound, now=now,
                after={"item": item.pk, "partner": inbound.partner.code, "status": status,
                       "message_id": str(message.message_id)})
         count += 1
@@ -204,10 +209,9 @@ def _verdict_status(verdict: str) -> tuple[str, str] | None:
     return None  # unreachable: nothing is known to report
 
 
-def verdict_status_step(*, now: datetime | None = None, limit: int = 50) -> bool:
-    """Worker step: report the verdict of every item a partner forwarded to us, once per verdict
-    (a later re-assessment moves ``assessed_at`` and is reported again)."""
-    now = now or timezone.now()
+def report_verdicts(*, now: datetime, limit: int = 50) -> bool:
+    """Report the verdict of up to ``limit`` items partners forwarded to us, once per verdict (a later
+    re-assessment moves ``assessed_at`` and is reported again); the work of ``steps.verdict_status_step``."""
     due = list(InboundForward.objects.verdict_unreported().values_list("pk", "verdict_reported_for")[:limit])
     for pk, seen in due:
         _report_verdict(pk, seen, now)
@@ -225,12 +229,34 @@ def _report_verdict(pk: int, seen: datetime | None, now: datetime) -> None:
     # 2. Queue the status (or nothing, for an outcome that is no verdict) and record it.
     found = _verdict_status(item.verdict)
     message = _status_message(inbound, found[0], now, found[1]) if found else None
-    record(SYSTEM, "exchange.verdict_reported", inbound, now=now,
+    record(SYSTEM, actions.EXCHANGE_VERDICT_REPORTED, inbound, now=now,
            after={"item": item.pk, "verdict": item.verdict, "status": found[0] if found else None,
                   "message_id": str(message.message_id) if message else None})
 
 
-# ------------------------------------------------------------------------------ statuses we receive
+# ------------------------------------------------------------------------------ what partners send us
+
+
+@transaction.atomic
+def receive_forward(partner: PartnerHotline, body: ForwardBody, *, message_id: str, inbound_message: int,
+                    now: datetime) -> str:
+    """A partner's verified forward: a report from the partner and an ``InboundForward`` linking them;
+    return our report's reference. Refused (``ProtocolError`` on ``body.url``) when the URL makes no item."""
+    actor = Actor(label=f"partner:{partner.code}")
+    incoming = IncomingReport(
+        source=Source.PARTNER, urls=[body.url], received_at=now, external_ref=f"{partner.code}:{body.reference}",
+        text=f"Forwarded by partner hotline {partner.name} ({partner.code}), their reference {body.reference}.")
+    result = receive_reports([incoming], actor=actor, now=now)[0]
+    url = result.urls[0]
+    if result.report_id is None or url.item_id is None:
+        raise bad_schema("body.url", f"{url.code}: {url.reason}")
+    inbound = InboundForward.objects.create(
+        partner=partner, message_id=message_id, report_id=result.report_id, item_id=url.item_id,
+        reference=body.reference, body=body.model_dump(), received_at=now)
+    record(actor, actions.EXCHANGE_FORWARD_RECEIVED, inbound, now=now,
+           after={"message_id": message_id, "report": result.reference, "item": url.item_id,
+                  "their_reference": body.reference, "inbound_message": inbound_message})
+    return result.reference or ""
 
 
 @transaction.atomic
@@ -245,7 +271,7 @@ def mark_received(forward: Forward, *, ack: dict[str, Any], attempts: int, now: 
     event.applied = _try_transition(forward, ExchangeStatus.RECEIVED, now, fields)
     forward.save(update_fields=fields)
     event.save()
-    record(SYSTEM, "forward.received", forward, now=now,
+    record(SYSTEM, actions.FORWARD_RECEIVED, forward, now=now,
            after={"partner_reference": forward.partner_reference, "status": forward.status,
                   "message_id": str(forward.message.message_id), "attempts": attempts})
 
@@ -277,6 +303,94 @@ def apply_status(forward: Forward, status: str, *, at: datetime, note: str, mess
         forward.save(update_fields=fields)
     event = ForwardEvent.objects.create(forward=forward, status=status, at=at, recorded_at=now,
                                         message_id=uuid.UUID(message_id), note=note[:1000], applied=applied)
-    record(actor, "forward.status_received", forward, before=before, now=now,
+    record(actor, actions.FORWARD_STATUS_RECEIVED, forward, before=before, now=now,
            after={"status": forward.status, "reported": status, "applied": applied, "message_id": message_id})
     return event
+
+
+# ------------------------------------------------------------------------------ delivery outcomes
+
+
+@transaction.atomic
+def record_delivery(message: OutboundMessage, ack: dict[str, Any], *, now: datetime) -> None:
+    """The partner's verified ``ack`` for ``message``: it is delivered (once, whoever records it first)."""
+    done = move_outbound(OutboundMessage.objects.filter(pk=message.pk), DeliveryState.DELIVERED, now=now,
+                         strict=False, next_attempt_at=None, answer=ack, last_error="")
+    if done != 1:
+        return  # another worker recorded it already (its lease had expired): same id, nothing new
+    if message.kind == MessageKind.FORWARD:  # its audit event ("forward.received") says it was delivered
+        mark_received(Forward.objects.get(message=message), ack=ack["message"], attempts=message.attempts, now=now)
+        return
+    record(SYSTEM, actions.EXCHANGE_DELIVERED, message, now=now,
+           after={"message_id": str(message.message_id), "kind": message.kind, "partner": message.partner.code,
+                  "attempts": message.attempts})
+
+
+@transaction.atomic
+def record_failed_attempt(message: OutboundMessage, error: str, *, retryable: bool, now: datetime) -> None:
+    """A failed attempt: retry later with backoff, or give up (audited) when it cannot help or the
+    attempts are used up."""
+    give_up = message.retry_or_fail_unless_done(error, retry=retryable,
+                                                max_attempts=settings.HOTLINE_EXCHANGE_MAX_ATTEMPTS, now=now)
+    if give_up is None:
+        return  # another worker recorded it already (its lease had expired)
+    log.warning("exchange message %s to %s: attempt %d failed: %s", message.message_id, message.partner.code,
+                message.attempts, error[:300])
+    if give_up:
+        record(SYSTEM, actions.EXCHANGE_FAILED, message, now=now,
+               after={"message_id": str(message.message_id), "attempts": message.attempts, "error": error[:500]})
+
+
+# ------------------------------------------------------------------------------ the directory
+
+
+HOTLINE_FIELDS = ("code", "name", "countries", "endpoint", "public_key", "languages", "contact_email", "active")
+POLICE_FIELDS = ("name", "country", "kind", "channel", "email", "endpoint", "languages", "active")
+
+
+def field_changes(obj: Any, values: dict[str, Any], names: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
+    """(old, new) of each of ``names`` whose value in ``values`` differs from ``obj``'s."""
+    return {n: (getattr(obj, n), values[n]) for n in names if n in values and getattr(obj, n) != values[n]}
+
+
+@transaction.atomic
+def save_hotline(values: dict[str, Any], *, actor: Actor, hotline: PartnerHotline | None = None) -> PartnerHotline:
+    """Create a partner hotline, or update ``hotline`` with the cleaned ``values`` of a HotlineForm."""
+    if hotline is None:
+        hotline = PartnerHotline.objects.create(**{n: values[n] for n in HOTLINE_FIELDS if n in values})
+        record(actor, actions.PARTNER_CREATED, hotline, after=_audit_values(values, HOTLINE_FIELDS))
+        return hotline
+    changes = field_changes(hotline, values, HOTLINE_FIELDS)
+    if changes:
+        for name, (_old, new) in changes.items():
+            setattr(hotline, name, new)
+        hotline.save(update_fields=list(changes))
+        record(actor, actions.PARTNER_UPDATED, hotline, before={n: _shown(n, c[0]) for n, c in changes.items()},
+               after={n: _shown(n, c[1]) for n, c in changes.items()})
+    return hotline
+
+
+@transaction.atomic
+def save_police(values: dict[str, Any], *, actor: Actor, contact: PoliceContact | None = None) -> PoliceContact:
+    """Create a police contact, or update ``contact`` with the cleaned ``values`` of a PoliceForm."""
+    if contact is None:
+        contact = PoliceContact.objects.create(**{n: values[n] for n in POLICE_FIELDS if n in values})
+        record(actor, actions.POLICE_CONTACT_CREATED, contact, after=_audit_values(values, POLICE_FIELDS))
+        return contact
+    changes = field_changes(contact, values, POLICE_FIELDS)
+    if changes:
+        for name, (_old, new) in changes.items():
+            setattr(contact, name, new)
+        contact.save(update_fields=list(changes))
+        record(actor, actions.POLICE_CONTACT_UPDATED, contact, before={n: c[0] for n, c in changes.items()},
+               after={n: c[1] for n, c in changes.items()})
+    return contact
+
+
+def _shown(name: str, value: Any) -> Any:
+    # The audit log shows that a key changed and which one, by its short fingerprint.
+    return f"{value[:8]}…" if name == "public_key" and value else value
+
+
+def _audit_values(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: _shown(n, values[n]) for n in names if n in values}

@@ -17,7 +17,7 @@ from hotline.accounts.models import Role
 from hotline.accounts.session import recently_authenticated
 from hotline.assessment.access import get_item_for, visible_items
 from hotline.audit.services import Actor
-from hotline.partners import directory, services
+from hotline.partners import importer, services
 from hotline.partners.forms import HotlineForm, ImportForm, PoliceForm
 from hotline.partners.models import (
     DeliveryState,
@@ -59,12 +59,12 @@ def hotline_form(request: HttpRequest) -> HttpResponse:
     """``?id=N`` edits partner N; without it, a new partner."""
     pk = _object_id(request)
     hotline = get_object_or_404(PartnerHotline, pk=pk) if pk is not None else None
-    initial = {name: getattr(hotline, name) for name in directory.HOTLINE_FIELDS} if hotline else None
+    initial = {name: getattr(hotline, name) for name in services.HOTLINE_FIELDS} if hotline else None
     form = HotlineForm(request.POST or None, initial=initial, instance=hotline)
     if request.method == "POST" and _changes_key(request, hotline) and not recently_authenticated(request):
         return reauth_redirect(request, back_to=request.get_full_path())  # a partner key is a trust anchor
     if request.method == "POST" and form.is_valid():
-        saved = directory.save_hotline(form.cleaned_data, actor=_actor(request), hotline=hotline)
+        saved = services.save_hotline(form.cleaned_data, actor=_actor(request), hotline=hotline)
         messages.success(request, _("Partner %(name)s saved.") % {"name": saved.name})
         return redirect("partners:directory")
     return render(request, "partners/hotline_form.html", {"form": form, "hotline": hotline})
@@ -75,10 +75,10 @@ def police_form(request: HttpRequest) -> HttpResponse:
     """``?id=N`` edits police contact N; without it, a new one."""
     pk = _object_id(request)
     contact = get_object_or_404(PoliceContact, pk=pk) if pk is not None else None
-    initial = {name: getattr(contact, name) for name in directory.POLICE_FIELDS} if contact else None
+    initial = {name: getattr(contact, name) for name in services.POLICE_FIELDS} if contact else None
     form = PoliceForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        saved = directory.save_police(form.cleaned_data, actor=_actor(request), contact=contact)
+        saved = services.save_police(form.cleaned_data, actor=_actor(request), contact=contact)
         messages.success(request, _("Police contact %(name)s saved.") % {"name": saved.name})
         return redirect("partners:directory")
     return render(request, "partners/police_form.html", {"form": form, "contact": contact})
@@ -100,7 +100,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             form.add_error("file", _("The file is larger than 5 MB."))
         else:
             fmt = "csv" if upload.name.lower().endswith(".csv") else "json"
-            summary = directory.import_directory(upload.read(), fmt=fmt, actor=_actor(request))
+            summary = importer.import_directory(upload.read(), fmt=fmt, actor=_actor(request))
     return render(request, "partners/import.html", {"form": form, "summary": summary})
 
 

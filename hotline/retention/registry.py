@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hotline.retention import config
+from hotline.retention import conf
 from hotline.retention.blobs import MediaPolicy, PreviewPolicy, WarcPolicy
 from hotline.retention.incidents import IncidentPolicy
 from hotline.retention.policy import Policy
@@ -42,7 +42,7 @@ NAMES = tuple(DEFAULTS)
 
 def policies(configured: Mapping[str, object] | None = None) -> list[Policy]:
     """One policy per class with its duration (``ImproperlyConfigured`` names a bad class)."""
-    durations = config.durations(DEFAULTS, configured)
+    durations = conf.durations(DEFAULTS, configured)
     return [cls(durations[cls.name]) for cls in POLICY_CLASSES]
 
 

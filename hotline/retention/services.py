@@ -1,4 +1,4 @@
-"""Retention verbs: legal holds, purging due data class by class (worker step and command), the plan.
+"""Retention verbs: legal holds, purging due data class by class (the worker step's work and the command), the plan.
 
 Purging is claimed per class with a lease (a conditional UPDATE on ``Schedule`` that must hit one
 row), and each batch locks its rows (``SKIP LOCKED`` on PostgreSQL) and re-checks that they are
@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from hotline.accounts.models import Role, User
 from hotline.audit.services import SYSTEM, Actor, record
-from hotline.retention import registry
+from hotline.retention import actions, registry
 from hotline.retention.access import holdable, visible_holds
-from hotline.retention.config import describe
+from hotline.retention.conf import describe
 from hotline.retention.models import Hold, HoldTarget, Schedule
 from hotline.retention.policy import START, Policy, PurgeResult
 
@@ -58,7 +58,7 @@ def place_hold(object_type: str, object_id: int, *, reason: str, user: User, now
         raise HoldError(f"object_id: there is no {object_type} {object_id} you may see")
     hold = Hold.objects.create(object_type=object_type, object_id=object_id, reason=reason, placed_by=user,
                                placed_at=now)
-    record(Actor.of_user(user), "retention.hold_placed", (_AUDIT_TYPES[object_type], object_id), now=now,
+    record(Actor.of_user(user), actions.HOLD_PLACED, (_AUDIT_TYPES[object_type], object_id), now=now,
            after={"hold": hold.pk, "reason": reason})
     return hold
 
@@ -77,7 +77,7 @@ def release_hold(hold: Hold, *, user: User, reason: str, now: datetime | None = 
     if released != 1:
         raise HoldError(f"hold: hold {hold.pk} is already released")
     hold.refresh_from_db()
-    record(Actor.of_user(user), "retention.hold_released", (_AUDIT_TYPES[hold.object_type], hold.object_id),
+    record(Actor.of_user(user), actions.HOLD_RELEASED, (_AUDIT_TYPES[hold.object_type], hold.object_id),
            now=now, after={"hold": hold.pk, "reason": reason, "placed_at": hold.placed_at.isoformat()})
     return hold
 
@@ -115,7 +115,7 @@ def purge_batch(policy: Policy, *, now: datetime, limit: int) -> tuple[PurgeResu
     with transaction.atomic():
         result = policy.purge(policy.lock(ids, now), now=now)
         if result.count:
-            record(SYSTEM, "retention.purged", ("retention.class", policy.name), now=now, after=result.audit())
+            record(SYSTEM, actions.PURGED, ("retention.class", policy.name), now=now, after=result.audit())
     # A full batch may have more behind it; a batch that purged nothing (rows locked elsewhere) stops.
     return result, len(ids) == limit and result.count > 0
 
@@ -127,15 +127,14 @@ def _report_age(policy: Policy, now: datetime) -> PurgeResult:
     if count:
         oldest = old.order_by(START).values_list(START, flat=True).first()
         with transaction.atomic():
-            record(SYSTEM, "retention.age_reported", ("retention.class", policy.name), now=now, after={
+            record(SYSTEM, actions.AGE_REPORTED, ("retention.class", policy.name), now=now, after={
                 "class": policy.name, "older_than": describe(policy.duration), "count": count,
                 "oldest": oldest.isoformat() if oldest else None})
     return PurgeResult(data_class=policy.name, details={"reported": count})
 
 
-def retention_step(now: datetime | None = None) -> bool:
-    """Worker step: one batch of each class whose daily run is due; True if it purged or has more."""
-    now = now or timezone.now()
+def purge_due(*, now: datetime) -> bool:
+    """One batch of each class whose daily run is due (``steps.retention_step``); True if it purged or has more."""
     found = False
     for policy in _due_policies(now):
         lease = _claim(policy.name, now, scheduled=True)

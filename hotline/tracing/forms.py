@@ -57,8 +57,8 @@ class ProviderForm(forms.Form):
             raise forms.ValidationError(_("Another provider has this name."))
         return name
 
-    def record(self, contacts: list[ContactIn]) -> ProviderIn | None:
-        """The validated record, or None with the errors attached to the fields they are about."""
+    def provider_in(self, contacts: list[ContactIn]) -> ProviderIn | None:
+        """The validated directory record, or None with the errors attached to the fields they are about."""
         try:
             asns, cidrs = split_networks(self.cleaned_data.get("networks", ""))
         except ValueError as exc:

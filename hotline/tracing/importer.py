@@ -28,8 +28,9 @@ from pydantic import ValidationError
 
 from hotline.audit.services import Actor
 from hotline.lib import textguard
-from hotline.tracing.directory import DATA_DIR, merge_provider
+from hotline.tracing.providers import DATA_DIR
 from hotline.tracing.schema import ProviderIn
+from hotline.tracing.services import merge_provider
 
 MAX_BYTES = 10 * 1024 * 1024
 CSV_COLUMNS = ("name", "country", "is_cdn", "website", "notes", "asns", "cidrs", "contact_name", "abuse_email",

@@ -15,8 +15,8 @@ from typing import Any
 
 from hotline.lib.geo import AsnInfo, is_public
 from hotline.lib.rdap import RdapOutcome, RdapResult
-from hotline.tracing.config import TraceConfig
-from hotline.tracing.directory import Match, find_provider
+from hotline.tracing.conf import TraceConfig
+from hotline.tracing.providers import Match, find_provider
 
 RDAP = "rdap"
 #: On a tie, the measured location wins over registry statements (a disputed decision either way).

@@ -34,7 +34,7 @@ class ProviderNetwork(models.Model):
     """One AS number or one address range that belongs to a provider.
 
     A range is also kept as two sortable keys (IP version digit + 32 hex digits, see
-    ``directory.ip_key``) so "which range holds this address" is one indexed query.
+    ``providers.ip_key``) so "which range holds this address" is one indexed query.
     """
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="networks")
@@ -51,7 +51,7 @@ class ProviderNetwork(models.Model):
         indexes = [
             # provider_for_asn(): AS number -> provider.
             models.Index(fields=["asn"], name="network_asn_idx"),
-            # directory.network_for_address(): range_start <= key <= range_end.
+            # providers.find_provider(): range_start <= key <= range_end.
             models.Index(fields=["range_start", "range_end"], name="network_range_idx",
                          condition=~models.Q(range_start="")),
         ]

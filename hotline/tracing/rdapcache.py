@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from hotline.lib.rdap import RdapNetwork
-from hotline.tracing.directory import ip_key
 from hotline.tracing.models import RdapCache
+from hotline.tracing.providers import ip_key
 
 
 class DbRdapCache:

@@ -1,8 +1,10 @@
-"""Tracing an item: resolve, place every address, pick provider, CDN and abuse contact, keep a snapshot.
+"""Tracing's services: tracing an item (resolve, place every address, pick provider, CDN and abuse
+contact, keep a snapshot), origins, re-trace requests, and edits of the provider directory.
 
 ``trace_item`` is called by the worker (first trace, retries) and by routing and takedown before
 every outbound action. Network work (DNS, RDAP) runs outside any transaction; the snapshot, its
-audit event and the retry schedule are written in one.
+audit event and the retry schedule are written in one. Directory edits (``save_provider`` from the
+edit page, ``merge_provider`` for each imported record) are audited in their transaction.
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import ProtectedError
 
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.lib import claim
 from hotline.lib.dnsresolve import DnsOutcome, Resolution, resolve_host
 from hotline.lib.geo import is_public
 from hotline.reports.models import Item, ItemStatus
-from hotline.tracing.config import TraceConfig, config_from_settings
-from hotline.tracing.directory import preferred_contact
+from hotline.tracing import actions
+from hotline.tracing.conf import TraceConfig, config_from_settings
 from hotline.tracing.locate import Located, decide_country, locate, rdap_problem
-from hotline.tracing.models import AbuseContact, Provider, Trace, TraceDue, TraceOutcome
+from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork, Trace, TraceDue, TraceOutcome
+from hotline.tracing.providers import network_row, preferred_contact
+from hotline.tracing.schema import ContactIn, ProviderIn
 
 log = logging.getLogger("hotline.tracing")
 LEASE = timedelta(minutes=10)
@@ -110,7 +114,7 @@ def _provider_from_rdap(place: Located) -> Provider | None:
     provider, created = Provider.objects.get_or_create(name=name[:200], defaults={
         "country": network.country, "notes": f"Created from RDAP ({network.handle}) while tracing."})
     if created:
-        record(SYSTEM, "provider.created_from_rdap", provider,
+        record(SYSTEM, actions.PROVIDER_CREATED_FROM_RDAP, provider,
                after={"name": provider.name, "country": provider.country, "rdap_handle": network.handle})
     return provider
 
@@ -123,7 +127,7 @@ def _contact_from_rdap(provider: Provider, place: Located) -> AbuseContact | Non
         provider=provider, email=network.abuse_emails[0],
         defaults={"name": network.abuse_name[:200], "source": AbuseContact.Source.RDAP})
     if created:
-        record(SYSTEM, "contact.created_from_rdap", contact,
+        record(SYSTEM, actions.CONTACT_CREATED_FROM_RDAP, contact,
                after={"provider": provider.pk, "email": contact.email, "rdap_handle": network.handle})
     return contact
 
@@ -142,8 +146,8 @@ def _save(item: Item, snapshot: _Snapshot, *, now: datetime, config: TraceConfig
     trace.error = "\n".join(e for e in snapshot.error if e)[:4000]
     trace.save()
     retry_at = _schedule(item, trace, now=now, config=config, transient=transient)
-    record(SYSTEM, "item.traced" if trace.outcome == TraceOutcome.OK else "item.trace_failed", item, now=now,
-           after=_audit_summary(trace, retry_at))
+    action = actions.ITEM_TRACED if trace.outcome == TraceOutcome.OK else actions.ITEM_TRACE_FAILED
+    record(SYSTEM, action, item, now=now, after=_audit_summary(trace, retry_at))
     return trace
 
 
@@ -215,9 +219,109 @@ def record_origin(item: Item, address: str, *, actor: Actor, now: datetime,
                          located=[placed], cdn=latest.cdn, origin=origin, carried=edge)
     with transaction.atomic():
         trace = _save(item, snapshot, now=now, config=config, transient=False)
-        record(actor, "item.origin_recorded", item, now=now,
+        record(actor, actions.ITEM_ORIGIN_RECORDED, item, now=now,
                after={"trace": trace.pk, "origin": origin, "cdn": trace.cdn_id, "country": trace.country})
     return trace
+
+
+# ------------------------------------------------------------------------------------ the directory
+
+
+def _provider_facts(provider: Provider) -> dict[str, Any]:
+    return {
+        "name": provider.name, "country": provider.country, "is_cdn": provider.is_cdn,
+        "networks": sorted(str(n) for n in provider.networks.all()),
+        "contacts": sorted(f"{c.channel}:{c.email or c.endpoint}" for c in provider.contacts.all()),
+    }
+
+
+def _set_fields(provider: Provider, data: ProviderIn, *, merge: bool) -> list[str]:
+    changed = []
+    values = {"name": data.name, "country": data.country, "is_cdn": data.is_cdn, "website": data.website,
+              "notes": data.notes}
+    for name, value in values.items():
+        if merge and value in ("", False) and name != "name":
+            continue  # an import line that leaves a column empty keeps what the directory has
+        if getattr(provider, name) != value:
+            setattr(provider, name, value)
+            changed.append(name)
+    return changed
+
+
+def _sync_networks(provider: Provider, data: ProviderIn, *, merge: bool) -> None:
+    existing: dict[tuple[int | None, str], ProviderNetwork] = {(n.asn, n.cidr): n for n in provider.networks.all()}
+    wanted: set[tuple[int | None, str]] = {(asn, "") for asn in data.asns} | {(None, cidr) for cidr in data.cidrs}
+    if not merge:
+        ProviderNetwork.objects.filter(pk__in=[n.pk for key, n in existing.items() if key not in wanted]).delete()
+    ProviderNetwork.objects.bulk_create(
+        [network_row(provider, asn=asn, cidr=cidr) for asn, cidr in sorted(wanted - set(existing), key=str)])
+
+
+def _contact_fields(contact: AbuseContact, data: ContactIn) -> list[str]:
+    changed = []
+    for name in ("name", "email", "endpoint", "channel", "language", "repeat_hours"):
+        if getattr(contact, name) != getattr(data, name):
+            setattr(contact, name, getattr(data, name))
+            changed.append(name)
+    return changed
+
+
+def _sync_contacts(provider: Provider, contacts: list[ContactIn], *, merge: bool,
+                   delete_ids: frozenset[int] = frozenset()) -> None:
+    by_id = {c.pk: c for c in provider.contacts.all()}
+    by_address = {(c.email or c.endpoint): c for c in by_id.values()}
+    for data in contacts:
+        contact = by_id.get(data.id) if data.id else by_address.get(data.email or data.endpoint)
+        if contact is None:
+            contact = AbuseContact(provider=provider, source=AbuseContact.Source.DIRECTORY)
+            _contact_fields(contact, data)
+            contact.save()
+        elif fields := _contact_fields(contact, data):
+            contact.save(update_fields=fields)
+    doomed = [c for pk, c in by_id.items() if pk in delete_ids]
+    if not merge:
+        try:
+            AbuseContact.objects.filter(pk__in=[c.pk for c in doomed]).delete()
+        except ProtectedError as exc:
+            raise ValueError("contacts: a contact that notices or traces refer to cannot be deleted") from exc
+
+
+@transaction.atomic
+def save_provider(provider: Provider | None, data: ProviderIn, *, actor: Actor,
+                  delete_contacts: frozenset[int] = frozenset()) -> Provider:
+    """Create or edit a provider with exactly these networks and contacts (the edit page)."""
+    before = _provider_facts(provider) if provider is not None else None
+    provider = provider or Provider()
+    if provider.pk is None:
+        _set_fields(provider, data, merge=False)
+        provider.save()
+    elif fields := _set_fields(provider, data, merge=False):
+        provider.save(update_fields=fields)
+    _sync_networks(provider, data, merge=False)
+    _sync_contacts(provider, data.contacts, merge=False, delete_ids=delete_contacts)
+    record(actor, actions.PROVIDER_CREATED if before is None else actions.PROVIDER_UPDATED, provider,
+           before=before, after=_provider_facts(provider))
+    return provider
+
+
+@transaction.atomic
+def merge_provider(data: ProviderIn, *, actor: Actor, origin: str) -> tuple[Provider, bool]:
+    """Add one imported record to the directory: networks and contacts are added, never removed."""
+    provider = Provider.objects.select_for_update().filter(name=data.name).first()
+    created = provider is None
+    before = None if provider is None else _provider_facts(provider)
+    provider = provider or Provider()
+    fields = _set_fields(provider, data, merge=True)
+    if created:
+        provider.save()
+    elif fields:
+        provider.save(update_fields=fields)
+    _sync_networks(provider, data, merge=True)
+    _sync_contacts(provider, data.contacts, merge=True)
+    after = _provider_facts(provider)
+    if before != after:
+        record(actor, actions.PROVIDER_IMPORTED, provider, before=before, after={**after, "from": origin})
+    return provider, created
 
 
 # ------------------------------------------------------------------------------------ the worker
@@ -230,7 +334,7 @@ def request_trace(item: Item, *, actor: Actor, now: datetime) -> TraceDue:
     if not created and due.due_at > now:
         due.due_at = now
         due.save(update_fields=["due_at"])
-    record(actor, "item.trace_requested", item, now=now)
+    record(actor, actions.ITEM_TRACE_REQUESTED, item, now=now)
     return due
 
 
@@ -249,9 +353,9 @@ def claim_due(now: datetime, limit: int) -> list[TraceDue]:
     return claim.claim_due(TraceDue.objects.due(now), limit=limit, update={"due_at": now + LEASE}, match=("due_at",))
 
 
-def trace_step(*, now: datetime | None = None, config: TraceConfig | None = None, concurrency: int = 8) -> bool:
-    """Worker step: queue untraced items, then trace the due ones, several at a time."""
-    now = now or timezone.now()
+def trace_due(*, now: datetime, config: TraceConfig | None = None, concurrency: int = 8) -> bool:
+    """Queue untraced items, then trace the due ones, several at a time (``steps.trace_step``); return
+    whether there was work."""
     rows = claim_due(now, concurrency)
     if not rows and enqueue_untraced(now):  # queue new work only when the due rows are done
         rows = claim_due(now, concurrency)

@@ -15,7 +15,6 @@ from hotline.accounts.access import current_user, role_required
 from hotline.audit.services import Actor
 from hotline.tracing import services
 from hotline.tracing.access import DIRECTORY_EDITORS, DIRECTORY_READERS, TRACE_READERS, TRACERS, get_item_for
-from hotline.tracing.directory import save_provider
 from hotline.tracing.forms import ContactFormSet, ImportForm, OriginForm, ProviderForm, contact_initial
 from hotline.tracing.importer import import_providers
 from hotline.tracing.models import Provider, Trace
@@ -61,11 +60,11 @@ def _edit(request: HttpRequest, provider: Provider | None) -> HttpResponse:
         cleaned = [c for f in contacts.forms if (c := f.contact()) is not None]
         doomed = frozenset(int(f.cleaned_data["id"]) for f in contacts.forms
                            if f.cleaned_data.get("DELETE") and f.cleaned_data.get("id"))
-        record = form.record(cleaned)
-        if record is not None and not any(f.errors for f in contacts.forms):
+        data = form.provider_in(cleaned)
+        if data is not None and not any(f.errors for f in contacts.forms):
             try:
-                saved = save_provider(provider, record, actor=Actor.of_user(current_user(request)),
-                                      delete_contacts=doomed)
+                saved = services.save_provider(provider, data, actor=Actor.of_user(current_user(request)),
+                                               delete_contacts=doomed)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from hotline.accounts import otp
 from hotline.accounts.models import User
-from hotline.accounts.twofactor import enrol_with_secret
+from hotline.accounts.services import enrol_with_secret
 from hotline.audit.services import SYSTEM
 from hotline.conftest import PASSWORD
 

@@ -13,9 +13,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from hotline.accounts.lockout import is_locked, register_failure
 from hotline.accounts.models import ApiClient, Role, TOTPDevice, User
-from hotline.accounts.services import AccountError, deactivate_user, issue_api_client, set_role
+from hotline.accounts.services import (
+    AccountError,
+    deactivate_user,
+    is_locked,
+    issue_api_client,
+    register_failure,
+    set_role,
+)
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM, Actor
 from hotline.conftest import PASSWORD

@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hotline.accounts import otp
-from hotline.accounts.lockout import is_locked, register_failure
 from hotline.accounts.models import ApiClient, Role, TOTPDevice, User
+from hotline.accounts.services import is_locked, register_failure
 from hotline.audit.models import AuditEvent
 from hotline.conftest import PASSWORD
 from hotline.core.tests.conftest import browser, new_tab, page  # noqa: F401 - the shared browser fixtures

@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from hotline.accounts.lockout import is_locked
 from hotline.accounts.models import User
+from hotline.accounts.services import is_locked
 from hotline.accounts.tests.conftest import code, password_step
 from hotline.audit.models import AuditEvent
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from hotline.accounts import otp
 from hotline.accounts.models import RecoveryCode, TOTPDevice, User
+from hotline.accounts.services import confirm_enrolment, start_enrolment
 from hotline.accounts.tests.conftest import SECRET, code, password_step
-from hotline.accounts.twofactor import confirm_enrolment, start_enrolment
 from hotline.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,7 +97,7 @@ def test_it_allows_one_step_of_clock_drift_and_no_more(analyst: User, enrolled: 
         if far_ahead != ahead:
             assert client.post("/accounts/verify/", {"code": far_ahead}).status_code == 200
         assert client.post("/accounts/verify/", {"code": ahead}).status_code == 302
-    assert TOTPDevice.objects.get(user=analyst).last_used_step == otp.time_step(start) + 1
+    assert TOTPDevice.objects.get(user=analyst).last_used_step == otp.step_number(start) + 1
 
 
 def test_it_accepts_each_recovery_code_once(analyst: User) -> None:
@@ -204,7 +204,7 @@ def test_reset_2fa_ends_the_sessions_and_the_next_login_enrols(
 
 
 def test_demo_users_are_pre_enrolled_with_a_key_that_signs_in(analyst: User) -> None:
-    from hotline.accounts.twofactor import ensure_enrolled
+    from hotline.accounts.services import ensure_enrolled
     from hotline.audit.services import Actor
 
     key = ensure_enrolled(analyst, actor=Actor(label="demo"))

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from hotline.accounts import otp
 from hotline.accounts.models import TOTPDevice, User
-from hotline.accounts.twofactor import enrol_with_secret
+from hotline.accounts.services import enrol_with_secret
 from hotline.assessment.models import Assessment, Kind
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM

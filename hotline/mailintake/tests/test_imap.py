@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from hotline.mailintake.mailboxes import MailboxError, parse_mailbox_url, source_from_settings
 from hotline.mailintake.models import AllowedSender, InboundMail, MailboxState
-from hotline.mailintake.services import mail_step
+from hotline.mailintake.steps import mail_step
 from hotline.mailintake.tests.conftest import MakeMail, dkim_pass
 from hotline.reports.models import Report
 from hotline.sim.imap import SimImap, TlsMode

@@ -14,7 +14,8 @@ from hotline.evidence.store import get_blob_bytes
 from hotline.mailintake import services
 from hotline.mailintake.mailboxes import MailboxError, MaildirSource
 from hotline.mailintake.models import AllowedSender, InboundMail, MailboxState
-from hotline.mailintake.services import mail_step, poll, receive_mail
+from hotline.mailintake.services import poll, receive_mail
+from hotline.mailintake.steps import mail_step
 from hotline.mailintake.tests.conftest import AUTHSERV, Maildir, MakeMail, dkim_pass
 from hotline.reports.models import Item, Report
 

@@ -13,7 +13,8 @@ from django.urls import reverse
 from hotline.accounts.models import User
 from hotline.audit.models import AuditEvent
 from hotline.mailintake.models import AllowedSender, InboundMail
-from hotline.mailintake.services import mail_step, receive_mail
+from hotline.mailintake.services import receive_mail
+from hotline.mailintake.steps import mail_step
 from hotline.mailintake.tests.conftest import PARTNER, Maildir, MakeMail, dkim_pass
 
 pytestmark = pytest.mark.django_db

@@ -20,9 +20,8 @@ from django.utils import timezone
 from hotline.audit.services import SYSTEM
 from hotline.lib import signing
 from hotline.partners import protocol, receive
-from hotline.partners.directory import save_hotline
 from hotline.partners.models import PartnerHotline
-from hotline.partners.services import our_code, our_public_key
+from hotline.partners.services import our_code, our_public_key, save_hotline
 
 ENDPOINT = "/api/v1/exchange/messages"
 SHA = "ab" * 32

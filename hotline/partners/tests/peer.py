@@ -58,8 +58,7 @@ def _assess(url: str) -> dict[str, Any]:
 
     from hotline.assessment.services import assess_item, claim_item
     from hotline.demo.script import SCRIPTED
-    from hotline.partners.delivery import exchange_step
-    from hotline.partners.services import verdict_status_step
+    from hotline.partners.steps import exchange_step, verdict_status_step
     from hotline.reports.models import Item, ItemStatus
 
     item = Item.objects.get(canonical_url=url)
@@ -76,8 +75,8 @@ def _assess(url: str) -> dict[str, Any]:
 def _status(url: str, status: str) -> dict[str, Any]:
     from django.utils import timezone
 
-    from hotline.partners.delivery import exchange_step
     from hotline.partners.services import send_status
+    from hotline.partners.steps import exchange_step
     from hotline.reports.models import Item
 
     queued = send_status(Item.objects.get(canonical_url=url), status, now=timezone.now())

@@ -18,7 +18,7 @@ from hotline.accounts.models import User
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.lib import signing
-from hotline.partners.directory import (
+from hotline.partners.importer import (
     DEMO_DIRECTORY,
     demo_private_key,
     import_directory,

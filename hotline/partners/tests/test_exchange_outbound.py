@@ -15,10 +15,10 @@ from hotline.assessment.services import assess_item, claim_item
 from hotline.assessment.tests.test_workflow import CLEAR
 from hotline.audit.services import SYSTEM
 from hotline.partners import protocol
-from hotline.partners.delivery import DeliveryError, HttpTransport, exchange_step
-from hotline.partners.directory import save_hotline
+from hotline.partners.delivery import DeliveryError, HttpTransport
 from hotline.partners.models import OutboundMessage
-from hotline.partners.services import forward_item, our_code, our_key
+from hotline.partners.services import forward_item, our_code, our_key, save_hotline
+from hotline.partners.steps import exchange_step
 from hotline.partners.tests.conftest import ENDPOINT, MakeItem, Peer, SimPartner
 from hotline.sim.rebind import ScriptedDns
 

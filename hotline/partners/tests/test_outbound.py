@@ -17,16 +17,16 @@ from hotline.assessment.tests.test_workflow import CLEAR, NOT_ILLEGAL
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.partners import delivery
-from hotline.partners.delivery import HttpTransport, Reply, claim_due, exchange_step
-from hotline.partners.directory import save_hotline
+from hotline.partners.delivery import HttpTransport, Reply, claim_due
 from hotline.partners.models import Forward, InboundForward, OutboundMessage
 from hotline.partners.services import (
     ExchangeError,
     forward_item,
     requeue,
+    save_hotline,
     send_status,
-    verdict_status_step,
 )
+from hotline.partners.steps import exchange_step, verdict_status_step
 from hotline.partners.tests.conftest import MakeItem, Peer, SimPartner, forward_body, post
 from hotline.reports.models import Item
 from hotline.tracing.models import Provider, Trace

@@ -16,9 +16,8 @@ from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.lib import signing
 from hotline.partners import protocol
-from hotline.partners.directory import save_hotline
 from hotline.partners.models import ForwardEvent, InboundForward, InboundMessage
-from hotline.partners.services import forward_item, our_public_key
+from hotline.partners.services import forward_item, our_public_key, save_hotline
 from hotline.partners.tests.conftest import SHA, MakeItem, Peer, forward_body, make_peer, post
 from hotline.reports.models import Item, Report
 

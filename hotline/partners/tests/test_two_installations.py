@@ -18,10 +18,10 @@ from django.utils import timezone
 from hotline.audit.services import SYSTEM
 from hotline.lib import signing
 from hotline.partners import delivery
-from hotline.partners.delivery import HttpTransport, Reply, exchange_step
-from hotline.partners.directory import save_hotline
+from hotline.partners.delivery import HttpTransport, Reply
 from hotline.partners.models import Forward, InboundMessage, OutboundMessage, PartnerHotline
-from hotline.partners.services import forward_item, our_public_key
+from hotline.partners.services import forward_item, our_public_key, save_hotline
+from hotline.partners.steps import exchange_step
 from hotline.partners.tests.conftest import MakeItem
 from hotline.partners.tests.peer import free_port, peer_env, run, start, stop
 

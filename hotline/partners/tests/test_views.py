@@ -15,9 +15,9 @@ from hotline.assessment.services import assess_item, claim_item
 from hotline.assessment.tests.test_workflow import CLEAR
 from hotline.audit.services import SYSTEM
 from hotline.partners import protocol
-from hotline.partners.delivery import exchange_step
 from hotline.partners.models import OutboundMessage
 from hotline.partners.services import forward_item
+from hotline.partners.steps import exchange_step
 from hotline.partners.tests.conftest import MakeItem, Peer, SimPartner, forward_body, post
 from hotline.reports.models import Item
 

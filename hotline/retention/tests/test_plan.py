@@ -15,7 +15,8 @@ from django.core.management import call_command
 from hotline.audit.models import AuditEvent
 from hotline.evidence.models import Media
 from hotline.reports.models import Item
-from hotline.retention.services import plan, retention_step
+from hotline.retention.services import plan
+from hotline.retention.steps import retention_step
 from hotline.retention.tests.conftest import DAY, T0, Settle
 from hotline.tracing.models import Trace
 

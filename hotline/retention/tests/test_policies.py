@@ -22,7 +22,8 @@ from hotline.retention import registry
 from hotline.retention.models import PurgedObject
 from hotline.retention.policy import sha256_text
 from hotline.retention.records import canonical
-from hotline.retention.services import retention_step, run_class
+from hotline.retention.services import run_class
+from hotline.retention.steps import retention_step
 from hotline.retention.tests.conftest import DAY, T0, Settle, audit_after
 from hotline.routing.models import Decision
 from hotline.takedown.models import Notice

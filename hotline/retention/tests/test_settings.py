@@ -10,7 +10,8 @@ from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 
 from hotline.retention import registry
-from hotline.retention.services import plan, retention_step
+from hotline.retention.services import plan
+from hotline.retention.steps import retention_step
 
 
 def durations(**configured: object) -> dict[str, timedelta | None]:

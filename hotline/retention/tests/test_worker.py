@@ -21,7 +21,8 @@ from hotline.evidence.store import get_blob_bytes, orphans
 from hotline.retention import registry, services
 from hotline.retention.models import PurgedObject, Schedule
 from hotline.retention.policy import sha256_text
-from hotline.retention.services import RETRY_AFTER, RetentionBusy, retention_step, run_class
+from hotline.retention.services import RETRY_AFTER, RetentionBusy, run_class
+from hotline.retention.steps import retention_step
 from hotline.retention.tests.conftest import DAY, T0, Settle, audit_after
 
 pytestmark = pytest.mark.django_db

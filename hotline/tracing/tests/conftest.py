@@ -17,8 +17,8 @@ from hotline.lib.rdap import RdapClient
 from hotline.reports.models import Item, ItemStatus
 from hotline.sim.dns import SimDns
 from hotline.sim.rdap import SimNetwork, SimRdap
-from hotline.tracing.config import TraceConfig, bootstrap
-from hotline.tracing.directory import as_numbers
+from hotline.tracing.conf import TraceConfig, bootstrap
+from hotline.tracing.providers import as_numbers
 from hotline.tracing.rdapcache import DbRdapCache
 
 ZONE: dict[str, dict[str, Any]] = {

@@ -11,10 +11,11 @@ from django.core.management import CommandError, call_command
 
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
-from hotline.tracing.directory import find_provider, merge_provider, preferred_contact, save_provider
 from hotline.tracing.importer import import_providers, load_cdns
 from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork
+from hotline.tracing.providers import find_provider, preferred_contact
 from hotline.tracing.schema import ContactIn, ProviderIn
+from hotline.tracing.services import merge_provider, save_provider
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 
 from hotline.lib import geo
 from hotline.lib.geo import AsnSource, CountrySource, country_sources, register
-from hotline.tracing.directory import as_numbers
+from hotline.tracing.providers import as_numbers
 
 
 def _countries(ip: str) -> dict[str, str | None]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hotline.lib.http import FetchPolicy
 from hotline.lib.rdap import RdapClient, RdapNetwork, RdapOutcome, RdapParseError, parse_ip_network
 from hotline.sim.rdap import SimNetwork, SimRdap, network_json
-from hotline.tracing.config import bootstrap
+from hotline.tracing.conf import bootstrap
 from hotline.tracing.models import RdapCache
 from hotline.tracing.rdapcache import DbRdapCache, purge_expired
 from hotline.tracing.tests.conftest import QUICK_RDAP, RDAP_LIMIT

@@ -12,12 +12,11 @@ from hotline.audit.services import SYSTEM, Actor
 from hotline.reports.models import Item
 from hotline.sim.dns import SimDns
 from hotline.sim.rdap import SimRdap
-from hotline.tracing.config import TraceConfig
-from hotline.tracing.directory import merge_provider
+from hotline.tracing.conf import TraceConfig
 from hotline.tracing.importer import load_cdns
 from hotline.tracing.models import AbuseContact, Provider, Trace, TraceDue, TraceOutcome
 from hotline.tracing.schema import ContactIn, ProviderIn
-from hotline.tracing.services import OriginError, record_origin, trace_item
+from hotline.tracing.services import OriginError, merge_provider, record_origin, trace_item
 from hotline.tracing.tests.conftest import QUICK_DNS, QUICK_RDAP, make_config
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from hotline.accounts.models import User
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.reports.models import Item
-from hotline.tracing.config import TraceConfig
+from hotline.tracing.conf import TraceConfig
 from hotline.tracing.importer import load_cdns
 from hotline.tracing.models import Provider, Trace, TraceDue
 from hotline.tracing.services import trace_item

@@ -14,9 +14,10 @@ from hotline.audit.services import SYSTEM
 from hotline.reports.models import Item
 from hotline.sim.dns import SimDns
 from hotline.sim.rdap import SimRdap
-from hotline.tracing.config import TraceConfig, config_from_settings
+from hotline.tracing.conf import TraceConfig, config_from_settings
 from hotline.tracing.models import Trace, TraceDue
-from hotline.tracing.services import LEASE, claim_due, enqueue_untraced, request_trace, trace_step
+from hotline.tracing.services import LEASE, claim_due, enqueue_untraced, request_trace
+from hotline.tracing.steps import trace_step
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -83,4 +84,4 @@ def test_the_step_runs_from_settings_alone(assessed_item: MakeItem, sim_dns: Sim
         assert trace_step(now=NOW) is True  # three at once, in threads
     countries = {t.item_id: t.country for t in Trace.objects.all()}
     assert countries == {i.pk: "US" for i in items}
-    assert "hotline.tracing.services.trace_step" in settings.HOTLINE_WORKER_STEPS
+    assert "hotline.tracing.steps.trace_step" in settings.HOTLINE_WORKER_STEPS

@@ -8,9 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from hotline.accounts.lockout import is_locked, unlock
 from hotline.accounts.models import RecoveryCode, User
-from hotline.accounts.twofactor import confirmed_device, reset_second_factor
+from hotline.accounts.services import confirmed_device, is_locked, reset_second_factor, unlock
 from hotline.audit.services import Actor
 
 

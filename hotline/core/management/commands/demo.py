@@ -22,7 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from hotline.accounts.models import ClientKind, User
-from hotline.accounts.twofactor import ensure_enrolled
+from hotline.accounts.services import ensure_enrolled
 from hotline.audit.services import Actor
 from hotline.demo.generator import DEMO_USERS, ensure_demo_users
 from hotline.demo.live import LiveDemo, process_env

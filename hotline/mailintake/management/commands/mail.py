@@ -12,7 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from hotline.lib.worker import Stopper, run_forever
 from hotline.mailintake.mailboxes import MailboxError, source_from_settings
-from hotline.mailintake.services import mail_step, receive_mail
+from hotline.mailintake.services import receive_mail
+from hotline.mailintake.steps import mail_step
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from hotline.audit.services import Actor
 from hotline.lib import signing
-from hotline.partners import directory
+from hotline.partners import importer
 from hotline.partners.services import ExchangeError, our_code, our_public_key
 
 
@@ -36,10 +36,10 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
         fmt = options["format"] or ("csv" if path.suffix.lower() == ".csv" else "json")
-        summary = directory.import_directory(data, fmt=fmt, actor=Actor(label="cli:partners-import"))
+        summary = importer.import_directory(data, fmt=fmt, actor=Actor(label="cli:partners-import"))
         self._report(summary)
 
-    def _report(self, summary: directory.ImportSummary) -> None:
+    def _report(self, summary: importer.ImportSummary) -> None:
         for error in summary.errors:
             self.stderr.write(str(error))
         self.stdout.write(f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
@@ -61,4 +61,4 @@ class Command(BaseCommand):
         self.stdout.write(f"public key: {key}")
 
     def _demo_directory(self, options: dict[str, Any]) -> None:
-        self._report(directory.load_demo_directory(actor=Actor(label="cli:partners-demo")))
+        self._report(importer.load_demo_directory(actor=Actor(label="cli:partners-demo")))

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hotline.retention import registry, services
-from hotline.retention.config import describe
+from hotline.retention.conf import describe
 
 
 class Command(BaseCommand):

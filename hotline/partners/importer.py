@@ -1,5 +1,5 @@
-"""The partner directory: saving hotlines and police contacts (audited), importing them from JSON or
-CSV (every valid record kept, every invalid one reported by line and field), and the demo directory."""
+"""Importing the partner directory (hotlines and police contacts) from JSON or CSV: every valid record is
+saved through the services (audited), every invalid one reported by line and field; and the demo directory."""
 
 from __future__ import annotations
 
@@ -9,68 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
 from django.forms import Form
 
-from hotline.audit.services import SYSTEM, Actor, record
+from hotline.audit.services import SYSTEM, Actor
 from hotline.lib import signing, textguard
 from hotline.partners.forms import HotlineForm, PoliceForm
 from hotline.partners.models import PartnerHotline, PoliceContact
+from hotline.partners.services import HOTLINE_FIELDS, POLICE_FIELDS, field_changes, save_hotline, save_police
 
 DEMO_DIRECTORY = Path(__file__).resolve().parent / "data" / "demo_directory.json"
-HOTLINE_FIELDS = ("code", "name", "countries", "endpoint", "public_key", "languages", "contact_email", "active")
-POLICE_FIELDS = ("name", "country", "kind", "channel", "email", "endpoint", "languages", "active")
 MAX_ERRORS = 1000
-
-
-# ------------------------------------------------------------------------------ saving
-
-
-def _changes(obj: Any, values: dict[str, Any], names: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
-    return {n: (getattr(obj, n), values[n]) for n in names if n in values and getattr(obj, n) != values[n]}
-
-
-@transaction.atomic
-def save_hotline(values: dict[str, Any], *, actor: Actor, hotline: PartnerHotline | None = None) -> PartnerHotline:
-    """Create a partner hotline, or update ``hotline`` with the cleaned ``values`` of a HotlineForm."""
-    if hotline is None:
-        hotline = PartnerHotline.objects.create(**{n: values[n] for n in HOTLINE_FIELDS if n in values})
-        record(actor, "partner.created", hotline, after=_audit_values(values, HOTLINE_FIELDS))
-        return hotline
-    changes = _changes(hotline, values, HOTLINE_FIELDS)
-    if changes:
-        for name, (_old, new) in changes.items():
-            setattr(hotline, name, new)
-        hotline.save(update_fields=list(changes))
-        record(actor, "partner.updated", hotline, before={n: _shown(n, c[0]) for n, c in changes.items()},
-               after={n: _shown(n, c[1]) for n, c in changes.items()})
-    return hotline
-
-
-@transaction.atomic
-def save_police(values: dict[str, Any], *, actor: Actor, contact: PoliceContact | None = None) -> PoliceContact:
-    """Create a police contact, or update ``contact`` with the cleaned ``values`` of a PoliceForm."""
-    if contact is None:
-        contact = PoliceContact.objects.create(**{n: values[n] for n in POLICE_FIELDS if n in values})
-        record(actor, "police_contact.created", contact, after=_audit_values(values, POLICE_FIELDS))
-        return contact
-    changes = _changes(contact, values, POLICE_FIELDS)
-    if changes:
-        for name, (_old, new) in changes.items():
-            setattr(contact, name, new)
-        contact.save(update_fields=list(changes))
-        record(actor, "police_contact.updated", contact, before={n: c[0] for n, c in changes.items()},
-               after={n: c[1] for n, c in changes.items()})
-    return contact
-
-
-def _shown(name: str, value: Any) -> Any:
-    # The audit log shows that a key changed and which one, by its short fingerprint.
-    return f"{value[:8]}…" if name == "public_key" and value else value
-
-
-def _audit_values(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {n: _shown(n, values[n]) for n in names if n in values}
 
 
 # ------------------------------------------------------------------------------ importing
@@ -139,7 +87,7 @@ def _import_row(row: _Row, summary: ImportSummary, actor: Actor) -> None:
         _add_error(summary, RowError(row.where, name if name != "__all__" else "-", str(messages[0])))
         return
     names = HOTLINE_FIELDS if row.record == "hotline" else POLICE_FIELDS
-    if existing is not None and not _changes(existing, form.cleaned_data, names):
+    if existing is not None and not field_changes(existing, form.cleaned_data, names):
         summary.unchanged += 1
         return
     if row.record == "hotline":

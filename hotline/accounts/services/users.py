@@ -1,4 +1,4 @@
-"""Account and API-client changes, each audited.
+"""Account changes (create, role, deactivate, reactivate), each audited.
 
 Roles never grant Django's own admin: `is_staff` and `is_superuser` are set only by `hotline createsuperuser`
 (break-glass), and the product's administration pages (`administration.py`) do the daily work.
@@ -7,18 +7,16 @@ Roles never grant Django's own admin: `is_staff` and `is_superuser` are set only
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from hotline.accounts.models import ApiClient, ClientKind, Role, User
+from hotline.accounts import actions
+from hotline.accounts.models import Role, User
+from hotline.accounts.services.twofactor import end_sessions
 from hotline.audit.services import Actor, record
-
-# How stale `ApiClient.last_used_at` may get: one UPDATE a minute per client, not one per request.
-LAST_USE_GRANULARITY = timedelta(minutes=1)
 
 
 class AccountError(Exception):
@@ -37,7 +35,7 @@ def create_user(username: str, password: str, role: str, *, actor: Actor, email:
     # The password policy (AUTH_PASSWORD_VALIDATORS) holds for every way a user is made.
     validate_password(password, User(username=username, email=email))
     user = User.objects.create_user(username=username, password=password, email=email, role=role)
-    record(actor, "user.created", user, after={"username": username, "role": role})
+    record(actor, actions.USER_CREATED, user, after={"username": username, "role": role})
     return user
 
 
@@ -56,7 +54,7 @@ def set_role(user: User, role: str, *, actor: Actor) -> None:
     before = {"role": locked.role}
     user.role = locked.role = role
     locked.save(update_fields=["role"])
-    record(actor, "user.role_changed", locked, before=before, after={"role": role})
+    record(actor, actions.USER_ROLE_CHANGED, locked, before=before, after={"role": role})
 
 
 def _keep_an_administrator(user: User, field: str) -> None:
@@ -69,8 +67,6 @@ def _keep_an_administrator(user: User, field: str) -> None:
 @transaction.atomic
 def deactivate_user(user: User, *, actor: Actor, now: datetime | None = None) -> int:
     """The user can no longer sign in; their sessions end now. Return the number of sessions ended."""
-    from hotline.accounts.twofactor import end_sessions
-
     now = now or timezone.now()
     locked = User.objects.select_for_update().get(pk=user.pk)
     if actor.user_id == locked.pk:
@@ -82,7 +78,7 @@ def deactivate_user(user: User, *, actor: Actor, now: datetime | None = None) ->
     User.objects.filter(pk=locked.pk).update(is_active=False)
     user.is_active = False
     ended = end_sessions(locked, now=now)
-    record(actor, "user.deactivated", locked, now=now, before={"is_active": True},
+    record(actor, actions.USER_DEACTIVATED, locked, now=now, before={"is_active": True},
            after={"is_active": False, "sessions_ended": ended})
     return ended
 
@@ -92,43 +88,4 @@ def reactivate_user(user: User, *, actor: Actor, now: datetime | None = None) ->
     if not User.objects.filter(pk=user.pk, is_active=False).update(is_active=True):
         raise AccountError("user: this account is active", code="active")
     user.is_active = True
-    record(actor, "user.reactivated", user, now=now, before={"is_active": False}, after={"is_active": True})
-
-
-@transaction.atomic
-def issue_api_client(name: str, kind: str, *, actor: Actor, country: str = "") -> tuple[ApiClient, str]:
-    """Create a client and return it with its token; the token is not stored and not shown again."""
-    if kind not in ClientKind.values:
-        raise AccountError(f"kind: unknown kind {kind!r}", code="kind")
-    if ApiClient.objects.filter(name=name).exists():
-        raise AccountError("name: a client with this name exists", code="name_taken")
-    prefix, token = ApiClient.new_token()
-    client = ApiClient.objects.create(
-        name=name, kind=kind, country=country.upper()[:2], token_prefix=prefix,
-        token_hash=ApiClient.hash_token(token),
-    )
-    record(actor, "apiclient.created", client, after={"name": name, "kind": kind, "prefix": prefix})
-    return client, token
-
-
-@transaction.atomic
-def revoke_api_client(client: ApiClient, *, actor: Actor, now: datetime | None = None) -> None:
-    now = now or timezone.now()
-    if not ApiClient.objects.filter(pk=client.pk, is_active=True).update(is_active=False, revoked_at=now):
-        raise AccountError("client: this client is revoked already", code="revoked")
-    client.is_active, client.revoked_at = False, now
-    record(actor, "apiclient.revoked", client, now=now, before={"is_active": True}, after={"is_active": False})
-
-
-def client_for_token(token: str) -> ApiClient | None:
-    if not token.startswith("hl_"):
-        return None
-    return ApiClient.objects.active().filter(token_hash=ApiClient.hash_token(token)).first()
-
-
-def note_client_use(client: ApiClient, *, now: datetime | None = None) -> None:
-    """Remember when the client last authenticated; one conditional UPDATE a minute at most (not audited:
-    each submission is audited itself)."""
-    now = now or timezone.now()
-    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USE_GRANULARITY)
-    ApiClient.objects.filter(stale, pk=client.pk).update(last_used_at=now)
+    record(actor, actions.USER_REACTIVATED, user, now=now, before={"is_active": False}, after={"is_active": True})

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from hotline.accounts import actions
 from hotline.accounts.models import Lockout, User
 from hotline.audit.services import SYSTEM, Actor, record
 
@@ -34,7 +35,7 @@ def register_failure(user: User, *, factor: str, now: datetime, ip: str = "") ->
         guard.failures += 1
     if guard.failures >= settings.HOTLINE_LOCKOUT_ATTEMPTS:
         guard.locked_until = now + _seconds("HOTLINE_LOCKOUT_SECONDS")
-        record(SYSTEM, "user.locked", user, now=now,
+        record(SYSTEM, actions.USER_LOCKED, user, now=now,
                after={"until": guard.locked_until.isoformat(), "failures": guard.failures, "factor": factor,
                       "ip": ip})
         guard.failures, guard.window_started_at = 0, None
@@ -58,5 +59,5 @@ def unlock(user: User, *, actor: Actor, now: datetime | None = None) -> bool:
                   "failures": guard.failures}
         guard.failures, guard.window_started_at, guard.locked_until = 0, None, None
         guard.save(update_fields=["failures", "window_started_at", "locked_until"])
-        record(actor, "user.unlocked", user, now=now, before=before, after={"locked_until": None})
+        record(actor, actions.USER_UNLOCKED, user, now=now, before=before, after={"locked_until": None})
     return was_locked

@@ -13,9 +13,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from hotline.accounts import otp
-from hotline.accounts.lockout import clear_failures, is_locked, register_failure
+from hotline.accounts import actions, otp
 from hotline.accounts.models import RecoveryCode, TOTPDevice, User
+from hotline.accounts.services.lockout import clear_failures, is_locked, register_failure
 from hotline.audit.services import Actor, record
 
 
@@ -42,7 +42,7 @@ def start_enrolment(user: User, *, now: datetime | None = None) -> TOTPDevice:
         raise AlreadyEnrolled
     if device is None:
         device = TOTPDevice.objects.create(user=user, secret=otp.new_secret(), created_at=now or timezone.now())
-        record(Actor.of_user(user), "user.second_factor_enrolment_started", user, now=now)
+        record(Actor.of_user(user), actions.SECOND_FACTOR_ENROLMENT_STARTED, user, now=now)
     return device
 
 
@@ -51,14 +51,14 @@ def confirm_enrolment(user: User, code: str, *, now: datetime) -> list[str] | No
     """Confirm the pending authenticator with a valid code; return the new recovery codes (shown
     once), or None when the code is wrong. A typo here counts no failure: nothing is unlocked."""
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=True).first()
-    step = otp.matching_step(device.secret, code, now) if device else None
+    step = otp.matching_step_number(device.secret, code, now) if device else None
     if device is None or step is None:
         return None
     device.confirmed_at, device.last_used_step = now, step
     device.save(update_fields=["confirmed_at", "last_used_step"])
     codes = _replace_recovery_codes(user, now)
     clear_failures(user)
-    record(Actor.of_user(user), "user.second_factor_enrolled", user, now=now,
+    record(Actor.of_user(user), actions.SECOND_FACTOR_ENROLLED, user, now=now,
            after={"method": "totp", "recovery_codes": len(codes)})
     return codes
 
@@ -69,7 +69,7 @@ def enrol_with_secret(user: User, secret: str, *, actor: Actor, now: datetime | 
     now = now or timezone.now()
     TOTPDevice.objects.filter(user=user).delete()
     device = TOTPDevice.objects.create(user=user, secret=secret, created_at=now, confirmed_at=now)
-    record(actor, "user.second_factor_enrolled", user, now=now, after={"method": "totp", "preset": True})
+    record(actor, actions.SECOND_FACTOR_ENROLLED, user, now=now, after={"method": "totp", "preset": True})
     return device
 
 
@@ -87,23 +87,23 @@ def verify_second_factor(user: User, code: str, *, now: datetime, ip: str = "",
     """Check a TOTP code (each time-step once) or an unused recovery code; count a failure otherwise."""
     actor = Actor.of_user(user)
     if is_locked(user, now):
-        record(actor, "user.second_factor_refused", user, now=now, after={"reason": "locked", "purpose": purpose,
+        record(actor, actions.SECOND_FACTOR_REFUSED, user, now=now, after={"reason": "locked", "purpose": purpose,
                                                                             "ip": ip})
         return Verification(ok=False, locked=True)
     method = "totp" if otp.looks_like_totp(code) else "recovery"
     passed = _use_totp(user, code, now) if method == "totp" else _use_recovery_code(user, code, now)
     if passed:
         clear_failures(user)
-        record(actor, "user.second_factor_passed", user, now=now, after={"method": method, "purpose": purpose})
+        record(actor, actions.SECOND_FACTOR_PASSED, user, now=now, after={"method": method, "purpose": purpose})
         return Verification(ok=True, method=method)
-    record(actor, "user.second_factor_failed", user, now=now, after={"method": method, "purpose": purpose,
+    record(actor, actions.SECOND_FACTOR_FAILED, user, now=now, after={"method": method, "purpose": purpose,
                                                                        "ip": ip})
     return Verification(ok=False, locked=register_failure(user, factor="second_factor", now=now, ip=ip))
 
 
 def _use_totp(user: User, code: str, now: datetime) -> bool:
     device = confirmed_device(user)
-    step = otp.matching_step(device.secret, code, now) if device else None
+    step = otp.matching_step_number(device.secret, code, now) if device else None
     if device is None or step is None:
         return False
     # Conditional UPDATE: of two requests with the same code, exactly one wins; older steps never pass.
@@ -117,7 +117,7 @@ def _use_recovery_code(user: User, code: str, now: datetime) -> bool:
     used = RecoveryCode.objects.unused().filter(user=user, code_hash=otp.hash_recovery_code(code)).update(used_at=now)
     if used != 1:
         return False
-    record(Actor.of_user(user), "user.recovery_code_used", user, now=now,
+    record(Actor.of_user(user), actions.RECOVERY_CODE_USED, user, now=now,
            after={"remaining": RecoveryCode.objects.unused().filter(user=user).count()})
     return True
 
@@ -128,7 +128,7 @@ def reauthenticate(user: User, password: str, code: str, *, now: datetime, ip: s
     if is_locked(user, now):
         return verify_second_factor(user, code, now=now, ip=ip, purpose="reauth")  # refused and audited
     if not user.check_password(password):
-        record(Actor.of_user(user), "user.reauth_failed", user, now=now, after={"factor": "password", "ip": ip})
+        record(Actor.of_user(user), actions.REAUTH_FAILED, user, now=now, after={"factor": "password", "ip": ip})
         return Verification(ok=False, locked=register_failure(user, factor="password", now=now, ip=ip))
     return verify_second_factor(user, code, now=now, ip=ip, purpose="reauth")
 
@@ -140,7 +140,7 @@ def regenerate_recovery_codes(user: User, *, actor: Actor, now: datetime | None 
     if confirmed_device(user) is None:
         raise ValueError("recovery codes need an enrolled authenticator first")
     codes = _replace_recovery_codes(user, now)
-    record(actor, "user.recovery_codes_generated", user, now=now, after={"count": len(codes)})
+    record(actor, actions.RECOVERY_CODES_GENERATED, user, now=now, after={"count": len(codes)})
     return codes
 
 
@@ -160,7 +160,7 @@ def reset_second_factor(user: User, *, actor: Actor, now: datetime | None = None
     had_device = TOTPDevice.objects.filter(user=user).delete()[0] > 0
     codes = RecoveryCode.objects.filter(user=user).delete()[0]
     ended = end_sessions(user, now=now)
-    record(actor, "user.second_factor_reset", user, now=now,
+    record(actor, actions.SECOND_FACTOR_RESET, user, now=now,
            before={"device": had_device, "recovery_codes": codes}, after={"sessions_ended": ended})
     return ended
 

@@ -17,7 +17,7 @@ from hotline.lib.dnsresolve import ResolverConfig, parse_resolvers
 from hotline.lib.geo import AsnSource, CountrySource, country_sources
 from hotline.lib.http import policy_from_settings
 from hotline.lib.rdap import Bootstrap, RdapClient
-from hotline.tracing.directory import DATA_DIR, as_numbers
+from hotline.tracing.providers import DATA_DIR, as_numbers
 from hotline.tracing.rdapcache import DbRdapCache
 
 RDAP_MAX_BYTES = 2 * 1024 * 1024
