@@ -29,7 +29,7 @@ from hotline.assessment.models import (
 )
 from hotline.audit.services import Actor, record
 from hotline.evidence.store import get_blob_bytes, put_blob
-from hotline.lib import preview
+from hotline.lib import thumbnails
 from hotline.lib.sniff import sniff
 from hotline.lib.states import InvalidTransition, move
 from hotline.lib.support import SupportContact
@@ -214,9 +214,9 @@ def view_screenshot(shot: IncidentScreenshot, *, user: User, sharp: bool,
     if hashlib.sha256(data).hexdigest() != shot.sha256:
         raise IncidentError("the stored screenshot does not match its hash")
     try:
-        return preview.safe_thumbnail(data, size=(1280, 1280) if sharp else (360, 360), blur=not sharp)
-    except preview.PreviewError:
-        return preview.placeholder((240, 240), "no preview")
+        return thumbnails.safe_thumbnail(data, size=(1280, 1280) if sharp else (360, 360), blur=not sharp)
+    except thumbnails.PreviewError:
+        return thumbnails.placeholder((240, 240), "no preview")
 
 
 def opened_by_staff(incident: Incident, *, user: User, now: datetime | None = None) -> None:

@@ -2,7 +2,8 @@
 
 A blob's data key is wrapped by a master key from ``settings.HOTLINE_STORE_KEYS`` (``id:key,...``,
 first is current); rotating re-wraps the keys in the database and never touches the stored bytes.
-Plaintext stays in memory: only ``nonce || ciphertext`` reaches the storage, under a random name.
+Plaintext stays in memory: only ``nonce || ciphertext`` reaches the storage backend
+(``hotline.evidence.backends``), under a random name.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 
 from hotline.audit.services import SYSTEM, record
+from hotline.evidence.backends import NotFound, Storage, storage_from_settings
 from hotline.evidence.models import Blob
-from hotline.evidence.storage import NotFound, Storage, storage_from_settings
 from hotline.lib.crypto import CryptoError, Keyring
 
 NONCE_BYTES = 12

@@ -10,8 +10,8 @@ from hotline.accounts.models import User
 from hotline.assessment import incidents
 from hotline.assessment.models import Incident, IncidentScreenshot
 from hotline.audit.services import SYSTEM
+from hotline.evidence.backends import storage_from_settings
 from hotline.evidence.models import Blob
-from hotline.evidence.storage import storage_from_settings
 from hotline.reports.models import Report, Source
 from hotline.reports.services import IncomingReport, receive_reports
 from hotline.retention import registry

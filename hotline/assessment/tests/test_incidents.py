@@ -19,7 +19,7 @@ from hotline.assessment import incidents
 from hotline.assessment.models import Incident, IncidentScreenshot, IncidentStatus, Urgency
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
-from hotline.evidence.storage import storage_from_settings
+from hotline.evidence.backends import storage_from_settings
 from hotline.evidence.store import get_blob_bytes
 from hotline.lib.support import parse
 from hotline.reports.models import Item, Report

@@ -17,8 +17,8 @@ from django.test import override_settings
 from PIL import Image, ImageDraw
 
 from hotline.audit.models import AuditEvent
+from hotline.evidence.backends import FileSystemStorage, InvalidName, NotFound, storage_from_settings
 from hotline.evidence.models import Blob
-from hotline.evidence.storage import FileSystemStorage, InvalidName, NotFound, storage_from_settings
 from hotline.evidence.store import (
     StoreError,
     _insert_or_existing,
