@@ -328,8 +328,8 @@ HOTLINE_REPORTS_DIR = env.text("HOTLINE_REPORTS_DIR") or str(VAR_DIR / "reports"
 
 HOTLINE_WORKER_STEPS = [
     "hotline.assessment.services.expire_claims_step",
-    "hotline.evidence.services.capture_step",
-    "hotline.evidence.screenshot.screenshot_step",
+    "hotline.evidence.steps.capture_step",
+    "hotline.evidence.steps.screenshot_step",
     "hotline.hashes.services.match_step",
     "hotline.selfreferral.services.scan_step",
     "hotline.assessment.services.inherit_known_step",

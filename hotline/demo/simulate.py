@@ -27,7 +27,8 @@ from hotline.demo.scenario import H, Plan, PlannedReport, make_plan
 from hotline.demo.script import SCRIPTED
 from hotline.demo.world import World
 from hotline.evidence.models import Media
-from hotline.evidence.services import CaptureConfig, capture_step
+from hotline.evidence.services import CaptureConfig
+from hotline.evidence.steps import capture_step
 from hotline.hashes.services import match_step
 from hotline.iccam.steps import pull_step, push_step
 from hotline.partners.delivery import exchange_step

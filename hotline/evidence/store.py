@@ -22,7 +22,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
-from hotline.audit.services import SYSTEM, record
 from hotline.evidence.backends import NotFound, Storage, storage_from_settings
 from hotline.evidence.models import Blob
 from hotline.lib.crypto import CryptoError, Keyring
@@ -142,8 +141,9 @@ def _unwrap(blob: Blob, ring: Keyring) -> bytes:
     return data_key
 
 
-def rotate_keys(batch: int = 500) -> int:
-    """Re-wrap every blob's data key with the current master key; return how many were re-wrapped.
+def rewrap_keys(batch: int = 500) -> int:
+    """Re-wrap every blob's data key with the current master key; return how many were re-wrapped
+    (``hotline.evidence.services.rotate_keys`` is the audited verb).
 
     Safe while other processes read and write: 1. readers hold a keyring with both the old and
     the new key, so either wrapping decrypts; 2. each row changes with an UPDATE conditional on the
@@ -162,10 +162,6 @@ def rotate_keys(batch: int = 500) -> int:
         with transaction.atomic():
             rewrapped += sum(_rewrap_one(blob, ring) for blob in rows)
         after_pk = rows[-1].pk
-    if rewrapped:
-        with transaction.atomic():
-            record(SYSTEM, "store.keys_rotated", ("evidence.blob", "*"),
-                   after={"key_id": ring.current, "rewrapped": rewrapped})
     return rewrapped
 
 
