@@ -330,7 +330,7 @@ HOTLINE_WORKER_STEPS = [
     "hotline.assessment.services.expire_claims_step",
     "hotline.evidence.steps.capture_step",
     "hotline.evidence.steps.screenshot_step",
-    "hotline.hashes.services.match_step",
+    "hotline.hashes.steps.match_step",
     "hotline.selfreferral.services.scan_step",
     "hotline.assessment.services.inherit_known_step",
     "hotline.tracing.services.trace_step",

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from hotline.assessment.models import MediaAssessment
 from hotline.audit.services import record
-from hotline.hashes.trust import Withdrawal, register_withdrawal_hook
+from hotline.hashes.services.trust import Withdrawal, register_withdrawal_hook
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus
 
 REOPENABLE = (ItemStatus.ASSESSED, ItemStatus.CLOSED)

@@ -29,7 +29,7 @@ from hotline.demo.world import World
 from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig
 from hotline.evidence.steps import capture_step
-from hotline.hashes.services import match_step
+from hotline.hashes.steps import match_step
 from hotline.iccam.steps import pull_step, push_step
 from hotline.partners.delivery import exchange_step
 from hotline.partners.models import DeliveryState, Forward

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hotline.assessment.known import relied_items
 from hotline.audit.services import record
-from hotline.hashes.trust import Withdrawal, register_withdrawal_hook
+from hotline.hashes.services.trust import Withdrawal, register_withdrawal_hook
 from hotline.routing.models import Decision, Route
 
 

@@ -13,7 +13,8 @@ from hotline.assessment.tests.test_workflow import BORDERLINE, CLEAR
 from hotline.audit.models import AuditEvent
 from hotline.evidence.models import Capture, Media
 from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus, MediaMatch
-from hotline.hashes.services import FourEyesError, confirm_entries, disable_entry, lookup, match_step
+from hotline.hashes.services import FourEyesError, confirm_entries, disable_entry, lookup
+from hotline.hashes.steps import match_step
 from hotline.lib import pdq
 from hotline.reports.models import Item, ItemStatus
 

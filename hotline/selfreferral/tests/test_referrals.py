@@ -17,7 +17,7 @@ from hotline.accounts.models import ApiClient, User
 from hotline.audit.models import AuditEvent
 from hotline.evidence.models import Media
 from hotline.hashes.models import Entry, EntryStatus, MediaMatch
-from hotline.hashes.services import match_step
+from hotline.hashes.steps import match_step
 from hotline.lib import pdq
 from hotline.reports.models import Item
 from hotline.selfreferral import services
