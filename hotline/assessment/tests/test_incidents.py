@@ -15,8 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 
 from hotline.accounts.models import User
-from hotline.assessment import incidents
 from hotline.assessment.models import Incident, IncidentScreenshot, IncidentStatus, Urgency
+from hotline.assessment.services import incidents
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.evidence.backends import storage_from_settings

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from hotline.accounts.models import User
-from hotline.assessment.services import inherit_known_step
+from hotline.assessment.steps import inherit_known_step
 from hotline.core.tests.test_browser_flows import SHOTS, enrolled, sign_in
 from hotline.hashes.models import Bank, BankKind, Entry, EntryVote, bump_version
 from hotline.hashes.services import trust

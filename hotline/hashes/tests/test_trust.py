@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hotline.accounts.models import User
-from hotline.assessment.services import claim_item, inherit_known_step
+from hotline.assessment.services import claim_item
+from hotline.assessment.steps import inherit_known_step
 from hotline.audit.models import AuditEvent
 from hotline.evidence.models import Capture, Media
 from hotline.hashes.models import (
