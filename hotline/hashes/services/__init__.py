@@ -1,5 +1,9 @@
 """Known content: banks, imports, four-eyes additions, matching (exact and PDQ), inherited verdicts,
-re-upload detection. Every change bumps ``IndexVersion`` so no process matches with a stale index."""
+re-upload detection. Every change bumps ``IndexVersion`` so no process matches with a stale index.
+
+The hashes domain's services package: this module holds banks, imports and matching (importable as
+``hotline.hashes.services``); ``services.trust`` holds undo by source, quarantine and votes. The worker
+step is ``hotline.hashes.steps.match_step``."""
 
 from __future__ import annotations
 
@@ -272,8 +276,7 @@ def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: Us
     Entry.objects.bulk_create(entries, ignore_conflicts=True)
     bump_version()
     record(Actor.of_user(analyst), actions.BANK_ENTRIES_PROPOSED if reviewer is None else actions.BANK_ENTRIES_ADDED,
-           item,
-           now=now, after={"bank": bank.pk, "entries": len(entries), "verdict": verdict})
+           item, now=now, after={"bank": bank.pk, "entries": len(entries), "verdict": verdict})
     return len(entries)
 
 
