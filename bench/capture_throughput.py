@@ -48,7 +48,8 @@ def main() -> None:
 
     from hotline.audit.services import SYSTEM
     from hotline.evidence.models import Media
-    from hotline.evidence.services import CaptureConfig, capture_step
+    from hotline.evidence.services import CaptureConfig
+    from hotline.evidence.steps import capture_step
     from hotline.lib.http import FetchPolicy, fetch
     from hotline.reports.models import Source
     from hotline.reports.services import IncomingReport, receive_reports

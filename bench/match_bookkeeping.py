@@ -42,8 +42,9 @@ def main() -> None:
     from django.utils import timezone
 
     from hotline.evidence.models import Capture, Media
-    from hotline.hashes import services, trust
+    from hotline.hashes import services
     from hotline.hashes.models import Bank, Entry, MediaMatch
+    from hotline.hashes.services import trust
     from hotline.reports.models import Item
 
     rng = random.Random(7)

@@ -32,7 +32,7 @@ def main() -> None:
 
     from hotline.evidence.capture import capture_url
     from hotline.evidence.screenshot import Rendered, render_many
-    from hotline.evidence.services import _exchanges
+    from hotline.evidence.services.capture import _exchanges
     from hotline.evidence.warc import build_warc
     from hotline.sim.web import SimWeb
 

@@ -327,12 +327,12 @@ HOTLINE_BREAK_MINUTES = env.integer("HOTLINE_BREAK_MINUTES", 10, minimum=1)
 HOTLINE_REPORTS_DIR = env.text("HOTLINE_REPORTS_DIR") or str(VAR_DIR / "reports")
 
 HOTLINE_WORKER_STEPS = [
-    "hotline.assessment.services.expire_claims_step",
-    "hotline.evidence.services.capture_step",
-    "hotline.evidence.screenshot.screenshot_step",
-    "hotline.hashes.services.match_step",
-    "hotline.selfreferral.services.scan_step",
-    "hotline.assessment.services.inherit_known_step",
+    "hotline.assessment.steps.expire_claims_step",
+    "hotline.evidence.steps.capture_step",
+    "hotline.evidence.steps.screenshot_step",
+    "hotline.hashes.steps.match_step",
+    "hotline.selfreferral.steps.scan_step",
+    "hotline.assessment.steps.inherit_known_step",
     "hotline.tracing.steps.trace_step",
     "hotline.routing.services.routing_step",
     "hotline.routing.police.referral_step",

@@ -6,6 +6,6 @@ class AssessmentConfig(AppConfig):
     label = "assessment"
 
     def ready(self) -> None:
-        from hotline.assessment import known
+        from hotline.assessment.services import known
 
         known.register()

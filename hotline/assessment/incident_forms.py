@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from hotline.assessment.codes import REPORT_ANNOTATIONS
-from hotline.assessment.incidents import MAX_ACCOUNTS, MAX_DESCRIPTION, screenshot_problem
+from hotline.assessment.services.incidents import MAX_ACCOUNTS, MAX_DESCRIPTION, screenshot_problem
 from hotline.lib.textguard import text_problem
 from hotline.reports.models import ReportKind
 from hotline.reports.services import MAX_CONTACT_LENGTH

@@ -1,7 +1,7 @@
 """Reports without a URL: the public form (help at once), and the support queue and incident page for staff.
 
 Views write nothing themselves: intake, status changes, annotations and every view of a screenshot go
-through ``hotline.assessment.incidents``, which audits them.
+through ``hotline.assessment.services.incidents``, which audits them.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hotline.accounts.access import current_user, role_required
-from hotline.assessment import incidents
 from hotline.assessment.codes import REPORT_ANNOTATIONS, annotations_of
 from hotline.assessment.incident_forms import IncidentAnnotationsForm, IncidentReportForm, ReferForm
 from hotline.assessment.models import Incident, IncidentScreenshot, IncidentStatus
+from hotline.assessment.services import incidents
 from hotline.audit.services import Actor, timeline
 from hotline.reports.views import rate_limited
 

@@ -33,8 +33,8 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hotline.audit.models import AuditEvent
+from hotline.evidence.backends import NotFound, storage_from_settings
 from hotline.evidence.models import Blob
-from hotline.evidence.storage import NotFound, storage_from_settings
 from hotline.evidence.store import store_keyring
 from hotline.lib.files import sync_dir, write_new_synced
 from hotline.reports.models import Item

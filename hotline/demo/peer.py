@@ -308,7 +308,7 @@ def work() -> dict[str, Any]:
     """B's own work for this moment: capture what partners forwarded, the analyst's verdicts, the statuses
     back. B's DNS, RDAP, tracing, routing and notices are not simulated: no step of theirs runs here."""
     from hotline.evidence.models import Capture
-    from hotline.evidence.services import capture_step
+    from hotline.evidence.steps import capture_step
     from hotline.partners.models import DeliveryState, OutboundMessage
     from hotline.partners.steps import exchange_step, verdict_status_step
 

@@ -21,14 +21,16 @@ from django.utils import timezone
 
 from hotline.accounts.models import ClientKind, User
 from hotline.assessment.models import Assessment
-from hotline.assessment.services import assess_item, claim_item, inherit_known_step
+from hotline.assessment.services import assess_item, claim_item
+from hotline.assessment.steps import inherit_known_step
 from hotline.audit.services import Actor
 from hotline.demo.scenario import H, Plan, PlannedReport, make_plan
 from hotline.demo.script import SCRIPTED
 from hotline.demo.world import World
 from hotline.evidence.models import Media
-from hotline.evidence.services import CaptureConfig, capture_step
-from hotline.hashes.services import match_step
+from hotline.evidence.services import CaptureConfig
+from hotline.evidence.steps import capture_step
+from hotline.hashes.steps import match_step
 from hotline.iccam.steps import pull_step, push_step
 from hotline.partners.models import DeliveryState, Forward
 from hotline.partners.steps import exchange_step
@@ -137,7 +139,7 @@ class Simulation:
     def pipeline(self, now: datetime) -> bool:
         steps: list[Callable[[], bool]] = [
             lambda: capture_step(now=now, config=self.capture), lambda: match_step(now=now),
-            lambda: inherit_known_step(now), lambda: trace_step(now=now), routing_step, referral_step,
+            lambda: inherit_known_step(now=now), lambda: trace_step(now=now), routing_step, referral_step,
             lambda: exchange_step(now=now), lambda: notice_step(now=now),
             lambda: liveness_step(now=now, config=self.liveness), lambda: escalation_step(now=now),
             lambda: pull_step(now=now), lambda: push_step(now=now),

@@ -3,7 +3,8 @@
 Nothing is fetched again: every request the browser makes is intercepted and answered only from
 the WARC's response records, or refused; JavaScript is off, the viewport fixed, the time capped,
 and the browser is also pointed at a dead proxy with DNS disabled, so a request that slipped past
-the interception could not leave the machine either. The PNG is stored in the encrypted store.
+the interception could not leave the machine either. The PNG is stored in the encrypted store
+(``hotline.evidence.services.screenshots``; the worker step is ``hotline.evidence.steps.screenshot_step``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,9 @@ from io import BytesIO
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 from warcio.archiveiterator import ArchiveIterator
 
-from hotline.audit.services import SYSTEM, record
 from hotline.evidence.models import Capture
-from hotline.evidence.store import get_blob_bytes, put_blob
 
 log = logging.getLogger("hotline.evidence")
 VIEWPORT = {"width": 1280, "height": 900}
@@ -172,45 +169,3 @@ def claim_due(now: datetime, limit: int) -> list[Capture]:
         if len(claimed) >= limit:
             break
     return claimed
-
-
-def screenshot_step(*, now: datetime | None = None, batch: int = BATCH) -> bool:
-    """Worker step: render the screenshots of a few captured pages with one browser launch.
-    Returns whether there were any.
-
-    Off (and nothing claimed) unless screenshots are enabled and a browser is configured (system
-    check hotline.W301). A failure is recorded on the capture and never touches the item."""
-    if not enabled():
-        return False
-    now = now or timezone.now()
-    captures = claim_due(now, batch)
-    if not captures:
-        return False
-    take_screenshots(captures, now=now)
-    return True
-
-
-def take_screenshots(captures: list[Capture], *, now: datetime) -> None:
-    try:
-        jobs = [(get_blob_bytes(c.warc) if c.warc else b"", c.final_url) for c in captures]
-        results = render_many(jobs, browser=browser_path())
-    except Exception as exc:  # whatever goes wrong, the captures stand and say why there is no image
-        results = [ScreenshotError(f"{type(exc).__name__}: {exc}"[:250])] * len(captures)
-    for capture, result in zip(captures, results, strict=True):
-        if isinstance(result, ScreenshotError):
-            log.warning("screenshot of capture %s failed: %s", capture.pk, result)
-            _record(capture, None, str(result)[:300], now)
-        else:
-            _record(capture, result, "", now)
-
-
-@transaction.atomic
-def _record(capture: Capture, rendered: Rendered | None, error: str, now: datetime) -> None:
-    blob = put_blob(rendered.png) if rendered is not None else None
-    capture.screenshot, capture.screenshot_due_at, capture.screenshot_error = blob, None, error
-    capture.save(update_fields=["screenshot", "screenshot_due_at", "screenshot_error"])
-    after: dict[str, Any] = {"capture": capture.pk, "error": error} if blob is None else {
-        "capture": capture.pk, "sha256": blob.sha256, "answered": len(rendered.answered) if rendered else 0,
-        "refused": len(rendered.refused) if rendered else 0}
-    record(SYSTEM, "capture.screenshot_failed" if blob is None else "capture.screenshot_taken",
-           ("reports.item", capture.item_id), now=now, after=after)

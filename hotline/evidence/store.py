@@ -2,7 +2,8 @@
 
 A blob's data key is wrapped by a master key from ``settings.HOTLINE_STORE_KEYS`` (``id:key,...``,
 first is current); rotating re-wraps the keys in the database and never touches the stored bytes.
-Plaintext stays in memory: only ``nonce || ciphertext`` reaches the storage, under a random name.
+Plaintext stays in memory: only ``nonce || ciphertext`` reaches the storage backend
+(``hotline.evidence.backends``), under a random name.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
-from hotline.audit.services import SYSTEM, record
+from hotline.evidence.backends import NotFound, Storage, storage_from_settings
 from hotline.evidence.models import Blob
-from hotline.evidence.storage import NotFound, Storage, storage_from_settings
 from hotline.lib.crypto import CryptoError, Keyring
 
 NONCE_BYTES = 12
@@ -141,8 +141,9 @@ def _unwrap(blob: Blob, ring: Keyring) -> bytes:
     return data_key
 
 
-def rotate_keys(batch: int = 500) -> int:
-    """Re-wrap every blob's data key with the current master key; return how many were re-wrapped.
+def rewrap_keys(batch: int = 500) -> int:
+    """Re-wrap every blob's data key with the current master key; return how many were re-wrapped
+    (``hotline.evidence.services.rotate_keys`` is the audited verb).
 
     Safe while other processes read and write: 1. readers hold a keyring with both the old and
     the new key, so either wrapping decrypts; 2. each row changes with an UPDATE conditional on the
@@ -161,10 +162,6 @@ def rotate_keys(batch: int = 500) -> int:
         with transaction.atomic():
             rewrapped += sum(_rewrap_one(blob, ring) for blob in rows)
         after_pk = rows[-1].pk
-    if rewrapped:
-        with transaction.atomic():
-            record(SYSTEM, "store.keys_rotated", ("evidence.blob", "*"),
-                   after={"key_id": ring.current, "rewrapped": rewrapped})
     return rewrapped
 
 

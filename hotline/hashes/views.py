@@ -18,8 +18,9 @@ from django.views.decorators.http import require_POST
 from hotline.accounts.access import current_user, role_required
 from hotline.accounts.models import Role
 from hotline.evidence.models import Media
-from hotline.hashes import services, trust
+from hotline.hashes import services
 from hotline.hashes.models import Bank, Entry, EntryStatus
+from hotline.hashes.services import trust
 from hotline.lib import states
 from hotline.reports.models import Item
 

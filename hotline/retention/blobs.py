@@ -16,8 +16,8 @@ from django.db.models import Case, DateTimeField, F, Q, QuerySet, When
 from django.utils.translation import gettext_lazy as _
 
 from hotline.assessment.codes import Verdict
+from hotline.evidence.backends import storage_from_settings
 from hotline.evidence.models import Blob, Capture, Media
-from hotline.evidence.storage import storage_from_settings
 from hotline.reports.models import ItemStatus
 from hotline.retention.policy import START, Policy, PurgeResult, mark_purged, references_to
 

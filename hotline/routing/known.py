@@ -3,9 +3,9 @@ decision is re-opened for an analyst: the pending notice waits, and what was alr
 
 from __future__ import annotations
 
-from hotline.assessment.known import relied_items
+from hotline.assessment.services.known import relied_items
 from hotline.audit.services import record
-from hotline.hashes.trust import Withdrawal, register_withdrawal_hook
+from hotline.hashes.services.trust import Withdrawal, register_withdrawal_hook
 from hotline.routing.models import Decision, Route
 
 

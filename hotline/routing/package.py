@@ -17,7 +17,7 @@ from typing import IO
 from django.conf import settings
 
 from hotline.audit.services import Actor
-from hotline.evidence.export import export_items
+from hotline.evidence.services import export_items
 from hotline.reports.models import Item
 from hotline.routing.models import Referral
 

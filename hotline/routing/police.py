@@ -21,7 +21,7 @@ from django.utils import timezone
 from hotline.assessment.annotations import item_annotations
 from hotline.audit.services import SYSTEM, record
 from hotline.evidence.bag import recipient_key_from_b64
-from hotline.evidence.export import export_items
+from hotline.evidence.services import export_items
 from hotline.lib import http as outbound
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item

@@ -24,6 +24,7 @@ from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus, MediaMatch
 from hotline.hashes.services import bump_version
 from hotline.lib.claim import claim_due
 from hotline.partners.models import Forward
+from hotline.selfreferral import actions
 from hotline.selfreferral.models import (
     BANK_NAME,
     CLASSIFICATION,
@@ -66,7 +67,7 @@ def self_referral_bank() -> Bank:
         bank, created = Bank.objects.get_or_create(name=BANK_NAME, defaults={
             "kind": BankKind.IMPORT, "trusted": False, "shared_via_api": True, "provenance": BANK_PROVENANCE})
         if created:
-            record(SYSTEM, "bank.created", bank, after={"name": bank.name, "kind": bank.kind, "trusted": False})
+            record(SYSTEM, actions.BANK_CREATED, bank, after={"name": bank.name, "kind": bank.kind, "trusted": False})
     return bank
 
 
@@ -165,7 +166,7 @@ def submit_referral(submission: Submission, *, email: str = "", language: str = 
                                   media_kind=signal.media_kind, signal_type=signal.signal_type,
                                   frame_time=signal.frame_time, quality=signal.quality))
     ReferralHash.objects.bulk_create(links, ignore_conflicts=True)
-    record(PUBLIC, "selfreferral.submitted", referral, now=now,
+    record(PUBLIC, actions.SELFREFERRAL_SUBMITTED, referral, now=now,
            after={"files": submission.files, "hashes": len(links), "contact": bool(referral.contact_email)})
     return referral, code
 
@@ -220,7 +221,7 @@ def confirm_referral(referral: Referral, *, user: User, now: datetime | None = N
     referral.refresh_from_db()
     # A value disabled before (a senior analyst's false positive, a withdrawn referral) stays disabled.
     disabled = Entry.objects.filter(pk__in=_entries(referral), status=EntryStatus.DISABLED).count()
-    record(Actor.of_user(user), "selfreferral.confirmed", referral, now=now, before=before,
+    record(Actor.of_user(user), actions.SELFREFERRAL_CONFIRMED, referral, now=now, before=before,
            after={"status": referral.status, "entries_left_disabled": disabled})
     return referral.status
 
@@ -247,7 +248,7 @@ def reject_referral(referral: Referral, *, user: User, reason: str, now: datetim
     before = {"status": referral.status}
     move_referral(Referral.objects.filter(pk=referral.pk), ReferralStatus.REJECTED, now=now,
                   closed_reason=reason.strip()[:1000], scan_due_at=None)
-    record(Actor.of_user(user), "selfreferral.rejected", referral, now=now, before=before,
+    record(Actor.of_user(user), actions.SELFREFERRAL_REJECTED, referral, now=now, before=before,
            after={"reason": reason.strip()[:1000]})
 
 
@@ -259,7 +260,8 @@ def withdraw_referral(referral: Referral, *, now: datetime | None = None) -> Non
     move_referral(Referral.objects.filter(pk=referral.pk), ReferralStatus.WITHDRAWN, now=now, scan_due_at=None,
                   contact_email="")
     disabled = _release_entries(referral, now=now, reason=f"self-referral {referral.pk} withdrawn")
-    record(PUBLIC, "selfreferral.withdrawn", referral, now=now, before=before, after={"entries_disabled": disabled})
+    record(PUBLIC, actions.SELFREFERRAL_WITHDRAWN, referral, now=now, before=before,
+           after={"entries_disabled": disabled})
 
 
 # ---------------------------------------------------------------- finding: the backfill and video frames
@@ -316,11 +318,11 @@ def scan_media(referral: Referral, first: int, last: int, *, now: datetime) -> i
     return len({(m.media_id, m.entry_id) for m in new})
 
 
-def scan_step(*, now: datetime | None = None, chunk: int = SCAN_CHUNK) -> bool:
-    """Worker step: take one confirmed referral whose scan is due (a lease on ``scan_due_at``) and
-    scan the next ``chunk`` media after its cursor. A referral confirmed today is thereby matched
-    against everything captured before; afterwards new media are scanned every ``RESCAN_EVERY``."""
-    now = now or timezone.now()
+def scan_due(*, now: datetime, chunk: int = SCAN_CHUNK) -> bool:
+    """Take one confirmed referral whose scan is due (a lease on ``scan_due_at``) and scan the next
+    ``chunk`` media after its cursor (the worker step is ``steps.scan_step``). A referral confirmed today
+    is thereby matched against everything captured before; afterwards new media are scanned every
+    ``RESCAN_EVERY``. Returns whether a referral was due."""
     claimed = claim_due(Referral.objects.scan_due(now), limit=1, update={"scan_due_at": now + SCAN_LEASE},
                         match=("scan_due_at", "status"))
     if not claimed:
@@ -334,6 +336,6 @@ def scan_step(*, now: datetime | None = None, chunk: int = SCAN_CHUNK) -> bool:
         Referral.objects.filter(pk=referral.pk, status=ReferralStatus.CONFIRMED).update(
             scanned_through=last, scan_due_at=now if more else now + RESCAN_EVERY)
         if found:
-            record(SYSTEM, "selfreferral.found", referral, now=now,
+            record(SYSTEM, actions.SELFREFERRAL_FOUND, referral, now=now,
                    after={"new_matches": found, "scanned_through": last})
     return True

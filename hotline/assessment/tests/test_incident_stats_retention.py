@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from hotline.accounts.models import User
-from hotline.assessment import incidents
 from hotline.assessment.models import Incident, IncidentScreenshot
+from hotline.assessment.services import incidents
 from hotline.audit.services import SYSTEM
+from hotline.evidence.backends import storage_from_settings
 from hotline.evidence.models import Blob
-from hotline.evidence.storage import storage_from_settings
 from hotline.reports.models import Report, Source
 from hotline.reports.services import IncomingReport, receive_reports
 from hotline.retention import registry

@@ -15,11 +15,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 
 from hotline.accounts.models import User
-from hotline.assessment import incidents
 from hotline.assessment.models import Incident, IncidentScreenshot, IncidentStatus, Urgency
+from hotline.assessment.services import incidents
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
-from hotline.evidence.storage import storage_from_settings
+from hotline.evidence.backends import storage_from_settings
 from hotline.evidence.store import get_blob_bytes
 from hotline.lib.support import parse
 from hotline.reports.models import Item, Report

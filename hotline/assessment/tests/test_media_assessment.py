@@ -19,9 +19,9 @@ from hotline.assessment.services import (
     MediaData,
     assess_item,
     claim_item,
-    inherit_known_step,
     review_item,
 )
+from hotline.assessment.steps import inherit_known_step
 from hotline.audit.models import AuditEvent
 from hotline.hashes.models import Entry
 from hotline.reports.models import Item, ItemStatus

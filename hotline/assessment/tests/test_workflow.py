@@ -15,7 +15,6 @@ from hotline.assessment.services import (
     WorkflowError,
     assess_item,
     claim_item,
-    expire_claims_step,
     needs_review,
     next_item,
     release_item,
@@ -23,6 +22,7 @@ from hotline.assessment.services import (
     review_item,
     validate,
 )
+from hotline.assessment.steps import expire_claims_step
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import verify
 from hotline.reports.models import Item, ItemStatus, Source

@@ -297,7 +297,7 @@ OBJECT_FACTORIES: dict[str, Callable[[str, Item, Any], int]] = {
 
 def _incident_object() -> int:
     """Incident routes take a report without a URL (with one generated screenshot)."""
-    from hotline.assessment.incidents import IncomingIncident, receive_incident
+    from hotline.assessment.services.incidents import IncomingIncident, receive_incident
     from hotline.audit.services import SYSTEM
     from hotline.sim.images import make_image
 

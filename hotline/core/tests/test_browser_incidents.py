@@ -13,7 +13,7 @@ import pytest
 from django.core.cache import cache
 
 from hotline.assessment.models import Incident
-from hotline.evidence.storage import storage_from_settings
+from hotline.evidence.backends import storage_from_settings
 from hotline.reports.models import Item, Report
 from hotline.sim.images import make_image
 

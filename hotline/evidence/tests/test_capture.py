@@ -14,7 +14,8 @@ from warcio.archiveiterator import ArchiveIterator
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import verify
 from hotline.evidence.models import Capture, Media
-from hotline.evidence.services import CaptureConfig, capture_item, capture_step, claim_due
+from hotline.evidence.services import CaptureConfig, capture_item, claim_due
+from hotline.evidence.steps import capture_step
 from hotline.evidence.store import get_blob_bytes
 from hotline.reports.models import Item, ItemStatus
 from hotline.sim.web import SimWeb

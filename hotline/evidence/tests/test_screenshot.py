@@ -19,6 +19,7 @@ from hotline.audit.models import AuditEvent
 from hotline.evidence import screenshot
 from hotline.evidence.models import Capture
 from hotline.evidence.services import CaptureConfig, capture_item
+from hotline.evidence.steps import screenshot_step
 from hotline.evidence.store import get_blob_bytes
 from hotline.reports.models import Item, ItemStatus
 from hotline.sim.web import SimWeb
@@ -72,11 +73,11 @@ def test_the_worker_step_stores_it_encrypted_once_and_audits_it(
     sim: SimWeb, capture_config: CaptureConfig, make_item: Callable[..., Item]
 ) -> None:
     capture = capture_item(make_item(sim.url("gallery.sim.test", "/"), captured=False), config=capture_config)
-    assert screenshot.screenshot_step() is True
+    assert screenshot_step() is True
     capture.refresh_from_db()
     assert capture.screenshot is not None and capture.screenshot_due_at is None and not capture.screenshot_error
     assert get_blob_bytes(capture.screenshot).startswith(b"\x89PNG")
-    assert screenshot.screenshot_step() is False  # done: nothing due
+    assert screenshot_step() is False  # done: nothing due
     event = AuditEvent.objects.get(action="capture.screenshot_taken")
     assert event.after is not None and event.after["sha256"] == capture.screenshot.sha256
 
@@ -87,7 +88,7 @@ def test_a_screenshot_failure_is_recorded_and_never_fails_the_capture(
 ) -> None:
     with override_settings(HOTLINE_SCREENSHOTS=True, HOTLINE_BROWSER="/bin/false"):
         capture = capture_item(make_item(sim.url("blog.sim.test", "/"), captured=False), config=capture_config)
-        assert screenshot.screenshot_step() is True
+        assert screenshot_step() is True
     capture.refresh_from_db()
     assert capture.outcome == "captured" and capture.item.status == ItemStatus.CAPTURED
     assert capture.screenshot is None and capture.screenshot_due_at is None and capture.screenshot_error
@@ -100,7 +101,7 @@ def test_without_a_browser_nothing_is_scheduled_and_a_check_warns(
 ) -> None:
     with override_settings(HOTLINE_SCREENSHOTS=True, HOTLINE_BROWSER="/nonexistent/chromium"):
         capture = capture_item(make_item(sim.url("blog.sim.test", "/page/2"), captured=False), config=capture_config)
-        assert capture.screenshot_due_at is None and screenshot.screenshot_step() is False
+        assert capture.screenshot_due_at is None and screenshot_step() is False
         assert [m.id for m in run_checks() if m.id == "hotline.W301"] == ["hotline.W301"]
     with override_settings(HOTLINE_SCREENSHOTS=False):
         assert not [m for m in run_checks() if m.id == "hotline.W301"]

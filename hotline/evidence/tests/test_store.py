@@ -17,8 +17,9 @@ from django.test import override_settings
 from PIL import Image, ImageDraw
 
 from hotline.audit.models import AuditEvent
+from hotline.evidence.backends import FileSystemStorage, InvalidName, NotFound, storage_from_settings
 from hotline.evidence.models import Blob
-from hotline.evidence.storage import FileSystemStorage, InvalidName, NotFound, storage_from_settings
+from hotline.evidence.services import rotate_keys
 from hotline.evidence.store import (
     StoreError,
     _insert_or_existing,
@@ -30,7 +31,6 @@ from hotline.evidence.store import (
     orphans,
     put_blob,
     remove_orphans,
-    rotate_keys,
     store_keyring,
 )
 from hotline.lib.crypto import Keyring, new_key_spec

@@ -11,11 +11,11 @@ import pytest
 from django.utils import timezone
 
 from hotline.accounts.models import User
-from hotline.assessment.services import inherit_known_step
+from hotline.assessment.steps import inherit_known_step
 from hotline.core.tests.test_browser_flows import SHOTS, enrolled, sign_in
-from hotline.hashes import trust
 from hotline.hashes.models import Bank, BankKind, Entry, EntryVote, bump_version
-from hotline.hashes.services import match_step
+from hotline.hashes.services import trust
+from hotline.hashes.steps import match_step
 from hotline.reports.models import Item, ItemStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]

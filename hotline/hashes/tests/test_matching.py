@@ -8,12 +8,14 @@ from django.utils import timezone
 
 from hotline.accounts.models import User
 from hotline.assessment.models import Assessment
-from hotline.assessment.services import assess_item, claim_item, inherit_known_step, review_item
+from hotline.assessment.services import assess_item, claim_item, review_item
+from hotline.assessment.steps import inherit_known_step
 from hotline.assessment.tests.test_workflow import BORDERLINE, CLEAR
 from hotline.audit.models import AuditEvent
 from hotline.evidence.models import Capture, Media
 from hotline.hashes.models import Bank, BankKind, Entry, EntryStatus, MediaMatch
-from hotline.hashes.services import FourEyesError, confirm_entries, disable_entry, lookup, match_step
+from hotline.hashes.services import FourEyesError, confirm_entries, disable_entry, lookup
+from hotline.hashes.steps import match_step
 from hotline.lib import pdq
 from hotline.reports.models import Item, ItemStatus
 

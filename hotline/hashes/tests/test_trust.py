@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hotline.accounts.models import User
-from hotline.assessment.services import claim_item, inherit_known_step
+from hotline.assessment.services import claim_item
+from hotline.assessment.steps import inherit_known_step
 from hotline.audit.models import AuditEvent
 from hotline.evidence.models import Capture, Media
-from hotline.hashes import trust
 from hotline.hashes.models import (
     Bank,
     BankKind,
@@ -30,7 +30,8 @@ from hotline.hashes.models import (
     WithdrawalKind,
     bump_version,
 )
-from hotline.hashes.services import lookup, match_step, overrule_inherited
+from hotline.hashes.services import lookup, overrule_inherited, trust
+from hotline.hashes.steps import match_step
 from hotline.reports.models import Item, ItemStatus
 from hotline.routing.models import Decision, Route
 

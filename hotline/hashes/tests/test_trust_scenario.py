@@ -21,9 +21,8 @@ from hotline.demo.script import SCRIPTED
 from hotline.demo.simulate import Simulation
 from hotline.demo.world import SIM_ACTOR, World
 from hotline.evidence.models import Media
-from hotline.hashes import trust
 from hotline.hashes.models import Bank, Entry, MediaMatch
-from hotline.hashes.services import import_records
+from hotline.hashes.services import import_records, trust
 from hotline.lib.hashlists import HashRecord
 from hotline.reports.models import Item, ItemStatus, Report
 from hotline.routing.models import Decision

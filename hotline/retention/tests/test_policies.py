@@ -12,8 +12,8 @@ import time_machine
 from hotline.assessment.models import Assessment
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM, verify
+from hotline.evidence.backends import storage_from_settings
 from hotline.evidence.models import Blob, Capture, Media
-from hotline.evidence.storage import storage_from_settings
 from hotline.evidence.store import put_blob
 from hotline.partners.models import InboundForward, InboundMessage, OutboundMessage, PartnerHotline
 from hotline.reports.models import Item, Report, Source

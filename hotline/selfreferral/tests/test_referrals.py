@@ -17,10 +17,10 @@ from hotline.accounts.models import ApiClient, User
 from hotline.audit.models import AuditEvent
 from hotline.evidence.models import Media
 from hotline.hashes.models import Entry, EntryStatus, MediaMatch
-from hotline.hashes.services import match_step
+from hotline.hashes.steps import match_step
 from hotline.lib import pdq
 from hotline.reports.models import Item
-from hotline.selfreferral import services
+from hotline.selfreferral import services, steps
 from hotline.selfreferral.models import BANK_NAME, Referral, ReferralStatus, normalize_code
 from hotline.sim.images import make_image
 from hotline.takedown.models import Takedown, TakedownState
@@ -53,7 +53,7 @@ def _confirmed(files: list[dict[str, Any]], first: User, second: User) -> tuple[
 
 
 def _run_scans() -> None:
-    while services.scan_step(now=timezone.now(), chunk=2):
+    while steps.scan_step(now=timezone.now(), chunk=2):
         if not Referral.objects.scan_due(timezone.now()).exists():
             break
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from hotline.core.backup import BackupError, backup
-from hotline.evidence.storage import StorageError
+from hotline.evidence.backends import StorageError
 
 
 class Command(BaseCommand):

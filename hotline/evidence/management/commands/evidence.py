@@ -16,7 +16,7 @@ from hotline.evidence.bag import (
     recipient_private_key_from_b64,
     verify_bag,
 )
-from hotline.evidence.export import export_items
+from hotline.evidence.services import export_items
 from hotline.reports.models import Item
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hotline.evidence.store import StoreError, key_status, rotate_keys, store_keyring
+from hotline.evidence.services import rotate_keys
+from hotline.evidence.store import StoreError, key_status, store_keyring
 from hotline.lib.crypto import new_key_spec
 
 

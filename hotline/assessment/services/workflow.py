@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
+from hotline.assessment import actions
 from hotline.assessment.codes import (
     BORDERLINE_REASONS,
     FILE_ANNOTATIONS,
@@ -292,7 +293,7 @@ def claim_item(item: Item, *, user: User, now: datetime | None = None) -> Item:
     if won != 1:
         raise WorkflowError("the item is claimed by someone else or cannot be claimed in its status")
     item.refresh_from_db(fields=["claimed_by", "claim_expires_at", "status"])
-    record(Actor.of_user(user), "item.claimed", item, after={"until": expires.isoformat()}, now=now)
+    record(Actor.of_user(user), actions.ITEM_CLAIMED, item, after={"until": expires.isoformat()}, now=now)
     return item
 
 
@@ -305,7 +306,7 @@ def release_item(item: Item, *, user: User, now: datetime | None = None, skipped
     if released != 1:
         raise WorkflowError("you do not hold a claim on this item")
     item.claimed_by, item.claim_expires_at = None, None
-    record(Actor.of_user(user), "item.skipped" if skipped else "item.released", item, now=now)
+    record(Actor.of_user(user), actions.ITEM_SKIPPED if skipped else actions.ITEM_RELEASED, item, now=now)
 
 
 def next_item(user: User, *, exclude: list[int] | None = None, now: datetime | None = None) -> Item | None:
@@ -347,7 +348,7 @@ def assess_item(
     _unclaim(item, fields)
     after = {"status": item.status, "verdict": item.verdict, "assessment": data.as_dict(),
              "media": _audit_rows(rows)}
-    record(Actor.of_user(user), "item.assessed", item, before=before, after=after, now=now)
+    record(Actor.of_user(user), actions.ITEM_ASSESSED, item, before=before, after=after, now=now)
     if not review:
         # One analyst decided: the hashes wait in our bank for a second analyst's confirmation.
         add_from_assessment(item, data.verdict, analyst=user, reviewer=None, now=now,
@@ -383,7 +384,7 @@ def review_item(
     _unclaim(item, [*fields, "verdict"])
     after = {"status": item.status, "verdict": item.verdict, "disagrees": disagrees,
              "reviewed_assessment": first.pk, "assessment": values, "media": _audit_rows(rows)}
-    record(Actor.of_user(user), "item.reviewed", item, before=before, after=after, now=now)
+    record(Actor.of_user(user), actions.ITEM_REVIEWED, item, before=before, after=after, now=now)
     add_from_assessment(item, data.verdict, analyst=first.analyst or user, reviewer=user, now=now,
                         media_verdicts=_media_verdicts(rows))
     return assessment
@@ -404,7 +405,7 @@ def request_review(item: Item, *, user: User, reason: str, now: datetime | None 
     except InvalidTransition as exc:
         raise WorkflowError("only an assessed item can be sent back for review") from exc
     item.save(update_fields=fields)
-    record(Actor.of_user(user), "item.review_requested", item, before=before,
+    record(Actor.of_user(user), actions.ITEM_REVIEW_REQUESTED, item, before=before,
            after={"status": item.status, "reason": reason.strip()[:1000]}, now=now)
 
 
@@ -439,28 +440,28 @@ def _unclaim(item: Item, fields: list[str]) -> None:
     item.save(update_fields=[*fields, "claimed_by", "claim_expires_at"])
 
 
-def expire_claims_step(now: datetime | None = None) -> bool:
-    """Worker step: clear expired claims, one audited event each. Returns whether it found work."""
-    now = now or timezone.now()
-    ids = list(Item.objects.claim_expired(now).values_list("pk", flat=True)[:100])
+def expire_claims(*, now: datetime, limit: int = 100) -> bool:
+    """Clear expired claims, one audited event each (``steps.expire_claims_step``). Returns whether it
+    found work."""
+    ids = list(Item.objects.claim_expired(now).values_list("pk", flat=True)[:limit])
     for pk in ids:
         with transaction.atomic():
             cleared = Item.objects.filter(pk=pk, claim_expires_at__lt=now).update(
                 claimed_by=None, claim_expires_at=None
             )
             if cleared == 1:
-                record(SYSTEM, "item.claim_expired", ("reports.item", pk), now=now)
+                record(SYSTEM, actions.ITEM_CLAIM_EXPIRED, ("reports.item", pk), now=now)
     return bool(ids)
 
 
-def inherit_known_step(now: datetime | None = None) -> bool:
-    """Worker step: an item whose captured media are all known illegal content (exact matches in
-    trusted banks) is assessed by inheritance, without an analyst viewing it (configurable)."""
+def inherit_known(*, now: datetime, limit: int = 50) -> bool:
+    """An item whose captured media are all known illegal content (exact matches in trusted banks) is
+    assessed by inheritance, without an analyst viewing it (``HOTLINE_AUTO_ASSESS_KNOWN``; the worker step
+    is ``steps.inherit_known_step``). Returns whether it found work."""
     if not settings.HOTLINE_AUTO_ASSESS_KNOWN:
         return False
-    now = now or timezone.now()
     ids = list(Item.objects.filter(status=ItemStatus.CAPTURED, captures__known_verdict__in=ILLEGAL_VERDICTS,
-                                   claimed_by__isnull=True).values_list("pk", flat=True).distinct()[:50])
+                                   claimed_by__isnull=True).values_list("pk", flat=True).distinct()[:limit])
     for pk in ids:
         _inherit_one(pk, now)
     return bool(ids)
@@ -482,5 +483,5 @@ def _inherit_one(pk: int, now: datetime) -> None:
     fields = item.transition(ItemStatus.ASSESSED, now=now)
     item.verdict = capture.known_verdict
     item.save(update_fields=[*fields, "verdict"])
-    record(SYSTEM, "item.assessed_by_inheritance", item, before=before, now=now,
+    record(SYSTEM, actions.ITEM_ASSESSED_BY_INHERITANCE, item, before=before, now=now,
            after={"status": item.status, "verdict": item.verdict, "capture": capture.pk, "sources": sources})

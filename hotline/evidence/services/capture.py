@@ -1,8 +1,9 @@
 """Capturing items: claim due items, fetch, store encrypted, record Capture and Media, move status.
 
-The worker step claims an item by moving its ``next_capture_at`` forward with a conditional
-UPDATE (a lease), so any number of workers never capture the same item at the same time; a crash
-leaves the lease to expire and the item is captured again.
+The worker step (``hotline.evidence.steps.capture_step``) claims an item by moving its
+``next_capture_at`` forward with a conditional UPDATE (a lease), so any number of workers never
+capture the same item at the same time; a crash leaves the lease to expire and the item is captured
+again.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from django.utils import timezone
 
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
-from hotline.evidence import screenshot, welfare
+from hotline.evidence import actions, screenshot
 from hotline.evidence.analysis import MediaFacts, analyse
 from hotline.evidence.capture import CaptureResult, MediaFetch, PageFailure, capture_url
 from hotline.evidence.models import Capture, CaptureOutcome, Media
 from hotline.evidence.store import put_blob
 from hotline.evidence.warc import Exchange, build_warc
-from hotline.evidence.welfare import WelfareState
 from hotline.lib import claim
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.lib.pagetext import PageText, extract_page_text
@@ -56,22 +56,15 @@ def claim_due(now: datetime, limit: int) -> list[Item]:
                            match=("next_capture_at",), where={"status__in": CAPTURABLE})
 
 
-def capture_step(
-    *, now: datetime | None = None, config: CaptureConfig | None = None, concurrency: int = 8
-) -> bool:
-    """Worker step: capture the due items, several at a time. Returns whether there were any."""
-    now = now or timezone.now()
-    config = config or config_from_settings()
-    items = claim_due(now, concurrency)
-    if not items:
-        return False
+
+def capture_items(items: list[Item], *, config: CaptureConfig, now: datetime, concurrency: int) -> None:
+    """Capture claimed items, several at a time (one in this thread when there is only one)."""
     if len(items) == 1:
         for item in items:
             capture_item(item, config=config, now=now)
-        return True
+        return
     claim.run_in_threads(lambda item: capture_item(item, config=config, now=now), items, workers=concurrency,
                          describe=lambda item: f"capture of item {item.pk}", logger=log)
-    return True
 
 
 def capture_item(item: Item, *, config: CaptureConfig, now: datetime | None = None) -> Capture:
@@ -136,7 +129,7 @@ def _record_failure(item: Item, result: CaptureResult, config: CaptureConfig, *,
         else:
             item.next_capture_at = finished + RETRY_DELAYS[min(item.capture_attempts, len(RETRY_DELAYS)) - 1]
         item.save(update_fields=fields)
-        record(SYSTEM, "item.unreachable" if final else "item.capture_failed", item, now=finished, after={
+        record(SYSTEM, actions.ITEM_UNREACHABLE if final else actions.ITEM_CAPTURE_FAILED, item, now=finished, after={
             "capture": capture.pk, "code": failure.code, "reason": failure.message,
             "reason_code": failure.reason_code, "attempt": item.capture_attempts,
             "retry_at": item.next_capture_at.isoformat() if item.next_capture_at else None,
@@ -169,7 +162,7 @@ def _record_success(item: Item, result: CaptureResult, config: CaptureConfig, *,
         fields = item.transition(ItemStatus.CAPTURED, now=finished) if item.status in CAPTURABLE else []
         item.save(update_fields=[*fields, "capture_attempts", "next_capture_at"])
         bad = sum(1 for _, stored in analysed if stored.bad)
-        record(SYSTEM, "item.captured", item, now=finished, after={
+        record(SYSTEM, actions.ITEM_CAPTURED, item, now=finished, after={
             "capture": capture.pk, "final_url": page.final_url, "ip": page.peer_ip, "http_status": page.status_code,
             "media": len(analysed), "bad_media": bad, "warc_sha256": warc[0] if warc else None,
         })
@@ -215,29 +208,6 @@ def _media_row(capture: Capture, item: Item, fetched: MediaFetch, stored: _Store
     )
 
 
-@transaction.atomic
-def note_media_viewed(item: Item, capture: Capture, media_count: int, *, user: User, now: datetime) -> WelfareState:
-    """An analyst opened an item page showing ``media_count`` blurred previews: count and audit it."""
-    state = welfare.note_viewing(user, now)
-    record(Actor.of_user(user), "item.media_viewed", item, now=now,
-           after={"capture": capture.pk, "media": media_count, "blurred": True})
-    return state
-
-
-class RevealRefused(Exception):
-    pass
-
-
-@transaction.atomic
-def reveal_media(media: Media, *, user: User, now: datetime) -> None:
-    """Unblur one media item for this analyst: refused past the daily budget, always audited."""
-    if welfare.current(user, now).over_budget:
-        raise RevealRefused("daily viewing budget reached")
-    welfare.note_viewing(user, now, reveal=True)
-    record(Actor.of_user(user), "media.revealed", media, now=now,
-           after={"item": media.item_id, "sha256": media.sha256, "kind": media.kind})
-
-
 class RetryRefused(Exception):
     pass
 
@@ -253,15 +223,5 @@ def retry_capture_now(item: Item, *, user: User, now: datetime | None = None) ->
     locked.next_capture_at = now
     locked.save(update_fields=["next_capture_at"])
     item.next_capture_at = now
-    record(Actor.of_user(user), "item.capture_retry_requested", locked, now=now, before=before,
+    record(Actor.of_user(user), actions.ITEM_CAPTURE_RETRY_REQUESTED, locked, now=now, before=before,
            after={"retry_at": now.isoformat()})
-
-
-@transaction.atomic
-def reveal_screenshot(capture: Capture, *, user: User, now: datetime) -> None:
-    """Unblur one capture's screenshot for this analyst: the same budget and audit as media."""
-    if welfare.current(user, now).over_budget:
-        raise RevealRefused("daily viewing budget reached")
-    welfare.note_viewing(user, now, reveal=True)
-    record(Actor.of_user(user), "capture.screenshot_revealed", capture.item, now=now,
-           after={"capture": capture.pk, "sha256": capture.screenshot.sha256 if capture.screenshot else None})

@@ -1,4 +1,5 @@
-"""Analyst-safe previews of captured still images: small, greyscale and blurred by default.
+"""Safe thumbnails of hostile image bytes: small, greyscale and blurred by default (a plain library;
+``hotline.evidence.previews`` uses it to show stored media and screenshots).
 
 Captured images are hostile input.  :func:`safe_thumbnail` reads the header lazily and refuses images over
 ``max_pixels`` *before* decoding pixel data (decompression bombs), decodes only the first frame of animations,

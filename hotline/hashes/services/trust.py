@@ -17,6 +17,7 @@ from django.utils import timezone
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.evidence.models import Capture, Media
+from hotline.hashes import actions
 from hotline.hashes.models import (
     Bank,
     BankKind,
@@ -154,7 +155,7 @@ def disable(entry: Entry, *, user: User, reason: str, now: datetime | None = Non
     counts = withdraw(Source.entry(entry), kind=WithdrawalKind.DISABLED, reason=f"entry disabled: {reason}",
                       actor=Actor.of_user(user), now=now)
     bump_version()
-    record(Actor.of_user(user), "entry.disabled", entry, before=before, now=now,
+    record(Actor.of_user(user), actions.ENTRY_DISABLED, entry, before=before, now=now,
            after={"reason": entry.disabled_reason, "withdrawn": counts})
     return counts
 
@@ -172,7 +173,7 @@ def demote_bank(bank: Bank, *, user: User, reason: str, now: datetime | None = N
     counts = withdraw(Source.bank(bank), kind=WithdrawalKind.DEMOTED, reason=f"bank demoted: {reason}",
                       actor=Actor.of_user(user), now=now)
     bump_version()
-    record(Actor.of_user(user), "bank.demoted", bank, before={"trusted": True}, now=now,
+    record(Actor.of_user(user), actions.BANK_DEMOTED, bank, before={"trusted": True}, now=now,
            after={"trusted": False, "reason": reason.strip()[:1000], "withdrawn": counts})
     return counts
 
@@ -188,7 +189,7 @@ def overrule(media: Media, *, user: User, reason: str, now: datetime | None = No
     counts = withdraw(Source.overrule(media), kind=WithdrawalKind.OVERRULED, reason=f"overruled: {reason}",
                       actor=Actor.of_user(user), now=now)
     media.inherited_verdict, media.inherited_from = "", ""
-    record(Actor.of_user(user), "media.inheritance_overruled", media, before=before, now=now,
+    record(Actor.of_user(user), actions.MEDIA_INHERITANCE_OVERRULED, media, before=before, now=now,
            after={"reason": reason.strip()[:1000], "item": media.item_id, "withdrawn": counts})
     return counts
 
@@ -206,7 +207,7 @@ def quarantine(entry: Entry, *, cause: str, detail: dict[str, Any], now: datetim
     counts = withdraw(Source.entry(entry), kind=WithdrawalKind.QUARANTINED, reason=f"entry quarantined ({cause})",
                       actor=actor, now=now)
     bump_version()
-    record(actor, "entry.quarantined", entry, before={"status": EntryStatus.ACTIVE}, now=now,
+    record(actor, actions.ENTRY_QUARANTINED, entry, before={"status": EntryStatus.ACTIVE}, now=now,
            after={"cause": cause, **detail, "withdrawn": counts})
     return counts
 
@@ -218,7 +219,7 @@ def confirm_quarantined(entry: Entry, *, user: User, now: datetime | None = None
     move_entry(Entry.objects.filter(pk=entry.pk), EntryStatus.ACTIVE, now=now)
     _close_quarantine(entry, Resolution.CONFIRMED, user=user, now=now)
     bump_version()
-    record(Actor.of_user(user), "entry.quarantine_confirmed", entry, now=now,
+    record(Actor.of_user(user), actions.ENTRY_QUARANTINE_CONFIRMED, entry, now=now,
            before={"status": EntryStatus.QUARANTINED}, after={"status": EntryStatus.ACTIVE})
 
 
@@ -271,7 +272,7 @@ def vote(entry: Entry, *, user: User, choice: str, media: Media | None = None, n
         raise ValueError("votes are for third-party entries (partner and imported lists)")
     cast, _created = EntryVote.objects.update_or_create(
         entry=entry, user=user, defaults={"vote": choice, "media": media, "note": note.strip()[:1000], "voted_at": now})
-    record(Actor.of_user(user), "entry.voted", entry, now=now,
+    record(Actor.of_user(user), actions.ENTRY_VOTED, entry, now=now,
            after={"vote": choice, "media": media.pk if media else None, "note": cast.note})
     rejections = entry.votes.filter(vote=Vote.REJECT)
     if entry.flood_cleared_at is not None:

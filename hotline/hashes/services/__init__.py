@@ -1,5 +1,9 @@
 """Known content: banks, imports, four-eyes additions, matching (exact and PDQ), inherited verdicts,
-re-upload detection. Every change bumps ``IndexVersion`` so no process matches with a stale index."""
+re-upload detection. Every change bumps ``IndexVersion`` so no process matches with a stale index.
+
+The hashes domain's services package: this module holds banks, imports and matching (importable as
+``hotline.hashes.services``); ``services.trust`` holds undo by source, quarantine and votes. The worker
+step is ``hotline.hashes.steps.match_step``."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from django.utils import timezone
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.evidence.models import Capture, Media
-from hotline.hashes import trust
+from hotline.hashes import actions
 from hotline.hashes.models import (
     EXACT_SIGNALS,
     MATCHING,
@@ -37,6 +41,7 @@ from hotline.hashes.models import (
 from hotline.hashes.models import (
     bump_version as bump_version,
 )
+from hotline.hashes.services import trust
 from hotline.lib.hashlists import HashRecord, LineError
 from hotline.lib.pdqindex import PdqIndex, hex_to_bytes
 from hotline.reports.models import Item
@@ -139,7 +144,7 @@ def ensure_bank(name: str, *, kind: str, trusted: bool, provenance: str, actor: 
     bank, created = Bank.objects.get_or_create(
         name=name, defaults={"kind": kind, "trusted": trusted, "provenance": provenance[:2000]})
     if created:
-        record(actor, "bank.created", bank, after={"name": name, "kind": kind, "trusted": trusted})
+        record(actor, actions.BANK_CREATED, bank, after={"name": name, "kind": kind, "trusted": trusted})
     return bank, created
 
 
@@ -174,7 +179,7 @@ def import_records(
         _store(bank, batch, now, summary, postgres=postgres)
     with transaction.atomic():
         bump_version()
-        record(actor, "bank.imported", bank, now=now,
+        record(actor, actions.BANK_IMPORTED, bank, now=now,
                after={"added": summary.added, "existing": summary.existing, "errors": summary.error_count})
     return summary
 
@@ -270,8 +275,8 @@ def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: Us
                           added_by=analyst, confirmed_by=reviewer) for t, v in signals]
     Entry.objects.bulk_create(entries, ignore_conflicts=True)
     bump_version()
-    record(Actor.of_user(analyst), "bank.entries_proposed" if reviewer is None else "bank.entries_added", item,
-           now=now, after={"bank": bank.pk, "entries": len(entries), "verdict": verdict})
+    record(Actor.of_user(analyst), actions.BANK_ENTRIES_PROPOSED if reviewer is None else actions.BANK_ENTRIES_ADDED,
+           item, now=now, after={"bank": bank.pk, "entries": len(entries), "verdict": verdict})
     return len(entries)
 
 
@@ -284,7 +289,7 @@ def confirm_entries(item: Item, *, user: User, now: datetime | None = None) -> i
         raise FourEyesError("you proposed these entries; a different analyst must confirm them")
     count = move_entry(pending, EntryStatus.ACTIVE, now=now, strict=False, confirmed_by=user)
     bump_version()
-    record(Actor.of_user(user), "bank.entries_confirmed", item, now=now, after={"entries": count})
+    record(Actor.of_user(user), actions.BANK_ENTRIES_CONFIRMED, item, now=now, after={"entries": count})
     return count
 
 
@@ -430,10 +435,10 @@ def _reupload_sources(item: Item, media: list[Media], results: list[list[Hit]]) 
     return earlier
 
 
-def match_step(*, now: datetime | None = None, limit: int = 20) -> bool:
-    """Worker step: match captures that are not matched yet. Each capture is taken by a conditional
-    UPDATE inside its own transaction, so a crash rolls back and the capture is matched again."""
-    now = now or timezone.now()
+def match_due(*, now: datetime, limit: int = 20) -> bool:
+    """Match captures that are not matched yet (``hotline.hashes.steps.match_step``); returns whether there
+    were any. Each capture is taken by a conditional UPDATE inside its own transaction, so a crash rolls
+    back and the capture is matched again."""
     due = list(Capture.objects.filter(outcome="captured", matched_at__isnull=True)
                .order_by("started_at").values_list("pk", flat=True)[:limit])
     for pk in due:
@@ -442,7 +447,7 @@ def match_step(*, now: datetime | None = None, limit: int = 20) -> bool:
                 continue
             capture = Capture.objects.select_related("item").get(pk=pk)
             counts = match_capture(capture, now=now)
-            record(SYSTEM, "item.matched", capture.item, now=now, after={"capture": pk, **counts,
+            record(SYSTEM, actions.ITEM_MATCHED, capture.item, now=now, after={"capture": pk, **counts,
                                                                        "known_verdict": capture.known_verdict})
     return bool(due)
 

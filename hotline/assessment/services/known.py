@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from hotline.assessment import actions
 from hotline.assessment.models import MediaAssessment
 from hotline.audit.services import record
-from hotline.hashes.trust import Withdrawal, register_withdrawal_hook
+from hotline.hashes.services.trust import Withdrawal, register_withdrawal_hook
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus
 
 REOPENABLE = (ItemStatus.ASSESSED, ItemStatus.CLOSED)
@@ -35,7 +36,7 @@ def apply(withdrawal: Withdrawal) -> dict[str, int]:
         before = {"status": item.status, "verdict": item.verdict}
         fields = item.transition(ItemStatus.IN_REVIEW, now=withdrawal.now)
         item.save(update_fields=fields)
-        record(withdrawal.actor, "item.review_requested", item, before=before, now=withdrawal.now,
+        record(withdrawal.actor, actions.ITEM_REVIEW_REQUESTED, item, before=before, now=withdrawal.now,
                after={"status": item.status, "reason": withdrawal.reason, "withdrawal": withdrawal.kind,
                       "media": sorted(withdrawal.media_ids & _media_of(item))})
     return counts

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hotline.accounts.models import Role, User
+from hotline.assessment import actions
 from hotline.assessment.codes import REPORT_ANNOTATIONS, annotation_field, annotations_of
 from hotline.assessment.models import (
     INCIDENT_TRANSITIONS,
@@ -29,7 +30,7 @@ from hotline.assessment.models import (
 )
 from hotline.audit.services import Actor, record
 from hotline.evidence.store import get_blob_bytes, put_blob
-from hotline.lib import preview
+from hotline.lib import thumbnails
 from hotline.lib.sniff import sniff
 from hotline.lib.states import InvalidTransition, move
 from hotline.lib.support import SupportContact
@@ -122,9 +123,9 @@ def receive_incident(incoming: IncomingIncident, *, actor: Actor, now: datetime 
             IncidentScreenshot(incident=incident, blob=blob, sha256=blob.sha256, size=blob.size,
                                mime=sniff(data), position=index)
             for index, (blob, data) in enumerate(zip(blobs, incoming.screenshots, strict=True))])
-        record(actor, "report.received", report, now=now,
+        record(actor, actions.REPORT_RECEIVED, report, now=now,
                after={"source": report.source, "kind": report.kind, "urls": 0})
-        record(actor, "incident.received", incident, now=now,
+        record(actor, actions.INCIDENT_RECEIVED, incident, now=now,
                after={"report": report.reference, "kind": report.kind, "urgency": incident.urgency,
                       "screenshots": [blob.sha256 for blob in blobs]})
     return report
@@ -138,7 +139,7 @@ def _require_staff(user: User) -> None:
         raise IncidentError("only analysts and the police liaison work on these reports")
 
 
-def _move(incident: Incident, to: str, *, user: User, now: datetime, **changes: Any) -> Incident:
+def _move(incident: Incident, to: str, action: str, *, user: User, now: datetime, **changes: Any) -> Incident:
     before = {"status": incident.status}
     try:
         move(Incident.objects.filter(pk=incident.pk), to, table=INCIDENT_TRANSITIONS, now=now, field="status",
@@ -147,7 +148,7 @@ def _move(incident: Incident, to: str, *, user: User, now: datetime, **changes: 
         raise IncidentError(f"an incident that is {incident.status} cannot become {to}") from exc
     incident.refresh_from_db()
     after: dict[str, Any] = {"status": to, **{k: v for k, v in changes.items() if k == "police_reference"}}
-    record(Actor.of_user(user), f"incident.{to}", incident, before=before, after=after, now=now)
+    record(Actor.of_user(user), action, incident, before=before, after=after, now=now)
     return incident
 
 
@@ -156,7 +157,8 @@ def take_incident(incident: Incident, *, user: User, now: datetime | None = None
     """Start working on a new (or reopen a closed) incident: it becomes yours."""
     _require_staff(user)
     now = now or timezone.now()
-    return _move(incident, IncidentStatus.IN_PROGRESS, user=user, now=now, handled_by=user)
+    return _move(incident, IncidentStatus.IN_PROGRESS, actions.INCIDENT_IN_PROGRESS, user=user, now=now,
+                 handled_by=user)
 
 
 @transaction.atomic
@@ -167,7 +169,7 @@ def refer_incident(incident: Incident, *, user: User, police_reference: str = ""
     if (problem := text_problem(police_reference)) is not None:
         raise IncidentError(problem)
     now = now or timezone.now()
-    return _move(incident, IncidentStatus.REFERRED, user=user, now=now, handled_by=user,
+    return _move(incident, IncidentStatus.REFERRED, actions.INCIDENT_REFERRED, user=user, now=now, handled_by=user,
                  police_reference=police_reference.strip()[:100])
 
 
@@ -175,7 +177,7 @@ def refer_incident(incident: Incident, *, user: User, police_reference: str = ""
 def close_incident(incident: Incident, *, user: User, now: datetime | None = None) -> Incident:
     _require_staff(user)
     now = now or timezone.now()
-    return _move(incident, IncidentStatus.CLOSED, user=user, now=now)
+    return _move(incident, IncidentStatus.CLOSED, actions.INCIDENT_CLOSED, user=user, now=now)
 
 
 @transaction.atomic
@@ -195,7 +197,7 @@ def annotate_incident(incident: Incident, codes: Sequence[str], *, user: User,
     locked.save(update_fields=list(changes))
     after = annotations_of(locked, REPORT_ANNOTATIONS)
     if before != after:
-        record(Actor.of_user(user), "incident.annotated", locked, before={"annotations": before},
+        record(Actor.of_user(user), actions.INCIDENT_ANNOTATED, locked, before={"annotations": before},
                after={"annotations": after}, now=now)
     return locked
 
@@ -208,20 +210,20 @@ def view_screenshot(shot: IncidentScreenshot, *, user: User, sharp: bool,
     if shot.blob is None:
         raise IncidentError("this screenshot was destroyed under the retention plan")
     now = now or timezone.now()
-    record(Actor.of_user(user), "incident.screenshot_viewed", shot.incident, now=now,
+    record(Actor.of_user(user), actions.INCIDENT_SCREENSHOT_VIEWED, shot.incident, now=now,
            after={"screenshot": shot.position, "sha256": shot.sha256, "sharp": sharp})
     data = get_blob_bytes(shot.blob)
     if hashlib.sha256(data).hexdigest() != shot.sha256:
         raise IncidentError("the stored screenshot does not match its hash")
     try:
-        return preview.safe_thumbnail(data, size=(1280, 1280) if sharp else (360, 360), blur=not sharp)
-    except preview.PreviewError:
-        return preview.placeholder((240, 240), "no preview")
+        return thumbnails.safe_thumbnail(data, size=(1280, 1280) if sharp else (360, 360), blur=not sharp)
+    except thumbnails.PreviewError:
+        return thumbnails.placeholder((240, 240), "no preview")
 
 
 def opened_by_staff(incident: Incident, *, user: User, now: datetime | None = None) -> None:
     """Reading an incident's personal details is audited like a media view (who, when)."""
     _require_staff(user)
     with transaction.atomic():
-        record(Actor.of_user(user), "incident.opened", incident, now=now or timezone.now(),
+        record(Actor.of_user(user), actions.INCIDENT_OPENED, incident, now=now or timezone.now(),
                after={"report": incident.report.reference})

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hotline.audit.services import Actor, record, timeline
+from hotline.evidence import actions
 from hotline.evidence.bag import BagFile, encrypt_to_recipient, load_signing_key, write_bag
 from hotline.evidence.models import Capture, Media
 from hotline.evidence.store import get_blob_bytes
@@ -112,6 +113,6 @@ def export_items(
         bag = target
     with transaction.atomic():
         for item in items:
-            record(actor, "evidence.exported", item, now=now,
+            record(actor, actions.EVIDENCE_EXPORTED, item, now=now,
                    after={"target": str(bag), "files": len(files), "encrypted": encrypt_to is not None})
     return bag

@@ -1,4 +1,4 @@
-"""Tests for hotline.lib.preview.safe_thumbnail (synthetic images generated here)."""
+"""Tests for hotline.lib.thumbnails.safe_thumbnail (synthetic images generated here)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hotline.lib.preview import PreviewError, safe_thumbnail
+from hotline.lib.thumbnails import PreviewError, safe_thumbnail
 
 
 def pattern(size: tuple[int, int] = (400, 300), seed: int = 1) -> Image.Image:

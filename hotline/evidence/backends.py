@@ -1,6 +1,6 @@
-"""Where encrypted blobs live: a five-method storage interface and its filesystem implementation.
-
-Only ciphertext ever reaches a ``Storage``; encryption happens in ``hotline.evidence.store``.
+"""Storage backends: where the encrypted store's files live (a five-method interface and its filesystem
+implementation). Only ciphertext ever reaches a ``Storage``; encryption, keys and the ``Blob`` rows are
+``hotline.evidence.store`` (the encrypted content store).
 
 An S3-compatible backend implements the same five methods with the name as the object key
 (optionally under a configured prefix): ``put`` is one ``PutObject`` (object stores publish a
