@@ -36,8 +36,8 @@ from hotline.reports.csv_import import import_csv
 from hotline.reports.models import AWAITING_ASSESSMENT, Item
 from hotline.reports.services import IncomingReport, receive_reports
 from hotline.routing.models import Decision, PoliceAnswer, Referral, ReferralStatus
-from hotline.routing.police import referral_step
-from hotline.routing.services import record_police_answer, routing_step
+from hotline.routing.services import record_police_answer
+from hotline.routing.steps import referral_step, routing_step
 from hotline.sim.providers import Action
 from hotline.stats.facts import refresh_all
 from hotline.stats.figures import Scope

@@ -40,7 +40,7 @@ from hotline.evidence.models import Capture
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus, Report, Source
 from hotline.reports.services import IncomingReport, receive_reports
 from hotline.routing.models import Decision, Referral, ReferralStatus
-from hotline.routing.police import message_id as referral_message_id
+from hotline.routing.services import message_id as referral_message_id
 from hotline.sim.smtp import SmtpSink, free_port
 from hotline.sim.web import SimWeb
 from hotline.takedown.models import Notice, NoticeItem, NoticeState
