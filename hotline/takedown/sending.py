@@ -24,7 +24,9 @@ from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.lib import claim
-from hotline.takedown import conf, integration
+from hotline.partners.services import send_status
+from hotline.routing.services import route_item
+from hotline.takedown import conf
 from hotline.takedown.channels import ChannelError, SendResult, channel_for
 from hotline.takedown.models import (
     NOTICE_STATES,
@@ -40,6 +42,7 @@ from hotline.takedown.models import (
 from hotline.takedown.render import language_of, live_lines, render_notice
 from hotline.takedown.services import add_to_batch, batch_window, latest_located_trace, take_due_decisions
 from hotline.tracing.models import TraceOutcome
+from hotline.tracing.services import trace_item
 
 log = logging.getLogger("hotline.takedown")
 PAGE_LANGUAGES = ("nl", "fr")  # languages the public respond page speaks besides English
@@ -119,12 +122,12 @@ def _prepare(notice: Notice, *, now: datetime) -> bool:
 
 
 def _retrace_line(notice: Notice, line: NoticeItem, now: datetime) -> None:
-    trace = integration.retrace(line.item, now=now)
-    if trace is None or trace.outcome != TraceOutcome.OK:
+    trace = trace_item(line.item, now=now)
+    if trace.outcome != TraceOutcome.OK:
         return  # no better knowledge: keep the item (the checker decides whether it is gone)
     if trace.abuse_contact_id is not None and trace.abuse_contact_id != notice.contact_id:
         _drop(line, f"host moved: now traced to contact {trace.abuse_contact_id}", now)
-        integration.reroute(line.item, trace=trace, now=now)
+        route_item(line.item, trace=trace, now=now)  # the new decision brings the item to its new contact
         return
     line.trace, line.traced_at = trace, trace.traced_at
     line.ip = str(trace.addresses[0].get("ip", "") if trace.addresses else line.ip)[:45]
@@ -153,7 +156,7 @@ def _sent(notice: Notice, result: SendResult, *, now: datetime) -> None:
     record_many(SYSTEM, changes, now=now)
     if notice.kind == NoticeKind.FIRST:
         for line in lines:
-            integration.tell_partners(line.item, "notice_sent", now=now, note=notice.reference)
+            send_status(line.item, "notice_sent", now=now, note=notice.reference)
 
 
 def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -> None:

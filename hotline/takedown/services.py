@@ -16,9 +16,11 @@ from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
+from hotline.partners.services import send_status
 from hotline.reports.models import ItemStatus
 from hotline.routing.models import Decision
-from hotline.takedown import conf, integration, windows
+from hotline.routing.services import mark_notice_taken
+from hotline.takedown import conf, windows
 from hotline.takedown.models import (
     ACTIVE_STATES,
     OUTBOX_STATES,
@@ -82,7 +84,7 @@ def open_takedown(decision_id: int, *, now: datetime) -> Takedown | None:
                after={"decision": decision.pk, "trace": trace.pk if trace else None})
     elif (created or changed) and takedown.state != TakedownState.REMOVED:
         add_to_batch(takedown, contact, kind=NoticeKind.FIRST, now=now, trace=trace, ready_at=decision.notice_due_at)
-    integration.mark_notice_taken(decision, now=now)
+    mark_notice_taken(decision, now=now)
     return takedown
 
 
@@ -298,7 +300,7 @@ def _removed(takedown: Takedown, now: datetime) -> list[str]:
     if item.status == ItemStatus.ASSESSED:
         item.save(update_fields=item.transition(ItemStatus.CLOSED, now=now))
         record(SYSTEM, "item.closed", item, now=now, after={"reason": "removal confirmed"})
-    integration.tell_partners(item, "removed", now=now)
+    send_status(item, "removed", now=now)  # to every partner hotline that forwarded the item
     return [*fields, "removed_at", "first_removed_at", "removal_confirmed_at", "next_notice_at", "next_escalation_at"]
 
 
