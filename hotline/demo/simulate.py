@@ -43,10 +43,8 @@ from hotline.stats.facts import refresh_all
 from hotline.stats.figures import Scope
 from hotline.stats.filters import Filters
 from hotline.takedown import respond
-from hotline.takedown.escalation import escalation_step
-from hotline.takedown.liveness import liveness_step
 from hotline.takedown.models import Notice, Takedown
-from hotline.takedown.sending import notice_step
+from hotline.takedown.steps import escalation_step, liveness_step, notice_step
 from hotline.tracing.services import trace_step
 
 DETAILED_DAYS = 4  # hourly steps until this long after the last report, then six-hourly

@@ -267,7 +267,7 @@ def _assert_exactly_once(expected: int, sink: SmtpSink) -> None:
 
 def test_it_runs_only_the_named_steps_in_settings_order(settings: Any) -> None:
     paths = select_steps(list(settings.HOTLINE_WORKER_STEPS), only="notice_step, capture", skip=None)
-    assert paths == ["hotline.evidence.services.capture_step", "hotline.takedown.sending.notice_step"]
+    assert paths == ["hotline.evidence.services.capture_step", "hotline.takedown.steps.notice_step"]
 
 
 def test_it_skips_the_named_steps(settings: Any) -> None:

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 def _step(name: str) -> Callable[[], bool]:
     if name == "inforequest":
-        from hotline.takedown.inforequests import inforequest_step
+        from hotline.takedown.steps import inforequest_step
 
         return lambda: inforequest_step(limit=1)
     if name == "referral":
@@ -26,7 +26,7 @@ def _step(name: str) -> Callable[[], bool]:
         if lease := os.environ.get("HOTLINE_TEST_REFERRAL_LEASE_SECONDS"):
             referrals.LEASE = timedelta(seconds=float(lease))
         return referral_step
-    from hotline.takedown.sending import notice_step
+    from hotline.takedown.steps import notice_step
 
     return lambda: notice_step(limit=1)
 
