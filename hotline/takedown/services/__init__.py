@@ -3,7 +3,8 @@
 - ``notices``: open a takedown when routing says a notice is due, batch items into notices, what providers
   and their mail servers say (acknowledged, removal reported, delivered, bounced);
 - ``sending``: claim, re-trace, send and record notices (crash-safe), queue repeats;
-- ``liveness``: claim due checks, check, record what they find (miss, removed, back online, re-upload);
+- ``liveness``: claim due checks and run them; ``checks``: what they find (miss, removed, back online,
+  re-upload) applied to the life cycle;
 - ``escalation``: the escalation ladder;
 - ``bounces``: delivery reports from the bounce mailbox;
 - ``inforequests``: information requests to companies, their reminders, messages and answers;
@@ -13,6 +14,7 @@ The worker steps that drive them are in ``hotline.takedown.steps``.
 """
 
 from hotline.takedown.services.bounces import BouncePoll, bounce_source, poll_bounces, read_mailbox, receive_bounce
+from hotline.takedown.services.checks import CheckOutcome, next_check_time, record_check
 from hotline.takedown.services.directory import delete_directory_row, json_safe, save_directory_row
 from hotline.takedown.services.escalation import (
     escalate,
@@ -32,13 +34,10 @@ from hotline.takedown.services.inforequests import (
     send_due_messages,
 )
 from hotline.takedown.services.liveness import (
-    CheckOutcome,
     LivenessConfig,
     check_due,
     claim_checks,
     config_from_settings,
-    next_check_time,
-    record_check,
     record_results,
 )
 from hotline.takedown.services.notices import (
