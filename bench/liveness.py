@@ -151,7 +151,8 @@ def check_worker(port: int, now: datetime) -> tuple[float, float]:
     import django
 
     django.setup()  # a spawned process: settings come from the environment setup_django filled in
-    from hotline.takedown.liveness import LivenessConfig, liveness_step
+    from hotline.takedown.services import LivenessConfig
+    from hotline.takedown.steps import liveness_step
 
     config = LivenessConfig(policy=policy(port), concurrency=THREADS, per_host=2, batch=500)
     started = time.time()

@@ -1,6 +1,6 @@
 """Notice outbox throughput: claim a due notice and record its outcome, the hand-written way the code had
 before issue 20 (baseline, copied here), the first outbox step (claim_one writing the state by hand, copied
-here) and the outbox as it is (takedown.sending.claim_notice: OutboxRow.claim_due moves the notice to
+here) and the outbox as it is (takedown.services.sending.claim_notice: OutboxRow.claim_due moves the notice to
 ``sending`` along its transition table; move / retry_or_fail record the outcome), in the same run on the
 same rows.
 
@@ -109,7 +109,7 @@ def outbox_cycle(now: datetime, number: int) -> bool:
     from django.db.models.functions import Coalesce
 
     from hotline.takedown.models import NoticeState
-    from hotline.takedown.sending import claim_notice
+    from hotline.takedown.services import claim_notice
 
     notice = claim_notice(now)
     if notice is None:

@@ -175,7 +175,7 @@ def stage_setup(name: str, ids: list[int], analyst: Any) -> Callable[[], object]
 
     from hotline.reports.models import Item
     from hotline.routing.models import Decision
-    from hotline.routing.services import routing_step
+    from hotline.routing.steps import routing_step
     from hotline.tracing.models import TraceDue
     from hotline.tracing.services import enqueue_untraced
 

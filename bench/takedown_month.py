@@ -119,19 +119,19 @@ def make_providers(providers: Any) -> dict[str, Any]:
 
 def install_simulated_retrace(providers: Any, contacts: dict[str, Any]) -> None:
     """The re-trace reads who hosts the page now (a move shows as a new trace to the new network)."""
-    from hotline.takedown import integration
+    from hotline.takedown.services import sending
     from hotline.tracing.models import Trace
 
-    def retrace(item: Any, *, now: datetime) -> Trace | None:
+    def retrace(item: Any, *, now: datetime) -> Trace:
         latest = Trace.objects.filter(item=item, outcome="ok").order_by("-traced_at", "-pk").first()
         owner = contacts[providers.owner[item.canonical_url]]
-        if latest is None or latest.abuse_contact_id == owner.pk:
+        if latest is not None and latest.abuse_contact_id == owner.pk:
             return latest
         return Trace.objects.create(item=item, traced_at=now, host=item.host, outcome="ok",
                                     addresses=[{"ip": "91.183.200.1"}], country="BE", provider=owner.provider,
                                     abuse_contact=owner, changed=True)
 
-    integration.retrace = retrace  # type: ignore[assignment]
+    sending.trace_item = retrace  # type: ignore[assignment]
 
 
 def make_items(count: int, days: int, start: datetime, providers: Any, contacts: dict[str, Any]) -> list[datetime]:
@@ -182,10 +182,8 @@ def plan_requests(count: int, days: int, start: datetime, contacts: dict[str, An
 def simulate(start: datetime, days: int, providers: Any, requests: list[tuple[datetime, Any]]) -> None:
     from hotline.audit.services import SYSTEM
     from hotline.takedown import respond
-    from hotline.takedown.escalation import escalation_step
-    from hotline.takedown.inforequests import NewRequest, create_info_request, inforequest_step
-    from hotline.takedown.liveness import LivenessConfig, liveness_step
-    from hotline.takedown.sending import notice_step
+    from hotline.takedown.services import LivenessConfig, NewRequest, create_info_request
+    from hotline.takedown.steps import escalation_step, inforequest_step, liveness_step, notice_step
 
     config = LivenessConfig(policy=None, checker=memory_checker(providers), concurrency=4, batch=1000)  # type: ignore[arg-type]
     now, end, pending = start, start + days * D, list(requests)

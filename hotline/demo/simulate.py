@@ -38,17 +38,15 @@ from hotline.reports.csv_import import import_csv
 from hotline.reports.models import AWAITING_ASSESSMENT, Item
 from hotline.reports.services import IncomingReport, receive_reports
 from hotline.routing.models import Decision, PoliceAnswer, Referral, ReferralStatus
-from hotline.routing.police import referral_step
-from hotline.routing.services import record_police_answer, routing_step
+from hotline.routing.services import record_police_answer
+from hotline.routing.steps import referral_step, routing_step
 from hotline.sim.providers import Action
 from hotline.stats.facts import refresh_all
 from hotline.stats.figures import Scope
 from hotline.stats.filters import Filters
 from hotline.takedown import respond
-from hotline.takedown.escalation import escalation_step
-from hotline.takedown.liveness import liveness_step
 from hotline.takedown.models import Notice, Takedown
-from hotline.takedown.sending import notice_step
+from hotline.takedown.steps import escalation_step, liveness_step, notice_step
 from hotline.tracing.steps import trace_step
 
 DETAILED_DAYS = 4  # hourly steps until this long after the last report, then six-hourly

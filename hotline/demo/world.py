@@ -29,7 +29,7 @@ from hotline.sim.providers import Behaviour, SimProvider, SimProviders
 from hotline.sim.rdap import SimNetwork, SimRdap
 from hotline.sim.smtp import SmtpSink
 from hotline.sim.web import SimWeb
-from hotline.takedown.liveness import LivenessConfig
+from hotline.takedown.services import LivenessConfig
 from hotline.tracing.importer import import_providers
 
 POLICE_NATIONAL = "referrals@police-be.example"

@@ -6,6 +6,6 @@ class RoutingConfig(AppConfig):
     label = "routing"
 
     def ready(self) -> None:
-        from hotline.routing import known
+        from hotline.routing.services import withdrawals
 
-        known.register()
+        withdrawals.register()

@@ -21,7 +21,7 @@ from hotline.routing import desk, services
 from hotline.routing.access import REFERRAL_READERS, get_referral_for, referrals_visible_to
 from hotline.routing.forms import AnswerForm, DeskFilterForm
 from hotline.routing.models import Decision, Referral
-from hotline.routing.package import Package
+from hotline.routing.services import Package
 
 STAFF = (Role.ANALYST, Role.SENIOR_ANALYST, Role.POLICE_LIAISON, Role.MANAGER)
 PACKAGE_READERS = (Role.POLICE_LIAISON, Role.MANAGER)

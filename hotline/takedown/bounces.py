@@ -1,16 +1,14 @@
 """Bounces and delivery reports of e-mail notices: a strict parser of delivery status notifications
-(DSN, RFC 3464; RFC 3461's envelope id), ``receive_bounce`` that records what one says about its notice,
-and ``bounce_step`` that reads the bounce mailbox (``HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL``).
+(DSN, RFC 3464; RFC 3461's envelope id) and ``verdict``, what one says about a notice. No database: the
+service ``receive_bounce`` (``services/bounces.py``) records it, and ``bounce_step`` reads the bounce
+mailbox (``HOTLINE_TAKEDOWN_BOUNCE_MAILBOX_URL``).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.policy import compat32
@@ -18,22 +16,10 @@ from email.utils import collapse_rfc2231_value
 from enum import StrEnum
 from itertools import islice
 
-from django.conf import settings
-from django.utils import timezone
-
-from hotline.mailintake.mailboxes import MailSource, source_from_settings
-from hotline.mailintake.services import leased_poll
-from hotline.takedown.channels.email import EmailChannel
-from hotline.takedown.models import Notice
-from hotline.takedown.services import record_bounce, record_delivery
-
-log = logging.getLogger("hotline.takedown")
-
 # A DSN puts its status part before the returned original, so the first half MiB holds everything read;
 # the rest of a huge mail (a returned original with attachments, or hostile padding) is never parsed.
 READ_LIMIT = 512 * 1024
 MAX_BLOCKS = 50
-LEASE_PREFIX = "bounces:"  # the bounce mailbox's lease row is apart from mail intake's, even for one URL
 
 REPORT_TYPES = frozenset({"delivery-status", "global-delivery-status"})
 STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
@@ -219,32 +205,7 @@ def _clean(value: object, limit: int = 1000) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
 
 
-# ---------------------------------------------------------------- one DSN
-
-
-def receive_bounce(raw: bytes, *, now: datetime) -> str:
-    """Record what one DSN says about its notice and return the outcome (an ``Outcome`` value).
-
-    ``bounced`` (record_bounce) and ``delivered`` (record_delivery) write once: the same DSN read again
-    changes nothing. ``delayed`` writes nothing: the MTA is still trying and its final report follows.
-    ``unknown_message`` (no e-mail notice has that Message-ID) and ``not_a_dsn`` write nothing either.
-    """
-    parsed = parse_dsn(raw)
-    if isinstance(parsed, NotADsn):
-        log.info("bounce mailbox: not a DSN (%s)", parsed.reason)
-        return Outcome.NOT_A_DSN
-    key = parsed.notice_key(settings.HOTLINE_MESSAGE_DOMAIN)
-    notice = Notice.objects.filter(key=key, channel=EmailChannel.name).first() if key else None
-    if notice is None:
-        log.info("bounce mailbox: a DSN for a message that is no notice of ours")
-        return Outcome.UNKNOWN_MESSAGE
-    outcome, recipients = verdict(parsed, notice.recipient)
-    if outcome == Outcome.BOUNCED:
-        record_bounce(notice, now=now, reason="; ".join(r.reason for r in recipients),
-                      status=recipients[0].status)
-    elif outcome == Outcome.DELIVERED:
-        record_delivery(notice, now=now)
-    return outcome
+# ---------------------------------------------------------------- what a DSN says about a notice
 
 
 def verdict(dsn: Dsn, recipient: str) -> tuple[Outcome, list[Recipient]]:
@@ -261,58 +222,3 @@ def verdict(dsn: Dsn, recipient: str) -> tuple[Outcome, list[Recipient]]:
         if hits:
             return outcome, hits
     return Outcome.DELAYED, relevant
-
-
-# ---------------------------------------------------------------- the bounce mailbox
-
-
-@dataclass
-class BouncePoll:
-    fetched: int = 0
-    failed: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-
-
-def bounce_source() -> MailSource | None:
-    """The configured bounce mailbox, or None when there is none. Bad settings raise ``ImproperlyConfigured``."""
-    return source_from_settings("HOTLINE_TAKEDOWN_BOUNCE_MAILBOX")
-
-
-def poll_bounces(source: MailSource, *, limit: int, now: datetime) -> BouncePoll:
-    """Read up to ``limit`` mails and remove each once its outcome is committed.
-
-    A crash in between leaves the mail in the mailbox; read again, it changes nothing (``receive_bounce``
-    writes once). A mail whose outcome cannot be recorded (the database failed) stays for the next poll.
-    """
-    result = BouncePoll()
-    with source:
-        for ref in source.pending(limit):
-            fetched = source.fetch(ref)
-            result.fetched += 1
-            try:
-                outcome = receive_bounce(fetched.raw, now=now)
-            except Exception:
-                log.exception("bounce %s in %s could not be recorded; it stays in the mailbox", ref, source.key)
-                result.failed += 1
-                continue
-            source.done(ref)
-            result.outcomes[outcome] += 1
-    return result
-
-
-def bounce_step(*, now: datetime | None = None, source: MailSource | None = None, force: bool = False) -> bool:
-    """Worker step: read the bounce mailbox when it is due (every ``HOTLINE_MAIL_INTAKE_INTERVAL`` seconds,
-    ``HOTLINE_MAIL_INTAKE_BATCH`` mails at a time), leased like mail intake's (``leased_poll``). Does nothing
-    when no bounce mailbox is configured."""
-    source = source or bounce_source()
-    if source is None:
-        return False
-    now = now or timezone.now()
-
-    def poll_once(limit: int) -> tuple[int, int]:
-        result = poll_bounces(source, limit=limit, now=now)
-        if result.fetched:
-            log.info("bounce mailbox: %s", ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
-        return result.fetched, result.failed
-
-    return leased_poll(LEASE_PREFIX + source.key, poll_once, now=now, force=force, what="bounce(s)")

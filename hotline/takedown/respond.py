@@ -8,9 +8,15 @@ from datetime import datetime
 
 from hotline.audit.services import Actor
 from hotline.takedown import links
-from hotline.takedown.inforequests import RequestInvalid, record_answer
 from hotline.takedown.models import InfoRequest, Notice, RequestState
-from hotline.takedown.services import TakedownError, acknowledge_notice, provider_actor, provider_reports_removal
+from hotline.takedown.services import (
+    RequestInvalid,
+    TakedownError,
+    acknowledge_notice,
+    provider_actor,
+    provider_reports_removal,
+    record_answer,
+)
 
 NOTICE_ACTIONS = ("acknowledge", "removed")
 REQUEST_ACTIONS = (RequestState.ANSWERED, RequestState.PARTIAL, RequestState.REFUSED)

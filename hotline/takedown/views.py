@@ -21,8 +21,8 @@ from hotline.reports.models import Item
 from hotline.takedown import respond as responding
 from hotline.takedown import scorecards as cards
 from hotline.takedown.forms import AnswerForm, InfoRequestForm, RespondNoticeForm, RespondRequestForm
-from hotline.takedown.inforequests import NewRequest, RequestInvalid, create_info_request, record_answer
 from hotline.takedown.models import InfoRequest, Notice, NoticeState, RequestState, Takedown
+from hotline.takedown.services import NewRequest, RequestInvalid, create_info_request, record_answer
 from hotline.takedown.timings import for_takedown, human
 
 NOTICE_READERS = (Role.ANALYST, Role.SENIOR_ANALYST, Role.MANAGER)

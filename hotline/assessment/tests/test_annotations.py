@@ -22,7 +22,7 @@ from hotline.partners import protocol
 from hotline.partners.services import forward_body
 from hotline.reports.models import Item, ItemStatus
 from hotline.routing.models import Referral
-from hotline.routing.police import summary
+from hotline.routing.services import summary
 
 pytestmark = pytest.mark.django_db
 BASELINE = {"verdict": "baseline", "legal_limb": "real_minor", "content_type": "image",

@@ -294,7 +294,7 @@ def sent_notice_path(settings: Any, make_item: Callable[..., Item]) -> Iterator[
     from hotline.sim.rdap import SimRdap
     from hotline.sim.smtp import SmtpSink
     from hotline.takedown.models import Notice
-    from hotline.takedown.sending import notice_step
+    from hotline.takedown.steps import notice_step
     from hotline.takedown.tests.conftest import NETWORKS, make_trace_for
     from hotline.tracing.models import AbuseContact, Provider
 

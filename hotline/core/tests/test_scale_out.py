@@ -40,7 +40,7 @@ from hotline.evidence.models import Capture
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus, Report, Source
 from hotline.reports.services import IncomingReport, receive_reports
 from hotline.routing.models import Decision, Referral, ReferralStatus
-from hotline.routing.police import message_id as referral_message_id
+from hotline.routing.services import message_id as referral_message_id
 from hotline.sim.smtp import SmtpSink, free_port
 from hotline.sim.web import SimWeb
 from hotline.takedown.models import Notice, NoticeItem, NoticeState
@@ -267,7 +267,7 @@ def _assert_exactly_once(expected: int, sink: SmtpSink) -> None:
 
 def test_it_runs_only_the_named_steps_in_settings_order(settings: Any) -> None:
     paths = select_steps(list(settings.HOTLINE_WORKER_STEPS), only="notice_step, capture", skip=None)
-    assert paths == ["hotline.evidence.steps.capture_step", "hotline.takedown.sending.notice_step"]
+    assert paths == ["hotline.evidence.steps.capture_step", "hotline.takedown.steps.notice_step"]
 
 
 def test_it_skips_the_named_steps(settings: Any) -> None:

@@ -22,7 +22,7 @@ from hotline.demo.simulate import Simulation
 from hotline.demo.world import World
 from hotline.reports.models import Item, Report
 from hotline.routing.models import Referral, ReferralStatus
-from hotline.routing.police import message_id as referral_message_id
+from hotline.routing.services import message_id as referral_message_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 START = datetime(2026, 5, 4, tzinfo=UTC)

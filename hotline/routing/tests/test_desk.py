@@ -18,8 +18,8 @@ from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.evidence.bag import verify_bag
 from hotline.routing.models import PoliceAnswer, Referral
-from hotline.routing.police import referral_step
 from hotline.routing.services import RoutingError, record_police_answer, refer_items, route_item
+from hotline.routing.steps import referral_step
 from hotline.routing.tests.conftest import MakeTrace
 
 pytestmark = pytest.mark.django_db

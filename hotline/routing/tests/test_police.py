@@ -19,8 +19,9 @@ from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.evidence.bag import decrypt_bag, verify_bag
 from hotline.routing.models import Decision, Referral, ReferralStatus
-from hotline.routing.police import LEASE, _claim, message_id, referral_step
 from hotline.routing.services import RoutingError, record_police_answer, route_item
+from hotline.routing.services.referrals import LEASE, _claim, message_id
+from hotline.routing.steps import referral_step
 from hotline.routing.tests.conftest import MakeTrace
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from hotline.audit.models import AuditEvent
 from hotline.routing.models import Referral, ReferralStatus
-from hotline.routing.police import message_id
-from hotline.routing.services import route_item
+from hotline.routing.services import message_id, route_item
 from hotline.routing.tests.conftest import MakeTrace
 from hotline.sim.smtp import SmtpSink
 from hotline.takedown.tests.workers import Workers, wait_until

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from hotline.routing.models import Decision, Referral, ReferralStatus
-from hotline.routing.police import referral_step
+from hotline.routing.steps import referral_step
 from hotline.sim.loopback import serve_in_thread, stop_serving
 from hotline.sim.rebind import ScriptedDns
 

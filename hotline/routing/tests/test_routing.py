@@ -9,7 +9,8 @@ from django.utils import timezone
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.routing.models import Decision, Referral, Route
-from hotline.routing.services import decide, mark_notice_taken, route_item, routing_step
+from hotline.routing.services import decide, mark_notice_taken, route_item
+from hotline.routing.steps import routing_step
 from hotline.routing.tests.conftest import MakeTrace
 from hotline.tracing.models import TraceOutcome
 

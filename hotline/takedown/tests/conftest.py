@@ -16,7 +16,7 @@ from hotline.sim.dns import SimDns
 from hotline.sim.rdap import SimNetwork, SimRdap
 from hotline.sim.smtp import SmtpSink
 from hotline.sim.web import SimWeb
-from hotline.takedown.liveness import LivenessConfig
+from hotline.takedown.services import LivenessConfig
 from hotline.tracing.models import AbuseContact, Provider, Trace, TraceOutcome
 
 MakeContact = Callable[..., AbuseContact]

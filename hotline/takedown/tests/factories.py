@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from hotline.audit.services import SYSTEM
 from hotline.reports.models import Item
-from hotline.takedown.inforequests import NewRequest, create_info_request
 from hotline.takedown.models import Notice
+from hotline.takedown.services import NewRequest, create_info_request
 from hotline.tracing.models import AbuseContact, Provider
 
 

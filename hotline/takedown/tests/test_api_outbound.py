@@ -15,7 +15,7 @@ from django.utils import timezone
 from hotline.sim.providers import ProviderApi
 from hotline.sim.rebind import ScriptedDns
 from hotline.takedown.models import Notice, NoticeState
-from hotline.takedown.sending import notice_step
+from hotline.takedown.steps import notice_step
 from hotline.takedown.tests.conftest import MakeContact, MakeTraced
 
 pytestmark = pytest.mark.django_db

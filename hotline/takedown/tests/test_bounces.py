@@ -20,10 +20,10 @@ from hotline.mailintake.mailboxes import MailboxError
 from hotline.mailintake.models import MailboxState
 from hotline.sim.imap import SimImap
 from hotline.sim.smtp import Received, SmtpSink
-from hotline.takedown.bounces import bounce_source, bounce_step, receive_bounce
 from hotline.takedown.models import Notice, Takedown
 from hotline.takedown.render import message_id
-from hotline.takedown.sending import notice_step
+from hotline.takedown.services import bounce_source, receive_bounce
+from hotline.takedown.steps import bounce_step, notice_step
 from hotline.takedown.tests.conftest import MakeTraced
 from hotline.takedown.tests.dsns import Rcpt, build_dsn, original_mail
 from hotline.tracing.models import AbuseContact

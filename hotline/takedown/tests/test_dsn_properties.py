@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hotline.conftest import TIMING_HEALTH_CHECKS
-from hotline.takedown.bounces import Dsn, NotADsn, Outcome, parse_dsn, receive_bounce, verdict
+from hotline.takedown.bounces import Dsn, NotADsn, Outcome, parse_dsn, verdict
 from hotline.takedown.models import Notice
+from hotline.takedown.services import receive_bounce
 from hotline.takedown.tests.dsns import Rcpt, build_dsn, original_mail
 
 KEY = uuid.UUID("6f3f5a4e-2a55-4a0e-9b0d-6b7a1f0e4c11")
@@ -106,7 +107,7 @@ def _notice(contact: Any, traced_item: Any) -> Notice:
     if notice is None:
         from django.utils import timezone
 
-        from hotline.takedown.sending import notice_step
+        from hotline.takedown.steps import notice_step
 
         traced_item(contact)
         notice_step(now=timezone.now())

@@ -10,9 +10,9 @@ from django.utils import timezone
 from hotline.audit.models import AuditEvent
 from hotline.sim.smtp import SmtpSink
 from hotline.takedown.conf import parse_ladder, parse_schedule, takedown_settings
-from hotline.takedown.escalation import escalation_step, registered_domain
 from hotline.takedown.models import EscalationContact, Notice, NoticeKind, Takedown
-from hotline.takedown.sending import notice_step
+from hotline.takedown.services import registered_domain
+from hotline.takedown.steps import escalation_step, notice_step
 from hotline.takedown.tests.conftest import MakeContact, MakeTraced
 
 pytestmark = pytest.mark.django_db

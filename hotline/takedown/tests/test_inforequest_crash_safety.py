@@ -17,8 +17,8 @@ from django.utils import timezone
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.sim.smtp import SmtpSink
-from hotline.takedown.inforequests import NewRequest, create_info_request
 from hotline.takedown.models import NoticeState, RequestMessage
+from hotline.takedown.services import NewRequest, create_info_request
 from hotline.takedown.tests.workers import Workers, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]

@@ -12,15 +12,9 @@ from hotline.accounts.models import User
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.sim.smtp import SmtpSink
-from hotline.takedown.inforequests import (
-    NewRequest,
-    RequestInvalid,
-    create_info_request,
-    follow_up,
-    inforequest_step,
-    record_answer,
-)
 from hotline.takedown.models import InfoRequest, RequestMessage, RequestState
+from hotline.takedown.services import NewRequest, RequestInvalid, create_info_request, follow_up, record_answer
+from hotline.takedown.steps import inforequest_step
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)

@@ -16,9 +16,9 @@ from hotline.reports.models import Item, ItemStatus
 from hotline.sim.providers import SimProviders
 from hotline.sim.web import SimRequest, SimResponse, SimWeb
 from hotline.takedown.checker import HIT, MISS, TRANSIENT, Checker, HostLimiter, Target, interleave_by_host
-from hotline.takedown.liveness import LivenessConfig, liveness_step
 from hotline.takedown.models import Takedown, TakedownState
-from hotline.takedown.services import next_check_time
+from hotline.takedown.services import LivenessConfig, next_check_time
+from hotline.takedown.steps import liveness_step
 from hotline.takedown.tests.conftest import MakeTraced
 from hotline.tracing.models import AbuseContact
 

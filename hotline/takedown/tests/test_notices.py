@@ -17,7 +17,8 @@ from hotline.sim.smtp import SmtpSink
 from hotline.takedown import xarf
 from hotline.takedown.models import ContactPolicy, Notice, NoticeKind, NoticeState, Takedown
 from hotline.takedown.render import message_id
-from hotline.takedown.sending import claim_notice, deliver, notice_step
+from hotline.takedown.services import claim_notice, deliver
+from hotline.takedown.steps import notice_step
 from hotline.takedown.tests.conftest import MOVED_TO_IP, MakeContact, MakeTraced
 from hotline.tracing.models import AbuseContact
 

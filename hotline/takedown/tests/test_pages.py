@@ -9,7 +9,7 @@ from django.utils import timezone
 from hotline.accounts.models import User
 from hotline.sim.smtp import SmtpSink
 from hotline.takedown.models import Notice, Takedown
-from hotline.takedown.sending import notice_step
+from hotline.takedown.steps import notice_step
 from hotline.takedown.tests.conftest import MakeTraced
 from hotline.tracing.models import AbuseContact
 

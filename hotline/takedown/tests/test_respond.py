@@ -13,7 +13,7 @@ from hotline.audit.models import AuditEvent
 from hotline.sim.smtp import SmtpSink
 from hotline.takedown.links import make_token
 from hotline.takedown.models import Notice, Takedown
-from hotline.takedown.sending import notice_step
+from hotline.takedown.steps import notice_step
 from hotline.takedown.tests.conftest import MakeTraced
 from hotline.tracing.models import AbuseContact
 

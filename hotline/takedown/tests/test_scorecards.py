@@ -14,9 +14,9 @@ from hotline.audit.services import SYSTEM
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item
 from hotline.routing.models import Referral
-from hotline.takedown.inforequests import NewRequest, create_info_request, record_answer
 from hotline.takedown.models import Notice, Takedown, TakedownState
 from hotline.takedown.scorecards import non_responders, scorecards, to_csv
+from hotline.takedown.services import NewRequest, create_info_request, record_answer
 from hotline.takedown.tests.conftest import MakeContact
 from hotline.takedown.timings import for_takedown, human
 from hotline.tracing.models import AbuseContact

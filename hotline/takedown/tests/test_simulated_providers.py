@@ -16,10 +16,9 @@ from hotline.sim.providers import Action, Behaviour, SimProvider, SimProviders
 from hotline.sim.smtp import SmtpSink
 from hotline.sim.web import SimWeb
 from hotline.takedown import respond
-from hotline.takedown.escalation import escalation_step
-from hotline.takedown.liveness import LivenessConfig, liveness_step
 from hotline.takedown.models import Notice, Takedown, TakedownState
-from hotline.takedown.sending import notice_step
+from hotline.takedown.services import LivenessConfig
+from hotline.takedown.steps import escalation_step, liveness_step, notice_step
 from hotline.takedown.tests.conftest import MOVED_TO_IP, MakeContact, MakeTraced
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]

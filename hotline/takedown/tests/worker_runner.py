@@ -16,16 +16,17 @@ from datetime import timedelta
 
 def _step(name: str) -> Callable[[], bool]:
     if name == "inforequest":
-        from hotline.takedown.inforequests import inforequest_step
+        from hotline.takedown.steps import inforequest_step
 
         return lambda: inforequest_step(limit=1)
     if name == "referral":
-        from hotline.routing import police
+        from hotline.routing.services import referrals
+        from hotline.routing.steps import referral_step
 
         if lease := os.environ.get("HOTLINE_TEST_REFERRAL_LEASE_SECONDS"):
-            police.LEASE = timedelta(seconds=float(lease))
-        return police.referral_step
-    from hotline.takedown.sending import notice_step
+            referrals.LEASE = timedelta(seconds=float(lease))
+        return referral_step
+    from hotline.takedown.steps import notice_step
 
     return lambda: notice_step(limit=1)
 

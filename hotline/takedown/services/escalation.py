@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 
 import tldextract
 from django.db import transaction
-from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, record
-from hotline.takedown import conf
+from hotline.takedown import actions, conf
 from hotline.takedown.conf import Rung
 from hotline.takedown.models import (
     EscalationContact,
@@ -21,13 +20,13 @@ from hotline.takedown.models import (
     Takedown,
     TakedownState,
 )
-from hotline.takedown.services import add_to_batch
+from hotline.takedown.services.notices import add_to_batch
 from hotline.tracing.models import AbuseContact
 
 
-def escalation_step(*, now: datetime | None = None, limit: int = 200) -> bool:
-    """Worker step: climb the ladder for every takedown whose next rung may be due. Returns whether any."""
-    now = now or timezone.now()
+def escalate_due(*, now: datetime, limit: int = 200) -> bool:
+    """Climb the ladder for up to ``limit`` takedowns whose next rung may be due, each claimed by clearing its
+    ``next_escalation_at`` (``escalation_step``). Returns whether any."""
     due = list(Takedown.objects.escalation_due(now).order_by("next_escalation_at").values_list(
         "pk", "next_escalation_at")[:limit])
     for pk, at in due:
@@ -84,7 +83,7 @@ def _apply(takedown: Takedown, rung: Rung, number: int, now: datetime) -> None:
         takedown.police_flagged_at = now
     if ("managers" in rung.flag or missing) and takedown.managers_flagged_at is None:
         takedown.managers_flagged_at = now
-    record(SYSTEM, "takedown.escalated", takedown.item, now=now, after={
+    record(SYSTEM, actions.ESCALATED, takedown.item, now=now, after={
         "rung": number, "notified": notified, "no_contact_for": missing, "flagged": list(rung.flag),
         "repeats": takedown.repeats})
 

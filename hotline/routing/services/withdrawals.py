@@ -6,6 +6,7 @@ from __future__ import annotations
 from hotline.assessment.services.known import relied_items
 from hotline.audit.services import record
 from hotline.hashes.services.trust import Withdrawal, register_withdrawal_hook
+from hotline.routing import actions
 from hotline.routing.models import Decision, Route
 
 
@@ -37,7 +38,7 @@ def apply(withdrawal: Withdrawal) -> dict[str, int]:
         decision.save(update_fields=["inputs", "needs_analyst", "notice_due_at"])
         counts["notices_held"] += held is not None
         counts["already_sent"] += _sent(decision)
-        record(withdrawal.actor, "routing.reopened", ("reports.item", decision.item_id), now=withdrawal.now,
+        record(withdrawal.actor, actions.REOPENED, ("reports.item", decision.item_id), now=withdrawal.now,
                after={"decision": decision.pk, "route": decision.route, "reason": withdrawal.reason,
                       "notice_held": held is not None, "already_sent": _sent(decision)})
     return counts

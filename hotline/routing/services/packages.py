@@ -1,4 +1,5 @@
-"""Evidence packages for download from the police desk: the signed bag of a referral or of one item.
+"""Evidence packages for download from the police desk: the signed bag of a referral or of one item, each
+download audited (``routing.package_downloaded``).
 
 A referral's package is the one delivered to the police (the same bytes, `package_sha256`), built by the
 referral worker; before that it is built afresh. An item's package is built afresh each time. Either way
@@ -11,14 +12,17 @@ import hashlib
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
+from django.db import transaction
 
-from hotline.audit.services import Actor
+from hotline.audit.services import Actor, record
 from hotline.evidence.services import export_items
 from hotline.reports.models import Item
+from hotline.routing import actions
 from hotline.routing.models import Referral
 
 # Bags up to this size stay in memory while they are served; larger ones spill to a temporary file.
@@ -74,3 +78,27 @@ def _digest(out: IO[bytes]) -> str:
         digest.update(block)
     out.seek(0)
     return digest.hexdigest()
+
+
+# --- downloads, audited ----------------------------------------------------------------------------
+
+
+def download_referral_package(referral: Referral, *, actor: Actor, now: datetime) -> Package:
+    """The referral's signed evidence package for download, audited (`routing.package_downloaded`) each time."""
+    package = referral_package(referral, actor=actor)
+    _record_download(referral, package, actor=actor, now=now)
+    return package
+
+
+def download_item_package(item: Item, *, actor: Actor, now: datetime) -> Package:
+    """A signed evidence package of one item for download, audited each time."""
+    package = item_package(item, actor=actor)
+    _record_download(item, package, actor=actor, now=now)
+    return package
+
+
+@transaction.atomic
+def _record_download(obj: Referral | Item, package: Package, *, actor: Actor, now: datetime) -> None:
+    record(actor, actions.PACKAGE_DOWNLOADED, obj, now=now, after={
+        "file": package.filename, "sha256": package.sha256, "bytes": package.size,
+        "delivered_package": package.stored})

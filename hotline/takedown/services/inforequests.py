@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import select_template
-from django.utils import timezone, translation
+from django.utils import translation
 
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
 from hotline.reports.models import Item
-from hotline.takedown import conf, links
+from hotline.takedown import actions, conf, links
 from hotline.takedown.channels import ChannelError, OutboundMessage, channel_for
 from hotline.takedown.models import (
     ANSWER_STATES,
@@ -94,7 +94,7 @@ def create_info_request(data: NewRequest, *, actor: Actor, now: datetime, user: 
         reminder_hours=reminder, next_follow_up_at=min(now + timedelta(hours=reminder), deadline))
     RequestMessage.objects.create(request=request, kind=RequestMessageKind.REQUEST, number=0, created_at=now,
                                   next_attempt_at=now)
-    record(actor, "inforequest.created", request, now=now, after={
+    record(actor, actions.INFOREQUEST_CREATED, request, now=now, after={
         "reference": request.reference, "kind": request.kind, "on_behalf_of": request.on_behalf_of,
         "company": request.company_name, "deadline": deadline.isoformat(), "item": data.item.pk if data.item else None})
     return request
@@ -113,22 +113,28 @@ def record_answer(request: InfoRequest, outcome: str, *, note: str, actor: Actor
     locked.refresh_from_db()
     move_request_message(RequestMessage.objects.filter(request=locked, kind=RequestMessageKind.REMINDER),
                          NoticeState.CANCELLED, now=now, strict=False, next_attempt_at=None)
-    record(actor, "inforequest.answered", locked, now=now, before=before,
+    record(actor, actions.INFOREQUEST_ANSWERED, locked, now=now, before=before,
            after={"state": outcome, "note": locked.answer_note[:500], "via": via})
     return locked
 
 
-# ------------------------------------------------------------------ the worker step
+# ------------------------------------------------------------------ what is due (inforequest_step)
 
 
-def inforequest_step(*, now: datetime | None = None, limit: int = 20) -> bool:
-    """Worker step: reminders, escalation and give-up for due requests; then send due messages."""
-    now = now or timezone.now()
+def follow_up_due(*, now: datetime, limit: int = 200) -> bool:
+    """Reminders, escalation and give-up for up to ``limit`` due requests, each claimed by clearing its
+    ``next_follow_up_at`` (a conditional UPDATE that must hit one row). Returns whether any was due."""
     found = False
-    for pk, at in list(InfoRequest.objects.follow_up_due(now).values_list("pk", "next_follow_up_at")[:200]):
+    for pk, at in list(InfoRequest.objects.follow_up_due(now).values_list("pk", "next_follow_up_at")[:limit]):
         if InfoRequest.objects.filter(pk=pk, next_follow_up_at=at).update(next_follow_up_at=None) == 1:
             follow_up(pk, now=now)
             found = True
+    return found
+
+
+def send_due_messages(*, now: datetime, limit: int = 20) -> bool:
+    """Claim and send up to ``limit`` due request messages, one at a time. Returns whether any."""
+    found = False
     for _ in range(limit):
         message = _claim(now)
         if message is None:
@@ -153,7 +159,8 @@ def follow_up(request_id: int, *, now: datetime) -> str:
     action = "reminder"
     if now >= escalate and request.escalated_at is None:
         request.escalated_at, action = now, "escalated"
-        record(SYSTEM, "inforequest.escalated", request, now=now, after={"deadline": request.deadline_at.isoformat()})
+        record(SYSTEM, actions.INFOREQUEST_ESCALATED, request, now=now,
+               after={"deadline": request.deadline_at.isoformat()})
     request.reminders_sent += 1
     RequestMessage.objects.create(request=request, kind=RequestMessageKind.REMINDER, number=request.reminders_sent,
                                   created_at=now, next_attempt_at=now)
@@ -186,14 +193,15 @@ def _send(message: RequestMessage, *, now: datetime) -> None:
         with transaction.atomic():
             give_up = message.retry_or_fail(str(exc), retry=exc.retry,
                                             max_attempts=settings.HOTLINE_TAKEDOWN_SEND_ATTEMPTS, now=now)
-            record(SYSTEM, "inforequest.message_failed" if give_up else "inforequest.message_retry", request,
-                   now=now, after={"message": message.kind, "number": message.number, "error": str(exc)[:500]})
+            action = actions.INFOREQUEST_MESSAGE_FAILED if give_up else actions.INFOREQUEST_MESSAGE_RETRY
+            record(SYSTEM, action, request, now=now,
+                   after={"message": message.kind, "number": message.number, "error": str(exc)[:500]})
         return
     with transaction.atomic():
         message.move(NoticeState.SENT, now=now, next_attempt_at=None)
         if message.kind == RequestMessageKind.REQUEST:
             InfoRequest.objects.filter(pk=request.pk, sent_at__isnull=True).update(sent_at=now)
-        record(SYSTEM, "inforequest.message_sent", request, now=now,
+        record(SYSTEM, actions.INFOREQUEST_MESSAGE_SENT, request, now=now,
                after={"message": message.kind, "number": message.number, "attempt": message.attempts})
 
 

@@ -24,7 +24,9 @@ from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.lib import claim
-from hotline.takedown import conf, integration
+from hotline.partners.services import send_status
+from hotline.routing.services import route_item
+from hotline.takedown import actions, conf
 from hotline.takedown.channels import ChannelError, SendResult, channel_for
 from hotline.takedown.models import (
     NOTICE_STATES,
@@ -38,17 +40,18 @@ from hotline.takedown.models import (
     move_notice,
 )
 from hotline.takedown.render import language_of, live_lines, render_notice
-from hotline.takedown.services import add_to_batch, batch_window, latest_located_trace, take_due_decisions
+from hotline.takedown.services.notices import add_to_batch, batch_window, latest_located_trace
 from hotline.tracing.models import TraceOutcome
+from hotline.tracing.services import trace_item
 
 log = logging.getLogger("hotline.takedown")
 PAGE_LANGUAGES = ("nl", "fr")  # languages the public respond page speaks besides English
 
 
-def notice_step(*, now: datetime | None = None, limit: int = 20) -> bool:
-    """Worker step: take due routing decisions, queue due repeats, send up to ``limit`` due notices."""
-    found = take_due_decisions(now=now or timezone.now()) > 0
-    found = queue_repeats(now=now or timezone.now()) > 0 or found
+def send_due(*, now: datetime | None = None, limit: int = 20) -> bool:
+    """Claim and deliver up to ``limit`` due notices, one at a time (``notice_step``). Returns whether any.
+    Without ``now`` each claim and each outcome is at the clock's time."""
+    found = False
     for _ in range(limit):
         notice = claim_notice(now or timezone.now())
         if notice is None:
@@ -70,7 +73,7 @@ def claim_notice(now: datetime) -> Notice | None:
             return None
         notice = claimed[0]
         if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
-            record(SYSTEM, "takedown.notice_lease_expired", notice, now=now,
+            record(SYSTEM, actions.NOTICE_LEASE_EXPIRED, notice, now=now,
                    after={"notice": notice.reference, "attempt": notice.attempts + 1})
     notice.refresh_from_db()
     return notice
@@ -114,17 +117,17 @@ def _prepare(notice: Notice, *, now: datetime) -> bool:
     if notice.lines.filter(dropped_at__isnull=True).exists():
         return True
     move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.CANCELLED, now=now, next_attempt_at=None)
-    record(SYSTEM, "takedown.notice_cancelled", notice, now=now, after={"reason": "no items left after re-trace"})
+    record(SYSTEM, actions.NOTICE_CANCELLED, notice, now=now, after={"reason": "no items left after re-trace"})
     return False
 
 
 def _retrace_line(notice: Notice, line: NoticeItem, now: datetime) -> None:
-    trace = integration.retrace(line.item, now=now)
-    if trace is None or trace.outcome != TraceOutcome.OK:
+    trace = trace_item(line.item, now=now)
+    if trace.outcome != TraceOutcome.OK:
         return  # no better knowledge: keep the item (the checker decides whether it is gone)
     if trace.abuse_contact_id is not None and trace.abuse_contact_id != notice.contact_id:
         _drop(line, f"host moved: now traced to contact {trace.abuse_contact_id}", now)
-        integration.reroute(line.item, trace=trace, now=now)
+        route_item(line.item, trace=trace, now=now)  # the new decision brings the item to its new contact
         return
     line.trace, line.traced_at = trace, trace.traced_at
     line.ip = str(trace.addresses[0].get("ip", "") if trace.addresses else line.ip)[:45]
@@ -134,7 +137,7 @@ def _retrace_line(notice: Notice, line: NoticeItem, now: datetime) -> None:
 def _drop(line: NoticeItem, reason: str, now: datetime) -> None:
     line.dropped_at, line.drop_reason = now, reason[:200]
     line.save(update_fields=["dropped_at", "drop_reason"])
-    record(SYSTEM, "takedown.notice_item_dropped", line.item, now=now,
+    record(SYSTEM, actions.NOTICE_ITEM_DROPPED, line.item, now=now,
            after={"notice": line.notice.reference, "reason": reason})
 
 
@@ -145,15 +148,15 @@ def _sent(notice: Notice, result: SendResult, *, now: datetime) -> None:
                 delivered_at=now if result.delivered else None)
     lines = live_lines(notice)
     _stamp_takedowns(notice, [line.takedown for line in lines], now)
-    changes = [Change("takedown.notice_sent", notice, after={
+    changes = [Change(actions.NOTICE_SENT, notice, after={
         "notice": notice.reference, "kind": notice.kind, "role": notice.role, "channel": notice.channel,
         "attempt": notice.attempts, "items": [line.item_id for line in lines], "detail": result.detail})]
-    changes += [Change("takedown.notice_sent", line.item, after={"notice": notice.reference, "kind": notice.kind})
+    changes += [Change(actions.NOTICE_SENT, line.item, after={"notice": notice.reference, "kind": notice.kind})
                 for line in lines]
     record_many(SYSTEM, changes, now=now)
     if notice.kind == NoticeKind.FIRST:
         for line in lines:
-            integration.tell_partners(line.item, "notice_sent", now=now, note=notice.reference)
+            send_status(line.item, "notice_sent", now=now, note=notice.reference)
 
 
 def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -> None:
@@ -189,7 +192,7 @@ def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
         if give_up:
             Takedown.objects.filter(notice_lines__notice=notice, managers_flagged_at__isnull=True).update(
                 managers_flagged_at=now)
-        record(SYSTEM, "takedown.notice_failed" if give_up else "takedown.notice_retry", notice, now=now,
+        record(SYSTEM, actions.NOTICE_FAILED if give_up else actions.NOTICE_RETRY, notice, now=now,
                after={"notice": notice.reference, "error": str(exc)[:500], "attempt": notice.attempts})
     log.warning("notice %s: %s (%s)", notice.reference, exc, "gave up" if give_up else "will retry")
 

@@ -1,10 +1,10 @@
-"""The liveness worker: claim due checks, run them concurrently (per-host politeness), record the results.
+"""Liveness: claim due checks, run them concurrently (per-host politeness), record the results.
 
 1. claim up to HOTLINE_TAKEDOWN_CHECK_BATCH due takedowns by moving their ``next_check_at`` one lease ahead
    (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transactions serialise the claim);
 2. load what was captured for those items (media URLs and SHA-256) and check them, with no transaction open;
 3. record: a plain "still there" on an online item is bookkeeping and goes in one bulk UPDATE; anything that
-   moves the life cycle (a miss, a removal, a come-back) goes through ``services.record_check`` with its audit.
+   moves the life cycle (a miss, a removal, a come-back) goes through ``record_check`` with its audit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.assessment.models import MediaAssessment
@@ -26,7 +25,7 @@ from hotline.lib import claim
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.takedown.checker import HIT, Checker, CheckResult, HostLimiter, Target
 from hotline.takedown.models import Takedown, TakedownState
-from hotline.takedown.services import CheckOutcome, next_check_time, record_check
+from hotline.takedown.services.checks import CheckOutcome, next_check_time, record_check
 
 log = logging.getLogger("hotline.takedown")
 CHECK_LEASE = timedelta(minutes=10)
@@ -56,10 +55,8 @@ class _Claimed:
     url: str
 
 
-def liveness_step(*, now: datetime | None = None, config: LivenessConfig | None = None) -> bool:
-    """Worker step: check one batch of due items. Returns whether there were any."""
-    now = now or timezone.now()
-    config = config or config_from_settings()
+def check_due(*, now: datetime, config: LivenessConfig) -> bool:
+    """Check one batch of due items and record the results (``liveness_step``). Returns whether there were any."""
     claimed = claim_checks(now, config.batch)
     if not claimed:
         return False

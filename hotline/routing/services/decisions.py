@@ -22,8 +22,8 @@ from hotline.audit.services import SYSTEM, Actor, record
 from hotline.lib import claim
 from hotline.partners.models import PartnerHotline, PoliceContact
 from hotline.reports.models import Item, ItemStatus
+from hotline.routing import actions
 from hotline.routing.models import Decision, PoliceAnswer, Referral, Route
-from hotline.routing.package import Package, item_package, referral_package
 from hotline.tracing.models import Trace, TraceOutcome
 
 ILLEGAL = frozenset({"baseline", "national"})
@@ -152,7 +152,7 @@ def route_item(item: Item, *, trace: Trace | None, now: datetime, actor: Actor =
         current.superseded_at = now
         current.save(update_fields=["superseded_at"])
     decision = _create(locked, plan, trace, current, now=now)
-    record(actor, "routing.decided", locked, now=now, after={
+    record(actor, actions.DECIDED, locked, now=now, after={
         "route": decision.route, "decision": decision.pk, "inputs": plan.inputs, "reasons": plan.reasons,
         "previous": current.route if current else None, "partner": plan.partner.code if plan.partner else None,
         "police": plan.police.pk if plan.police else None, "hold_until": _iso(decision.hold_until),
@@ -216,7 +216,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-# --- the worker step --------------------------------------------------------------------------------
+# --- what is due (routing_step) --------------------------------------------------------------------
 
 
 def _latest_trace_ids() -> Any:
@@ -232,24 +232,25 @@ def items_to_route() -> Any:
             .filter(~Exists(decided)).order_by("-priority", "pk"))
 
 
-def routing_step(batch: int = 50) -> bool:
-    """Route every item whose newest trace has not been decided on. Returns whether it found work."""
+def route_due(*, now: datetime | None = None, batch: int = 50) -> bool:
+    """Route up to ``batch`` items whose newest trace has not been decided on (``routing_step``).
+    Returns whether it found work. Without ``now`` each item is decided at the clock's time."""
     found = False
     for item_id, trace_id in list(items_to_route().values_list("pk", "latest_trace")[:batch]):
         found = True
         try:
-            _route_one(item_id, trace_id)
+            _route_one(item_id, trace_id, now=now or timezone.now())
         except IntegrityError:
             continue  # another worker decided this item at the same moment; its decision stands
     return found
 
 
-def _route_one(item_id: int, trace_id: int) -> None:
+def _route_one(item_id: int, trace_id: int, *, now: datetime) -> None:
     with transaction.atomic():
         item = claim.skip_locked(Item.objects.filter(pk=item_id)).first()
         if item is None:
             return
-        route_item(item, trace=Trace.objects.get(pk=trace_id), now=timezone.now())
+        route_item(item, trace=Trace.objects.get(pk=trace_id), now=now)
 
 
 # --- police referrals -------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ def refer_items(items: list[Item], police: PoliceContact, *, actor: Actor, now: 
         key=uuid.uuid4(), police=police, created_at=now, next_attempt_at=now, hold_until=hold_until)
     referral.items.set(items)
     for item in items:
-        record(actor, "routing.referral_queued", item, now=now,
+        record(actor, actions.REFERRAL_QUEUED, item, now=now,
                after={"referral": str(referral.key), "police": police.pk, "hold_until": _iso(hold_until)})
     return referral
 
@@ -296,7 +297,7 @@ def record_police_answer(referral: Referral, answer: str, *, actor: Actor, now: 
     locked.save(update_fields=["answer", "answered_at", "answer_note", "hold_until"])
     if new_hold != old_hold:
         _move_hold(locked, new_hold, now=now)
-    record(actor, "routing.police_answer", locked, now=now, before=before,
+    record(actor, actions.POLICE_ANSWER, locked, now=now, before=before,
            after={"answer": answer, "hold_until": _iso(new_hold), "note": note})
     return locked
 
@@ -315,28 +316,3 @@ def _move_hold(referral: Referral, hold_until: datetime | None, *, now: datetime
 
 def open_decisions_needing_analyst() -> Any:
     return Decision.objects.current().filter(needs_analyst=True).select_related("item").order_by("decided_at")
-
-
-
-# --- evidence packages for the police desk ----------------------------------------------------------
-
-
-def download_referral_package(referral: Referral, *, actor: Actor, now: datetime) -> Package:
-    """The referral's signed evidence package for download, audited (`routing.package_downloaded`) each time."""
-    package = referral_package(referral, actor=actor)
-    _record_download(referral, package, actor=actor, now=now)
-    return package
-
-
-def download_item_package(item: Item, *, actor: Actor, now: datetime) -> Package:
-    """A signed evidence package of one item for download, audited each time."""
-    package = item_package(item, actor=actor)
-    _record_download(item, package, actor=actor, now=now)
-    return package
-
-
-@transaction.atomic
-def _record_download(obj: Referral | Item, package: Package, *, actor: Actor, now: datetime) -> None:
-    record(actor, "routing.package_downloaded", obj, now=now, after={
-        "file": package.filename, "sha256": package.sha256, "bytes": package.size,
-        "delivered_package": package.stored})

@@ -1,29 +1,24 @@
-"""The takedown life cycle: open a takedown when routing says a notice is due, batch items into notices,
-record what providers say (acknowledged, removed) and what the liveness checks find (miss, removed,
-back online, re-upload). Every change is validated, saved with ``update_fields`` and audited in the
-same transaction. Sending lives in ``sending.py``, the checker in ``liveness.py``.
+"""The takedown of an item up to its notices: open a takedown when routing says a notice is due, batch items
+into notices, and record what providers and their mail servers say (acknowledged, removal reported,
+delivered, bounced). Every change is validated, saved with ``update_fields`` and audited in the same
+transaction. Sending is in ``sending``, what the liveness checks find in ``liveness``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.forms.models import model_to_dict
 
-from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
-from hotline.reports.models import ItemStatus
+from hotline.audit.services import SYSTEM, Actor, record
 from hotline.routing.models import Decision
-from hotline.takedown import conf, integration, windows
+from hotline.routing.services import mark_notice_taken
+from hotline.takedown import actions, conf, windows
 from hotline.takedown.models import (
     ACTIVE_STATES,
     OUTBOX_STATES,
     ContactPolicy,
-    EscalationContact,
     Notice,
     NoticeItem,
     NoticeKind,
@@ -36,7 +31,6 @@ from hotline.tracing.models import AbuseContact, Trace
 
 log = logging.getLogger("hotline.takedown")
 MAX_NOTICE_ITEMS = 200
-REUPLOAD_PRIORITY = 4
 
 
 class TakedownError(Exception):
@@ -75,14 +69,14 @@ def open_takedown(decision_id: int, *, now: datetime) -> Takedown | None:
     if changed:
         takedown.contact, takedown.provider, takedown.decision = contact, trace.provider if trace else None, decision
         takedown.save(update_fields=["contact", "provider", "decision"])
-        record(SYSTEM, "takedown.contact_changed", decision.item, now=now,
+        record(SYSTEM, actions.CONTACT_CHANGED, decision.item, now=now,
                after={"contact": contact.pk if contact else None, "decision": decision.pk})
     if contact is None:
-        record(SYSTEM, "takedown.no_contact", decision.item, now=now,
+        record(SYSTEM, actions.NO_CONTACT, decision.item, now=now,
                after={"decision": decision.pk, "trace": trace.pk if trace else None})
     elif (created or changed) and takedown.state != TakedownState.REMOVED:
         add_to_batch(takedown, contact, kind=NoticeKind.FIRST, now=now, trace=trace, ready_at=decision.notice_due_at)
-    integration.mark_notice_taken(decision, now=now)
+    mark_notice_taken(decision, now=now)
     return takedown
 
 
@@ -96,7 +90,7 @@ def _takedown_for(decision: Decision, trace: Trace | None, now: datetime) -> tup
         item=item, state=TakedownState.ONLINE, state_changed_at=now, opened_at=now,
         reported_at=item.first_reported_at, decision=decision, contact=contact,
         provider=trace.provider if trace is not None else None, next_check_at=now)
-    record(SYSTEM, "takedown.opened", item, now=now, after={
+    record(SYSTEM, actions.OPENED, item, now=now, after={
         "takedown": takedown.pk, "decision": decision.pk, "route": decision.route,
         "contact": contact.pk if contact else None})
     return takedown, True
@@ -176,7 +170,7 @@ def acknowledge_notice(notice: Notice, *, now: datetime, actor: Actor) -> bool:
     locked.acknowledged_at = now
     locked.save(update_fields=["acknowledged_at"])
     Takedown.objects.filter(notice_lines__notice=locked, acknowledged_at__isnull=True).update(acknowledged_at=now)
-    record(actor, "takedown.notice_acknowledged", locked, now=now, after={"notice": locked.reference})
+    record(actor, actions.NOTICE_ACKNOWLEDGED, locked, now=now, after={"notice": locked.reference})
     return True
 
 
@@ -193,23 +187,23 @@ def provider_reports_removal(notice: Notice, *, now: datetime, actor: Actor) -> 
     takedowns = Takedown.objects.filter(notice_lines__notice=locked, state__in=ACTIVE_STATES)
     takedowns.filter(provider_removed_at__isnull=True).update(provider_removed_at=now)
     takedowns.update(next_check_at=now)
-    record(actor, "takedown.provider_reports_removal", locked, now=now, after={"notice": locked.reference})
+    record(actor, actions.PROVIDER_REPORTS_REMOVAL, locked, now=now, after={"notice": locked.reference})
     return True
 
 
 @transaction.atomic
 def record_delivery(notice: Notice, *, now: datetime) -> bool:
-    """A delivery report (DSN) says an e-mail notice arrived (``bounces.receive_bounce`` calls this).
+    """A delivery report (DSN) says an e-mail notice arrived (``receive_bounce`` calls this).
     Only the first report counts: False, with nothing written, when the delivery is known already."""
     if not Notice.objects.filter(pk=notice.pk, delivered_at__isnull=True).update(delivered_at=now):
         return False
-    record(SYSTEM, "takedown.notice_delivered", notice, now=now, after={"notice": notice.reference})
+    record(SYSTEM, actions.NOTICE_DELIVERED, notice, now=now, after={"notice": notice.reference})
     return True
 
 
 @transaction.atomic
 def record_bounce(notice: Notice, *, now: datetime, reason: str, status: str = "") -> bool:
-    """The notice bounced (``bounces.receive_bounce`` calls this with the DSN's reason and status code):
+    """The notice bounced (``receive_bounce`` calls this with the DSN's reason and status code):
     the managers are flagged and see it on the non-responders page, the contact's address needs fixing.
 
     Only the first bounce counts (False, nothing written, when one is known already), so a DSN read
@@ -221,150 +215,6 @@ def record_bounce(notice: Notice, *, now: datetime, reason: str, status: str = "
         return False
     flagged = Takedown.objects.filter(notice_lines__notice=notice, notice_lines__dropped_at__isnull=True,
                                       managers_flagged_at__isnull=True).update(managers_flagged_at=now)
-    record(SYSTEM, "takedown.notice_bounced", notice, now=now,
+    record(SYSTEM, actions.NOTICE_BOUNCED, notice, now=now,
            after={"notice": notice.reference, "status": status[:20], "flagged": flagged})
     return True
-
-
-# ------------------------------------------------------------------ what the checker finds
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """One liveness result as the life cycle needs it (see checker.CheckResult)."""
-
-    outcome: str  # hit | miss | transient
-    code: str
-
-
-@transaction.atomic
-def record_check(takedown_id: int, result: CheckOutcome, *, now: datetime) -> Takedown:
-    """Apply one liveness result: count misses, confirm a removal, notice a come-back, schedule the next."""
-    takedown = Takedown.objects.select_for_update().select_related("item").get(pk=takedown_id)
-    takedown.last_check_at, takedown.checks = now, takedown.checks + 1
-    takedown.last_check_outcome = f"{result.outcome}:{result.code}"[:40]
-    fields = ["last_check_at", "checks", "last_check_outcome", "next_check_at"]
-    if result.outcome == "hit":
-        fields += _on_hit(takedown, result, now)
-    elif result.outcome == "miss":
-        fields += _on_miss(takedown, result, now)
-    takedown.next_check_at = next_check_time(takedown, now)
-    takedown.save(update_fields=sorted(set(fields)))
-    return takedown
-
-
-def _on_hit(takedown: Takedown, result: CheckOutcome, now: datetime) -> list[str]:
-    fields = ["consecutive_misses"]
-    if takedown.state == TakedownState.REMOVED:
-        return [*fields, *_reappeared(takedown, now)]
-    if takedown.state == TakedownState.REMOVAL_PENDING:
-        fields += takedown.transition(TakedownState.ONLINE, now=now)
-        fields += ["first_miss_at", "next_notice_at"]
-        record(SYSTEM, "takedown.still_online", takedown.item, now=now,
-               after={"misses_before": takedown.consecutive_misses, "code": result.code})
-        takedown.first_miss_at = None
-        takedown.next_notice_at = takedown.next_notice_at or now
-    takedown.consecutive_misses = 0
-    return fields
-
-
-def _on_miss(takedown: Takedown, result: CheckOutcome, now: datetime) -> list[str]:
-    if takedown.state == TakedownState.REMOVED:
-        return []
-    fields = ["consecutive_misses", "last_miss_at", "first_miss_at"]
-    if takedown.state != TakedownState.REMOVAL_PENDING:
-        fields += takedown.transition(TakedownState.REMOVAL_PENDING, now=now)
-        takedown.consecutive_misses, takedown.first_miss_at = 0, now
-    elif takedown.last_miss_at is not None and now - takedown.last_miss_at < conf.miss_interval():
-        return []  # too soon after the previous miss to count as another
-    takedown.consecutive_misses += 1
-    takedown.last_miss_at = now
-    record(SYSTEM, "takedown.miss", takedown.item, now=now,
-           after={"miss": takedown.consecutive_misses, "code": result.code})
-    if takedown.consecutive_misses >= settings.HOTLINE_TAKEDOWN_MISSES:
-        fields += _removed(takedown, now)
-    return fields
-
-
-def _removed(takedown: Takedown, now: datetime) -> list[str]:
-    fields = takedown.transition(TakedownState.REMOVED, now=now)
-    takedown.removed_at = takedown.first_miss_at or now
-    takedown.first_removed_at = takedown.first_removed_at or takedown.removed_at
-    takedown.removal_confirmed_at = now
-    takedown.next_notice_at = takedown.next_escalation_at = None
-    item = takedown.item
-    record(SYSTEM, "takedown.removed", item, now=now, after={
-        "removed_at": takedown.removed_at.isoformat(), "misses": takedown.consecutive_misses})
-    if item.status == ItemStatus.ASSESSED:
-        item.save(update_fields=item.transition(ItemStatus.CLOSED, now=now))
-        record(SYSTEM, "item.closed", item, now=now, after={"reason": "removal confirmed"})
-    integration.tell_partners(item, "removed", now=now)
-    return [*fields, "removed_at", "first_removed_at", "removal_confirmed_at", "next_notice_at", "next_escalation_at"]
-
-
-def _reappeared(takedown: Takedown, now: datetime) -> list[str]:
-    """The content is back after a confirmed removal: re-open the item, flag a re-upload, notify again."""
-    fields = takedown.transition(TakedownState.REAPPEARED, now=now)
-    takedown.reappeared_at, takedown.reuploads = now, takedown.reuploads + 1
-    takedown.first_miss_at = takedown.last_miss_at = None
-    takedown.next_notice_at, takedown.next_escalation_at = now, now
-    takedown.consecutive_misses = 0
-    item = takedown.item
-    changes = [Change("takedown.reappeared", item, after={"reuploads": takedown.reuploads,
-                                                          "removed_at": _iso(takedown.removed_at)})]
-    if item.status == ItemStatus.CLOSED:
-        # The liveness check found the captured media again (by hash): the verdict stands and needs no second
-        # assessment (one final assessment per item); the item is open again for the takedown.
-        item_fields = item.transition(ItemStatus.ASSESSED, now=now)
-        item.priority = max(item.priority, REUPLOAD_PRIORITY)
-        item.save(update_fields=[*item_fields, "priority"])
-        changes.append(Change("item.reopened", item, after={"reason": "re-upload after removal"}))
-    record_many(SYSTEM, changes, now=now)
-    return [*fields, "reappeared_at", "reuploads", "first_miss_at", "last_miss_at", "next_notice_at",
-            "next_escalation_at"]
-
-
-def next_check_time(takedown: Takedown, now: datetime) -> datetime | None:
-    """The liveness rhythm by the age of the first notice: every 15 minutes in the first hour, hourly in the
-    first day, then daily (every later notice adds one early check, see sending); spaced misses while a
-    removal is being confirmed; a daily watch for re-uploads after removal, for HOTLINE_TAKEDOWN_WATCH_DAYS."""
-    steps = conf.schedule()
-    if takedown.state == TakedownState.REMOVED:
-        confirmed = takedown.removal_confirmed_at or now
-        watch_ends = confirmed + timedelta(days=settings.HOTLINE_TAKEDOWN_WATCH_DAYS)
-        return None if now >= watch_ends else min(now + steps[-1][1], watch_ends)
-    if takedown.state == TakedownState.REMOVAL_PENDING:
-        return now + max(conf.miss_interval(), timedelta(minutes=1))
-    age = now - (takedown.first_notice_at or takedown.opened_at)
-    for up_to_hours, every in steps:
-        if up_to_hours is None or age < timedelta(hours=up_to_hours):
-            return now + every
-    return now + steps[-1][1]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-# ------------------------------------------------------------------ directory rows (admin)
-
-
-@transaction.atomic
-def save_directory_row(row: ContactPolicy | EscalationContact | Any, *, actor: Actor) -> None:
-    """Create or change a sending policy or an escalation contact, audited."""
-    created = row.pk is None
-    row.full_clean()
-    row.save()
-    record(actor, f"takedown.{row._meta.model_name}_{'created' if created else 'changed'}", row,
-           after=json_safe(model_to_dict(row)))
-
-
-@transaction.atomic
-def delete_directory_row(row: ContactPolicy | EscalationContact | Any, *, actor: Actor) -> None:
-    record(actor, f"takedown.{row._meta.model_name}_deleted", row, before=json_safe(model_to_dict(row)))
-    row.delete()
-
-
-def json_safe(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value if isinstance(value, int | str | list | type(None)) else str(value)
-            for key, value in values.items()}

@@ -25,6 +25,7 @@ from hotline.evidence.services import export_items
 from hotline.lib import http as outbound
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item
+from hotline.routing import actions
 from hotline.routing.models import Referral, ReferralStatus
 from hotline.tracing.models import Trace
 
@@ -54,19 +55,20 @@ def _claim(now: datetime) -> Referral | None:
     return referral
 
 
-def referral_step() -> bool:
-    """Deliver one due referral. Returns whether it found work."""
-    now = timezone.now()
-    referral = _claim(now)
+def deliver_due_referral(*, now: datetime | None = None) -> bool:
+    """Claim, package, send and record one due referral (``referral_step``). Returns whether it found work.
+    Without ``now`` the outcome is recorded at the clock's time after the send."""
+    started = now or timezone.now()
+    referral = _claim(started)
     if referral is None:
         return False
     try:
-        _ensure_package(referral, now=now)
+        _ensure_package(referral, now=started)
         _deliver(referral)
     except DeliveryError as exc:
-        _failed(referral, exc, now=timezone.now())
+        _failed(referral, exc, now=now or timezone.now())
     else:
-        _sent(referral, now=timezone.now())
+        _sent(referral, now=now or timezone.now())
     return True
 
 
@@ -74,7 +76,7 @@ def _sent(referral: Referral, *, now: datetime) -> None:
     with transaction.atomic():
         referral.move(ReferralStatus.SENT, now=now, next_attempt_at=None, last_error="")
         for item in referral.items.all():
-            record(SYSTEM, "routing.referral_sent", item, now=now,
+            record(SYSTEM, actions.REFERRAL_SENT, item, now=now,
                    after={"referral": str(referral.key), "police": referral.police_id,
                           "package_sha256": referral.package_sha256, "attempt": referral.attempts})
 
@@ -83,7 +85,7 @@ def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
     with transaction.atomic():
         give_up = referral.retry_or_fail(str(exc), retry=exc.retry, max_attempts=settings.HOTLINE_REFERRAL_ATTEMPTS,
                                          now=now)
-        record(SYSTEM, "routing.referral_failed" if give_up else "routing.referral_retry", referral, now=now,
+        record(SYSTEM, actions.REFERRAL_FAILED if give_up else actions.REFERRAL_RETRY, referral, now=now,
                after={"error": str(exc)[:500], "attempt": referral.attempts})
 
 
