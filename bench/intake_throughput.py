@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python bench/intake_throughput.py [--urls 100000]
     python bench/intake_throughput.py --sqlite [--urls 20000]        # SQLite: one process only
+    ... --before /tmp/base    # also the code of an earlier commit: git archive <commit> | tar -x -C /tmp/base
 
 Creates a scratch database (``<name>_bench``), posts synthetic batches (30 % of URLs repeat an
 earlier one, written differently) to the real WSGI application served by gunicorn on a loopback
@@ -11,6 +12,7 @@ In the same run, as baselines:
 * the **COPY floor**: the same reports, items, links and audit events loaded with PostgreSQL
   ``COPY`` (rows prepared before the clock starts; no HTTP, JSON, canonicalisation, dedup or hashing);
 * the **ORM bulk insert**: the same reports, items and links with ``bulk_create`` and nothing else;
+* with ``--before DIR``, the code in ``DIR`` (an earlier commit) served the same way with 1 and 4 workers;
 * 4 workers with a **single audit stream** (``HOTLINE_AUDIT_STREAMS=1``: every writer queues on one
   head row, as before the streams).
 
@@ -114,13 +116,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def serve(workers: int, env: dict[str, str], source: Path = ROOT) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     proc = subprocess.Popen(
         [gunicorn, "hotline.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers),
          "--timeout", "600", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=None,
+        cwd=source, env=dict(env, PYTHONPATH=str(source)), stdout=subprocess.DEVNULL, stderr=None,
     )
     for _ in range(600):
         try:
@@ -165,13 +167,14 @@ def post_all(base: str, token: str, bodies: list[bytes], clients: int) -> float:
     return elapsed
 
 
-def run_api(batches: list[dict[str, Any]], token: str, *, workers: int, streams: int, sqlite: bool) -> float:
+def run_api(batches: list[dict[str, Any]], token: str, *, workers: int, streams: int, sqlite: bool,
+            source: Path = ROOT) -> float:
     reset()
     env = dict(os.environ, HOTLINE_AUDIT_STREAMS=str(streams))
     bodies = [json.dumps(b).encode() for b in batches]
     if sqlite:  # one process; SQLite has one writer at a time anyway
         workers = 1
-    proc, base = serve(workers, env)
+    proc, base = serve(workers, env, source)
     try:
         return post_all(base, token, bodies, clients=workers)
     finally:
@@ -199,8 +202,8 @@ def copy_rows(batches: list[dict[str, Any]], items: int, events: int) -> list[di
         rows: dict[str, list[tuple[object, ...]]] = {"report": [], "item": [], "link": [], "event": []}
         for r in batch["reports"]:
             report_id += 1
-            rows["report"].append((report_id, f"HL-{report_id:014d}", "partner", now, "", "", "", r["external_ref"],
-                                   None, None, len(r["urls"])))
+            rows["report"].append((report_id, f"HL-{report_id:014d}", "partner", "url", now, "", "", "",
+                                   r["external_ref"], None, None, len(r["urls"])))
             for position, url in enumerate(r["urls"]):
                 n += 1
                 if n <= items:
@@ -219,7 +222,7 @@ def copy_rows(batches: list[dict[str, Any]], items: int, events: int) -> list[di
 
 
 COPY_SQL = {
-    "report": "COPY reports_report (id, reference, source, received_at, language, text, reporter_contact, "
+    "report": "COPY reports_report (id, reference, source, kind, received_at, language, text, reporter_contact, "
               "external_ref, api_client_id, submitted_by_id, url_count) FROM STDIN",
     "item": "COPY reports_item (id, raw_url, canonical_url, dedup_key, host, status, verdict, report_count, "
             "priority, claimed_by_id, claim_expires_at, first_reported_at, last_reported_at, status_changed_at, "
@@ -284,6 +287,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--workers", default="1,2,4", help="gunicorn worker counts to measure")
     parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead of PostgreSQL")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also serve the code in DIR (e.g. `git archive <commit> | tar -x -C DIR`) with 1 and "
+                             "the most workers, on the same database schema, as the baseline of a change")
     parser.add_argument("--independent", action="store_true",
                         help="repeats only within a batch: concurrent batches never wait for each other's new items")
     args = parser.parse_args()
@@ -325,6 +331,13 @@ def main() -> None:
         print(f"{label:34} {results[label]:6.1f} s = {args.urls / results[label]:8,.0f} URLs/s   "
               f"({counts['items']:,} items, {counts['events']:,} audit events in {counts['streams']} stream(s), "
               f"chain {'intact' if audit.ok else 'BROKEN'})", flush=True)
+    for workers in sorted({worker_counts[0], max(worker_counts)}) if args.before else []:
+        label = f"before, {workers} worker(s)"
+        results[label] = run_api(batches, token, workers=workers, streams=16, sqlite=args.sqlite,
+                                 source=args.before.resolve())
+        audit = verify()
+        print(f"{label:34} {results[label]:6.1f} s = {args.urls / results[label]:8,.0f} URLs/s   "
+              f"(chain {'intact' if audit.ok else 'BROKEN'})", flush=True)
     if not args.sqlite:
         label = f"batch API, {max(worker_counts)} worker(s), 1 stream"
         results[label] = run_api(batches, token, workers=max(worker_counts), streams=1, sqlite=False)
@@ -339,6 +352,9 @@ def main() -> None:
     best = min(v for k, v in results.items() if k.startswith("batch API") and "1 stream" not in k)
     one = results[f"batch API, {worker_counts[0]} worker(s)"]
     print(f"ratio best API / ORM bulk insert:  {best / results['ORM bulk insert']:5.2f}x the time")
+    for workers in sorted({worker_counts[0], max(worker_counts)}) if args.before else []:
+        print(f"speed-up now vs before, {workers} worker(s): "
+              f"{results[f'before, {workers} worker(s)'] / results[f'batch API, {workers} worker(s)']:5.2f}x")
     if not args.sqlite:
         print(f"ratio best API / COPY floor:       {best / results['COPY floor']:5.2f}x the time")
         for workers in worker_counts[1:]:
