@@ -102,22 +102,23 @@ def insert_or_find(
     Elsewhere (SQLite, one writer at a time): a look-up, then a plain bulk insert."""
     if not rows:
         return {}, set()
-    key_field = model._meta.get_field(unique)
-    rows = sorted(rows, key=lambda row: row[key_field.attname])
+    key_field = next(f for f in _fields(model) if f.name == unique)
+    attname = key_field.attname
+    rows = sorted(rows, key=lambda row: row[attname])
     if connection.vendor != "postgresql":
-        values = [row[key_field.attname] for row in rows]
+        values = [row[attname] for row in rows]
         found: dict[Any, int] = {}
         manager = model._default_manager
         for start in range(0, len(values), 1000):
             found.update(manager.filter(**{f"{unique}__in": values[start : start + 1000]}).values_list(unique, "pk"))
-        new = [row for row in rows if row[key_field.attname] not in found]
-        created = dict(zip([row[key_field.attname] for row in new], copy_insert(model, new), strict=True))
-        return found | created, set(created)
+        new = [row for row in rows if row[attname] not in found]
+        inserted = dict(zip([row[attname] for row in new], copy_insert(model, new), strict=True))
+        return found | inserted, set(inserted)
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     stage = quote(f"stage_{model._meta.db_table}")
     columns = ", ".join(quote(f.column) for f in _fields(model))
-    key = quote(key_field.column)  # type: ignore[attr-defined]
+    key = quote(key_field.column)
     # Table, column names and types come from the model, never from input.
     with connection.wrap_database_errors, connection.cursor() as cursor:
         # Created once per session; emptied at every commit (and here, for a second call in one transaction).
