@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python bench/intake_throughput.py [--urls 100000]
     python bench/intake_throughput.py --sqlite [--urls 20000]        # SQLite: one process only
+    ... --before /tmp/base    # also the code of an earlier commit: git archive <commit> | tar -x -C /tmp/base
 
 Creates a scratch database (``<name>_bench``), posts synthetic batches (30 % of URLs repeat an
 earlier one, written differently) to the real WSGI application served by gunicorn on a loopback
@@ -11,6 +12,7 @@ In the same run, as baselines:
 * the **COPY floor**: the same reports, items, links and audit events loaded with PostgreSQL
   ``COPY`` (rows prepared before the clock starts; no HTTP, JSON, canonicalisation, dedup or hashing);
 * the **ORM bulk insert**: the same reports, items and links with ``bulk_create`` and nothing else;
+* with ``--before DIR``, the code in ``DIR`` (an earlier commit) served the same way with 1 and 4 workers;
 * 4 workers with a **single audit stream** (``HOTLINE_AUDIT_STREAMS=1``: every writer queues on one
   head row, as before the streams).
 
@@ -114,13 +116,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def serve(workers: int, env: dict[str, str], source: Path = ROOT) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     proc = subprocess.Popen(
-        [gunicorn, "hotline.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+        # --preload: the workers fork from a master that imported the application, so the CPU measured
+        # in them is requests, not imports.
+        [gunicorn, "hotline.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers), "--preload",
          "--timeout", "600", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=None,
+        cwd=source, env=dict(env, PYTHONPATH=str(source)), stdout=subprocess.DEVNULL, stderr=None,
     )
     for _ in range(600):
         try:
@@ -131,6 +135,24 @@ def serve(workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("gunicorn did not start")
+
+
+def warm_up(base: str, token: str, workers: int) -> None:
+    """A few one-URL submissions from as many clients as workers, so that every worker has loaded what
+    it loads on its first request before the clock and the CPU meter start (the caller resets after)."""
+    import httpx
+
+    def client(c: int) -> None:
+        with httpx.Client(base_url=base, timeout=600, headers={"Authorization": f"Bearer {token}"}) as http:
+            for n in range(8):
+                body = {"submission_id": f"warm-up-{c}-{n}", "reports": [{"urls": [f"http://w{c}-{n}.sim.test/"]}]}
+                http.post("/api/v1/submissions", json=body).raise_for_status()
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def post_all(base: str, token: str, bodies: list[bytes], clients: int) -> float:
@@ -165,15 +187,76 @@ def post_all(base: str, token: str, bodies: list[bytes], clients: int) -> float:
     return elapsed
 
 
-def run_api(batches: list[dict[str, Any]], token: str, *, workers: int, streams: int, sqlite: bool) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _backends() -> list[int]:
+    """PostgreSQL server processes connected to the bench database (they live CONN_MAX_AGE seconds)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [row[0] for row in cursor.fetchall()]
+
+
+class CpuMeter:
+    """CPU seconds used between ``start`` and ``stop`` by some application processes and by the
+    database server processes of the bench database (load-independent, unlike wall time)."""
+
+    def __init__(self, app_pids: list[int]) -> None:
+        self.app_pids = app_pids
+        self.app = self.db = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._app0 = {pid: _cpu_seconds(pid) for pid in self.app_pids}
+        self._self0 = time.process_time()
+        self._db0 = {pid: _cpu_seconds(pid) for pid in _backends()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.app = sum(_cpu_seconds(pid) - self._app0.get(pid, 0.0) for pid in self.app_pids)
+        if not self.app_pids:  # the work ran in this process
+            self.app = time.process_time() - self._self0
+        self.db = sum(_cpu_seconds(pid) - self._db0.get(pid, 0.0) for pid in _backends())
+
+
+CPU: dict[str, CpuMeter] = {}
+
+
+def run_api(batches: list[dict[str, Any]], token: str, *, workers: int, streams: int, sqlite: bool,
+            source: Path = ROOT, label: str = "") -> float:
     reset()
     env = dict(os.environ, HOTLINE_AUDIT_STREAMS=str(streams))
     bodies = [json.dumps(b).encode() for b in batches]
     if sqlite:  # one process; SQLite has one writer at a time anyway
         workers = 1
-    proc, base = serve(workers, env)
+    proc, base = serve(workers, env, source)
     try:
-        return post_all(base, token, bodies, clients=workers)
+        warm_up(base, token, workers)
+        reset()
+        with CpuMeter(_children(proc.pid)) as meter:
+            elapsed = post_all(base, token, bodies, clients=workers)
+        CPU[label] = meter
+        return elapsed
     finally:
         proc.terminate()
         proc.wait()
@@ -199,8 +282,8 @@ def copy_rows(batches: list[dict[str, Any]], items: int, events: int) -> list[di
         rows: dict[str, list[tuple[object, ...]]] = {"report": [], "item": [], "link": [], "event": []}
         for r in batch["reports"]:
             report_id += 1
-            rows["report"].append((report_id, f"HL-{report_id:014d}", "partner", now, "", "", "", r["external_ref"],
-                                   None, None, len(r["urls"])))
+            rows["report"].append((report_id, f"HL-{report_id:014d}", "partner", "url", now, "", "", "",
+                                   r["external_ref"], None, None, len(r["urls"])))
             for position, url in enumerate(r["urls"]):
                 n += 1
                 if n <= items:
@@ -219,7 +302,7 @@ def copy_rows(batches: list[dict[str, Any]], items: int, events: int) -> list[di
 
 
 COPY_SQL = {
-    "report": "COPY reports_report (id, reference, source, received_at, language, text, reporter_contact, "
+    "report": "COPY reports_report (id, reference, source, kind, received_at, language, text, reporter_contact, "
               "external_ref, api_client_id, submitted_by_id, url_count) FROM STDIN",
     "item": "COPY reports_item (id, raw_url, canonical_url, dedup_key, host, status, verdict, report_count, "
             "priority, claimed_by_id, claim_expires_at, first_reported_at, last_reported_at, status_changed_at, "
@@ -231,18 +314,20 @@ COPY_SQL = {
 }
 
 
-def run_copy(prepared: list[dict[str, list[tuple[object, ...]]]]) -> float:
+def run_copy(prepared: list[dict[str, list[tuple[object, ...]]]], label: str) -> float:
     """The floor: the same rows and audit events loaded with COPY, one transaction per batch."""
     from django.db import connection, transaction
 
     reset()
     started = time.perf_counter()
-    for rows in prepared:
-        with transaction.atomic(), connection.cursor() as cursor:
-            for table in ("report", "item", "link", "event"):
-                with cursor.copy(COPY_SQL[table]) as copy:
-                    for row in rows[table]:
-                        copy.write_row(row)
+    with CpuMeter([]) as meter:
+        for rows in prepared:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for table in ("report", "item", "link", "event"):
+                    with cursor.copy(COPY_SQL[table]) as copy:
+                        for row in rows[table]:
+                            copy.write_row(row)
+    CPU[label] = meter
     return time.perf_counter() - started
 
 
@@ -284,6 +369,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--workers", default="1,2,4", help="gunicorn worker counts to measure")
     parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead of PostgreSQL")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also serve the code in DIR (e.g. `git archive <commit> | tar -x -C DIR`) with 1 and "
+                             "the most workers, on the same database schema, as the baseline of a change")
     parser.add_argument("--independent", action="store_true",
                         help="repeats only within a batch: concurrent batches never wait for each other's new items")
     args = parser.parse_args()
@@ -317,35 +405,67 @@ def main() -> None:
           f"({'SQLite' if args.sqlite else 'PostgreSQL'}{', independent batches' if args.independent else ''})")
     results: dict[str, float] = {}
     counts: dict[str, int] = {}
+
+    def line(label: str, note: str = "") -> None:
+        meter = CPU.get(label)
+        cpu = "" if meter is None else (f"  CPU/URL: app {1e6 * meter.app / args.urls:4.0f} µs + "
+                                        f"db {1e6 * meter.db / args.urls:4.0f} µs")
+        print(f"{label:34} {results[label]:6.1f} s = {args.urls / results[label]:8,.0f} URLs/s{cpu}   {note}",
+              flush=True)
+
     for workers in worker_counts:
         label = f"batch API, {workers} worker(s)"
-        results[label] = run_api(batches, token, workers=workers, streams=16, sqlite=args.sqlite)
+        results[label] = run_api(batches, token, workers=workers, streams=16, sqlite=args.sqlite, label=label)
         counts = intake_counts()
         audit = verify()
-        print(f"{label:34} {results[label]:6.1f} s = {args.urls / results[label]:8,.0f} URLs/s   "
-              f"({counts['items']:,} items, {counts['events']:,} audit events in {counts['streams']} stream(s), "
-              f"chain {'intact' if audit.ok else 'BROKEN'})", flush=True)
+        line(label, f"({counts['items']:,} items, {counts['events']:,} audit events in {counts['streams']} "
+                    f"stream(s), chain {'intact' if audit.ok else 'BROKEN'})")
+    befores = sorted({worker_counts[0], max(worker_counts)}) if args.before else []
+    for workers in befores:
+        label = f"before, {workers} worker(s)"
+        results[label] = run_api(batches, token, workers=workers, streams=16, sqlite=args.sqlite,
+                                 source=args.before.resolve(), label=label)
+        line(label, f"(chain {'intact' if verify().ok else 'BROKEN'})")
     if not args.sqlite:
-        label = f"batch API, {max(worker_counts)} worker(s), 1 stream"
-        results[label] = run_api(batches, token, workers=max(worker_counts), streams=1, sqlite=False)
-        print(f"{label:34} {results[label]:6.1f} s = {args.urls / results[label]:8,.0f} URLs/s", flush=True)
+        top = max(worker_counts)
+        label = f"batch API, {top} worker(s), 1 stream"
+        results[label] = run_api(batches, token, workers=top, streams=1, sqlite=False, label=label)
+        line(label)
         prepared = copy_rows(batches, counts["items"], counts["events"])
-        results["COPY floor"] = run_copy(prepared)
-        print(f"{'COPY floor (same rows + events)':34} {results['COPY floor']:6.1f} s = "
-              f"{args.urls / results['COPY floor']:8,.0f} URLs/s", flush=True)
+        results["COPY floor"] = run_copy(prepared, "COPY floor")
+        line("COPY floor", "(the same rows and audit events)")
+        # What the audit events cost the floor: the most a per-batch digest event could save there.
+        results["COPY floor, no events"] = run_copy([rows | {"event": []} for rows in prepared],
+                                                    "COPY floor, no events")
+        line("COPY floor, no events")
     results["ORM bulk insert"] = run_orm(batches, counts["items"])
-    print(f"{'ORM bulk insert (no audit)':34} {results['ORM bulk insert']:6.1f} s = "
-          f"{args.urls / results['ORM bulk insert']:8,.0f} URLs/s", flush=True)
-    best = min(v for k, v in results.items() if k.startswith("batch API") and "1 stream" not in k)
+    line("ORM bulk insert", "(no audit)")
+    best_label = min((k for k in results if k.startswith("batch API") and "1 stream" not in k), key=results.get)
+    best = results[best_label]
     one = results[f"batch API, {worker_counts[0]} worker(s)"]
     print(f"ratio best API / ORM bulk insert:  {best / results['ORM bulk insert']:5.2f}x the time")
+    for workers in befores:
+        print(f"speed-up now vs before, {workers} worker(s): "
+              f"{results[f'before, {workers} worker(s)'] / results[f'batch API, {workers} worker(s)']:5.2f}x")
+        before, now = CPU[f"before, {workers} worker(s)"], CPU[f"batch API, {workers} worker(s)"]
+        print(f"CPU per URL now vs before, {workers} worker(s): app {now.app / before.app:4.2f}x, "
+              f"db {now.db / before.db:4.2f}x, both {(now.app + now.db) / (before.app + before.db):4.2f}x")
     if not args.sqlite:
         print(f"ratio best API / COPY floor:       {best / results['COPY floor']:5.2f}x the time")
+        floor = CPU["COPY floor"]
+        meter = CPU[best_label]
+        print(f"ratio CPU per URL API / COPY floor: {(meter.app + meter.db) / (floor.app + floor.db):5.2f}x")
         for workers in worker_counts[1:]:
             print(f"speed-up {workers} workers vs 1:         {one / results[f'batch API, {workers} worker(s)']:5.2f}x")
-        top = max(worker_counts)
         print(f"speed-up 16 streams vs 1 ({top} workers): "
               f"{results[f'batch API, {top} worker(s), 1 stream'] / results[f'batch API, {top} worker(s)']:5.2f}x")
+        # Load-independent bound: every URL needs this much CPU (API workers + PostgreSQL), so on C idle
+        # cores no number of workers can go faster than C / CPU-per-URL; one worker, which waits for its
+        # database between steps, at most 1 / CPU-per-URL.
+        per_url = (meter.app + meter.db) / args.urls
+        cores = os.cpu_count() or 1
+        print(f"CPU-bound ceiling of the API ({cores} idle cores): {cores / per_url:,.0f} URLs/s "
+              f"(one worker: {1 / per_url:,.0f}); COPY floor {cores * args.urls / (floor.app + floor.db):,.0f}")
 
 
 if __name__ == "__main__":

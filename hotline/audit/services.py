@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from hotline.audit.models import GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
+from hotline.audit.models import _CANONICAL, GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
 from hotline.lib.claim import skip_locked
 
 
@@ -66,7 +68,8 @@ def record_many(
     actor: Actor, changes: Iterable[Change], *, now: datetime | None = None
 ) -> list[AuditEvent]:
     """Append several events in order to one stream, in one locked step."""
-    return _as_events(_append(actor, changes, now=now))
+    pending = list(changes)
+    return _as_events(_append(actor, pending, now=now), pending)
 
 
 def record_bulk(actor: Actor, changes: Iterable[Change], *, now: datetime | None = None) -> int:
@@ -76,11 +79,16 @@ def record_bulk(actor: Actor, changes: Iterable[Change], *, now: datetime | None
 
 _COLUMNS = ("id", "seq", "stream", "position", "at", "actor_label", "actor_user_id", "action",
             "object_type", "object_id", "before", "after", "prev_hash", "hash")
-Row = tuple[int, int, int, int, datetime, str, int | None, str, str, str, Any, Any, str, str]
+# before and after as their canonical JSON text ("null" for None).
+Row = tuple[int, int, int, int, datetime, str, int | None, str, str, str, str, str, str, str]
 
 
-def _as_events(rows: list[Row]) -> list[AuditEvent]:
-    events = [AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+def _as_events(rows: list[Row], changes: list[Change] | None = None) -> list[AuditEvent]:
+    """The written rows as saved events; ``before`` and ``after`` are the changes' own values (else
+    parsed from the JSON written)."""
+    events = [AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in _decoded(rows)]
+    for event, change in zip(events, changes or [], strict=False):
+        event.before, event.after = change.before, change.after
     for event in events:
         event._state.adding, event._state.db = False, connection.alias
     return events
@@ -100,22 +108,45 @@ def _append(
     # 3. Hash each event onto the previous one of the stream, write them all, move the head.
     head = _locked_head(stream)
     ids = _reserve_ids(len(pending))
-    at_text = at.isoformat()
     position, prev = head.position, head.hash
     rows: list[Row] = []
+    event_hash = _event_hasher(actor, at)
     for change, seq in zip(pending, ids, strict=True):
         object_type, object_id = object_ref(change.object)
         position += 1
-        digest = chain_hash(prev_hash=prev, seq=seq, at=at_text, actor_label=actor.label,
-                            actor_user_id=actor.user_id, action=change.action, object_type=object_type,
-                            object_id=object_id, before=change.before, after=change.after)
+        before, after = _encode(change.before), _encode(change.after)
+        digest = event_hash(prev, seq, change.action, object_type, object_id, before, after)
+        # The JSON text hashed is also the text written (COPY) or parsed back (elsewhere).
         rows.append((seq, seq, head.id, position, at, actor.label, actor.user_id, change.action, object_type,
-                     object_id, change.before, change.after, prev, digest))
+                     object_id, before, after, prev, digest))
         prev = digest
     _insert(rows)
     head.position, head.hash = position, prev
     head.save(update_fields=["position", "hash"])
     return rows
+
+
+def _encode(value: dict[str, Any] | None) -> str:
+    return "null" if value is None else _CANONICAL.encode(value)
+
+
+def _event_hasher(actor: Actor, at: datetime) -> Callable[[str, int, str, str, str, str, str], str]:
+    """``chain_hash`` of one event of ``actor`` at ``at``, from its fields with ``before`` and ``after``
+    already encoded: the same canonical JSON (sorted keys, no spaces, ASCII) built by concatenation, so
+    each event's JSON is encoded once, not once to hash and again to write."""
+    encode = encode_basestring_ascii  # what the canonical encoder does with a string
+    user = _CANONICAL.encode(actor.user_id)
+    actor_part = f',"actor_label":{encode(actor.label)},"actor_user_id":{user},"after":'
+    at_part = f',"at":{encode(at.isoformat())},"before":'
+
+    def event_hash(prev: str, seq: int, action: str, object_type: str, object_id: str, before: str,
+                   after: str) -> str:
+        payload = "".join(('{"action":', encode(action), actor_part, after, at_part, before, ',"object_id":',
+                           encode(object_id), ',"object_type":', encode(object_type), ',"prev_hash":',
+                           encode(prev), ',"seq":', str(int(seq)), "}"))
+        return hashlib.sha256(payload.encode("ascii")).hexdigest()
+
+    return event_hash
 
 
 def _stream_count() -> int:
@@ -166,7 +197,7 @@ def _reserve_ids(n: int) -> list[int]:
 
 def _insert(rows: list[Row]) -> None:
     if connection.vendor != "postgresql":
-        AuditEvent.objects.bulk_create([AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows],
+        AuditEvent.objects.bulk_create([AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in _decoded(rows)],
                                        batch_size=1000)
         return
     # PostgreSQL: COPY, several times faster than INSERT for thousands of rows.
@@ -174,11 +205,16 @@ def _insert(rows: list[Row]) -> None:
         f"COPY audit_auditevent ({', '.join(_COLUMNS)}) FROM STDIN"
     ) as copy:
         for row in rows:
-            copy.write_row((*row[:10], _json(row[10]), _json(row[11]), row[12], row[13]))
+            copy.write_row((*row[:10], _sql_json(row[10]), _sql_json(row[11]), row[12], row[13]))
 
 
-def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value)
+def _sql_json(text: str) -> str | None:
+    return None if text == "null" else text
+
+
+def _decoded(rows: list[Row]) -> list[Row]:
+    """Rows with ``before`` and ``after`` as Python values again (for the ORM)."""
+    return [(*row[:10], json.loads(row[10]), json.loads(row[11]), row[12], row[13]) for row in rows]
 
 
 # --- seals --------------------------------------------------------------------------------------

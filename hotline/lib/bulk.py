@@ -5,7 +5,8 @@ thousands of rows that costs more than the database's own work. ``copy_insert`` 
 of attribute values, reserves the primary keys from the table's sequence in one query, and streams
 the rows with ``COPY``. Fields a row leaves out get the field's default (callable defaults are
 called per row, as Django would); field types psycopg cannot adapt directly (encrypted or JSON
-fields) go through ``get_db_prep_save``.
+fields) go through ``get_db_prep_save``. ``insert_or_find`` is the deduplicating insert of batch
+intake: the rows whose unique value is new are inserted, the ids of all are returned.
 """
 
 from __future__ import annotations
@@ -87,26 +88,52 @@ def copy_insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> li
     return ids
 
 
-def insert_new(model: type[models.Model], rows: Sequence[dict[str, Any]], *, unique: str) -> dict[Any, int]:
-    """Insert the rows whose ``unique`` field value does not exist yet; return {value: new id} for them.
+def insert_or_find(
+    model: type[models.Model], rows: Sequence[dict[str, Any]], *, unique: str
+) -> tuple[dict[Any, int], set[Any]]:
+    """Ids of ``rows`` by their ``unique`` field value, inserting the rows whose value does not exist
+    yet; and the values this call inserted. Rows are inserted in ``unique`` order.
 
-    PostgreSQL: one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING``. A row that
-    another transaction is inserting at the same moment waits for it and is skipped if it commits, so
-    concurrent batches never fail on each other's new rows. Elsewhere (SQLite, one writer at a time)
-    the caller has already looked the values up in this transaction: a plain bulk insert."""
+    PostgreSQL: the rows are streamed with ``COPY`` into a temporary staging table (no per-value
+    parameter quoting in Python), then one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``
+    and one join read the ids. A row that another transaction is inserting at the same moment waits
+    for it and is found as existing if it commits, so concurrent batches never fail on each other's
+    new rows; inserting in one order means two batches wait for each other instead of deadlocking.
+    Elsewhere (SQLite, one writer at a time): a look-up, then a plain bulk insert."""
     if not rows:
-        return {}
+        return {}, set()
+    key_field = next(f for f in _fields(model) if f.name == unique)
+    attname = key_field.attname
+    rows = sorted(rows, key=lambda row: row[attname])
     if connection.vendor != "postgresql":
-        return dict(zip([row[unique] for row in rows], copy_insert(model, rows), strict=True))
-    fields = _fields(model)
-    columns = [f.column for f in fields]
-    key = next(f.column for f in fields if f.name == unique)
-    arrays = [list(column) for column in zip(*_db_rows(model, rows), strict=True)]
-    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        values = [row[attname] for row in rows]
+        found: dict[Any, int] = {}
+        manager = model._default_manager
+        for start in range(0, len(values), 1000):
+            found.update(manager.filter(**{f"{unique}__in": values[start : start + 1000]}).values_list(unique, "pk"))
+        new = [row for row in rows if row[attname] not in found]
+        inserted = dict(zip([row[attname] for row in new], copy_insert(model, new), strict=True))
+        return found | inserted, set(inserted)
     quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    stage = quote(f"stage_{model._meta.db_table}")
+    columns = ", ".join(quote(f.column) for f in _fields(model))
+    key = quote(key_field.column)
     # Table, column names and types come from the model, never from input.
-    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
-           f"SELECT * FROM unnest({casts}) ON CONFLICT ({quote(key)}) DO NOTHING RETURNING {quote(key)}, id")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
-        return dict(cursor.fetchall())
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        # Created once per session; emptied at every commit (and here, for a second call in one transaction).
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "  # noqa: S608
+                       f"SELECT {columns} FROM {table} WITH NO DATA")
+        cursor.execute(f"DELETE FROM {stage}")  # noqa: S608
+        with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for values in _db_rows(model, rows):
+                copy.write_row(values)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} s "  # noqa: S608
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = s.{key}) ORDER BY s.{key} "
+            f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+        )
+        created = {row[0] for row in cursor.fetchall()}
+        # A new statement sees this transaction's rows and those a concurrent one committed meanwhile.
+        cursor.execute(f"SELECT t.{key}, t.id FROM {table} t JOIN {stage} s ON t.{key} = s.{key}")  # noqa: S608
+        return dict(cursor.fetchall()), created

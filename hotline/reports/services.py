@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from hotline.accounts.models import ApiClient
 from hotline.audit.services import Actor, Change, record_bulk
-from hotline.lib.bulk import copy_insert, insert_new
+from hotline.lib.bulk import copy_insert, insert_or_find
 from hotline.lib.urls import CanonicalURL, InvalidURL, canonicalize
 from hotline.reports.models import (
     AWAITING_ASSESSMENT,
@@ -166,30 +166,17 @@ def _tally(parsed: list[_Parsed]) -> dict[str, _Tally]:
 
 def _items_for(tally: dict[str, _Tally], *, now: datetime) -> tuple[dict[str, int], set[str]]:
     """Return item ids by dedup key, and the keys of the items this batch created."""
-    items = _existing(list(tally))
-    # Sorted by key: two batches creating the same new items take their index entries in one order,
-    # so they wait for each other instead of deadlocking. A key another batch creates meanwhile is
-    # skipped (after waiting for its commit) and then found as an existing item.
-    new = sorted(key for key in tally if key not in items)
-    created = insert_new(Item, [_new_item(tally[key], now=now) for key in new], unique="dedup_key")
-    items.update(created)
-    if len(items) < len(tally):
-        items.update(_existing([key for key in new if key not in created]))
+    # Inserted in key order: two batches creating the same new items take their index entries in one
+    # order, so they wait for each other instead of deadlocking. A key another batch creates meanwhile
+    # is skipped (after waiting for its commit) and then found as an existing item.
+    items, created = insert_or_find(Item, [_new_item(entry, now=now) for entry in tally.values()],
+                                    unique="dedup_key")
     if len(items) < len(tally):
         raise IntegrityError("an item created by a concurrent intake disappeared before this one finished")
-    return items, set(created)
+    return items, created
 
 
-def _existing(keys: list[str]) -> dict[str, int]:
-    """Ids of the items that already exist for these keys (one query per batch on PostgreSQL)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT dedup_key, id FROM reports_item WHERE dedup_key = ANY(%s)", [keys])
-            return dict(cursor.fetchall())
-    found: dict[str, int] = {}
-    for start in range(0, len(keys), _CHUNK):
-        found.update(Item.objects.filter(dedup_key__in=keys[start : start + _CHUNK]).values_list("dedup_key", "pk"))
-    return found
+_NEW = ItemStatus.NEW.value
 
 
 def _new_item(entry: _Tally, *, now: datetime) -> dict[str, Any]:
@@ -198,7 +185,7 @@ def _new_item(entry: _Tally, *, now: datetime) -> dict[str, Any]:
         "canonical_url": entry.canonical.url,
         "dedup_key": entry.canonical.dedup_key,
         "host": entry.canonical.host[:255],
-        "status": ItemStatus.NEW.value,
+        "status": _NEW,
         "report_count": entry.reports,
         "priority": priority_for(priority_source=entry.priority_source, report_count=entry.reports),
         "first_reported_at": now,

@@ -192,3 +192,17 @@ def test_the_document_names_the_days_a_received_at_may_not_fall_on() -> None:
     range), so the document now says which days are refused, and they are refused whatever the offset."""
     schema = Client().get("/api/openapi.json").json()["components"]["schemas"]["ReportIn"]["properties"]
     assert schema["received_at"]["pattern"] == "^(?!0001-01-01|9999-12-31)"
+
+
+def test_the_answer_is_what_the_schema_renders(partner_client: tuple[ApiClient, str]) -> None:
+    """The 200 answer is written without ninja's output validation; it must still be that document."""
+    from hotline.reports.api import SubmissionOut
+
+    _, token = partner_client
+    for _ in range(2):  # the first answer, then the replay
+        response = _post(token, _batch("s1", "http://new.sim.test/p", "http://NEW.sim.test/p", "mailto:x@y.example"))
+        data = response.json()
+        assert response["Content-Type"].startswith("application/json")
+        assert SubmissionOut.model_validate(data).model_dump(mode="json") == data
+        assert set(data["reports"][0]["urls"][2]) == {"index", "url", "result", "item_id", "canonical_url", "code",
+                                                     "reason"}
