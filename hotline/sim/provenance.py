@@ -101,13 +101,16 @@ def _test_signer() -> tuple[bytes, bytes]:
                              data_encipherment=False, key_agreement=False, key_cert_sign=sign, crl_sign=sign,
                              encipher_only=False, decipher_only=False)
 
-    now = datetime.datetime.now(datetime.UTC)
+    # A fixed, wide validity: the native signer reads the real clock, while simulations and tests move
+    # Python's clock (time-machine) months away from it; a window around "now" would miss one of the two.
+    valid_from, valid_until = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC), datetime.datetime(
+        2099, 12, 31, tzinfo=datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
 
     def builder(subject: str, public: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
         return (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name("Simulation test CA"))
                 .public_key(public).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=60)))
+                .not_valid_before(valid_from).not_valid_after(valid_until))
 
     ca = (builder("Simulation test CA", ca_key.public_key())
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
