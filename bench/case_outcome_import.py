@@ -6,7 +6,7 @@ Opens `--cases` synthetic cases (one generated item each), writes a CSV of four 
 (received, investigation, dismissed with a reason, plus a repeat of the first: idempotency), then:
   1. baseline: the same outcomes recorded line by line with `services.record_outcome` (one transaction,
      one case lock and one audit append per line) on a second, identical set of cases;
-  2. `outcome_import.import_outcomes` of the whole file (one transaction, cases locked once, one bulk
+  2. `services.import_outcomes` of the whole file (one transaction, cases locked once, one bulk
      insert, one audit append for the batch);
   3. the same file imported again (everything already there).
 Prints lines/s for each and the ratio of 2 to 1.
@@ -51,8 +51,9 @@ def main() -> None:
 
 
 def run(count: int) -> None:
-    from hotline.audit.services import SYSTEM
     from hotline.cases.outcome_import import import_outcomes
+
+    from hotline.audit.services import SYSTEM
     from hotline.cases.services import open_case, record_outcome
     from hotline.reports.models import Item
     from hotline.reports.services import IncomingReport, receive_reports

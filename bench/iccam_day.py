@@ -68,9 +68,10 @@ def setup(database: str, sim_env: dict[str, str]) -> str:
 
 
 def day(sim: Any, clock: Clock, *, reports: int, seed: int, hours: int = 24) -> dict[str, Any]:
-    from hotline.iccam import conf, push
+    from hotline.iccam import conf
     from hotline.iccam.codes import Table
     from hotline.iccam.models import Content
+    from hotline.iccam.services import push
     from hotline.iccam.steps import pull_step, push_step
     from hotline.iccam.tests.conftest import Facts
 

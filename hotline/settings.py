@@ -347,10 +347,10 @@ HOTLINE_WORKER_STEPS = [
     "hotline.iccam.steps.pull_step",
     "hotline.iccam.steps.push_step",
     "hotline.retention.steps.retention_step",
-    "hotline.stats.facts.refresh_step",
-    "hotline.lib.tasks.tasks_step",  # one-off jobs (django-tasks): the annual report's PDF
-    "hotline.lib.ratelimit.ratelimit_purge_step",
-    "hotline.audit.services.seal_step",
+    "hotline.stats.steps.refresh_step",
+    "hotline.lib.steps.tasks_step",  # one-off jobs (django-tasks): the annual report's PDF
+    "hotline.lib.steps.ratelimit_purge_step",
+    "hotline.audit.steps.seal_step",
 ]
 
 # --- partners ---

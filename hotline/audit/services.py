@@ -241,9 +241,9 @@ def seal(*, now: datetime | None = None) -> AuditSeal | None:
         return new
 
 
-def seal_step(*, now: datetime | None = None) -> bool:
-    """Worker step: seal the stream heads when the newest seal is older than the interval."""
-    now = now or timezone.now()
+def seal_due(*, now: datetime) -> bool:
+    """Seal the stream heads when the newest seal is older than ``HOTLINE_AUDIT_SEAL_SECONDS`` (the worker's
+    ``steps.seal_step``). True when a new seal was written."""
     interval = timedelta(seconds=getattr(settings, "HOTLINE_AUDIT_SEAL_SECONDS", 30))
     last = AuditSeal.objects.order_by("-id").values_list("sealed_at", flat=True).first()
     if last is not None and now - last < interval:
@@ -381,5 +381,5 @@ def timeline(object_type: str, object_id: object) -> list[AuditEvent]:
 
 
 __all__ = [
-    "SYSTEM", "Actor", "Change", "record", "record_bulk", "record_many", "seal", "seal_step", "timeline", "verify",
+    "SYSTEM", "Actor", "Change", "record", "record_bulk", "record_many", "seal", "seal_due", "timeline", "verify",
 ]

@@ -37,7 +37,7 @@ from hotline.cases.forms import (
     resolve_items,
 )
 from hotline.cases.models import Case, OutcomeImport
-from hotline.cases.outcome_import import COLUMNS, ImportFileError, import_outcomes
+from hotline.cases.services import COLUMNS, ImportFileError, import_outcomes
 from hotline.cases.timeline import case_timeline
 from hotline.routing.models import Referral
 

@@ -340,7 +340,7 @@ def analyst_works(now: datetime) -> int:
 
     from hotline.assessment.models import Assessment
     from hotline.assessment.services import assess_item, claim_item
-    from hotline.demo.script import SCRIPTED
+    from hotline.demo.verdict_labels import SCRIPTED
     from hotline.reports.models import Item, ItemStatus
 
     final = Assessment.objects.filter(item=OuterRef("pk"), is_final=True)

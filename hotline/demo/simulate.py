@@ -25,7 +25,7 @@ from hotline.assessment.services import assess_item, claim_item
 from hotline.assessment.steps import inherit_known_step
 from hotline.audit.services import Actor
 from hotline.demo.scenario import H, Plan, PlannedReport, make_plan
-from hotline.demo.script import SCRIPTED
+from hotline.demo.verdict_labels import SCRIPTED
 from hotline.demo.world import World
 from hotline.evidence.models import Media
 from hotline.evidence.services import CaptureConfig

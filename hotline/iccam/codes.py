@@ -1,7 +1,7 @@
 """Our assessment vocabulary in ICCAM's codes, through the one table ``IccamCode``.
 
 The table is seeded as the reference client seeds it (reference/ICCAM.md §4.4; migration 0002), with our
-code beside each ICCAM id; ``services.load_codes`` refreshes the names (and adds new ids) from ICCAM's reference
+code beside each ICCAM id; ``services.store_codes`` refreshes the names (and adds new ids) from ICCAM's reference
 endpoints. Payloads are built only from the table, so a hotline can re-map a code without a release.
 """
 

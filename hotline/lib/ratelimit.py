@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
-from django.utils import timezone
 
 log = logging.getLogger("hotline.ratelimit")
 
@@ -121,9 +120,10 @@ def _redis_hit(url: str, name: str, *, ttl: int) -> int | None:
         return None
 
 
-def ratelimit_purge_step(now: datetime | None = None) -> bool:
-    """Worker step: delete one batch of counters whose window ended. Returns whether it deleted any."""
-    cutoff = int((now or timezone.now()).timestamp()) - PURGE_SLACK_SECONDS
+def purge_expired(*, now: datetime) -> bool:
+    """Delete one batch of counters whose window ended (the worker's ``steps.ratelimit_purge_step``).
+    Returns whether it deleted any."""
+    cutoff = int(now.timestamp()) - PURGE_SLACK_SECONDS
     with connection.cursor() as cursor:
         cursor.execute(_PURGE, [cutoff, PURGE_BATCH])
         deleted: int = cursor.rowcount

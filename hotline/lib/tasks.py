@@ -1,6 +1,7 @@
 """One-off jobs (the Django tasks API, ``django-tasks-db`` backend) run inside ``hotline worker``, one per
-step, so a deployment needs no extra process for them. ``tasks_step`` claims a ready job with the backend's
-own lock and claim, then runs it the way ``manage.py db_worker`` does (success or failure recorded on the row).
+step, so a deployment needs no extra process for them. ``run_one_job`` (the worker's ``steps.tasks_step``)
+claims a ready job with the backend's own lock and claim, then runs it the way ``manage.py db_worker`` does
+(success or failure recorded on the row).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def _uses_database_backend() -> bool:
     return str(settings.TASKS.get(BACKEND, {}).get("BACKEND", "")).startswith("django_tasks_db.")
 
 
-def tasks_step() -> bool:
+def run_one_job() -> bool:
     """Run one ready job of the database backend; False when there is none (or another backend is set)."""
     if not _uses_database_backend():
         return False

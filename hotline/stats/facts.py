@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Min, Q
-from django.utils import timezone
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.assessment.models import Assessment, MediaAssessment
@@ -236,8 +235,9 @@ def _release(lease: datetime, *, next_run_at: datetime, now: datetime, refreshed
     RefreshState.objects.filter(pk=1, lease_until=lease).update(**values)
 
 
-def refresh_step(now: datetime | None = None) -> bool:
-    """Worker step: refresh one batch of missing or stale facts. True when there may be more to do.
+def refresh_batch(*, now: datetime) -> bool:
+    """Refresh one batch of missing or stale facts (the worker's ``steps.refresh_step``). True when there may
+    be more to do.
 
     1. Claim the single schedule row (another worker holding it, or the pause not over: nothing to do).
     2. Pick the items without facts, then the stalest facts, up to HOTLINE_STATS_BATCH.
@@ -246,7 +246,6 @@ def refresh_step(now: datetime | None = None) -> bool:
     4. Release: run again at once after a full batch, else after HOTLINE_STATS_PAUSE_SECONDS. On an
        error the next run is pushed back before the error is re-raised.
     """
-    now = now or timezone.now()
     lease = _claim(now)
     if lease is None:
         return False

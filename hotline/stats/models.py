@@ -1,7 +1,7 @@
 """Statistics facts: one row per item with the stamps and dimensions every figure is computed from.
 
 A fact is derived only from status time stamps and trace snapshots of the other domains (see
-``facts.compute``); it is recomputed by the worker (``facts.refresh_step``) and by ``hotline stats
+``facts.compute``); it is recomputed by the worker (``steps.refresh_step``) and by ``hotline stats
 refresh``. Figures then aggregate one narrow table instead of joining seven per request.
 """
 
@@ -52,7 +52,7 @@ class ItemFact(models.Model):
         indexes = [
             # Every figure: facts of the items reported in a period (services.facts()).
             models.Index(fields=["reported_at"], name="itemfact_reported_idx"),
-            # refresh_step(): the stalest facts first.
+            # refresh_batch(): the stalest facts first.
             models.Index(fields=["refreshed_at"], name="itemfact_refreshed_idx"),
         ]
 

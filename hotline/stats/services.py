@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Min
 
 from hotline.audit.services import Actor, record
-from hotline.stats import casework, figures, responsiveness, synthetic
+from hotline.stats import actions, casework, figures, responsiveness, synthetic
 from hotline.stats.figures import Scope
 from hotline.stats.filters import Filters
 from hotline.stats.models import ItemFact
@@ -75,7 +75,7 @@ def request_annual_report(year: int, language: str, *, actor: Actor, now: dateti
         raise ValueError(f"year: {year} is not a year from 1990 to {now.year}")
     with transaction.atomic():
         job = tasks.make_annual_report.enqueue(year, language)
-        record(actor, "stats.annual_report_requested", ("stats.annual_report", f"{year}-{language}"), now=now,
+        record(actor, actions.ANNUAL_REPORT_REQUESTED, ("stats.annual_report", f"{year}-{language}"), now=now,
                after={"year": year, "language": language, "job": str(job.id)})
     return str(job.id)
 

@@ -22,10 +22,10 @@ from hotline.audit.services import (
     record,
     record_many,
     seal,
-    seal_step,
     timeline,
     verify,
 )
+from hotline.audit.steps import seal_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

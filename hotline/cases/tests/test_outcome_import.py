@@ -14,8 +14,7 @@ from hotline.accounts.models import User
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM, Actor
 from hotline.cases.models import Case, Outcome, OutcomeImport
-from hotline.cases.outcome_import import ImportFileError, import_outcomes
-from hotline.cases.services import record_outcome
+from hotline.cases.services import ImportFileError, import_outcomes, record_outcome
 from hotline.cases.tests.conftest import NOW, errors_of
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from hotline.assessment.services import claim_item, review_item
 from hotline.audit.models import AuditEvent
 from hotline.demo import peer
 from hotline.demo.scenario import BY_NAME, Plan, Site, make_plan
-from hotline.demo.script import SCRIPTED
 from hotline.demo.simulate import Simulation
+from hotline.demo.verdict_labels import SCRIPTED
 from hotline.demo.world import SIM_ACTOR, World
 from hotline.evidence.models import Media
 from hotline.hashes.models import Bank, Entry, MediaMatch

@@ -8,7 +8,7 @@ import pytest
 
 from hotline.iccam.codes import Table, assessment_body
 from hotline.iccam.models import CodeField, IccamCode
-from hotline.iccam.steps import load_codes
+from hotline.iccam.services import load_codes
 from hotline.sim.iccam import CODES, SimIccam
 
 pytestmark = pytest.mark.django_db

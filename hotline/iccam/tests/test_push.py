@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from hotline.audit.models import AuditEvent
 from hotline.iccam.models import Content, Push, PushState
-from hotline.iccam.steps import claim_push, pull_step, push_step
+from hotline.iccam.services import claim_push
+from hotline.iccam.steps import pull_step, push_step
 from hotline.reports.models import Item
 from hotline.sim.iccam import SimIccam
 
@@ -136,9 +137,10 @@ def test_a_write_that_reached_iccam_before_the_sender_died_is_not_sent_again(icc
     _drain()
     facts.referred(item)
     now = timezone.now()
-    from hotline.iccam import conf, push
+    from hotline.iccam import conf
     from hotline.iccam.client import IccamSession
     from hotline.iccam.codes import Table
+    from hotline.iccam.services import push
 
     config = conf.config()
     assert config is not None
@@ -190,8 +192,9 @@ def test_a_report_creation_cut_off_mid_send_is_never_posted_again(
     facts.assess(item, "baseline")
     facts.trace(item, "NL")
     now = timezone.now()
-    from hotline.iccam import conf, push
+    from hotline.iccam import conf
     from hotline.iccam.codes import Table
+    from hotline.iccam.services import push
 
     push.observe(Table(), analyst="hotline-api", country=conf.config().country, now=now)  # type: ignore[union-attr]
     assert claim_push(now) is not None  # ... and the worker dies

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import time_machine
 
-from hotline.lib.ratelimit import allow, check_redis_url, ratelimit_purge_step
+from hotline.lib.ratelimit import allow, check_redis_url
+from hotline.lib.steps import ratelimit_purge_step
 from hotline.lib.tests.probe import in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)

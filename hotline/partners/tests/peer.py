@@ -57,7 +57,7 @@ def _assess(url: str) -> dict[str, Any]:
     from django.utils import timezone
 
     from hotline.assessment.services import assess_item, claim_item
-    from hotline.demo.script import SCRIPTED
+    from hotline.demo.verdict_labels import SCRIPTED
     from hotline.partners.steps import exchange_step, verdict_status_step
     from hotline.reports.models import Item, ItemStatus
 

@@ -1,7 +1,7 @@
 """A year's worth of demo-like statistics (two years, a national hotline's volume), written straight into
 the rows the figures read: items, reports, item facts, case files and their outcomes.
 
-The facts are set, not derived (``facts.refresh_step`` has its own tests): this data exists to lay out the
+The facts are set, not derived (``steps.refresh_step`` has its own tests): this data exists to lay out the
 annual and transparency reports at a realistic size. Every URL is on a .sim.test host; verdicts are labels.
 """
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from hotline.accounts.models import User
 from hotline.audit.models import AuditEvent
-from hotline.lib.tasks import tasks_step
+from hotline.lib.steps import tasks_step
 from hotline.stats import pdf
 from hotline.stats.tests.history import NOW, History
 

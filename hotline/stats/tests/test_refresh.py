@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from hotline.reports.models import Item
 from hotline.stats import facts, percentiles
-from hotline.stats.facts import refresh_step
 from hotline.stats.models import ItemFact, RefreshState
+from hotline.stats.steps import refresh_step
 from hotline.takedown.models import Takedown
 from hotline.tracing.models import Provider
 
@@ -26,13 +26,13 @@ MakeItem = Callable[..., Item]
 def test_it_computes_facts_for_new_items_then_pauses(make_item: MakeItem) -> None:
     item = make_item()
     now = timezone.now()
-    assert refresh_step(now) is False  # fewer than a batch: nothing more to do now
+    assert refresh_step(now=now) is False  # fewer than a batch: nothing more to do now
     fact = ItemFact.objects.get(item=item)
     assert (fact.source, fact.reported_at, fact.refreshed_at) == ("public", item.first_reported_at, now)
     make_item()
-    refresh_step(now + timedelta(seconds=1))
+    refresh_step(now=now + timedelta(seconds=1))
     assert ItemFact.objects.count() == 1  # paused: the second item waits for the next run
-    refresh_step(now + timedelta(seconds=61))
+    refresh_step(now=now + timedelta(seconds=61))
     assert ItemFact.objects.count() == 2
 
 
@@ -40,13 +40,13 @@ def test_it_computes_facts_for_new_items_then_pauses(make_item: MakeItem) -> Non
 def test_it_recomputes_stale_facts_with_what_changed_since(make_item: MakeItem) -> None:
     item = make_item()
     now = timezone.now()
-    refresh_step(now)
+    refresh_step(now=now)
     provider = Provider.objects.create(name="Host")
     Takedown.objects.create(item=item, state="removed", state_changed_at=now, opened_at=now, reported_at=now,
                             provider=provider, first_notice_at=now, removed_at=now + timedelta(hours=2))
-    refresh_step(now + timedelta(minutes=5))
+    refresh_step(now=now + timedelta(minutes=5))
     assert ItemFact.objects.get(item=item).in_takedown is False  # not stale yet
-    refresh_step(now + timedelta(minutes=16))
+    refresh_step(now=now + timedelta(minutes=16))
     fact = ItemFact.objects.get(item=item)
     assert (fact.in_takedown, fact.noticed_provider_id, fact.notice_removal_secs) == (True, provider.pk, 7200)
 
@@ -56,9 +56,9 @@ def test_it_goes_on_at_once_after_a_full_batch(make_item: MakeItem) -> None:
     for _ in range(3):
         make_item()
     now = timezone.now()
-    assert refresh_step(now) is True
+    assert refresh_step(now=now) is True
     assert ItemFact.objects.count() == 2
-    assert refresh_step(now) is False
+    assert refresh_step(now=now) is False
     assert ItemFact.objects.count() == 3
 
 
@@ -66,9 +66,9 @@ def test_it_leaves_the_work_to_the_worker_holding_the_lease(make_item: MakeItem)
     make_item()
     now = timezone.now()
     RefreshState.objects.create(pk=1, next_run_at=now, lease_until=now + timedelta(minutes=1))
-    assert refresh_step(now) is False
+    assert refresh_step(now=now) is False
     assert not ItemFact.objects.exists()
-    assert refresh_step(now + timedelta(minutes=2)) is False  # the lease ran out: taken over
+    assert refresh_step(now=now + timedelta(minutes=2)) is False  # the lease ran out: taken over
     assert ItemFact.objects.count() == 1
 
 
@@ -82,7 +82,7 @@ def test_it_pushes_the_next_run_back_when_a_refresh_fails(make_item: MakeItem,
 
     monkeypatch.setattr(facts, "refresh_items", broken)
     with pytest.raises(RuntimeError):
-        refresh_step(now)
+        refresh_step(now=now)
     state = RefreshState.objects.get()
     assert (state.lease_until, state.next_run_at) == (None, now + timedelta(minutes=5))
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from hotline.accounts.models import Role, User
 from hotline.audit.services import Actor
-from hotline.cases.outcome_import import ImportFileError, import_outcomes
+from hotline.cases.services import ImportFileError, import_outcomes
 
 
 class Command(BaseCommand):

@@ -6,10 +6,10 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
-from hotline.audit.services import Actor, record
-from hotline.lib.fields import field_key_status, field_keyring, rotate_field_keys
+from hotline.audit.services import Actor
+from hotline.core import services
+from hotline.lib.fields import field_key_status, field_keyring
 
 
 class Command(BaseCommand):
@@ -22,10 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "rotate":
-            moved = rotate_field_keys()
-            with transaction.atomic():
-                record(Actor(label="cli:field-keys"), "keys.fields_rotated", ("keys", "fields"),
-                       after={"values": moved, "current": field_keyring().current})
+            moved = services.rotate_field_keys(actor=Actor(label="cli:field-keys"))
             self.stdout.write(f"re-encrypted {moved} values under key {field_keyring().current}")
         for key_id, count in sorted(field_key_status().items()):
             self.stdout.write(f"{key_id}: {count} values")

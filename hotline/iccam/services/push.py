@@ -1,6 +1,6 @@
 """Push: what happens to an item of ours is written to ICCAM, each write once and in order.
 
-``observe`` turns facts into outbox rows (``services.queue_push``, unique per write):
+``observe`` turns facts into outbox rows (``writes.queue_push``, unique per write):
 
 * a new *national* report (not from ICCAM or a partner) assessed illegal and traced abroad → a new ICCAM report;
 * a pulled item assessed → its assessment (per file: the ``MediaAssessment`` at the content's URL, else the
@@ -26,10 +26,11 @@ from django.utils import timezone
 
 from hotline.assessment.derivation import deciding
 from hotline.assessment.models import Assessment
-from hotline.iccam import conf, services
+from hotline.iccam import conf
 from hotline.iccam.client import IccamError, IccamSession
 from hotline.iccam.codes import BASELINE_ID, FINAL_ACTION_TYPES, Table, assessment_body
 from hotline.iccam.models import CodeField, Content, Origin, Push, PushKind
+from hotline.iccam.services import writes
 from hotline.reports.models import Item, Source
 from hotline.routing.models import Referral
 from hotline.takedown.models import Takedown
@@ -42,6 +43,27 @@ BATCH = 500
 
 class Refusal(Exception):
     """ICCAM's state says this write cannot be made: recorded as refused, never retried."""
+
+
+def push_due(*, now: datetime, limit: int) -> bool:
+    """Queue the writes our records call for, then send up to ``limit`` due ones, each claimed alone.
+    False when the connector is off or there was nothing to queue or send."""
+    config = conf.config()
+    if config is None:
+        return False
+    table = Table()
+    found = observe(table, analyst=config.username, country=config.country, now=now) > 0
+    if writes.paused(now):
+        return found
+    row = writes.claim_push(now)
+    if row is None:
+        return found
+    with IccamSession(config) as session:  # logs in only when there is something to send
+        for sent in range(limit):
+            send(session, row, country=config.country, now=now)
+            if sent + 1 >= limit or writes.paused(now) or (row := writes.claim_push(now)) is None:
+                break
+    return True
 
 
 # ------------------------------------------------------------------ observe
@@ -75,14 +97,14 @@ def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> 
         if trace is None or trace.outcome != TraceOutcome.OK or trace.country in ("", country) or final is None:
             continue
         payload = _report_body(table, item, final, trace, analyst=analyst, now=now)
-        queued += services.queue_push(kind=PushKind.REPORT, dedup=f"report:{item.pk}", lane=f"i{item.pk}",
+        queued += writes.queue_push(kind=PushKind.REPORT, dedup=f"report:{item.pk}", lane=f"i{item.pk}",
                                       item_id=item.pk, payload=payload, now=now) is not None
     return queued
 
 
 def _report_body(table: Table, item: Item, final: Assessment, trace: Trace, *, analyst: str,
                  now: datetime) -> dict[str, Any]:
-    reference = f"HL-ITEM-{item.pk}_{now.strftime(services.REFERENCE_STAMP)}"
+    reference = f"HL-ITEM-{item.pk}_{now.strftime(writes.REFERENCE_STAMP)}"
     ip = str(trace.addresses[0].get("ip", "")) if trace.addresses else ""
     provider = trace.provider.name if trace.provider is not None else ""
     url: dict[str, Any] = {
@@ -125,7 +147,7 @@ def _writes_for(content: Content, table: Table, existing: set[str], *, analyst: 
         nonlocal queued
         if f"{dedup}:{content.content_id}" in existing:
             return  # queued before: the unique dedup would refuse it anyway, this saves the round trip
-        queued += services.queue_push(kind=kind, dedup=f"{dedup}:{content.content_id}", lane=lane,
+        queued += writes.queue_push(kind=kind, dedup=f"{dedup}:{content.content_id}", lane=lane,
                                       item_id=content.item_id or 0, content=content, action_type=action_type,
                                       payload=payload, now=now) is not None
 
@@ -178,35 +200,35 @@ def send(session: IccamSession, push: Push, *, country: str, now: datetime) -> N
             return
         note = _send_content_write(session, push, country=country)
     except Refusal as exc:
-        services.push_refused(push, str(exc), now=now)
+        writes.push_refused(push, str(exc), now=now)
         return
     except IccamError as exc:
         if exc.refused:
-            services.push_refused(push, str(exc), now=now)
+            writes.push_refused(push, str(exc), now=now)
             return
         if push.kind == PushKind.REPORT and exc.status == 0:
-            services.push_uncertain(push, now=now)  # the request may have arrived: never post it twice
+            writes.push_uncertain(push, now=now)  # the request may have arrived: never post it twice
             return
         if exc.retry_after:
-            services.pause(now=now, seconds=exc.retry_after)
-        services.push_failed(push, str(exc), retry=exc.retry, max_attempts=conf.push_attempts(), now=now,
+            writes.pause(now=now, seconds=exc.retry_after)
+        writes.push_failed(push, str(exc), retry=exc.retry, max_attempts=conf.push_attempts(), now=now,
                              retry_after=exc.retry_after)
         return
     except Exception as exc:  # a bug or an answer we cannot read: never re-post a report, retry the rest
         if push.kind == PushKind.REPORT:
-            services.push_uncertain(push, now=now)
+            writes.push_uncertain(push, now=now)
         else:
-            services.push_failed(push, f"{type(exc).__name__}: {exc}", retry=True,
+            writes.push_failed(push, f"{type(exc).__name__}: {exc}", retry=True,
                                  max_attempts=conf.push_attempts(), now=now)
         raise
-    services.push_sent(push, now=now, note=note)
+    writes.push_sent(push, now=now, note=note)
 
 
 def _create_report(session: IccamSession, push: Push, *, now: datetime) -> None:
     report_id = session.post("rest/reports", push.payload)
     if not isinstance(report_id, int):
         raise IccamError(f"report creation answered {report_id!r}, not a report id", retry=False, refused=True)
-    services.report_created(push, session.get(f"rest/Reports/{report_id}"), now=now)
+    writes.report_created(push, session.get(f"rest/Reports/{report_id}"), now=now)
 
 
 def _send_content_write(session: IccamSession, push: Push, *, country: str) -> str:

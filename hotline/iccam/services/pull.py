@@ -2,7 +2,7 @@
 
 1. list ``rest/Content/no-reference`` (bounded by ``maxResults`` and a look-back window);
 2. per ICCAM report with items we do not know yet: read the report and those items, then store them as one
-   report of ours *together with* their ICCAM ids (``services.import_report``, one transaction; the unique
+   report of ours *together with* their ICCAM ids (``writes.import_report``, one transaction; the unique
    content id makes a second import impossible);
 3. write our hotline reference back for every listed item, new or already known: that takes it off the list.
 
@@ -15,15 +15,42 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from hotline.iccam import services
+from hotline.iccam import conf
 from hotline.iccam.client import IccamError, IccamSession
 from hotline.iccam.models import Content
+from hotline.iccam.services import writes
 
 log = logging.getLogger("hotline.iccam")
+PULL_LEASE = timedelta(minutes=10)
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_ROUNDS = 20  # lists per pull: each round takes its items off the list
+
+
+def pull_due(*, now: datetime) -> bool:
+    """Once per ``HOTLINE_ICCAM_PULL_SECONDS``: import ICCAM's unreferenced content, write our reference back.
+    False when the connector is off, another worker holds the pull, its minute has not come or ICCAM asked
+    us to wait."""
+    config = conf.config()
+    if config is None or not writes.claim_pull(now=now, interval=conf.pull_interval(), lease=PULL_LEASE):
+        return False
+    since = now - conf.lookback()
+    try:
+        with IccamSession(config) as session:
+            imported = pull(session, now=now, since=since)
+    except IccamError as exc:
+        if exc.retry_after:
+            writes.pause(now=now, seconds=exc.retry_after)
+        writes.finish_pull(now=now, since=since, error=str(exc))
+        log.warning("ICCAM pull: %s", exc)
+        return True
+    except Exception as exc:
+        writes.finish_pull(now=now, since=since, error=f"{type(exc).__name__}: {exc}")
+        raise
+    writes.finish_pull(now=now, since=since)
+    log.info("ICCAM pull: %d new items", imported)
+    return True
 
 
 def pull(session: IccamSession, *, now: datetime, since: datetime) -> int:
@@ -54,13 +81,13 @@ def _one_round(session: IccamSession, listed: list[dict[str, int]], *, now: date
                 log.info("ICCAM report %s has no contents yet: tried again next time", report_id)
                 continue
             contents = [session.get(f"rest/Content/{c}") for c in fresh]
-            imported += len(services.import_report(report, contents, now=now))
+            imported += len(writes.import_report(report, contents, now=now))
         referenced += sum(_write_reference(session, c, now=now) for c in content_ids)
     return imported, referenced
 
 
 def _write_reference(session: IccamSession, content_id: int, *, now: datetime) -> int:
-    reference = services.reference_for(content_id)
+    reference = writes.reference_for(content_id)
     if not reference:
         return 0
     try:
@@ -68,7 +95,7 @@ def _write_reference(session: IccamSession, content_id: int, *, now: datetime) -
     except IccamError as exc:
         if not exc.refused:
             raise  # ICCAM is unavailable: the whole pull stops and the item is listed again next time
-        services.referenced(content_id, now=now, error=str(exc))
+        writes.referenced(content_id, now=now, error=str(exc))
         return 0
-    services.referenced(content_id, now=now)
+    writes.referenced(content_id, now=now)
     return 1

@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
+from hotline.iccam import actions, conf
 from hotline.iccam.models import (
-    ENDPOINTS,
     Content,
-    IccamCode,
     Origin,
     PullState,
     Push,
@@ -24,6 +23,7 @@ from hotline.iccam.models import (
     PushState,
     move_push,
 )
+from hotline.lib import claim, states
 from hotline.reports.models import Source
 from hotline.reports.services import IncomingReport, receive_reports
 
@@ -108,7 +108,7 @@ def import_report(report: dict[str, Any], contents: Sequence[dict[str, Any]], *,
             Content.objects.bulk_create(rows)
     except IntegrityError:
         raise IntegrityError("another worker imported these ICCAM items at the same time") from None
-    record_many(SYSTEM, [Change("iccam.content_imported", row, after={
+    record_many(SYSTEM, [Change(actions.CONTENT_IMPORTED, row, after={
         "report": result.reference, "iccam": f"{row.iccam_report_id}#{row.content_id}", "item": row.item_id,
         "error": row.reference_error}) for row in rows], now=now)
     return [Imported(row.content_id, reference) for row in rows]
@@ -140,33 +140,8 @@ def referenced(content_id: int, *, now: datetime, error: str = "") -> None:
         moved = Content.objects.filter(content_id=content_id, referenced_at__isnull=True).update(
             referenced_at=now, reference_error="")
         if moved:
-            record(SYSTEM, "iccam.reference_written", ("iccam.content", content_id), now=now,
+            record(SYSTEM, actions.REFERENCE_WRITTEN, ("iccam.content", content_id), now=now,
                    after={"reference": reference_for(content_id)})
-
-
-# ------------------------------------------------------------------ the code table
-
-
-@transaction.atomic
-def load_codes(lists: dict[str, list[dict[str, Any]]], *, now: datetime) -> int:
-    """Store the reference lists ICCAM serves (``{field: [{id|type, name}]}``): names refreshed, new ids
-    added without a code of ours. Returns how many rows changed."""
-    changed = 0
-    for field, entries in lists.items():
-        if field not in ENDPOINTS:
-            continue
-        for entry in entries:
-            iccam_id = int(entry.get("id", entry.get("type", 0)))
-            name = str(entry.get("name") or "")[:200]
-            row, created = IccamCode.objects.get_or_create(field=field, iccam_id=iccam_id,
-                                                           defaults={"name": name, "loaded_at": now})
-            if created or row.name != name:
-                IccamCode.objects.filter(pk=row.pk).update(name=name, loaded_at=now)
-                changed += 1
-            else:
-                IccamCode.objects.filter(pk=row.pk).update(loaded_at=now)
-    record(SYSTEM, "iccam.codes_loaded", ("iccam.iccamcode", 0), now=now, after={"changed": changed})
-    return changed
 
 
 # ------------------------------------------------------------------ push: the outbox
@@ -180,7 +155,7 @@ def queue_push(*, kind: str, dedup: str, lane: str, item_id: int, now: datetime,
             push = Push.objects.create(kind=kind, dedup=dedup, lane=lane, item_id=item_id, content=content,
                                        action_type=action_type, payload=payload or {}, created_at=now,
                                        next_attempt_at=now)
-            record(SYSTEM, "iccam.push_queued", push, now=now,
+            record(SYSTEM, actions.PUSH_QUEUED, push, now=now,
                    after={"write": dedup, "item": item_id, "payload": payload or {}})
     except IntegrityError:
         return None
@@ -191,7 +166,7 @@ def queue_push(*, kind: str, dedup: str, lane: str, item_id: int, now: datetime,
 def push_sent(push: Push, *, now: datetime, answer: Any = None, note: str = "") -> None:
     move_push(Push.objects.filter(pk=push.pk), PushState.SENT, now=now, next_attempt_at=None, last_error="",
               answer=answer)
-    record(SYSTEM, "iccam.push_sent", push, now=now, after={"write": push.dedup, "attempt": push.attempts,
+    record(SYSTEM, actions.PUSH_SENT, push, now=now, after={"write": push.dedup, "attempt": push.attempts,
                                                             "note": note})
 
 
@@ -199,7 +174,7 @@ def push_sent(push: Push, *, now: datetime, answer: Any = None, note: str = "") 
 def push_refused(push: Push, reason: str, *, now: datetime) -> None:
     move_push(Push.objects.filter(pk=push.pk), PushState.REFUSED, now=now, next_attempt_at=None,
               last_error=reason[:2000])
-    record(SYSTEM, "iccam.push_refused", push, now=now, after={"write": push.dedup, "reason": reason[:500]})
+    record(SYSTEM, actions.PUSH_REFUSED, push, now=now, after={"write": push.dedup, "reason": reason[:500]})
 
 
 @transaction.atomic
@@ -207,7 +182,7 @@ def push_uncertain(push: Push, *, now: datetime) -> None:
     reason = ("the sender stopped while ICCAM was creating this report; it is not sent again, so that ICCAM "
               "never gets it twice: check in ICCAM whether it arrived")
     move_push(Push.objects.filter(pk=push.pk), PushState.UNCERTAIN, now=now, next_attempt_at=None, last_error=reason)
-    record(SYSTEM, "iccam.push_uncertain", push, now=now, after={"write": push.dedup})
+    record(SYSTEM, actions.PUSH_UNCERTAIN, push, now=now, after={"write": push.dedup})
 
 
 @transaction.atomic
@@ -218,7 +193,7 @@ def push_failed(push: Push, error: str, *, retry: bool, max_attempts: int, now: 
     if not give_up and retry_after:
         Push.objects.filter(pk=push.pk, next_attempt_at__lt=now + timedelta(seconds=retry_after)).update(
             next_attempt_at=now + timedelta(seconds=retry_after))
-    record(SYSTEM, "iccam.push_failed" if give_up else "iccam.push_retry", push, now=now,
+    record(SYSTEM, actions.PUSH_FAILED if give_up else actions.PUSH_RETRY, push, now=now,
            after={"write": push.dedup, "error": error[:500], "attempt": push.attempts})
     return give_up
 
@@ -237,9 +212,29 @@ def report_created(push: Push, report: dict[str, Any], *, now: datetime) -> list
             for c in report.get("reportContents", []) if c.get("urlString") in ours]
     Content.objects.bulk_create(rows, ignore_conflicts=True)
     push_sent(push, now=now, answer={"reportId": report["reportId"]})
-    record(SYSTEM, "iccam.report_created", ("reports.item", push.item_id), now=now,
+    record(SYSTEM, actions.REPORT_CREATED, ("reports.item", push.item_id), now=now,
            after={"iccam": report["reportId"], "contents": [r.content_id for r in rows]})
     return rows
+
+
+def claim_push(now: datetime) -> Push | None:
+    """One due row, first in its lane, moved to ``sending`` with a lease (SKIP LOCKED on PostgreSQL, a
+    conditional UPDATE elsewhere). A report creation whose sender died mid-send becomes uncertain."""
+    with transaction.atomic():
+        row = claim.claim_one(
+            Push.objects.due(now).order_by("next_attempt_at", "pk"), match=("state", "attempts", "next_attempt_at"),
+            write=lambda rows: states.move(rows, PushState.SENDING, table=Push.transitions, now=now, strict=False,
+                                           next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1))
+        if row is None:
+            return None
+        cut_off = row.state == PushState.SENDING  # the previous sender died mid-send
+        if cut_off:
+            record(SYSTEM, actions.PUSH_LEASE_EXPIRED, row, now=now, after={"write": row.dedup})
+    row.refresh_from_db()
+    if cut_off and row.kind == PushKind.REPORT:
+        push_uncertain(row, now=now)
+        return claim_push(now)
+    return row
 
 
 def kind_label(kind: str) -> str:

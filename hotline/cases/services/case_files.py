@@ -13,6 +13,7 @@ from django.db import transaction
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.audit.services import Actor, Change, record, record_many
+from hotline.cases import actions
 from hotline.cases.codes import CaseKind, CaseStatus, DismissalReason, OutcomeCode, OutcomeSource
 from hotline.cases.models import Case, CaseItem, CaseSequence, InvalidTransition, Outcome
 from hotline.partners.models import PoliceContact
@@ -75,7 +76,7 @@ def open_case(title: str, kind: str, items: Iterable[Item], *, actor: Actor, now
                                opened_at=now, status_changed_at=now, created_by_id=actor.user_id)
     CaseItem.objects.bulk_create([CaseItem(case=case, item=item, added_at=now, added_by_id=actor.user_id)
                                   for item in members])
-    record(actor, "cases.opened", case, now=now, after={
+    record(actor, actions.OPENED, case, now=now, after={
         "reference": case.reference, "kind": kind, "title": title, "items": sorted(i.pk for i in members)})
     return case
 
@@ -89,7 +90,7 @@ def add_items(case: Case, items: Iterable[Item], *, actor: Actor, now: datetime)
     new = [item for item in _unique(items) if item.pk not in present]
     CaseItem.objects.bulk_create([CaseItem(case=locked, item=item, added_at=now, added_by_id=actor.user_id)
                                   for item in new])
-    record_many(actor, [Change("cases.item_added", locked, after={"item": item.pk}) for item in new], now=now)
+    record_many(actor, [Change(actions.ITEM_ADDED, locked, after={"item": item.pk}) for item in new], now=now)
     return len(new)
 
 
@@ -104,19 +105,19 @@ def remove_item(case: Case, item: Item, *, actor: Actor, now: datetime) -> None:
     if locked.memberships.count() == 1:
         raise CaseError("item", "the last item cannot be removed: close the case instead")
     membership.delete()
-    record(actor, "cases.item_removed", locked, now=now, before={"item": item.pk, "added_at": _iso(
+    record(actor, actions.ITEM_REMOVED, locked, now=now, before={"item": item.pk, "added_at": _iso(
         membership.added_at)})
 
 
 @transaction.atomic
 def close_case(case: Case, *, actor: Actor, now: datetime, note: str = "") -> Case:
     """Close a case: its items stay, outcomes may still be recorded (the police work on after we close)."""
-    return _move(case, CaseStatus.CLOSED, "cases.closed", actor=actor, now=now, note=note)
+    return _move(case, CaseStatus.CLOSED, actions.CLOSED, actor=actor, now=now, note=note)
 
 
 @transaction.atomic
 def reopen_case(case: Case, *, actor: Actor, now: datetime, note: str = "") -> Case:
-    return _move(case, CaseStatus.OPEN, "cases.reopened", actor=actor, now=now, note=note)
+    return _move(case, CaseStatus.OPEN, actions.REOPENED, actor=actor, now=now, note=note)
 
 
 def _move(case: Case, to: str, action: str, *, actor: Actor, now: datetime, note: str) -> Case:
@@ -149,7 +150,7 @@ def refer_case(case: Case, police: PoliceContact, *, actor: Actor, now: datetime
         raise CaseError("items", f"case {locked.reference} has no item assessed illegal to refer")
     referral = refer_items(items, police, actor=actor, now=now)
     locked.referrals.add(referral)
-    record(actor, "cases.referred", locked, now=now, after={
+    record(actor, actions.REFERRED, locked, now=now, after={
         "referral": str(referral.key), "police": police.pk, "items": [item.pk for item in items]})
     return referral
 
@@ -177,7 +178,7 @@ def check_outcome(code: str, decided_on: date, reason: str, note: str, *, now: d
 
 
 def outcome_change(outcome: Outcome) -> Change:
-    return Change("cases.outcome_recorded", ("cases.case", outcome.case_id), after={
+    return Change(actions.OUTCOME_RECORDED, ("cases.case", outcome.case_id), after={
         "outcome": outcome.code, "reason": outcome.reason, "decided_on": outcome.decided_on.isoformat(),
         "source": outcome.source, "import": outcome.import_batch_id, "note": outcome.note})
 
@@ -186,7 +187,7 @@ def outcome_change(outcome: Outcome) -> Change:
 def record_outcome(case: Case, code: str, decided_on: date, *, actor: Actor, now: datetime, reason: str = "",
                    note: str = "") -> Outcome:
     """Record by hand one outcome event the police fed back. The same (outcome, date) twice on a case is
-    refused; the CSV import (`outcome_import.import_outcomes`) treats it as already done instead."""
+    refused; the CSV import (`services.import_outcomes`) treats it as already done instead."""
     check_outcome(code, decided_on, reason, note, now=now)
     locked = _locked(case)
     if locked.outcomes.filter(code=code, decided_on=decided_on).exists():

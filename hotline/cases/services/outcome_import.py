@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import transaction
 
 from hotline.audit.services import Actor, Change, record_many
+from hotline.cases import actions
 from hotline.cases.codes import OutcomeCode, OutcomeSource, parse_outcome, parse_reason
 from hotline.cases.models import Case, CaseQuerySet, Outcome, OutcomeImport
-from hotline.cases.services import CaseError, check_outcome, outcome_change
+from hotline.cases.services.case_files import CaseError, check_outcome, outcome_change
 
 COLUMNS = ("case_reference", "outcome", "date", "reason", "note")
 REQUIRED = ("case_reference", "outcome", "date")
@@ -182,7 +183,7 @@ def _apply(parsed: Parsed, within: CaseQuerySet, *, filename: str, sha256: str, 
     batch.created, batch.error_count, batch.errors = len(new), len(parsed.errors), parsed.errors[:ERRORS_KEPT]
     batch.save(update_fields=["created", "existing", "error_count", "errors"])
     record_many(actor, [*(outcome_change(outcome) for outcome in new), Change(
-        "cases.outcomes_imported", batch, after={"file": batch.filename, "sha256": sha256, "lines": batch.lines,
+        actions.OUTCOMES_IMPORTED, batch, after={"file": batch.filename, "sha256": sha256, "lines": batch.lines,
                                                  "created": batch.created, "existing": batch.existing,
                                                  "errors": batch.error_count})], now=now)
     return batch
