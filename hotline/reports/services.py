@@ -20,6 +20,7 @@ from hotline.accounts.models import ApiClient
 from hotline.audit.services import Actor, Change, record_bulk
 from hotline.lib.bulk import copy_insert, insert_or_find
 from hotline.lib.urls import CanonicalURL, InvalidURL, canonicalize
+from hotline.reports import actions
 from hotline.reports.models import (
     AWAITING_ASSESSMENT,
     NO_URL_KINDS,
@@ -127,7 +128,7 @@ def _store(parsed: list[_Parsed], *, actor: Actor, now: datetime) -> None:
     # 2. Store the reports, then the report -> item links (one per distinct item per report).
     reports = _create_reports(parsed, now=now)
     changes: list[Change] = [
-        Change("report.received", ("reports.report", pk), after={"source": p.incoming.source, "urls": len(p.accepted)})
+        Change(actions.REPORT_RECEIVED, ("reports.report", pk), after={"source": p.incoming.source, "urls": len(p.accepted)})
         for p, pk in zip(parsed, reports, strict=True)
     ]
     copy_insert(ReportItem, _link(parsed, items, created, changes))
@@ -242,10 +243,10 @@ def _link(
             announced.add(key)
             url_result.result = "created" if is_new else "merged"
             if is_new:
-                changes.append(Change("item.created", ("reports.item", item_id),
+                changes.append(Change(actions.ITEM_CREATED, ("reports.item", item_id),
                                       after={"url": canonical.url, "report": reference}))
             else:
-                changes.append(Change("item.report_added", ("reports.item", item_id), after={"report": reference}))
+                changes.append(Change(actions.ITEM_REPORT_ADDED, ("reports.item", item_id), after={"report": reference}))
     return links
 
 
