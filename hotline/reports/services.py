@@ -128,7 +128,8 @@ def _store(parsed: list[_Parsed], *, actor: Actor, now: datetime) -> None:
     # 2. Store the reports, then the report -> item links (one per distinct item per report).
     reports = _create_reports(parsed, now=now)
     changes: list[Change] = [
-        Change(actions.REPORT_RECEIVED, ("reports.report", pk), after={"source": p.incoming.source, "urls": len(p.accepted)})
+        Change(actions.REPORT_RECEIVED, ("reports.report", pk),
+               after={"source": p.incoming.source, "urls": len(p.accepted)})
         for p, pk in zip(parsed, reports, strict=True)
     ]
     copy_insert(ReportItem, _link(parsed, items, created, changes))
