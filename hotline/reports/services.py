@@ -247,7 +247,8 @@ def _link(
                 changes.append(Change(actions.ITEM_CREATED, ("reports.item", item_id),
                                       after={"url": canonical.url, "report": reference}))
             else:
-                changes.append(Change(actions.ITEM_REPORT_ADDED, ("reports.item", item_id), after={"report": reference}))
+                changes.append(Change(actions.ITEM_REPORT_ADDED, ("reports.item", item_id),
+                                      after={"report": reference}))
     return links
 
 
