@@ -49,6 +49,13 @@ def mark_notice_taken(decision: Decision, *, now: datetime) -> None:
     taken(decision, now=now)
 
 
+def forwarded_by_partners(item_ids: list[int]) -> set[int]:
+    """Which of these items a partner hotline forwarded to us (only those have partners to tell)."""
+    from hotline.partners.models import InboundForward
+
+    return set(InboundForward.objects.filter(item_id__in=item_ids).values_list("item_id", flat=True))
+
+
 def tell_partners(item: Item, status: str, *, now: datetime, note: str = "") -> int:
     """Queue a status for every partner hotline that forwarded ``item`` (inside the caller's transaction)."""
     from hotline.partners.services import send_status

@@ -152,8 +152,10 @@ def _sent(notice: Notice, result: SendResult, *, now: datetime) -> None:
                 for line in lines]
     record_many(SYSTEM, changes, now=now)
     if notice.kind == NoticeKind.FIRST:
+        forwarded = integration.forwarded_by_partners([line.item_id for line in lines])  # one query, not one per item
         for line in lines:
-            integration.tell_partners(line.item, "notice_sent", now=now, note=notice.reference)
+            if line.item_id in forwarded:
+                integration.tell_partners(line.item, "notice_sent", now=now, note=notice.reference)
 
 
 def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -> None:
