@@ -58,6 +58,12 @@ class _Facts:
     assessment with its judged files, the latest trace, whether a referral was sent, the takedown."""
 
     def __init__(self, item_ids: set[int]) -> None:
+        self.finals: dict[int, Assessment] = {}
+        self.traces: dict[int, Trace] = {}
+        self.referred: set[int] = set()
+        self.takedowns: dict[int, Takedown] = {}
+        if not item_ids:  # the usual case for new reports: no query at all
+            return
         judged = Prefetch("media_assessments", queryset=MediaAssessment.objects.select_related("media").order_by("pk"))
         self.finals = {a.item_id: a for a in Assessment.objects.filter(item_id__in=item_ids, is_final=True)
                        .prefetch_related(judged)}
