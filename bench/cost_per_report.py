@@ -44,7 +44,8 @@ def scratch_database(url: str) -> str:
 
     parts = urlparse(url)
     name = f"{parts.path.lstrip('/') or 'hotline'}_cost"
-    with psycopg.connect(url, autocommit=True) as conn:
+    admin = urlunparse(parts._replace(path="/postgres"))  # the database named in the URL need not exist
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunparse(parts._replace(path=f"/{name}"))
