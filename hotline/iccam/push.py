@@ -77,14 +77,13 @@ class _Facts:
 
 def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> int:
     national = Item.objects.filter(reports__source__in=NATIONAL_SOURCES).exclude(reports__source=Source.ICCAM)
-    items = (national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"),
-                             traces__outcome=TraceOutcome.OK)
-             .exclude(traces__country__in=("", country))
-             .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
-             .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
-             .distinct().order_by("pk"))[:BATCH]
+    items = list(national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"),
+                                 traces__outcome=TraceOutcome.OK)
+                 .exclude(traces__country__in=("", country))
+                 .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
+                 .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
+                 .distinct().order_by("pk")[:BATCH])
     queued = 0
-    items = list(items)
     facts = _Facts({item.pk for item in items})
     for item in items:
         trace, final = facts.traces.get(item.pk), facts.finals.get(item.pk)
