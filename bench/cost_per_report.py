@@ -136,9 +136,11 @@ def measure(reports: int, days: int, seed: int, database_url: str) -> dict[str, 
         url = scratch_database(database_url) if database_url else f"sqlite:///{folder}/cost.sqlite3"
         env = os.environ | {"DATABASE_URL": url, "HOTLINE_VAR_DIR": folder, "HOTLINE_DEBUG": "false",
                             "PYTHONPATH": str(ROOT)}
-        out = subprocess.run([sys.executable, __file__, "--child", str(reports), "--days", str(days),
-                              "--seed", str(seed)], env=env, check=True, capture_output=True, text=True).stdout
-        return dict(json.loads(out.strip().splitlines()[-1]))
+        run = subprocess.run([sys.executable, __file__, "--child", str(reports), "--days", str(days),
+                              "--seed", str(seed)], env=env, capture_output=True, text=True)
+        if run.returncode != 0:
+            sys.exit(f"the run of {reports} reports failed:\n{run.stderr[-4000:]}")
+        return dict(json.loads(run.stdout.strip().splitlines()[-1]))
 
 
 def report(small: dict[str, Any], large: dict[str, Any]) -> None:
