@@ -27,9 +27,10 @@ from hotline.assessment.codes import (
 )
 from hotline.assessment.derivation import ITEM_ONLY_VERDICTS, MEDIA_VERDICTS, deciding, item_verdict
 from hotline.assessment.models import Assessment, Kind, MediaAssessment
-from hotline.audit.services import SYSTEM, Actor, record
+from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
 from hotline.evidence.models import Capture, Media
 from hotline.hashes.services import add_from_assessment
+from hotline.lib.claim import skip_locked
 from hotline.reports.models import AWAITING_ASSESSMENT, InvalidTransition, Item, ItemStatus
 
 # CyberTipline annotations (codes.REPORT_ANNOTATIONS, codes.FILE_ANNOTATIONS) as field names.
@@ -443,14 +444,12 @@ def _unclaim(item: Item, fields: list[str]) -> None:
 def expire_claims(*, now: datetime, limit: int = 100) -> bool:
     """Clear expired claims, one audited event each (``steps.expire_claims_step``). Returns whether it
     found work."""
-    ids = list(Item.objects.claim_expired(now).values_list("pk", flat=True)[:limit])
-    for pk in ids:
-        with transaction.atomic():
-            cleared = Item.objects.filter(pk=pk, claim_expires_at__lt=now).update(
-                claimed_by=None, claim_expires_at=None
-            )
-            if cleared == 1:
-                record(SYSTEM, actions.ITEM_CLAIM_EXPIRED, ("reports.item", pk), now=now)
+    with transaction.atomic():  # one UPDATE and one audit append for the batch, not a round trip per item
+        # Locked (PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers): a claim renewed meanwhile
+        # is either skipped here or renewed after this clears it, never both.
+        ids = list(skip_locked(Item.objects.claim_expired(now).order_by("pk")).values_list("pk", flat=True)[:limit])
+        Item.objects.filter(pk__in=ids).update(claimed_by=None, claim_expires_at=None)
+        record_many(SYSTEM, [Change(actions.ITEM_CLAIM_EXPIRED, ("reports.item", pk)) for pk in ids], now=now)
     return bool(ids)
 
 

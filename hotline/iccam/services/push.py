@@ -21,11 +21,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
 from hotline.assessment.derivation import deciding
-from hotline.assessment.models import Assessment
+from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.iccam import conf
 from hotline.iccam.client import IccamError, IccamSession
 from hotline.iccam.codes import BASELINE_ID, FINAL_ACTION_TYPES, Table, assessment_body
@@ -75,25 +75,40 @@ def observe(table: Table, *, analyst: str, country: str, now: datetime) -> int:
         table, analyst=analyst, country=country, now=now)
 
 
-def _final(item_id: int) -> Assessment | None:
-    return Assessment.objects.filter(item_id=item_id, is_final=True).first()
+class _Facts:
+    """What ``observe`` reads about a batch of items, read in one query per kind (not per item): the final
+    assessment with its judged files, the latest trace, whether a referral was sent, the takedown."""
 
-
-def _latest_trace(item_id: int) -> Trace | None:
-    return Trace.objects.filter(item_id=item_id).order_by("-traced_at", "-pk").first()
+    def __init__(self, item_ids: set[int]) -> None:
+        self.finals: dict[int, Assessment] = {}
+        self.traces: dict[int, Trace] = {}
+        self.referred: set[int] = set()
+        self.takedowns: dict[int, Takedown] = {}
+        if not item_ids:  # the usual case for new reports: no query at all
+            return
+        judged = Prefetch("media_assessments", queryset=MediaAssessment.objects.select_related("media").order_by("pk"))
+        self.finals = {a.item_id: a for a in Assessment.objects.filter(item_id__in=item_ids, is_final=True)
+                       .prefetch_related(judged)}
+        latest = Trace.objects.filter(item_id=OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
+        self.traces = {t.item_id: t for t in Trace.objects.filter(item_id__in=item_ids, pk=Subquery(latest))
+                       .select_related("provider")}
+        self.referred = set(Referral.items.through.objects.filter(
+            item_id__in=item_ids, referral__sent_at__isnull=False).values_list("item_id", flat=True))
+        self.takedowns = {t.item_id: t for t in Takedown.objects.filter(item_id__in=item_ids)}
 
 
 def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> int:
     national = Item.objects.filter(reports__source__in=NATIONAL_SOURCES).exclude(reports__source=Source.ICCAM)
-    items = (national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"),
-                             traces__outcome=TraceOutcome.OK)
-             .exclude(traces__country__in=("", country))
-             .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
-             .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
-             .distinct().order_by("pk"))[:BATCH]
+    items = list(national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"),
+                                 traces__outcome=TraceOutcome.OK)
+                 .exclude(traces__country__in=("", country))
+                 .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
+                 .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
+                 .distinct().order_by("pk")[:BATCH])
     queued = 0
+    facts = _Facts({item.pk for item in items})
     for item in items:
-        trace, final = _latest_trace(item.pk), _final(item.pk)
+        trace, final = facts.traces.get(item.pk), facts.finals.get(item.pk)
         if trace is None or trace.outcome != TraceOutcome.OK or trace.country in ("", country) or final is None:
             continue
         payload = _report_body(table, item, final, trace, analyst=analyst, now=now)
@@ -123,7 +138,7 @@ def _report_body(table: Table, item: Item, final: Assessment, trace: Trace, *, a
 def _row_for(final: Assessment, url: str) -> Any:
     """What ICCAM gets for one content item: the judged file at its URL, else the deciding file, else the
     item's assessment itself (nothing captured)."""
-    rows = list(final.media_assessments.select_related("media").order_by("pk"))
+    rows = list(final.media_assessments.all())  # prefetched with their files, in order (_Facts)
     return next((r for r in rows if r.media.url == url), None) or deciding(rows) or final
 
 
@@ -133,12 +148,14 @@ def _content_writes(table: Table, *, analyst: str, country: str, now: datetime) 
     contents = list(Content.objects.filter(item__isnull=False).filter(Exists(finals)).exclude(Exists(final_action))
                     .select_related("item").order_by("pk")[:BATCH])
     queued = set(Push.objects.filter(content__in=contents).values_list("dedup", flat=True))
-    return sum(_writes_for(content, table, queued, analyst=analyst, country=country, now=now) for content in contents)
+    facts = _Facts({content.item_id for content in contents if content.item_id is not None})
+    return sum(_writes_for(content, table, queued, facts, analyst=analyst, country=country, now=now)
+               for content in contents)
 
 
-def _writes_for(content: Content, table: Table, existing: set[str], *, analyst: str, country: str,
+def _writes_for(content: Content, table: Table, existing: set[str], facts: _Facts, *, analyst: str, country: str,
                 now: datetime) -> int:
-    final = _final(content.item_id or 0)
+    final = facts.finals.get(content.item_id or 0)
     if final is None:
         return 0
     lane, queued = f"c{content.pk}", 0
@@ -154,7 +171,7 @@ def _writes_for(content: Content, table: Table, existing: set[str], *, analyst: 
     row = _row_for(final, content.url)
     if content.origin == Origin.PULLED:
         queue(PushKind.ASSESSMENT, "assessment", payload=assessment_body(table, row, analyst=analyst))
-    for code, happened in _facts(content, final, country=country):
+    for code, happened in _facts(content, final, facts, country=country):
         if code == "moved":
             queue(PushKind.MOVE, f"move:{happened['country']}", payload=happened)
             continue
@@ -166,7 +183,7 @@ def _writes_for(content: Content, table: Table, existing: set[str], *, analyst: 
     return queued
 
 
-def _facts(content: Content, final: Assessment, *, country: str) -> list[tuple[str, dict[str, Any]]]:
+def _facts(content: Content, final: Assessment, known: _Facts, *, country: str) -> list[tuple[str, dict[str, Any]]]:
     """The actions our records show for this item, in the order they happen."""
     item_id = content.item_id or 0
     if final.verdict in ("not_illegal", "other_harm"):
@@ -174,12 +191,12 @@ def _facts(content: Content, final: Assessment, *, country: str) -> list[tuple[s
     if final.verdict == "unreachable":
         return [("unavailable", {})]
     facts: list[tuple[str, dict[str, Any]]] = []
-    if Referral.objects.filter(items=item_id, sent_at__isnull=False).exists():
+    if item_id in known.referred:
         facts.append(("to_police", {}))
-    takedown = Takedown.objects.filter(item_id=item_id).first()
+    takedown = known.takedowns.get(item_id)
     if takedown is not None and takedown.first_notice_at is not None:
         facts.append(("to_host", {}))
-    trace = _latest_trace(item_id)
+    trace = known.traces.get(item_id)
     if (trace is not None and trace.outcome == TraceOutcome.OK and trace.country not in ("", country)
             and content.assigned_country == country):
         ip = str(trace.addresses[0].get("ip", "")) if trace.addresses else ""

@@ -24,6 +24,7 @@ from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.lib import claim
+from hotline.partners.models import InboundForward
 from hotline.partners.services import send_status
 from hotline.routing.services import route_item
 from hotline.takedown import actions, conf
@@ -155,8 +156,12 @@ def _sent(notice: Notice, result: SendResult, *, now: datetime) -> None:
                 for line in lines]
     record_many(SYSTEM, changes, now=now)
     if notice.kind == NoticeKind.FIRST:
+        # only items a partner forwarded have partners to tell: one query, not one per item
+        forwarded = set(InboundForward.objects.filter(item_id__in=[line.item_id for line in lines])
+                        .values_list("item_id", flat=True))
         for line in lines:
-            send_status(line.item, "notice_sent", now=now, note=notice.reference)
+            if line.item_id in forwarded:
+                send_status(line.item, "notice_sent", now=now, note=notice.reference)
 
 
 def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -> None:

@@ -1,0 +1,213 @@
+"""Worker steps make a bounded number of queries: one run over 2N due rows makes no more queries than one
+over N (issue 21, goal 3). A query per row (an N+1 lookup, a save or an audit event per row) fails here.
+
+Steps are found through ``settings.HOTLINE_WORKER_STEPS`` by their function name, never by module path, so
+the test follows a step that moves to another module. Each covered step has a set-up that makes ``n`` rows
+due; a warm-up run first pays the one-time costs (the audit heads, the content types, caches). For an outbox
+step that sends one message per claimed row (a notice), the rows are the items in the message.
+
+A step marked ``xfail(strict=True)`` still makes per-row queries: the reason says how many. Once fixed, the
+strict mark fails the test, so the mark is removed with the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from hotline.accounts.models import User
+from hotline.reports.models import Item, ItemStatus
+from hotline.tracing.models import AbuseContact, Provider, Trace, TraceOutcome
+
+SIZES = (1, 3, 6)  # warm-up, N, 2N (under every step's per-run limit)
+
+# Steps without a set-up here yet, and why. A new step in HOTLINE_WORKER_STEPS must be added to one or the other.
+NOT_COVERED = {
+    "capture_step": "needs the simulated web (covered by bench/cost_per_report.py and bench/capture_throughput.py)",
+    "screenshot_step": "needs a browser",
+    "match_step": "needs captured media and hash banks",
+    "scan_step": "needs self-referral uploads",
+    "trace_step": "needs simulated DNS and RDAP",
+    "referral_step": "one package per referral; needs the police directory and the referral store",
+    "liveness_step": "needs the simulated web",
+    "bounce_step": "needs a mailbox",
+    "inforequest_step": "needs a mailbox",
+    "mail_step": "needs a mailbox",
+    "verdict_status_step": "needs a partner hotline on loopback",
+    "exchange_step": "needs a partner hotline on loopback",
+    "pull_step": "needs the simulated ICCAM",
+    "push_step": "needs the simulated ICCAM (its observe pass is bounded: one query per kind of fact)",
+    "retention_step": "one batch per retention class; covered by bench/retention_purge.py",
+    "tasks_step": "runs one queued task per call",
+    "ratelimit_purge_step": "one DELETE by construction",
+    "seal_step": "seals the stream heads, not rows",
+}
+
+
+def per_row(reason: str) -> pytest.MarkDecorator:
+    """A step that still makes queries per row: its test fails (strictly: a fix must remove the mark)."""
+    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
+
+
+def step(name: str) -> Callable[..., Any]:
+    paths = [p for p in settings.HOTLINE_WORKER_STEPS if p.rsplit(".", 1)[1] == name]
+    assert len(paths) == 1, f"{name} is not in settings.HOTLINE_WORKER_STEPS once: {paths}"
+    return import_string(paths[0])  # type: ignore[no-any-return]
+
+
+def query_counts(name: str, make_due: Callable[[int], None], *, says_found: bool = True,
+                 **kwargs: Any) -> tuple[int, int, str]:
+    """Queries of one run of the step after ``make_due(n)`` for each of SIZES, warm-up left out; and the
+    query shapes the larger run made more often, to say which lookup is per row. ``says_found``: the step's
+    answer says whether it found work, and must (a set-up that makes nothing due would prove nothing)."""
+    counts, shapes = [], []
+    for n in SIZES:
+        make_due(n)
+        with CaptureQueriesContext(connection) as context:
+            found = step(name)(**kwargs)
+        assert found or not says_found, f"{name} found nothing due after the set-up of {n} rows"
+        counts.append(len(context.captured_queries))
+        shapes.append(Counter(_shape(q["sql"]) for q in context.captured_queries))
+    grown = shapes[2] - shapes[1]
+    return counts[1], counts[2], "\n".join(f"{n}x {sql}" for sql, n in grown.most_common(8))
+
+
+def _shape(sql: str) -> str:
+    """The query without its values (and savepoint names), so the same lookup for another row compares equal."""
+    return re.sub(r"'[^']*'|\b\d+\b|\"s\d+_x\d+\"", "?", sql)[:160]
+
+
+def assert_bounded(name: str, make_due: Callable[[int], None], *, says_found: bool = True, **kwargs: Any) -> None:
+    small, large, grown = query_counts(name, make_due, says_found=says_found, **kwargs)
+    assert large <= small, (f"{name}: {small} queries for {SIZES[1]} rows, {large} for {SIZES[2]}; "
+                            f"more often with more rows:\n{grown}")
+
+
+def test_it_covers_every_configured_step_or_says_why_not() -> None:
+    names = {p.rsplit(".", 1)[1] for p in settings.HOTLINE_WORKER_STEPS}
+    covered = {name.removeprefix("test_it_bounds_") for name in globals() if name.startswith("test_it_bounds_")}
+    assert names - covered - set(NOT_COVERED) == set()
+
+
+# ------------------------------------------------------------------ set-ups
+
+
+def _items(make_item: Callable[..., Item], n: int, *, status: str = ItemStatus.ASSESSED,
+           verdict: str = "baseline") -> list[Item]:
+    items = []
+    for _ in range(n):
+        item = make_item()
+        fields = item.transition(status, now=timezone.now()) if item.status != status else []
+        item.verdict = verdict
+        item.save(update_fields=[*fields, "verdict"])
+        items.append(item)
+    return items
+
+
+def _trace(item: Item, contact: AbuseContact | None, country: str = "BE") -> Trace:
+    return Trace.objects.create(
+        item=item, traced_at=timezone.now(), host=item.host, outcome=TraceOutcome.OK, addresses=[{"ip": "192.0.2.7"}],
+        country=country, country_signals={"iptocc": country}, provider=contact.provider if contact else None,
+        abuse_contact=contact)
+
+
+@pytest.fixture
+def contact(db: None) -> AbuseContact:
+    provider = Provider.objects.create(name="Host BV", country="BE")
+    return AbuseContact.objects.create(provider=provider, name="Host BV abuse desk", email="abuse@host.example",
+                                       channel="email", language="en", repeat_hours=24)
+
+
+# ------------------------------------------------------------------ the steps
+
+
+def test_it_bounds_expire_claims_step(make_item: Callable[..., Item], analyst: User) -> None:
+    def make_due(n: int) -> None:
+        items = _items(make_item, n, status=ItemStatus.CAPTURED, verdict="")
+        Item.objects.filter(pk__in=[i.pk for i in items]).update(
+            claimed_by=analyst, claim_expires_at=timezone.now() - timedelta(minutes=1))
+
+    assert_bounded("expire_claims_step", make_due)
+
+
+@per_row("12 queries per item, in a transaction each: lock, capture, media, assessment, save, audit")
+def test_it_bounds_inherit_known_step(make_item: Callable[..., Item], make_media: Callable[..., Any],
+                                      settings: Any) -> None:
+    from hotline.evidence.models import Capture
+
+    settings.HOTLINE_AUTO_ASSESS_KNOWN = True
+
+    def make_due(n: int) -> None:
+        for item in _items(make_item, n, status=ItemStatus.CAPTURED, verdict=""):
+            media = make_media(item)
+            media.inherited_verdict, media.inherited_from = "baseline", "test bank"
+            media.save(update_fields=["inherited_verdict", "inherited_from"])
+            Capture.objects.filter(item=item).update(known_verdict="baseline", matched_at=timezone.now())
+
+    assert_bounded("inherit_known_step", make_due)
+
+
+@per_row("16 queries per item, in a transaction each: lock, trace, decision, audit")
+def test_it_bounds_routing_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
+    def make_due(n: int) -> None:
+        for item in _items(make_item, n):
+            _trace(item, contact)
+
+    assert_bounded("routing_step", make_due)
+
+
+def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseContact, settings: Any) -> None:
+    """One notice of N items, then one of 2N: the send, its timings and its audit events are set-wise."""
+    from hotline.routing.models import Decision, Route
+    from hotline.takedown.models import Notice
+    from hotline.takedown.services import take_due_decisions
+
+    settings.HOTLINE_TAKEDOWN_BATCH_MINUTES = 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    def make_due(n: int) -> None:
+        now = timezone.now()
+        for item in _items(make_item, n):
+            Decision.objects.create(item=item, trace=_trace(item, contact), decided_at=now, route=Route.DOMESTIC,
+                                    notice_due_at=now, inputs={"abuse_contact_id": contact.pk})
+        take_due_decisions(now=now)
+        Notice.objects.filter(sent_at__isnull=True).update(retraced_at=now)  # re-tracing has its own tests
+
+    assert_bounded("notice_step", make_due, limit=1)
+
+
+@per_row("5 queries per takedown: a claim UPDATE, then a transaction to lock and save it")
+def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
+    from hotline.takedown.models import Takedown
+
+    def make_due(n: int) -> None:
+        now = timezone.now()
+        day = timedelta(days=1)
+        for item in _items(make_item, n):
+            Takedown.objects.create(item=item, contact=contact, provider=contact.provider, opened_at=now,
+                                    state_changed_at=now, reported_at=now, first_notice_at=now - 9 * day,
+                                    last_notice_at=now - day, next_escalation_at=now - timedelta(seconds=1))
+
+    assert_bounded("escalation_step", make_due)
+
+
+def test_it_bounds_refresh_step(make_item: Callable[..., Item], settings: Any) -> None:
+    from hotline.stats.models import RefreshState
+
+    settings.HOTLINE_STATS_PAUSE_SECONDS = 0
+
+    def make_due(n: int) -> None:
+        _items(make_item, n)
+        RefreshState.objects.update(next_run_at=timezone.now() - timedelta(minutes=1))
+
+    assert_bounded("refresh_step", make_due, says_found=False)  # it answers whether a full batch may leave more
