@@ -6,6 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
+# xdist hands out one test at a time (instead of a quarter of the suite per worker up front), and the suite
+# puts its slow tests first in each group (hotline/conftest.py): measured on a full PostgreSQL run, the default
+# chunks left one worker idle for the last third of the run while the other ran the long scenarios.
+PYTEST_XDIST = -n $(PYTEST_WORKERS) --maxschedchunk 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 .PHONY: demo test test-fast install chromium pdf-libs lint typecheck test-sqlite test-postgres messages bench clean
@@ -36,11 +40,13 @@ typecheck: install
 	$(BIN)/mypy hotline
 
 test-sqlite: install
-	DATABASE_URL= $(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	DATABASE_URL= $(BIN)/pytest -q $(PYTEST_XDIST)
 
+# The PostgreSQL phase leaves out the `vendor_independent` tests (pyproject.toml): they never open the test
+# database and run on a SQLite file of their own, so the SQLite phase has already run exactly the same thing.
 test-postgres: install
 	@if $(BIN)/python -m hotline.lib.pgcheck "$(PG_URL)"; then \
-	  DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q -n $(PYTEST_WORKERS); \
+	  DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q $(PYTEST_XDIST) -m "not vendor_independent"; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "PostgreSQL at $(PG_URL) is not reachable; under CI that is a failure." >&2; exit 1; \
 	else \
@@ -79,7 +85,7 @@ test: lint typecheck chromium test-sqlite test-postgres
 
 # Not a gate: leaves out the real-browser tests, the `slow` scenarios, PostgreSQL, lint and types.
 test-fast: install
-	DATABASE_URL= $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not slow and not browser"
+	DATABASE_URL= $(BIN)/pytest -q $(PYTEST_XDIST) -m "not slow and not browser"
 
 messages: install
 	cd hotline && ../$(BIN)/django-admin makemessages -l nl -l fr --no-obsolete && ../$(BIN)/django-admin compilemessages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -34,11 +35,35 @@ hypothesis_settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("hotline-ci" if os.environ.get("CI") == "true" else "hotline"))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that drives the real browser is marked ``browser`` (``make test-fast`` leaves those out)."""
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which this one refines
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that drives the real browser is marked ``browser`` (``make test-fast`` leaves those out).
+
+    Order, for two workers that finish together: the tests without a database first, then the database tests,
+    then the transactional ones (pytest-django's order, except that tests without a database no longer wait
+    until the end: they leave the database alone, so they may run anywhere; a plain database test still never
+    follows a transactional one, whose flush empties what data migrations seeded). Inside each group the
+    ``slow`` tests go first, so that no long scenario starts last while the other worker has run out of work
+    (xdist hands out tests in this order; ``--maxschedchunk 1`` in the Makefile makes it one at a time).
+    """
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+        if item.get_closest_marker("vendor_independent") and _database_kind(item):
+            raise pytest.UsageError(f"{item.nodeid} uses the test database: it cannot be vendor_independent")
+    items.sort(key=lambda item: (_database_kind(item), item.get_closest_marker("slow") is None))
+
+
+def _database_kind(item: pytest.Item) -> int:
+    """0: no database, 1: a database test (rolled back), 2: transactional (flushed afterwards)."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    marker = item.get_closest_marker("django_db")
+    transactional = bool({"transactional_db", "live_server", "django_db_reset_sequences"} & fixtures) or bool(
+        marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")
+                    or (marker.args and marker.args[0])))
+    if transactional:
+        return 2
+    return 1 if marker is not None or "db" in fixtures else 0
 
 
 def _user(username: str, role: str) -> User:
@@ -161,6 +186,45 @@ def _audit_guard_survives_flush(request: pytest.FixtureRequest) -> object:
     transactional = "transactional_db" in request.fixturenames or _is_transactional(request)
     if connection.vendor == "sqlite" and transactional:
         guard.remove(connection)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_only_tables_with_rows() -> Iterator[None]:
+    """A transactional test ends with a flush, and on PostgreSQL Django truncates every table (about 80) in one
+    statement: seconds per test on a busy machine, nearly all of it for tables the test never wrote. Here one
+    query finds the tables holding rows and only those are emptied: with DELETE (the foreign keys Django makes
+    are deferred to the commit, so the order does not matter), and with TRUNCATE where a trigger refuses
+    DELETE (the append-only audit tables, which no foreign key references). The database ends as empty as
+    Django's flush leaves it, and post_migrate then puts back the content types and permissions as before.
+    SQLite's flush (a DELETE per table) is cheap and stays as it is."""
+    from django.core.management.commands import flush
+
+    original: Callable[..., list[str]] = getattr(flush, "sql_flush")  # noqa: B009 - the name the command calls
+    known: dict[str, tuple[list[str], set[str]]] = {}
+
+    def sql_flush(style: Any, connection: Any, reset_sequences: bool = True, allow_cascade: bool = False) -> list[str]:
+        if connection.vendor != "postgresql" or reset_sequences:
+            return list(original(style, connection, reset_sequences=reset_sequences, allow_cascade=allow_cascade))
+        if connection.alias not in known:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
+                guarded = {name.strip('"') for (name,) in cursor.fetchall()}
+            known[connection.alias] = (
+                connection.introspection.django_table_names(only_existing=True, include_views=False), guarded)
+        tables, guarded = known[connection.alias]
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(
+                f"SELECT {i} WHERE EXISTS (SELECT 1 FROM {quote(t)})"  # noqa: S608 - Django's own table names
+                for i, t in enumerate(tables)))
+            written = [tables[i] for (i,) in cursor.fetchall()]
+        truncate = [t for t in written if t in guarded]
+        return ([f"TRUNCATE {', '.join(quote(t) for t in truncate)};"] if truncate else []) + [
+            f"DELETE FROM {quote(t)};" for t in written if t not in guarded]  # noqa: S608 - as above
+
+    setattr(flush, "sql_flush", sql_flush)  # noqa: B010 - django-stubs does not declare the imported name
+    yield
+    setattr(flush, "sql_flush", original)  # noqa: B010
 
 
 def _is_transactional(request: pytest.FixtureRequest) -> bool:

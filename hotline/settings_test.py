@@ -26,3 +26,10 @@ from pathlib import Path  # noqa: E402
 # Each test process gets its own encrypted store; tests that inspect it use their own tmp_path.
 HOTLINE_STORE = {"BACKEND": "filesystem", "ROOT": tempfile.mkdtemp(prefix="hotline-test-store-")}
 HOTLINE_REFERRAL_DIR = Path(tempfile.mkdtemp(prefix="hotline-test-referrals-"))
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    # A test database is thrown away: its commits need not wait for the disk (each would fsync the WAL, several
+    # milliseconds, far more on a busy machine). Crash safety of the product is not what this setting tests:
+    # the server stays up, so every committed row is still seen by every other connection at once.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
+    _options["options"] = f"{_options.get('options', '')} -c synchronous_commit=off".strip()
