@@ -107,6 +107,33 @@ def test_a_disabled_entry_stops_matching_at_once_even_in_the_pdq_index(
         disable_entry(entry, user=senior, reason=" ")
 
 
+def test_the_pdq_lookup_filters_by_bank_and_radius_from_the_index_and_rechecks_the_database(
+    captured_media: Callable[..., Media],
+) -> None:
+    """The bank filter and each bank's radius come from the index's own arrays (no query for a hit in
+    another bank); a hit that is left is described by one plain query, which still drops an entry
+    disabled or a bank changed behind the index's back (no version bump: as between the version check
+    and the query)."""
+    media = captured_media(6)
+    wide, narrow, other = _bank("wide", radius=31), _bank("narrow", radius=10), _bank("other", radius=31)
+    near = _entry(wide, "pdq", _flip(media.pdq, 20))
+    close = _entry(narrow, "pdq", _flip(media.pdq, 8))
+    _entry(narrow, "pdq", _flip(media.pdq, 12))  # outside the narrow bank's radius
+    elsewhere = _entry(other, "pdq", _flip(media.pdq, 4))
+    everything = lookup([("pdq", media.pdq)])[0]
+    assert [(h.entry_id, h.distance, h.bank) for h in everything] == [
+        (elsewhere.pk, 4, "other"), (close.pk, 8, "narrow"), (near.pk, 20, "wide")]
+    assert lookup([("pdq", media.pdq)], banks=[wide.pk, narrow.pk]) == [everything[1:]]
+    assert lookup([("pdq", media.pdq)], banks=[]) == [[]]
+    hit = everything[0]
+    assert (hit.signal_type, hit.verdict, hit.negative, hit.trusted, hit.quarantined) == (
+        "pdq", "baseline", False, True, False)
+    Entry.objects.filter(pk=close.pk).update(status=EntryStatus.DISABLED)  # no version bump
+    assert [h.entry_id for h in lookup([("pdq", media.pdq)])[0]] == [elsewhere.pk, near.pk]
+    Entry.objects.filter(pk=elsewhere.pk).update(status=EntryStatus.QUARANTINED)
+    assert lookup([("pdq", media.pdq)])[0][0].quarantined
+
+
 def test_a_known_benign_list_suppresses_inheritance(captured_media: Callable[..., Media]) -> None:
     media = captured_media(7)
     _entry(_bank("trusted"), "sha256", media.sha256)
