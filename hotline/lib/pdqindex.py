@@ -466,7 +466,7 @@ class _Segment:
                 self.offsets_all, self.offset_base, self.occupied_all, self.occupied_base, self.order_all, radius,
             )  # fmt: skip
             search = kernel.mih_search
-        out = _output_buffer(0)
+        out = _output_buffer(16 * len(qwords))  # room for 16 pairs a query: a second call is rare
         count = search(*arguments, out)
         if count > out.shape[1]:  # more pairs than the buffer holds: once more with room for all
             out = _output_buffer(count)
