@@ -80,18 +80,17 @@ class _LoadedIndex:
     entry_radius: npt.NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
 
     def facts(self, ids: Sequence[int]) -> tuple[list[int | None], list[int]]:
-        """The bank and the bank's PDQ radius of each entry id in ``ids`` (an id the arrays do not hold:
-        bank ``None`` and radius 256, so that the query in ``_describe`` decides)."""
+        """The bank and the bank's PDQ radius of each entry id in ``ids``; for an id the arrays do not
+        hold (they are built with the index, so none should be missing): ``None`` and 256, which let
+        the hit through to the query in ``_describe``."""
         wanted = np.asarray(ids, dtype=np.int64)
-        rows = np.minimum(np.searchsorted(self.entry_ids, wanted), max(len(self.entry_ids) - 1, 0))
-        if len(self.entry_ids) and bool((self.entry_ids[rows] == wanted).all()):
-            return self.entry_banks[rows].tolist(), self.entry_radius[rows].tolist()
-        known = (self.entry_ids[rows] == wanted) if len(self.entry_ids) else np.zeros(len(wanted), np.bool_)
-        banks = [int(b) if k else None for b, k in zip(self.entry_banks[rows].tolist() if len(self.entry_ids)
-                                                       else [0] * len(wanted), known.tolist(), strict=True)]
-        radii = [int(r) if k else 256 for r, k in zip(self.entry_radius[rows].tolist() if len(self.entry_ids)
-                                                      else [0] * len(wanted), known.tolist(), strict=True)]
-        return banks, radii
+        if not len(self.entry_ids):
+            return [None] * len(wanted), [256] * len(wanted)
+        rows = np.minimum(np.searchsorted(self.entry_ids, wanted), len(self.entry_ids) - 1)
+        known = self.entry_ids[rows] == wanted
+        banks = np.where(known, self.entry_banks[rows], -1).tolist()
+        radii = np.where(known, self.entry_radius[rows].astype(np.int64), 256).tolist()  # 256: not uint8
+        return [b if b >= 0 else None for b in banks], radii
 
 
 _LOADED = _LoadedIndex()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -217,3 +218,13 @@ def test_own_bank_additions_need_a_second_analyst(
     claim_item(other, user=senior)
     review_item(other, BORDERLINE, user=senior)
     assert {e.status for e in Entry.objects.filter(source_item=other)} == {EntryStatus.ACTIVE}
+
+
+def test_the_index_arrays_give_bank_and_radius_and_let_an_unknown_id_through() -> None:
+    from hotline.hashes.services import _LoadedIndex
+
+    loaded = _LoadedIndex(entry_ids=np.array([3, 8, 20], dtype=np.int64),
+                          entry_banks=np.array([1, 2, 1], dtype=np.int32),
+                          entry_radius=np.array([31, 10, 31], dtype=np.uint8))
+    assert loaded.facts([20, 8, 5, 99]) == ([1, 2, None, None], [31, 10, 256, 256])
+    assert _LoadedIndex().facts([4]) == ([None], [256])
