@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -454,16 +455,23 @@ class _Segment:
         self, queries: UInt8Array, qwords: UInt64Array, radius: int, kernel: Any
     ) -> tuple[Int64Array, Int64Array, Int64Array]:
         if self.layout is None:
-            qi, rows, distances = kernel.brute_search(qwords, self.words, self.alive, radius)
+            arguments: tuple[Any, ...] = (qwords, self.words, self.alive, radius)
+            search = kernel.brute_search
         else:
             flat = self.flat()
             thresholds, probes = self._plan(radius)
-            qi, rows, distances = kernel.mih_search(
+            arguments = (
                 queries, qwords, self.words, self.alive, flat["starts"], flat["lengths"], thresholds,
                 flat["bitmasks"], flat["masks"], flat["mask_base"], probes,
                 self.offsets_all, self.offset_base, self.occupied_all, self.occupied_base, self.order_all, radius,
             )  # fmt: skip
-        return qi, self.ids[rows], distances
+            search = kernel.mih_search
+        out = _output_buffer(16 * len(qwords))  # room for 16 pairs a query: a second call is rare
+        count = search(*arguments, out)
+        if count > out.shape[1]:  # more pairs than the buffer holds: once more with room for all
+            out = _output_buffer(count)
+            count = search(*arguments, out)
+        return out[0, :count].copy(), self.ids[out[1, :count]], out[2, :count].copy()
 
     def _brute(self, qwords: UInt64Array, radius: int) -> tuple[Int64Array, Int64Array]:
         count = len(self.ids)
@@ -571,6 +579,18 @@ def _load_kernel() -> Any:
         logging.getLogger("hotline.pdqindex").warning("PDQ kernel unusable, using numpy", exc_info=True)
         return None
     return pdqkernel
+
+
+_BUFFERS = threading.local()  # per thread: searches of one index may run in several threads at once
+
+
+def _output_buffer(least: int) -> Int64Array:
+    """This thread's (3, capacity) int64 buffer for the kernel's pairs, with room for ``least``."""
+    buffer: Int64Array | None = getattr(_BUFFERS, "out", None)
+    if buffer is None or buffer.shape[1] < least:
+        buffer = np.empty((3, max(1024, 2 * least)), dtype=np.int64)
+        _BUFFERS.out = buffer
+    return buffer
 
 
 def kernel_available() -> bool:

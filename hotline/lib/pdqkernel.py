@@ -64,17 +64,18 @@ def mih_search(
     occupied_base: Any,  # (m,) int64
     order: Any,  # (m, n) int32: row numbers sorted by key, per table
     radius: int,
-) -> tuple[Any, Any, Any]:
-    """(query index, row, distance) of every live row within ``radius`` of a query, once each.
+    out: Any,  # (3, capacity) int64: query index, row, distance of each pair found
+) -> int:
+    """(query index, row, distance) of every live row within ``radius`` of a query, once each, into
+    ``out`` (the caller's buffer, so that no array is boxed on the way back: ~4 us a call); returns how
+    many there are, which may exceed the buffer: the caller then calls again with a bigger one.
 
     Per query in four passes, each a loop of independent loads (the memory system overlaps the
     cache misses of one pass; a single nested loop would wait for each in turn): non-empty buckets
     from the bitmaps, their bounds, their rows, and the check of those rows.
     """
-    out_q = np.empty(64, dtype=np.int64)
-    out_r = np.empty(64, dtype=np.int64)
-    out_d = np.empty(64, dtype=np.int64)
     count = 0
+    capacity = out.shape[1]
     tables = len(starts)
     total = 0
     for t in range(tables):
@@ -143,20 +144,18 @@ def mih_search(
                     break
             if seen:
                 continue
-            if count == len(out_q):
-                out_q, out_r, out_d = _grow(out_q, count), _grow(out_r, count), _grow(out_d, count)
-            out_q[count], out_r[count], out_d[count] = qi, row, distance
+            if count < capacity:
+                out[0, count], out[1, count], out[2, count] = qi, row, distance
             count += 1
-    return out_q[:count], out_r[:count], out_d[:count]
+    return count
 
 
 @numba.njit(cache=True, nogil=True)  # type: ignore[untyped-decorator,misc,unused-ignore]
-def brute_search(qwords: Any, words: Any, alive: Any, radius: int) -> tuple[Any, Any, Any]:
-    """(query index, row, distance) of every live row within ``radius`` of a query."""
-    out_q = np.empty(64, dtype=np.int64)
-    out_r = np.empty(64, dtype=np.int64)
-    out_d = np.empty(64, dtype=np.int64)
+def brute_search(qwords: Any, words: Any, alive: Any, radius: int, out: Any) -> int:
+    """(query index, row, distance) of every live row within ``radius`` of a query, into ``out`` (as in
+    :func:`mih_search`); returns how many there are."""
     count = 0
+    capacity = out.shape[1]
     for qi in range(len(qwords)):
         q0, q1, q2, q3 = qwords[qi, 0], qwords[qi, 1], qwords[qi, 2], qwords[qi, 3]
         for row in range(len(words)):
@@ -167,8 +166,7 @@ def brute_search(qwords: Any, words: Any, alive: Any, radius: int) -> tuple[Any,
                 + _popcount(words[row, 3] ^ q3)
             )
             if distance <= radius and alive[row]:
-                if count == len(out_q):
-                    out_q, out_r, out_d = _grow(out_q, count), _grow(out_r, count), _grow(out_d, count)
-                out_q[count], out_r[count], out_d[count] = qi, row, distance
+                if count < capacity:
+                    out[0, count], out[1, count], out[2, count] = qi, row, distance
                 count += 1
-    return out_q[:count], out_r[:count], out_d[:count]
+    return count

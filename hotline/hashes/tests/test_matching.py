@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -109,6 +110,33 @@ def test_a_disabled_entry_stops_matching_at_once_even_in_the_pdq_index(
         disable_entry(entry, user=senior, reason=" ")
 
 
+def test_the_pdq_lookup_filters_by_bank_and_radius_from_the_index_and_rechecks_the_database(
+    captured_media: Callable[..., Media],
+) -> None:
+    """The bank filter and each bank's radius come from the index's own arrays (no query for a hit in
+    another bank); a hit that is left is described by one plain query, which still drops an entry
+    disabled or a bank changed behind the index's back (no version bump: as between the version check
+    and the query)."""
+    media = captured_media(6)
+    wide, narrow, other = _bank("wide", radius=31), _bank("narrow", radius=10), _bank("other", radius=31)
+    near = _entry(wide, "pdq", _flip(media.pdq, 20))
+    close = _entry(narrow, "pdq", _flip(media.pdq, 8))
+    _entry(narrow, "pdq", _flip(media.pdq, 12))  # outside the narrow bank's radius
+    elsewhere = _entry(other, "pdq", _flip(media.pdq, 4))
+    everything = lookup([("pdq", media.pdq)])[0]
+    assert [(h.entry_id, h.distance, h.bank) for h in everything] == [
+        (elsewhere.pk, 4, "other"), (close.pk, 8, "narrow"), (near.pk, 20, "wide")]
+    assert lookup([("pdq", media.pdq)], banks=[wide.pk, narrow.pk]) == [everything[1:]]
+    assert lookup([("pdq", media.pdq)], banks=[]) == [[]]
+    hit = everything[0]
+    assert (hit.signal_type, hit.verdict, hit.negative, hit.trusted, hit.quarantined) == (
+        "pdq", "baseline", False, True, False)
+    Entry.objects.filter(pk=close.pk).update(status=EntryStatus.DISABLED)  # no version bump
+    assert [h.entry_id for h in lookup([("pdq", media.pdq)])[0]] == [elsewhere.pk, near.pk]
+    Entry.objects.filter(pk=elsewhere.pk).update(status=EntryStatus.QUARANTINED)
+    assert lookup([("pdq", media.pdq)])[0][0].quarantined
+
+
 def test_a_known_benign_list_suppresses_inheritance(captured_media: Callable[..., Media]) -> None:
     media = captured_media(7)
     _entry(_bank("trusted"), "sha256", media.sha256)
@@ -192,3 +220,13 @@ def test_own_bank_additions_need_a_second_analyst(
     claim_item(other, user=senior)
     review_item(other, BORDERLINE, user=senior)
     assert {e.status for e in Entry.objects.filter(source_item=other)} == {EntryStatus.ACTIVE}
+
+
+def test_the_index_arrays_give_bank_and_radius_and_let_an_unknown_id_through() -> None:
+    from hotline.hashes.services import _LoadedIndex
+
+    loaded = _LoadedIndex(entry_ids=np.array([3, 8, 20], dtype=np.int64),
+                          entry_banks=np.array([1, 2, 1], dtype=np.int32),
+                          entry_radius=np.array([31, 10, 31], dtype=np.uint8))
+    assert loaded.facts([20, 8, 5, 99]) == ([1, 2, None, None], [31, 10, 256, 256])
+    assert _LoadedIndex().facts([4]) == ([None], [256])

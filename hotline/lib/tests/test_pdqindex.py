@@ -462,3 +462,20 @@ def test_it_falls_back_to_numpy_when_the_kernel_cannot_compile(monkeypatch: pyte
 
     monkeypatch.setattr(pdqkernel, "brute_search", broken)
     assert pdqindex._load_kernel() is None
+
+
+def test_more_pairs_than_the_kernels_buffer_holds(kernel: str) -> None:
+    """The kernel writes into a per-thread buffer and returns a count; when the pairs outgrow it, the
+    search runs again with room for all of them (the same answers either way)."""
+    rng = np.random.default_rng(21)
+    base = random_codes(rng, 1)
+    codes = np.vstack([flip(rng, np.repeat(base, 3000, axis=0), rng.integers(0, 6, 3000)), random_codes(rng, 3000)])
+    ids = np.arange(len(codes), dtype=np.int64)
+    expected = brute(ids, codes, base, RADIUS)
+    assert len(expected[0]) >= 3000
+    for layout in (None, _Layout.make(16, RADIUS)):
+        segment = _Segment(ids, codes, RADIUS, layout)
+        pdqindex._BUFFERS.out = np.empty((3, 8), dtype=np.int64)  # far too small
+        compiled = pdqindex._compiled(kernel)
+        found = _sorted(segment.search(base, base.view(np.uint64), RADIUS, compiled), 1)
+        assert found == expected
