@@ -11,6 +11,10 @@ PYTEST_WORKERS ?= 2
 # chunks left one worker idle for the last third of the run while the other ran the long scenarios.
 PYTEST_XDIST = -n $(PYTEST_WORKERS) --maxschedchunk 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
+# Some machines set PYTHONDONTWRITEBYTECODE=1: then every test process (each xdist worker, each worker or demo
+# process a test starts, both phases) compiles and assert-rewrites every module again. An empty value turns
+# it off for the commands run here, so the second process reads what the first one wrote.
+export PYTHONDONTWRITEBYTECODE =
 
 .PHONY: demo test test-fast install chromium pdf-libs lint typecheck test-sqlite test-postgres messages bench clean
 
