@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 
 from hotline.assessment.annotations import item_annotations
 from hotline.assessment.codes import ILLEGAL_VERDICTS
@@ -44,6 +46,7 @@ ASSESSMENT_CODES = ("verdict", "legal_limb", "content_type", "age_group", "gende
 ASSESSMENT_FLAGS = ("is_virtual", "is_manipulated", "is_self_generated", "is_child_modelling")
 CODE_SCHEME = "hotline/1"
 log = logging.getLogger("hotline.partners")
+M = TypeVar("M", bound=Model)
 
 
 class ExchangeError(Exception):
@@ -353,38 +356,37 @@ def field_changes(obj: Any, values: dict[str, Any], names: tuple[str, ...]) -> d
     return {n: (getattr(obj, n), values[n]) for n in names if n in values and getattr(obj, n) != values[n]}
 
 
+def _create_or_update(model: type[M], obj: M | None, values: dict[str, Any], fields: tuple[str, ...], *,
+                      actor: Actor, created: str, updated: str, shown: Callable[[str, Any], Any]) -> M:
+    """Create a ``model`` row from the cleaned ``values``, or update ``obj`` with the fields that differ: one
+    audited event either way (none when nothing changed)."""
+    if obj is None:
+        obj = model._default_manager.create(**{n: values[n] for n in fields if n in values})
+        record(actor, created, obj, after=_audit_values(values, fields))
+        return obj
+    changes = field_changes(obj, values, fields)
+    if changes:
+        for name, (_old, new) in changes.items():
+            setattr(obj, name, new)
+        obj.save(update_fields=list(changes))
+        record(actor, updated, obj, before={n: shown(n, c[0]) for n, c in changes.items()},
+               after={n: shown(n, c[1]) for n, c in changes.items()})
+    return obj
+
+
 @transaction.atomic
 def save_hotline(values: dict[str, Any], *, actor: Actor, hotline: PartnerHotline | None = None) -> PartnerHotline:
     """Create a partner hotline, or update ``hotline`` with the cleaned ``values`` of a HotlineForm."""
-    if hotline is None:
-        hotline = PartnerHotline.objects.create(**{n: values[n] for n in HOTLINE_FIELDS if n in values})
-        record(actor, actions.PARTNER_CREATED, hotline, after=_audit_values(values, HOTLINE_FIELDS))
-        return hotline
-    changes = field_changes(hotline, values, HOTLINE_FIELDS)
-    if changes:
-        for name, (_old, new) in changes.items():
-            setattr(hotline, name, new)
-        hotline.save(update_fields=list(changes))
-        record(actor, actions.PARTNER_UPDATED, hotline, before={n: _shown(n, c[0]) for n, c in changes.items()},
-               after={n: _shown(n, c[1]) for n, c in changes.items()})
-    return hotline
+    return _create_or_update(PartnerHotline, hotline, values, HOTLINE_FIELDS, actor=actor,
+                             created=actions.PARTNER_CREATED, updated=actions.PARTNER_UPDATED, shown=_shown)
 
 
 @transaction.atomic
 def save_police(values: dict[str, Any], *, actor: Actor, contact: PoliceContact | None = None) -> PoliceContact:
     """Create a police contact, or update ``contact`` with the cleaned ``values`` of a PoliceForm."""
-    if contact is None:
-        contact = PoliceContact.objects.create(**{n: values[n] for n in POLICE_FIELDS if n in values})
-        record(actor, actions.POLICE_CONTACT_CREATED, contact, after=_audit_values(values, POLICE_FIELDS))
-        return contact
-    changes = field_changes(contact, values, POLICE_FIELDS)
-    if changes:
-        for name, (_old, new) in changes.items():
-            setattr(contact, name, new)
-        contact.save(update_fields=list(changes))
-        record(actor, actions.POLICE_CONTACT_UPDATED, contact, before={n: c[0] for n, c in changes.items()},
-               after={n: c[1] for n, c in changes.items()})
-    return contact
+    return _create_or_update(PoliceContact, contact, values, POLICE_FIELDS, actor=actor,
+                             created=actions.POLICE_CONTACT_CREATED, updated=actions.POLICE_CONTACT_UPDATED,
+                             shown=lambda _name, value: value)
 
 
 def _shown(name: str, value: Any) -> Any:
