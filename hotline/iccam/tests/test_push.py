@@ -238,3 +238,34 @@ def test_observe_reads_only_items_with_a_change_and_queues_a_change_made_between
         (contents[2].pk, 2), (contents[2].pk, 3)]
     queued, sql = observe()
     assert (queued, len(sql)) == (0, 2), sql
+    facts.trace(contents[1].item, "FR")  # moved again: the move to the new country, once
+    assert observe()[0] == 1
+    facts.trace(contents[1].item, "FR")
+    queued, sql = observe()
+    assert (queued, len(sql)) == (0, 2), sql
+    assert Push.objects.filter(kind="move").count() == 2
+
+
+def test_an_observe_pass_that_dies_half_way_loses_no_write(iccam_on: SimIccam, facts: Any, monkeypatch: Any) -> None:
+    from hotline.iccam.codes import Table
+    from hotline.iccam.services import push, writes
+
+    content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    facts.referred(item)
+    facts.noticed(item)
+    real, calls = writes.queue_push, []
+
+    def dies_on_the_second(**kw: Any) -> Any:
+        calls.append(kw["dedup"])
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        return real(**kw)
+
+    monkeypatch.setattr(writes, "queue_push", dies_on_the_second)
+    with pytest.raises(RuntimeError):
+        push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now())
+    monkeypatch.setattr(writes, "queue_push", real)
+    assert push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now()) == 2
+    assert [p.dedup for p in Push.objects.order_by("pk")] == [
+        f"assessment:{content.content_id}", f"action:1:{content.content_id}", f"action:2:{content.content_id}"]
