@@ -18,9 +18,11 @@ key for it): it is marked uncertain for a manager to check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -99,13 +101,8 @@ class _Facts:
 
 
 def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> int:
-    national = Item.objects.filter(reports__source__in=NATIONAL_SOURCES).exclude(reports__source=Source.ICCAM)
-    items = list(national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"),
-                                 traces__outcome=TraceOutcome.OK)
-                 .exclude(traces__country__in=("", country))
-                 .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
-                 .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
-                 .distinct().order_by("pk")[:BATCH])
+    ids = _found("new_reports", country, _unreported)
+    items = list(Item.objects.filter(pk__in=ids).order_by("pk")) if ids else []
     queued = 0
     facts = _Facts({item.pk for item in items})
     for item in items:
@@ -116,6 +113,36 @@ def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> 
         queued += writes.queue_push(kind=PushKind.REPORT, dedup=f"report:{item.pk}", lane=f"i{item.pk}",
                                       item_id=item.pk, payload=payload, now=now) is not None
     return queued
+
+
+def _unreported(country: str) -> QuerySet[Item]:
+    """National items assessed illegal, traced abroad, neither in ICCAM nor queued for it."""
+    national = Item.objects.filter(reports__source__in=NATIONAL_SOURCES).exclude(reports__source=Source.ICCAM)
+    return (national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"),
+                            traces__outcome=TraceOutcome.OK)
+            .exclude(traces__country__in=("", country))
+            .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
+            .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
+            .distinct().order_by("pk")[:BATCH])
+
+
+# (database alias, query, country) -> the finding query's SQL and parameters
+_COMPILED: dict[tuple[str, str, str], tuple[str, tuple[Any, ...]]] = {}
+
+
+def _found(name: str, country: str, build: Callable[[str], QuerySet[Any]]) -> list[int]:
+    """The ids a finding query names. Compiled once per process: Django takes milliseconds to compile these
+    subquery-heavy queries, far more than the database takes to run them when nothing is new, and
+    ``push_step`` runs them on every call. They depend on nothing but the country (no time, no ids)."""
+    key = (connection.alias, name, country)
+    if key not in _COMPILED:
+        query = build(country).values_list("pk", flat=True).query
+        sql, params = query.get_compiler(using=connection.alias).as_sql()
+        _COMPILED[key] = (sql, tuple(params))
+    sql, params = _COMPILED[key]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _report_body(table: Table, item: Item, final: Assessment, trace: Trace, *, analyst: str,
@@ -144,7 +171,8 @@ def _row_for(final: Assessment, url: str) -> Any:
 
 
 def _content_writes(table: Table, *, analyst: str, country: str, now: datetime) -> int:
-    contents = list(pending_contents(country).select_related("item").order_by("pk")[:BATCH])
+    ids = _found("pending_contents", country, lambda c: pending_contents(c).order_by("pk")[:BATCH])
+    contents = list(Content.objects.filter(pk__in=ids).select_related("item").order_by("pk")) if ids else []
     queued = set(Push.objects.filter(content__in=contents).values_list("dedup", flat=True))
     facts = _Facts({content.item_id for content in contents if content.item_id is not None})
     return sum(_writes_for(content, table, queued, facts, analyst=analyst, country=country, now=now)
