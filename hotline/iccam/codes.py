@@ -20,15 +20,32 @@ FINAL_ACTION_TYPES = frozenset({3, 4, 6})
 
 
 class Table:
-    """The code table read once (per worker step): our code -> ICCAM id and back, per field."""
+    """The code table read once (per worker step), when first asked (a step with nothing to write reads
+    nothing): our code -> ICCAM id and back, per field."""
 
     def __init__(self) -> None:
-        self._to: dict[tuple[str, str], int] = {}
-        self._from: dict[tuple[str, int], str] = {}
+        self._loaded = False
+        self._to_map: dict[tuple[str, str], int] = {}
+        self._from_map: dict[tuple[str, int], str] = {}
+
+    def _load(self) -> None:
+        self._loaded = True
         for field, iccam_id, our in IccamCode.objects.values_list("field", "iccam_id", "our_code"):
             if our:
-                self._to[(field, our)] = iccam_id
-                self._from[(field, iccam_id)] = our
+                self._to_map[(field, our)] = iccam_id
+                self._from_map[(field, iccam_id)] = our
+
+    @property
+    def _to(self) -> dict[tuple[str, str], int]:
+        if not self._loaded:
+            self._load()
+        return self._to_map
+
+    @property
+    def _from(self) -> dict[tuple[str, int], str]:
+        if not self._loaded:
+            self._load()
+        return self._from_map
 
     def iccam(self, field: str, our_code: str) -> int:
         return self._to.get((field, our_code), DEFAULTS.get(field, 1))

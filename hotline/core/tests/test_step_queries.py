@@ -46,7 +46,7 @@ NOT_COVERED = {
     "verdict_status_step": "needs a partner hotline on loopback",
     "exchange_step": "needs a partner hotline on loopback",
     "pull_step": "needs the simulated ICCAM",
-    "push_step": "needs the simulated ICCAM (its observe pass is bounded: one query per kind of fact)",
+    "push_step": "needs the simulated ICCAM (observe, nothing new: two queries; see iccam/tests/test_push.py)",
     "retention_step": "one batch per retention class; covered by bench/retention_purge.py",
     "tasks_step": "runs one queued task per call",
     "ratelimit_purge_step": "one DELETE by construction",

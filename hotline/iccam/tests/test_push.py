@@ -202,3 +202,70 @@ def test_a_report_creation_cut_off_mid_send_is_never_posted_again(
     row = Push.objects.get()
     assert row.state == PushState.UNCERTAIN and "check in ICCAM" in row.last_error
     assert iccam_on.calls["POST rest/reports"] == 0
+
+
+def test_observe_reads_only_items_with_a_change_and_queues_a_change_made_between_passes(
+    iccam_on: SimIccam, facts: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hotline.iccam.codes import Table
+    from hotline.iccam.services import push
+
+    iccam_on.add_report([f"http://site-7.sim.test/img-{n}.png" for n in range(4)])
+    pull_step()
+    contents = list(Content.objects.order_by("pk"))
+    for content in contents:
+        facts.assess(content.item, "baseline")
+        facts.referred(content.item)
+    facts.noticed(contents[0].item)
+    facts.trace(contents[1].item, "NL")
+
+    def observe() -> tuple[int, list[str]]:
+        with CaptureQueriesContext(connection) as seen:
+            queued = push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now())
+        return queued, [q["sql"] for q in seen.captured_queries]
+
+    queued, _sql = observe()
+    assert queued == 4 * 2 + 1 + 1  # assessment and to police each, to host for one, moved for one
+    queued, sql = observe()  # nothing changed: the two finding queries, nothing read per item
+    assert (queued, len(sql)) == (0, 2), sql
+    facts.noticed(contents[2].item, removed=True)  # a change between two passes
+    queued, sql = observe()
+    assert queued == 2  # to host, then removed (final), for that item only
+    assert [(p.content_id, p.action_type) for p in Push.objects.order_by("pk")][-2:] == [
+        (contents[2].pk, 2), (contents[2].pk, 3)]
+    queued, sql = observe()
+    assert (queued, len(sql)) == (0, 2), sql
+    facts.trace(contents[1].item, "FR")  # moved again: the move to the new country, once
+    assert observe()[0] == 1
+    facts.trace(contents[1].item, "FR")
+    queued, sql = observe()
+    assert (queued, len(sql)) == (0, 2), sql
+    assert Push.objects.filter(kind="move").count() == 2
+
+
+def test_an_observe_pass_that_dies_half_way_loses_no_write(iccam_on: SimIccam, facts: Any, monkeypatch: Any) -> None:
+    from hotline.iccam.codes import Table
+    from hotline.iccam.services import push, writes
+
+    content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    facts.referred(item)
+    facts.noticed(item)
+    real, calls = writes.queue_push, []
+
+    def dies_on_the_second(**kw: Any) -> Any:
+        calls.append(kw["dedup"])
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        return real(**kw)
+
+    monkeypatch.setattr(writes, "queue_push", dies_on_the_second)
+    with pytest.raises(RuntimeError):
+        push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now())
+    monkeypatch.setattr(writes, "queue_push", real)
+    assert push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now()) == 2
+    assert [p.dedup for p in Push.objects.order_by("pk")] == [
+        f"assessment:{content.content_id}", f"action:1:{content.content_id}", f"action:2:{content.content_id}"]
