@@ -140,7 +140,6 @@ def test_it_bounds_expire_claims_step(make_item: Callable[..., Item], analyst: U
     assert_bounded("expire_claims_step", make_due)
 
 
-@per_row("12 queries per item, in a transaction each: lock, capture, media, assessment, save, audit")
 def test_it_bounds_inherit_known_step(make_item: Callable[..., Item], make_media: Callable[..., Any],
                                       settings: Any) -> None:
     from hotline.evidence.models import Capture
