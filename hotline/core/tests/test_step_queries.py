@@ -185,7 +185,6 @@ def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseCon
     assert_bounded("notice_step", make_due, limit=1)
 
 
-@per_row("5 queries per takedown: a claim UPDATE, then a transaction to lock and save it")
 def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
     from hotline.takedown.models import Takedown
 
