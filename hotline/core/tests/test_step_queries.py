@@ -156,8 +156,13 @@ def test_it_bounds_inherit_known_step(make_item: Callable[..., Item], make_media
     assert_bounded("inherit_known_step", make_due)
 
 
-@per_row("16 queries per item, in a transaction each: lock, trace, decision, audit")
 def test_it_bounds_routing_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
+    """Domestic items with a national police contact: a decision, a referral with its hold and their events each."""
+    from hotline.partners.models import PoliceContact
+
+    PoliceContact.objects.create(name="Federal police", country="BE", kind=PoliceContact.Kind.NATIONAL,
+                                 email="police@police.example")
+
     def make_due(n: int) -> None:
         for item in _items(make_item, n):
             _trace(item, contact)
