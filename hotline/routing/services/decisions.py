@@ -266,6 +266,15 @@ def mark_notice_taken(decision: Decision, *, now: datetime) -> None:
     decision.notice_due_at = None
 
 
+def mark_notices_taken(decisions: list[Decision], *, now: datetime) -> None:
+    """``mark_notice_taken`` for a batch of decisions the caller has locked with their notices due: one UPDATE."""
+    for decision in decisions:
+        if decision.notice_due_at is None:
+            raise RoutingError(f"decision {decision.pk} has no notice due")
+        decision.notice_due_at, decision.inputs = None, {**decision.inputs, "notice_taken_at": now.isoformat()}
+    Decision.objects.bulk_update(decisions, ["notice_due_at", "inputs"])
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
