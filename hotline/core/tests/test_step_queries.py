@@ -190,6 +190,23 @@ def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseCon
     assert_bounded("notice_step", make_due, limit=1)
 
 
+def test_it_bounds_notice_step_taking_decisions(make_item: Callable[..., Item], contact: AbuseContact,
+                                               settings: Any) -> None:
+    """N due decisions, then 2N: their takedowns opened and their items put into the contact's batch set-wise
+    (``limit=0``: nothing is sent, the sending has its own test above)."""
+    from hotline.routing.models import Decision, Route
+
+    settings.HOTLINE_TAKEDOWN_BATCH_MINUTES = 60
+
+    def make_due(n: int) -> None:
+        now = timezone.now()
+        for item in _items(make_item, n):
+            Decision.objects.create(item=item, trace=_trace(item, contact), decided_at=now, route=Route.DOMESTIC,
+                                    notice_due_at=now, inputs={"abuse_contact_id": contact.pk})
+
+    assert_bounded("notice_step", make_due, limit=0)
+
+
 def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
     from hotline.takedown.models import Takedown
 

@@ -100,8 +100,13 @@ def _take(decisions: list[Decision], now: datetime) -> list[Takedown]:
             notify.append((takedown, contact, trace, decision))
     Takedown.objects.bulk_update(moved, ["contact", "provider", "decision"])
     record_many(SYSTEM, changes, now=now)
+    by_contact: dict[int, list[tuple[Takedown, Trace | None, datetime | None]]] = {}
+    contacts = {}
     for takedown, contact, trace, decision in notify:
-        add_to_batch(takedown, contact, kind=NoticeKind.FIRST, now=now, trace=trace, ready_at=decision.notice_due_at)
+        contacts[contact.pk] = contact
+        by_contact.setdefault(contact.pk, []).append((takedown, trace, decision.notice_due_at))
+    for pk, entries in by_contact.items():
+        add_many_to_batch(entries, contacts[pk], kind=NoticeKind.FIRST, now=now)
     mark_notices_taken(decisions, now=now)
     return [opened.get(d.item_id) or existing[d.item_id] for d in decisions]
 
@@ -128,15 +133,40 @@ def add_to_batch(takedown: Takedown, contact: AbuseContact, *, kind: str, now: d
     if waiting.exists():
         return None
     notice = _open_batch(contact, kind, role, takedown, now, ready_at or now)
-    trace = trace or latest_located_trace(takedown.item_id)
-    address = (trace.addresses[0].get("ip", "") if trace is not None and trace.addresses else "") or ""
-    NoticeItem.objects.create(
-        notice=notice, item_id=takedown.item_id, takedown=takedown, trace=trace, url=takedown.item.canonical_url,
-        ip=str(address)[:45], traced_at=trace.traced_at if trace is not None else None, added_at=now)
+    _line(notice, takedown, trace or latest_located_trace(takedown.item_id), now).save(force_insert=True)
     if notice.lines.count() >= MAX_NOTICE_ITEMS:
         move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED, now=now,
                     strict=False)
     return notice
+
+
+def add_many_to_batch(entries: list[tuple[Takedown, Trace | None, datetime | None]], contact: AbuseContact, *,
+                      kind: str, now: datetime, role: str = "") -> int:
+    """``add_to_batch`` for several items (each with its trace and ``ready_at``) to one contact: one query for
+    the items already waiting, one batch opened (another when it fills up), the lines created at once.
+    Returns how many items were added. Must run inside the caller's transaction."""
+    waiting = set(NoticeItem.objects.filter(
+        item_id__in=[t.item_id for t, _, _ in entries], notice__contact=contact, notice__role=role,
+        notice__state__in=OUTBOX_STATES, dropped_at__isnull=True).values_list("item_id", flat=True))
+    todo = [entry for entry in entries if entry[0].item_id not in waiting]
+    added = len(todo)
+    while todo:
+        first, _, ready_at = todo[0]
+        notice = _open_batch(contact, kind, role, first, now, ready_at or now)
+        room = max(1, MAX_NOTICE_ITEMS - notice.lines.count())
+        chunk, todo = todo[:room], todo[room:]
+        NoticeItem.objects.bulk_create([_line(notice, takedown, trace, now) for takedown, trace, _ in chunk])
+        if len(chunk) >= room:
+            move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED,
+                        now=now, strict=False)
+    return added
+
+
+def _line(notice: Notice, takedown: Takedown, trace: Trace | None, now: datetime) -> NoticeItem:
+    address = (trace.addresses[0].get("ip", "") if trace is not None and trace.addresses else "") or ""
+    return NoticeItem(
+        notice=notice, item_id=takedown.item_id, takedown=takedown, trace=trace, url=takedown.item.canonical_url,
+        ip=str(address)[:45], traced_at=trace.traced_at if trace is not None else None, added_at=now)
 
 
 def batch_window(policy: ContactPolicy | None) -> timedelta:
