@@ -76,8 +76,7 @@ def claim_notice(now: datetime) -> Notice | None:
         if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
             record(SYSTEM, actions.NOTICE_LEASE_EXPIRED, notice, now=now,
                    after={"notice": notice.reference, "attempt": notice.attempts + 1})
-    notice.refresh_from_db()
-    return notice
+    return Notice.objects.select_related("contact").get(pk=notice.pk)  # as claimed, with its contact (one read)
 
 
 # ------------------------------------------------------------------ 2.-4. deliver
