@@ -208,7 +208,12 @@ def test_it_bounds_notice_step_taking_decisions(make_item: Callable[..., Item], 
 
 
 def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
-    from hotline.takedown.models import Takedown
+    """Both rungs of the default ladder due: an escalation notice to the provider's upstream, then the flags."""
+    from hotline.takedown.models import EscalationContact, EscalationRole, Takedown
+
+    upstream = AbuseContact.objects.create(provider=contact.provider, name="Transit AS", email="abuse@transit.example",
+                                           channel="email", language="en", repeat_hours=24)
+    EscalationContact.objects.create(role=EscalationRole.UPSTREAM, provider=contact.provider, contact=upstream)
 
     def make_due(n: int) -> None:
         now = timezone.now()
@@ -216,7 +221,8 @@ def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: Abus
         for item in _items(make_item, n):
             Takedown.objects.create(item=item, contact=contact, provider=contact.provider, opened_at=now,
                                     state_changed_at=now, reported_at=now, first_notice_at=now - 9 * day,
-                                    last_notice_at=now - day, next_escalation_at=now - timedelta(seconds=1))
+                                    last_notice_at=now - day, next_escalation_at=now - timedelta(seconds=1),
+                                    repeats=2)
 
     assert_bounded("escalation_step", make_due)
 

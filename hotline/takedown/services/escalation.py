@@ -23,8 +23,8 @@ from hotline.takedown.models import (
     Takedown,
     TakedownState,
 )
-from hotline.takedown.services.notices import add_to_batch
-from hotline.tracing.models import AbuseContact
+from hotline.takedown.services.notices import add_many_to_batch, latest_located_traces
+from hotline.tracing.models import AbuseContact, Trace
 
 
 def escalate_due(*, now: datetime, limit: int = 200) -> bool:
@@ -54,8 +54,10 @@ def _climb(takedowns: list[Takedown], now: datetime) -> dict[int, list[int]]:
     contacts = _Contacts.of(takedowns, {role for rung in rungs for role in rung.notify})
     applied: dict[int, list[int]] = {}
     changes: list[Change] = []
+    notify: list[tuple[Takedown, AbuseContact, str]] = []
     for takedown in takedowns:
-        applied[takedown.pk] = _climb_one(takedown, rungs, contacts, changes, now)
+        applied[takedown.pk] = _climb_one(takedown, rungs, contacts, changes, notify, now)
+    _notify(notify, now)
     Takedown.objects.bulk_update(takedowns, ["escalation_rung", "next_escalation_at", "police_flagged_at",
                                              "managers_flagged_at"])
     record_many(SYSTEM, changes, now=now)
@@ -63,7 +65,7 @@ def _climb(takedowns: list[Takedown], now: datetime) -> dict[int, list[int]]:
 
 
 def _climb_one(takedown: Takedown, rungs: list[Rung], contacts: _Contacts, changes: list[Change],
-               now: datetime) -> list[int]:
+               notify: list[tuple[Takedown, AbuseContact, str]], now: datetime) -> list[int]:
     if takedown.first_notice_at is None or takedown.state == TakedownState.REMOVED:
         takedown.next_escalation_at = None
         return []
@@ -76,7 +78,7 @@ def _climb_one(takedown: Takedown, rungs: list[Rung], contacts: _Contacts, chang
         due = rung_due_at(takedown, rung, now)
         if due is None or due > now:
             break
-        changes.append(_apply(takedown, rung, takedown.escalation_rung, contacts, now))
+        changes.append(_apply(takedown, rung, takedown.escalation_rung, contacts, notify, now))
         applied.append(takedown.escalation_rung)
         takedown.escalation_rung += 1
     upcoming = rungs[takedown.escalation_rung] if takedown.escalation_rung < len(rungs) else None
@@ -93,14 +95,15 @@ def rung_due_at(takedown: Takedown, rung: Rung, now: datetime) -> datetime | Non
     return now if takedown.repeats >= (rung.after_repeats or 0) else None
 
 
-def _apply(takedown: Takedown, rung: Rung, number: int, contacts: _Contacts, now: datetime) -> Change:
+def _apply(takedown: Takedown, rung: Rung, number: int, contacts: _Contacts,
+           notify: list[tuple[Takedown, AbuseContact, str]], now: datetime) -> Change:
     notified, missing = [], []
     for role in rung.notify:
         contact = contacts.get(takedown, role)
         if contact is None:
             missing.append(role)
             continue
-        add_to_batch(takedown, contact, kind=NoticeKind.ESCALATION, role=role, now=now)
+        notify.append((takedown, contact, role))
         notified.append(role)
     if "police" in rung.flag and takedown.police_flagged_at is None:
         takedown.police_flagged_at = now
@@ -109,6 +112,18 @@ def _apply(takedown: Takedown, rung: Rung, number: int, contacts: _Contacts, now
     return Change(actions.ESCALATED, takedown.item, after={
         "rung": number, "notified": notified, "no_contact_for": missing, "flagged": list(rung.flag),
         "repeats": takedown.repeats})
+
+
+def _notify(notify: list[tuple[Takedown, AbuseContact, str]], now: datetime) -> None:
+    """Each item into the escalation batch of each contact to notify, per contact and role at once."""
+    traces = latest_located_traces(sorted({takedown.item_id for takedown, _, _ in notify})) if notify else {}
+    groups: dict[tuple[int, str], tuple[AbuseContact, list[tuple[Takedown, Trace | None, datetime | None]]]] = {}
+    for takedown, contact, role in notify:
+        entries = groups.setdefault((contact.pk, role), (contact, []))[1]
+        if all(t.pk != takedown.pk for t, _, _ in entries):
+            entries.append((takedown, traces[takedown.item_id], None))
+    for (_, role), (contact, entries) in groups.items():
+        add_many_to_batch(entries, contact, kind=NoticeKind.ESCALATION, role=role, now=now)
 
 
 def escalation_contact(takedown: Takedown, role: str) -> AbuseContact | None:

@@ -197,6 +197,17 @@ def _open_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown,
         return Notice.objects.open_batch(contact.pk, kind, role).get()
 
 
+def latest_located_traces(item_ids: list[int]) -> dict[int, Trace | None]:
+    """``latest_located_trace`` for several items: two queries whatever their number."""
+    found: dict[int, Trace | None] = {}
+    for trace in Trace.objects.filter(item_id__in=item_ids, outcome="ok").order_by("item_id", "-traced_at", "-pk"):
+        found.setdefault(trace.item_id, trace)
+    rest = [pk for pk in item_ids if pk not in found]
+    for trace in Trace.objects.filter(item_id__in=rest).order_by("item_id", "-traced_at", "-pk") if rest else []:
+        found.setdefault(trace.item_id, trace)
+    return {pk: found.get(pk) for pk in item_ids}
+
+
 def latest_located_trace(item_id: int) -> Trace | None:
     """The newest trace that found an address (a failed re-trace must not blank the notice's IP)."""
     return Trace.objects.filter(item_id=item_id, outcome="ok").order_by("-traced_at", "-pk").first() or \
