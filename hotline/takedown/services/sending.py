@@ -41,8 +41,8 @@ from hotline.takedown.models import (
     move_notice,
 )
 from hotline.takedown.render import language_of, live_lines, render_notice
-from hotline.takedown.services.notices import add_to_batch, batch_window, latest_located_trace
-from hotline.tracing.models import TraceOutcome
+from hotline.takedown.services.notices import add_many_to_batch, batch_window, latest_located_traces
+from hotline.tracing.models import AbuseContact, Trace, TraceOutcome
 from hotline.tracing.services import trace_item
 
 log = logging.getLogger("hotline.takedown")
@@ -220,23 +220,26 @@ def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
 
 def queue_repeats(*, now: datetime, limit: int = 500) -> int:
     """Put every takedown whose repeat is due into its contact's repeat batch, claiming them in one
-    transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers)."""
+    transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers). The
+    items go into their batches per contact and kind at once, their latest located traces read in one go."""
     with transaction.atomic():
         due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
         takedowns = list(claim.skip_locked(due, of=("self",)).select_related("item", "contact")[:limit])
         Takedown.objects.filter(pk__in=[t.pk for t in takedowns]).update(next_notice_at=None)
-        return sum(_queue_repeat(takedown, now) for takedown in takedowns)
-
-
-def _queue_repeat(takedown: Takedown, now: datetime) -> int:
-    due = takedown.next_notice_at
-    if takedown.state == TakedownState.REMOVAL_PENDING:
         # a removal is being confirmed: ask again only if the content turns out to be there after all
-        Takedown.objects.filter(pk=takedown.pk).update(next_notice_at=now + conf.miss_interval() + timedelta(minutes=1))
-        return 0
-    if takedown.state not in NOTICE_STATES or takedown.contact is None:
-        return 0
-    kind = NoticeKind.FIRST if takedown.first_notice_at is None else NoticeKind.REPEAT
-    notice = add_to_batch(takedown, takedown.contact, kind=kind, now=now, ready_at=due,
-                          trace=latest_located_trace(takedown.item_id))
-    return 1 if notice is not None else 0
+        Takedown.objects.filter(pk__in=[t.pk for t in takedowns if t.state == TakedownState.REMOVAL_PENDING]).update(
+            next_notice_at=now + conf.miss_interval() + timedelta(minutes=1))
+        return _queue_repeats([t for t in takedowns if t.state in NOTICE_STATES], now)
+
+
+def _queue_repeats(takedowns: list[Takedown], now: datetime) -> int:
+    traces = latest_located_traces([t.item_id for t in takedowns]) if takedowns else {}
+    groups: dict[tuple[int, str], tuple[AbuseContact, list[tuple[Takedown, Trace | None, datetime | None]]]] = {}
+    for takedown in takedowns:
+        if takedown.contact is None:
+            continue
+        kind = NoticeKind.FIRST if takedown.first_notice_at is None else NoticeKind.REPEAT
+        groups.setdefault((takedown.contact.pk, kind), (takedown.contact, []))[1].append(
+            (takedown, traces[takedown.item_id], takedown.next_notice_at))
+    return sum(add_many_to_batch(entries, contact, kind=kind, now=now)
+               for (_, kind), (contact, entries) in groups.items())
