@@ -207,6 +207,24 @@ def test_it_bounds_notice_step_taking_decisions(make_item: Callable[..., Item], 
     assert_bounded("notice_step", make_due, limit=0)
 
 
+def test_it_bounds_notice_step_queueing_repeats(make_item: Callable[..., Item], contact: AbuseContact,
+                                                settings: Any) -> None:
+    """N takedowns whose repeat is due, then 2N: into the contact's repeat batch set-wise (nothing sent)."""
+    from hotline.takedown.models import Takedown
+
+    settings.HOTLINE_TAKEDOWN_BATCH_MINUTES = 60
+
+    def make_due(n: int) -> None:
+        now = timezone.now()
+        for item in _items(make_item, n):
+            _trace(item, contact)
+            Takedown.objects.create(item=item, contact=contact, provider=contact.provider, opened_at=now,
+                                    state_changed_at=now, reported_at=now, first_notice_at=now - timedelta(days=1),
+                                    last_notice_at=now - timedelta(days=1), next_notice_at=now - timedelta(seconds=1))
+
+    assert_bounded("notice_step", make_due, limit=0)
+
+
 def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
     """Both rungs of the default ladder due: an escalation notice to the provider's upstream, then the flags."""
     from hotline.takedown.models import EscalationContact, EscalationRole, Takedown
