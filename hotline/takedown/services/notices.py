@@ -100,15 +100,18 @@ def _take(decisions: list[Decision], now: datetime) -> list[Takedown]:
             notify.append((takedown, contact, trace, decision))
     Takedown.objects.bulk_update(moved, ["contact", "provider", "decision"])
     record_many(SYSTEM, changes, now=now)
-    by_contact: dict[int, list[tuple[Takedown, Trace | None, datetime | None]]] = {}
-    contacts = {}
-    for takedown, contact, trace, decision in notify:
-        contacts[contact.pk] = contact
-        by_contact.setdefault(contact.pk, []).append((takedown, trace, decision.notice_due_at))
-    for pk, entries in by_contact.items():
-        add_many_to_batch(entries, contacts[pk], kind=NoticeKind.FIRST, now=now)
+    _first_notices(notify, now)
     mark_notices_taken(decisions, now=now)
     return [opened.get(d.item_id) or existing[d.item_id] for d in decisions]
+
+
+def _first_notices(notify: list[tuple[Takedown, AbuseContact, Trace | None, Decision]], now: datetime) -> None:
+    """Each item into its contact's first-notice batch, per contact at once."""
+    groups: dict[int, tuple[AbuseContact, list[tuple[Takedown, Trace | None, datetime | None]]]] = {}
+    for takedown, contact, trace, decision in notify:
+        groups.setdefault(contact.pk, (contact, []))[1].append((takedown, trace, decision.notice_due_at))
+    for contact, entries in groups.values():
+        add_many_to_batch(entries, contact, kind=NoticeKind.FIRST, now=now)
 
 
 def _new_takedown(decision: Decision, trace: Trace | None, now: datetime) -> Takedown:
