@@ -461,14 +461,18 @@ def inherit_known(*, now: datetime, limit: int = 50) -> bool:
     assessed by inheritance, without an analyst viewing it (``HOTLINE_AUTO_ASSESS_KNOWN``; the worker step
     is ``steps.inherit_known_step``). Returns whether it found work.
 
-    One transaction for the batch, a bounded number of queries: the items locked (skipped when another
-    worker holds them), their newest captures and known media read once, then one write per table."""
+    One transaction for the batch, a bounded number of queries: the due items read, then locked (skipped
+    when another worker holds them; re-checked), their newest captures and known media read once, then one
+    write per table."""
     if not settings.HOTLINE_AUTO_ASSESS_KNOWN:
         return False
     known_capture = Capture.objects.filter(item=OuterRef("pk"), known_verdict__in=ILLEGAL_VERDICTS)
+    due = Item.objects.filter(Exists(known_capture), status=ItemStatus.CAPTURED, claimed_by__isnull=True)
+    ids = list(due.order_by("pk").values_list("pk", flat=True)[:limit])
+    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
+        return False
     with transaction.atomic():
-        items = list(skip_locked(Item.objects.filter(Exists(known_capture), status=ItemStatus.CAPTURED,
-                                                     claimed_by__isnull=True).order_by("pk"))[:limit])
+        items = list(skip_locked(due.filter(pk__in=ids).order_by("pk")))
         newest = _newest_captures([item.pk for item in items])
         inheriting = [(item, newest[item.pk]) for item in items
                       if item.pk in newest and newest[item.pk].known_verdict in ILLEGAL_VERDICTS]

@@ -34,11 +34,15 @@ def escalate_due(*, now: datetime, limit: int = 200) -> bool:
     One transaction for the batch: the takedowns are locked (skipped when another worker holds them), their
     escalation contacts read in one query, then saved and audited set-wise. A crash rolls the whole batch
     back, so a rung is neither lost nor applied twice."""
+    due = Takedown.objects.escalation_due(now)
+    ids = list(due.order_by("next_escalation_at", "pk").values_list("pk", flat=True)[:limit])
+    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
+        return False
     with transaction.atomic():
-        takedowns = list(skip_locked(Takedown.objects.escalation_due(now).select_related("item", "provider")
-                                     .order_by("next_escalation_at", "pk"), of=("self",))[:limit])
+        takedowns = list(skip_locked(due.filter(pk__in=ids).select_related("item", "provider")
+                                     .order_by("next_escalation_at", "pk"), of=("self",)))
         _climb(takedowns, now)
-    return bool(takedowns)
+    return True
 
 
 @transaction.atomic

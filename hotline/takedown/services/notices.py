@@ -50,9 +50,12 @@ def take_due_decisions(*, now: datetime, limit: int = 200) -> int:
     """Open (or update) a takedown for every decision whose notice may now go out, in one transaction: the
     decisions locked (skipped when another worker holds them), their takedowns read at once, new takedowns
     created and audited set-wise, each item put into its contact's batch. Returns how many."""
+    due = Decision.objects.notice_due(now).order_by("notice_due_at", "pk")
+    ids = list(due.values_list("pk", flat=True)[:limit])
+    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
+        return 0
     with transaction.atomic():
-        due = Decision.objects.notice_due(now).order_by("notice_due_at", "pk")
-        return len(_take(list(skip_locked(_with_trace(due), of=("self",))[:limit]), now))
+        return len(_take(list(skip_locked(_with_trace(due.filter(pk__in=ids)), of=("self",))), now))
 
 
 @transaction.atomic
