@@ -29,8 +29,9 @@ def live_lines(notice: Notice) -> list[NoticeItem]:
                 .order_by("item_id"))
 
 
-def render_notice(notice: Notice) -> OutboundMessage:
-    lines = live_lines(notice)
+def render_notice(notice: Notice, lines: list[NoticeItem] | None = None) -> OutboundMessage:
+    """The message for ``notice`` with its live ``lines`` (read here when not given)."""
+    lines = live_lines(notice) if lines is None else lines
     context = _context(notice, lines)
     folders = _template_folders(notice)
     subject = select_template([f"takedown/notices/{f}/subject.txt" for f in folders]).render(context)

@@ -7,7 +7,8 @@ from django.db.models import QuerySet
 
 from hotline.assessment import actions
 from hotline.assessment.models import MediaAssessment
-from hotline.audit.services import record
+from hotline.audit.services import Change, record_many
+from hotline.evidence.models import Media
 from hotline.hashes.services.trust import Withdrawal, register_withdrawal_hook
 from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus
 
@@ -29,21 +30,30 @@ def preview(item_ids: frozenset[int], media_ids: frozenset[int]) -> dict[str, in
 
 def apply(withdrawal: Withdrawal) -> dict[str, int]:
     """Each item assessed on a withdrawn verdict goes to the review queue (a second analyst decides);
-    items not assessed yet simply stay in the queue, now without the inherited verdict."""
+    items not assessed yet simply stay in the queue, now without the inherited verdict. The items are
+    locked, moved and audited set-wise, their files read in one query."""
     counts = preview(withdrawal.item_ids, withdrawal.media_ids)
     relied = relied_items(withdrawal.item_ids, withdrawal.media_ids)
-    for item in relied.select_for_update().filter(status__in=REOPENABLE).order_by("pk"):
+    items = list(relied.select_for_update().filter(status__in=REOPENABLE).order_by("pk"))
+    media = _media_of([item.pk for item in items])
+    changes, fields = [], set()
+    for item in items:
         before = {"status": item.status, "verdict": item.verdict}
-        fields = item.transition(ItemStatus.IN_REVIEW, now=withdrawal.now)
-        item.save(update_fields=fields)
-        record(withdrawal.actor, actions.ITEM_REVIEW_REQUESTED, item, before=before, now=withdrawal.now,
-               after={"status": item.status, "reason": withdrawal.reason, "withdrawal": withdrawal.kind,
-                      "media": sorted(withdrawal.media_ids & _media_of(item))})
+        fields.update(item.transition(ItemStatus.IN_REVIEW, now=withdrawal.now))
+        changes.append(Change(actions.ITEM_REVIEW_REQUESTED, item, before, {
+            "status": item.status, "reason": withdrawal.reason, "withdrawal": withdrawal.kind,
+            "media": sorted(withdrawal.media_ids & media.get(item.pk, frozenset()))}))
+    if items:
+        Item.objects.bulk_update(items, sorted(fields))
+    record_many(withdrawal.actor, changes, now=withdrawal.now)
     return counts
 
 
-def _media_of(item: Item) -> frozenset[int]:
-    return frozenset(item.media.values_list("pk", flat=True))
+def _media_of(item_ids: list[int]) -> dict[int, frozenset[int]]:
+    found: dict[int, set[int]] = {}
+    for item_id, pk in Media.objects.filter(item__in=item_ids).values_list("item_id", "pk"):
+        found.setdefault(item_id, set()).add(pk)
+    return {item_id: frozenset(pks) for item_id, pks in found.items()}
 
 
 def register() -> None:

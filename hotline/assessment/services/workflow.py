@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
@@ -256,9 +256,12 @@ def _item_level_errors(data: AssessmentData) -> dict[str, str]:
 
 
 def _store_rows(assessment: Assessment, rows: Sequence[MediaData]) -> None:
-    MediaAssessment.objects.bulk_create([
-        MediaAssessment(assessment=assessment, media_id=r.media_id, inherited=bool(r.inherited_from),
-                        inherited_from=r.inherited_from[:300], **r.codes()) for r in rows])
+    MediaAssessment.objects.bulk_create(_media_rows(assessment, rows))
+
+
+def _media_rows(assessment: Assessment, rows: Sequence[MediaData]) -> list[MediaAssessment]:
+    return [MediaAssessment(assessment=assessment, media_id=r.media_id, inherited=bool(r.inherited_from),
+                            inherited_from=r.inherited_from[:300], **r.codes()) for r in rows]
 
 
 def _media_verdicts(rows: Sequence[MediaData]) -> dict[int, str] | None:
@@ -456,31 +459,54 @@ def expire_claims(*, now: datetime, limit: int = 100) -> bool:
 def inherit_known(*, now: datetime, limit: int = 50) -> bool:
     """An item whose captured media are all known illegal content (exact matches in trusted banks) is
     assessed by inheritance, without an analyst viewing it (``HOTLINE_AUTO_ASSESS_KNOWN``; the worker step
-    is ``steps.inherit_known_step``). Returns whether it found work."""
+    is ``steps.inherit_known_step``). Returns whether it found work.
+
+    One transaction for the batch, a bounded number of queries: the due items read, then locked (skipped
+    when another worker holds them; re-checked), their newest captures and known media read once, then one
+    write per table."""
     if not settings.HOTLINE_AUTO_ASSESS_KNOWN:
         return False
-    ids = list(Item.objects.filter(status=ItemStatus.CAPTURED, captures__known_verdict__in=ILLEGAL_VERDICTS,
-                                   claimed_by__isnull=True).values_list("pk", flat=True).distinct()[:limit])
-    for pk in ids:
-        _inherit_one(pk, now)
-    return bool(ids)
+    known_capture = Capture.objects.filter(item=OuterRef("pk"), known_verdict__in=ILLEGAL_VERDICTS)
+    due = Item.objects.filter(Exists(known_capture), status=ItemStatus.CAPTURED, claimed_by__isnull=True)
+    ids = list(due.order_by("pk").values_list("pk", flat=True)[:limit])
+    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
+        return False
+    with transaction.atomic():
+        items = list(skip_locked(due.filter(pk__in=ids).order_by("pk")))
+        newest = _newest_captures([item.pk for item in items])
+        inheriting = [(item, newest[item.pk]) for item in items
+                      if item.pk in newest and newest[item.pk].known_verdict in ILLEGAL_VERDICTS]
+        _inherit(inheriting, now)
+    return bool(items)
 
 
-@transaction.atomic
-def _inherit_one(pk: int, now: datetime) -> None:
-    item = Item.objects.select_for_update().get(pk=pk)
-    capture = item.captures.order_by("-started_at", "-pk").first()
-    if item.status != ItemStatus.CAPTURED or capture is None or capture.known_verdict not in ILLEGAL_VERDICTS:
-        return
-    known = list(capture.media.filter(is_bad=False).exclude(inherited_verdict="").order_by("pk"))
-    sources = sorted({m.inherited_from for m in known})
-    assessment = Assessment.objects.create(item=item, analyst=None, inherited=True, created_at=now,
-                                           kind=Kind.INITIAL, is_final=True, verdict=capture.known_verdict,
-                                           notes="Inherited from known content: " + "; ".join(sources)[:900])
-    _store_rows(assessment, [_known(m) for m in known])
-    before = {"status": item.status, "verdict": item.verdict}
-    fields = item.transition(ItemStatus.ASSESSED, now=now)
-    item.verdict = capture.known_verdict
-    item.save(update_fields=[*fields, "verdict"])
-    record(SYSTEM, actions.ITEM_ASSESSED_BY_INHERITANCE, item, before=before, now=now,
-           after={"status": item.status, "verdict": item.verdict, "capture": capture.pk, "sources": sources})
+def _newest_captures(item_ids: list[int]) -> dict[int, Capture]:
+    newest: dict[int, Capture] = {}
+    for capture in Capture.objects.filter(item__in=item_ids).order_by("item", "-started_at", "-pk"):
+        newest.setdefault(capture.item_id, capture)
+    return newest
+
+
+def _inherit(inheriting: list[tuple[Item, Capture]], now: datetime) -> None:
+    known: dict[int, list[Media]] = {capture.pk: [] for _, capture in inheriting}
+    for media in Media.objects.filter(capture__in=list(known), is_bad=False).exclude(
+            inherited_verdict="").order_by("pk"):
+        known[media.capture_id].append(media)
+    sources = {capture.pk: sorted({m.inherited_from for m in known[capture.pk]}) for _, capture in inheriting}
+    assessments = Assessment.objects.bulk_create([
+        Assessment(item=item, analyst=None, inherited=True, created_at=now, kind=Kind.INITIAL, is_final=True,
+                   verdict=capture.known_verdict,
+                   notes="Inherited from known content: " + "; ".join(sources[capture.pk])[:900])
+        for item, capture in inheriting])
+    MediaAssessment.objects.bulk_create([
+        row for assessment, (_, capture) in zip(assessments, inheriting, strict=True)
+        for row in _media_rows(assessment, [_known(m) for m in known[capture.pk]])])
+    changes, fields = [], {"verdict"}
+    for item, capture in inheriting:
+        before = {"status": item.status, "verdict": item.verdict}
+        fields.update(item.transition(ItemStatus.ASSESSED, now=now))
+        item.verdict = capture.known_verdict
+        changes.append(Change(actions.ITEM_ASSESSED_BY_INHERITANCE, item, before, {
+            "status": item.status, "verdict": item.verdict, "capture": capture.pk, "sources": sources[capture.pk]}))
+    Item.objects.bulk_update([item for item, _ in inheriting], sorted(fields))
+    record_many(SYSTEM, changes, now=now)

@@ -140,7 +140,6 @@ def test_it_bounds_expire_claims_step(make_item: Callable[..., Item], analyst: U
     assert_bounded("expire_claims_step", make_due)
 
 
-@per_row("12 queries per item, in a transaction each: lock, capture, media, assessment, save, audit")
 def test_it_bounds_inherit_known_step(make_item: Callable[..., Item], make_media: Callable[..., Any],
                                       settings: Any) -> None:
     from hotline.evidence.models import Capture
@@ -157,8 +156,13 @@ def test_it_bounds_inherit_known_step(make_item: Callable[..., Item], make_media
     assert_bounded("inherit_known_step", make_due)
 
 
-@per_row("16 queries per item, in a transaction each: lock, trace, decision, audit")
 def test_it_bounds_routing_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
+    """Domestic items with a national police contact: a decision, a referral with its hold and their events each."""
+    from hotline.partners.models import PoliceContact
+
+    PoliceContact.objects.create(name="Federal police", country="BE", kind=PoliceContact.Kind.NATIONAL,
+                                 email="police@police.example")
+
     def make_due(n: int) -> None:
         for item in _items(make_item, n):
             _trace(item, contact)
@@ -186,9 +190,48 @@ def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseCon
     assert_bounded("notice_step", make_due, limit=1)
 
 
-@per_row("5 queries per takedown: a claim UPDATE, then a transaction to lock and save it")
-def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
+def test_it_bounds_notice_step_taking_decisions(make_item: Callable[..., Item], contact: AbuseContact,
+                                               settings: Any) -> None:
+    """N due decisions, then 2N: their takedowns opened and their items put into the contact's batch set-wise
+    (``limit=0``: nothing is sent, the sending has its own test above)."""
+    from hotline.routing.models import Decision, Route
+
+    settings.HOTLINE_TAKEDOWN_BATCH_MINUTES = 60
+
+    def make_due(n: int) -> None:
+        now = timezone.now()
+        for item in _items(make_item, n):
+            Decision.objects.create(item=item, trace=_trace(item, contact), decided_at=now, route=Route.DOMESTIC,
+                                    notice_due_at=now, inputs={"abuse_contact_id": contact.pk})
+
+    assert_bounded("notice_step", make_due, limit=0)
+
+
+def test_it_bounds_notice_step_queueing_repeats(make_item: Callable[..., Item], contact: AbuseContact,
+                                                settings: Any) -> None:
+    """N takedowns whose repeat is due, then 2N: into the contact's repeat batch set-wise (nothing sent)."""
     from hotline.takedown.models import Takedown
+
+    settings.HOTLINE_TAKEDOWN_BATCH_MINUTES = 60
+
+    def make_due(n: int) -> None:
+        now = timezone.now()
+        for item in _items(make_item, n):
+            _trace(item, contact)
+            Takedown.objects.create(item=item, contact=contact, provider=contact.provider, opened_at=now,
+                                    state_changed_at=now, reported_at=now, first_notice_at=now - timedelta(days=1),
+                                    last_notice_at=now - timedelta(days=1), next_notice_at=now - timedelta(seconds=1))
+
+    assert_bounded("notice_step", make_due, limit=0)
+
+
+def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
+    """Both rungs of the default ladder due: an escalation notice to the provider's upstream, then the flags."""
+    from hotline.takedown.models import EscalationContact, EscalationRole, Takedown
+
+    upstream = AbuseContact.objects.create(provider=contact.provider, name="Transit AS", email="abuse@transit.example",
+                                           channel="email", language="en", repeat_hours=24)
+    EscalationContact.objects.create(role=EscalationRole.UPSTREAM, provider=contact.provider, contact=upstream)
 
     def make_due(n: int) -> None:
         now = timezone.now()
@@ -196,7 +239,8 @@ def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: Abus
         for item in _items(make_item, n):
             Takedown.objects.create(item=item, contact=contact, provider=contact.provider, opened_at=now,
                                     state_changed_at=now, reported_at=now, first_notice_at=now - 9 * day,
-                                    last_notice_at=now - day, next_escalation_at=now - timedelta(seconds=1))
+                                    last_notice_at=now - day, next_escalation_at=now - timedelta(seconds=1),
+                                    repeats=2)
 
     assert_bounded("escalation_step", make_due)
 

@@ -18,6 +18,7 @@ from hotline.routing.services.decisions import (
     home_country,
     items_to_route,
     mark_notice_taken,
+    mark_notices_taken,
     open_decisions_needing_analyst,
     police_contact,
     record_police_answer,
@@ -37,6 +38,7 @@ from hotline.routing.services.referrals import DeliveryError, deliver_due_referr
 __all__ = [
     "ILLEGAL", "OTHER_HARM", "ROUTED_VERDICTS", "DeliveryError", "Package", "Plan", "RoutingError", "decide",
     "deliver_due_referral", "download_item_package", "download_referral_package", "home_country", "item_package",
-    "items_to_route", "mark_notice_taken", "message_id", "open_decisions_needing_analyst", "police_contact",
+    "items_to_route", "mark_notice_taken", "mark_notices_taken", "message_id", "open_decisions_needing_analyst",
+    "police_contact",
     "record_police_answer", "refer_items", "referral_package", "route_due", "route_item", "summary",
 ]

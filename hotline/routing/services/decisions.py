@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from hotline.audit.services import SYSTEM, Actor, record
+from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
 from hotline.lib import claim
 from hotline.partners.models import PartnerHotline, PoliceContact
 from hotline.reports.models import Item, ItemStatus
@@ -68,6 +68,24 @@ def police_contact(kind: str) -> PoliceContact | None:
     return contacts.filter(country=home_country()).first() or contacts.first()
 
 
+class Directory:
+    """The police contacts and partner hotlines that routing looks up, each read once per batch of items."""
+
+    def __init__(self) -> None:
+        self._police: dict[str, PoliceContact | None] = {}
+        self._partners: dict[str, PartnerHotline | None] = {}
+
+    def police(self, kind: str) -> PoliceContact | None:
+        if kind not in self._police:
+            self._police[kind] = police_contact(kind)
+        return self._police[kind]
+
+    def partner(self, country: str) -> PartnerHotline | None:
+        if country not in self._partners:
+            self._partners[country] = PartnerHotline.objects.serving(country)
+        return self._partners[country]
+
+
 def _inputs(item: Item, trace: Trace | None) -> dict[str, Any]:
     return {
         "verdict": item.verdict, "home_country": home_country(),
@@ -83,11 +101,12 @@ def _inputs(item: Item, trace: Trace | None) -> dict[str, Any]:
     }
 
 
-def decide(item: Item, trace: Trace | None) -> Plan:
+def decide(item: Item, trace: Trace | None, directory: Directory | None = None) -> Plan:
     """The routing rules, as a pure function of the item's verdict, its trace and the directory."""
+    directory = directory or Directory()
     plan = Plan(route=Route.NONE, inputs=_inputs(item, trace))
     if item.verdict == OTHER_HARM:
-        return _other_harm(plan)
+        return _other_harm(plan, directory)
     if item.verdict not in ILLEGAL:
         plan.reasons.append("verdict is not illegal")
         return plan
@@ -97,26 +116,26 @@ def decide(item: Item, trace: Trace | None) -> Plan:
         return plan
     plan.needs_analyst = trace.country_disputed
     if trace.country == home_country():
-        return _domestic(plan)
-    return _abroad(plan, trace.country)
+        return _domestic(plan, directory)
+    return _abroad(plan, trace.country, directory)
 
 
-def _domestic(plan: Plan) -> Plan:
+def _domestic(plan: Plan, directory: Directory) -> Plan:
     plan.route, plan.notice, plan.hold = Route.DOMESTIC, True, True
-    plan.police = police_contact(PoliceContact.Kind.NATIONAL)
+    plan.police = directory.police(PoliceContact.Kind.NATIONAL)
     if plan.police is None:
         plan.needs_analyst = True
         plan.reasons.append("no national police contact in the directory")
     return plan
 
 
-def _abroad(plan: Plan, country: str) -> Plan:
-    plan.partner = PartnerHotline.objects.serving(country)
+def _abroad(plan: Plan, country: str, directory: Directory) -> Plan:
+    plan.partner = directory.partner(country)
     if plan.partner is not None:
         plan.route = Route.PARTNER
         return plan
     plan.route = Route.INTERNATIONAL_POLICE
-    plan.police = police_contact(PoliceContact.Kind.INTERNATIONAL)
+    plan.police = directory.police(PoliceContact.Kind.INTERNATIONAL)
     plan.direct_notice = plan.notice = bool(settings.HOTLINE_DIRECT_NOTICE_ABROAD)
     if plan.police is None:
         plan.needs_analyst = True
@@ -124,11 +143,11 @@ def _abroad(plan: Plan, country: str) -> Plan:
     return plan
 
 
-def _other_harm(plan: Plan) -> Plan:
+def _other_harm(plan: Plan, directory: Directory) -> Plan:
     plan.route = Route.OTHER_HARM
     mode = settings.HOTLINE_OTHER_HARM_ROUTE
     if mode in ("police", "police_and_notice"):
-        plan.police = police_contact(PoliceContact.Kind.NATIONAL)
+        plan.police = directory.police(PoliceContact.Kind.NATIONAL)
     plan.notice = mode in ("notice", "police_and_notice")
     return plan
 
@@ -141,30 +160,60 @@ def route_item(item: Item, *, trace: Trace | None, now: datetime, actor: Actor =
     starts the new route's actions: a forward to the partner hotline, a police referral with its hold.
     """
     locked = Item.objects.select_for_update().get(pk=item.pk)
-    plan = decide(locked, trace)
-    current = Decision.objects.current().filter(item=locked).first()
-    if current is not None and plan.same_as(current):
+    return route_items([(locked, trace)], now=now, actor=actor)[0]
+
+
+def route_items(pairs: list[tuple[Item, Trace | None]], *, now: datetime, actor: Actor = SYSTEM) -> list[Decision]:
+    """``route_item`` for a batch of locked items, each with its trace: the current decisions and the directory
+    read once, decisions, referrals and audit events written set-wise. Returns each item's decision, in order.
+    Must run inside the caller's transaction (which holds the items' locks)."""
+    directory = Directory()
+    currents = {d.item_id: d for d in Decision.objects.current().filter(item__in=[item for item, _ in pairs])}
+    kept: list[tuple[Decision, Trace | None]] = []
+    changed: list[tuple[Item, Trace | None, Plan, Decision | None]] = []
+    for item, trace in pairs:
+        plan, current = decide(item, trace, directory), currents.get(item.pk)
+        if current is not None and plan.same_as(current):
+            kept.append((current, trace))
+        else:
+            changed.append((item, trace, plan, current))
+    _retarget(kept)
+    superseded = [current for *_, current in changed if current is not None]
+    for current in superseded:
+        current.superseded_at = now
+    Decision.objects.bulk_update(superseded, ["superseded_at"])
+    made = Decision.objects.bulk_create([_new(item, plan, trace, current, now=now)
+                                         for item, trace, plan, current in changed])
+    started = [(item, decision, plan, trace) for (item, trace, plan, _), decision in zip(changed, made, strict=True)]
+    record_many(actor, [_decided(item, decision, plan, current)
+                        for (item, _, plan, current), decision in zip(changed, made, strict=True)], now=now)
+    _start_actions(started, actor=actor, now=now)
+    decisions = {current.item_id: current for current, _ in kept} | {decision.item_id: decision for decision in made}
+    return [decisions[item.pk] for item, _ in pairs]
+
+
+def _retarget(kept: list[tuple[Decision, Trace | None]]) -> None:
+    """A decision that stands follows the newest trace it was confirmed by."""
+    moved = []
+    for current, trace in kept:
         if trace is not None and current.trace_id != trace.pk:
             current.trace = trace
-            current.save(update_fields=["trace"])
-        return current
-    if current is not None:
-        current.superseded_at = now
-        current.save(update_fields=["superseded_at"])
-    decision = _create(locked, plan, trace, current, now=now)
-    record(actor, actions.DECIDED, locked, now=now, after={
+            moved.append(current)
+    Decision.objects.bulk_update(moved, ["trace"])
+
+
+def _decided(item: Item, decision: Decision, plan: Plan, current: Decision | None) -> Change:
+    return Change(actions.DECIDED, item, after={
         "route": decision.route, "decision": decision.pk, "inputs": plan.inputs, "reasons": plan.reasons,
         "previous": current.route if current else None, "partner": plan.partner.code if plan.partner else None,
         "police": plan.police.pk if plan.police else None, "hold_until": _iso(decision.hold_until),
         "notice_due_at": _iso(decision.notice_due_at), "needs_analyst": decision.needs_analyst})
-    _start_actions(locked, decision, plan, trace, actor=actor, now=now)
-    return decision
 
 
-def _create(item: Item, plan: Plan, trace: Trace | None, previous: Decision | None, *, now: datetime) -> Decision:
+def _new(item: Item, plan: Plan, trace: Trace | None, previous: Decision | None, *, now: datetime) -> Decision:
     hold_until = _new_hold(plan, previous, now=now)
     notice_due = (hold_until or now) if plan.notice else None
-    return Decision.objects.create(
+    return Decision(
         item=item, trace=trace, decided_at=now, route=plan.route, inputs={**plan.inputs, "reasons": plan.reasons},
         partner=plan.partner, police=plan.police, direct_notice=plan.direct_notice, hold_until=hold_until,
         notice_due_at=notice_due, needs_analyst=plan.needs_analyst)
@@ -186,20 +235,25 @@ def _new_hold(plan: Plan, previous: Decision | None, *, now: datetime) -> dateti
     return now + timedelta(hours=hours) if hours > 0 else None  # 0 hours: no hold, the notice is due at once
 
 
-def _start_actions(item: Item, decision: Decision, plan: Plan, trace: Trace | None, *, actor: Actor,
-                   now: datetime) -> None:
-    if plan.partner is not None:
-        from hotline.partners.services import ExchangeError, forward_item
+def _start_actions(started: list[tuple[Item, Decision, Plan, Trace | None]], *, actor: Actor, now: datetime) -> None:
+    for item, decision, plan, trace in started:
+        if plan.partner is not None:
+            _forward(item, decision, plan.partner, trace, actor=actor, now=now)
+    _refer_each([(item, decision) for item, decision, plan, _ in started if plan.police is not None],
+                actor=actor, now=now)
 
-        try:
-            with transaction.atomic():
-                forward_item(item, plan.partner, trace=trace, actor=actor, now=now)
-        except ExchangeError as exc:
-            decision.needs_analyst = True
-            decision.inputs = {**decision.inputs, "reasons": [*decision.inputs.get("reasons", []), str(exc)]}
-            decision.save(update_fields=["needs_analyst", "inputs"])
-    if plan.police is not None:
-        refer_items([item], plan.police, actor=actor, now=now, hold_until=decision.hold_until)
+
+def _forward(item: Item, decision: Decision, partner: PartnerHotline, trace: Trace | None, *, actor: Actor,
+             now: datetime) -> None:
+    from hotline.partners.services import ExchangeError, forward_item
+
+    try:
+        with transaction.atomic():
+            forward_item(item, partner, trace=trace, actor=actor, now=now)
+    except ExchangeError as exc:
+        decision.needs_analyst = True
+        decision.inputs = {**decision.inputs, "reasons": [*decision.inputs.get("reasons", []), str(exc)]}
+        decision.save(update_fields=["needs_analyst", "inputs"])
 
 
 @transaction.atomic
@@ -210,6 +264,15 @@ def mark_notice_taken(decision: Decision, *, now: datetime) -> None:
     if taken != 1:
         raise RoutingError(f"decision {decision.pk} has no notice due")
     decision.notice_due_at = None
+
+
+def mark_notices_taken(decisions: list[Decision], *, now: datetime) -> None:
+    """``mark_notice_taken`` for a batch of decisions the caller has locked with their notices due: one UPDATE."""
+    for decision in decisions:
+        if decision.notice_due_at is None:
+            raise RoutingError(f"decision {decision.pk} has no notice due")
+        decision.notice_due_at, decision.inputs = None, {**decision.inputs, "notice_taken_at": now.isoformat()}
+    Decision.objects.bulk_update(decisions, ["notice_due_at", "inputs"])
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -233,24 +296,29 @@ def items_to_route() -> Any:
 
 
 def route_due(*, now: datetime | None = None, batch: int = 50) -> bool:
-    """Route up to ``batch`` items whose newest trace has not been decided on (``routing_step``).
-    Returns whether it found work. Without ``now`` each item is decided at the clock's time."""
-    found = False
-    for item_id, trace_id in list(items_to_route().values_list("pk", "latest_trace")[:batch]):
-        found = True
-        try:
-            _route_one(item_id, trace_id, now=now or timezone.now())
-        except IntegrityError:
-            continue  # another worker decided this item at the same moment; its decision stands
-    return found
+    """Route up to ``batch`` items whose newest trace has not been decided on (``routing_step``), in one
+    transaction: the items locked (skipped when another worker holds them), their traces read at once.
+    Returns whether it found work. Without ``now`` the batch is decided at the clock's time."""
+    due = dict(items_to_route().values_list("pk", "latest_trace")[:batch])
+    if not due:
+        return False
+    now = now or timezone.now()
+    try:
+        _route_batch(due, now=now)
+    except IntegrityError:  # another worker decided an item at the same moment: one at a time, its decision stands
+        for item_id, trace_id in due.items():
+            try:
+                _route_batch({item_id: trace_id}, now=now)
+            except IntegrityError:
+                continue
+    return True
 
 
-def _route_one(item_id: int, trace_id: int, *, now: datetime) -> None:
+def _route_batch(due: dict[int, int], *, now: datetime) -> None:
     with transaction.atomic():
-        item = claim.skip_locked(Item.objects.filter(pk=item_id)).first()
-        if item is None:
-            return
-        route_item(item, trace=Trace.objects.get(pk=trace_id), now=now)
+        items = list(claim.skip_locked(Item.objects.filter(pk__in=list(due))).order_by("-priority", "pk"))
+        traces = Trace.objects.select_related("provider", "cdn").in_bulk(list(due.values()))
+        route_items([(item, traces[due[item.pk]]) for item in items if due[item.pk] in traces], now=now)
 
 
 # --- police referrals -------------------------------------------------------------------------------
@@ -267,10 +335,25 @@ def refer_items(items: list[Item], police: PoliceContact, *, actor: Actor, now: 
     referral = Referral.objects.create(
         key=uuid.uuid4(), police=police, created_at=now, next_attempt_at=now, hold_until=hold_until)
     referral.items.set(items)
-    for item in items:
-        record(actor, actions.REFERRAL_QUEUED, item, now=now,
-               after={"referral": str(referral.key), "police": police.pk, "hold_until": _iso(hold_until)})
+    record_many(actor, [_queued(referral, item) for item in items], now=now)
     return referral
+
+
+def _refer_each(started: list[tuple[Item, Decision]], *, actor: Actor, now: datetime) -> None:
+    """One police referral per item, with its decision's hold (as ``refer_items`` for each), written set-wise."""
+    referrals = Referral.objects.bulk_create([
+        Referral(key=uuid.uuid4(), police=decision.police, created_at=now, next_attempt_at=now,
+                 hold_until=decision.hold_until) for _, decision in started])
+    Referral.items.through.objects.bulk_create([
+        Referral.items.through(referral_id=referral.pk, item_id=item.pk)
+        for referral, (item, _) in zip(referrals, started, strict=True)])
+    record_many(actor, [_queued(referral, item) for referral, (item, _) in zip(referrals, started, strict=True)],
+                now=now)
+
+
+def _queued(referral: Referral, item: Item) -> Change:
+    return Change(actions.REFERRAL_QUEUED, item, after={
+        "referral": str(referral.key), "police": referral.police_id, "hold_until": _iso(referral.hold_until)})
 
 
 @transaction.atomic

@@ -5,12 +5,15 @@ the item to the police and the managers. Each takedown remembers how many rungs 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import tldextract
 from django.db import transaction
+from django.db.models import Q
 
-from hotline.audit.services import SYSTEM, record
+from hotline.audit.services import SYSTEM, Change, record_many
+from hotline.lib.claim import skip_locked
 from hotline.takedown import actions, conf
 from hotline.takedown.conf import Rung
 from hotline.takedown.models import (
@@ -20,44 +23,70 @@ from hotline.takedown.models import (
     Takedown,
     TakedownState,
 )
-from hotline.takedown.services.notices import add_to_batch
-from hotline.tracing.models import AbuseContact
+from hotline.takedown.services.notices import add_many_to_batch, latest_located_traces
+from hotline.tracing.models import AbuseContact, Trace
 
 
 def escalate_due(*, now: datetime, limit: int = 200) -> bool:
-    """Climb the ladder for up to ``limit`` takedowns whose next rung may be due, each claimed by clearing its
-    ``next_escalation_at`` (``escalation_step``). Returns whether any."""
-    due = list(Takedown.objects.escalation_due(now).order_by("next_escalation_at").values_list(
-        "pk", "next_escalation_at")[:limit])
-    for pk, at in due:
-        if Takedown.objects.filter(pk=pk, next_escalation_at=at).update(next_escalation_at=None) == 1:
-            escalate(pk, now=now)
-    return bool(due)
+    """Climb the ladder for up to ``limit`` takedowns whose next rung may be due (``escalation_step``).
+    Returns whether any.
+
+    One transaction for the batch: the takedowns are locked (skipped when another worker holds them), their
+    escalation contacts read in one query, then saved and audited set-wise. A crash rolls the whole batch
+    back, so a rung is neither lost nor applied twice."""
+    due = Takedown.objects.escalation_due(now)
+    ids = list(due.order_by("next_escalation_at", "pk").values_list("pk", flat=True)[:limit])
+    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
+        return False
+    with transaction.atomic():
+        takedowns = list(skip_locked(due.filter(pk__in=ids).select_related("item", "provider")
+                                     .order_by("next_escalation_at", "pk"), of=("self",)))
+        _climb(takedowns, now)
+    return True
 
 
 @transaction.atomic
 def escalate(takedown_id: int, *, now: datetime) -> list[int]:
-    """Apply every rung that is due now; schedule the next look. Returns the rung numbers applied."""
+    """Apply every rung of one takedown that is due now; schedule the next look. Returns the rung numbers
+    applied."""
     takedown = Takedown.objects.select_for_update(of=("self",)).select_related("item", "provider").get(pk=takedown_id)
+    return _climb([takedown], now)[takedown.pk]
+
+
+def _climb(takedowns: list[Takedown], now: datetime) -> dict[int, list[int]]:
+    rungs = conf.ladder()
+    contacts = _Contacts.of(takedowns, {role for rung in rungs for role in rung.notify})
+    applied: dict[int, list[int]] = {}
+    changes: list[Change] = []
+    notify: list[tuple[Takedown, AbuseContact, str]] = []
+    for takedown in takedowns:
+        applied[takedown.pk] = _climb_one(takedown, rungs, contacts, changes, notify, now)
+    _notify(notify, now)
+    Takedown.objects.bulk_update(takedowns, ["escalation_rung", "next_escalation_at", "police_flagged_at",
+                                             "managers_flagged_at"])
+    record_many(SYSTEM, changes, now=now)
+    return applied
+
+
+def _climb_one(takedown: Takedown, rungs: list[Rung], contacts: _Contacts, changes: list[Change],
+               notify: list[tuple[Takedown, AbuseContact, str]], now: datetime) -> list[int]:
     if takedown.first_notice_at is None or takedown.state == TakedownState.REMOVED:
+        takedown.next_escalation_at = None
         return []
     if takedown.state == TakedownState.REMOVAL_PENDING:  # wait for the checker's verdict
         takedown.next_escalation_at = now + conf.miss_interval() + timedelta(minutes=1)
-        takedown.save(update_fields=["next_escalation_at"])
         return []
-    rungs, applied = conf.ladder(), []
+    applied = []
     while takedown.escalation_rung < len(rungs):
         rung = rungs[takedown.escalation_rung]
         due = rung_due_at(takedown, rung, now)
         if due is None or due > now:
             break
-        _apply(takedown, rung, takedown.escalation_rung, now)
+        changes.append(_apply(takedown, rung, takedown.escalation_rung, contacts, notify, now))
         applied.append(takedown.escalation_rung)
         takedown.escalation_rung += 1
     upcoming = rungs[takedown.escalation_rung] if takedown.escalation_rung < len(rungs) else None
     takedown.next_escalation_at = rung_due_at(takedown, upcoming, now) if upcoming else None
-    takedown.save(update_fields=["escalation_rung", "next_escalation_at", "police_flagged_at",
-                                 "managers_flagged_at"])
     return applied
 
 
@@ -70,35 +99,74 @@ def rung_due_at(takedown: Takedown, rung: Rung, now: datetime) -> datetime | Non
     return now if takedown.repeats >= (rung.after_repeats or 0) else None
 
 
-def _apply(takedown: Takedown, rung: Rung, number: int, now: datetime) -> None:
+def _apply(takedown: Takedown, rung: Rung, number: int, contacts: _Contacts,
+           notify: list[tuple[Takedown, AbuseContact, str]], now: datetime) -> Change:
     notified, missing = [], []
     for role in rung.notify:
-        contact = escalation_contact(takedown, role)
+        contact = contacts.get(takedown, role)
         if contact is None:
             missing.append(role)
             continue
-        add_to_batch(takedown, contact, kind=NoticeKind.ESCALATION, role=role, now=now)
+        notify.append((takedown, contact, role))
         notified.append(role)
     if "police" in rung.flag and takedown.police_flagged_at is None:
         takedown.police_flagged_at = now
     if ("managers" in rung.flag or missing) and takedown.managers_flagged_at is None:
         takedown.managers_flagged_at = now
-    record(SYSTEM, actions.ESCALATED, takedown.item, now=now, after={
+    return Change(actions.ESCALATED, takedown.item, after={
         "rung": number, "notified": notified, "no_contact_for": missing, "flagged": list(rung.flag),
         "repeats": takedown.repeats})
 
 
+def _notify(notify: list[tuple[Takedown, AbuseContact, str]], now: datetime) -> None:
+    """Each item into the escalation batch of each contact to notify, per contact and role at once."""
+    traces = latest_located_traces(sorted({takedown.item_id for takedown, _, _ in notify})) if notify else {}
+    groups: dict[tuple[int, str], tuple[AbuseContact, list[tuple[Takedown, Trace | None, datetime | None]]]] = {}
+    for takedown, contact, role in notify:
+        entries = groups.setdefault((contact.pk, role), (contact, []))[1]
+        if all(t.pk != takedown.pk for t, _, _ in entries):
+            entries.append((takedown, traces[takedown.item_id], None))
+    for (_, role), (contact, entries) in groups.items():
+        add_many_to_batch(entries, contact, kind=NoticeKind.ESCALATION, role=role, now=now)
+
+
 def escalation_contact(takedown: Takedown, role: str) -> AbuseContact | None:
     """Who plays ``role`` for this item: a contact for its registered domain, else one for its provider."""
-    rows = EscalationContact.objects.filter(role=role).select_related("contact")
-    if role != EscalationRole.UPSTREAM:
-        found = rows.filter(domain=registered_domain(takedown.item.host)).first()
-        if found is not None:
-            return found.contact
-    if takedown.provider_id is None:
-        return None
-    found = rows.filter(provider_id=takedown.provider_id, domain="").first()
-    return found.contact if found is not None else None
+    return _Contacts.of([takedown], {role}).get(takedown, role)
+
+
+@dataclass
+class _Contacts:
+    """The escalation contacts of a batch of takedowns, read in one query: by (role, registered domain) and
+    by (role, provider); the oldest row wins where several match."""
+
+    by_domain: dict[tuple[str, str], AbuseContact]
+    by_provider: dict[tuple[str, int], AbuseContact]
+
+    @classmethod
+    def of(cls, takedowns: list[Takedown], roles: set[str]) -> _Contacts:
+        found = cls({}, {})
+        if not takedowns or not roles:
+            return found
+        domains = {registered_domain(t.item.host) for t in takedowns}
+        providers = {t.provider_id for t in takedowns if t.provider_id is not None}
+        rows = EscalationContact.objects.filter(role__in=roles).filter(
+            Q(domain__in=domains) | Q(provider_id__in=providers, domain="")).select_related("contact")
+        for row in rows.order_by("-pk"):
+            if row.domain:
+                found.by_domain[(row.role, row.domain)] = row.contact
+            elif row.provider_id is not None:
+                found.by_provider[(row.role, row.provider_id)] = row.contact
+        return found
+
+    def get(self, takedown: Takedown, role: str) -> AbuseContact | None:
+        if role != EscalationRole.UPSTREAM:
+            found = self.by_domain.get((role, registered_domain(takedown.item.host)))
+            if found is not None:
+                return found
+        if takedown.provider_id is None:
+            return None
+        return self.by_provider.get((role, takedown.provider_id))
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,10 +10,12 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
-from hotline.audit.services import SYSTEM, Actor, record
+from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
+from hotline.lib.claim import skip_locked
 from hotline.routing.models import Decision
-from hotline.routing.services import mark_notice_taken
+from hotline.routing.services import mark_notices_taken
 from hotline.takedown import actions, conf, windows
 from hotline.takedown.models import (
     ACTIVE_STATES,
@@ -45,55 +47,81 @@ def provider_actor(contact_id: int | None) -> Actor:
 
 
 def take_due_decisions(*, now: datetime, limit: int = 200) -> int:
-    """Open (or update) a takedown for every decision whose notice may now go out. Returns how many."""
-    taken = 0
-    due = Decision.objects.notice_due(now).order_by("notice_due_at", "pk").values_list("pk", flat=True)
-    for pk in list(due[:limit]):
-        if open_takedown(pk, now=now) is not None:
-            taken += 1
-    return taken
+    """Open (or update) a takedown for every decision whose notice may now go out, in one transaction: the
+    decisions locked (skipped when another worker holds them), their takedowns read at once, new takedowns
+    created and audited set-wise, each item put into its contact's batch. Returns how many."""
+    due = Decision.objects.notice_due(now).order_by("notice_due_at", "pk")
+    ids = list(due.values_list("pk", flat=True)[:limit])
+    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
+        return 0
+    with transaction.atomic():
+        return len(_take(list(skip_locked(_with_trace(due.filter(pk__in=ids)), of=("self",))), now))
 
 
 @transaction.atomic
 def open_takedown(decision_id: int, *, now: datetime) -> Takedown | None:
     """Take one due decision: the item's takedown row, its first notice in the contact's batch, and the
     decision marked as taken, in one transaction. None when another worker took it first."""
-    decision = (Decision.objects.select_for_update(of=("self",)).select_related("item", "trace__abuse_contact")
-                .filter(pk=decision_id, notice_due_at__isnull=False, superseded_at__isnull=True).first())
-    if decision is None:
-        return None
-    trace = decision.trace or Trace.objects.latest_for(decision.item_id)
-    contact = trace.abuse_contact if trace is not None else None
-    takedown, created = _takedown_for(decision, trace, now)
-    changed = not created and contact is not None and takedown.contact_id != contact.pk
-    if changed:
-        takedown.contact, takedown.provider, takedown.decision = contact, trace.provider if trace else None, decision
-        takedown.save(update_fields=["contact", "provider", "decision"])
-        record(SYSTEM, actions.CONTACT_CHANGED, decision.item, now=now,
-               after={"contact": contact.pk if contact else None, "decision": decision.pk})
-    if contact is None:
-        record(SYSTEM, actions.NO_CONTACT, decision.item, now=now,
-               after={"decision": decision.pk, "trace": trace.pk if trace else None})
-    elif (created or changed) and takedown.state != TakedownState.REMOVED:
-        add_to_batch(takedown, contact, kind=NoticeKind.FIRST, now=now, trace=trace, ready_at=decision.notice_due_at)
-    mark_notice_taken(decision, now=now)
-    return takedown
+    decisions = list(_with_trace(Decision.objects.select_for_update(of=("self",)).filter(
+        pk=decision_id, notice_due_at__isnull=False, superseded_at__isnull=True)))
+    return _take(decisions, now)[0] if decisions else None
 
 
-def _takedown_for(decision: Decision, trace: Trace | None, now: datetime) -> tuple[Takedown, bool]:
-    item = decision.item
-    existing = Takedown.objects.select_for_update().filter(item=item).first()
-    if existing is not None:
-        return existing, False
+def _with_trace(decisions: QuerySet[Decision]) -> QuerySet[Decision]:
+    return decisions.select_related("item", "trace__abuse_contact", "trace__provider")
+
+
+def _take(decisions: list[Decision], now: datetime) -> list[Takedown]:
+    traces = {d.pk: d.trace or Trace.objects.latest_for(d.item_id) for d in decisions}
+    existing = {t.item_id: t for t in Takedown.objects.select_for_update().filter(
+        item__in=[d.item_id for d in decisions])}
+    created = Takedown.objects.bulk_create([_new_takedown(d, traces[d.pk], now) for d in decisions
+                                            if d.item_id not in existing])
+    opened = {t.item_id: t for t in created}
+    changes: list[Change] = []
+    moved: list[Takedown] = []
+    notify: list[tuple[Takedown, AbuseContact, Trace | None, Decision]] = []
+    for decision in decisions:
+        trace = traces[decision.pk]
+        contact = trace.abuse_contact if trace is not None else None
+        takedown = opened.get(decision.item_id) or existing[decision.item_id]
+        if decision.item_id in opened:
+            changes.append(Change(actions.OPENED, decision.item, after={
+                "takedown": takedown.pk, "decision": decision.pk, "route": decision.route,
+                "contact": contact.pk if contact else None}))
+        changed = decision.item_id in existing and contact is not None and takedown.contact_id != contact.pk
+        if changed:
+            takedown.contact, takedown.decision = contact, decision
+            takedown.provider = trace.provider if trace else None
+            moved.append(takedown)
+            changes.append(Change(actions.CONTACT_CHANGED, decision.item,
+                                  after={"contact": contact.pk if contact else None, "decision": decision.pk}))
+        if contact is None:
+            changes.append(Change(actions.NO_CONTACT, decision.item,
+                                  after={"decision": decision.pk, "trace": trace.pk if trace else None}))
+        elif (decision.item_id in opened or changed) and takedown.state != TakedownState.REMOVED:
+            notify.append((takedown, contact, trace, decision))
+    Takedown.objects.bulk_update(moved, ["contact", "provider", "decision"])
+    record_many(SYSTEM, changes, now=now)
+    _first_notices(notify, now)
+    mark_notices_taken(decisions, now=now)
+    return [opened.get(d.item_id) or existing[d.item_id] for d in decisions]
+
+
+def _first_notices(notify: list[tuple[Takedown, AbuseContact, Trace | None, Decision]], now: datetime) -> None:
+    """Each item into its contact's first-notice batch, per contact at once."""
+    groups: dict[int, tuple[AbuseContact, list[tuple[Takedown, Trace | None, datetime | None]]]] = {}
+    for takedown, contact, trace, decision in notify:
+        groups.setdefault(contact.pk, (contact, []))[1].append((takedown, trace, decision.notice_due_at))
+    for contact, entries in groups.values():
+        add_many_to_batch(entries, contact, kind=NoticeKind.FIRST, now=now)
+
+
+def _new_takedown(decision: Decision, trace: Trace | None, now: datetime) -> Takedown:
     contact = trace.abuse_contact if trace is not None else None
-    takedown = Takedown.objects.create(
-        item=item, state=TakedownState.ONLINE, state_changed_at=now, opened_at=now,
-        reported_at=item.first_reported_at, decision=decision, contact=contact,
-        provider=trace.provider if trace is not None else None, next_check_at=now)
-    record(SYSTEM, actions.OPENED, item, now=now, after={
-        "takedown": takedown.pk, "decision": decision.pk, "route": decision.route,
-        "contact": contact.pk if contact else None})
-    return takedown, True
+    return Takedown(item=decision.item, state=TakedownState.ONLINE, state_changed_at=now, opened_at=now,
+                    reported_at=decision.item.first_reported_at, decision=decision, contact=contact,
+                    provider=trace.provider if trace is not None else None, next_check_at=now)
 
 
 # ------------------------------------------------------------------ batches
@@ -111,15 +139,40 @@ def add_to_batch(takedown: Takedown, contact: AbuseContact, *, kind: str, now: d
     if waiting.exists():
         return None
     notice = _open_batch(contact, kind, role, takedown, now, ready_at or now)
-    trace = trace or latest_located_trace(takedown.item_id)
-    address = (trace.addresses[0].get("ip", "") if trace is not None and trace.addresses else "") or ""
-    NoticeItem.objects.create(
-        notice=notice, item_id=takedown.item_id, takedown=takedown, trace=trace, url=takedown.item.canonical_url,
-        ip=str(address)[:45], traced_at=trace.traced_at if trace is not None else None, added_at=now)
+    _line(notice, takedown, trace or latest_located_trace(takedown.item_id), now).save(force_insert=True)
     if notice.lines.count() >= MAX_NOTICE_ITEMS:
         move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED, now=now,
                     strict=False)
     return notice
+
+
+def add_many_to_batch(entries: list[tuple[Takedown, Trace | None, datetime | None]], contact: AbuseContact, *,
+                      kind: str, now: datetime, role: str = "") -> int:
+    """``add_to_batch`` for several items (each with its trace and ``ready_at``) to one contact: one query for
+    the items already waiting, one batch opened (another when it fills up), the lines created at once.
+    Returns how many items were added. Must run inside the caller's transaction."""
+    waiting = set(NoticeItem.objects.filter(
+        item_id__in=[t.item_id for t, _, _ in entries], notice__contact=contact, notice__role=role,
+        notice__state__in=OUTBOX_STATES, dropped_at__isnull=True).values_list("item_id", flat=True))
+    todo = [entry for entry in entries if entry[0].item_id not in waiting]
+    added = len(todo)
+    while todo:
+        first, _, ready_at = todo[0]
+        notice = _open_batch(contact, kind, role, first, now, ready_at or now)
+        room = max(1, MAX_NOTICE_ITEMS - notice.lines.count())
+        chunk, todo = todo[:room], todo[room:]
+        NoticeItem.objects.bulk_create([_line(notice, takedown, trace, now) for takedown, trace, _ in chunk])
+        if len(chunk) >= room:
+            move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED,
+                        now=now, strict=False)
+    return added
+
+
+def _line(notice: Notice, takedown: Takedown, trace: Trace | None, now: datetime) -> NoticeItem:
+    address = (trace.addresses[0].get("ip", "") if trace is not None and trace.addresses else "") or ""
+    return NoticeItem(
+        notice=notice, item_id=takedown.item_id, takedown=takedown, trace=trace, url=takedown.item.canonical_url,
+        ip=str(address)[:45], traced_at=trace.traced_at if trace is not None else None, added_at=now)
 
 
 def batch_window(policy: ContactPolicy | None) -> timedelta:
@@ -148,6 +201,17 @@ def _open_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown,
                 language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due)
     except IntegrityError:  # another worker opened the batch at the same moment: join it
         return Notice.objects.open_batch(contact.pk, kind, role).get()
+
+
+def latest_located_traces(item_ids: list[int]) -> dict[int, Trace | None]:
+    """``latest_located_trace`` for several items: two queries whatever their number."""
+    found: dict[int, Trace | None] = {}
+    for trace in Trace.objects.filter(item_id__in=item_ids, outcome="ok").order_by("item_id", "-traced_at", "-pk"):
+        found.setdefault(trace.item_id, trace)
+    rest = [pk for pk in item_ids if pk not in found]
+    for trace in Trace.objects.filter(item_id__in=rest).order_by("item_id", "-traced_at", "-pk") if rest else []:
+        found.setdefault(trace.item_id, trace)
+    return {pk: found.get(pk) for pk in item_ids}
 
 
 def latest_located_trace(item_id: int) -> Trace | None:

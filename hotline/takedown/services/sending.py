@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone, translation
 
@@ -41,8 +41,8 @@ from hotline.takedown.models import (
     move_notice,
 )
 from hotline.takedown.render import language_of, live_lines, render_notice
-from hotline.takedown.services.notices import add_to_batch, batch_window, latest_located_trace
-from hotline.tracing.models import TraceOutcome
+from hotline.takedown.services.notices import add_many_to_batch, batch_window, latest_located_traces
+from hotline.tracing.models import AbuseContact, Trace, TraceOutcome
 from hotline.tracing.services import trace_item
 
 log = logging.getLogger("hotline.takedown")
@@ -76,20 +76,23 @@ def claim_notice(now: datetime) -> Notice | None:
         if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
             record(SYSTEM, actions.NOTICE_LEASE_EXPIRED, notice, now=now,
                    after={"notice": notice.reference, "attempt": notice.attempts + 1})
-    notice.refresh_from_db()
-    return notice
+    return Notice.objects.select_related("contact").get(pk=notice.pk)  # as claimed, with its contact (one read)
 
 
 # ------------------------------------------------------------------ 2.-4. deliver
 
 
 def deliver(notice: Notice, *, now: datetime | None = None) -> None:
-    """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise."""
+    """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise.
+    The notice's lines are read once: the re-trace, the message and the record of it all use them."""
     try:
-        if notice.retraced_at is None and not _prepare(notice, now=now or timezone.now()):
-            return
+        lines = live_lines(notice)
+        if notice.retraced_at is None:
+            lines = _prepare(notice, lines, now=now or timezone.now())
+            if not lines:
+                return
         with translation.override(_page_language(notice.language)):
-            message = render_notice(notice)
+            message = render_notice(notice, lines)
         result = channel_for(notice.channel).send(message)
     except ChannelError as exc:
         _failed(notice, exc, now=now or timezone.now())
@@ -97,7 +100,7 @@ def deliver(notice: Notice, *, now: datetime | None = None) -> None:
     except Exception as exc:
         _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
         raise
-    _sent(notice, result, now=now or timezone.now())
+    _sent(notice, lines, result, now=now or timezone.now())
 
 
 def _page_language(code: str) -> str:
@@ -106,48 +109,57 @@ def _page_language(code: str) -> str:
 
 
 @transaction.atomic
-def _prepare(notice: Notice, *, now: datetime) -> bool:
-    """Re-trace every item just before the first attempt. Returns False when nothing is left to send."""
-    for line in live_lines(notice):
+def _prepare(notice: Notice, lines: list[NoticeItem], *, now: datetime) -> list[NoticeItem]:
+    """Re-trace every item just before the first attempt (one trace each: DNS and RDAP); the lines' new
+    traces and drops are written set-wise. Returns the lines left to send (none: the notice is cancelled)."""
+    dropped: list[tuple[NoticeItem, str]] = []
+    retraced: list[NoticeItem] = []
+    for line in lines:
         if line.takedown.state == TakedownState.REMOVED:
-            _drop(line, "removed before the notice went out", now)
+            dropped.append((line, "removed before the notice went out"))
         elif notice.kind != NoticeKind.ESCALATION:
-            _retrace_line(notice, line, now)
+            _retrace_line(notice, line, now, dropped, retraced)
+    _drop(notice, dropped, now)
+    NoticeItem.objects.bulk_update(retraced, ["trace", "traced_at", "ip"])
     Notice.objects.filter(pk=notice.pk).update(retraced_at=now)
     notice.retraced_at = now
-    if notice.lines.filter(dropped_at__isnull=True).exists():
-        return True
+    left = [line for line in lines if line.dropped_at is None]
+    if left:
+        return left
     move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.CANCELLED, now=now, next_attempt_at=None)
     record(SYSTEM, actions.NOTICE_CANCELLED, notice, now=now, after={"reason": "no items left after re-trace"})
-    return False
+    return []
 
 
-def _retrace_line(notice: Notice, line: NoticeItem, now: datetime) -> None:
+def _retrace_line(notice: Notice, line: NoticeItem, now: datetime, dropped: list[tuple[NoticeItem, str]],
+                  retraced: list[NoticeItem]) -> None:
     trace = trace_item(line.item, now=now)
     if trace.outcome != TraceOutcome.OK:
         return  # no better knowledge: keep the item (the checker decides whether it is gone)
     if trace.abuse_contact_id is not None and trace.abuse_contact_id != notice.contact_id:
-        _drop(line, f"host moved: now traced to contact {trace.abuse_contact_id}", now)
+        dropped.append((line, f"host moved: now traced to contact {trace.abuse_contact_id}"))
         route_item(line.item, trace=trace, now=now)  # the new decision brings the item to its new contact
         return
     line.trace, line.traced_at = trace, trace.traced_at
     line.ip = str(trace.addresses[0].get("ip", "") if trace.addresses else line.ip)[:45]
-    line.save(update_fields=["trace", "traced_at", "ip"])
+    retraced.append(line)
 
 
-def _drop(line: NoticeItem, reason: str, now: datetime) -> None:
-    line.dropped_at, line.drop_reason = now, reason[:200]
-    line.save(update_fields=["dropped_at", "drop_reason"])
-    record(SYSTEM, actions.NOTICE_ITEM_DROPPED, line.item, now=now,
-           after={"notice": line.notice.reference, "reason": reason})
+def _drop(notice: Notice, dropped: list[tuple[NoticeItem, str]], now: datetime) -> None:
+    for line, reason in dropped:
+        line.dropped_at, line.drop_reason = now, reason[:200]
+    NoticeItem.objects.bulk_update([line for line, _ in dropped], ["dropped_at", "drop_reason"])
+    record_many(SYSTEM, [Change(actions.NOTICE_ITEM_DROPPED, line.item,
+                                after={"notice": notice.reference, "reason": reason}) for line, reason in dropped],
+                now=now)
 
 
 @transaction.atomic
-def _sent(notice: Notice, result: SendResult, *, now: datetime) -> None:
+def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, *, now: datetime) -> None:
+    """Record the notice as sent, with the lines its message carried."""
     move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.SENT, now=now,
                 sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
                 delivered_at=now if result.delivered else None)
-    lines = live_lines(notice)
     _stamp_takedowns(notice, [line.takedown for line in lines], now)
     changes = [Change(actions.NOTICE_SENT, notice, after={
         "notice": notice.reference, "kind": notice.kind, "role": notice.role, "channel": notice.channel,
@@ -178,16 +190,17 @@ def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -
     }
     if notice.kind == NoticeKind.REPEAT:
         updates["repeats"] = F("repeats") + 1
-    repeating = [t.pk for t in takedowns if t.contact_id == notice.contact_id and t.state in NOTICE_STATES
-                 and notice.kind != NoticeKind.ESCALATION]
-    others = [t.pk for t in takedowns if t.pk not in set(repeating)]
-    if repeating:
+    # The takedowns were read before the send: whether one repeats is decided on its state as it is now.
+    sent = Takedown.objects.filter(pk__in=[t.pk for t in takedowns])
+    repeating = Q(contact_id=notice.contact_id, state__in=NOTICE_STATES)
+    if notice.kind != NoticeKind.ESCALATION and any(t.contact_id == notice.contact_id for t in takedowns):
         policy = ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
         rhythm = timedelta(hours=max(1, notice.contact.repeat_hours))
         lead = min(batch_window(policy), rhythm - timedelta(minutes=1))
-        Takedown.objects.filter(pk__in=repeating).update(**updates, next_notice_at=now + rhythm - lead)
-    if others:
-        Takedown.objects.filter(pk__in=others).update(**updates)
+        sent.filter(repeating).update(**updates, next_notice_at=now + rhythm - lead)
+        sent = sent.exclude(repeating)
+    if takedowns:
+        sent.update(**updates)
 
 
 def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
@@ -207,23 +220,26 @@ def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
 
 def queue_repeats(*, now: datetime, limit: int = 500) -> int:
     """Put every takedown whose repeat is due into its contact's repeat batch, claiming them in one
-    transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers)."""
+    transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers). The
+    items go into their batches per contact and kind at once, their latest located traces read in one go."""
     with transaction.atomic():
         due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
         takedowns = list(claim.skip_locked(due, of=("self",)).select_related("item", "contact")[:limit])
         Takedown.objects.filter(pk__in=[t.pk for t in takedowns]).update(next_notice_at=None)
-        return sum(_queue_repeat(takedown, now) for takedown in takedowns)
-
-
-def _queue_repeat(takedown: Takedown, now: datetime) -> int:
-    due = takedown.next_notice_at
-    if takedown.state == TakedownState.REMOVAL_PENDING:
         # a removal is being confirmed: ask again only if the content turns out to be there after all
-        Takedown.objects.filter(pk=takedown.pk).update(next_notice_at=now + conf.miss_interval() + timedelta(minutes=1))
-        return 0
-    if takedown.state not in NOTICE_STATES or takedown.contact is None:
-        return 0
-    kind = NoticeKind.FIRST if takedown.first_notice_at is None else NoticeKind.REPEAT
-    notice = add_to_batch(takedown, takedown.contact, kind=kind, now=now, ready_at=due,
-                          trace=latest_located_trace(takedown.item_id))
-    return 1 if notice is not None else 0
+        Takedown.objects.filter(pk__in=[t.pk for t in takedowns if t.state == TakedownState.REMOVAL_PENDING]).update(
+            next_notice_at=now + conf.miss_interval() + timedelta(minutes=1))
+        return _queue_repeats([t for t in takedowns if t.state in NOTICE_STATES], now)
+
+
+def _queue_repeats(takedowns: list[Takedown], now: datetime) -> int:
+    traces = latest_located_traces([t.item_id for t in takedowns]) if takedowns else {}
+    groups: dict[tuple[int, str], tuple[AbuseContact, list[tuple[Takedown, Trace | None, datetime | None]]]] = {}
+    for takedown in takedowns:
+        if takedown.contact is None:
+            continue
+        kind = NoticeKind.FIRST if takedown.first_notice_at is None else NoticeKind.REPEAT
+        groups.setdefault((takedown.contact.pk, kind), (takedown.contact, []))[1].append(
+            (takedown, traces[takedown.item_id], takedown.next_notice_at))
+    return sum(add_many_to_batch(entries, contact, kind=kind, now=now)
+               for (_, kind), (contact, entries) in groups.items())
