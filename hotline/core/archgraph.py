@@ -25,7 +25,8 @@ def packages(root: Path = PACKAGE) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file())
 
 
-def _imported_packages(path: Path) -> set[str]:
+def imported_packages(path: Path) -> set[str]:
+    """The hotline packages a module imports (``from hotline import x`` included; relative imports stay inside)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and not node.level:
@@ -47,7 +48,7 @@ def graph(root: Path = PACKAGE) -> Graph:
     for name in names:
         for path in (root / name).rglob("*.py"):
             if SKIPPED_PARTS.isdisjoint(path.relative_to(root).parts):
-                edges[name] |= (_imported_packages(path) & set(names)) - {name}
+                edges[name] |= (imported_packages(path) & set(names)) - {name}
     return edges
 
 

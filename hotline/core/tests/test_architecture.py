@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from hotline.core.archgraph import imported_packages
+
 PACKAGE = Path(__file__).resolve().parents[2]
 
 # package -> the hotline packages it may import (besides itself). Tests may import anything.
@@ -40,27 +42,19 @@ ALLOWED: dict[str, set[str]] = {
 TOP_LEVEL = {"settings", "settings_test", "urls", "api", "wsgi", "cli", "conftest", "__init__"}
 
 
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
-            [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "hotline" and len(parts) > 1:
-                found.add(parts[1])
-    return found
+def _product_modules() -> list[tuple[Path, Path]]:
+    return [(path, path.relative_to(PACKAGE)) for path in sorted(PACKAGE.rglob("*.py"))
+            if not {"tests", "migrations"} & set(path.relative_to(PACKAGE).parts)]
 
 
 def test_domains_only_import_downwards() -> None:
     problems = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        relative = path.relative_to(PACKAGE)
-        if "tests" in relative.parts or "migrations" in relative.parts or len(relative.parts) == 1:
+    for path, relative in _product_modules():
+        if len(relative.parts) == 1:
             continue
         package = relative.parts[0]
         assert package in ALLOWED, f"new package hotline/{package}: add it to ALLOWED and to docs/architecture.md"
-        upward = _imports(path) - ALLOWED[package] - {package} - TOP_LEVEL
+        upward = imported_packages(path) - ALLOWED[package] - {package} - TOP_LEVEL
         if upward:
             problems.append(f"{relative} imports {sorted(upward)}")
     assert problems == []
@@ -111,10 +105,7 @@ def _state_writes(path: Path) -> list[tuple[str, int]]:
 
 def test_state_columns_change_only_through_their_move_functions() -> None:
     problems = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        relative = path.relative_to(PACKAGE)
-        if "tests" in relative.parts or "migrations" in relative.parts:
-            continue
+    for path, relative in _product_modules():
         allowed = STATE_WRITES_ELSEWHERE.get(relative.as_posix(), set())
         problems += [f"{relative}:{line} in {function}()" for function, line in _state_writes(path)
                      if function not in allowed and not function.startswith("move")]
@@ -156,11 +147,6 @@ def _audit_calls(path: Path) -> list[tuple[int, ast.Call]]:
                 and isinstance(func.value, ast.Name) and func.value.id in modules):
             found.append((node.lineno, node))
     return found
-
-
-def _product_modules() -> list[tuple[Path, Path]]:
-    return [(path, path.relative_to(PACKAGE)) for path in sorted(PACKAGE.rglob("*.py"))
-            if not {"tests", "migrations"} & set(path.relative_to(PACKAGE).parts)]
 
 
 def _is_services(relative: Path) -> bool:
