@@ -223,6 +223,17 @@
     });
   }
 
+  // The PDQ of the frame on show. "seeked" can fire before the decoder has painted the frame (a busy
+  // machine, or a seek to where the video already is), and the canvas then reads a blank picture (PDQ
+  // all zeros, quality 0): look again a few times before taking a uniform frame as what the video shows.
+  function presentedFrame(video, tries) {
+    var hashed = pdqFromRGBA(pixelsOf(video, video.videoWidth, video.videoHeight), video.videoWidth, video.videoHeight);
+    if (hashed.quality > 0 || tries <= 0) { return Promise.resolve(hashed); }
+    return new Promise(function (resolve) { setTimeout(resolve, 30); }).then(function () {
+      return presentedFrame(video, tries - 1);
+    });
+  }
+
   // One PDQ per `every` seconds (the first frame, then each multiple), at most `maxFrames`; the
   // interval stretches for long videos so the samples cover all of it. Consecutive identical hashes
   // are kept once, as the server's vPDQ does.
@@ -241,8 +252,7 @@
         return chain.then(function () {
           var seeked = once(video, "seeked");
           video.currentTime = at;
-          return seeked.then(function () {
-            var hashed = pdqFromRGBA(pixelsOf(video, video.videoWidth, video.videoHeight), video.videoWidth, video.videoHeight);
+          return seeked.then(function () { return presentedFrame(video, 20); }).then(function (hashed) {
             if (!frames.length || frames[frames.length - 1].pdq !== hashed.hex) {
               frames.push({ t: Math.round(at * 1000) / 1000, pdq: hashed.hex, quality: hashed.quality });
             }
