@@ -31,6 +31,8 @@ SHOWN_FOR = {
     "is_virtual": ILLEGAL, "is_manipulated": ILLEGAL, "is_self_generated": ILLEGAL, "is_child_modelling": ILLEGAL,
     "site_type": ILLEGAL, "commerciality": ILLEGAL, "payment_method": ILLEGAL,
     "other_harm": "other_harm", "reason": "unreachable not_illegal",
+    # For illegal material "self-generated" above is this annotation (the service sets both).
+    "ann_self_production": "not_illegal unreachable other_harm",
 }
 ILLEGAL_ONLY = ("legal_limb", "content_type", "age_group", "gender", "is_virtual", "is_manipulated",
                 "is_self_generated", "is_child_modelling")
@@ -101,7 +103,8 @@ class MediaForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = MediaAssessment
-        fields = list(MEDIA_FIELDS)
+        # A file's "self-production" annotation follows its "self-generated" flag (one tick, not two).
+        fields = [name for name in MEDIA_FIELDS if name != "ann_self_production"]
 
     def __init__(self, *args: Any, media_id: int, **kwargs: Any) -> None:
         kwargs["prefix"] = f"m{media_id}"
@@ -117,7 +120,7 @@ class MediaForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["reason"].choices = NOT_ILLEGAL_REASONS  # type: ignore[attr-defined]
 
     def to_data(self) -> MediaData | None:
-        values = _keep(getattr(self, "cleaned_data", {}), MEDIA_FIELDS)
+        values = _keep(getattr(self, "cleaned_data", {}), MEDIA_FIELDS)  # the annotation: from the flag
         if not values.get("verdict"):
             return None
         if values["verdict"] not in ("baseline", "national"):

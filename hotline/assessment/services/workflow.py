@@ -82,6 +82,9 @@ class MediaData:
     ann_live_streaming: bool = False
     inherited_from: str = ""
 
+    def __post_init__(self) -> None:
+        _tie_self_generation(self)
+
     def codes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in MEDIA_FIELDS}
 
@@ -120,8 +123,20 @@ class AssessmentData:
     ann_live_streaming: bool = False
     media: tuple[MediaData, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        _tie_self_generation(self)
+
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FIELDS}
+
+
+def _tie_self_generation(data: MediaData | AssessmentData) -> None:
+    """For illegal material the categorisation flag "self-generated" and the CyberTipline annotation
+    "self-production" are one fact: either sets both (the workbench shows one tick). Other outcomes
+    (a sextortion page, say) may carry the annotation alone; they have no categorisation."""
+    if data.verdict in ILLEGAL_VERDICTS and data.is_self_generated != data.ann_self_production:
+        object.__setattr__(data, "is_self_generated", True)
+        object.__setattr__(data, "ann_self_production", True)
 
 
 def validate(data: AssessmentData) -> dict[str, str]:

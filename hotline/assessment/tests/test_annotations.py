@@ -137,3 +137,37 @@ def test_a_page_without_files_records_file_annotations_on_the_page(
     assert (final.ann_sextortion, final.ann_self_production) == (True, True)
     assert item_annotations(item)["report"] == ["sextortion"]
     assert item_annotations(item)["file"] == ["self_production"]
+
+
+def test_self_generated_and_self_production_are_one_tick_for_illegal_files(
+        login: Callable[[User], Client], analyst: User, make_item: Callable[..., Item], make_media: Any) -> None:
+    item = make_item()
+    one, two = make_media(item, seed=2), make_media(item, seed=5)
+    client = login(analyst)
+    client.post(reverse("assessment:claim", kwargs={"pk": item.pk}))
+    page = client.get(reverse("assessment:item", kwargs={"pk": item.pk})).content.decode()
+    # A file's card offers the categorisation flag, not a second tick for the same fact.
+    assert f'name="m{one.pk}-is_self_generated"' in page
+    assert f'name="m{one.pk}-ann_self_production"' not in page
+    response = client.post(reverse("assessment:assess", kwargs={"pk": item.pk}), {
+        **{f"m{one.pk}-{k}": v for k, v in BASELINE.items()}, f"m{one.pk}-is_self_generated": "on",
+        **{f"m{two.pk}-{k}": v for k, v in BASELINE.items()}})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    final = Assessment.objects.get(item=item, is_final=True)
+    rows = {r.media_id: r for r in MediaAssessment.objects.filter(assessment=final)}
+    assert (rows[one.pk].is_self_generated, rows[one.pk].ann_self_production) == (True, True)
+    assert (rows[two.pk].is_self_generated, rows[two.pk].ann_self_production) == (False, False)
+    assert (final.is_self_generated, final.ann_self_production) == (True, True)
+    assert item_annotations(item)["files"] == [{"sha256": one.sha256, "annotations": ["self_production"]}]
+
+
+def test_either_of_the_two_sets_both_for_illegal_material_only() -> None:
+    from hotline.assessment.services import AssessmentData, MediaData
+
+    given = AssessmentData(verdict="national", ann_self_production=True)
+    assert (given.is_self_generated, given.ann_self_production) == (True, True)
+    flagged = MediaData(1, "baseline", is_self_generated=True)
+    assert flagged.ann_self_production is True
+    # A sextortion page has no categorisation: the annotation stands alone.
+    harm = AssessmentData(verdict="other_harm", other_harm="sextortion", ann_self_production=True)
+    assert (harm.is_self_generated, harm.ann_self_production) == (False, True)
