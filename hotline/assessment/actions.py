@@ -13,8 +13,7 @@ ITEM_ASSESSED_BY_INHERITANCE: Final = "item.assessed_by_inheritance"
 ITEM_REVIEWED: Final = "item.reviewed"
 ITEM_REVIEW_REQUESTED: Final = "item.review_requested"
 
-# Reports without a URL: the report itself (the same action as URL reports) and its incident.
-REPORT_RECEIVED: Final = "report.received"
+# Reports without a URL: the report itself is received with reports.actions.REPORT_RECEIVED; its incident:
 INCIDENT_RECEIVED: Final = "incident.received"
 INCIDENT_IN_PROGRESS: Final = "incident.in_progress"
 INCIDENT_REFERRED: Final = "incident.referred"

@@ -36,6 +36,7 @@ from hotline.lib.states import InvalidTransition, move
 from hotline.lib.support import SupportContact
 from hotline.lib.support import parse as parse_contacts
 from hotline.lib.textguard import text_problem
+from hotline.reports import actions as report_actions
 from hotline.reports.models import NO_URL_KINDS, Report, ReportKind, Source
 
 # Who works the support queue: analysts and the police liaison (the people who act on such reports).
@@ -123,7 +124,7 @@ def receive_incident(incoming: IncomingIncident, *, actor: Actor, now: datetime 
             IncidentScreenshot(incident=incident, blob=blob, sha256=blob.sha256, size=blob.size,
                                mime=sniff(data), position=index)
             for index, (blob, data) in enumerate(zip(blobs, incoming.screenshots, strict=True))])
-        record(actor, actions.REPORT_RECEIVED, report, now=now,
+        record(actor, report_actions.REPORT_RECEIVED, report, now=now,
                after={"source": report.source, "kind": report.kind, "urls": 0})
         record(actor, actions.INCIDENT_RECEIVED, incident, now=now,
                after={"report": report.reference, "kind": report.kind, "urgency": incident.urgency,
