@@ -1,5 +1,6 @@
 """Known content: banks, imports, four-eyes additions, matching (exact and PDQ), inherited verdicts,
-re-upload detection. Every change bumps ``IndexVersion`` so no process matches with a stale index.
+re-upload detection. Every change bumps ``IndexVersion``; each process re-checks it at least every
+``HOTLINE_HASH_INDEX_MAX_AGE`` seconds, at once after its own changes, and never reports a disabled entry.
 
 The hashes domain's services package: this module holds banks, imports and matching (importable as
 ``hotline.hashes.services``); ``services.trust`` holds undo by source, quarantine and votes. The worker
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +40,7 @@ from hotline.hashes.models import (
     EntryStatus,
     IndexVersion,
     MediaMatch,
+    local_bumps,
     move_entry,
 )
 from hotline.hashes.models import (
@@ -63,8 +67,8 @@ class FourEyesError(Exception):
 # ---------------------------------------------------------------- index versioning and the PDQ index
 
 def current_version() -> int:
-    """The index version, read with one plain query: this runs before every look-up, so the ORM's
-    query building (~0.1 ms) would cost more than the PDQ search itself."""
+    """The index version, read with one plain query (the ORM's query building would cost more than the
+    PDQ search itself)."""
     with connection.cursor() as cursor:
         cursor.execute(_VERSION_SQL)
         row = cursor.fetchone()
@@ -77,6 +81,8 @@ _VERSION_SQL = f"SELECT version FROM {IndexVersion._meta.db_table} WHERE id = 1"
 @dataclass
 class _LoadedIndex:
     version: int = -1
+    checked_at: float = -math.inf  # time.monotonic() of the last version check
+    checked_bumps: int = -1  # this process's own bumps (``local_bumps``) seen by that check
     index: PdqIndex | None = None
     # every indexed entry (sorted by id) with its bank and that bank's radius: the look-up filters its
     # hits by bank and radius from these arrays, without a query (13 bytes an entry: 130 MB at 10 M)
@@ -103,13 +109,31 @@ _LOCK = threading.Lock()
 _REBUILD_CHUNK = 100_000
 
 
-def pdq_index() -> _LoadedIndex:
-    """The process's PDQ index, rebuilt from the database whenever the version moved on."""
+def pdq_index(*, now: float | None = None) -> _LoadedIndex:
+    """The process's PDQ index, rebuilt from the database when its version moved on.
+
+    The version is read at most every ``HOTLINE_HASH_INDEX_MAX_AGE`` seconds (``now``: ``time.monotonic()``,
+    given by tests), and at the next call after this process changed anything itself (``bump_version``).
+    An entry another process adds is therefore matched within that time; one it disables or removes is
+    never reported, because ``_describe`` reads every hit's status from the database."""
+    now = time.monotonic() if now is None else now
+    bumps = local_bumps()
+    loaded = _LOADED
+    if (loaded.index is not None and loaded.checked_bumps == bumps
+            and now - loaded.checked_at < settings.HOTLINE_HASH_INDEX_MAX_AGE):
+        return loaded
     version = current_version()
     with _LOCK:
         if _LOADED.version != version or _LOADED.index is None:
             _rebuild(version)
+        _LOADED.checked_at, _LOADED.checked_bumps = now, bumps
         return _LOADED
+
+
+def forget_pdq_index() -> None:
+    """Make the next look-up rebuild the index (tests: a rolled-back transaction can reuse a version number)."""
+    with _LOCK:
+        _LOADED.version, _LOADED.checked_at = -1, -math.inf
 
 
 def _rebuild(version: int) -> None:
@@ -340,8 +364,11 @@ class Hit:
                 and not self.quarantined)
 
 
-def lookup(signals: Sequence[tuple[str, str]], *, banks: Iterable[int] | None = None) -> list[list[Hit]]:
-    """Matches per signal: exact for cryptographic hashes, within each bank's radius for PDQ."""
+def lookup(
+    signals: Sequence[tuple[str, str]], *, banks: Iterable[int] | None = None, now: float | None = None
+) -> list[list[Hit]]:
+    """Matches per signal: exact for cryptographic hashes, within each bank's radius for PDQ (``now``: see
+    ``pdq_index``)."""
     found: list[list[tuple[int, int]]] = [[] for _ in signals]
     by_type: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     pdq_positions: list[int] = []
@@ -359,7 +386,7 @@ def lookup(signals: Sequence[tuple[str, str]], *, banks: Iterable[int] | None = 
                     found[pos].append((entry_id, 0))
     allowed = set(banks) if banks is not None else None
     if pdq_positions:
-        loaded = pdq_index()
+        loaded = pdq_index(now=now)
         assert loaded.index is not None
         if len(loaded.index):
             results = loaded.index.search(hex_to_bytes([signals[p][1] for p in pdq_positions]))
@@ -388,8 +415,9 @@ def _describe(found: list[list[tuple[int, int]]], allowed: set[int] | None) -> l
             if entry is None:
                 continue  # deleted since the index was built
             (_, bank_id, status, signal_type, classification, scheme, verdict, source_item_id, source_id, bank_name,
-             bank_kind, bank_trusted) = entry
-            if status not in MATCHING or (allowed is not None and bank_id not in allowed):
+             bank_kind, bank_trusted, bank_radius) = entry
+            if (status not in MATCHING or (allowed is not None and bank_id not in allowed)
+                    or (signal_type == "pdq" and distance > bank_radius)):
                 continue  # changed since the index was built: never report a disabled entry
             described.append(Hit(eid, int(bank_id), str(bank_name), bank_kind == BankKind.NEGATIVE,
                                  bool(bank_trusted) or bank_kind == BankKind.OWN, str(signal_type), distance,
@@ -403,7 +431,7 @@ def _describe(found: list[list[tuple[int, int]]], allowed: set[int] | None) -> l
 # Constant text (the tables' own column names), no outside input; ``{}`` takes one placeholder per id.
 _DESCRIBE_SQL = (
     "SELECT e.id, e.bank_id, e.status, e.signal_type, e.classification, e.scheme, e.verdict, e.source_item_id,"  # noqa: S608
-    f" e.source_id, b.name, b.kind, b.trusted FROM {Entry._meta.db_table} e"
+    f" e.source_id, b.name, b.kind, b.trusted, b.pdq_radius FROM {Entry._meta.db_table} e"
     f" JOIN {Bank._meta.db_table} b ON b.id = e.bank_id WHERE e.id IN ({{}})"
 )
 
