@@ -78,12 +78,12 @@ def main() -> None:
     ids = np.arange(args.rows, dtype=np.int64)
     indexes: dict[str, PdqIndex] = {}
     for name, advice in (("4 KiB pages", False), ("huge pages", True)):
-        multiarray._set_madvise_hugepage(advice)
+        multiarray._set_madvise_hugepage(advice)  # type: ignore[attr-defined]
         index = PdqIndex(radius=31, kernel="numba")
         index.add(ids, codes)
         indexes[name] = index
         print(f"{name} (numpy's advice {'on' if advice else 'off'}): {on_huge_pages(index)}")
-    multiarray._set_madvise_hugepage(True)
+    multiarray._set_madvise_hugepage(True)  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "index.npz"
         indexes["huge pages"].save(path)

@@ -159,7 +159,7 @@ def main() -> None:
     print(f"  -> {orm / raw:.1f}x")
 
     paths = (["numba"] if kernel_available() else []) + ["numpy"]
-    answers: dict[str, list[object]] = {}
+    answers: dict[str, list[Any]] = {}
     figures: dict[str, dict[str, float]] = {}
     for path in paths:
         loaded.index.kernel = path
