@@ -13,7 +13,10 @@ Prints p50/p90 of wall and CPU (thread) time for: the version check (one plain q
 query before), the index search alone, and ``lookup()`` for every call and for calls without and
 with a hit, each through the compiled kernel and through the numpy path (the baseline), whether the
 two paths returned the same hits, and the description of the hits (the one query a hit costs: a
-plain query now, the ORM's ``in_bulk`` before). Pinned to one CPU, thread pools at one thread.
+plain query now, the ORM's ``in_bulk`` before). ``lookup()`` runs twice per query, interleaved: with
+``HOTLINE_HASH_INDEX_MAX_AGE`` = 0 (the version read before every call, as before) and with
+``--max-age`` (default 1.0 s, the setting's default: read at most once a second). Pinned to one CPU,
+thread pools at one thread.
 """
 
 from __future__ import annotations
@@ -86,12 +89,14 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--database", default="", help="PostgreSQL URL (a scratch database is made); default SQLite")
+    parser.add_argument("--max-age", type=float, default=1.0, help="HOTLINE_HASH_INDEX_MAX_AGE for 'now'")
     args = parser.parse_args()
 
     folder = tempfile.TemporaryDirectory()
     from intake_throughput import bench_database
 
     bench_database(args.database, folder.name)
+    from django.conf import settings
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -154,7 +159,7 @@ def main() -> None:
     print(f"  -> {orm / raw:.1f}x")
 
     paths = (["numba"] if kernel_available() else []) + ["numpy"]
-    answers: dict[str, list[object]] = {}
+    answers: dict[str, list[Any]] = {}
     figures: dict[str, dict[str, float]] = {}
     for path in paths:
         loaded.index.kernel = path
@@ -163,16 +168,33 @@ def main() -> None:
         arrays = [np.frombuffer(bytes.fromhex(h), dtype=np.uint8)[None, :] for h in query_hex]
         index_times = timed(loaded.index.search, arrays)
         found: list[object] = []
-        times = timed(lambda h, into=found: into.append(services.lookup([("pdq", h)], banks=banks)[0]), query_hex)
+        every: list[object] = []
+        ages = (("every", 0.0, every), ("now", args.max_age, found))
+        times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _, _ in ages}
+        for turn, h in enumerate(query_hex):  # interleaved, the order alternating
+            for name, age, into in ages if turn % 2 else ages[::-1]:
+                settings.HOTLINE_HASH_INDEX_MAX_AGE = age
+                wall, cpu = timed(lambda h, into=into: into.append(services.lookup([("pdq", h)], banks=banks)[0]), [h])  # type: ignore[misc]
+                times[name][0].append(wall[0])
+                times[name][1].append(cpu[0])
+        assert every == found
         answers[path] = found
         hit = [i for i, hits in enumerate(found) if hits]
         miss = [i for i, hits in enumerate(found) if not hits]
-        show("lookup(), every call", times)
-        figures[path] = {
-            "index": show("index search alone", index_times),
-            "miss": show(f"lookup(), no hit ({len(miss):,})", tuple([t[i] for i in miss] for t in times)),  # type: ignore[arg-type]
-            "hit": show(f"lookup(), with a hit ({len(hit):,})", tuple([t[i] for i in hit] for t in times)),  # type: ignore[arg-type]
-        }
+        before = show("lookup(), max-age 0 (version read every call)", times["every"])
+        figures[path] = {"index": show("index search alone", index_times)}
+        for name, label in (("every", "max-age 0"), ("now", f"max-age {args.max_age:g} s")):
+            figures[path][f"all_{name}"] = show(f"lookup(), {label}, every call", times[name])
+            figures[path][f"miss_{name}"] = show(
+                f"lookup(), {label}, no hit ({len(miss):,})",
+                tuple([t[i] for i in miss] for t in times[name]),  # type: ignore[arg-type]
+            )
+            figures[path][f"hit_{name}"] = show(
+                f"lookup(), {label}, with a hit ({len(hit):,})",
+                tuple([t[i] for i in hit] for t in times[name]),  # type: ignore[arg-type]
+            )
+        print(f"  -> max-age {args.max_age:g} s / max-age 0, every call: {figures[path]['all_now'] / before:.2f}")
+        figures[path]["miss"], figures[path]["hit"] = figures[path]["miss_now"], figures[path]["hit_now"]
     loaded.index.kernel = "auto"
     print("describing the hits (the one query a look-up with a hit makes; bank filter and radius before it):")
     hit_ids = [[(h.entry_id, h.distance) for h in hits] for hits in answers[paths[0]] if hits]

@@ -491,6 +491,9 @@ HOTLINE_STATS_PAUSE_SECONDS = env.integer("HOTLINE_STATS_PAUSE_SECONDS", 60, min
 # banks without an analyst viewing it (an inherited, audited assessment).
 HOTLINE_AUTO_ASSESS_KNOWN = env.boolean("HOTLINE_AUTO_ASSESS_KNOWN", True)
 HOTLINE_PDQ_MIN_QUALITY = env.integer("HOTLINE_PDQ_MIN_QUALITY", 50, minimum=0)
+# A process re-checks its in-memory hash index against the database's version at most every this many
+# seconds (0: before every look-up). Its own writes and disabled entries apply at once (docs/known-content.md).
+HOTLINE_HASH_INDEX_MAX_AGE = env.number("HOTLINE_HASH_INDEX_MAX_AGE", 1.0, minimum=0)
 
 # --- iccam ---
 # The ICCAM connector (docs/iccam.md): off while none of these is set; system check iccam.E001 refuses a

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from hotline.lib import states
@@ -239,9 +239,25 @@ class EntryVote(models.Model):
 
 
 def bump_version() -> None:
-    """Every change that affects matching moves the one version on (see ``services.pdq_index``)."""
+    """Every change that affects matching moves the one version on (see ``services.pdq_index``). This
+    process's own index re-checks the version at its next look-up, and again once the change commits
+    (another thread may have checked in between), without waiting for ``HOTLINE_HASH_INDEX_MAX_AGE``."""
     IndexVersion.objects.get_or_create(pk=1)
     IndexVersion.objects.filter(pk=1).update(version=models.F("version") + 1)
+    _count_local_bump()
+    transaction.on_commit(_count_local_bump)
+
+
+_local_bumps = [0]
+
+
+def _count_local_bump() -> None:
+    _local_bumps[0] += 1
+
+
+def local_bumps() -> int:
+    """How many times this process has bumped the version (each bump and each commit of one counts)."""
+    return _local_bumps[0]
 
 
 def move_entry(query: models.QuerySet[Entry], to: str, *, now: datetime, strict: bool = True, **changes: Any) -> int:

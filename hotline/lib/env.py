@@ -5,6 +5,7 @@ Every secret may also come from a file named by ``<NAME>_FILE`` (container secre
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -57,6 +58,19 @@ def integer(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from exc
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+def number(name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from exc
+    if math.isnan(value) or (minimum is not None and value < minimum):
+        raise ImproperlyConfigured(f"{name}={value} must be a number of at least {minimum}.")
     return value
 
 

@@ -1,156 +1,92 @@
 """Known content: banks, imports, four-eyes additions, matching (exact and PDQ), inherited verdicts,
-re-upload detection. Every change bumps ``IndexVersion`` so no process matches with a stale index.
+re-upload detection. Every change bumps ``IndexVersion``; each process re-checks it at least every
+``HOTLINE_HASH_INDEX_MAX_AGE`` seconds, at once after its own changes, and never reports a disabled entry.
 
-The hashes domain's services package: this module holds banks, imports and matching (importable as
-``hotline.hashes.services``); ``services.trust`` holds undo by source, quarantine and votes. The worker
-step is ``hotline.hashes.steps.match_step``."""
+The hashes domain's services package: this module holds banks, imports and four-eyes additions
+(importable as ``hotline.hashes.services``) and re-exports the matching of ``services.matching``;
+``services.trust`` holds undo by source, quarantine and votes. The worker step is
+``hotline.hashes.steps.match_step``."""
 
 from __future__ import annotations
 
 import json
-import logging
-import threading
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from hotline.accounts.models import User
 from hotline.audit.services import SYSTEM, Actor, record
-from hotline.evidence.models import Capture, Media
 from hotline.hashes import actions
 from hotline.hashes.models import (
-    EXACT_SIGNALS,
-    MATCHING,
     Bank,
     BankKind,
     Entry,
     EntryStatus,
-    IndexVersion,
-    MediaMatch,
     move_entry,
 )
 from hotline.hashes.models import (
     bump_version as bump_version,
 )
 from hotline.hashes.services import trust
+from hotline.hashes.services.matching import (
+    _CHUNK,
+    VERDICT_STRENGTH,
+)
+from hotline.hashes.services.matching import (
+    _LOADED as _LOADED,
+)
+from hotline.hashes.services.matching import (
+    ILLEGAL as ILLEGAL,
+)
+from hotline.hashes.services.matching import (
+    REUPLOAD_PRIORITY as REUPLOAD_PRIORITY,
+)
+from hotline.hashes.services.matching import (
+    Hit as Hit,
+)
+from hotline.hashes.services.matching import (
+    _describe as _describe,
+)
+from hotline.hashes.services.matching import (
+    _LoadedIndex as _LoadedIndex,
+)
+from hotline.hashes.services.matching import (
+    current_version as current_version,
+)
+from hotline.hashes.services.matching import (
+    forget_pdq_index as forget_pdq_index,
+)
+from hotline.hashes.services.matching import (
+    lookup as lookup,
+)
+from hotline.hashes.services.matching import (
+    match_capture as match_capture,
+)
+from hotline.hashes.services.matching import (
+    match_due as match_due,
+)
+from hotline.hashes.services.matching import (
+    media_signals as media_signals,
+)
+from hotline.hashes.services.matching import (
+    overrule_inherited as overrule_inherited,
+)
+from hotline.hashes.services.matching import (
+    pdq_index as pdq_index,
+)
 from hotline.lib.hashlists import HashRecord, LineError
-from hotline.lib.pdqindex import PdqIndex, hex_to_bytes
 from hotline.reports.models import Item
 
-log = logging.getLogger("hotline.hashes")
 OWN_BANK = "Own confirmed assessments"
-VERDICT_STRENGTH = {"baseline": 3, "national": 2, "not_illegal": 1}
-ILLEGAL = ("baseline", "national")
-REUPLOAD_PRIORITY = 4
-_CHUNK = 2000
 _COPY_CHUNK = 50_000
 
 
 class FourEyesError(Exception):
     pass
-
-
-# ---------------------------------------------------------------- index versioning and the PDQ index
-
-def current_version() -> int:
-    """The index version, read with one plain query: this runs before every look-up, so the ORM's
-    query building (~0.1 ms) would cost more than the PDQ search itself."""
-    with connection.cursor() as cursor:
-        cursor.execute(_VERSION_SQL)
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-_VERSION_SQL = f"SELECT version FROM {IndexVersion._meta.db_table} WHERE id = 1"  # noqa: S608 (no input)
-
-
-@dataclass
-class _LoadedIndex:
-    version: int = -1
-    index: PdqIndex | None = None
-    # every indexed entry (sorted by id) with its bank and that bank's radius: the look-up filters its
-    # hits by bank and radius from these arrays, without a query (13 bytes an entry: 130 MB at 10 M)
-    entry_ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
-    entry_banks: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
-    entry_radius: npt.NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
-
-    def facts(self, ids: Sequence[int]) -> tuple[list[int | None], list[int]]:
-        """The bank and the bank's PDQ radius of each entry id in ``ids``; for an id the arrays do not
-        hold (they are built with the index, so none should be missing): ``None`` and 256, which let
-        the hit through to the query in ``_describe``."""
-        wanted = np.asarray(ids, dtype=np.int64)
-        if not len(self.entry_ids):
-            return [None] * len(wanted), [256] * len(wanted)
-        rows = np.minimum(np.searchsorted(self.entry_ids, wanted), len(self.entry_ids) - 1)
-        known = self.entry_ids[rows] == wanted
-        banks = np.where(known, self.entry_banks[rows], -1).tolist()
-        radii = np.where(known, self.entry_radius[rows].astype(np.int64), 256).tolist()  # 256: not uint8
-        return [b if b >= 0 else None for b in banks], radii
-
-
-_LOADED = _LoadedIndex()
-_LOCK = threading.Lock()
-_REBUILD_CHUNK = 100_000
-
-
-def pdq_index() -> _LoadedIndex:
-    """The process's PDQ index, rebuilt from the database whenever the version moved on."""
-    version = current_version()
-    with _LOCK:
-        if _LOADED.version != version or _LOADED.index is None:
-            _rebuild(version)
-        return _LOADED
-
-
-def _rebuild(version: int) -> None:
-    """Read every matchable PDQ entry in chunks (never a list of millions of Python tuples) into the index."""
-    rows = Entry.objects.matchable().filter(signal_type="pdq").values_list("pk", "value", "bank_id", "bank__pdq_radius")
-    ids: list[npt.NDArray[np.int64]] = []
-    codes: list[npt.NDArray[np.uint8]] = []
-    banks: list[npt.NDArray[np.int64]] = []
-    radii: list[npt.NDArray[np.int64]] = []
-    chunk: list[tuple[int, str, int, int]] = []
-    for row in rows.iterator(chunk_size=_REBUILD_CHUNK):
-        chunk.append(row)
-        if len(chunk) == _REBUILD_CHUNK:
-            _read_chunk(chunk, ids, codes, banks, radii)
-            chunk = []
-    _read_chunk(chunk, ids, codes, banks, radii)
-    all_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
-    all_radii = np.concatenate(radii) if radii else np.empty(0, np.int64)
-    index = PdqIndex(radius=int(all_radii.max()) if len(all_radii) else 31)
-    if len(all_ids):
-        index.add(all_ids, np.concatenate(codes))
-    order = np.argsort(all_ids)
-    _LOADED.entry_ids = all_ids[order]
-    _LOADED.entry_banks = (np.concatenate(banks) if banks else np.empty(0, np.int64))[order].astype(np.int32)
-    _LOADED.entry_radius = all_radii[order].astype(np.uint8)
-    _LOADED.index, _LOADED.version = index, version
-    log.info("PDQ index rebuilt: %d hashes at version %d", len(index), version)
-
-
-def _read_chunk(
-    chunk: list[tuple[int, str, int, int]],
-    ids: list[npt.NDArray[np.int64]],
-    codes: list[npt.NDArray[np.uint8]],
-    banks: list[npt.NDArray[np.int64]],
-    radii: list[npt.NDArray[np.int64]],
-) -> None:
-    if chunk:
-        ids.append(np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk)))
-        codes.append(hex_to_bytes([r[1] for r in chunk]))
-        banks.append(np.fromiter((r[2] for r in chunk), dtype=np.int64, count=len(chunk)))
-        radii.append(np.fromiter((r[3] for r in chunk), dtype=np.int64, count=len(chunk)))
 
 
 # ---------------------------------------------------------------- banks and imports
@@ -313,188 +249,3 @@ def confirm_entries(item: Item, *, user: User, now: datetime | None = None) -> i
     bump_version()
     record(Actor.of_user(user), actions.BANK_ENTRIES_CONFIRMED, item, now=now, after={"entries": count})
     return count
-
-
-# ---------------------------------------------------------------- look-ups
-
-@dataclass(frozen=True)
-class Hit:
-    entry_id: int
-    bank_id: int
-    bank: str
-    negative: bool
-    trusted: bool
-    signal_type: str
-    distance: int
-    classification: str
-    scheme: str
-    verdict: str
-    source_item_id: int | None
-    source_id: str = ""
-    quarantined: bool = False
-
-    @property
-    def gives_verdict(self) -> bool:
-        """An exact hit in a trusted (or our own) bank, from an entry not in quarantine."""
-        return (self.distance == 0 and self.signal_type != "pdq" and self.trusted and bool(self.verdict)
-                and not self.quarantined)
-
-
-def lookup(signals: Sequence[tuple[str, str]], *, banks: Iterable[int] | None = None) -> list[list[Hit]]:
-    """Matches per signal: exact for cryptographic hashes, within each bank's radius for PDQ."""
-    found: list[list[tuple[int, int]]] = [[] for _ in signals]
-    by_type: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    pdq_positions: list[int] = []
-    for pos, (signal_type, value) in enumerate(signals):
-        if signal_type == "pdq":
-            pdq_positions.append(pos)
-        elif signal_type in EXACT_SIGNALS:
-            by_type[signal_type][value.lower()].append(pos)
-    for signal_type, values in by_type.items():
-        keys = list(values)
-        for start in range(0, len(keys), _CHUNK):
-            rows = Entry.objects.matchable().filter(signal_type=signal_type, value__in=keys[start:start + _CHUNK])
-            for entry_id, value in rows.values_list("pk", "value"):
-                for pos in values[value]:
-                    found[pos].append((entry_id, 0))
-    allowed = set(banks) if banks is not None else None
-    if pdq_positions:
-        loaded = pdq_index()
-        assert loaded.index is not None
-        if len(loaded.index):
-            results = loaded.index.search(hex_to_bytes([signals[p][1] for p in pdq_positions]))
-            for pos, hits in zip(pdq_positions, results, strict=True):
-                if hits:  # within the entry's bank radius, in a bank asked for: from the index's arrays
-                    in_bank, radius = loaded.facts([eid for eid, _ in hits])
-                    found[pos] += [(eid, d) for (eid, d), b, r in zip(hits, in_bank, radius, strict=True)
-                                   if d <= r and (allowed is None or b is None or b in allowed)]
-    return _describe(found, allowed)
-
-
-def _describe(found: list[list[tuple[int, int]]], allowed: set[int] | None) -> list[list[Hit]]:
-    ids = list({eid for hits in found for eid, _ in hits})
-    entries: dict[int, tuple[Any, ...]] = {}
-    if ids:  # one plain query per chunk: the ORM's query building cost several times the look-up itself
-        with connection.cursor() as cursor:
-            for start in range(0, len(ids), _CHUNK):
-                part = ids[start:start + _CHUNK]
-                cursor.execute(_DESCRIBE_SQL.format(", ".join(["%s"] * len(part))), part)
-                entries.update((row[0], row) for row in cursor.fetchall())
-    out: list[list[Hit]] = []
-    for hits in found:
-        described = []
-        for eid, distance in hits:
-            entry = entries.get(eid)
-            if entry is None:
-                continue  # deleted since the index was built
-            (_, bank_id, status, signal_type, classification, scheme, verdict, source_item_id, source_id, bank_name,
-             bank_kind, bank_trusted) = entry
-            if status not in MATCHING or (allowed is not None and bank_id not in allowed):
-                continue  # changed since the index was built: never report a disabled entry
-            described.append(Hit(eid, int(bank_id), str(bank_name), bank_kind == BankKind.NEGATIVE,
-                                 bool(bank_trusted) or bank_kind == BankKind.OWN, str(signal_type), distance,
-                                 str(classification), str(scheme), str(verdict),
-                                 None if source_item_id is None else int(source_item_id), str(source_id),
-                                 status == EntryStatus.QUARANTINED))
-        out.append(sorted(described, key=lambda h: (h.distance, h.entry_id)))
-    return out
-
-
-# Constant text (the tables' own column names), no outside input; ``{}`` takes one placeholder per id.
-_DESCRIBE_SQL = (
-    "SELECT e.id, e.bank_id, e.status, e.signal_type, e.classification, e.scheme, e.verdict, e.source_item_id,"  # noqa: S608
-    f" e.source_id, b.name, b.kind, b.trusted FROM {Entry._meta.db_table} e"
-    f" JOIN {Bank._meta.db_table} b ON b.id = e.bank_id WHERE e.id IN ({{}})"
-)
-
-
-# ---------------------------------------------------------------- the pipeline: match each capture
-
-def media_signals(media: Media) -> list[tuple[str, str]]:
-    signals = [(t, v) for t, v in (("sha256", media.sha256), ("md5", media.md5), ("sha1", media.sha1)) if v]
-    if media.kind == "video" and media.md5:
-        signals.append(("video_md5", media.md5))
-    if media.pdq and (media.pdq_quality or 0) >= settings.HOTLINE_PDQ_MIN_QUALITY:
-        signals.append(("pdq", media.pdq))
-    return signals
-
-
-def _inherit(media: Media, hits: list[Hit]) -> set[int]:
-    """An exact hit in a trusted (or our own) bank gives the media its verdict, unless a known-benign
-    list also knows it. Returns the entries the verdict rests on (every hit with the verdict taken)."""
-    if any(h.negative for h in hits):
-        return set()
-    exact = [h for h in hits if h.gives_verdict]
-    if not exact:
-        return set()
-    best = max(exact, key=lambda h: VERDICT_STRENGTH.get(h.verdict, 0))
-    media.inherited_verdict = best.verdict
-    media.inherited_from = f"{best.bank} (entry {best.entry_id}, {best.signal_type})"[:300]
-    return {h.entry_id for h in exact if h.verdict == best.verdict}
-
-
-def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
-    """Match every media file of ``capture``; record matches, inherited verdicts and re-uploads."""
-    media = list(capture.media.filter(is_bad=False).exclude(sha256=""))
-    signals = [media_signals(m) for m in media]
-    flat = [s for group in signals for s in group]
-    results = lookup(flat)
-    matches: list[MediaMatch] = []
-    position = 0
-    for m, group in zip(media, signals, strict=True):
-        hits = [h for hits in results[position:position + len(group)] for h in hits]
-        position += len(group)
-        supports = _inherit(m, hits)
-        matches += [MediaMatch(media=m, entry_id=h.entry_id, bank_id=h.bank_id, signal_type=h.signal_type,
-                               distance=h.distance, matched_at=now, inherited=h.entry_id in supports) for h in hits]
-    MediaMatch.objects.bulk_create(matches, ignore_conflicts=True)
-    Media.objects.bulk_update(media, ["inherited_verdict", "inherited_from"])
-    known = [m.inherited_verdict for m in media]
-    if media and all(v in ILLEGAL for v in known):
-        capture.known_verdict = max(known, key=lambda v: VERDICT_STRENGTH[v])
-    capture.matched_at = now
-    capture.save(update_fields=["matched_at", "known_verdict"])
-    if matches and trust.check_floods({m.entry_id for m in matches}, now=now):
-        capture.refresh_from_db(fields=["known_verdict"])
-    earlier = _reupload_sources(capture.item, media, results)
-    return {"media": len(media), "matches": len(matches), "known": sum(1 for v in known if v),
-            "reupload_of": len(earlier)}
-
-
-def _reupload_sources(item: Item, media: list[Media], results: list[list[Hit]]) -> set[int]:
-    """Earlier items whose known files re-appear here: the source items of bank hits, and earlier
-    items found illegal whose captures hold identical files. Files merely shared with unassessed
-    pages (a common banner) do not count."""
-    from_banks = {h.source_item_id for hits in results for h in hits if h.source_item_id and not h.negative}
-    same_files = set(Media.objects.filter(sha256__in=[m.sha256 for m in media], item__verdict__in=ILLEGAL)
-                     .values_list("item_id", flat=True))
-    candidates = (from_banks | same_files) - {item.pk}
-    earlier = set(Item.objects.filter(pk__in=candidates, first_reported_at__lte=item.first_reported_at)
-                  .values_list("pk", flat=True))
-    if earlier:
-        item.reupload_of.add(*earlier)
-        Item.objects.filter(pk=item.pk).update(priority=Greatest(F("priority"), Value(REUPLOAD_PRIORITY)))
-    return earlier
-
-
-def match_due(*, now: datetime, limit: int = 20) -> bool:
-    """Match captures that are not matched yet (``hotline.hashes.steps.match_step``); returns whether there
-    were any. Each capture is taken by a conditional UPDATE inside its own transaction, so a crash rolls
-    back and the capture is matched again."""
-    due = list(Capture.objects.filter(outcome="captured", matched_at__isnull=True)
-               .order_by("started_at").values_list("pk", flat=True)[:limit])
-    for pk in due:
-        with transaction.atomic():
-            if Capture.objects.filter(pk=pk, matched_at__isnull=True).update(matched_at=now) != 1:
-                continue
-            capture = Capture.objects.select_related("item").get(pk=pk)
-            counts = match_capture(capture, now=now)
-            record(SYSTEM, actions.ITEM_MATCHED, capture.item, now=now, after={"capture": pk, **counts,
-                                                                       "known_verdict": capture.known_verdict})
-    return bool(due)
-
-
-def overrule_inherited(media: Media, *, user: User, reason: str) -> None:
-    """An analyst disagrees with a verdict inherited from a bank: it stops applying to this file, and every
-    other verdict resting only on the same entries goes back to people (``trust.overrule``)."""
-    trust.overrule(media, user=user, reason=reason)

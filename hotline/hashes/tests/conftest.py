@@ -14,6 +14,6 @@ __all__ = ["browser", "new_tab", "page"]
 def _forget_the_pdq_index() -> Iterator[None]:
     """Each test's rolled-back transaction resets ``IndexVersion``: a later test can reach the same version
     number with other entries, so the process's index is forgotten around every test."""
-    services._LOADED.version = -1
+    services.forget_pdq_index()
     yield
-    services._LOADED.version = -1
+    services.forget_pdq_index()

@@ -230,3 +230,72 @@ def test_the_index_arrays_give_bank_and_radius_and_let_an_unknown_id_through() -
                           entry_radius=np.array([31, 10, 31], dtype=np.uint8))
     assert loaded.facts([20, 8, 5, 99]) == ([1, 2, None, None], [31, 10, 256, 256])
     assert _LoadedIndex().facts([4]) == ([None], [256])
+
+
+QUERY = "3c" * 8 + "a5" * 8 + "0f" * 8 + "96" * 8  # a synthetic PDQ hash
+
+
+def _added_elsewhere(bank: Bank, value: str) -> Entry:
+    """An entry another process added: its version bump is not this process's own (``bump_version``)."""
+    from django.db.models import F
+
+    from hotline.hashes.models import IndexVersion
+
+    entry = Entry.objects.create(bank=bank, signal_type="pdq", value=value, verdict="baseline",
+                                 classification="1", scheme="vics-us", added_at=timezone.now())
+    IndexVersion.objects.get_or_create(pk=1)
+    IndexVersion.objects.filter(pk=1).update(version=F("version") + 1)
+    return entry
+
+
+def _pdq_hits(now: float) -> list[tuple[int, int]]:
+    return [(h.entry_id, h.distance) for h in lookup([("pdq", QUERY)], now=now)[0]]
+
+
+def test_an_entry_added_by_another_process_is_matched_once_the_index_is_max_age_old(settings: Any) -> None:
+    settings.HOTLINE_HASH_INDEX_MAX_AGE = 5.0
+    bank = _bank("list")
+    first = _entry(bank, "pdq", _flip(QUERY, 2))
+    assert _pdq_hits(100.0) == [(first.pk, 2)]  # the version is read: the index is built
+    later = _added_elsewhere(bank, _flip(QUERY, 7))
+    assert _pdq_hits(104.9) == [(first.pk, 2)]  # within the window: not read again
+    assert _pdq_hits(105.0) == [(first.pk, 2), (later.pk, 7)]
+    settings.HOTLINE_HASH_INDEX_MAX_AGE = 0
+    latest = _added_elsewhere(bank, _flip(QUERY, 9))
+    assert _pdq_hits(105.0) == [(first.pk, 2), (later.pk, 7), (latest.pk, 9)]  # 0: read before every look-up
+
+
+def test_this_processs_own_changes_are_matched_at_once(settings: Any, senior: User) -> None:
+    settings.HOTLINE_HASH_INDEX_MAX_AGE = 3600.0
+    bank = _bank("list")
+    first = _entry(bank, "pdq", _flip(QUERY, 2))  # bump_version: this process's own change
+    assert _pdq_hits(0.0) == [(first.pk, 2)]
+    second = _entry(bank, "pdq", _flip(QUERY, 5))
+    assert _pdq_hits(1.0) == [(first.pk, 2), (second.pk, 5)]
+    disable_entry(first, user=senior, reason="false positive: a test pattern")
+    assert _pdq_hits(2.0) == [(second.pk, 5)]
+    assert len(services_index()) == 1  # rebuilt without it, not only filtered
+
+
+def services_index() -> Any:
+    from hotline.hashes import services
+
+    assert services._LOADED.index is not None
+    return services._LOADED.index
+
+
+def test_a_disabled_entry_or_a_narrowed_bank_is_never_matched_within_the_window(settings: Any) -> None:
+    """Changed behind the process's back (another process, whose bump this one has not read yet): the
+    query that describes the hits reads status, bank and radius from the database."""
+    settings.HOTLINE_HASH_INDEX_MAX_AGE = 3600.0
+    bank, other = _bank("list"), _bank("other list")
+    near = _entry(bank, "pdq", _flip(QUERY, 3))
+    far = _entry(bank, "pdq", _flip(QUERY, 20))
+    moved = _entry(other, "pdq", _flip(QUERY, 6))
+    assert _pdq_hits(0.0) == [(near.pk, 3), (moved.pk, 6), (far.pk, 20)]
+    assert [h.entry_id for h in lookup([("pdq", QUERY)], banks=[bank.pk], now=1.0)[0]] == [near.pk, far.pk]
+    Entry.objects.filter(pk=near.pk).update(status=EntryStatus.DISABLED)
+    Bank.objects.filter(pk=bank.pk).update(pdq_radius=10)
+    Entry.objects.filter(pk=moved.pk).update(bank=bank)
+    assert _pdq_hits(2.0) == [(moved.pk, 6)]
+    assert lookup([("pdq", QUERY)], banks=[other.pk], now=3.0) == [[]]
