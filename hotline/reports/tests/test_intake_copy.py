@@ -21,8 +21,15 @@ HOSTILE = ["tab\there", "new\nline", "carriage\rreturn", "back\\slash", "\\N", "
 def test_copy_insert_stores_hostile_text_and_times_as_given() -> None:
     with_offset = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
     rows = [
-        {"reference": f"HL-TEST-{n:04d}", "source": "partner", "received_at": with_offset, "text": text,
-         "reporter_contact": text, "external_ref": text, "url_count": n}
+        {
+            "reference": f"HL-TEST-{n:04d}",
+            "source": "partner",
+            "received_at": with_offset,
+            "text": text,
+            "reporter_contact": text,
+            "external_ref": text,
+            "url_count": n,
+        }
         for n, text in enumerate(HOSTILE)
     ]
     ids = copy_insert(Report, rows)
@@ -38,9 +45,19 @@ def test_insert_or_find_keeps_hostile_raw_urls_and_finds_existing_ones() -> None
     now = datetime(2026, 3, 1, tzinfo=UTC)
 
     def row(n: int, raw: str) -> dict[str, object]:
-        return {"raw_url": raw, "canonical_url": f"http://h{n}.sim.test/", "dedup_key": f"{n:064d}",
-                "host": f"h{n}.sim.test", "status": "new", "report_count": 1, "priority": 0,
-                "first_reported_at": now, "last_reported_at": now, "status_changed_at": now, "next_capture_at": None}
+        return {
+            "raw_url": raw,
+            "canonical_url": f"http://h{n}.sim.test/",
+            "dedup_key": f"{n:064d}",
+            "host": f"h{n}.sim.test",
+            "status": "new",
+            "report_count": 1,
+            "priority": 0,
+            "first_reported_at": now,
+            "last_reported_at": now,
+            "status_changed_at": now,
+            "next_capture_at": None,
+        }
 
     first, created = insert_or_find(Item, [row(n, raw) for n, raw in enumerate(HOSTILE)], unique="dedup_key")
     assert created == set(first) and len(first) == len(HOSTILE)
@@ -55,7 +72,9 @@ def test_audit_events_with_hostile_text_verify() -> None:
     from django.db import transaction
 
     actor = Actor(label="api:tab\there \\ ç")
-    changes = [Change("item.created", ("reports.item", n), after={"url": text, "n": n}) for n, text in enumerate(HOSTILE)]
+    changes = [
+        Change("item.created", ("reports.item", n), after={"url": text, "n": n}) for n, text in enumerate(HOSTILE)
+    ]
     changes.append(Change("item.report_added", ("reports.item", "x\ty"), before={"k": None}, after=None))
     with transaction.atomic():
         assert record_bulk(actor, changes) == len(changes)
@@ -68,8 +87,9 @@ def test_audit_events_with_hostile_text_verify() -> None:
 
 def test_a_batch_of_hostile_urls_round_trips() -> None:
     urls = ["http://a.sim.test/x\\y", "http://b.sim.test/\u00e7", " http://c.sim.test/tab\tinside "]
-    result = receive_reports([IncomingReport(source="partner", urls=urls, text="line\none\\", external_ref="r\t1")],
-                             actor=SYSTEM)[0]
+    result = receive_reports(
+        [IncomingReport(source="partner", urls=urls, text="line\none\\", external_ref="r\t1")], actor=SYSTEM
+    )[0]
     assert [u.result for u in result.urls] == ["created"] * 3
     report = Report.objects.get(pk=result.report_id)
     assert (report.text, report.external_ref) == ("line\none\\", "r\t1")
