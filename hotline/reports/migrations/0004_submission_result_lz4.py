@@ -16,7 +16,7 @@ def lz4(apps, schema_editor):  # type: ignore[no-untyped-def]
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
         if cursor.fetchone() is not None:
-        cursor.execute("ALTER TABLE reports_submission ALTER COLUMN result SET COMPRESSION lz4")
+            cursor.execute("ALTER TABLE reports_submission ALTER COLUMN result SET COMPRESSION lz4")
 
 
 def pglz(apps, schema_editor):  # type: ignore[no-untyped-def]
