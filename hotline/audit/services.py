@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from json.encoder import encode_basestring_ascii
@@ -74,8 +74,26 @@ def record_many(
 
 
 def record_bulk(actor: Actor, changes: Iterable[Change], *, now: datetime | None = None) -> int:
-    """Like ``record_many`` for thousands of events (batch intake): returns only how many it wrote."""
+    """Like ``record_many`` for thousands of events: returns only how many it wrote."""
     return len(_append(actor, changes, now=now))
+
+
+# One event as record_encoded takes it: action, object type, object id, and before and after as
+# canonical JSON text (``canonical_json``; "null" for none).
+Encoded = tuple[str, str, str, str, str]
+
+
+def record_encoded(actor: Actor, events: Sequence[Encoded], *, now: datetime | None = None) -> int:
+    """``record_bulk`` for callers that write thousands of events of a few fixed shapes (batch intake)
+    and hand each one as a plain tuple with its JSON already encoded: building a ``Change`` and
+    encoding its dict cost more than hashing and writing the event. ``before`` and ``after`` must
+    be exactly ``canonical_json`` of the value (what verify recomputes the hash from)."""
+    return len(_append_encoded(actor, events, now=now))
+
+
+def canonical_json(value: dict[str, Any] | None) -> str:
+    """The JSON text an event's ``before`` or ``after`` is hashed as (sorted keys, no spaces, ASCII)."""
+    return _encode(value)
 
 
 _NULL = "\\N"  # COPY text for NULL
@@ -99,28 +117,36 @@ def _as_events(rows: list[Row], changes: list[Change] | None = None) -> list[Aud
 def _append(
     actor: Actor, changes: Iterable[Change], *, now: datetime | None = None, stream: int | None = None
 ) -> list[Row]:
+    events: list[Encoded] = []
+    for change in changes:
+        object_type, object_id = object_ref(change.object)
+        events.append((change.action, object_type, object_id, _encode(change.before), _encode(change.after)))
+    return _append_encoded(actor, events, now=now, stream=stream)
+
+
+def _append_encoded(
+    actor: Actor, events: Sequence[Encoded], *, now: datetime | None = None, stream: int | None = None
+) -> list[Row]:
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written inside the transaction of the change")
     at = now or timezone.now()
-    pending = list(changes)
-    if not pending:
+    if not events:
         return []
     # 1. Lock one stream head: any stream no other transaction holds (so writers do not queue).
     # 2. Take global seq numbers after that lock, so seq increases along the stream.
     # 3. Hash each event onto the previous one of the stream, write them all, move the head.
     head = _locked_head(stream)
-    ids = _reserve_ids(len(pending))
+    ids = _reserve_ids(len(events))
     position, prev = head.position, head.hash
     rows: list[Row] = []
     event_hash = _event_hasher(actor, at)
-    for change, seq in zip(pending, ids, strict=True):
-        object_type, object_id = object_ref(change.object)
+    label, user_id, stream_id = actor.label, actor.user_id, head.id
+    for (action, object_type, object_id, before, after), seq in zip(events, ids, strict=True):
         position += 1
-        before, after = _encode(change.before), _encode(change.after)
-        digest = event_hash(prev, seq, change.action, object_type, object_id, before, after)
+        digest = event_hash(prev, seq, action, object_type, object_id, before, after)
         # The JSON text hashed is also the text written (COPY) or parsed back (elsewhere).
-        rows.append((seq, seq, head.id, position, at, actor.label, actor.user_id, change.action, object_type,
-                     object_id, before, after, prev, digest))
+        rows.append((seq, seq, stream_id, position, at, label, user_id, action, object_type, object_id, before,
+                     after, prev, digest))
         prev = digest
     _insert(rows)
     head.position, head.hash = position, prev
@@ -395,5 +421,6 @@ def timeline(object_type: str, object_id: object) -> list[AuditEvent]:
 
 
 __all__ = [
-    "SYSTEM", "Actor", "Change", "record", "record_bulk", "record_many", "seal", "seal_due", "timeline", "verify",
+    "SYSTEM", "Actor", "Change", "Encoded", "canonical_json", "record", "record_bulk", "record_encoded", "record_many",
+    "seal", "seal_due", "timeline", "verify",
 ]
