@@ -17,6 +17,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from hotline.audit.models import _CANONICAL, GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
+from hotline.lib.bulk import COPY_SPECIAL as _COPY_SPECIAL
 from hotline.lib.bulk import copy_lines, copy_text, reserve_ids
 from hotline.lib.claim import skip_locked
 
@@ -236,10 +237,13 @@ def _insert(rows: list[Row]) -> None:
             text = texts[value] = _NULL if plain is None else copy_text(str(plain))
         return text
 
+    # Text fields needing no escape (the usual case) are written as they are, after one scan of them all.
+    plain = not _COPY_SPECIAL.search("".join(["".join(row[7:12]) for row in rows]))
+    text, json_text = (_as_is, _copy_null) if plain else (copy_text, _copy_json)
     lines = [
         "\t".join((str(seq), str(seq_), str(stream), str(position), once(at), once(label), once(user),
-                   copy_text(action), copy_text(object_type), copy_text(object_id), _copy_json(before),
-                   _copy_json(after), prev, digest))
+                   text(action), text(object_type), text(object_id), json_text(before), json_text(after), prev,
+                   digest))
         for (seq, seq_, stream, position, at, label, user, action, object_type, object_id, before, after, prev,
              digest) in rows
     ]
@@ -250,6 +254,14 @@ def _insert(rows: list[Row]) -> None:
 
 def _copy_json(text: str) -> str:
     return _NULL if text == "null" else copy_text(text)
+
+
+def _copy_null(text: str) -> str:
+    return _NULL if text == "null" else text
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def _decoded(rows: list[Row]) -> list[Row]:
