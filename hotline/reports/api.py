@@ -9,7 +9,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, P, PathEx, Router, Schema
@@ -162,19 +162,6 @@ def _result_texts(submission_id: str, results: list[ReportResult]) -> tuple[str,
     return f'{head}"replayed": false, {tail}', head + tail
 
 
-def _store_result(client: ApiClient, submission_id: str, digest: str, result: str) -> None:
-    """Keep the answer for replays: the JSON text as it is (the ORM would encode a dict of thousands of
-    rows again). A second batch with the same id raises ``IntegrityError``."""
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    table = Submission._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (api_client_id, submission_id, body_sha256, received_at, result) "  # noqa: S608
-            f"VALUES (%s, %s, %s, %s, %s{cast})",
-            [client.pk, submission_id, digest, timezone.now(), result],
-        )
-
-
 @router.post("/submissions", response={200: SubmissionOut, 409: ErrorOut, 413: ErrorOut},
              summary="Submit a batch of reports")
 def submit(request: HttpRequest, payload: SubmissionIn) -> HttpResponse | Status[dict[str, Any]]:
@@ -196,7 +183,8 @@ def submit(request: HttpRequest, payload: SubmissionIn) -> HttpResponse | Status
         with transaction.atomic():
             results = receive_reports(incoming, actor=Actor(label=f"api:{client.name}"))
             answer, stored = _result_texts(payload.submission_id, results)
-            _store_result(client, payload.submission_id, digest, stored)
+            Submission.objects.create(api_client=client, submission_id=payload.submission_id,
+                                      body_sha256=digest, received_at=timezone.now(), result=stored)
     except IntegrityError:
         # The same id arrived twice at once; the first one won and the batch above rolled back.
         earlier = Submission.objects.get(api_client=client, submission_id=payload.submission_id)
@@ -207,7 +195,7 @@ def submit(request: HttpRequest, payload: SubmissionIn) -> HttpResponse | Status
 def _replay(earlier: Submission, digest: str) -> HttpResponse | Status[dict[str, Any]]:
     if earlier.body_sha256 != digest:
         return Status(409, {"detail": "this submission_id was already used for a different batch"})
-    return _answer(earlier.result, replayed=True)
+    return _answer(json.loads(earlier.result), replayed=True)
 
 
 _URL_KEYS = tuple(UrlOut.model_fields)
@@ -240,7 +228,7 @@ def get_submission(request: HttpRequest, submission_id: PathEx[str, P(pattern=SU
     earlier = Submission.objects.filter(api_client=client, submission_id=submission_id).first()
     if earlier is None:
         raise HttpError(404, "no submission with this id from your organisation")
-    return _answer(earlier.result, replayed=True)
+    return _answer(json.loads(earlier.result), replayed=True)
 
 
 @router.get("/reports/{reference}", response={200: StatusOut, 404: ErrorOut},

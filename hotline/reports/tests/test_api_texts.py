@@ -90,4 +90,4 @@ def test_the_stored_result_replays_the_same_answer(partner_client: tuple[ApiClie
     first, again = post().json(), post().json()
     assert (first.pop("replayed"), again.pop("replayed")) == (False, True)
     assert first == again
-    assert Submission.objects.get(submission_id="s1").result == first
+    assert json.loads(Submission.objects.get(submission_id="s1").result) == first
