@@ -91,7 +91,7 @@ def test_a_batch_of_hostile_urls_round_trips() -> None:
         [IncomingReport(source="partner", urls=urls, text="line\none\\", external_ref="r\t1")], actor=SYSTEM
     )[0]
     assert [u.result for u in result.urls] == ["created"] * 3
-    report = Report.objects.get(pk=result.report_id)
+    report = Report.objects.get(reference=result.reference)
     assert (report.text, report.external_ref) == ("line\none\\", "r\t1")
     assert sorted(report.links.values_list("raw_url", flat=True)) == sorted(urls)
     assert verify().ok
