@@ -177,12 +177,14 @@ def canonicalize(raw: str) -> CanonicalURL:
     """Return the canonical form of ``raw``; raise :class:`InvalidURL` if it is not usable."""
     if not isinstance(raw, str):
         raise InvalidURL("not_a_url", f"expected text, got {type(raw).__name__}")
-    text = raw.strip(_STRIP_CHARS).translate(_REMOVE_TAB_NEWLINE)
+    text = raw.strip(_STRIP_CHARS)
+    if "\t" in text or "\n" in text or "\r" in text:  # str.translate costs more than these scans
+        text = text.translate(_REMOVE_TAB_NEWLINE)
     if not text:
         raise InvalidURL("empty", "the URL is empty")
     if len(text) > MAX_URL_LENGTH:
         raise InvalidURL("too_long", f"the URL is longer than {MAX_URL_LENGTH} characters")
-    if _SURROGATE_RE.search(text):
+    if not text.isascii() and _SURROGATE_RE.search(text):
         raise InvalidURL("not_a_url", "the text contains unpaired surrogate characters")
 
     scheme, rest, explicit_scheme = _split_scheme(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from hotline.accounts.api import ClientToken, request_client
 from hotline.accounts.models import ApiClient
 from hotline.audit.services import Actor
 from hotline.reports.models import Report, Submission, normalize_reference
-from hotline.reports.services import IncomingReport, Outcome, ReportResult, public_status, receive_reports
+from hotline.reports.services import IncomingReport, ReportResult, UrlResult, public_status, receive_reports
 
 router = Router(auth=ClientToken(), tags=["intake"])
 # PostgreSQL text and jsonb cannot hold NUL; a constrained string also refuses lone surrogates (not UTF-8).
@@ -114,18 +115,51 @@ def _source(client: ApiClient) -> str:
     return client.kind  # client kinds are a subset of report sources
 
 
-def _result_json(submission_id: str, results: list[ReportResult]) -> dict[str, Any]:
-    outcomes: tuple[Outcome, ...] = ("created", "merged", "rejected")
-    counts = {k: sum(r.count(k) for r in results) for k in outcomes}
-    return {
-        "submission_id": submission_id,
-        "counts": counts,
-        "reports": [
-            {"reference": r.reference, "external_ref": r.external_ref,
-             "urls": [u.as_dict() for u in r.urls]}
-            for r in results
-        ],
-    }
+def _digest(payload: SubmissionIn) -> str:
+    """SHA-256 of the validated batch: a resend is the same batch if this matches. The same text as
+    ``json.dumps(payload.dict(), sort_keys=True, default=str)`` (a test checks it; stored digests must keep
+    matching), from the fields themselves: pydantic's ``dict()`` of thousands of rows cost more."""
+    reports = [
+        {"external_ref": r.external_ref, "language": r.language, "received_at": r.received_at, "text": r.text,
+         "urls": r.urls}
+        for r in payload.reports
+    ]
+    text = json.dumps({"reports": reports, "submission_id": payload.submission_id}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_NULL = "null"
+
+
+def _url_json(u: UrlResult, encode: Any = encode_basestring_ascii) -> str:
+    """One URL result as ``json.dumps`` writes ``UrlOut`` (every field, absent ones null)."""
+    return "".join((
+        '{"index": ', str(u.index), ', "url": ', encode(u.url), ', "result": "', u.result, '", "item_id": ',
+        _NULL if u.item_id is None else str(u.item_id),
+        ', "canonical_url": ', _NULL if u.canonical_url is None else encode(u.canonical_url),
+        ', "code": ', _NULL if u.code is None else encode(u.code),
+        ', "reason": ', _NULL if u.reason is None else encode(u.reason), "}",
+    ))
+
+
+def _result_texts(submission_id: str, results: list[ReportResult]) -> tuple[str, str]:
+    """The answer to a new batch and the result stored for its replays, as JSON text: the same text
+    ``json.dumps`` writes for ``SubmissionOut`` (the stored one without ``replayed``), built once per URL
+    instead of a dict per URL encoded twice (the answer, the stored result)."""
+    counts = {"created": 0, "merged": 0, "rejected": 0}
+    parts = []
+    for r in results:
+        for u in r.urls:
+            counts[u.result] += 1
+        parts.append("".join((
+            '{"reference": ', _NULL if r.reference is None else encode_basestring_ascii(r.reference),
+            ', "external_ref": ', encode_basestring_ascii(r.external_ref),
+            ', "urls": [', ", ".join([_url_json(u) for u in r.urls]), "]}",
+        )))
+    reports = ", ".join(parts)
+    head = f'{{"submission_id": {encode_basestring_ascii(submission_id)}, '
+    tail = f'"counts": {json.dumps(counts)}, "reports": [{reports}]}}'
+    return f'{head}"replayed": false, {tail}', head + tail
 
 
 @router.post("/submissions", response={200: SubmissionOut, 409: ErrorOut, 413: ErrorOut},
@@ -136,7 +170,7 @@ def submit(request: HttpRequest, payload: SubmissionIn) -> HttpResponse | Status
     limit: int = settings.HOTLINE_MAX_URLS_PER_SUBMISSION
     if total > limit:
         return Status(413, {"detail": f"{total} URLs in one submission; the limit is {limit}: split it"})
-    digest = hashlib.sha256(json.dumps(payload.dict(), sort_keys=True, default=str).encode()).hexdigest()
+    digest = _digest(payload)
     earlier = Submission.objects.filter(api_client=client, submission_id=payload.submission_id).first()
     if earlier is not None:
         return _replay(earlier, digest)
@@ -148,23 +182,24 @@ def submit(request: HttpRequest, payload: SubmissionIn) -> HttpResponse | Status
     try:
         with transaction.atomic():
             results = receive_reports(incoming, actor=Actor(label=f"api:{client.name}"))
-            body = _result_json(payload.submission_id, results)
+            answer, stored = _result_texts(payload.submission_id, results)
             Submission.objects.create(api_client=client, submission_id=payload.submission_id,
-                                      body_sha256=digest, received_at=timezone.now(), result=body)
+                                      body_sha256=digest, received_at=timezone.now(), result=stored)
     except IntegrityError:
         # The same id arrived twice at once; the first one won and the batch above rolled back.
         earlier = Submission.objects.get(api_client=client, submission_id=payload.submission_id)
         return _replay(earlier, digest)
-    return _answer(body, replayed=False)
+    return HttpResponse(answer, content_type=_JSON)
 
 
 def _replay(earlier: Submission, digest: str) -> HttpResponse | Status[dict[str, Any]]:
     if earlier.body_sha256 != digest:
         return Status(409, {"detail": "this submission_id was already used for a different batch"})
-    return _answer(earlier.result, replayed=True)
+    return _answer(json.loads(earlier.result), replayed=True)
 
 
 _URL_KEYS = tuple(UrlOut.model_fields)
+_JSON = "application/json; charset=utf-8"
 
 
 def _answer(body: dict[str, Any], *, replayed: bool) -> HttpResponse:
@@ -181,7 +216,7 @@ def _answer(body: dict[str, Any], *, replayed: bool) -> HttpResponse:
             for r in body["reports"]
         ],
     }
-    return HttpResponse(json.dumps(out), content_type="application/json; charset=utf-8")
+    return HttpResponse(json.dumps(out), content_type=_JSON)
 
 
 @router.get("/submissions/{submission_id}", response={200: SubmissionOut, 404: ErrorOut},
@@ -193,7 +228,7 @@ def get_submission(request: HttpRequest, submission_id: PathEx[str, P(pattern=SU
     earlier = Submission.objects.filter(api_client=client, submission_id=submission_id).first()
     if earlier is None:
         raise HttpError(404, "no submission with this id from your organisation")
-    return _answer(earlier.result, replayed=True)
+    return _answer(json.loads(earlier.result), replayed=True)
 
 
 @router.get("/reports/{reference}", response={200: StatusOut, 404: ErrorOut},

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _json_text  # a JSON string, ASCII as canonical JSON
 from typing import Any, Literal
 
 from django.db import IntegrityError, connection, transaction
@@ -17,7 +18,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from hotline.accounts.models import ApiClient
-from hotline.audit.services import Actor, Change, record_bulk
+from hotline.audit.services import Actor, Encoded, record_encoded
 from hotline.lib.bulk import copy_insert, insert_or_find
 from hotline.lib.urls import CanonicalURL, InvalidURL, canonicalize
 from hotline.reports import actions
@@ -127,16 +128,17 @@ def _store(parsed: list[_Parsed], *, actor: Actor, now: datetime) -> None:
     items, created = _items_for(tally, now=now)
     # 2. Store the reports, then the report -> item links (one per distinct item per report).
     reports = _create_reports(parsed, now=now)
-    changes: list[Change] = [
-        Change(actions.REPORT_RECEIVED, ("reports.report", pk),
-               after={"source": p.incoming.source, "urls": len(p.accepted)})
+    # Audit events as record_encoded takes them; their JSON written here (tests/test_intake_events.py).
+    events: list[Encoded] = [
+        (actions.REPORT_RECEIVED, "reports.report", str(pk),
+         "null", f'{{"source":{_json_text(p.incoming.source)},"urls":{len(p.accepted)}}}')
         for p, pk in zip(parsed, reports, strict=True)
     ]
-    copy_insert(ReportItem, _link(parsed, items, created, changes))
+    copy_insert(ReportItem, _link(parsed, items, created, events))
     # 3. Count this batch's reports on the items that existed before it.
     _bump_existing([tally[k] for k in tally if k not in created], items, now=now)
     # 4. One audit event per report, new item and merge, written in bulk to one audit stream.
-    record_bulk(actor, changes, now=now)
+    record_encoded(actor, events, now=now)
 
 
 @dataclass
@@ -224,13 +226,14 @@ def _link(
     parsed: list[_Parsed],
     items: dict[str, int],
     created: set[str],
-    changes: list[Change],
+    events: list[Encoded],
 ) -> list[dict[str, Any]]:
     links: list[dict[str, Any]] = []
     announced: set[str] = set()
     for p in parsed:
         seen: set[str] = set()
-        reference, report_id = p.result.reference, p.result.report_id
+        report_id = p.result.report_id
+        reference = "null" if p.result.reference is None else _json_text(p.result.reference)
         for url_result, canonical in p.accepted:
             key = canonical.dedup_key
             item_id = items[key]
@@ -244,11 +247,11 @@ def _link(
             announced.add(key)
             url_result.result = "created" if is_new else "merged"
             if is_new:
-                changes.append(Change(actions.ITEM_CREATED, ("reports.item", item_id),
-                                      after={"url": canonical.url, "report": reference}))
+                events.append((actions.ITEM_CREATED, "reports.item", str(item_id), "null",
+                               f'{{"report":{reference},"url":{_json_text(canonical.url)}}}'))
             else:
-                changes.append(Change(actions.ITEM_REPORT_ADDED, ("reports.item", item_id),
-                                      after={"report": reference}))
+                events.append((actions.ITEM_REPORT_ADDED, "reports.item", str(item_id), "null",
+                               f'{{"report":{reference}}}'))
     return links
 
 
