@@ -67,6 +67,7 @@ class Threads:
         self.lock = threading.Lock()
         self.live: dict[threading.Thread, str] = {}
         self.ended: dict[str, float] = defaultdict(float)
+        self.profiles: list[Any] | None = None  # a list: each product thread that ends leaves its profile here
         threads = self
         start, bootstrap = threading.Thread.start, threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
 
@@ -78,9 +79,18 @@ class Threads:
             kind = getattr(thread, "_cost_kind", "product")
             with threads.lock:
                 threads.live[thread] = kind
+            profile = None
+            if threads.profiles is not None and kind == "product":  # the steps' pools (capture, liveness)
+                import cProfile
+
+                profile = cProfile.Profile(time.thread_time)
+                profile.enable()
             try:
                 bootstrap(thread)
             finally:
+                if profile is not None:
+                    profile.disable()
+                    threads.profiles.append(profile)
                 with threads.lock:  # the thread's last CPU reading, taken on itself before it ends
                     threads.ended[kind] += time.thread_time()
                     del threads.live[thread]
@@ -187,10 +197,11 @@ def child(reports: int, days: int, seed: int) -> None:
         self.world.partner.tick = meter.wrap("partner_tick", self.world.partner.tick)
         self.world.providers.advance = meter.wrap("world_providers", self.world.providers.advance)
         profiler = None
-        if profile_to:  # the main thread only (the steps, the people); the pools' threads are not in it
+        if profile_to:  # the main thread (the steps, the people) and the product's other threads (the pools)
             import cProfile
 
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.thread_time)  # CPU time of the thread profiled, not wall time
+            threads.profiles = []
         began, wall, kinds = time.process_time(), time.perf_counter(), threads.by_kind()
         if profiler:
             profiler.enable()
@@ -199,8 +210,13 @@ def child(reports: int, days: int, seed: int) -> None:
                 result = run(self)
         finally:
             if profiler:
+                import pstats
+
                 profiler.disable()
-                profiler.dump_stats(profile_to)
+                stats = pstats.Stats(profiler)
+                for profile in threads.profiles or []:
+                    stats.add(profile)
+                stats.dump_stats(profile_to)
         meter.cpu["total"] = time.process_time() - began
         meter.cpu["wall"] = time.perf_counter() - wall
         after = threads.by_kind()
@@ -212,7 +228,7 @@ def child(reports: int, days: int, seed: int) -> None:
     result = sim.simulate(reports, days=days, seed=seed)
     if os.environ.get("COST_BENCH_SQL"):  # the most repeated query shapes by step, to find per-row queries
         with open(os.environ["COST_BENCH_SQL"], "w") as out:
-            for (step, sql), n in meter.shapes.most_common(60):
+            for (step, sql), n in meter.shapes.most_common():
                 out.write(f"{n:>7} {step:<20} {sql}\n")
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     special = ("total", "wall", "threads_world", "threads_own_site")

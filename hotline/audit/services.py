@@ -86,12 +86,27 @@ Row = tuple[int, int, int, int, datetime, str, int | None, str, str, str, str, s
 def _as_events(rows: list[Row], changes: list[Change] | None = None) -> list[AuditEvent]:
     """The written rows as saved events; ``before`` and ``after`` are the changes' own values (else
     parsed from the JSON written)."""
-    events = [AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in _decoded(rows)]
-    for event, change in zip(events, changes or [], strict=False):
-        event.before, event.after = change.before, change.after
-    for event in events:
+    given = changes or []
+    events = []
+    for n, row in enumerate(rows):
+        values = dict(zip(_COLUMNS, row, strict=True))
+        if n < len(given):
+            values["before"], values["after"] = given[n].before, given[n].after
+        else:
+            values["before"], values["after"] = json.loads(row[10]), json.loads(row[11])
+        event = AuditEvent(**values)
         event._state.adding, event._state.db = False, connection.alias
+        events.append(event)
     return events
+
+
+@dataclass
+class _Head:
+    """A stream head as read under its row lock (a plain row: appends are hot, the ORM costs more than the SQL)."""
+
+    id: int
+    position: int
+    hash: str
 
 
 def _append(
@@ -116,13 +131,13 @@ def _append(
         position += 1
         before, after = _encode(change.before), _encode(change.after)
         digest = event_hash(prev, seq, change.action, object_type, object_id, before, after)
-        # The JSON text hashed is also the text written (COPY) or parsed back (elsewhere).
+        # The JSON text hashed is also the text written.
         rows.append((seq, seq, head.id, position, at, actor.label, actor.user_id, change.action, object_type,
                      object_id, before, after, prev, digest))
         prev = digest
     _insert(rows)
-    head.position, head.hash = position, prev
-    head.save(update_fields=["position", "hash"])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_audithead SET position = %s, hash = %s WHERE id = %s", [position, prev, head.id])
     return rows
 
 
@@ -154,25 +169,34 @@ def _stream_count() -> int:
     return max(1, count)
 
 
-def _locked_head(stream: int | None = None) -> AuditHead:
+def _locked_head(stream: int | None = None) -> _Head:
     """Lock and return a stream head. PostgreSQL: the first head no other transaction has locked
     (SKIP LOCKED), so concurrent writers each take their own stream; if every stream is busy, wait
     for one. SQLite: writers are serialised by the database anyway, so it is stream 1."""
     if stream is None and connection.vendor == "postgresql":
-        streams = AuditHead.objects.filter(id__lte=_stream_count())
-        free = skip_locked(streams).order_by("id").first()
+        free = _head_row("SELECT id, position, hash FROM audit_audithead WHERE id <= %s ORDER BY id LIMIT 1 "
+                         "FOR UPDATE SKIP LOCKED", _stream_count())
         if free is not None:
             return free
-        if streams.count() < _stream_count():
+        if AuditHead.objects.filter(id__lte=_stream_count()).count() < _stream_count():
             _create_heads()
             return _locked_head()
         stream = 1 + os.getpid() % _stream_count()
     stream = stream or 1
-    head = AuditHead.objects.select_for_update().filter(pk=stream).first()
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    head = _head_row(f"SELECT id, position, hash FROM audit_audithead WHERE id = %s{lock}", stream)
     if head is None:
         _create_heads(stream)
-        head = AuditHead.objects.select_for_update().get(pk=stream)
+        head = _head_row(f"SELECT id, position, hash FROM audit_audithead WHERE id = %s{lock}", stream)
+        assert head is not None
     return head
+
+
+def _head_row(sql: str, value: int) -> _Head | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        row = cursor.fetchone()
+    return None if row is None else _Head(int(row[0]), int(row[1]), str(row[2]))
 
 
 def _create_heads(*extra: int) -> None:
@@ -196,9 +220,16 @@ def _reserve_ids(n: int) -> list[int]:
 
 
 def _insert(rows: list[Row]) -> None:
-    if connection.vendor != "postgresql":
-        AuditEvent.objects.bulk_create([AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in _decoded(rows)],
-                                       batch_size=1000)
+    if connection.vendor != "postgresql":  # one INSERT of many rows; the JSON as the text hashed
+        at = connection.ops.adapt_datetimefield_value(rows[0][4])  # one ``at`` per append
+        columns = ", ".join(_COLUMNS)
+        for start in range(0, len(rows), 50):  # 14 parameters a row: under SQLite's limit per statement
+            chunk = rows[start:start + 50]
+            values = ", ".join([f"({', '.join(['%s'] * len(_COLUMNS))})"] * len(chunk))
+            params = [value for row in chunk
+                      for value in (*row[:4], at, *row[5:10], _sql_json(row[10]), _sql_json(row[11]), *row[12:])]
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO audit_auditevent ({columns}) VALUES {values}", params)
         return
     # PostgreSQL: COPY, several times faster than INSERT for thousands of rows.
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(
@@ -210,11 +241,6 @@ def _insert(rows: list[Row]) -> None:
 
 def _sql_json(text: str) -> str | None:
     return None if text == "null" else text
-
-
-def _decoded(rows: list[Row]) -> list[Row]:
-    """Rows with ``before`` and ``after`` as Python values again (for the ORM)."""
-    return [(*row[:10], json.loads(row[10]), json.loads(row[11]), row[12], row[13]) for row in rows]
 
 
 # --- seals --------------------------------------------------------------------------------------

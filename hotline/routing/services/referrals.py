@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hotline.assessment.annotations import item_annotations
-from hotline.audit.services import SYSTEM, record
+from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.services import export_items
 from hotline.lib import http as outbound
@@ -75,10 +75,10 @@ def deliver_due_referral(*, now: datetime | None = None) -> bool:
 def _sent(referral: Referral, *, now: datetime) -> None:
     with transaction.atomic():
         referral.move(ReferralStatus.SENT, now=now, next_attempt_at=None, last_error="")
-        for item in referral.items.all():
-            record(SYSTEM, actions.REFERRAL_SENT, item, now=now,
-                   after={"referral": str(referral.key), "police": referral.police_id,
-                          "package_sha256": referral.package_sha256, "attempt": referral.attempts})
+        after = {"referral": str(referral.key), "police": referral.police_id,
+                 "package_sha256": referral.package_sha256, "attempt": referral.attempts}
+        record_many(SYSTEM, [Change(actions.REFERRAL_SENT, ("reports.item", pk), after=after)
+                             for pk in referral.items.order_by("pk").values_list("pk", flat=True)], now=now)
 
 
 def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
