@@ -56,7 +56,7 @@ def push_due(*, now: datetime, limit: int) -> bool:
         return False
     table = Table()
     found = observe(table, analyst=config.username, country=config.country, now=now) > 0
-    if writes.paused(now):
+    if writes.paused(now) or not writes.any_due(now):
         return found
     row = writes.claim_push(now)
     if row is None:
