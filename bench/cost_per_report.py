@@ -16,6 +16,18 @@ size (the hourly ticks, the seed data) drops out:
 Notices: the CPU spent inside ``notice_step`` divided by the notices it sent (also as a slope). Each step's
 CPU and query count is printed per report, to say where the rest goes. Settings: ``hotline.settings_test``
 with DEBUG off (DEBUG would keep every query in memory and cost CPU the product does not pay).
+
+Whole process and product only: the simulated world (web sites, SMTP sink, simulated ICCAM, RDAP and DNS)
+runs in server threads of the measured process and is not the product. Their CPU is read from per-thread CPU
+clocks (``Threads``: every server thread and the threads it starts, one per connection) and printed apart;
+"product" is the process's CPU less theirs, and less what the main thread spends as the world (the
+providers' scripted events, waiting for partner B's tick). Both are printed, whole first (the figure printed
+before this split), per step too.
+
+    python bench/cost_per_report.py --small 50 --large 150 --days 7 --baseline /tmp/base --repeat 2
+
+runs a second tree (``git archive`` of main, say) the same way, interleaved with this one, and prints the
+ratios. ``COST_BENCH_PROFILE=/tmp/p.prof`` writes a cProfile (per-thread CPU time) of the product's threads.
 """
 
 from __future__ import annotations
@@ -88,14 +100,14 @@ class Threads:
             try:
                 bootstrap(thread)
             finally:
-                if profile is not None:
+                if profile is not None and threads.profiles is not None:
                     profile.disable()
                     threads.profiles.append(profile)
                 with threads.lock:  # the thread's last CPU reading, taken on itself before it ends
                     threads.ended[kind] += time.thread_time()
                     del threads.live[thread]
 
-        threading.Thread.start = marked_start  # type: ignore[method-assign]
+        threading.Thread.start = marked_start  # type: ignore[method-assign,assignment]
         threading.Thread._bootstrap_inner = counted_bootstrap  # type: ignore[attr-defined]
 
     @staticmethod
@@ -209,7 +221,7 @@ def child(reports: int, days: int, seed: int) -> None:
             with connection.execute_wrapper(meter.count_query):
                 result = run(self)
         finally:
-            if profiler:
+            if profiler and profile_to:
                 import pstats
 
                 profiler.disable()
@@ -260,8 +272,19 @@ def measure(reports: int, days: int, seed: int, database_url: str, code: str = s
         return dict(json.loads(run.stdout.strip().splitlines()[-1]))
 
 
+def mean_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of repeated runs of one size (the counts are the same in each: the simulation is seeded)."""
+    mean = dict(runs[0])
+    for part in ("cpu", "product"):
+        names = set().union(*(r[part] for r in runs))
+        mean[part] = {k: sum(r[part].get(k, 0.0) for r in runs) / len(runs) for k in names}
+    mean["partner_cpu"] = sum(r["partner_cpu"] for r in runs) / len(runs)
+    return mean
+
+
 def slope(small: dict[str, Any], large: dict[str, Any], part: str, name: str) -> float:
-    return (large[part].get(name, 0.0) - small[part].get(name, 0.0)) * 1000 / (large["reports"] - small["reports"])
+    spent = float(large[part].get(name, 0.0) - small[part].get(name, 0.0))
+    return spent * 1000 / int(large["reports"] - small["reports"])
 
 
 def report(small: dict[str, Any], large: dict[str, Any]) -> dict[str, float]:
@@ -306,6 +329,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--baseline", help="another tree of the code (e.g. a `git archive` of main): measured "
                         "the same way, its runs interleaved with this tree's, and the ratio printed")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each size (and tree), interleaved; "
+                        "the figures are their mean, each run's total CPU is printed")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -317,8 +342,15 @@ def main() -> None:
     trees = [("this tree", str(ROOT))] + ([("baseline", str(Path(args.baseline).resolve()))] if args.baseline else [])
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in trees}
     for size in (args.small, args.large):  # interleaved: baseline small, this small, baseline large, this large
-        for label, code in reversed(trees):
-            runs[label].append(measure(size, args.days, args.seed, database_url, code))
+        done: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in trees}
+        for _ in range(args.repeat):
+            for label, code in reversed(trees):
+                done[label].append(measure(size, args.days, args.seed, database_url, code))
+                print(f"  {label}: {size} reports, CPU {done[label][-1]['cpu']['total']:.2f} s (product "
+                      f"{done[label][-1]['product']['total']:.2f} s), load average {os.getloadavg()[0]:.1f}",
+                      flush=True)
+        for label, _ in trees:
+            runs[label].append(mean_run(done[label]))
     figures = {}
     for label, code in reversed(trees):
         print(f"\n== {label} ({code})")

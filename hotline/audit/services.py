@@ -17,7 +17,6 @@ from django.db.models import Model
 from django.utils import timezone
 
 from hotline.audit.models import _CANONICAL, GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
-from hotline.lib.claim import skip_locked
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def _as_events(rows: list[Row], changes: list[Change] | None = None) -> list[Aud
     given = changes or []
     events = []
     for n, row in enumerate(rows):
-        values = dict(zip(_COLUMNS, row, strict=True))
+        values: dict[str, Any] = dict(zip(_COLUMNS, row, strict=True))
         if n < len(given):
             values["before"], values["after"] = given[n].before, given[n].after
         else:
@@ -183,13 +182,17 @@ def _locked_head(stream: int | None = None) -> _Head:
             return _locked_head()
         stream = 1 + os.getpid() % _stream_count()
     stream = stream or 1
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    head = _head_row(f"SELECT id, position, hash FROM audit_audithead WHERE id = %s{lock}", stream)
+    sql = _HEAD_LOCKED if connection.features.has_select_for_update else _HEAD
+    head = _head_row(sql, stream)
     if head is None:
         _create_heads(stream)
-        head = _head_row(f"SELECT id, position, hash FROM audit_audithead WHERE id = %s{lock}", stream)
+        head = _head_row(sql, stream)
         assert head is not None
     return head
+
+
+_HEAD = "SELECT id, position, hash FROM audit_audithead WHERE id = %s"
+_HEAD_LOCKED = _HEAD + " FOR UPDATE"
 
 
 def _head_row(sql: str, value: int) -> _Head | None:
@@ -229,7 +232,7 @@ def _insert(rows: list[Row]) -> None:
             params = [value for row in chunk
                       for value in (*row[:4], at, *row[5:10], _sql_json(row[10]), _sql_json(row[11]), *row[12:])]
             with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO audit_auditevent ({columns}) VALUES {values}", params)
+                cursor.execute(f"INSERT INTO audit_auditevent ({columns}) VALUES {values}", params)  # noqa: S608 (no input)
         return
     # PostgreSQL: COPY, several times faster than INSERT for thousands of rows.
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(
