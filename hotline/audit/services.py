@@ -19,7 +19,6 @@ from django.utils import timezone
 from hotline.audit.models import _CANONICAL, GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
 from hotline.lib.bulk import COPY_SPECIAL as _COPY_SPECIAL
 from hotline.lib.bulk import copy_lines, copy_text, reserve_ids
-from hotline.lib.claim import skip_locked
 
 
 @dataclass(frozen=True)
@@ -107,12 +106,27 @@ Row = tuple[int, int, int, int, datetime, str, int | None, str, str, str, str, s
 def _as_events(rows: list[Row], changes: list[Change] | None = None) -> list[AuditEvent]:
     """The written rows as saved events; ``before`` and ``after`` are the changes' own values (else
     parsed from the JSON written)."""
-    events = [AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in _decoded(rows)]
-    for event, change in zip(events, changes or [], strict=False):
-        event.before, event.after = change.before, change.after
-    for event in events:
+    given = changes or []
+    events = []
+    for n, row in enumerate(rows):
+        values: dict[str, Any] = dict(zip(_COLUMNS, row, strict=True))
+        if n < len(given):
+            values["before"], values["after"] = given[n].before, given[n].after
+        else:
+            values["before"], values["after"] = json.loads(row[10]), json.loads(row[11])
+        event = AuditEvent(**values)
         event._state.adding, event._state.db = False, connection.alias
+        events.append(event)
     return events
+
+
+@dataclass
+class _Head:
+    """A stream head as read under its row lock (a plain row: appends are hot, the ORM costs more than the SQL)."""
+
+    id: int
+    position: int
+    hash: str
 
 
 def _append(
@@ -150,8 +164,8 @@ def _append_encoded(
                      after, prev, digest))
         prev = digest
     _insert(rows)
-    head.position, head.hash = position, prev
-    head.save(update_fields=["position", "hash"])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_audithead SET position = %s, hash = %s WHERE id = %s", [position, prev, head.id])
     return rows
 
 
@@ -183,25 +197,38 @@ def _stream_count() -> int:
     return max(1, count)
 
 
-def _locked_head(stream: int | None = None) -> AuditHead:
+def _locked_head(stream: int | None = None) -> _Head:
     """Lock and return a stream head. PostgreSQL: the first head no other transaction has locked
     (SKIP LOCKED), so concurrent writers each take their own stream; if every stream is busy, wait
     for one. SQLite: writers are serialised by the database anyway, so it is stream 1."""
     if stream is None and connection.vendor == "postgresql":
-        streams = AuditHead.objects.filter(id__lte=_stream_count())
-        free = skip_locked(streams).order_by("id").first()
+        free = _head_row("SELECT id, position, hash FROM audit_audithead WHERE id <= %s ORDER BY id LIMIT 1 "
+                         "FOR UPDATE SKIP LOCKED", _stream_count())
         if free is not None:
             return free
-        if streams.count() < _stream_count():
+        if AuditHead.objects.filter(id__lte=_stream_count()).count() < _stream_count():
             _create_heads()
             return _locked_head()
         stream = 1 + os.getpid() % _stream_count()
     stream = stream or 1
-    head = AuditHead.objects.select_for_update().filter(pk=stream).first()
+    sql = _HEAD_LOCKED if connection.features.has_select_for_update else _HEAD
+    head = _head_row(sql, stream)
     if head is None:
         _create_heads(stream)
-        head = AuditHead.objects.select_for_update().get(pk=stream)
+        head = _head_row(sql, stream)
+        assert head is not None
     return head
+
+
+_HEAD = "SELECT id, position, hash FROM audit_audithead WHERE id = %s"
+_HEAD_LOCKED = _HEAD + " FOR UPDATE"
+
+
+def _head_row(sql: str, value: int) -> _Head | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        row = cursor.fetchone()
+    return None if row is None else _Head(int(row[0]), int(row[1]), str(row[2]))
 
 
 def _create_heads(*extra: int) -> None:
@@ -222,9 +249,16 @@ def _reserve_ids(n: int) -> list[int]:
 
 
 def _insert(rows: list[Row]) -> None:
-    if connection.vendor != "postgresql":
-        AuditEvent.objects.bulk_create([AuditEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in _decoded(rows)],
-                                       batch_size=1000)
+    if connection.vendor != "postgresql":  # one INSERT of many rows; the JSON as the text hashed
+        at = connection.ops.adapt_datetimefield_value(rows[0][4])  # one ``at`` per append
+        columns = ", ".join(_COLUMNS)
+        for start in range(0, len(rows), 50):  # 14 parameters a row: under SQLite's limit per statement
+            chunk = rows[start:start + 50]
+            values = ", ".join([f"({', '.join(['%s'] * len(_COLUMNS))})"] * len(chunk))
+            params = [value for row in chunk
+                      for value in (*row[:4], at, *row[5:10], _sql_json(row[10]), _sql_json(row[11]), *row[12:])]
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO audit_auditevent ({columns}) VALUES {values}", params)  # noqa: S608 (no input)
         return
     # PostgreSQL: COPY, several times faster than INSERT for thousands of rows; the lines are built as
     # text here (psycopg's write_row adapts every value of every row, several µs per event).
@@ -264,9 +298,8 @@ def _as_is(text: str) -> str:
     return text
 
 
-def _decoded(rows: list[Row]) -> list[Row]:
-    """Rows with ``before`` and ``after`` as Python values again (for the ORM)."""
-    return [(*row[:10], json.loads(row[10]), json.loads(row[11]), row[12], row[13]) for row in rows]
+def _sql_json(text: str) -> str | None:
+    return None if text == "null" else text
 
 
 # --- seals --------------------------------------------------------------------------------------

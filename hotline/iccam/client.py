@@ -1,8 +1,11 @@
 """Talking to ICCAM (api3) over mutual TLS, through the project's one outbound client (``lib/http``).
 
-One :class:`IccamSession` per worker step: it logs in on first use (``POST Authentication``), waits
-the short time ICCAM needs before a new token works, and logs in again once on a 401. Answers are
-sorted into one exception, :class:`IccamError`, that says whether retrying can help:
+An :class:`IccamSession` logs in on first use (``POST Authentication``), waits the short time ICCAM needs
+before a new token works, and logs in again once on a 401. The worker steps share one per thread and
+configuration between calls (:func:`kept_session`): its token and its mutual-TLS connection (HTTP/1.1
+keep-alive) serve the next step too, so a step does not pay a TLS handshake and a log-in each time (most of
+what an idle pull or a push of one write cost). Answers are sorted into one exception, :class:`IccamError`,
+that says whether retrying can help:
 
 * 2xx: success (JSON body decoded when there is one);
 * 400, 403, 404, 422: ICCAM refuses the write (``refused``): final, never retried;
@@ -14,7 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -119,3 +125,27 @@ class IccamSession:
         if status in REFUSED_STATUSES:
             raise IccamError(text, retry=False, refused=True, status=status)
         raise IccamError(text, retry=True, status=status, retry_after=_retry_after(result.header("Retry-After")))
+
+
+_kept = threading.local()
+
+
+@contextmanager
+def kept_session(config: IccamConfig) -> Iterator[IccamSession]:
+    """This thread's session for ``config``, kept open for the next call (a worker runs its steps one after
+    the other in one thread). A new configuration gets a new session; a failure other than ICCAM's answer
+    (a bug, an interrupted step) closes it, so the next step starts clean. An expired token costs one 401
+    and a new log-in (:meth:`IccamSession.call`); a connection the server closed is replaced by the pool."""
+    session: IccamSession | None = getattr(_kept, "session", None)
+    if session is None or session.config != config:
+        if session is not None:
+            session.__exit__(None, None, None)
+        session = _kept.session = IccamSession(config)
+    try:
+        yield session
+    except IccamError:
+        raise
+    except BaseException:
+        _kept.session = None
+        session.__exit__(None, None, None)
+        raise

@@ -38,7 +38,6 @@ NOT_COVERED = {
     "match_step": "needs captured media and hash banks",
     "scan_step": "needs self-referral uploads",
     "trace_step": "needs simulated DNS and RDAP",
-    "referral_step": "one package per referral; needs the police directory and the referral store",
     "liveness_step": "needs the simulated web",
     "bounce_step": "needs a mailbox",
     "inforequest_step": "needs a mailbox",
@@ -168,6 +167,29 @@ def test_it_bounds_routing_step(make_item: Callable[..., Item], contact: AbuseCo
             _trace(item, contact)
 
     assert_bounded("routing_step", make_due)
+
+
+def test_it_bounds_referral_step(make_item: Callable[..., Item], make_media: Callable[..., Any],
+                                 contact: AbuseContact, settings: Any, tmp_path: Any) -> None:
+    """One referral of N items, then one of 2N: its summary, its evidence package and its "sent" events are
+    read and written for all its items at once."""
+    from hotline.audit.services import SYSTEM
+    from hotline.partners.models import PoliceContact
+    from hotline.routing.services import refer_items
+
+    settings.HOTLINE_REFERRAL_DIR = tmp_path / "referrals"
+    settings.HOTLINE_POLICE_RECIPIENT_KEY = ""
+    police = PoliceContact.objects.create(name="Federal police", country="BE", kind=PoliceContact.Kind.NATIONAL,
+                                          email="police@police.example")
+
+    def make_due(n: int) -> None:
+        items = _items(make_item, n)
+        for seed, item in enumerate(items, start=1):
+            _trace(item, contact)
+            make_media(item, seed=seed)
+        refer_items(items, police, actor=SYSTEM, now=timezone.now())
+
+    assert_bounded("referral_step", make_due)
 
 
 def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseContact, settings: Any) -> None:

@@ -5,19 +5,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
 
-from hotline.audit.services import Actor, record, timeline
+from hotline.audit.models import AuditEvent
+from hotline.audit.services import Actor, Change, record_many
 from hotline.evidence import actions
 from hotline.evidence.bag import BagFile, encrypt_to_recipient, load_signing_key, write_bag
 from hotline.evidence.models import Capture, Media
 from hotline.evidence.store import get_blob_bytes
-from hotline.reports.models import Item
+from hotline.reports.models import Item, ReportItem
+
+T = TypeVar("T")
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
                "video/mp4": "mp4", "video/webm": "webm", "image/bmp": "bmp", "image/avif": "avif"}
@@ -37,10 +41,9 @@ def _capture_meta(capture: Capture) -> dict[str, Any]:
     }
 
 
-def _item_meta(item: Item, captures: list[Capture]) -> dict[str, Any]:
+def _item_meta(item: Item, captures: list[Capture], links: list[ReportItem]) -> dict[str, Any]:
     reports = [{"reference": link.report.reference, "source": link.report.source,
-                "received_at": link.report.received_at, "url_as_written": link.raw_url}
-               for link in item.links.select_related("report").order_by("report__received_at")]
+                "received_at": link.report.received_at, "url_as_written": link.raw_url} for link in links]
     return {
         "item": item.pk, "canonical_url": item.canonical_url, "first_reported_at": item.first_reported_at,
         "status": item.status, "verdict": item.verdict, "reports": reports,
@@ -63,27 +66,43 @@ def _media_path(media: Media) -> str:
     return f"media/{media.sha256}.{_EXTENSIONS.get(media.mime, 'bin')}"
 
 
-def _audit(item: Item) -> list[dict[str, Any]]:
+def _audit(events: list[AuditEvent]) -> list[dict[str, Any]]:
     return [{"seq": e.seq, "at": e.at, "actor": e.actor_label, "action": e.action, "before": e.before,
-             "after": e.after, "prev_hash": e.prev_hash, "hash": e.hash} for e in timeline("reports.item", item.pk)]
+             "after": e.after, "prev_hash": e.prev_hash, "hash": e.hash} for e in events]
+
+
+def _by_item(rows: Iterable[T], item_id: Callable[[T], int]) -> dict[int, list[T]]:
+    grouped: dict[int, list[T]] = defaultdict(list)
+    for row in rows:
+        grouped[item_id(row)].append(row)
+    return grouped
 
 
 def collect(items: Sequence[Item]) -> list[BagFile]:
-    """Every file of the bag, decrypted into memory only."""
+    """Every file of the bag, decrypted into memory only. The items' captures, files, reports and audit
+    trails are read once for all of them (a referral may group many items)."""
+    ids = [item.pk for item in items]
+    captures = _by_item(Capture.objects.filter(item_id__in=ids).select_related("warc").order_by("started_at", "pk"),
+                        lambda c: c.item_id)
+    media_of = _by_item(Media.objects.filter(item_id__in=ids).select_related("blob").order_by("capture_id", "pk"),
+                        lambda m: m.item_id)
+    links = _by_item(ReportItem.objects.filter(item_id__in=ids).select_related("report")
+                     .order_by("report__received_at", "pk"), lambda link: link.item_id)
+    events = _by_item(AuditEvent.objects.filter(object_type="reports.item", object_id__in=[str(pk) for pk in ids])
+                      .order_by("seq"), lambda e: int(e.object_id))
     files: dict[str, bytes] = {}
     all_media: list[Media] = []
     for item in items:
-        captures = list(item.captures.select_related("warc").order_by("started_at", "pk"))
-        for capture in captures:
+        for capture in captures[item.pk]:
             if capture.warc is not None:
                 files[f"warc/item-{item.pk}-capture-{capture.pk}.warc.gz"] = get_blob_bytes(capture.warc)
-        media = list(Media.objects.filter(item=item).select_related("blob").order_by("capture_id", "pk"))
+        media = media_of[item.pk]
         for m in media:
             if m.blob is not None:
                 files.setdefault(_media_path(m), get_blob_bytes(m.blob))
         all_media += media
-        files[f"metadata/item-{item.pk}.json"] = _json(_item_meta(item, captures))
-        files[f"audit/item-{item.pk}.json"] = _json(_audit(item))
+        files[f"metadata/item-{item.pk}.json"] = _json(_item_meta(item, captures[item.pk], links[item.pk]))
+        files[f"audit/item-{item.pk}.json"] = _json(_audit(events[item.pk]))
     files["metadata/media.csv"] = _media_csv(all_media)
     return [BagFile(path, content) for path, content in sorted(files.items())]
 
@@ -111,8 +130,7 @@ def export_items(
 
             shutil.rmtree(staging, ignore_errors=True)
         bag = target
+    after = {"target": str(bag), "files": len(files), "encrypted": encrypt_to is not None}
     with transaction.atomic():
-        for item in items:
-            record(actor, actions.EVIDENCE_EXPORTED, item, now=now,
-                   after={"target": str(bag), "files": len(files), "encrypted": encrypt_to is not None})
+        record_many(actor, [Change(actions.EVIDENCE_EXPORTED, item, after=after) for item in items], now=now)
     return bag

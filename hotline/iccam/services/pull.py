@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from hotline.iccam import conf
-from hotline.iccam.client import IccamError, IccamSession
+from hotline.iccam.client import IccamError, IccamSession, kept_session
 from hotline.iccam.models import Content
 from hotline.iccam.services import writes
 
@@ -37,7 +37,7 @@ def pull_due(*, now: datetime) -> bool:
         return False
     since = now - conf.lookback()
     try:
-        with IccamSession(config) as session:
+        with kept_session(config) as session:
             imported = pull(session, now=now, since=since)
     except IccamError as exc:
         if exc.retry_after:

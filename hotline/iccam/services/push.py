@@ -30,7 +30,7 @@ from django.utils import timezone
 from hotline.assessment.derivation import deciding
 from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.iccam import conf
-from hotline.iccam.client import IccamError, IccamSession
+from hotline.iccam.client import IccamError, IccamSession, kept_session
 from hotline.iccam.codes import BASELINE_ID, FINAL_ACTION_TYPES, Table, assessment_body
 from hotline.iccam.models import CodeField, Content, Origin, Push, PushKind
 from hotline.iccam.services import writes
@@ -56,12 +56,12 @@ def push_due(*, now: datetime, limit: int) -> bool:
         return False
     table = Table()
     found = observe(table, analyst=config.username, country=config.country, now=now) > 0
-    if writes.paused(now):
+    if writes.paused(now) or not writes.any_due(now):
         return found
     row = writes.claim_push(now)
     if row is None:
         return found
-    with IccamSession(config) as session:  # logs in only when there is something to send
+    with kept_session(config) as session:  # logs in only when there is something to send
         for sent in range(limit):
             send(session, row, country=config.country, now=now)
             if sent + 1 >= limit or writes.paused(now) or (row := writes.claim_push(now)) is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.iccam import actions, conf
 from hotline.iccam.models import (
+    OPEN_STATES,
     Content,
     Origin,
     PullState,
@@ -42,11 +43,21 @@ def claim_pull(*, now: datetime, interval: timedelta, lease: timedelta) -> bool:
     """Take the pull for this minute: one conditional UPDATE, so one worker pulls at a time and at most once
     per ``interval``. False while another worker holds it, the interval has not passed, or ICCAM asked us
     to wait."""
+    state = PullState.objects.filter(pk=1).values_list("last_pull_at", "lease_until", "paused_until").first()
+    if state is not None and not _pull_may_be_due(state, now=now, interval=interval):
+        return False  # the usual answer (``pull_step`` runs every few seconds): read, not written
     pull_state()
     due = (Q(last_pull_at__isnull=True) | Q(last_pull_at__lte=now - interval)) \
         & (Q(lease_until__isnull=True) | Q(lease_until__lte=now)) \
         & (Q(paused_until__isnull=True) | Q(paused_until__lte=now))
     return PullState.objects.filter(due, pk=1).update(lease_until=now + lease) == 1
+
+
+def _pull_may_be_due(state: tuple[datetime | None, ...], *, now: datetime, interval: timedelta) -> bool:
+    """What the claim's UPDATE checks, read first: the UPDATE still decides (another worker may have moved)."""
+    last, lease, paused = state
+    return (last is None or last <= now - interval) and (lease is None or lease <= now) and (
+        paused is None or paused <= now)
 
 
 def finish_pull(*, now: datetime, since: datetime, error: str = "") -> None:
@@ -65,7 +76,19 @@ def pause(*, now: datetime, seconds: int) -> None:
 
 
 def paused(now: datetime) -> bool:
-    return PullState.objects.filter(pk=1, paused_until__gt=now).exists()
+    with connection.cursor() as cursor:  # asked before every write: plain SQL, not a query built each time
+        cursor.execute("SELECT 1 FROM iccam_pullstate WHERE id = 1 AND paused_until > %s",
+                       [connection.ops.adapt_datetimefield_value(now)])
+        return cursor.fetchone() is not None
+
+
+def any_due(now: datetime) -> bool:
+    """Whether a write may be due (``Push.objects.due`` without its lane order: a row waiting behind an earlier
+    one of its lane still counts). ``push_step`` asks this before it opens a transaction to claim one."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM iccam_push WHERE state IN (%s, %s) AND next_attempt_at <= %s LIMIT 1",
+                       [*OPEN_STATES, connection.ops.adapt_datetimefield_value(now)])
+        return cursor.fetchone() is not None
 
 
 # ------------------------------------------------------------------ pull: reports in

@@ -9,7 +9,7 @@ import pytest
 
 from hotline.iccam import conf
 from hotline.iccam.checks import iccam_settings
-from hotline.iccam.client import IccamError, IccamSession
+from hotline.iccam.client import IccamError, IccamSession, kept_session
 from hotline.lib.http import FetchError, OutboundClient, outbound_policy
 from hotline.sim.iccam import SimIccam
 
@@ -25,6 +25,31 @@ def test_it_logs_in_and_reads_the_reference_codes_over_mutual_tls(iccam_on: SimI
         codes = session.get("rest/classifications")
     assert {"id": 1, "name": "Baseline CSAM"} in codes
     assert iccam_on.calls["POST Authentication"] == 1
+
+
+def test_the_kept_session_logs_in_once_across_steps_and_again_after_a_failure(iccam_on: SimIccam) -> None:
+    config = conf.config()
+    assert config is not None
+    for _step in range(3):  # three worker steps, one after the other in one thread
+        with kept_session(config) as session:
+            session.get("rest/classifications")
+    assert iccam_on.calls["POST Authentication"] == 1
+    with pytest.raises(RuntimeError), kept_session(config) as session:
+        raise RuntimeError("a step failed half-way")
+    with kept_session(config) as fresh:
+        fresh.get("rest/classifications")
+    assert fresh is not session and iccam_on.calls["POST Authentication"] == 2
+
+
+def test_a_kept_session_logs_in_again_when_its_token_is_refused(iccam_on: SimIccam) -> None:
+    config = conf.config()
+    assert config is not None
+    with kept_session(config) as session:
+        session.get("rest/classifications")
+    session._token = "expired"  # as ICCAM forgets a token after its lifetime
+    with kept_session(config) as again:
+        assert again.get("rest/classifications")
+    assert iccam_on.calls["POST Authentication"] == 2
 
 
 def test_it_cannot_connect_without_the_client_certificate(iccam_on: SimIccam) -> None:

@@ -16,15 +16,16 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from hotline.assessment.annotations import item_annotations
-from hotline.audit.services import SYSTEM, record
+from hotline.assessment.annotations import items_annotations
+from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.services import export_items
 from hotline.lib import http as outbound
 from hotline.partners.models import PoliceContact
-from hotline.reports.models import Item
+from hotline.reports.models import Item, ReportItem
 from hotline.routing import actions
 from hotline.routing.models import Referral, ReferralStatus
 from hotline.tracing.models import Trace
@@ -75,10 +76,10 @@ def deliver_due_referral(*, now: datetime | None = None) -> bool:
 def _sent(referral: Referral, *, now: datetime) -> None:
     with transaction.atomic():
         referral.move(ReferralStatus.SENT, now=now, next_attempt_at=None, last_error="")
-        for item in referral.items.all():
-            record(SYSTEM, actions.REFERRAL_SENT, item, now=now,
-                   after={"referral": str(referral.key), "police": referral.police_id,
-                          "package_sha256": referral.package_sha256, "attempt": referral.attempts})
+        after = {"referral": str(referral.key), "police": referral.police_id,
+                 "package_sha256": referral.package_sha256, "attempt": referral.attempts}
+        record_many(SYSTEM, [Change(actions.REFERRAL_SENT, ("reports.item", pk), after=after)
+                             for pk in referral.items.order_by("pk").values_list("pk", flat=True)], now=now)
 
 
 def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
@@ -93,25 +94,35 @@ def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
 
 
 def summary(referral: Referral) -> dict[str, Any]:
-    """The structured summary: what the police need to act, without media bytes."""
+    """The structured summary: what the police need to act, without media bytes. What it says about the
+    items is read once for all of them (a referral may group many)."""
+    items = list(referral.items.order_by("pk"))
+    ids = [item.pk for item in items]
+    latest = Trace.objects.filter(item_id=OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
+    traces = {t.item_id: t for t in Trace.objects.filter(item_id__in=ids, pk=Subquery(latest))
+              .select_related("provider", "cdn")}
+    reports: dict[int, list[str]] = {pk: [] for pk in ids}
+    for item_id, reference in ReportItem.objects.filter(item_id__in=ids).order_by("report_id").values_list(
+            "item_id", "report__reference"):
+        reports[item_id].append(reference)
+    annotations = items_annotations(ids)
     return {
         "referral": str(referral.key), "organisation": settings.HOTLINE_ORGANISATION,
         "created_at": referral.created_at.isoformat(),
         "hold_until": referral.hold_until.isoformat() if referral.hold_until else None,
-        "items": [_item_summary(item) for item in referral.items.order_by("pk")],
+        "items": [_item_summary(item, traces.get(item.pk), reports[item.pk], annotations[item.pk]) for item in items],
         "package_sha256": referral.package_sha256 or None,
     }
 
 
-def _item_summary(item: Item) -> dict[str, Any]:
-    trace = Trace.objects.latest_for(item.pk)
+def _item_summary(item: Item, trace: Trace | None, reports: list[str], annotations: dict[str, Any]) -> dict[str, Any]:
     return {
         "item": item.pk, "url": item.canonical_url, "verdict": item.verdict,
         "first_reported_at": item.first_reported_at.isoformat(),
         "assessed_at": item.assessed_at.isoformat() if item.assessed_at else None,
-        "reports": list(item.reports.values_list("reference", flat=True)),
+        "reports": reports,
         # CyberTipline report and file annotations of the final assessment (docs/reports-without-url.md).
-        "annotations": item_annotations(item),
+        "annotations": annotations,
         "trace": None if trace is None else {
             "traced_at": trace.traced_at.isoformat(), "country": trace.country,
             "addresses": [a.get("ip") for a in trace.addresses], "provider": str(trace.provider or ""),
