@@ -5,6 +5,8 @@ Built from rows only, so every attempt (including a resend after a crash) produc
 
 from __future__ import annotations
 
+from types import EllipsisType
+
 from django.conf import settings
 from django.template.loader import select_template
 
@@ -29,11 +31,17 @@ def live_lines(notice: Notice) -> list[NoticeItem]:
                 .order_by("item_id"))
 
 
-def render_notice(notice: Notice, lines: list[NoticeItem] | None = None) -> OutboundMessage:
-    """The message for ``notice`` with its live ``lines`` (read here when not given)."""
+def contact_policy(notice: Notice) -> ContactPolicy | None:
+    return ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
+
+
+def render_notice(notice: Notice, lines: list[NoticeItem] | None = None, *,
+                  policy: ContactPolicy | EllipsisType | None = ...) -> OutboundMessage:
+    """The message for ``notice`` with its live ``lines`` and its contact's ``policy`` (each read here when
+    not given)."""
     lines = live_lines(notice) if lines is None else lines
     context = _context(notice, lines)
-    folders = _template_folders(notice)
+    folders = _template_folders(notice, contact_policy(notice) if isinstance(policy, EllipsisType) else policy)
     subject = select_template([f"takedown/notices/{f}/subject.txt" for f in folders]).render(context)
     body = select_template([f"takedown/notices/{f}/body.txt" for f in folders]).render(context)
     return OutboundMessage(
@@ -42,8 +50,7 @@ def render_notice(notice: Notice, lines: list[NoticeItem] | None = None) -> Outb
         xarf=xarf.documents_for(notice, lines), respond_url=str(context["respond_url"]))
 
 
-def _template_folders(notice: Notice) -> list[str]:
-    policy = ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
+def _template_folders(notice: Notice, policy: ContactPolicy | None) -> list[str]:
     custom = [policy.template] if policy is not None and policy.template else []
     return [*custom, language_of(notice.language), "en"]
 
