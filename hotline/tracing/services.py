@@ -114,31 +114,47 @@ def _hosting(snapshot: _Snapshot) -> list[Located]:
     return origin or snapshot.located
 
 
-class _Contacts:
-    """Each provider's preferred contact, read once per batch (``preferred_contacts``)."""
+class _Directory:
+    """The directory as one batch sees it: each provider's preferred contact read once for all
+    (``preferred_contacts``), and a provider or contact made from RDAP made once, not once per item."""
 
     def __init__(self, snapshots: list[_Snapshot]) -> None:
         providers = {p.match.provider.pk for s in snapshots for p in s.located if p.match}
         self.found = preferred_contacts(providers | {s.cdn.pk for s in snapshots if s.cdn is not None})
+        self.from_rdap: dict[tuple[str, ...], Any] = {}
 
-    def of(self, provider: Provider) -> AbuseContact | None:
+    def contact(self, provider: Provider) -> AbuseContact | None:
         if provider.pk not in self.found:  # a provider created from RDAP during this batch
             self.found[provider.pk] = preferred_contact(provider)
         return self.found[provider.pk]
 
+    def provider_from_rdap(self, place: Located) -> Provider | None:
+        network = place.rdap.network
+        key = ("provider", network.registrant or network.name or network.handle) if network else ("",)
+        if key not in self.from_rdap:
+            self.from_rdap[key] = _provider_from_rdap(place)
+        return self.from_rdap[key]  # type: ignore[no-any-return]
+
+    def contact_from_rdap(self, provider: Provider, place: Located) -> AbuseContact | None:
+        network = place.rdap.network
+        key = ("contact", str(provider.pk), network.abuse_emails[0] if network and network.abuse_emails else "")
+        if key not in self.from_rdap:
+            self.from_rdap[key] = _contact_from_rdap(provider, place)
+        return self.from_rdap[key]  # type: ignore[no-any-return]
+
 
 def _provider_and_contact(snapshot: _Snapshot, hosting: list[Located],
-                          contacts: _Contacts) -> tuple[Provider | None, AbuseContact | None]:
+                          directory: _Directory) -> tuple[Provider | None, AbuseContact | None]:
     place = hosting[0] if hosting else None
     provider = place.match.provider if place and place.match else None
     if provider is None and place is not None:
-        provider = _provider_from_rdap(place)
-    contact = contacts.of(provider) if provider is not None else None
+        provider = directory.provider_from_rdap(place)
+    contact = directory.contact(provider) if provider is not None else None
     if contact is None and provider is not None and place is not None:
-        contact = _contact_from_rdap(provider, place)
+        contact = directory.contact_from_rdap(provider, place)
     if snapshot.cdn is not None and (not snapshot.origin or contact is None):
         # Behind a CDN with no (reachable) origin: the notice asks the CDN to act or disclose the origin.
-        contact = contacts.of(snapshot.cdn) or contact
+        contact = directory.contact(snapshot.cdn) or contact
     return provider, contact
 
 
@@ -173,8 +189,8 @@ def _save(items: list[Item], snapshots: dict[int, _Snapshot], previous: dict[int
           config: TraceConfig, transient: dict[int, bool]) -> list[Trace]:
     """The snapshots as new traces (``changed`` against ``previous``, the newest located trace of each item),
     their retry schedules and audit events, set-wise."""
-    contacts = _Contacts(list(snapshots.values()))
-    traces = [_new_trace(item, snapshots[item.pk], previous.get(item.pk), contacts, now) for item in items]
+    directory = _Directory(list(snapshots.values()))
+    traces = [_new_trace(item, snapshots[item.pk], previous.get(item.pk), directory, now) for item in items]
     Trace.objects.bulk_create(traces)
     retry = _schedule(items, traces, now=now, config=config, transient=transient)
     record_many(SYSTEM, [Change(actions.ITEM_TRACED if trace.outcome == TraceOutcome.OK else actions.ITEM_TRACE_FAILED,
@@ -183,21 +199,21 @@ def _save(items: list[Item], snapshots: dict[int, _Snapshot], previous: dict[int
     return traces
 
 
-def _new_trace(item: Item, snapshot: _Snapshot, previous: Trace | None, contacts: _Contacts,
+def _new_trace(item: Item, snapshot: _Snapshot, previous: Trace | None, directory: _Directory,
                now: datetime) -> Trace:
     trace = Trace(item=item, traced_at=now, host=snapshot.host, outcome=snapshot.outcome,
                   cname_chain=snapshot.cname_chain,
                   addresses=snapshot.carried + [p.as_json() for p in snapshot.located],
                   cdn=snapshot.cdn, origin_address=snapshot.origin)
     if snapshot.outcome == TraceOutcome.OK:
-        _decide(trace, snapshot, contacts)
+        _decide(trace, snapshot, directory)
     if trace.outcome == TraceOutcome.OK and previous is not None:
         trace.changed = (previous.country, previous.provider_id) != (trace.country, trace.provider_id)
     trace.error = "\n".join(e for e in snapshot.error if e)[:4000]
     return trace
 
 
-def _decide(trace: Trace, snapshot: _Snapshot, contacts: _Contacts) -> None:
+def _decide(trace: Trace, snapshot: _Snapshot, directory: _Directory) -> None:
     hosting = _hosting(snapshot)
     decision = decide_country(hosting)
     trace.country, trace.country_signals, trace.country_disputed = (
@@ -205,7 +221,7 @@ def _decide(trace: Trace, snapshot: _Snapshot, contacts: _Contacts) -> None:
     if not decision.country:
         trace.outcome = TraceOutcome.UNLOCATED
         snapshot.error.append("no data set places " + ", ".join(p.ip for p in hosting))
-    trace.provider, trace.abuse_contact = _provider_and_contact(snapshot, hosting, contacts)
+    trace.provider, trace.abuse_contact = _provider_and_contact(snapshot, hosting, directory)
     snapshot.error += [problem for p in snapshot.located if (problem := rdap_problem(p))]
     if trace.abuse_contact is None:
         snapshot.error.append("no abuse contact in the directory or in RDAP")

@@ -138,7 +138,7 @@ def add_to_batch(takedown: Takedown, contact: AbuseContact, *, kind: str, now: d
                                         notice__state__in=OUTBOX_STATES, dropped_at__isnull=True)
     if waiting.exists():
         return None
-    notice = _open_batch(contact, kind, role, takedown, now, ready_at or now)
+    notice, _ = _open_batch(contact, kind, role, takedown, now, ready_at or now)
     _line(notice, takedown, trace or latest_located_trace(takedown.item_id), now).save(force_insert=True)
     if notice.lines.count() >= MAX_NOTICE_ITEMS:
         move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED, now=now,
@@ -158,8 +158,8 @@ def add_many_to_batch(entries: list[tuple[Takedown, Trace | None, datetime | Non
     added = len(todo)
     while todo:
         first, _, ready_at = todo[0]
-        notice = _open_batch(contact, kind, role, first, now, ready_at or now)
-        room = max(1, MAX_NOTICE_ITEMS - notice.lines.count())
+        notice, fresh = _open_batch(contact, kind, role, first, now, ready_at or now)
+        room = MAX_NOTICE_ITEMS if fresh else max(1, MAX_NOTICE_ITEMS - notice.lines.count())
         chunk, todo = todo[:room], todo[room:]
         NoticeItem.objects.bulk_create([_line(notice, takedown, trace, now) for takedown, trace, _ in chunk])
         if len(chunk) >= room:
@@ -183,13 +183,14 @@ def batch_window(policy: ContactPolicy | None) -> timedelta:
 
 
 def _open_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown, now: datetime,
-                ready_at: datetime) -> Notice:
+                ready_at: datetime) -> tuple[Notice, bool]:
+    """The contact's open batch of this kind and role, and whether it was opened just now (so it is empty)."""
     # Lock the open batch until this transaction adds its line: a sender claiming it meanwhile (SKIP LOCKED)
     # passes it by, and one that claimed it first makes this query find nothing once it commits, so a line is
     # never added to a notice that is already being sent.
     found = Notice.objects.open_batch(contact.pk, kind, role).select_for_update().first()
     if found is not None:
-        return found
+        return found, False
     policy = ContactPolicy.objects.filter(contact=contact).first()
     window = batch_window(policy) if kind != NoticeKind.ESCALATION else timedelta(0)
     due = windows.next_open(policy, max(now, min(ready_at, now) + window))
@@ -198,9 +199,9 @@ def _open_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown,
             return Notice.objects.create(
                 kind=kind, role=role, contact=contact, provider=contact.provider or takedown.provider,
                 channel=contact.channel, recipient=contact.endpoint if contact.channel == "api" else contact.email,
-                language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due)
+                language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due), True
     except IntegrityError:  # another worker opened the batch at the same moment: join it
-        return Notice.objects.open_batch(contact.pk, kind, role).get()
+        return Notice.objects.open_batch(contact.pk, kind, role).get(), False
 
 
 def latest_located_traces(item_ids: list[int]) -> dict[int, Trace | None]:
