@@ -96,9 +96,9 @@ def find_providers(wanted: Iterable[tuple[str, int | None]]) -> dict[tuple[str, 
     for ip, asn in rest:
         key = keys[ip]
         # as find_provider: the highest start first, then the longest prefix
-        row = max((r for r in rows if r.range_start <= key <= r.range_end),
-                  key=lambda r: (r.range_start, r.prefixlen or 0), default=None)
-        found[(ip, asn)] = Match(row.provider, "range", row.cidr) if row is not None else None
+        best = max((r for r in rows if r.range_start <= key <= r.range_end),
+                   key=lambda r: (r.range_start, r.prefixlen or 0), default=None)
+        found[(ip, asn)] = Match(best.provider, "range", best.cidr) if best is not None else None
     return found
 
 
@@ -113,7 +113,8 @@ def preferred_contacts(provider_ids: Iterable[int]) -> dict[int, AbuseContact | 
     found: dict[int, AbuseContact | None] = dict.fromkeys(ids)
     for contact in AbuseContact.objects.filter(provider_id__in=ids).order_by("provider_id", "source", "pk") \
             if ids else []:
-        found[contact.provider_id] = found[contact.provider_id] or contact
+        if contact.provider_id is not None:
+            found[contact.provider_id] = found[contact.provider_id] or contact
     return found
 
 
