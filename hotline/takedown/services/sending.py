@@ -41,7 +41,7 @@ from hotline.takedown.models import (
     move_notice,
 )
 from hotline.takedown.render import contact_policy, language_of, live_lines, render_notice
-from hotline.takedown.services.notices import add_many_to_batch, batch_window, latest_located_traces
+from hotline.takedown.services.notices import add_to_batches, batch_window, latest_located_traces
 from hotline.tracing.models import AbuseContact, Trace, TraceOutcome
 from hotline.tracing.services import trace_items
 
@@ -256,5 +256,5 @@ def _queue_repeats(takedowns: list[Takedown], now: datetime) -> int:
         kind = NoticeKind.FIRST if takedown.first_notice_at is None else NoticeKind.REPEAT
         groups.setdefault((takedown.contact.pk, kind), (takedown.contact, []))[1].append(
             (takedown, traces[takedown.item_id], takedown.next_notice_at))
-    return sum(add_many_to_batch(entries, contact, kind=kind, now=now)
-               for (_, kind), (contact, entries) in groups.items())
+    return add_to_batches([(contact, kind, "", entries) for (_, kind), (contact, entries) in groups.items()],
+                          now=now)
