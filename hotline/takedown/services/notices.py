@@ -148,6 +148,13 @@ def add_to_batch(takedown: Takedown, contact: AbuseContact, *, kind: str, now: d
 Entry = tuple[Takedown, Trace | None, datetime | None]  # the item's takedown, its trace, when it could be noticed
 
 
+def add_many_to_batch(entries: list[Entry], contact: AbuseContact, *, kind: str, now: datetime,
+                      role: str = "") -> int:
+    """``add_to_batch`` for several items (each with its trace and ``ready_at``) to one contact: a group of one
+    for ``add_to_batches``. Returns how many items were added. Must run inside the caller's transaction."""
+    return add_to_batches([(contact, kind, role, entries)], now=now)
+
+
 def add_to_batches(groups: list[tuple[AbuseContact, str, str, list[Entry]]], *, now: datetime) -> int:
     """Put each group's items into the open batch of its (contact, kind, role), a new one when none is open
     (another when it fills up), the lines created at once per batch. What already waits unsent for a contact
