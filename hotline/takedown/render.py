@@ -27,8 +27,18 @@ def language_of(code: str) -> str:
 
 
 def live_lines(notice: Notice) -> list[NoticeItem]:
-    return list(notice.lines.filter(dropped_at__isnull=True).select_related("item", "takedown", "trace")
-                .order_by("item_id"))
+    return live_lines_of([notice])[notice.pk]
+
+
+def live_lines_of(notices: list[Notice]) -> dict[int, list[NoticeItem]]:
+    """The live lines of several notices in one query, by notice (items in order)."""
+    found: dict[int, list[NoticeItem]] = {notice.pk: [] for notice in notices}
+    by_pk = {notice.pk: notice for notice in notices}
+    for line in NoticeItem.objects.filter(notice__in=list(by_pk), dropped_at__isnull=True) \
+            .select_related("item", "takedown", "trace").order_by("notice_id", "item_id"):
+        line.notice = by_pk[line.notice_id]
+        found[line.notice_id].append(line)
+    return found
 
 
 def contact_policy(notice: Notice) -> ContactPolicy | None:

@@ -1,18 +1,21 @@
 """Sending notices, crash-safe: every notice is a row with its key before anything leaves the machine.
 
-1. claim: one due notice (batching window over, retry due, or a dead sender's lease run out) is moved to
-   ``sending`` with a lease, in its own committed transaction (SKIP LOCKED on PostgreSQL, a conditional
-   UPDATE that must hit one row everywhere);
-2. re-trace (first attempt only): an item whose host now belongs to another contact is re-routed instead;
-3. send after commit, through the contact's channel; the Message-ID / Idempotency-Key derive from the key,
-   so a worker killed mid-send is replaced by one that sends the same message again, never a new one;
-4. record: ``sent`` with every item's timings, repeat and check schedule, and the partners told; or a retry
-   with back-off; or ``failed`` after the last attempt.
+1. claim: a few due notices at once (``CLAIM_BATCH``; batching window over, retry due, or a dead sender's lease
+   run out) are moved to ``sending`` with a lease, in their own committed transaction (SKIP LOCKED on
+   PostgreSQL, a conditional UPDATE that must hit one row everywhere);
+2. re-trace (first attempt only), the claimed notices' items as one batch: an item whose host now belongs to
+   another contact is re-routed instead;
+3. send each after commit, through the contact's channel; the Message-ID / Idempotency-Key derive from the key,
+   so a worker killed mid-send is replaced by one that sends the same message again, never a new one; a claimed
+   notice whose lease has run half out before its turn is left for another attempt, never sent late;
+4. record each: ``sent`` with every item's timings, repeat and check schedule, and the partners told; or a
+   retry with back-off; or ``failed`` after the last attempt.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,26 +43,28 @@ from hotline.takedown.models import (
     TakedownState,
     move_notice,
 )
-from hotline.takedown.render import contact_policy, language_of, live_lines, render_notice
+from hotline.takedown.render import contact_policy, language_of, live_lines, live_lines_of, render_notice
 from hotline.takedown.services.notices import add_to_batches, batch_window, latest_located_traces
 from hotline.tracing.models import AbuseContact, Trace, TraceOutcome
 from hotline.tracing.services import trace_items
 
 log = logging.getLogger("hotline.takedown")
 PAGE_LANGUAGES = ("nl", "fr")  # languages the public respond page speaks besides English
+CLAIM_BATCH = 5  # notices claimed at once by a step: their lines read and their items re-traced together
 
 
 def send_due(*, now: datetime | None = None, limit: int = 20) -> bool:
-    """Claim and deliver up to ``limit`` due notices, one at a time (``notice_step``). Returns whether any.
-    Without ``now`` each claim and each outcome is at the clock's time."""
-    found = False
+    """Claim and deliver up to ``limit`` due notices (``notice_step``), a few at a time (``CLAIM_BATCH``): their
+    lines read and their items re-traced as one batch, then each sent and recorded on its own. Returns whether
+    any. Without ``now`` each claim and each outcome is at the clock's time."""
+    found, done = False, 0
     with channels.session():  # one SMTP connection for the step's e-mail notices
-        for _ in range(limit):
-            notice = claim_notice(now or timezone.now())
-            if notice is None:
+        while done < limit:
+            notices = claim_notices(now or timezone.now(), min(CLAIM_BATCH, limit - done))
+            if not notices:
                 break
-            found = True
-            deliver(notice, now=now)
+            found, done = True, done + len(notices)
+            deliver_many(notices, now=now)
     return found
 
 
@@ -67,30 +72,59 @@ def send_due(*, now: datetime | None = None, limit: int = 20) -> bool:
 
 
 def claim_notice(now: datetime) -> Notice | None:
+    claimed = claim_notices(now, 1)
+    return claimed[0] if claimed else None
+
+
+def claim_notices(now: datetime, limit: int) -> list[Notice]:
+    """Claim up to ``limit`` due notices in one committed transaction (oldest due first); the ones whose
+    previous sender died mid-send are audited. Returned as claimed, with their contacts and providers."""
     with transaction.atomic():
         claimed = Notice.claim_due(Notice.objects.due(now).order_by("next_attempt_at", "pk"), now=now,
-                                   lease=conf.send_lease(), limit=1, scan=1,
+                                   lease=conf.send_lease(), limit=limit, scan=1,
                                    match=("state", "attempts", "next_attempt_at"))
-        if not claimed:
-            return None
-        notice = claimed[0]
-        if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
-            record(SYSTEM, actions.NOTICE_LEASE_EXPIRED, notice, now=now,
-                   after={"notice": notice.reference, "attempt": notice.attempts + 1})
-    return Notice.objects.select_related("contact", "provider").get(pk=notice.pk)  # as claimed (one read)
+        # the previous sender died mid-send: the same message again
+        record_many(SYSTEM, [Change(actions.NOTICE_LEASE_EXPIRED, notice, after={
+            "notice": notice.reference, "attempt": notice.attempts + 1})
+            for notice in claimed if notice.state == NoticeState.SENDING], now=now)
+    found = Notice.objects.select_related("contact", "provider").in_bulk([notice.pk for notice in claimed])
+    return [found[notice.pk] for notice in claimed]
 
 
 # ------------------------------------------------------------------ 2.-4. deliver
 
 
-def deliver(notice: Notice, *, now: datetime | None = None) -> None:
-    """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise.
-    The notice's lines are read once: the re-trace, the message and the record of it all use them."""
+def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
+    """Deliver claimed notices: their lines read at once, the items of those not re-traced yet re-traced as
+    one batch, then each sent and recorded on its own. The first is sent whatever the time, as a notice claimed
+    alone would be; a later one whose lease has run half out by its turn is left alone: its lease runs out and
+    another attempt takes it, so a slow step never sends a notice that another worker may have claimed."""
+    started = time.monotonic()
+    lines = live_lines_of(notices)
+    fresh = [notice for notice in notices if notice.retraced_at is None]
     try:
-        lines = live_lines(notice)
+        traces = _retrace(fresh, lines, now=now or timezone.now())
+    except Exception as exc:
+        for notice in notices:
+            _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
+        raise
+    for number, notice in enumerate(notices):
+        if number and time.monotonic() - started > conf.send_lease().total_seconds() / 2:
+            log.warning("notice %s: left for another attempt (its lease is half gone)", notice.reference)
+            break
+        deliver(notice, now=now, lines=lines[notice.pk], traces=traces)
+
+
+def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeItem] | None = None,
+            traces: dict[int, Trace] | None = None) -> None:
+    """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise.
+    The notice's lines are read once (or given, with the re-trace of its items: ``deliver_many``): the re-trace,
+    the message and the record of it all use them."""
+    try:
+        lines = live_lines(notice) if lines is None else lines
         if notice.retraced_at is None:
-            lines = _prepare(notice, lines, _retrace(notice, lines, now=now or timezone.now()),
-                             now=now or timezone.now())
+            traces = _retrace([notice], {notice.pk: lines}, now=now or timezone.now()) if traces is None else traces
+            lines = _prepare(notice, lines, traces, now=now or timezone.now())
             if not lines:
                 return
         policy = contact_policy(notice)  # read once: the message's templates, the next repeat's lead
@@ -111,13 +145,13 @@ def _page_language(code: str) -> str:
     return language if language in PAGE_LANGUAGES else "en"
 
 
-def _retrace(notice: Notice, lines: list[NoticeItem], *, now: datetime) -> dict[int, Trace]:
-    """Re-trace the items still online just before the first attempt (``trace_items``: one snapshot and
-    audit event each, one DNS resolution per host), outside any transaction: a crash before the notice
-    records it only re-traces again. Escalations go to the contact above, wherever the host is now."""
-    if notice.kind == NoticeKind.ESCALATION:
-        return {}
-    todo = [line for line in lines if line.takedown.state != TakedownState.REMOVED]
+def _retrace(notices: list[Notice], lines: dict[int, list[NoticeItem]], *, now: datetime) -> dict[int, Trace]:
+    """Re-trace the items still online of notices before their first attempt, all as one batch
+    (``trace_items``: one snapshot and audit event each, one DNS resolution per host), outside any transaction: a
+    crash before a notice records it only re-traces again. Escalations go to the contact above, wherever the host
+    is now. Returns the traces by line."""
+    todo = [line for notice in notices if notice.kind != NoticeKind.ESCALATION for line in lines[notice.pk]
+            if line.takedown.state != TakedownState.REMOVED]
     traces = trace_items([line.item for line in todo], now=now) if todo else []
     return {line.pk: trace for line, trace in zip(todo, traces, strict=True)}
 

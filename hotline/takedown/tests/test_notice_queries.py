@@ -16,7 +16,7 @@ from hotline.core.tests.test_step_queries import assert_bounded
 from hotline.sim.dns import SimDns
 from hotline.sim.smtp import SmtpSink
 from hotline.takedown.models import Notice, NoticeItem, NoticeState
-from hotline.takedown.tests.conftest import MakeTraced
+from hotline.takedown.tests.conftest import MakeContact, MakeTraced
 from hotline.tracing import actions
 from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork, Trace
 from hotline.tracing.providers import network_row
@@ -109,3 +109,22 @@ def test_it_retraces_a_batch_like_one_trace_each(directory_contact: AbuseContact
     assert notice.lines.get(item=moved).drop_reason.startswith("host moved")
     received = smtp.wait_for(1)
     assert moved.canonical_url not in received[0].text() and items[0].canonical_url in received[0].text()
+
+
+def test_a_notice_whose_lease_ran_half_out_is_left_and_sent_once(make_contact: MakeContact,
+                                                                 traced_item: MakeTraced, smtp: SmtpSink,
+                                                                 settings: Any) -> None:
+    """Notices claimed together: with a lease of no time at all, every notice after the first is left to its
+    lease and claimed again; each is still sent exactly once, under its own Message-ID."""
+    from hotline.takedown.render import message_id
+    from hotline.takedown.steps import notice_step
+
+    settings.HOTLINE_TAKEDOWN_SEND_LEASE_SECONDS = 0
+    for _ in range(3):
+        traced_item(make_contact(), due=timezone.now() - timedelta(hours=1))
+    notice_step()
+    notices = list(Notice.objects.order_by("pk"))
+    assert [n.state for n in notices] == [NoticeState.SENT] * 3
+    assert sorted(smtp.message_ids()) == sorted(message_id(n) for n in notices)
+    assert sorted(n.attempts for n in notices) == [1, 2, 3]  # each round sends one and leaves the rest
+    assert AuditEvent.objects.filter(action="takedown.notice_lease_expired").count() == 3
