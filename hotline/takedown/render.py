@@ -5,6 +5,8 @@ Built from rows only, so every attempt (including a resend after a crash) produc
 
 from __future__ import annotations
 
+from types import EllipsisType
+
 from django.conf import settings
 from django.template.loader import select_template
 
@@ -25,15 +27,31 @@ def language_of(code: str) -> str:
 
 
 def live_lines(notice: Notice) -> list[NoticeItem]:
-    return list(notice.lines.filter(dropped_at__isnull=True).select_related("item", "takedown", "trace")
-                .order_by("item_id"))
+    return live_lines_of([notice])[notice.pk]
 
 
-def render_notice(notice: Notice, lines: list[NoticeItem] | None = None) -> OutboundMessage:
-    """The message for ``notice`` with its live ``lines`` (read here when not given)."""
+def live_lines_of(notices: list[Notice]) -> dict[int, list[NoticeItem]]:
+    """The live lines of several notices in one query, by notice (items in order)."""
+    found: dict[int, list[NoticeItem]] = {notice.pk: [] for notice in notices}
+    by_pk = {notice.pk: notice for notice in notices}
+    for line in NoticeItem.objects.filter(notice__in=list(by_pk), dropped_at__isnull=True) \
+            .select_related("item", "takedown", "trace").order_by("notice_id", "item_id"):
+        line.notice = by_pk[line.notice_id]
+        found[line.notice_id].append(line)
+    return found
+
+
+def contact_policy(notice: Notice) -> ContactPolicy | None:
+    return ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
+
+
+def render_notice(notice: Notice, lines: list[NoticeItem] | None = None, *,
+                  policy: ContactPolicy | EllipsisType | None = ...) -> OutboundMessage:
+    """The message for ``notice`` with its live ``lines`` and its contact's ``policy`` (each read here when
+    not given)."""
     lines = live_lines(notice) if lines is None else lines
     context = _context(notice, lines)
-    folders = _template_folders(notice)
+    folders = _template_folders(notice, contact_policy(notice) if isinstance(policy, EllipsisType) else policy)
     subject = select_template([f"takedown/notices/{f}/subject.txt" for f in folders]).render(context)
     body = select_template([f"takedown/notices/{f}/body.txt" for f in folders]).render(context)
     return OutboundMessage(
@@ -42,8 +60,7 @@ def render_notice(notice: Notice, lines: list[NoticeItem] | None = None) -> Outb
         xarf=xarf.documents_for(notice, lines), respond_url=str(context["respond_url"]))
 
 
-def _template_folders(notice: Notice) -> list[str]:
-    policy = ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
+def _template_folders(notice: Notice, policy: ContactPolicy | None) -> list[str]:
     custom = [policy.template] if policy is not None and policy.template else []
     return [*custom, language_of(notice.language), "en"]
 

@@ -8,15 +8,17 @@ signal exists at all.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from hotline.lib.geo import AsnInfo, is_public
-from hotline.lib.rdap import RdapOutcome, RdapResult
+from hotline.lib.rdap import RdapClient, RdapOutcome, RdapResult
 from hotline.tracing.conf import TraceConfig
-from hotline.tracing.providers import Match, find_provider
+from hotline.tracing.providers import Match, find_provider, find_providers, ip_key
+from hotline.tracing.rdapcache import BatchRdapCache, DbRdapCache
 
 RDAP = "rdap"
 #: On a tie, the measured location wins over registry statements (a disputed decision either way).
@@ -58,9 +60,35 @@ class Located:
 
 
 def locate(ip: str, *, role: str, config: TraceConfig, now: datetime) -> Located:
+    signals, rdap, asn, number = _facts(ip, config.rdap, config, now)
+    return Located(ip, role, signals, asn, number, find_provider(ip, number), rdap)
+
+
+def locate_many(ips: list[str], *, role: str, config: TraceConfig, now: datetime) -> dict[str, Located]:
+    """``locate`` for several addresses, each once: the RDAP cache and the provider directory are read once
+    for all of them (a notice's re-trace), RDAP servers asked only for what the cache does not hold."""
+    unique = list(dict.fromkeys(ips))
+    client = _batch_client(config.rdap, [ip for ip in unique if is_public(ip)], now)
+    facts = {ip: _facts(ip, client, config, now) for ip in unique}
+    matches = find_providers((ip, number) for ip, (_, _, _, number) in facts.items())
+    return {ip: Located(ip, role, signals, asn, number, matches[(ip, number)], rdap)
+            for ip, (signals, rdap, asn, number) in facts.items()}
+
+
+def _batch_client(client: RdapClient, ips: list[str], now: datetime) -> RdapClient:
+    if not isinstance(client.cache, DbRdapCache) or not ips:
+        return client
+    batch = copy.copy(client)
+    batch.cache = BatchRdapCache(client.cache, [ip_key(ip) for ip in ips], now)
+    return batch
+
+
+def _facts(ip: str, client: RdapClient, config: TraceConfig,
+           now: datetime) -> tuple[dict[str, str], RdapResult, AsnInfo | None, int | None]:
+    """The country signals, the RDAP answer and the AS of one address (no directory lookup)."""
     signals = {source.name: cc for source in config.sources if (cc := source.country(ip))}
     if is_public(ip):
-        rdap = config.rdap.lookup_ip(ip, now=now)
+        rdap = client.lookup_ip(ip, now=now)
     else:  # a hostile or broken DNS answer (10.x, 127.x): no registry knows it, so nobody is asked
         rdap = RdapResult(RdapOutcome.NO_SERVER, error=f"{ip} is not a public address")
     if rdap.network is not None and rdap.network.country:
@@ -69,7 +97,7 @@ def locate(ip: str, *, role: str, config: TraceConfig, now: datetime) -> Located
     number = asn.asn if asn else None
     if number is None and rdap.network is not None and rdap.network.origin_asns:
         number = rdap.network.origin_asns[0]
-    return Located(ip, role, signals, asn, number, find_provider(ip, number), rdap)
+    return signals, rdap, asn, number
 
 
 @dataclass(frozen=True)

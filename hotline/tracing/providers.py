@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from django.db.models import Q
+
 from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork
+
+#: Addresses per range query (an OR of range conditions): well under SQLite's expression depth limit.
+RANGE_CHUNK = 100
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -55,9 +61,61 @@ def find_provider(ip: str, asn: int | None) -> Match | None:
     return Match(row.provider, "range", row.cidr) if row is not None else None
 
 
+def covering(keys: Iterable[str]) -> Q:
+    """Rows whose ``range_start``..``range_end`` holds any of these ``ip_key`` values."""
+    condition = Q(pk__in=[])
+    for key in keys:
+        condition |= Q(range_start__lte=key, range_end__gte=key)
+    return condition
+
+
+def chunks(values: list[str], size: int = RANGE_CHUNK) -> list[list[str]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def find_providers(wanted: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int | None], Match | None]:
+    """``find_provider`` for several (address, AS number) pairs: one query for the AS numbers and one per
+    hundred addresses for the ranges, whatever their number; the same answer as one lookup each."""
+    pairs = list(dict.fromkeys(wanted))
+    by_asn: dict[int, ProviderNetwork] = {}
+    numbers = {asn for _, asn in pairs if asn is not None}
+    for row in ProviderNetwork.objects.filter(asn__in=numbers).select_related("provider").order_by("pk") \
+            if numbers else []:
+        by_asn.setdefault(row.asn or 0, row)
+    found: dict[tuple[str, int | None], Match | None] = {}
+    rest = []
+    for ip, asn in pairs:
+        if asn is not None and asn in by_asn:
+            found[(ip, asn)] = Match(by_asn[asn].provider, "asn", f"AS{asn}")
+        else:
+            rest.append((ip, asn))
+    keys = {ip: ip_key(ip) for ip, _ in rest}
+    rows: list[ProviderNetwork] = []
+    for chunk in chunks(sorted(set(keys.values()))):
+        rows += ProviderNetwork.objects.filter(covering(chunk)).exclude(range_start="").select_related("provider")
+    for ip, asn in rest:
+        key = keys[ip]
+        # as find_provider: the highest start first, then the longest prefix
+        best = max((r for r in rows if r.range_start <= key <= r.range_end),
+                   key=lambda r: (r.range_start, r.prefixlen or 0), default=None)
+        found[(ip, asn)] = Match(best.provider, "range", best.cidr) if best is not None else None
+    return found
+
+
 def preferred_contact(provider: Provider) -> AbuseContact | None:
     """Entered or imported contacts before ones learned from RDAP; oldest first."""
     return provider.contacts.order_by("source", "pk").first()
+
+
+def preferred_contacts(provider_ids: Iterable[int]) -> dict[int, AbuseContact | None]:
+    """``preferred_contact`` for several providers (by pk) in one query."""
+    ids = set(provider_ids)
+    found: dict[int, AbuseContact | None] = dict.fromkeys(ids)
+    for contact in AbuseContact.objects.filter(provider_id__in=ids).order_by("provider_id", "source", "pk") \
+            if ids else []:
+        if contact.provider_id is not None:
+            found[contact.provider_id] = found[contact.provider_id] or contact
+    return found
 
 
 # ------------------------------------------------------------------------------------ AS numbers

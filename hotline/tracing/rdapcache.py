@@ -12,7 +12,16 @@ from django.db import transaction
 
 from hotline.lib.rdap import RdapNetwork
 from hotline.tracing.models import RdapCache
-from hotline.tracing.providers import ip_key
+from hotline.tracing.providers import chunks, covering, ip_key
+
+
+def _best(networks: list[tuple[str, str, RdapNetwork]], key: str) -> RdapNetwork | None:
+    """As ``DbRdapCache.get``: of the ranges holding ``key``, the highest start, then the lowest end."""
+    holding = [(start, end, network) for start, end, network in networks if start <= key <= end]
+    if not holding:
+        return None
+    best_start = max(start for start, _, _ in holding)
+    return min((h for h in holding if h[0] == best_start), key=lambda h: h[1])[2]
 
 
 class DbRdapCache:
@@ -24,6 +33,15 @@ class DbRdapCache:
         row = (RdapCache.objects.filter(range_start__lte=key, range_end__gte=key, expires_at__gt=now)
                .order_by("-range_start", "range_end").first())
         return RdapNetwork.from_json(row.network) if row is not None else None
+
+    def get_many(self, keys: list[str], now: datetime) -> dict[str, RdapNetwork | None]:
+        """``get`` for several addresses (by ``ip_key``): one query per hundred addresses."""
+        rows: list[tuple[str, str, RdapNetwork]] = []
+        for chunk in chunks(sorted(set(keys))):
+            rows += [(start, end, RdapNetwork.from_json(network)) for start, end, network in
+                     RdapCache.objects.filter(covering(chunk), expires_at__gt=now)
+                     .values_list("range_start", "range_end", "network")]
+        return {key: _best(rows, key) for key in keys}
 
     def put(self, network: RdapNetwork, now: datetime) -> None:
         if self.ttl <= timedelta(0):
@@ -38,3 +56,25 @@ class DbRdapCache:
 def purge_expired(now: datetime) -> int:
     deleted, _ = RdapCache.objects.filter(expires_at__lte=now).delete()
     return deleted
+
+
+class BatchRdapCache:
+    """One batch's view of the cache (a notice's re-trace): the answers for its addresses read at once
+    (``DbRdapCache.get_many``); a network the batch fetches is stored as usual and also answers the batch's
+    later addresses in its range, as the database would. Other addresses go to the cache itself."""
+
+    def __init__(self, cache: DbRdapCache, keys: list[str], now: datetime) -> None:
+        self.cache = cache
+        self.answers = cache.get_many(keys, now)
+        self.fetched: list[tuple[str, str, RdapNetwork]] = []
+
+    def get(self, ip: str, now: datetime) -> RdapNetwork | None:
+        key = ip_key(ip)
+        if key not in self.answers:
+            return self.cache.get(ip, now)
+        return self.answers[key] or _best(self.fetched, key)
+
+    def put(self, network: RdapNetwork, now: datetime) -> None:
+        self.cache.put(network, now)
+        if self.cache.ttl > timedelta(0):
+            self.fetched.append((ip_key(network.start_address), ip_key(network.end_address), network))

@@ -19,16 +19,16 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from hotline.audit.services import SYSTEM, Actor, record
+from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
 from hotline.lib import claim
 from hotline.lib.dnsresolve import DnsOutcome, Resolution, resolve_host
 from hotline.lib.geo import is_public
 from hotline.reports.models import Item, ItemStatus
 from hotline.tracing import actions
 from hotline.tracing.conf import TraceConfig, config_from_settings
-from hotline.tracing.locate import Located, decide_country, locate, rdap_problem
+from hotline.tracing.locate import Located, decide_country, locate, locate_many, rdap_problem
 from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork, Trace, TraceDue, TraceOutcome
-from hotline.tracing.providers import network_row, preferred_contact
+from hotline.tracing.providers import network_row, preferred_contact, preferred_contacts
 from hotline.tracing.schema import ContactIn, ProviderIn
 
 log = logging.getLogger("hotline.tracing")
@@ -56,13 +56,30 @@ class _Snapshot:
 
 def trace_item(item: Item, *, now: datetime, config: TraceConfig | None = None) -> Trace:
     """Trace ``item`` now and keep the snapshot. DNS failures are recorded, never raised."""
+    return trace_items([item], now=now, config=config)[0]
+
+
+def trace_items(items: list[Item], *, now: datetime, config: TraceConfig | None = None) -> list[Trace]:
+    """Trace several items now (a notice's re-trace), one snapshot and one audit event each, as ``trace_item``
+    would: one DNS resolution per host, every address placed once (the RDAP cache, the provider directory
+    and the previous snapshots read once for all), and one transaction for every snapshot, its audit event
+    and its retry schedule. Returns the traces in the order of ``items``."""
     config = config or config_from_settings()
-    resolution = resolve_host(item.host, config=config.resolver)
-    snapshot = _Snapshot(resolution.host, _outcome(resolution), [resolution.error] if resolution.error else [],
-                         list(resolution.cname_chain))
-    if resolution.outcome == DnsOutcome.OK:
-        _place(snapshot, resolution, item, config, now)
-    return _save(item, snapshot, now=now, config=config, transient=resolution.transient)
+    resolutions: dict[str, Resolution] = {}
+    for item in items:
+        if item.host not in resolutions:
+            resolutions[item.host] = resolve_host(item.host, config=config.resolver)
+    snapshots = {}
+    for item in items:
+        resolution = resolutions[item.host]
+        snapshots[item.pk] = _Snapshot(resolution.host, _outcome(resolution),
+                                       [resolution.error] if resolution.error else [], list(resolution.cname_chain))
+    resolved = [item for item in items if resolutions[item.host].outcome == DnsOutcome.OK]
+    # the newest located snapshots, read once: where an origin was learned, and whether this one differs
+    previous = Trace.objects.latest_located_many([item.pk for item in resolved])
+    _place(resolved, snapshots, resolutions, previous, config, now)
+    return _save(items, snapshots, previous, now=now, config=config,
+                 transient={item.pk: resolutions[item.host].transient for item in items})
 
 
 def _outcome(resolution: Resolution) -> str:
@@ -71,18 +88,24 @@ def _outcome(resolution: Resolution) -> str:
             DnsOutcome.NO_ADDRESS: TraceOutcome.NO_ADDRESS}.get(resolution.outcome, TraceOutcome.ERROR)
 
 
-def _place(snapshot: _Snapshot, resolution: Resolution, item: Item, config: TraceConfig, now: datetime) -> None:
-    addresses = list(resolution.addresses)[: config.max_addresses]
-    if len(resolution.addresses) > config.max_addresses:
-        snapshot.error.append(f"{len(resolution.addresses)} addresses; the first {config.max_addresses} placed")
-    snapshot.located = [locate(ip, role="address", config=config, now=now) for ip in addresses]
-    snapshot.cdn = next((p.match.provider for p in snapshot.located if p.is_cdn and p.match), None)
-    previous = Trace.objects.latest_located(item.pk)
-    if snapshot.cdn is not None and previous is not None and previous.origin_address \
-            and previous.cdn_id == snapshot.cdn.pk:
-        # The origin learned earlier still sits behind the same CDN: keep placing the item there.
-        snapshot.origin = previous.origin_address
-        snapshot.located.append(locate(snapshot.origin, role="origin", config=config, now=now))
+def _place(items: list[Item], snapshots: dict[int, _Snapshot], resolutions: dict[str, Resolution],
+           previous: dict[int, Trace], config: TraceConfig, now: datetime) -> None:
+    if not items:
+        return
+    addresses = {item.pk: list(resolutions[item.host].addresses)[: config.max_addresses] for item in items}
+    located = locate_many([ip for ips in addresses.values() for ip in ips], role="address", config=config, now=now)
+    for item in items:
+        snapshot, found = snapshots[item.pk], resolutions[item.host].addresses
+        if len(found) > config.max_addresses:
+            snapshot.error.append(f"{len(found)} addresses; the first {config.max_addresses} placed")
+        snapshot.located = [located[ip] for ip in addresses[item.pk]]
+        snapshot.cdn = next((p.match.provider for p in snapshot.located if p.is_cdn and p.match), None)
+        before = previous.get(item.pk)
+        if snapshot.cdn is not None and before is not None and before.origin_address \
+                and before.cdn_id == snapshot.cdn.pk:
+            # The origin learned earlier still sits behind the same CDN: keep placing the item there.
+            snapshot.origin = before.origin_address
+            snapshot.located.append(locate(snapshot.origin, role="origin", config=config, now=now))
 
 
 def _hosting(snapshot: _Snapshot) -> list[Located]:
@@ -91,18 +114,47 @@ def _hosting(snapshot: _Snapshot) -> list[Located]:
     return origin or snapshot.located
 
 
-def _provider_and_contact(snapshot: _Snapshot, hosting: list[Located]) -> tuple[Provider | None,
-                                                                                 AbuseContact | None]:
+class _Directory:
+    """The directory as one batch sees it: each provider's preferred contact read once for all
+    (``preferred_contacts``), and a provider or contact made from RDAP made once, not once per item."""
+
+    def __init__(self, snapshots: list[_Snapshot]) -> None:
+        providers = {p.match.provider.pk for s in snapshots for p in s.located if p.match}
+        self.found = preferred_contacts(providers | {s.cdn.pk for s in snapshots if s.cdn is not None})
+        self.from_rdap: dict[tuple[str, ...], Any] = {}
+
+    def contact(self, provider: Provider) -> AbuseContact | None:
+        if provider.pk not in self.found:  # a provider created from RDAP during this batch
+            self.found[provider.pk] = preferred_contact(provider)
+        return self.found[provider.pk]
+
+    def provider_from_rdap(self, place: Located) -> Provider | None:
+        network = place.rdap.network
+        key = ("provider", network.registrant or network.name or network.handle) if network else ("",)
+        if key not in self.from_rdap:
+            self.from_rdap[key] = _provider_from_rdap(place)
+        return self.from_rdap[key]  # type: ignore[no-any-return]
+
+    def contact_from_rdap(self, provider: Provider, place: Located) -> AbuseContact | None:
+        network = place.rdap.network
+        key = ("contact", str(provider.pk), network.abuse_emails[0] if network and network.abuse_emails else "")
+        if key not in self.from_rdap:
+            self.from_rdap[key] = _contact_from_rdap(provider, place)
+        return self.from_rdap[key]  # type: ignore[no-any-return]
+
+
+def _provider_and_contact(snapshot: _Snapshot, hosting: list[Located],
+                          directory: _Directory) -> tuple[Provider | None, AbuseContact | None]:
     place = hosting[0] if hosting else None
     provider = place.match.provider if place and place.match else None
     if provider is None and place is not None:
-        provider = _provider_from_rdap(place)
-    contact = preferred_contact(provider) if provider is not None else None
+        provider = directory.provider_from_rdap(place)
+    contact = directory.contact(provider) if provider is not None else None
     if contact is None and provider is not None and place is not None:
-        contact = _contact_from_rdap(provider, place)
+        contact = directory.contact_from_rdap(provider, place)
     if snapshot.cdn is not None and (not snapshot.origin or contact is None):
         # Behind a CDN with no (reachable) origin: the notice asks the CDN to act or disclose the origin.
-        contact = preferred_contact(snapshot.cdn) or contact
+        contact = directory.contact(snapshot.cdn) or contact
     return provider, contact
 
 
@@ -133,25 +185,35 @@ def _contact_from_rdap(provider: Provider, place: Located) -> AbuseContact | Non
 
 
 @transaction.atomic
-def _save(item: Item, snapshot: _Snapshot, *, now: datetime, config: TraceConfig, transient: bool) -> Trace:
-    previous = Trace.objects.latest_located(item.pk)
+def _save(items: list[Item], snapshots: dict[int, _Snapshot], previous: dict[int, Trace], *, now: datetime,
+          config: TraceConfig, transient: dict[int, bool]) -> list[Trace]:
+    """The snapshots as new traces (``changed`` against ``previous``, the newest located trace of each item),
+    their retry schedules and audit events, set-wise."""
+    directory = _Directory(list(snapshots.values()))
+    traces = [_new_trace(item, snapshots[item.pk], previous.get(item.pk), directory, now) for item in items]
+    Trace.objects.bulk_create(traces)
+    retry = _schedule(items, traces, now=now, config=config, transient=transient)
+    record_many(SYSTEM, [Change(actions.ITEM_TRACED if trace.outcome == TraceOutcome.OK else actions.ITEM_TRACE_FAILED,
+                                item, after=_audit_summary(trace, retry.get(item.pk)))
+                         for item, trace in zip(items, traces, strict=True)], now=now)
+    return traces
+
+
+def _new_trace(item: Item, snapshot: _Snapshot, previous: Trace | None, directory: _Directory,
+               now: datetime) -> Trace:
     trace = Trace(item=item, traced_at=now, host=snapshot.host, outcome=snapshot.outcome,
                   cname_chain=snapshot.cname_chain,
                   addresses=snapshot.carried + [p.as_json() for p in snapshot.located],
                   cdn=snapshot.cdn, origin_address=snapshot.origin)
     if snapshot.outcome == TraceOutcome.OK:
-        _decide(trace, snapshot)
+        _decide(trace, snapshot, directory)
     if trace.outcome == TraceOutcome.OK and previous is not None:
         trace.changed = (previous.country, previous.provider_id) != (trace.country, trace.provider_id)
     trace.error = "\n".join(e for e in snapshot.error if e)[:4000]
-    trace.save()
-    retry_at = _schedule(item, trace, now=now, config=config, transient=transient)
-    action = actions.ITEM_TRACED if trace.outcome == TraceOutcome.OK else actions.ITEM_TRACE_FAILED
-    record(SYSTEM, action, item, now=now, after=_audit_summary(trace, retry_at))
     return trace
 
 
-def _decide(trace: Trace, snapshot: _Snapshot) -> None:
+def _decide(trace: Trace, snapshot: _Snapshot, directory: _Directory) -> None:
     hosting = _hosting(snapshot)
     decision = decide_country(hosting)
     trace.country, trace.country_signals, trace.country_disputed = (
@@ -159,28 +221,37 @@ def _decide(trace: Trace, snapshot: _Snapshot) -> None:
     if not decision.country:
         trace.outcome = TraceOutcome.UNLOCATED
         snapshot.error.append("no data set places " + ", ".join(p.ip for p in hosting))
-    trace.provider, trace.abuse_contact = _provider_and_contact(snapshot, hosting)
+    trace.provider, trace.abuse_contact = _provider_and_contact(snapshot, hosting, directory)
     snapshot.error += [problem for p in snapshot.located if (problem := rdap_problem(p))]
     if trace.abuse_contact is None:
         snapshot.error.append("no abuse contact in the directory or in RDAP")
 
 
-def _schedule(item: Item, trace: Trace, *, now: datetime, config: TraceConfig, transient: bool) -> datetime | None:
-    """Transient DNS failures come back with backoff (up to max_attempts); anything else is done."""
-    due = TraceDue.objects.select_for_update().filter(item=item).first()
-    attempts = (due.attempts if due else 0) + 1
-    if not transient or attempts >= config.max_attempts:
-        if due is not None:
-            due.delete()
-        return None
-    retry_at = now + RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
-    if due is None:
-        TraceDue.objects.create(item=item, due_at=retry_at, attempts=attempts, last_outcome=trace.outcome,
-                                created_at=now)
-    else:
-        due.due_at, due.attempts, due.last_outcome = retry_at, attempts, trace.outcome
-        due.save(update_fields=["due_at", "attempts", "last_outcome"])
-    return retry_at
+def _schedule(items: list[Item], traces: list[Trace], *, now: datetime, config: TraceConfig,
+              transient: dict[int, bool]) -> dict[int, datetime]:
+    """Transient DNS failures come back with backoff (up to max_attempts); anything else is done. Returns
+    the retry times by item."""
+    due = {row.item_id: row for row in TraceDue.objects.select_for_update().filter(item__in=[i.pk for i in items])}
+    done, new, moved, retry = [], [], [], {}
+    for item, trace in zip(items, traces, strict=True):
+        row = due.get(item.pk)
+        attempts = (row.attempts if row else 0) + 1
+        if not transient[item.pk] or attempts >= config.max_attempts:
+            if row is not None:
+                done.append(row.pk)
+            continue
+        retry[item.pk] = retry_at = now + RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+        if row is None:
+            new.append(TraceDue(item=item, due_at=retry_at, attempts=attempts, last_outcome=trace.outcome,
+                                created_at=now))
+        else:
+            row.due_at, row.attempts, row.last_outcome = retry_at, attempts, trace.outcome
+            moved.append(row)
+    if done:
+        TraceDue.objects.filter(pk__in=done).delete()
+    TraceDue.objects.bulk_create(new)
+    TraceDue.objects.bulk_update(moved, ["due_at", "attempts", "last_outcome"])
+    return retry
 
 
 def _audit_summary(trace: Trace, retry_at: datetime | None) -> dict[str, Any]:
@@ -218,7 +289,8 @@ def record_origin(item: Item, address: str, *, actor: Actor, now: datetime,
     snapshot = _Snapshot(latest.host, TraceOutcome.OK, cname_chain=list(latest.cname_chain),
                          located=[placed], cdn=latest.cdn, origin=origin, carried=edge)
     with transaction.atomic():
-        trace = _save(item, snapshot, now=now, config=config, transient=False)
+        trace = _save([item], {item.pk: snapshot}, {item.pk: latest}, now=now, config=config,
+                      transient={item.pk: False})[0]
         record(actor, actions.ITEM_ORIGIN_RECORDED, item, now=now,
                after={"trace": trace.pk, "origin": origin, "cdn": trace.cdn_id, "country": trace.country})
     return trace

@@ -4,8 +4,11 @@ subclass and add it to ``REGISTRY`` (docs/takedown.md, "Channels")."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,10 +58,42 @@ class Channel(ABC):
     def send(self, message: OutboundMessage) -> SendResult:
         """Send once; raise ChannelError on failure."""
 
+    def close(self) -> None:  # noqa: B027 - most channels keep nothing open
+        """Let go of what the channel kept open between messages of one session (a connection)."""
+
+
+_sessions = threading.local()
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Inside, ``channel_for`` gives one channel per name, kept for every message (the e-mail channel sends
+    them over one SMTP connection); closed at the end. Only how messages travel changes: each is still sent
+    and recorded on its own."""
+    if getattr(_sessions, "open", None) is not None:  # nested: the outer session keeps the channels
+        yield
+        return
+    _sessions.open = {}
+    try:
+        yield
+    finally:
+        channels, _sessions.open = _sessions.open, None
+        for channel in channels.values():
+            channel.close()
+
+
+def in_session() -> bool:
+    return getattr(_sessions, "open", None) is not None
+
 
 def channel_for(name: str) -> Channel:
+    open_channels: dict[str, Channel] | None = getattr(_sessions, "open", None)
+    if open_channels is not None and name in open_channels:
+        return open_channels[name]
     path = REGISTRY.get(name)
     if path is None:
         raise ChannelError(f"channel {name!r} is not one of {', '.join(sorted(REGISTRY))}", retry=False)
     channel: Channel = import_string(path)()
+    if open_channels is not None:
+        open_channels[name] = channel
     return channel

@@ -1,15 +1,19 @@
 """E-mail notices through Django's configured e-mail backend (SMTP in production), with the bounce
-address as envelope sender when one is set (``HOTLINE_TAKEDOWN_BOUNCE_ADDRESS``)."""
+address as envelope sender when one is set (``HOTLINE_TAKEDOWN_BOUNCE_ADDRESS``). Inside a channel session
+(``channels.session``) one connection carries every message; a connection the server has closed meanwhile
+is replaced once."""
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from hotline.takedown import xarf
-from hotline.takedown.channels import Channel, ChannelError, OutboundMessage, SendResult
+from hotline.takedown.channels import Channel, ChannelError, OutboundMessage, SendResult, in_session
 
 
 def envelope_sender() -> str:
@@ -20,6 +24,9 @@ def envelope_sender() -> str:
 
 class EmailChannel(Channel):
     name = "email"
+
+    def __init__(self) -> None:
+        self._connection: Any = None  # kept open between the messages of a session
 
     def send(self, message: OutboundMessage) -> SendResult:
         if not message.recipient or "@" not in message.recipient:
@@ -32,8 +39,7 @@ class EmailChannel(Channel):
         if message.xarf:
             email.attach(f"xarf-{message.reference}.json", xarf.dumps(message.xarf), "application/json")
         try:
-            with get_connection(fail_silently=False) as connection:
-                sent = connection.send_messages([email])
+            sent = self._send(email)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             temporary = all(400 <= code < 500 for code in codes)
@@ -45,3 +51,29 @@ class EmailChannel(Channel):
         if not sent:
             raise ChannelError("the e-mail backend sent nothing", retry=True)
         return SendResult(delivered=False, detail="accepted by the SMTP server")
+
+    def _send(self, email: EmailMessage) -> int:
+        if not in_session():  # no session: a connection for this message alone
+            with get_connection(fail_silently=False) as connection:
+                return int(connection.send_messages([email]))
+        if self._connection is not None:
+            try:
+                return int(self._connection.send_messages([email]))
+            except smtplib.SMTPServerDisconnected:
+                self.close()  # the server closed the kept connection (idle, or a restart): once more on a new one
+            except BaseException:
+                self.close()  # the connection's state is unknown: the next message gets a new one
+                raise
+        self._connection = get_connection(fail_silently=False)
+        self._connection.open()
+        try:
+            return int(self._connection.send_messages([email]))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):  # every message sent on it was answered
+                connection.close()

@@ -23,7 +23,7 @@ from hotline.takedown.models import (
     Takedown,
     TakedownState,
 )
-from hotline.takedown.services.notices import add_many_to_batch, latest_located_traces
+from hotline.takedown.services.notices import add_to_batches, latest_located_traces
 from hotline.tracing.models import AbuseContact, Trace
 
 
@@ -126,8 +126,8 @@ def _notify(notify: list[tuple[Takedown, AbuseContact, str]], now: datetime) -> 
         entries = groups.setdefault((contact.pk, role), (contact, []))[1]
         if all(t.pk != takedown.pk for t, _, _ in entries):
             entries.append((takedown, traces[takedown.item_id], None))
-    for (_, role), (contact, entries) in groups.items():
-        add_many_to_batch(entries, contact, kind=NoticeKind.ESCALATION, role=role, now=now)
+    add_to_batches([(contact, NoticeKind.ESCALATION, role, entries)
+                    for (_, role), (contact, entries) in groups.items()], now=now)
 
 
 def escalation_contact(takedown: Takedown, role: str) -> AbuseContact | None:

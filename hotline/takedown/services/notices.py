@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
 from hotline.lib.claim import skip_locked
@@ -110,11 +110,10 @@ def _take(decisions: list[Decision], now: datetime) -> list[Takedown]:
 
 def _first_notices(notify: list[tuple[Takedown, AbuseContact, Trace | None, Decision]], now: datetime) -> None:
     """Each item into its contact's first-notice batch, per contact at once."""
-    groups: dict[int, tuple[AbuseContact, list[tuple[Takedown, Trace | None, datetime | None]]]] = {}
+    groups: dict[int, tuple[AbuseContact, list[Entry]]] = {}
     for takedown, contact, trace, decision in notify:
         groups.setdefault(contact.pk, (contact, []))[1].append((takedown, trace, decision.notice_due_at))
-    for contact, entries in groups.values():
-        add_many_to_batch(entries, contact, kind=NoticeKind.FIRST, now=now)
+    add_to_batches([(contact, NoticeKind.FIRST, "", entries) for contact, entries in groups.values()], now=now)
 
 
 def _new_takedown(decision: Decision, trace: Trace | None, now: datetime) -> Takedown:
@@ -138,7 +137,7 @@ def add_to_batch(takedown: Takedown, contact: AbuseContact, *, kind: str, now: d
                                         notice__state__in=OUTBOX_STATES, dropped_at__isnull=True)
     if waiting.exists():
         return None
-    notice = _open_batch(contact, kind, role, takedown, now, ready_at or now)
+    notice, _ = _open_batch(contact, kind, role, takedown, now, ready_at or now)
     _line(notice, takedown, trace or latest_located_trace(takedown.item_id), now).save(force_insert=True)
     if notice.lines.count() >= MAX_NOTICE_ITEMS:
         move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED, now=now,
@@ -146,26 +145,77 @@ def add_to_batch(takedown: Takedown, contact: AbuseContact, *, kind: str, now: d
     return notice
 
 
-def add_many_to_batch(entries: list[tuple[Takedown, Trace | None, datetime | None]], contact: AbuseContact, *,
-                      kind: str, now: datetime, role: str = "") -> int:
-    """``add_to_batch`` for several items (each with its trace and ``ready_at``) to one contact: one query for
-    the items already waiting, one batch opened (another when it fills up), the lines created at once.
-    Returns how many items were added. Must run inside the caller's transaction."""
+Entry = tuple[Takedown, Trace | None, datetime | None]  # the item's takedown, its trace, when it could be noticed
+
+
+def add_many_to_batch(entries: list[Entry], contact: AbuseContact, *, kind: str, now: datetime,
+                      role: str = "") -> int:
+    """``add_to_batch`` for several items (each with its trace and ``ready_at``) to one contact: a group of one
+    for ``add_to_batches``. Returns how many items were added. Must run inside the caller's transaction."""
+    return add_to_batches([(contact, kind, role, entries)], now=now)
+
+
+def add_to_batches(groups: list[tuple[AbuseContact, str, str, list[Entry]]], *, now: datetime) -> int:
+    """Put each group's items into the open batch of its (contact, kind, role), a new one when none is open
+    (another when it fills up), the lines created at once per batch. What already waits unsent for a contact
+    and role, the open batches (locked) and the contacts' policies are read once for every group. Returns
+    how many items were added. Must run inside the caller's transaction."""
+    groups = [group for group in groups if group[3]]
+    if not groups:
+        return 0
+    contacts = {contact.pk for contact, _, _, _ in groups}
     waiting = set(NoticeItem.objects.filter(
-        item_id__in=[t.item_id for t, _, _ in entries], notice__contact=contact, notice__role=role,
-        notice__state__in=OUTBOX_STATES, dropped_at__isnull=True).values_list("item_id", flat=True))
-    todo = [entry for entry in entries if entry[0].item_id not in waiting]
-    added = len(todo)
-    while todo:
-        first, _, ready_at = todo[0]
-        notice = _open_batch(contact, kind, role, first, now, ready_at or now)
-        room = max(1, MAX_NOTICE_ITEMS - notice.lines.count())
-        chunk, todo = todo[:room], todo[room:]
-        NoticeItem.objects.bulk_create([_line(notice, takedown, trace, now) for takedown, trace, _ in chunk])
-        if len(chunk) >= room:
-            move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED,
-                        now=now, strict=False)
+        item_id__in={t.item_id for _, _, _, entries in groups for t, _, _ in entries}, notice__contact_id__in=contacts,
+        notice__state__in=OUTBOX_STATES, dropped_at__isnull=True).values_list("item_id", "notice__contact_id",
+                                                                               "notice__role"))
+    batches = _OpenBatches(groups)
+    added = 0
+    for contact, kind, role, entries in groups:
+        todo = [entry for entry in entries if (entry[0].item_id, contact.pk, role) not in waiting]
+        added += len(todo)
+        while todo:
+            first, _, ready_at = todo[0]
+            notice, fresh = batches.get(contact, kind, role, first, now, ready_at or now)
+            room = MAX_NOTICE_ITEMS if fresh else max(1, MAX_NOTICE_ITEMS - notice.lines.count())
+            chunk, todo = todo[:room], todo[room:]
+            NoticeItem.objects.bulk_create([_line(notice, takedown, trace, now) for takedown, trace, _ in chunk])
+            if len(chunk) >= room:
+                move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED,
+                            now=now, strict=False)
+                batches.full(notice)
     return added
+
+
+class _OpenBatches:
+    """The open batches of the groups' (contact, kind, role), read and locked in one query; the contacts'
+    policies read once when a batch has to be opened."""
+
+    def __init__(self, groups: list[tuple[AbuseContact, str, str, list[Entry]]]) -> None:
+        # Locked until this transaction adds its lines: a sender claiming one meanwhile (SKIP LOCKED) passes it
+        # by, and one that claimed it first makes this query miss it once it commits, so a line is never added
+        # to a notice that is already being sent.
+        wanted = Q(pk__in=[])
+        for contact, kind, role, _ in groups:
+            wanted |= Q(contact_id=contact.pk, kind=kind, role=role)
+        self.open = {(n.contact_id, n.kind, n.role): n
+                     for n in Notice.objects.filter(wanted, state=NoticeState.BATCHING).select_for_update()}
+        self.contacts = {contact.pk for contact, _, _, _ in groups}
+        self.policies: dict[int, ContactPolicy] | None = None
+
+    def get(self, contact: AbuseContact, kind: str, role: str, takedown: Takedown, now: datetime,
+            ready_at: datetime) -> tuple[Notice, bool]:
+        """The open batch, and whether it was opened just now (so it is empty)."""
+        key = (contact.pk, kind, role)
+        if key in self.open:
+            return self.open[key], False
+        if self.policies is None:
+            self.policies = {p.contact_id: p for p in ContactPolicy.objects.filter(contact_id__in=self.contacts)}
+        notice, fresh = _create_batch(contact, kind, role, takedown, now, ready_at, self.policies.get(contact.pk))
+        self.open[key] = notice
+        return notice, fresh
+
+    def full(self, notice: Notice) -> None:
+        self.open.pop((notice.contact_id, notice.kind, notice.role), None)
 
 
 def _line(notice: Notice, takedown: Takedown, trace: Trace | None, now: datetime) -> NoticeItem:
@@ -183,14 +233,18 @@ def batch_window(policy: ContactPolicy | None) -> timedelta:
 
 
 def _open_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown, now: datetime,
-                ready_at: datetime) -> Notice:
-    # Lock the open batch until this transaction adds its line: a sender claiming it meanwhile (SKIP LOCKED)
-    # passes it by, and one that claimed it first makes this query find nothing once it commits, so a line is
-    # never added to a notice that is already being sent.
+                ready_at: datetime) -> tuple[Notice, bool]:
+    """The contact's open batch of this kind and role, and whether it was opened just now (so it is empty)."""
+    # Locked as in _OpenBatches: a line is never added to a notice that is already being sent.
     found = Notice.objects.open_batch(contact.pk, kind, role).select_for_update().first()
     if found is not None:
-        return found
+        return found, False
     policy = ContactPolicy.objects.filter(contact=contact).first()
+    return _create_batch(contact, kind, role, takedown, now, ready_at, policy)
+
+
+def _create_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown, now: datetime,
+                  ready_at: datetime, policy: ContactPolicy | None) -> tuple[Notice, bool]:
     window = batch_window(policy) if kind != NoticeKind.ESCALATION else timedelta(0)
     due = windows.next_open(policy, max(now, min(ready_at, now) + window))
     try:
@@ -198,9 +252,9 @@ def _open_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown,
             return Notice.objects.create(
                 kind=kind, role=role, contact=contact, provider=contact.provider or takedown.provider,
                 channel=contact.channel, recipient=contact.endpoint if contact.channel == "api" else contact.email,
-                language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due)
+                language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due), True
     except IntegrityError:  # another worker opened the batch at the same moment: join it
-        return Notice.objects.open_batch(contact.pk, kind, role).get()
+        return Notice.objects.open_batch(contact.pk, kind, role).get(), False
 
 
 def latest_located_traces(item_ids: list[int]) -> dict[int, Trace | None]:

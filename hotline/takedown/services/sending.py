@@ -1,18 +1,21 @@
 """Sending notices, crash-safe: every notice is a row with its key before anything leaves the machine.
 
-1. claim: one due notice (batching window over, retry due, or a dead sender's lease run out) is moved to
-   ``sending`` with a lease, in its own committed transaction (SKIP LOCKED on PostgreSQL, a conditional
-   UPDATE that must hit one row everywhere);
-2. re-trace (first attempt only): an item whose host now belongs to another contact is re-routed instead;
-3. send after commit, through the contact's channel; the Message-ID / Idempotency-Key derive from the key,
-   so a worker killed mid-send is replaced by one that sends the same message again, never a new one;
-4. record: ``sent`` with every item's timings, repeat and check schedule, and the partners told; or a retry
-   with back-off; or ``failed`` after the last attempt.
+1. claim: a few due notices at once (``CLAIM_BATCH``; batching window over, retry due, or a dead sender's lease
+   run out) are moved to ``sending`` with a lease, in their own committed transaction (SKIP LOCKED on
+   PostgreSQL, a conditional UPDATE that must hit one row everywhere);
+2. re-trace (first attempt only), the claimed notices' items as one batch: an item whose host now belongs to
+   another contact is re-routed instead;
+3. send each after commit, through the contact's channel; the Message-ID / Idempotency-Key derive from the key,
+   so a worker killed mid-send is replaced by one that sends the same message again, never a new one; a claimed
+   notice whose lease has run half out before its turn is left for another attempt, never sent late;
+4. record each: ``sent`` with every item's timings, repeat and check schedule, and the partners told; or a
+   retry with back-off; or ``failed`` after the last attempt.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +30,7 @@ from hotline.lib import claim
 from hotline.partners.models import InboundForward
 from hotline.partners.services import send_status
 from hotline.routing.services import route_item
-from hotline.takedown import actions, conf
+from hotline.takedown import actions, channels, conf
 from hotline.takedown.channels import ChannelError, SendResult, channel_for
 from hotline.takedown.models import (
     NOTICE_STATES,
@@ -40,25 +43,28 @@ from hotline.takedown.models import (
     TakedownState,
     move_notice,
 )
-from hotline.takedown.render import language_of, live_lines, render_notice
-from hotline.takedown.services.notices import add_many_to_batch, batch_window, latest_located_traces
+from hotline.takedown.render import contact_policy, language_of, live_lines, live_lines_of, render_notice
+from hotline.takedown.services.notices import add_to_batches, batch_window, latest_located_traces
 from hotline.tracing.models import AbuseContact, Trace, TraceOutcome
-from hotline.tracing.services import trace_item
+from hotline.tracing.services import trace_items
 
 log = logging.getLogger("hotline.takedown")
 PAGE_LANGUAGES = ("nl", "fr")  # languages the public respond page speaks besides English
+CLAIM_BATCH = 5  # notices claimed at once by a step: their lines read and their items re-traced together
 
 
 def send_due(*, now: datetime | None = None, limit: int = 20) -> bool:
-    """Claim and deliver up to ``limit`` due notices, one at a time (``notice_step``). Returns whether any.
-    Without ``now`` each claim and each outcome is at the clock's time."""
-    found = False
-    for _ in range(limit):
-        notice = claim_notice(now or timezone.now())
-        if notice is None:
-            break
-        found = True
-        deliver(notice, now=now)
+    """Claim and deliver up to ``limit`` due notices (``notice_step``), a few at a time (``CLAIM_BATCH``): their
+    lines read and their items re-traced as one batch, then each sent and recorded on its own. Returns whether
+    any. Without ``now`` each claim and each outcome is at the clock's time."""
+    found, done = False, 0
+    with channels.session():  # one SMTP connection for the step's e-mail notices
+        while done < limit:
+            notices = claim_notices(now or timezone.now(), min(CLAIM_BATCH, limit - done))
+            if not notices:
+                break
+            found, done = True, done + len(notices)
+            deliver_many(notices, now=now)
     return found
 
 
@@ -66,33 +72,64 @@ def send_due(*, now: datetime | None = None, limit: int = 20) -> bool:
 
 
 def claim_notice(now: datetime) -> Notice | None:
+    claimed = claim_notices(now, 1)
+    return claimed[0] if claimed else None
+
+
+def claim_notices(now: datetime, limit: int) -> list[Notice]:
+    """Claim up to ``limit`` due notices in one committed transaction (oldest due first); the ones whose
+    previous sender died mid-send are audited. Returned as claimed, with their contacts and providers."""
     with transaction.atomic():
         claimed = Notice.claim_due(Notice.objects.due(now).order_by("next_attempt_at", "pk"), now=now,
-                                   lease=conf.send_lease(), limit=1, scan=1,
+                                   lease=conf.send_lease(), limit=limit, scan=1,
                                    match=("state", "attempts", "next_attempt_at"))
-        if not claimed:
-            return None
-        notice = claimed[0]
-        if notice.state == NoticeState.SENDING:  # the previous sender died mid-send: same message again
-            record(SYSTEM, actions.NOTICE_LEASE_EXPIRED, notice, now=now,
-                   after={"notice": notice.reference, "attempt": notice.attempts + 1})
-    return Notice.objects.select_related("contact").get(pk=notice.pk)  # as claimed, with its contact (one read)
+        # the previous sender died mid-send: the same message again
+        record_many(SYSTEM, [Change(actions.NOTICE_LEASE_EXPIRED, notice, after={
+            "notice": notice.reference, "attempt": notice.attempts + 1})
+            for notice in claimed if notice.state == NoticeState.SENDING], now=now)
+    found = Notice.objects.select_related("contact", "provider").in_bulk([notice.pk for notice in claimed])
+    return [found[notice.pk] for notice in claimed]
 
 
 # ------------------------------------------------------------------ 2.-4. deliver
 
 
-def deliver(notice: Notice, *, now: datetime | None = None) -> None:
-    """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise.
-    The notice's lines are read once: the re-trace, the message and the record of it all use them."""
+def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
+    """Deliver claimed notices: their lines read at once, the items of those not re-traced yet re-traced as
+    one batch, then each sent and recorded on its own. The first is sent whatever the time, as a notice claimed
+    alone would be; a later one whose lease has run half out by its turn is left alone: its lease runs out and
+    another attempt takes it, so a slow step never sends a notice that another worker may have claimed."""
+    started = time.monotonic()
+    lines = live_lines_of(notices)
+    fresh = [notice for notice in notices if notice.retraced_at is None]
     try:
-        lines = live_lines(notice)
+        traces = _retrace(fresh, lines, now=now or timezone.now())
+    except Exception as exc:
+        for notice in notices:
+            _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
+        raise
+    for number, notice in enumerate(notices):
+        if number and time.monotonic() - started > conf.send_lease().total_seconds() / 2:
+            log.warning("notice %s: left for another attempt (its lease is half gone)", notice.reference)
+            break
+        deliver(notice, now=now, lines=lines[notice.pk], traces=traces)
+
+
+def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeItem] | None = None,
+            traces: dict[int, Trace] | None = None) -> None:
+    """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise.
+    The notice's lines are read once (or given, with the re-trace of its items: ``deliver_many``): the re-trace,
+    the message and the record of it all use them."""
+    try:
+        lines = live_lines(notice) if lines is None else lines
         if notice.retraced_at is None:
-            lines = _prepare(notice, lines, now=now or timezone.now())
+            traces = _retrace([notice], {notice.pk: lines}, now=now or timezone.now()) if traces is None else traces
+            lines = _prepare(notice, lines, traces, now=now or timezone.now())
             if not lines:
                 return
+        policy = contact_policy(notice)  # read once: the message's templates, the next repeat's lead
         with translation.override(_page_language(notice.language)):
-            message = render_notice(notice, lines)
+            message = render_notice(notice, lines, policy=policy)
         result = channel_for(notice.channel).send(message)
     except ChannelError as exc:
         _failed(notice, exc, now=now or timezone.now())
@@ -100,7 +137,7 @@ def deliver(notice: Notice, *, now: datetime | None = None) -> None:
     except Exception as exc:
         _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
         raise
-    _sent(notice, lines, result, now=now or timezone.now())
+    _sent(notice, lines, result, policy, now=now or timezone.now())
 
 
 def _page_language(code: str) -> str:
@@ -108,17 +145,29 @@ def _page_language(code: str) -> str:
     return language if language in PAGE_LANGUAGES else "en"
 
 
+def _retrace(notices: list[Notice], lines: dict[int, list[NoticeItem]], *, now: datetime) -> dict[int, Trace]:
+    """Re-trace the items still online of notices before their first attempt, all as one batch
+    (``trace_items``: one snapshot and audit event each, one DNS resolution per host), outside any transaction: a
+    crash before a notice records it only re-traces again. Escalations go to the contact above, wherever the host
+    is now. Returns the traces by line."""
+    todo = [line for notice in notices if notice.kind != NoticeKind.ESCALATION for line in lines[notice.pk]
+            if line.takedown.state != TakedownState.REMOVED]
+    traces = trace_items([line.item for line in todo], now=now) if todo else []
+    return {line.pk: trace for line, trace in zip(todo, traces, strict=True)}
+
+
 @transaction.atomic
-def _prepare(notice: Notice, lines: list[NoticeItem], *, now: datetime) -> list[NoticeItem]:
-    """Re-trace every item just before the first attempt (one trace each: DNS and RDAP); the lines' new
-    traces and drops are written set-wise. Returns the lines left to send (none: the notice is cancelled)."""
+def _prepare(notice: Notice, lines: list[NoticeItem], traces: dict[int, Trace], *, now: datetime) -> list[NoticeItem]:
+    """Apply the re-trace: an item whose host now belongs to another contact is dropped and routed anew; the
+    lines' new traces and drops are written set-wise. Returns the lines left to send (none: the notice is
+    cancelled)."""
     dropped: list[tuple[NoticeItem, str]] = []
     retraced: list[NoticeItem] = []
     for line in lines:
         if line.takedown.state == TakedownState.REMOVED:
             dropped.append((line, "removed before the notice went out"))
-        elif notice.kind != NoticeKind.ESCALATION:
-            _retrace_line(notice, line, now, dropped, retraced)
+        elif line.pk in traces:
+            _retrace_line(notice, line, traces[line.pk], now, dropped, retraced)
     _drop(notice, dropped, now)
     NoticeItem.objects.bulk_update(retraced, ["trace", "traced_at", "ip"])
     Notice.objects.filter(pk=notice.pk).update(retraced_at=now)
@@ -131,9 +180,8 @@ def _prepare(notice: Notice, lines: list[NoticeItem], *, now: datetime) -> list[
     return []
 
 
-def _retrace_line(notice: Notice, line: NoticeItem, now: datetime, dropped: list[tuple[NoticeItem, str]],
-                  retraced: list[NoticeItem]) -> None:
-    trace = trace_item(line.item, now=now)
+def _retrace_line(notice: Notice, line: NoticeItem, trace: Trace, now: datetime,
+                  dropped: list[tuple[NoticeItem, str]], retraced: list[NoticeItem]) -> None:
     if trace.outcome != TraceOutcome.OK:
         return  # no better knowledge: keep the item (the checker decides whether it is gone)
     if trace.abuse_contact_id is not None and trace.abuse_contact_id != notice.contact_id:
@@ -155,12 +203,13 @@ def _drop(notice: Notice, dropped: list[tuple[NoticeItem, str]], now: datetime) 
 
 
 @transaction.atomic
-def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, *, now: datetime) -> None:
+def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, policy: ContactPolicy | None, *,
+          now: datetime) -> None:
     """Record the notice as sent, with the lines its message carried."""
     move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.SENT, now=now,
                 sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
                 delivered_at=now if result.delivered else None)
-    _stamp_takedowns(notice, [line.takedown for line in lines], now)
+    _stamp_takedowns(notice, [line.takedown for line in lines], policy, now)
     changes = [Change(actions.NOTICE_SENT, notice, after={
         "notice": notice.reference, "kind": notice.kind, "role": notice.role, "channel": notice.channel,
         "attempt": notice.attempts, "items": [line.item_id for line in lines], "detail": result.detail})]
@@ -176,10 +225,13 @@ def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, *, now: d
                 send_status(line.item, "notice_sent", now=now, note=notice.reference)
 
 
-def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -> None:
-    """Timings, the next repeat and an early check, as set-wise UPDATEs (the checker writes other columns).
+def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], policy: ContactPolicy | None,
+                     now: datetime) -> None:
+    """Timings, the next repeat and an early check, in one set-wise UPDATE (the checker writes other columns).
 
     The next repeat's batch opens one batching window early, so the repeat leaves on the contact's rhythm."""
+    if not takedowns:
+        return
     soon = now + conf.schedule()[0][1]
     updates: dict[str, Any] = {
         "first_notice_at": Coalesce("first_notice_at", Value(now)), "last_notice_at": now,
@@ -191,16 +243,13 @@ def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], now: datetime) -
     if notice.kind == NoticeKind.REPEAT:
         updates["repeats"] = F("repeats") + 1
     # The takedowns were read before the send: whether one repeats is decided on its state as it is now.
-    sent = Takedown.objects.filter(pk__in=[t.pk for t in takedowns])
-    repeating = Q(contact_id=notice.contact_id, state__in=NOTICE_STATES)
     if notice.kind != NoticeKind.ESCALATION and any(t.contact_id == notice.contact_id for t in takedowns):
-        policy = ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
         rhythm = timedelta(hours=max(1, notice.contact.repeat_hours))
         lead = min(batch_window(policy), rhythm - timedelta(minutes=1))
-        sent.filter(repeating).update(**updates, next_notice_at=now + rhythm - lead)
-        sent = sent.exclude(repeating)
-    if takedowns:
-        sent.update(**updates)
+        repeating = Q(contact_id=notice.contact_id, state__in=NOTICE_STATES)
+        updates["next_notice_at"] = Case(When(repeating, then=Value(now + rhythm - lead)),
+                                         default=F("next_notice_at"))
+    Takedown.objects.filter(pk__in=[t.pk for t in takedowns]).update(**updates)
 
 
 def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
@@ -241,5 +290,5 @@ def _queue_repeats(takedowns: list[Takedown], now: datetime) -> int:
         kind = NoticeKind.FIRST if takedown.first_notice_at is None else NoticeKind.REPEAT
         groups.setdefault((takedown.contact.pk, kind), (takedown.contact, []))[1].append(
             (takedown, traces[takedown.item_id], takedown.next_notice_at))
-    return sum(add_many_to_batch(entries, contact, kind=kind, now=now)
-               for (_, kind), (contact, entries) in groups.items())
+    return add_to_batches([(contact, kind, "", entries) for (_, kind), (contact, entries) in groups.items()],
+                          now=now)
