@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +22,9 @@ from hotline.accounts.models import ApiClient, Role, TOTPDevice, User
 from hotline.accounts.services import is_locked, register_failure
 from hotline.audit.models import AuditEvent
 from hotline.conftest import PASSWORD
-from hotline.core.tests.conftest import browser, new_tab, page  # noqa: F401 - the shared browser fixtures
+from hotline.core.tests.conftest import browser, new_tab, page, save_shot  # noqa: F401 - the shared browser fixtures
 from hotline.core.tests.test_browser_flows import SECRET, enrolled, sign_in
 
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
 
 
@@ -38,8 +36,7 @@ def _fresh_rate_limits() -> Iterator[None]:
 
 
 def shot(tab: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"admin-{name}.png"), full_page=True)
+    save_shot(tab, f"admin-{name}", full_page=True)
 
 
 def _done(action: str, by: User) -> int:

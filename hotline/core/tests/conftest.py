@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,3 +57,22 @@ def new_tab(browser: Any, live_server: Any) -> Iterator[Callable[[], Any]]:
 @pytest.fixture
 def page(new_tab: Callable[[], Any]) -> Any:
     return new_tab()
+
+
+SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
+
+
+def save_shot(tab: Any, name: str, **options: Any) -> None:
+    """Write ``artifacts/screenshots/<name>.png`` for people to look at. Chromium sometimes answers
+    "Unable to capture screenshot" when the machine is busy (its compositor had no frame ready): the
+    picture is not what the test checks, so it is asked for again a few times before that fails the test."""
+    from playwright.sync_api import Error
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for attempt in range(4):
+        try:
+            tab.screenshot(path=str(SHOTS / f"{name}.png"), **options)
+            return
+        except Error as error:
+            if "Unable to capture screenshot" not in str(error) or attempt == 3:
+                raise

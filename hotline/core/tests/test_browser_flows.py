@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +25,9 @@ from hotline.assessment.models import Assessment, Kind
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.conftest import PASSWORD
+from hotline.core.tests.conftest import save_shot
 from hotline.reports.models import Item, ItemStatus, Report
 
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # a test authenticator only
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
 
@@ -58,8 +57,7 @@ def _fresh_rate_limits() -> Iterator[None]:
 
 
 def shot(tab: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"flow-{name}.png"), full_page=True)
+    save_shot(tab, f"flow-{name}", full_page=True)
 
 
 def enrolled(user: User) -> User:

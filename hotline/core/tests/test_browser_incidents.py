@@ -13,11 +13,11 @@ import pytest
 from django.core.cache import cache
 
 from hotline.assessment.models import Incident
+from hotline.core.tests.conftest import save_shot
 from hotline.evidence.backends import storage_from_settings
 from hotline.reports.models import Item, Report
 from hotline.sim.images import make_image
 
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
 
 
@@ -50,12 +50,11 @@ def test_the_dutch_form_helps_at_once_and_files_a_report_without_a_url(page: Any
     page.get_by_label("Welke app, game of website?").fill("SpelChat")
     page.get_by_label("Accountnamen of profiellinks").fill("speler_x.example.test")
     page.set_input_files("#id_screenshots", str(screenshot))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "incident-1-form-nl.png"), full_page=True)
+    save_shot(page, "incident-1-form-nl", full_page=True)
     page.click("#incident-form button[type=submit]")
     reference = page.locator(".reference").inner_text()
     assert "Testhulplijn" in page.locator("#support").inner_text()
-    page.screenshot(path=str(SHOTS / "incident-2-thanks-nl.png"), full_page=True)
+    save_shot(page, "incident-2-thanks-nl", full_page=True)
     report = Report.objects.get(reference=reference)
     incident = Incident.objects.get(report=report)
     assert (report.kind, report.language, report.url_count) == ("sextortion", "nl", 0)

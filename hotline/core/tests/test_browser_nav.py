@@ -9,7 +9,6 @@ error pages are drawn with the site's style sheet. Screenshots in ``artifacts/sc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +17,9 @@ from django.test import Client, override_settings
 
 from hotline.accounts.models import User
 from hotline.accounts.session import mark_second_factor_done
+from hotline.core.tests.conftest import save_shot
 from hotline.reports.models import Item
 
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 PREFIX = {"en": "", "nl": "/nl", "fr": "/fr"}
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
 
@@ -62,8 +61,7 @@ def tab_as(browser: Any, live_server: Any) -> Iterator[Callable[[User | None], A
 
 
 def shot(tab: Any, name: str, height: int = 420) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"{name}.png"), clip={"x": 0, "y": 0, "width": 1280, "height": height})
+    save_shot(tab, name, clip={"x": 0, "y": 0, "width": 1280, "height": height})
 
 
 @pytest.mark.parametrize("lang", ["en", "nl", "fr"])

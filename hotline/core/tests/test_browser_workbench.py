@@ -7,7 +7,6 @@ Every URL is on a ``.sim.test`` host, every image a generated pattern, every ver
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +16,12 @@ from django.utils import timezone
 from hotline.accounts.models import User
 from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.audit.models import AuditEvent
+from hotline.core.tests.conftest import save_shot
 from hotline.core.tests.test_browser_flows import enrolled, sign_in
 from hotline.evidence.models import Capture, Media
 from hotline.hashes.models import Bank, Entry, MediaMatch
 from hotline.reports.models import Item, ItemStatus
 
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
@@ -158,8 +157,7 @@ def test_it_screenshots_the_workbench(
     page.keyboard.press("j")
     assert page.locator(".reporter-text b").count() == 0  # the reporter's text is escaped
     assert "<b>Not bold</b>" in page.locator(".reporter-text").inner_text()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"workbench-{lang}.png"), full_page=True)
+    save_shot(page, f"workbench-{lang}", full_page=True)
 
 
 def test_one_classification_applies_to_a_selection_and_duplicates_show_once(

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from hotline.accounts.models import User
 from hotline.assessment.steps import inherit_known_step
-from hotline.core.tests.test_browser_flows import SHOTS, enrolled, sign_in
+from hotline.core.tests.conftest import save_shot
+from hotline.core.tests.test_browser_flows import enrolled, sign_in
 from hotline.hashes.models import Bank, BankKind, Entry, EntryVote, bump_version
 from hotline.hashes.services import trust
 from hotline.hashes.steps import match_step
@@ -22,8 +23,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.
 
 
 def shot(tab: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"trust-{name}.png"), full_page=True)
+    save_shot(tab, f"trust-{name}", full_page=True)
 
 
 def _entry(bank: Bank, value: str, source_id: str) -> Entry:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from hotline.accounts.models import User
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
-from hotline.core.tests.conftest import browser, new_tab, page  # noqa: F401 - the shared browser fixtures
+from hotline.core.tests.conftest import browser, new_tab, page, save_shot  # noqa: F401 - the shared browser fixtures
 from hotline.core.tests.test_browser_flows import enrolled, sign_in
 from hotline.evidence.bag import verify_bag
 from hotline.partners.models import PoliceContact
@@ -29,7 +29,6 @@ from hotline.reports.models import Item
 from hotline.routing.models import PoliceAnswer, Referral
 from hotline.routing.services import record_police_answer, refer_items
 
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
 
 
@@ -41,8 +40,7 @@ def _fresh_rate_limits() -> Iterator[None]:
 
 
 def shot(tab: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"desk-{name}.png"), full_page=True)
+    save_shot(tab, f"desk-{name}", full_page=True)
 
 
 @pytest.fixture

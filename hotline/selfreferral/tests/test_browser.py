@@ -12,18 +12,17 @@ import hashlib
 import io
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from hotline.core.tests.conftest import save_shot
 from hotline.lib import pdq, video
 from hotline.selfreferral.models import Referral, ReferralHash
 from hotline.sim.images import make_image, make_video_stub
 
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 # (kind, seed, size): seed % 3 picks the pattern (1 shapes, 2 noise); plain gradients (0) are left out,
@@ -95,8 +94,7 @@ def test_the_page_hashes_images_like_the_server_and_sends_no_file(page: Any) -> 
     page.click("#selfreferral-send")
     code = page.text_content("#selfreferral-code") or ""
     assert code.startswith("SR-")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "selfreferral-code.png"), full_page=True)
+    save_shot(page, "selfreferral-code", full_page=True)
     posted = [b for b in bodies if b]
     assert len(posted) == 1 and len(posted[0]) < 20_000, [len(b) for b in posted]
     for data in datas:

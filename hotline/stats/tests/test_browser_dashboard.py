@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +18,10 @@ from django.test import Client
 
 from hotline.accounts.models import User
 from hotline.accounts.session import mark_second_factor_done
+from hotline.core.tests.conftest import save_shot
 from hotline.stats.tests import demo_like
 from hotline.stats.tests.history import NOW, History
 
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 PREFIX = {"en": "", "nl": "/nl", "fr": "/fr"}
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
 
@@ -64,9 +63,8 @@ def test_a_manager_can_read_the_statistics_page(lang: str, history: History, man
     tab = manager_tab()
     with time_machine.travel(NOW, tick=False):
         tab.goto(f"{PREFIX[lang]}/statistics/?year=2025")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"statistics-{lang}-top.png"))
-    tab.screenshot(path=str(SHOTS / f"statistics-{lang}.png"), full_page=True)
+    save_shot(tab, f"statistics-{lang}-top")
+    save_shot(tab, f"statistics-{lang}", full_page=True)
     assert tab.evaluate("document.documentElement.scrollWidth") <= 1280  # the page itself never scrolls sideways
     for table in tab.evaluate(TABLES):
         assert table["over"] <= 0 or table["scrolls"], table  # fits, or scrolls inside its own box
