@@ -116,11 +116,15 @@ def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> 
 
 
 def _unreported(country: str) -> QuerySet[Item]:
-    """National items assessed illegal, traced abroad, neither in ICCAM nor queued for it."""
+    """National items assessed illegal whose latest trace is abroad, neither in ICCAM nor queued for it.
+    The latest trace, as ``_Facts`` reads it: an item first hosted at home and moved abroad is reported
+    when it moves (an earlier trace at home or without a country does not hold it back)."""
     national = Item.objects.filter(reports__source__in=NATIONAL_SOURCES).exclude(reports__source=Source.ICCAM)
-    return (national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"),
-                            traces__outcome=TraceOutcome.OK)
-            .exclude(traces__country__in=("", country))
+    latest = Trace.objects.filter(item=OuterRef("pk")).order_by("-traced_at", "-pk")
+    return (national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"))
+            .annotate(trace_country=Subquery(latest.values("country")[:1]),
+                      trace_outcome=Subquery(latest.values("outcome")[:1]))
+            .filter(trace_outcome=TraceOutcome.OK).exclude(trace_country__in=("", country))
             .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
             .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
             .distinct().order_by("pk")[:BATCH])

@@ -185,6 +185,25 @@ def test_a_national_report_of_foreign_hosted_content_is_created_in_iccam_once(
     assert len([w for w in iccam_on.writes if w[0] == "report"]) == 1
 
 
+def test_a_national_item_that_moves_abroad_is_created_in_iccam_when_it_moves(
+    iccam_on: SimIccam, facts: Any, make_item: Any
+) -> None:
+    from hotline.iccam import conf
+
+    home = conf.config().country  # type: ignore[union-attr]
+    item = make_item("http://site-9.sim.test/moving")
+    facts.assess(item, "baseline")
+    facts.trace(item, home)
+    _drain()
+    assert not [w for w in iccam_on.writes if w[0] == "report"]  # hosted at home: the national route
+    facts.trace(item, "NL")  # the host moved abroad: the earlier trace at home no longer holds it back
+    _drain()
+    (report_id,) = [w[1] for w in iccam_on.writes if w[0] == "report"]
+    content = Content.objects.get(item=item)
+    assert content.iccam_report_id == report_id
+    assert iccam_on.content(content.content_id)["url"]["hostingCountryCode"] == "NL"
+
+
 def test_a_report_creation_cut_off_mid_send_is_never_posted_again(
     iccam_on: SimIccam, facts: Any, make_item: Any
 ) -> None:
