@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
+_N = TypeVar("_N", int, float)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -49,28 +52,25 @@ def boolean(name: str, default: bool) -> bool:
 
 
 def integer(name: str, default: int, *, minimum: int | None = None) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from exc
-    if minimum is not None and value < minimum:
-        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
-    return value
+    return _bounded(name, default, int, "an integer", minimum)
 
 
 def number(name: str, default: float, *, minimum: float | None = None) -> float:
+    return _bounded(name, default, float, "a number", minimum)
+
+
+def _bounded(name: str, default: _N, parse: Callable[[str], _N], kind: str, minimum: _N | None) -> _N:
     raw = os.environ.get(name)
     if raw is None:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from exc
-    if math.isnan(value) or (minimum is not None and value < minimum):
-        raise ImproperlyConfigured(f"{name}={value} must be a number of at least {minimum}.")
+        raise ImproperlyConfigured(f"{name}={raw!r} is not {kind}.") from exc
+    if isinstance(value, float) and math.isnan(value):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not {kind}.")
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
     return value
 
 
