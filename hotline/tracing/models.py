@@ -114,6 +114,13 @@ class TraceQuerySet(models.QuerySet["Trace"]):
             .order_by("-traced_at", "-pk").values("pk")[:1]
         return {t.item_id: t for t in self.filter(item_id__in=item_ids, pk=models.Subquery(newest))}
 
+    def latest_many(self, item_ids: list[int]) -> dict[int, Trace]:
+        """``latest_for`` for several items, in one query (items never traced are left out)."""
+        if not item_ids:
+            return {}
+        newest = Trace.objects.filter(item_id=models.OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
+        return {t.item_id: t for t in self.filter(item_id__in=item_ids, pk=models.Subquery(newest))}
+
 
 class Trace(models.Model):
     """A dated snapshot of where an item was hosted. Never updated in place: history is kept.

@@ -44,9 +44,7 @@ from hotline.takedown.services.notices import (
     MAX_NOTICE_ITEMS,
     TakedownError,
     acknowledge_notice,
-    add_to_batch,
     batch_window,
-    latest_located_trace,
     open_takedown,
     provider_actor,
     provider_reports_removal,
@@ -58,10 +56,10 @@ from hotline.takedown.services.sending import claim_notice, deliver, queue_repea
 
 __all__ = [
     "MAX_NOTICE_ITEMS", "BouncePoll", "CheckOutcome", "LivenessConfig", "NewRequest", "RequestInvalid",
-    "TakedownError", "acknowledge_notice", "add_to_batch", "batch_window", "bounce_source", "check_due",
+    "TakedownError", "acknowledge_notice", "batch_window", "bounce_source", "check_due",
     "claim_checks", "claim_notice", "config_from_settings", "create_info_request", "delete_directory_row",
     "deliver", "escalate", "escalate_due", "escalation_contact", "follow_up", "follow_up_due", "json_safe",
-    "latest_located_trace", "next_check_time", "open_takedown", "poll_bounces", "provider_actor",
+    "next_check_time", "open_takedown", "poll_bounces", "provider_actor",
     "provider_reports_removal", "queue_repeats", "read_mailbox", "receive_bounce", "record_answer",
     "record_bounce", "record_check", "record_delivery", "record_results", "registered_domain", "render_request",
     "rung_due_at", "save_directory_row", "send_due", "send_due_messages", "take_due_decisions",

@@ -126,33 +126,7 @@ def _new_takedown(decision: Decision, trace: Trace | None, now: datetime) -> Tak
 # ------------------------------------------------------------------ batches
 
 
-def add_to_batch(takedown: Takedown, contact: AbuseContact, *, kind: str, now: datetime, role: str = "",
-                 trace: Trace | None = None, ready_at: datetime | None = None) -> Notice | None:
-    """Put the item into the contact's open batch of this kind (a new one when none is open). A new batch
-    waits for the batching window counted from ``ready_at`` (when the item could first be noticed).
-
-    None when the item already waits, unsent, in a notice to this contact and role. Must run inside the
-    caller's transaction (the caller audits the reason the item is being notified)."""
-    waiting = NoticeItem.objects.filter(item_id=takedown.item_id, notice__contact=contact, notice__role=role,
-                                        notice__state__in=OUTBOX_STATES, dropped_at__isnull=True)
-    if waiting.exists():
-        return None
-    notice, _ = _open_batch(contact, kind, role, takedown, now, ready_at or now)
-    _line(notice, takedown, trace or latest_located_trace(takedown.item_id), now).save(force_insert=True)
-    if notice.lines.count() >= MAX_NOTICE_ITEMS:
-        move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED, now=now,
-                    strict=False)
-    return notice
-
-
 Entry = tuple[Takedown, Trace | None, datetime | None]  # the item's takedown, its trace, when it could be noticed
-
-
-def add_many_to_batch(entries: list[Entry], contact: AbuseContact, *, kind: str, now: datetime,
-                      role: str = "") -> int:
-    """``add_to_batch`` for several items (each with its trace and ``ready_at``) to one contact: a group of one
-    for ``add_to_batches``. Returns how many items were added. Must run inside the caller's transaction."""
-    return add_to_batches([(contact, kind, role, entries)], now=now)
 
 
 def add_to_batches(groups: list[tuple[AbuseContact, str, str, list[Entry]]], *, now: datetime) -> int:
@@ -232,17 +206,6 @@ def batch_window(policy: ContactPolicy | None) -> timedelta:
     return conf.batch_window()
 
 
-def _open_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown, now: datetime,
-                ready_at: datetime) -> tuple[Notice, bool]:
-    """The contact's open batch of this kind and role, and whether it was opened just now (so it is empty)."""
-    # Locked as in _OpenBatches: a line is never added to a notice that is already being sent.
-    found = Notice.objects.open_batch(contact.pk, kind, role).select_for_update().first()
-    if found is not None:
-        return found, False
-    policy = ContactPolicy.objects.filter(contact=contact).first()
-    return _create_batch(contact, kind, role, takedown, now, ready_at, policy)
-
-
 def _create_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedown, now: datetime,
                   ready_at: datetime, policy: ContactPolicy | None) -> tuple[Notice, bool]:
     window = batch_window(policy) if kind != NoticeKind.ESCALATION else timedelta(0)
@@ -258,20 +221,12 @@ def _create_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedow
 
 
 def latest_located_traces(item_ids: list[int]) -> dict[int, Trace | None]:
-    """``latest_located_trace`` for several items: two queries whatever their number."""
-    found: dict[int, Trace | None] = {}
-    for trace in Trace.objects.filter(item_id__in=item_ids, outcome="ok").order_by("item_id", "-traced_at", "-pk"):
-        found.setdefault(trace.item_id, trace)
+    """Per item the newest trace that found an address (a failed re-trace must not blank the notice's IP),
+    else its newest trace: one row per item read, two queries whatever their number."""
+    found: dict[int, Trace] = Trace.objects.latest_located_many(item_ids)
     rest = [pk for pk in item_ids if pk not in found]
-    for trace in Trace.objects.filter(item_id__in=rest).order_by("item_id", "-traced_at", "-pk") if rest else []:
-        found.setdefault(trace.item_id, trace)
+    found |= Trace.objects.latest_many(rest)
     return {pk: found.get(pk) for pk in item_ids}
-
-
-def latest_located_trace(item_id: int) -> Trace | None:
-    """The newest trace that found an address (a failed re-trace must not blank the notice's IP)."""
-    return Trace.objects.filter(item_id=item_id, outcome="ok").order_by("-traced_at", "-pk").first() or \
-        Trace.objects.latest_for(item_id)
 
 
 # ------------------------------------------------------------------ what providers tell us
