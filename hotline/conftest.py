@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from hotline.accounts.models import ApiClient, ClientKind, Role, User
 from hotline.accounts.services import create_user, issue_api_client
 from hotline.audit.services import SYSTEM
+from hotline.demo.blankdb import CACHE_ENV
 from hotline.reports.models import Item, ItemStatus, Source
 from hotline.reports.services import IncomingReport, receive_reports
 
@@ -33,6 +36,23 @@ hypothesis_settings.register_profile(
     "hotline-ci", parent=hypothesis_settings.get_profile("hotline"), derandomize=True, print_blob=True)
 hypothesis_settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("hotline-ci" if os.environ.get("CI") == "true" else "hotline"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The demo's and the simulated partner's kept blank SQLite database (``hotline.demo.blankdb``): one folder
+    per test run, made before the xdist workers start so that they and the processes they start share it, and
+    never the user's own cache (a run starts cold, as CI does)."""
+    if not hasattr(config, "workerinput") and not os.environ.get(CACHE_ENV):
+        os.environ[CACHE_ENV] = config.stash[_BLANK_DB_DIR] = tempfile.mkdtemp(prefix="hotline-blankdb-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if folder := config.stash.get(_BLANK_DB_DIR, None):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(CACHE_ENV, None)
+
+
+_BLANK_DB_DIR = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which this one refines

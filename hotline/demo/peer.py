@@ -39,6 +39,7 @@ from django.db import connections
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from django.utils import timezone
 
+from hotline.demo import blankdb
 from hotline.lib import signing
 from hotline.sim.loopback import serve_in_thread, stop_serving
 
@@ -57,7 +58,8 @@ MAX_ROUNDS = 200  # a step of B's that keeps finding work this often in one tick
 
 def peer_env(directory: Path, *, code: str, signing_key: str, home: str = "NL", **extra: str) -> dict[str, str]:
     """Environment of an installation living in ``directory`` (settings from env, like production)."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")}
+    keep = {k: v for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT", "XDG_CACHE_HOME", blankdb.CACHE_ENV)}
     return keep | {
         "DJANGO_SETTINGS_MODULE": "hotline.settings", "PYTHONPATH": str(ROOT),
         "HOTLINE_DEBUG": "false", "HOTLINE_SSL_REDIRECT": "false",
@@ -383,10 +385,10 @@ def facts() -> dict[str, Any]:
 
 
 def prepare(directory_file: str) -> None:
-    """Migrate B's database and import its directory (installation A)."""
+    """Migrate B's database (from the kept blank copy: ``blankdb``) and import its directory (installation A)."""
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+    blankdb.migrate()
     call_command("createcachetable", verbosity=0)
     call_command("partners", "import", directory_file, stdout=io.StringIO())
 

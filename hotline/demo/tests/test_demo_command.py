@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.demo.blankdb import CACHE_ENV
 from hotline.demo.peer import free_port
 from hotline.demo.scenario import make_plan
 
@@ -27,7 +28,7 @@ DEADLINE = 900.0  # a backstop only: on a loaded machine the history can take mi
 
 
 def _env(var: Path) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", CACHE_ENV)}
     # The demo's own settings (DEBUG, development keys, SQLite under HOTLINE_VAR_DIR), not the test suite's.
     return keep | {"HOTLINE_DEBUG": "true", "HOTLINE_VAR_DIR": str(var), "DATABASE_URL": "",
                    "DJANGO_SETTINGS_MODULE": "hotline.settings", "PYTHONPATH": str(ROOT)}

@@ -24,6 +24,7 @@ from django.utils import timezone
 from hotline.accounts.models import ClientKind, User
 from hotline.accounts.services import ensure_enrolled
 from hotline.audit.services import Actor
+from hotline.demo import blankdb
 from hotline.demo.generator import DEMO_USERS, ensure_demo_users
 from hotline.demo.live import LiveDemo, process_env
 from hotline.demo.scenario import make_plan
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         if options["history_reports"] < 1 or options["history_days"] < 1:
             raise CommandError("--history-reports and --history-days must be at least 1")
         signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: the children too
-        call_command("migrate", verbosity=0)
+        blankdb.migrate()
         call_command("createcachetable", verbosity=0)
         write_demo_env(settings.VAR_DIR)
         if Item.objects.exists():
@@ -119,7 +120,7 @@ class Command(BaseCommand):
         connection.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database['NAME']}{suffix}").unlink(missing_ok=True)
-        call_command("migrate", verbosity=0)
+        blankdb.migrate()
         call_command("createcachetable", verbosity=0)
 
     def _live(self, live: LiveDemo, children: list[subprocess.Popen[bytes]]) -> None:
