@@ -18,20 +18,33 @@ This module has no Django imports.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import av
-import av.container
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from hotline.lib.pdq import hash_rgb
+
+if TYPE_CHECKING:
+    import av
+    import av.container
+    import av.video.stream
+
+
+@functools.cache
+def _av() -> Any:
+    """PyAV, imported on the first video (half a second of every process's start-up otherwise)."""
+    import av
+    import av.container
+
+    return av
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -122,13 +135,13 @@ def encode_video(
         options = {"deadline": "good", "cpu-used": "4"}
     buf = io.BytesIO()
     count = 0
-    with av.open(buf, "w", format=container, container_options={"fflags": "+bitexact"}) as out:
+    with _av().open(buf, "w", format=container, container_options={"fflags": "+bitexact"}) as out:
         stream = out.add_stream(codec_name, rate=fps, options=options)
-        if not isinstance(stream, av.video.stream.VideoStream):
+        if not isinstance(stream, _av().video.stream.VideoStream):
             raise VideoError("bad_argument", f"{codec_name} is not a video codec")
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1
-        stream.codec_context.flags |= av.codec.context.Flags.bitexact
+        stream.codec_context.flags |= _av().codec.context.Flags.bitexact
         if bit_rate is not None:
             stream.codec_context.bit_rate = bit_rate
         for count, image in enumerate(frames, start=1):
@@ -139,7 +152,7 @@ def encode_video(
             elif image.size != (stream.width, stream.height):
                 raise VideoError("bad_argument", "all frames must have the same size")
             pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
+            frame = _av().VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
             frame.pts = count - 1
             frame.time_base = Fraction(1, fps)
             out.mux(stream.encode(frame))
@@ -271,7 +284,7 @@ def _iter_frames(
     if every_seconds <= 0 or max_frames < 1 or max_pixels < 1 or max_duration_s <= 0:
         raise VideoError("bad_argument", "every_seconds, max_frames, max_pixels and max_duration_s must be positive")
     try:
-        container = av.open(io.BytesIO(data), "r", options={"format_whitelist": ALLOWED_FORMATS})
+        container = _av().open(io.BytesIO(data), "r", options={"format_whitelist": ALLOWED_FORMATS})
     except Exception as exc:
         raise VideoError("bad_video", f"not a readable video container ({type(exc).__name__})") from exc
     with container:
@@ -341,7 +354,7 @@ def _declared_duration(container: av.container.InputContainer, stream: av.video.
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
         return float(stream.duration * stream.time_base)
     if container.duration is not None and container.duration > 0:
-        return container.duration / av.time_base
+        return float(container.duration / _av().time_base)
     return None
 
 

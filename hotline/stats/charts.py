@@ -5,25 +5,37 @@ Suppressed cells are drawn as no bar with a ``<5`` mark, so a chart never shows 
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 from django.utils.translation import gettext as _
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from hotline.lib import numbers
 from hotline.stats.tables import Suppressed, Table
 
-# Text as SVG text (small, selectable, translatable) and stable element ids (reproducible files).
-matplotlib.rcParams["svg.fonttype"] = "none"
-matplotlib.rcParams["svg.hashsalt"] = "hotline-stats"
-matplotlib.rcParams["font.family"] = "sans-serif"
-matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@functools.cache
+def _matplotlib() -> Any:
+    """matplotlib, imported when the first chart is drawn (about a second of every process's start-up
+    otherwise: the URL configuration imports this module)."""
+    import matplotlib
+    import matplotlib.figure
+    import matplotlib.ticker
+
+    # Text as SVG text (small, selectable, translatable) and stable element ids (reproducible files).
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    matplotlib.rcParams["svg.hashsalt"] = "hotline-stats"
+    matplotlib.rcParams["font.family"] = "sans-serif"
+    matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans"]
+    return matplotlib
+
 
 COLOURS = ("#2b5c8a", "#d08c2f", "#7a9a4b", "#a44a4a")
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
@@ -31,7 +43,7 @@ _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
 
 def _figure(width: float = 7.0, height: float = 3.0) -> tuple[Figure, Any]:
     # Fixed margins: an automatic layout engine doubles the drawing time of a chart.
-    figure = Figure(figsize=(width, height), dpi=96)
+    figure = _matplotlib().figure.Figure(figsize=(width, height), dpi=96)
     axes = figure.add_subplot()
     axes.spines[["top", "right"]].set_visible(False)
     return figure, axes
@@ -69,7 +81,7 @@ def draw_monthly(axes: Any, table: Table, title: str) -> None:
     axes.set_xticks(range(len(months)), months, rotation=45 if len(months) > 12 else 0, fontsize=8)
     highest = max([_number(row[key]) for row in table.rows for key, _label in series] + [0.0])
     axes.set_ylim(0, highest * 1.1 or 1)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(_matplotlib().ticker.MaxNLocator(integer=True))
     axes.set_title(title, fontsize=11)
     axes.legend(fontsize=8, frameon=False)
 
@@ -105,7 +117,7 @@ def draw_ranking(axes: Any, table: Table, title: str) -> None:
     _mark_hidden(axes, list(range(len(rows))), values, horizontal=True)
     axes.set_yticks(range(len(rows)), names, fontsize=9)
     axes.set_xlim(0, max([_number(v) for v in values] + [0.0]) * 1.1 or 1)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(_matplotlib().ticker.MaxNLocator(integer=True))
     axes.set_title(title, fontsize=11)
 
 
@@ -131,7 +143,7 @@ def figure_for(kind: str, table: Table, title: str, *, width: float = 7.0, heigh
     figure, axes = _figure(width, height)
     DRAWERS[kind](axes, table, title)
     _margins(figure, kind, table, width, height)
-    (axes.xaxis if kind == "countries" else axes.yaxis).set_major_formatter(FuncFormatter(_tick))
+    (axes.xaxis if kind == "countries" else axes.yaxis).set_major_formatter(_matplotlib().ticker.FuncFormatter(_tick))
     return figure
 
 
