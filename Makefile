@@ -46,11 +46,12 @@ typecheck: install
 test-sqlite: install
 	DATABASE_URL= $(BIN)/pytest -q $(PYTEST_XDIST)
 
-# The PostgreSQL phase leaves out the `vendor_independent` tests (pyproject.toml): they never open the test
-# database and run on a SQLite file of their own, so the SQLite phase has already run exactly the same thing.
+# The PostgreSQL phase runs the tests that use the test database (--database-tests-only, hotline/conftest.py): the
+# others (parsers, the PDQ index, the architecture checks, commands on SQLite files of their own) run the same
+# whatever DATABASE_URL says, and the SQLite phase has run them. One marked `vendor_dependent` runs in both.
 test-postgres: install
 	@if $(BIN)/python -m hotline.lib.pgcheck "$(PG_URL)"; then \
-	  DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q $(PYTEST_XDIST) -m "not vendor_independent"; \
+	  DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q $(PYTEST_XDIST) --database-tests-only; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "PostgreSQL at $(PG_URL) is not reachable; under CI that is a failure." >&2; exit 1; \
 	else \

@@ -38,6 +38,13 @@ hypothesis_settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("hotline-ci" if os.environ.get("CI") == "true" else "hotline"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only", action="store_true", dest="database_tests_only",
+        help="run only the tests that use the test database (and those marked vendor_dependent): the PostgreSQL "
+             "phase of `make test`, after the SQLite phase has run the others")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The demo's and the simulated partner's kept blank SQLite database (``hotline.demo.blankdb``): one folder
     per test run, made before the xdist workers start so that they and the processes they start share it, and
@@ -59,6 +66,9 @@ _BLANK_DB_DIR = pytest.StashKey[str]()
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives the real browser is marked ``browser`` (``make test-fast`` leaves those out).
 
+    With ``--database-tests-only`` (``make test-postgres``) only the tests that use the test database run, and
+    those marked ``vendor_dependent``: the others run the same whatever DATABASE_URL says.
+
     Order, for two workers that finish together: the tests without a database first, then the database tests,
     then the transactional ones (pytest-django's order, except that tests without a database no longer wait
     until the end: they leave the database alone, so they may run anywhere; a plain database test still never
@@ -69,8 +79,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
-        if item.get_closest_marker("vendor_independent") and _database_kind(item):
-            raise pytest.UsageError(f"{item.nodeid} uses the test database: it cannot be vendor_independent")
+    if config.getoption("database_tests_only"):
+        runs = [bool(_database_kind(item) or item.get_closest_marker("vendor_dependent")) for item in items]
+        config.hook.pytest_deselected(items=[item for item, run in zip(items, runs, strict=True) if not run])
+        items[:] = [item for item, run in zip(items, runs, strict=True) if run]
     items.sort(key=lambda item: (_database_kind(item), item.get_closest_marker("slow") is None))
 
 

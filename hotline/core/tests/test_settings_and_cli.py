@@ -75,7 +75,6 @@ def test_production_settings_refuse_to_start_without_keys() -> None:
         assert again.returncode == 2 and "Traceback" not in again.stderr, again.stderr
 
 
-@pytest.mark.vendor_independent  # the CLI runs on a SQLite file of its own
 def test_the_cli_uses_the_demo_settings_when_no_hotline_variable_is_set(tmp_path: Path) -> None:
     demo_env = tmp_path / "demo.env"
     demo_env.write_text(f"# written by the demo\nHOTLINE_DEBUG=true\nHOTLINE_VAR_DIR={tmp_path}\n"
@@ -145,7 +144,6 @@ def test_a_bad_database_url_is_named() -> None:
     assert result.returncode != 0 and "is not supported (sqlite, postgres)" in result.stderr
 
 
-@pytest.mark.vendor_independent  # the CLI runs on a SQLite file of its own
 def test_the_cli_maps_words_to_commands(tmp_path: Path) -> None:
     db = tmp_path / "cli.sqlite3"
     base = {"HOTLINE_DEBUG": "true", "HOTLINE_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{db}"}
@@ -161,6 +159,7 @@ def test_the_cli_maps_words_to_commands(tmp_path: Path) -> None:
     assert verify.returncode == 0 and "audit chain intact: 2 events" in verify.stdout
 
 
+@pytest.mark.vendor_dependent  # no test database, but the SQLite warning depends on DATABASE_URL
 @override_settings(DEBUG=False, HOTLINE_FETCH_ALLOW_LOOPBACK=True, ALLOWED_HOSTS=["*"])
 def test_system_checks_refuse_unsafe_production_settings() -> None:
     ids = {message.id for message in unsafe_production_settings()}

@@ -48,7 +48,6 @@ def _contents(database: Path) -> dict[str, list[Any]]:
 
 
 @pytest.mark.slow
-@pytest.mark.vendor_independent  # SQLite files of its own, in processes of its own
 def test_a_copy_equals_a_migration_and_a_database_with_tables_is_left_alone(tmp_path: Path) -> None:
     cache, first, second = tmp_path / "cache", tmp_path / "a" / "db.sqlite3", tmp_path / "b" / "db.sqlite3"
     # Two at once, as two tests' partner installations start: one migrates, the other waits and copies.

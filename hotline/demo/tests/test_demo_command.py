@@ -21,8 +21,8 @@ from hotline.demo.blankdb import CACHE_ENV
 from hotline.demo.peer import free_port
 from hotline.demo.scenario import make_plan
 
-# The demo runs on its own SQLite file whatever DATABASE_URL says (see _env): SQLite phase only.
-pytestmark = [pytest.mark.slow, pytest.mark.vendor_independent]
+# The demo runs on its own SQLite file whatever DATABASE_URL says (see _env); no test database: SQLite phase only.
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
 DEADLINE = 900.0  # a backstop only: on a loaded machine the history can take minutes
 

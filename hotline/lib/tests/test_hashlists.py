@@ -695,7 +695,6 @@ def peak_while(consume: Callable[[], int]) -> tuple[int, int]:
 SIGNAL_LINES = 200_000  # 13.8 MB; 1,000,000 lines work the same but take 10 s under tracemalloc
 
 
-@pytest.mark.vendor_independent  # parsing only, no database
 def test_it_streams_a_large_signal_file_in_small_memory() -> None:
     rng = random.Random(7)
     block = "".join(f"pdq {hexdigits(64, rng)}\n" for _ in range(1000)).encode()
@@ -744,7 +743,6 @@ def vics_blocks(count: int, *, cases: bool) -> Iterator[bytes]:
     yield (b"]}" if cases else b"") + b"\n]}\n"
 
 
-@pytest.mark.vendor_independent  # parsing only, no database
 @pytest.mark.parametrize("cases", [False, True], ids=["media-form", "one-case"])
 def test_it_streams_a_large_vics_document_in_small_memory(cases: bool) -> None:
     raw = GeneratedFile(vics_blocks(VICS_MEDIA, cases=cases))

@@ -15,7 +15,6 @@ from hotline.demo.blankdb import CACHE_ENV
 
 
 @pytest.mark.slow
-@pytest.mark.vendor_independent  # the command runs on a SQLite file of its own
 def test_the_hotline_command_exits_non_zero_when_a_line_is_refused(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[3]
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", CACHE_ENV)}

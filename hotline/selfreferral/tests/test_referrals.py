@@ -100,7 +100,8 @@ def test_submitted_hashes_wait_for_two_different_analysts(analyst: User, analyst
     assert services.confirm_referral(referral, user=analyst2) == ReferralStatus.CONFIRMED
     assert set(entries.values_list("status", flat=True)) == {"active"}
     assert set(entries.values_list("confirmed_by", flat=True)) == {analyst2.pk}
-    actions = list(AuditEvent.objects.filter(object_type="selfreferral.referral").values_list("action", flat=True))
+    actions = list(AuditEvent.objects.filter(object_type="selfreferral.referral").order_by("seq")
+                   .values_list("action", flat=True))  # in the order written (a table's row order is not)
     assert actions == ["selfreferral.submitted", "selfreferral.confirmed", "selfreferral.confirmed"]
 
 
