@@ -9,8 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from hotline.accounts.access import current_user
 from hotline.accounts.models import Role, User
-from hotline.assessment.access import FULL_READERS, visible_items
-from hotline.assessment.codes import ILLEGAL_VERDICTS
+from hotline.assessment.access import FULL_READERS, items_visible_to, visible_items
 from hotline.cases.models import Case, CaseItem, CaseQuerySet
 from hotline.reports.models import ItemQuerySet
 
@@ -21,8 +20,9 @@ OUTCOME_RECORDERS = (Role.POLICE_LIAISON,)
 
 
 def visible_cases(request: HttpRequest) -> CaseQuerySet:
-    """Staff see every case; the police liaison only cases holding at least one illegal item (a case with
-    none is not police business, and its title alone may say too much)."""
+    """Staff see every case; the police liaison only cases holding at least one item they may see (assessed
+    illegal, or referred to the police: ``reports.access``); a case with none is not police business, and its
+    title alone may say too much."""
     return cases_visible_to(current_user(request))
 
 
@@ -31,8 +31,8 @@ def cases_visible_to(user: User) -> CaseQuerySet:
     if user.has_role(*FULL_READERS):
         return Case.objects.all()
     if user.has_role(Role.POLICE_LIAISON):
-        illegal = CaseItem.objects.filter(case=OuterRef("pk"), item__verdict__in=ILLEGAL_VERDICTS)
-        return Case.objects.filter(Exists(illegal))
+        theirs = CaseItem.objects.filter(case=OuterRef("pk"), item__in=items_visible_to(user).values("pk"))
+        return Case.objects.filter(Exists(theirs))
     raise PermissionDenied
 
 
@@ -42,5 +42,5 @@ def get_case_for(request: HttpRequest, pk: int) -> Case:
 
 
 def case_items(request: HttpRequest, case: Case) -> ItemQuerySet:
-    """The case's items this user may see (the police liaison: the illegal ones only)."""
+    """The case's items this user may see (the police liaison: the illegal and the referred ones only)."""
     return visible_items(request).filter(case_memberships__case=case).order_by("pk")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
@@ -23,8 +24,11 @@ def items_visible_to(user: User) -> ItemQuerySet:
     if user.has_role(*FULL_READERS):
         return Item.objects.all()
     if user.has_role(Role.POLICE_LIAISON):
-        # The police liaison works on what was found illegal, nothing else.
-        return Item.objects.filter(verdict__in=ILLEGAL_VERDICTS)
+        # The police liaison works on what was found illegal and on what was referred to the police (an
+        # `other_harm` item, when HOTLINE_OTHER_HARM_ROUTE refers those: its hold is theirs to answer), nothing
+        # else.
+        referred = Item.referrals.through.objects.filter(item_id=OuterRef("pk"))
+        return Item.objects.filter(Q(verdict__in=ILLEGAL_VERDICTS) | Exists(referred))
     raise PermissionDenied
 
 

@@ -63,9 +63,6 @@ class UrlResult:
     code: str | None = None
     reason: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
 
 @dataclass
 class ReportResult:

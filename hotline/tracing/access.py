@@ -1,5 +1,5 @@
-"""Who may see an item's traces: the item readers, and the police liaison for illegal items only (the one
-item rule of ``reports.access``)."""
+"""Who may see an item's traces: the item readers, and the police liaison for the items it may see (illegal
+or referred to the police: the one item rule of ``reports.access``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Case pages: who sees what (the police liaison: illegal items only), the forms, the filters."""
+"""Case pages: who sees what (the police liaison: illegal and referred items only), the forms, the filters."""
 
 from __future__ import annotations
 
@@ -60,6 +60,22 @@ def test_the_police_liaison_does_not_see_a_case_without_illegal_items(
                        {"outcome": "received", "decided_on": "2026-01-10"}).status_code == 404
     assert "Nothing for the police" not in client.get(reverse("cases:list")).content.decode()
     assert not Outcome.objects.exists()
+
+
+def test_the_police_liaison_sees_a_case_whose_other_harm_was_referred_to_the_police(
+        assessed: Any, make_case: MakeCase, client_for: ClientFor, police: User) -> None:
+    from hotline.routing.services import refer_items
+
+    grooming = assessed("other_harm", url="http://referred.sim.test/chat")
+    kept = assessed("other_harm", url="http://kept.sim.test/chat")
+    case = make_case([grooming, kept], title="Grooming, referred")
+    client = client_for(police)
+    assert client.get(detail(case)).status_code == 404  # nothing of it is the police's yet
+    national = PoliceContact.objects.create(name="National police", country="BE", email="np@police.example",
+                                            kind=PoliceContact.Kind.NATIONAL)
+    refer_items([grooming], national, actor=SYSTEM, now=timezone.now())
+    page = client.get(detail(case)).content.decode()
+    assert "referred.sim.test" in page and "kept.sim.test" not in page
 
 
 def test_the_list_filters_by_status_and_current_outcome(make_item: Any, make_case: MakeCase,

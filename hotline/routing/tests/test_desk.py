@@ -125,14 +125,19 @@ def test_the_list_filters_awaiting_answered_outcome_and_date(login: Any, police:
     assert shown(state="nonsense") == {r.pk for r in rows}  # an unknown filter value is ignored
 
 
-def test_the_police_liaison_does_not_see_a_referral_of_an_item_they_may_not_see(
+def test_the_police_liaison_sees_what_was_referred_to_the_police_and_no_other_harm_besides(
         login: Any, police: User, manager: User, assessed: Any, directory: dict[str, Any]) -> None:
-    other = refer_items([assessed("other_harm")], directory["national"], actor=SYSTEM, now=timezone.now())
+    # HOTLINE_OTHER_HARM_ROUTE=police: a grooming page goes to the police; its hold is the liaison's to answer.
+    referred_item, kept_item = assessed("other_harm"), assessed("other_harm")
+    other = refer_items([referred_item], directory["national"], actor=SYSTEM, now=timezone.now())
     client = login(police)
-    assert client.get(reverse("routing:referral", kwargs={"pk": other.pk})).status_code == 404
-    missing = client.get(reverse("routing:referral", kwargs={"pk": other.pk + 1000}))
-    assert missing.status_code == 404
-    assert f'data-referral="{other.pk}"' not in client.get(reverse("routing:referrals")).content.decode()
+    assert client.get(reverse("routing:referral", kwargs={"pk": other.pk})).status_code == 200
+    assert f'data-referral="{other.pk}"' in client.get(reverse("routing:referrals")).content.decode()
+    assert client.get(reverse("assessment:item", kwargs={"pk": referred_item.pk})).status_code == 200
+    # Other harm that was not referred is not the police's: the same 404 as a missing item.
+    assert client.get(reverse("assessment:item", kwargs={"pk": kept_item.pk})).status_code == 404
+    assert client.get(reverse("assessment:item", kwargs={"pk": kept_item.pk + 1000})).status_code == 404
+    assert client.get(reverse("routing:referral", kwargs={"pk": other.pk + 1000})).status_code == 404
     assert login(manager).get(reverse("routing:referral", kwargs={"pk": other.pk})).status_code == 200
 
 
