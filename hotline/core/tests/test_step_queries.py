@@ -98,6 +98,25 @@ def test_it_covers_every_configured_step_or_says_why_not() -> None:
     assert names - covered - set(NOT_COVERED) == set()
 
 
+# Polled steps with nothing to do: each asks whether anything is due with SQL compiled once per process
+# (``hotline.lib.prepared``), so an idle call builds no query and opens no transaction. Their queries, once warm.
+IDLE_QUERIES = {
+    "capture_step": 1, "match_step": 1, "inherit_known_step": 1, "trace_step": 2, "routing_step": 1,
+    "referral_step": 1, "exchange_step": 1, "notice_step": 3, "liveness_step": 1, "escalation_step": 1,
+}
+
+
+@pytest.mark.parametrize("name", sorted(IDLE_QUERIES))
+def test_an_idle_step_asks_once_and_opens_no_transaction(name: str, db: None, settings: Any) -> None:
+    settings.HOTLINE_AUTO_ASSESS_KNOWN = True
+    assert not step(name)()  # warm-up: compiles the probes
+    with CaptureQueriesContext(connection) as context:
+        assert not step(name)()
+    statements = [q["sql"] for q in context.captured_queries]
+    assert len(statements) == IDLE_QUERIES[name], statements
+    assert all(sql.lstrip().upper().startswith("SELECT") for sql in statements), statements  # no savepoint
+
+
 # ------------------------------------------------------------------ set-ups
 
 
