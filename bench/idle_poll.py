@@ -106,7 +106,7 @@ def main() -> None:
     trees = ([("baseline", str(Path(args.baseline).resolve()))] if args.baseline else []) + [("this tree", str(ROOT))]
     found = {label: measure(args.reports, args.days, args.seed, database_url, code) for label, code in trees}
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
-    header = "".join(f"{label + ': idle calls, ms each, busy s':>36}" for label, _ in trees)
+    header = "".join(f"  {label + ': idle calls, ms each, busy s':>36}" for label, _ in trees)
     print(f"{'step':<22}{header}")
     totals = {label: 0.0 for label, _ in trees}
     for name in sorted(found[trees[-1][0]], key=lambda n: (n != "pipeline passes", n)):
@@ -118,7 +118,7 @@ def main() -> None:
             totals[label] += each if name != "pipeline passes" else 0.0
             cells.append(f"{idle:>14} {each:>10.2f} {row['busy_cpu']:>9.2f}" if name != "pipeline passes"
                          else f"{row['calls']:>14} {'':>10} {'':>9}")
-        print(f"{name:<22}" + "".join(f"{c:>36}" for c in cells))
+        print(f"{name:<22}" + "".join(f"  {c:>36}" for c in cells))
     print("one idle call of every step, ms: " + ", ".join(f"{label} {totals[label]:.1f}" for label, _ in trees))
 
 
