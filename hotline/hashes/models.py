@@ -242,8 +242,9 @@ def bump_version() -> None:
     """Every change that affects matching moves the one version on (see ``services.pdq_index``). This
     process's own index re-checks the version at its next look-up, and again once the change commits
     (another thread may have checked in between), without waiting for ``HOTLINE_HASH_INDEX_MAX_AGE``."""
-    IndexVersion.objects.get_or_create(pk=1)
-    IndexVersion.objects.filter(pk=1).update(version=models.F("version") + 1)
+    if not IndexVersion.objects.filter(pk=1).update(version=models.F("version") + 1):  # the row exists but once
+        IndexVersion.objects.get_or_create(pk=1)
+        IndexVersion.objects.filter(pk=1).update(version=models.F("version") + 1)
     _count_local_bump()
     transaction.on_commit(_count_local_bump)
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from hotline.lib import claim, signing
+from hotline.lib import claim, prepared, signing
 from hotline.lib import http as outbound
 from hotline.partners import protocol
 from hotline.partners.models import (
@@ -146,7 +146,10 @@ def _describe_lane(lane: list[OutboundMessage]) -> str:
 
 
 def claim_due(now: datetime, limit: int) -> list[OutboundMessage]:
-    """Take up to ``limit`` due messages by moving their due time to the end of a lease."""
+    """Take up to ``limit`` due messages by moving their due time to the end of a lease; nothing taken, and no
+    write transaction opened, when a probe compiled once says none is due."""
+    if not prepared.any_row("partners.outbound_due", OutboundMessage.objects.due, now=now):
+        return []
     rows = OutboundMessage.claim_due(OutboundMessage.objects.due(now), now=now, lease=LEASE, limit=limit, scan=2,
                                      changes={"last_attempt_at": now}, match=("next_attempt_at",),
                                      where={"state": DeliveryState.PENDING})

@@ -17,10 +17,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, QuerySet
 
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
-from hotline.lib import claim
+from hotline.lib import claim, prepared
 from hotline.lib.dnsresolve import DnsOutcome, Resolution, resolve_host
 from hotline.lib.geo import is_public
 from hotline.reports.models import Item, ItemStatus
@@ -410,18 +410,26 @@ def request_trace(item: Item, *, actor: Actor, now: datetime) -> TraceDue:
     return due
 
 
+def _untraced() -> QuerySet[Item]:
+    return Item.objects.filter(status=ItemStatus.ASSESSED, verdict__in=settings.HOTLINE_TRACE_VERDICTS,
+                               traces__isnull=True, trace_due__isnull=True)
+
+
 def enqueue_untraced(now: datetime, *, limit: int = 500) -> int:
     """Due rows for assessed items with a traced verdict and no trace yet (idempotent)."""
-    ids = list(Item.objects.filter(status=ItemStatus.ASSESSED, verdict__in=settings.HOTLINE_TRACE_VERDICTS,
-                                   traces__isnull=True, trace_due__isnull=True)
-               .order_by("assessed_at", "pk").values_list("pk", flat=True)[:limit])
+    if not prepared.any_row("tracing.untraced", _untraced, vary=tuple(settings.HOTLINE_TRACE_VERDICTS)):
+        return 0
+    ids = list(_untraced().order_by("assessed_at", "pk").values_list("pk", flat=True)[:limit])
     TraceDue.objects.bulk_create([TraceDue(item_id=pk, due_at=now, created_at=now) for pk in ids],
                                  ignore_conflicts=True)
     return len(ids)
 
 
 def claim_due(now: datetime, limit: int) -> list[TraceDue]:
-    """Lease up to ``limit`` due rows (SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere)."""
+    """Lease up to ``limit`` due rows (SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere); nothing
+    claimed, and no write transaction opened, when a probe compiled once says none is due."""
+    if not prepared.any_row("tracing.due", TraceDue.objects.due, now=now):
+        return []
     return claim.claim_due(TraceDue.objects.due(now), limit=limit, update={"due_at": now + LEASE}, match=("due_at",))
 
 

@@ -30,6 +30,7 @@ from hotline.assessment.models import Assessment, Kind, MediaAssessment
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
 from hotline.evidence.models import Capture, Media
 from hotline.hashes.services import add_from_assessment
+from hotline.lib import prepared
 from hotline.lib.claim import skip_locked
 from hotline.reports.models import AWAITING_ASSESSMENT, InvalidTransition, Item, ItemStatus
 
@@ -481,8 +482,9 @@ def inherit_known(*, now: datetime, limit: int = 50) -> bool:
     write per table."""
     if not settings.HOTLINE_AUTO_ASSESS_KNOWN:
         return False
-    known_capture = Capture.objects.filter(item=OuterRef("pk"), known_verdict__in=ILLEGAL_VERDICTS)
-    due = Item.objects.filter(Exists(known_capture), status=ItemStatus.CAPTURED, claimed_by__isnull=True)
+    if not prepared.any_row("assessment.inherit_known", _known_due):  # compiled once: the idle call's one query
+        return False
+    due = _known_due()
     ids = list(due.order_by("pk").values_list("pk", flat=True)[:limit])
     if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
         return False
@@ -493,6 +495,12 @@ def inherit_known(*, now: datetime, limit: int = 50) -> bool:
                       if item.pk in newest and newest[item.pk].known_verdict in ILLEGAL_VERDICTS]
         _inherit(inheriting, now)
     return bool(items)
+
+
+def _known_due() -> QuerySet[Item]:
+    """Captured items, not claimed, with a capture whose media are all known illegal content."""
+    known_capture = Capture.objects.filter(item=OuterRef("pk"), known_verdict__in=ILLEGAL_VERDICTS)
+    return Item.objects.filter(Exists(known_capture), status=ItemStatus.CAPTURED, claimed_by__isnull=True)
 
 
 def _newest_captures(item_ids: list[int]) -> dict[int, Capture]:

@@ -35,7 +35,8 @@ SIZES = (1, 3, 6)  # warm-up, N, 2N (under every step's per-run limit)
 NOT_COVERED = {
     "capture_step": "needs the simulated web (covered by bench/cost_per_report.py and bench/capture_throughput.py)",
     "screenshot_step": "needs a browser",
-    "match_step": "needs captured media and hash banks",
+    "match_step": "per capture by design: each in its own transaction (a crash loses one match, not the batch's); "
+                  "test_match_step_makes_a_fixed_number_of_queries_per_capture caps it",
     "scan_step": "needs self-referral uploads",
     "trace_step": "needs simulated DNS and RDAP",
     "liveness_step": "needs the simulated web",
@@ -98,6 +99,25 @@ def test_it_covers_every_configured_step_or_says_why_not() -> None:
     assert names - covered - set(NOT_COVERED) == set()
 
 
+# Polled steps with nothing to do: each asks whether anything is due with SQL compiled once per process
+# (``hotline.lib.prepared``), so an idle call builds no query and opens no transaction. Their queries, once warm.
+IDLE_QUERIES = {
+    "capture_step": 1, "match_step": 1, "inherit_known_step": 1, "trace_step": 2, "routing_step": 1,
+    "referral_step": 1, "exchange_step": 1, "notice_step": 3, "liveness_step": 1, "escalation_step": 1,
+}
+
+
+@pytest.mark.parametrize("name", sorted(IDLE_QUERIES))
+def test_an_idle_step_asks_once_and_opens_no_transaction(name: str, db: None, settings: Any) -> None:
+    settings.HOTLINE_AUTO_ASSESS_KNOWN = True
+    assert not step(name)()  # warm-up: compiles the probes
+    with CaptureQueriesContext(connection) as context:
+        assert not step(name)()
+    statements = [q["sql"] for q in context.captured_queries]
+    assert len(statements) == IDLE_QUERIES[name], statements
+    assert all(sql.lstrip().upper().startswith("SELECT") for sql in statements), statements  # no savepoint
+
+
 # ------------------------------------------------------------------ set-ups
 
 
@@ -153,6 +173,32 @@ def test_it_bounds_inherit_known_step(make_item: Callable[..., Item], make_media
             Capture.objects.filter(item=item).update(known_verdict="baseline", matched_at=timezone.now())
 
     assert_bounded("inherit_known_step", make_due)
+
+
+MATCH_QUERIES_PER_CAPTURE = 16  # was 19: the capture read alone after its claim, one exact look-up per signal type
+
+
+def test_match_step_makes_a_fixed_number_of_queries_per_capture(make_item: Callable[..., Item],
+                                                                make_media: Callable[..., Any]) -> None:
+    """N captures of one file each (SHA-256, MD5 and SHA-1), every file an exact hit in a trusted bank; counted
+    inside the test's transaction (each capture's transaction is a savepoint here). Per capture by design (see
+    ``NOT_COVERED``): the queries each more capture adds are capped here."""
+    from hotline.hashes.models import Bank, Entry
+    from hotline.hashes.services import bump_version
+
+    bank = Bank.objects.create(name="Partner list", kind="partner", trusted=True)
+
+    def make_due(n: int) -> None:
+        for item in _items(make_item, n, status=ItemStatus.CAPTURED, verdict=""):
+            media = make_media(item, seed=item.pk)
+            media.md5, media.sha1 = media.sha256[:32], media.sha256[:40]  # three exact signals, as a capture has
+            media.save(update_fields=["md5", "sha1"])
+            Entry.objects.create(bank=bank, signal_type="sha256", value=media.sha256, verdict="baseline",
+                                 classification="1", scheme="vics-us", added_at=timezone.now())
+        bump_version()
+
+    small, large, grown = query_counts("match_step", make_due)
+    assert (large - small) / (SIZES[2] - SIZES[1]) == MATCH_QUERIES_PER_CAPTURE, (small, large, grown)
 
 
 def test_it_bounds_routing_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:

@@ -24,7 +24,7 @@ from hotline.evidence.capture import CaptureResult, MediaFetch, PageFailure, cap
 from hotline.evidence.models import Capture, CaptureOutcome, Media
 from hotline.evidence.store import put_blob
 from hotline.evidence.warc import Exchange, build_warc
-from hotline.lib import claim
+from hotline.lib import claim, prepared
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.lib.pagetext import PageText, extract_page_text
 from hotline.reports.models import CAPTURABLE, Item, ItemStatus
@@ -51,7 +51,10 @@ def config_from_settings() -> CaptureConfig:
 
 
 def claim_due(now: datetime, limit: int) -> list[Item]:
-    """Lease up to ``limit`` due items (SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere)."""
+    """Lease up to ``limit`` due items (SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere); nothing
+    claimed, and no write transaction opened, when a probe compiled once says none is due."""
+    if not prepared.any_row("evidence.capture_due", Item.objects.capture_due, now=now):
+        return []
     return claim.claim_due(Item.objects.capture_due(now), limit=limit, update={"next_capture_at": now + LEASE},
                            match=("next_capture_at",), where={"status__in": CAPTURABLE})
 

@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import reduce
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 
 from hotline.accounts.models import User
@@ -38,6 +40,7 @@ from hotline.hashes.models import (
     local_bumps,
 )
 from hotline.hashes.services import trust
+from hotline.lib import prepared
 from hotline.lib.pdqindex import PdqIndex, hex_to_bytes
 from hotline.reports.models import Item
 
@@ -199,13 +202,12 @@ def lookup(
             pdq_positions.append(pos)
         elif signal_type in EXACT_SIGNALS:
             by_type[signal_type][value.lower()].append(pos)
-    for signal_type, values in by_type.items():
-        keys = list(values)
-        for start in range(0, len(keys), _CHUNK):
-            rows = Entry.objects.matchable().filter(signal_type=signal_type, value__in=keys[start:start + _CHUNK])
-            for entry_id, value in rows.values_list("pk", "value"):
-                for pos in values[value]:
-                    found[pos].append((entry_id, 0))
+    for part in _exact_parts(by_type):  # every signal type in one query (up to _CHUNK values), not one per type
+        rows = Entry.objects.matchable().filter(
+            reduce(operator.or_, (Q(signal_type=signal_type, value__in=keys) for signal_type, keys in part)))
+        for entry_id, signal_type, value in rows.values_list("pk", "signal_type", "value"):
+            for pos in by_type[signal_type][value]:
+                found[pos].append((entry_id, 0))
     allowed = set(banks) if banks is not None else None
     if pdq_positions:
         loaded = pdq_index(now=now)
@@ -218,6 +220,22 @@ def lookup(
                     found[pos] += [(eid, d) for (eid, d), b, r in zip(hits, in_bank, radius, strict=True)
                                    if d <= r and (allowed is None or b is None or b in allowed)]
     return _describe(found, allowed)
+
+
+def _exact_parts(by_type: dict[str, dict[str, list[int]]]) -> list[list[tuple[str, list[str]]]]:
+    """The exact look-ups to make, (signal type, values) pairs grouped so each query asks at most _CHUNK values."""
+    parts: list[list[tuple[str, list[str]]]] = [[]]
+    size = 0
+    for signal_type, values in by_type.items():
+        keys = list(values)
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start:start + _CHUNK]
+            if size and size + len(chunk) > _CHUNK:
+                parts.append([])
+                size = 0
+            parts[-1].append((signal_type, chunk))
+            size += len(chunk)
+    return [part for part in parts if part]
 
 
 def _describe(found: list[list[tuple[int, int]]], allowed: set[int] | None) -> list[list[Hit]]:
@@ -327,17 +345,25 @@ def _reupload_sources(item: Item, media: list[Media], results: list[list[Hit]]) 
     return earlier
 
 
+def _unmatched() -> QuerySet[Capture]:
+    return Capture.objects.filter(outcome="captured", matched_at__isnull=True)
+
+
 def match_due(*, now: datetime, limit: int = 20) -> bool:
     """Match captures that are not matched yet (``hotline.hashes.steps.match_step``); returns whether there
     were any. Each capture is taken by a conditional UPDATE inside its own transaction, so a crash rolls
     back and the capture is matched again."""
-    due = list(Capture.objects.filter(outcome="captured", matched_at__isnull=True)
-               .order_by("started_at").values_list("pk", flat=True)[:limit])
-    for pk in due:
+    if not prepared.any_row("hashes.unmatched", _unmatched):  # compiled once: the idle call costs one query
+        return False
+    # Read with their items in one query (was one query each, after its UPDATE); each is then taken by its
+    # conditional UPDATE. What the match uses of the row (its item, its empty known verdict) does not change
+    # before a capture is matched, and a capture is matched once: what was read still holds once it is taken.
+    due = list(_unmatched().select_related("item").order_by("started_at")[:limit])
+    for capture in due:
+        pk = capture.pk
         with transaction.atomic():
             if Capture.objects.filter(pk=pk, matched_at__isnull=True).update(matched_at=now) != 1:
                 continue
-            capture = Capture.objects.select_related("item").get(pk=pk)
             counts = match_capture(capture, now=now)
             record(SYSTEM, actions.ITEM_MATCHED, capture.item, now=now, after={"capture": pk, **counts,
                                                                        "known_verdict": capture.known_verdict})

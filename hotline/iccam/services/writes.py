@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -24,7 +24,7 @@ from hotline.iccam.models import (
     PushState,
     move_push,
 )
-from hotline.lib import claim, states
+from hotline.lib import claim, prepared, states
 from hotline.reports.models import Source
 from hotline.reports.services import IncomingReport, receive_reports
 
@@ -43,9 +43,8 @@ def claim_pull(*, now: datetime, interval: timedelta, lease: timedelta) -> bool:
     """Take the pull for this minute: one conditional UPDATE, so one worker pulls at a time and at most once
     per ``interval``. False while another worker holds it, the interval has not passed, or ICCAM asked us
     to wait."""
-    state = PullState.objects.filter(pk=1).values_list("last_pull_at", "lease_until", "paused_until").first()
-    if state is not None and not _pull_may_be_due(state, now=now, interval=interval):
-        return False  # the usual answer (``pull_step`` runs every few seconds): read, not written
+    if prepared.any_row("iccam.pull_held", _pull_held, now=now, since=now - interval):
+        return False  # the usual answer (``pull_step`` runs every few seconds): read (SQL compiled once), not written
     pull_state()
     due = (Q(last_pull_at__isnull=True) | Q(last_pull_at__lte=now - interval)) \
         & (Q(lease_until__isnull=True) | Q(lease_until__lte=now)) \
@@ -53,11 +52,11 @@ def claim_pull(*, now: datetime, interval: timedelta, lease: timedelta) -> bool:
     return PullState.objects.filter(due, pk=1).update(lease_until=now + lease) == 1
 
 
-def _pull_may_be_due(state: tuple[datetime | None, ...], *, now: datetime, interval: timedelta) -> bool:
-    """What the claim's UPDATE checks, read first: the UPDATE still decides (another worker may have moved)."""
-    last, lease, paused = state
-    return (last is None or last <= now - interval) and (lease is None or lease <= now) and (
-        paused is None or paused <= now)
+def _pull_held(now: datetime, since: datetime) -> QuerySet[PullState]:
+    """The pull state when the claim's UPDATE would not take it (pulled after ``since``, leased or paused past
+    ``now``), read first: when it is not held the UPDATE still decides (another worker may have moved)."""
+    return PullState.objects.filter(Q(last_pull_at__gt=since) | Q(lease_until__gt=now) | Q(paused_until__gt=now),
+                                    pk=1)
 
 
 def finish_pull(*, now: datetime, since: datetime, error: str = "") -> None:

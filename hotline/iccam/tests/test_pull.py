@@ -143,3 +143,27 @@ def test_more_items_than_one_list_holds_are_drained_in_one_pull(iccam_on: SimIcc
 def test_the_connector_is_off_without_settings(sim_iccam: SimIccam) -> None:
     sim_iccam.add_report(_urls(1))
     assert pull_step() is False and sim_iccam.calls == {}
+
+
+def test_the_pull_is_claimed_once_per_interval_and_not_while_leased_or_paused() -> None:
+    """``claim_pull`` reads first (SQL compiled once) and writes only when the pull may be due: the conditional
+    UPDATE still decides."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hotline.iccam.services import claim_pull, finish_pull, pause
+
+    now, minute, lease = timezone.now(), timedelta(minutes=1), timedelta(minutes=10)
+    assert claim_pull(now=now, interval=minute, lease=lease)  # no state yet: the first pull
+    assert not claim_pull(now=now, interval=minute, lease=lease)  # leased
+    assert not claim_pull(now=now + 2 * minute, interval=minute, lease=lease)  # still leased
+    finish_pull(now=now + 2 * minute, since=now)
+    with CaptureQueriesContext(connection) as context:
+        assert not claim_pull(now=now + 2 * minute + timedelta(seconds=59), interval=minute, lease=lease)
+    assert len(context.captured_queries) == 1  # the usual answer: one read, nothing written
+    assert claim_pull(now=now + 3 * minute, interval=minute, lease=lease)  # the interval passed
+    finish_pull(now=now + 3 * minute, since=now)
+    pause(now=now + 3 * minute, seconds=600)
+    assert not claim_pull(now=now + 5 * minute, interval=minute, lease=lease)  # paused
+    assert claim_pull(now=now + 14 * minute, interval=minute, lease=lease)
+    assert PullState.objects.get().lease_until == now + 14 * minute + lease

@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
-from hotline.lib import claim
+from hotline.lib import claim, prepared
 from hotline.partners.models import PartnerHotline, PoliceContact
 from hotline.reports.models import Item, ItemStatus
 from hotline.routing import actions
@@ -299,6 +299,8 @@ def route_due(*, now: datetime | None = None, batch: int = 50) -> bool:
     """Route up to ``batch`` items whose newest trace has not been decided on (``routing_step``), in one
     transaction: the items locked (skipped when another worker holds them), their traces read at once.
     Returns whether it found work. Without ``now`` the batch is decided at the clock's time."""
+    if not prepared.any_row("routing.items_to_route", items_to_route):  # compiled once: the idle call's one query
+        return False
     due = dict(items_to_route().values_list("pk", "latest_trace")[:batch])
     if not due:
         return False

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from hotline.assessment.annotations import items_annotations
@@ -24,6 +24,7 @@ from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.services import export_items
 from hotline.lib import http as outbound
+from hotline.lib import prepared
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item, ReportItem
 from hotline.routing import actions
@@ -45,9 +46,15 @@ def message_id(referral: Referral) -> str:
     return f"<referral-{referral.key}@{settings.HOTLINE_MESSAGE_DOMAIN}>"
 
 
+def _due(now: datetime) -> QuerySet[Referral]:
+    return Referral.objects.delivery_due(now) | Referral.objects.lease_expired(now)
+
+
 def _claim(now: datetime) -> Referral | None:
     """1. Take one due (or lease-expired) referral and mark it `sending` with a lease, in its own transaction."""
-    due = (Referral.objects.delivery_due(now) | Referral.objects.lease_expired(now)).order_by("next_attempt_at")
+    if not prepared.any_row("routing.referral_due", _due, now=now):  # compiled once: the idle call's one query
+        return None
+    due = _due(now).order_by("next_attempt_at")
     claimed = Referral.claim_due(due, now=now, lease=LEASE, limit=1, scan=1, match=("status", "next_attempt_at"))
     if not claimed:
         return None

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from hotline.audit.services import SYSTEM, Change, record_many
+from hotline.lib import prepared
 from hotline.lib.claim import skip_locked
 from hotline.takedown import actions, conf
 from hotline.takedown.conf import Rung
@@ -34,6 +35,8 @@ def escalate_due(*, now: datetime, limit: int = 200) -> bool:
     One transaction for the batch: the takedowns are locked (skipped when another worker holds them), their
     escalation contacts read in one query, then saved and audited set-wise. A crash rolls the whole batch
     back, so a rung is neither lost nor applied twice."""
+    if not prepared.any_row("takedown.escalation_due", Takedown.objects.escalation_due, now=now):
+        return False  # compiled once: the idle call's one query
     due = Takedown.objects.escalation_due(now)
     ids = list(due.order_by("next_escalation_at", "pk").values_list("pk", flat=True)[:limit])
     if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)

@@ -21,7 +21,7 @@ from django.db.models import F
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.assessment.models import MediaAssessment
 from hotline.evidence.models import Media
-from hotline.lib import claim
+from hotline.lib import claim, prepared
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.takedown.checker import HIT, Checker, CheckResult, HostLimiter, Target
 from hotline.takedown.models import Takedown, TakedownState
@@ -68,6 +68,10 @@ def check_due(*, now: datetime, config: LivenessConfig) -> bool:
 
 
 def claim_checks(now: datetime, limit: int) -> list[_Claimed]:
+    """Lease up to ``limit`` due checks; none, and no write transaction opened, when a probe compiled once
+    says none is due."""
+    if not prepared.any_row("takedown.check_due", Takedown.objects.check_due, now=now):
+        return []
     with transaction.atomic():
         due = Takedown.objects.check_due(now).order_by("next_check_at", "pk")
         rows = list(claim.skip_locked(due, of=("self",)).select_related("item").only(

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
+from hotline.lib import prepared
 from hotline.lib.claim import skip_locked
 from hotline.routing.models import Decision
 from hotline.routing.services import mark_notices_taken
@@ -50,6 +51,8 @@ def take_due_decisions(*, now: datetime, limit: int = 200) -> int:
     """Open (or update) a takedown for every decision whose notice may now go out, in one transaction: the
     decisions locked (skipped when another worker holds them), their takedowns read at once, new takedowns
     created and audited set-wise, each item put into its contact's batch. Returns how many."""
+    if not prepared.any_row("takedown.notice_due", Decision.objects.notice_due, now=now):
+        return 0  # compiled once: the idle call's one query
     due = Decision.objects.notice_due(now).order_by("notice_due_at", "pk")
     ids = list(due.values_list("pk", flat=True)[:limit])
     if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)

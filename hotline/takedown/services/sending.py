@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce, Least
 from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
-from hotline.lib import claim
+from hotline.lib import claim, prepared
 from hotline.partners.models import InboundForward
 from hotline.partners.services import send_status
 from hotline.routing.services import route_item
@@ -78,7 +78,10 @@ def claim_notice(now: datetime) -> Notice | None:
 
 def claim_notices(now: datetime, limit: int) -> list[Notice]:
     """Claim up to ``limit`` due notices in one committed transaction (oldest due first); the ones whose
-    previous sender died mid-send are audited. Returned as claimed, with their contacts and providers."""
+    previous sender died mid-send are audited. Returned as claimed, with their contacts and providers. Nothing
+    claimed, and no write transaction opened, when a probe compiled once says none is due."""
+    if not prepared.any_row("takedown.notices_due", Notice.objects.due, now=now):
+        return []
     with transaction.atomic():
         claimed = Notice.claim_due(Notice.objects.due(now).order_by("next_attempt_at", "pk"), now=now,
                                    lease=conf.send_lease(), limit=limit, scan=1,
@@ -270,7 +273,10 @@ def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
 def queue_repeats(*, now: datetime, limit: int = 500) -> int:
     """Put every takedown whose repeat is due into its contact's repeat batch, claiming them in one
     transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers). The
-    items go into their batches per contact and kind at once, their latest located traces read in one go."""
+    items go into their batches per contact and kind at once, their latest located traces read in one go.
+    Nothing done, and no write transaction opened, when a probe compiled once says none is due."""
+    if not prepared.any_row("takedown.repeat_due", Takedown.objects.repeat_due, now=now):
+        return 0
     with transaction.atomic():
         due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
         takedowns = list(claim.skip_locked(due, of=("self",)).select_related("item", "contact")[:limit])

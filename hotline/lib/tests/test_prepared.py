@@ -1,0 +1,78 @@
+"""Probes compiled once: the same answer as the queryset they are built from, with each call's own values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import QuerySet
+from django.test.utils import CaptureQueriesContext
+
+from hotline.lib import prepared
+from hotline.reports.models import Item
+from hotline.tracing.models import TraceDue
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MakeItem = Callable[..., Item]
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    prepared._COMPILED.clear()  # each test compiles its own names
+
+
+def _row(make_item: MakeItem, due_at: datetime) -> TraceDue:
+    return TraceDue.objects.create(item=make_item(), due_at=due_at, created_at=NOW)
+
+
+def test_it_answers_as_the_queryset_does_with_each_calls_value(make_item: MakeItem) -> None:
+    _row(make_item, NOW)
+    for now, expected in ((NOW - timedelta(microseconds=1), False), (NOW, True), (NOW + timedelta(days=400), True),
+                          (NOW - timedelta(days=400), False)):
+        assert TraceDue.objects.due(now).exists() is expected
+        assert prepared.any_row("due", TraceDue.objects.due, now=now) is expected
+    assert len(prepared._COMPILED) == 1  # compiled once, bound four times
+
+
+def test_it_binds_a_value_used_twice_and_several_values(make_item: MakeItem) -> None:
+    row = _row(make_item, NOW)
+
+    def between(now: datetime, since: datetime) -> QuerySet[TraceDue]:
+        return TraceDue.objects.filter(due_at__lte=now, due_at__gt=since) | TraceDue.objects.filter(due_at=now)
+
+    hour = timedelta(hours=1)
+    assert prepared.any_row("between", between, now=NOW, since=NOW - hour)
+    assert not prepared.any_row("between", between, now=NOW - hour, since=NOW - 2 * hour)
+    assert not prepared.any_row("between", between, now=NOW + hour, since=NOW)  # since is exclusive
+    assert prepared.any_row("between", between, now=NOW + hour, since=NOW - timedelta(seconds=1))
+    row.delete()
+    assert not prepared.any_row("between", between, now=NOW, since=NOW - hour)
+
+
+def test_it_runs_one_query_and_no_transaction_once_compiled(make_item: MakeItem) -> None:
+    _row(make_item, NOW)
+    prepared.any_row("due", TraceDue.objects.due, now=NOW)
+    with CaptureQueriesContext(connection) as context:
+        assert prepared.any_row("due", TraceDue.objects.due, now=NOW)
+    assert len(context.captured_queries) == 1
+    assert context.captured_queries[0]["sql"].lstrip().upper().startswith("SELECT")
+
+
+def test_it_refuses_a_value_that_does_not_reach_the_sql_unchanged() -> None:
+    with pytest.raises(ValueError, match="'now' does not reach the SQL"):
+        prepared.any_row("shifted", lambda now: TraceDue.objects.filter(due_at__lte=now - timedelta(minutes=5)),
+                         now=NOW)
+
+
+def test_it_keeps_one_query_per_vary(make_item: MakeItem) -> None:
+    item = make_item()
+
+    def hosts(host: str) -> Callable[[], QuerySet[Item]]:
+        return lambda: Item.objects.filter(host=host)
+
+    assert prepared.any_row("host", hosts(item.host), vary=item.host)
+    assert not prepared.any_row("host", hosts("elsewhere.example"), vary="elsewhere.example")
+    assert len(prepared._COMPILED) == 2
