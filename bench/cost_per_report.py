@@ -261,11 +261,18 @@ def child(reports: int, days: int, seed: int) -> None:
 
 
 def measure(reports: int, days: int, seed: int, database_url: str, code: str = str(ROOT)) -> dict[str, Any]:
+    return run_child(__file__, "COST_BENCH_CODE", reports, days, seed, database_url, code)
+
+
+def run_child(script: str, code_variable: str, reports: int, days: int, seed: int, database_url: str,
+              code: str) -> dict[str, Any]:
+    """Run ``script --child REPORTS`` on a scratch database with the tree ``code`` first on the path; its last
+    line of output is JSON. Shared with bench/idle_poll.py."""
     with tempfile.TemporaryDirectory(prefix="cost-bench-") as folder:
         url = scratch_database(database_url) if database_url else f"sqlite:///{folder}/cost.sqlite3"
         env = os.environ | {"DATABASE_URL": url, "HOTLINE_VAR_DIR": folder, "HOTLINE_DEBUG": "false",
-                            "PYTHONPATH": code, "COST_BENCH_CODE": code}
-        run = subprocess.run([sys.executable, __file__, "--child", str(reports), "--days", str(days),
+                            "PYTHONPATH": code, code_variable: code}
+        run = subprocess.run([sys.executable, script, "--child", str(reports), "--days", str(days),
                               "--seed", str(seed)], env=env, capture_output=True, text=True)
         if run.returncode != 0:
             sys.exit(f"the run of {reports} reports ({code}) failed:\n{run.stderr[-4000:]}")

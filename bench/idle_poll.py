@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -76,17 +74,9 @@ def child(reports: int, days: int, seed: int) -> None:
 
 def measure(reports: int, days: int, seed: int, database_url: str, code: str) -> dict[str, dict[str, Any]]:
     sys.path.insert(0, str(ROOT / "bench"))
-    from cost_per_report import scratch_database
+    from cost_per_report import run_child
 
-    with tempfile.TemporaryDirectory(prefix="idle-bench-") as folder:
-        url = scratch_database(database_url) if database_url else f"sqlite:///{folder}/idle.sqlite3"
-        env = os.environ | {"DATABASE_URL": url, "HOTLINE_VAR_DIR": folder, "HOTLINE_DEBUG": "false",
-                            "PYTHONPATH": code, "IDLE_BENCH_CODE": code}
-        run = subprocess.run([sys.executable, __file__, "--child", str(reports), "--days", str(days),
-                              "--seed", str(seed)], env=env, capture_output=True, text=True)
-        if run.returncode != 0:
-            sys.exit(f"the run ({code}) failed:\n{run.stderr[-4000:]}")
-        return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+    return run_child(__file__, "IDLE_BENCH_CODE", reports, days, seed, database_url, code)
 
 
 def main() -> None:
