@@ -35,15 +35,14 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="hotline-bench-exchange-"))
     _setup_a(scratch, args.database)
     from hotline.lib import signing
-    from hotline.partners.tests.peer import free_port, peer_env, start, stop
+    from hotline.partners.tests.peer import peer_env, start, stop
 
     b_private, b_public = signing.new_keypair()
     (scratch / "b").mkdir()
     b_env = peer_env(scratch / "b", code="nl-sim", signing_key=b_private)
     directory = scratch / "b-directory.json"
     directory.write_text(json.dumps({"hotlines": [_entry_for_a()]}))
-    b_port = free_port()
-    b_process = start(b_env, b_port, directory)
+    b_process, b_port = start(b_env, 0, directory)
     try:
         full = _full_run(args.messages, b_port, b_public, args.concurrency or None)
     finally:

@@ -2,7 +2,7 @@
 (its own SQLite file, keys and exchange code, the product's WSGI app) behind a harness that runs it on the
 simulation's clock, and our own site on a loopback thread so that B reaches our exchange endpoint.
 
-    python -m hotline.demo.peer serve PORT --directory FILE   (in B: migrate, import, serve on PORT)
+    python -m hotline.demo.peer serve PORT --directory FILE --ready-file FILE   (in B: migrate, import, serve)
 
 A's side: ``Partner`` (start, ``register``, ``tick``, ``facts``, stop) and ``OwnSite``. The harness is
 simulation code, not product code; nothing here reaches beyond loopback.
@@ -81,22 +81,36 @@ def free_port() -> int:
 
 
 def start(env: dict[str, str], port: int, directory_file: Path, *, module: str = "hotline.demo.peer",
-          timeout: float = 900.0) -> subprocess.Popen[bytes]:
-    """Start ``python -m MODULE serve`` and wait until the port answers (or it exits). The long cap is only a
-    backstop: on a loaded machine migrating its database can take minutes, and that is not a failure."""
-    command = [sys.executable, "-m", module, "serve", str(port), "--directory", str(directory_file)]
+          timeout: float = 900.0) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``python -m MODULE serve`` and wait until B says it listens (or exits); return it and its port.
+
+    ``port`` 0 lets B's own socket pick a free port, which B writes to a file beside ``directory_file`` once it
+    listens and is ready: no other process can take that port in between (a port picked here and bound
+    later could be, and then the first request reached someone else's server). A given port (a restart on
+    the port A already knows) that is taken makes B exit, and this raise. The long cap is only a backstop: on
+    a loaded machine migrating its database can take minutes, and that is not a failure."""
+    ready = directory_file.with_name(directory_file.name + ".port")
+    ready.unlink(missing_ok=True)
+    command = [sys.executable, "-m", module, "serve", str(port), "--directory", str(directory_file),
+               "--ready-file", str(ready)]
     process = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603 - our own module, our arguments
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"installation B exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
+        if ready.exists():
+            return process, int(ready.read_text())
+        time.sleep(0.1)
     stop(process)
     raise RuntimeError("installation B did not start listening")
+
+
+def listening(server: WSGIServer, ready_file: str) -> None:
+    """Tell ``start`` (in A) that B listens, and on which port: written whole, then renamed into place."""
+    path = Path(ready_file)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(str(server.server_address[1]))
+    partial.replace(path)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -188,8 +202,8 @@ class Partner:
         (home / "var").mkdir(exist_ok=True)
         env = peer_env(home / "var", code=self.code, signing_key=private, home=self.countries[0],
                        HOTLINE_SIM_HOSTS=json.dumps(self.sim_hosts), **{TOKEN_ENV: self.token})
-        self.port = free_port()
-        self._stack.callback(stop, start(env, self.port, directory_file))
+        process, self.port = start(env, 0, directory_file)
+        self._stack.callback(stop, process)
 
     @property
     def url(self) -> str:
@@ -393,11 +407,12 @@ def prepare(directory_file: str) -> None:
     call_command("partners", "import", directory_file, stdout=io.StringIO())
 
 
-def serve(port: int, directory_file: str) -> None:
-    """Prepare B and serve the harness on ``port``, one request at a time."""
+def serve(port: int, directory_file: str, ready_file: str) -> None:
+    """Prepare B and serve the harness on ``port`` (0: any free one), one request at a time."""
     prepare(directory_file)
     server = WSGIServer(("127.0.0.1", port), QuietHandler)
     server.set_app(Harness(get_wsgi_application(), os.environ[TOKEN_ENV]))
+    listening(server, ready_file)
     server.serve_forever()
 
 
@@ -407,11 +422,12 @@ def main(argv: list[str] | None = None) -> None:
     serving = sub.add_parser("serve")
     serving.add_argument("port", type=int)
     serving.add_argument("--directory", required=True)
+    serving.add_argument("--ready-file", required=True)
     args = parser.parse_args(argv)
     import django
 
     django.setup()
-    serve(args.port, args.directory)
+    serve(args.port, args.directory, args.ready_file)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """A second installation ("B") for the two-installation test and the throughput bench: a separate
 process with its own SQLite file, keys, code and directory, serving the whole site on loopback.
 
-    python -m hotline.partners.tests.peer serve PORT --directory FILE   (migrate, import, serve)
+    python -m hotline.partners.tests.peer serve PORT --directory FILE --ready-file FILE   (migrate, import, serve)
     python -m hotline.partners.tests.peer assess URL                    (analyst verdict, worker steps)
     python -m hotline.partners.tests.peer status URL STATUS             (send_status, worker step)
     python -m hotline.partners.tests.peer facts                         (JSON of what B holds)
@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from hotline.demo import peer as shared
-from hotline.demo.peer import ROOT, facts, free_port, peer_env, stop
+from hotline.demo.peer import ROOT, facts, peer_env, stop
 
-__all__ = ["free_port", "peer_env", "run", "start", "stop"]
+__all__ = ["peer_env", "run", "start", "stop"]
 
 
-def start(env: dict[str, str], port: int, directory_file: Path, *, timeout: float = 900.0) -> subprocess.Popen[bytes]:
-    """Start this module's ``serve`` (the plain site on the real clock) and wait until the port answers."""
+def start(env: dict[str, str], port: int, directory_file: Path, *,
+          timeout: float = 900.0) -> tuple[subprocess.Popen[bytes], int]:
+    """Start this module's ``serve`` (the plain site on the real clock) on ``port`` (0: a free one) and wait until
+    it listens; return it and its port."""
     return shared.start(env, port, directory_file, module="hotline.partners.tests.peer", timeout=timeout)
 
 
@@ -43,13 +45,14 @@ def run(env: dict[str, str], *args: str) -> Any:
 # ------------------------------------------------------------------------------ inside B
 
 
-def _serve(port: int, directory_file: str) -> None:
+def _serve(port: int, directory_file: str, ready_file: str) -> None:
     from django.core.servers.basehttp import ThreadedWSGIServer
     from django.core.wsgi import get_wsgi_application
 
     shared.prepare(directory_file)
     server = ThreadedWSGIServer(("127.0.0.1", port), shared.QuietHandler)
     server.set_app(get_wsgi_application())
+    shared.listening(server, ready_file)
     server.serve_forever()
 
 
@@ -89,6 +92,7 @@ def main() -> None:
     serve = sub.add_parser("serve")
     serve.add_argument("port", type=int)
     serve.add_argument("--directory", required=True)
+    serve.add_argument("--ready-file", required=True)
     assess = sub.add_parser("assess")
     assess.add_argument("url")
     status = sub.add_parser("status")
@@ -100,7 +104,7 @@ def main() -> None:
 
     django.setup()
     if args.action == "serve":
-        _serve(args.port, args.directory)
+        _serve(args.port, args.directory, args.ready_file)
         return
     result = {"assess": lambda: _assess(args.url), "status": lambda: _status(args.url, args.status),
               "facts": facts}[args.action]()

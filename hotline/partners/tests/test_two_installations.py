@@ -23,7 +23,7 @@ from hotline.partners.models import Forward, InboundMessage, OutboundMessage, Pa
 from hotline.partners.services import forward_item, our_public_key, save_hotline
 from hotline.partners.steps import exchange_step
 from hotline.partners.tests.conftest import MakeItem
-from hotline.partners.tests.peer import free_port, peer_env, run, start, stop
+from hotline.partners.tests.peer import peer_env, run, start, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 URLS = [f"http://files.hosting-nl.sim.test/gallery/{n}.html" for n in range(3)]
@@ -45,14 +45,14 @@ class Installation:
 def installation_b(tmp_path: Path, live_server: Any, settings: Any) -> Iterator[Installation]:
     settings.HOTLINE_FETCH_ALLOW_LOOPBACK = True
     private, public = signing.new_keypair()
-    port, home = free_port(), tmp_path / "b"
+    home = tmp_path / "b"
     home.mkdir()
     directory_file = tmp_path / "b-directory.json"
     directory_file.write_text(json.dumps({"hotlines": [{
         "code": "be-hotline", "name": "Installation A", "countries": ["BE"], "public_key": our_public_key(),
         "endpoint": f"{live_server.url}/api/v1/exchange/messages", "languages": ["nl", "fr"]}]}))
     env = peer_env(home, code="nl-sim", signing_key=private)
-    process = start(env, port, directory_file)
+    process, port = start(env, 0, directory_file)
     hotline = save_hotline({"code": "nl-sim", "name": "Installation B", "countries": ["NL"], "public_key": public,
                             "endpoint": f"http://127.0.0.1:{port}/api/v1/exchange/messages", "languages": ["nl"],
                             "contact_email": "", "active": True}, actor=SYSTEM)
@@ -99,7 +99,7 @@ def test_two_installations_exchange_forwards_and_statuses(installation_b: Instal
     assert (message.state, message.attempts) == ("pending", 2)
     assert message.next_attempt_at == start_at + timedelta(seconds=90) and message.last_error
     assert exchange_step(now=start_at + timedelta(seconds=60)) is False  # backing off
-    b.process = start(b.env, b.port, b.directory_file)
+    b.process, _ = start(b.env, b.port, b.directory_file)  # the port A knows
     assert exchange_step(now=start_at + timedelta(minutes=10)) is True
     second.refresh_from_db()
     assert second.status == "received"
