@@ -41,8 +41,8 @@ hypothesis_settings.load_profile(
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--database-tests-only", action="store_true", dest="database_tests_only",
-        help="run only the tests that use the test database (and those marked vendor_dependent): the PostgreSQL "
-             "phase of `make test`, after the SQLite phase has run the others")
+        help="run only the tests that use the test database, except the real-browser ones (and any marked "
+             "vendor_dependent): the PostgreSQL phase of `make test`, after the SQLite phase has run them all")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,7 +67,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """A test that drives the real browser is marked ``browser`` (``make test-fast`` leaves those out).
 
     With ``--database-tests-only`` (``make test-postgres``) only the tests that use the test database run, and
-    those marked ``vendor_dependent``: the others run the same whatever DATABASE_URL says.
+    those marked ``vendor_dependent``: the others run the same whatever DATABASE_URL says. The real-browser tests
+    are left out there too (unless marked ``vendor_dependent``): what they add to the client tests is the
+    browser's side (layout, scripts, keyboard, screenshots), while every view they drive runs on PostgreSQL
+    through the test client (``core/tests/test_access_matrix.py`` renders every route for every role, and each
+    desk has its own view tests); they were a quarter of that phase's time.
 
     Order, for two workers that finish together: the tests without a database first, then the database tests,
     then the transactional ones (pytest-django's order, except that tests without a database no longer wait
@@ -80,7 +84,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
     if config.getoption("database_tests_only"):
-        runs = [bool(_database_kind(item) or item.get_closest_marker("vendor_dependent")) for item in items]
+        runs = [bool(item.get_closest_marker("vendor_dependent") or (
+            _database_kind(item) and not item.get_closest_marker("browser"))) for item in items]
         config.hook.pytest_deselected(items=[item for item, run in zip(items, runs, strict=True) if not run])
         items[:] = [item for item, run in zip(items, runs, strict=True) if run]
     items.sort(key=lambda item: (_database_kind(item), item.get_closest_marker("slow") is None))

@@ -427,7 +427,10 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
-    serve(args.port, args.directory, args.ready_file)
+    # Ctrl-C in the demo's terminal reaches B too (one process group): B stops without a traceback, and the
+    # demo, which started it, stops it as well.
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(args.port, args.directory, args.ready_file)
 
 
 if __name__ == "__main__":

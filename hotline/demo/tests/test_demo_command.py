@@ -90,6 +90,7 @@ def test_make_demo_runs_a_living_hotline_and_stops_on_ctrl_c(tmp_path: Path) -> 
             raise
     assert code == 0, log.read_text()[-4000:]
     assert not _answers(port)
+    assert "Traceback" not in log.read_text()  # Ctrl-C reaches every process of the demo: none prints one
 
     # A second run: the simulated web of the first is gone, so the demo starts from a fresh database.
     again = subprocess.run(  # noqa: S603 - our own command line

@@ -20,11 +20,15 @@ from hotline.takedown.models import Takedown
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 START = datetime(2026, 3, 2, tzinfo=UTC)
+# 50 reports over 10 days: the smallest plan of this seed in which every route, every domestic provider behaviour,
+# an early police release and AI-generated images with and without metadata all occur (the first test checks
+# that); 120 reports proved nothing more and took twice as long.
+REPORTS, DAYS, SEED = 50, 10, 3
 
 
 @pytest.fixture(scope="module")
 def plan() -> Plan:
-    return make_plan(120, days=10, seed=3)
+    return make_plan(REPORTS, days=DAYS, seed=SEED)
 
 
 def _run(plan: Plan) -> tuple[Result, dict[str, Any], dict[int, str]]:
@@ -34,12 +38,19 @@ def _run(plan: Plan) -> tuple[Result, dict[str, Any], dict[int, str]]:
 
 
 def test_it_plans_the_same_scenario_for_the_same_seed(plan: Plan) -> None:
-    again = make_plan(120, days=10, seed=3)
+    again = make_plan(REPORTS, days=DAYS, seed=SEED)
     assert again.sites == plan.sites and again.reports == plan.reports
-    assert make_plan(120, days=10, seed=4).sites != plan.sites
+    assert make_plan(REPORTS, days=DAYS, seed=SEED + 1).sites != plan.sites
     counts = plan.counts()
     assert set(counts["route"]) == {"domestic", "partner", "international_police"}
-    assert {s.behaviour for s in plan.illegal(country="BE")} == {"prompt", "ignore", "ack_only", "reupload", "move"}
+    domestic = plan.illegal(country="BE")
+    assert {s.behaviour for s in domestic} == {"prompt", "ignore", "ack_only", "reupload", "move"}
+    # What the end-state test relies on occurring at all: early releases and holds that run out, a quick removal,
+    # AI-generated images with their metadata and stripped of it, a partner hotline's share.
+    assert {s.release for s in domestic} == {True, False}
+    assert any(s.release and s.behaviour in ("prompt", "reupload") for s in domestic)
+    assert {s.synthetic == "stripped" for s in plan.sites if s.synthetic and s.fate != "gone"} == {True, False}
+    assert plan.illegal(country="NL") and plan.illegal(country="US")
 
 
 def test_it_ends_where_the_plan_says(plan: Plan) -> None:
@@ -90,7 +101,7 @@ def test_it_ends_where_the_plan_says(plan: Plan) -> None:
     assert removal["within_24h"] == pytest.approx(len(quick) / len(plan.illegal()))
     assert result.timings["police"]["reached"] == len(domestic) + len(plan.illegal(country="US"))
     assert result.volumes["illegal"] == len(plan.illegal())
-    assert result.end - result.start == timedelta(days=10)
+    assert result.end - result.start == timedelta(days=DAYS)
 
     # AI-generated images: every one still carrying metadata is flagged at capture, none without it.
     synthetic = [s for s in plan.sites if s.synthetic and s.fate != "gone"]

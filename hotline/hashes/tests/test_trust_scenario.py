@@ -66,7 +66,7 @@ def test_disabling_a_planted_bad_entry_sends_every_item_it_decided_back_to_revie
     # Installation B migrates its own database before it listens: on a shared, busy machine that can take
     # longer than the default minute (the peer is the same; only the wait for its port is longer).
     monkeypatch.setattr(peer, "start", functools.partial(peer.start, timeout=900.0))
-    plan = make_plan(60, days=6, seed=3)
+    plan = make_plan(20, days=3, seed=3)
     planted = {s.n for s in plan.sites if s.fate == "not_illegal"}
     planted = set(sorted(planted)[:4])
     with PlantedWorld(plan, planted) as world:
