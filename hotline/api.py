@@ -17,6 +17,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
+from ninja.params.models import ParamModel, QueryModel
 from pydantic import ConfigDict
 
 from hotline.hashes.api import router as hashes_router
@@ -97,6 +98,29 @@ api.add_router("/v1", reports_router)
 api.add_router("/v1", hashes_router)
 api.add_router("/v1", partners_router)
 api.add_router("/v1", takedown_router)
+
+
+def _forbid_unknown_query_parameters(ninja_api: NinjaAPI) -> None:
+    """A query parameter an operation does not declare is refused (422, naming it) instead of ignored: a client's
+    ``?bank=A`` (for ``banks``) would otherwise look up every bank and look like an answer about bank A. ninja
+    keeps only the declared names before validating; here the others are kept too, and the model forbids them."""
+    for _prefix, router in ninja_api._routers:
+        for view in router.path_operations.values():
+            for operation in view.operations:
+                for model in operation.models:
+                    if issubclass(model, QueryModel) and model.model_config.get("extra") != "forbid":
+                        model.model_config["extra"] = "forbid"
+                        model.model_rebuild(force=True)
+                        model._map_data_paths = classmethod(_keeping_unknown)
+
+
+def _keeping_unknown(cls: type[ParamModel], data: dict[str, Any]) -> dict[str, Any]:
+    known = getattr(cls, "__ninja_flatten_map__", None) or {}
+    mapped: dict[str, Any] = ParamModel._map_data_paths.__func__(cls, data)  # type: ignore[attr-defined]
+    return mapped | {key: value for key, value in data.items() if key not in known}
+
+
+_forbid_unknown_query_parameters(api)
 
 
 @api.exception_handler(SuspiciousOperation)

@@ -169,3 +169,21 @@ def test_match_file_with_dihedral_finds_a_rotated_copy(partner_client: tuple[Api
     found = [(r["transform"], m["distance"]) for r in body["results"] for m in r["matches"]]
     assert found == [("rotate_270", 0)]  # turning the upload back by 270 degrees gives the listed image
     assert list(body["pdq_dihedral"]) == list(pdq.DIHEDRAL) and body["pdq_dihedral"]["original"] == body["pdq"]
+
+
+def test_match_file_refuses_a_query_parameter_it_does_not_know(partner_client: tuple[ApiClient, str],
+                                                               banks: Any) -> None:
+    """``?bank=`` for ``?banks=`` must not quietly look up every shared bank: 422, naming the parameter."""
+    _, token = partner_client
+
+    def post(query: str) -> Any:
+        upload = io.BytesIO(b"not an image")
+        upload.name = "file.bin"
+        return Client().post(f"/api/v1/hashes/match-file{query}", {"file": upload},
+                             HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    refused = post(f"?bank={banks[0].name}")
+    assert refused.status_code == 422
+    assert [(issue["loc"], issue["type"]) for issue in refused.json()["detail"]] == [
+        (["query", "bank"], "extra_forbidden")]
+    assert post(f"?banks={banks[0].name}&dihedral=false").status_code in (200, 404)  # the declared ones still work
