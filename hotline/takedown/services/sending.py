@@ -101,7 +101,9 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
     """Deliver claimed notices: their lines read at once, the items of those not re-traced yet re-traced as
     one batch, then each sent and recorded on its own. The first is sent whatever the time, as a notice claimed
     alone would be; a later one whose lease has run half out by its turn is left alone: its lease runs out and
-    another attempt takes it, so a slow step never sends a notice that another worker may have claimed."""
+    another attempt takes it, so a slow step never sends a notice that another worker may have claimed. An
+    unexpected error in one notice pushes that one back and is raised after the others have gone out (they
+    would otherwise wait for their leases to run out)."""
     started = time.monotonic()
     lines = live_lines_of(notices)
     fresh = [notice for notice in notices if notice.retraced_at is None]
@@ -111,11 +113,18 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
         for notice in notices:
             _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
         raise
+    error: Exception | None = None
     for number, notice in enumerate(notices):
         if number and time.monotonic() - started > conf.send_lease().total_seconds() / 2:
             log.warning("notice %s: left for another attempt (its lease is half gone)", notice.reference)
             break
-        deliver(notice, now=now, lines=lines[notice.pk], traces=traces)
+        try:
+            deliver(notice, now=now, lines=lines[notice.pk], traces=traces)
+        except Exception as exc:  # that notice is pushed back already; the others claimed with it still go out
+            log.exception("notice %s: unexpected error", notice.reference)
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeItem] | None = None,

@@ -128,3 +128,32 @@ def test_a_notice_whose_lease_ran_half_out_is_left_and_sent_once(make_contact: M
     assert sorted(smtp.message_ids()) == sorted(message_id(n) for n in notices)
     assert sorted(n.attempts for n in notices) == [1, 2, 3]  # each round sends one and leaves the rest
     assert AuditEvent.objects.filter(action="takedown.notice_lease_expired").count() == 3
+
+
+def test_an_unexpected_error_in_one_notice_does_not_hold_back_the_others_claimed_with_it(
+        make_contact: MakeContact, traced_item: MakeTraced, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One claim takes several notices; the first one's rendering breaks (a bug, not a channel error): it is pushed
+    back for a retry, the other two are sent in the same step, and the error still reaches the worker."""
+    from hotline.takedown.render import message_id
+    from hotline.takedown.services import sending
+    from hotline.takedown.steps import notice_step
+
+    for _ in range(3):
+        traced_item(make_contact(), due=timezone.now() - timedelta(hours=1))
+    notice_step(limit=0)  # the decisions taken: three notices due, nothing sent yet
+    broken = Notice.objects.order_by("next_attempt_at", "pk").first()
+    assert broken is not None
+    render = sending.render_notice
+
+    def render_or_break(notice: Notice, *args: Any, **kwargs: Any) -> Any:
+        if notice.pk == broken.pk:
+            raise RuntimeError("template bug")
+        return render(notice, *args, **kwargs)
+
+    monkeypatch.setattr(sending, "render_notice", render_or_break)
+    with pytest.raises(RuntimeError, match="template bug"):
+        sending.send_due()
+    notices = {n.pk: n for n in Notice.objects.all()}
+    assert [n.state for pk, n in sorted(notices.items()) if pk != broken.pk] == [NoticeState.SENT] * 2
+    assert notices[broken.pk].state != NoticeState.SENT and "template bug" in notices[broken.pk].last_error
+    assert sorted(smtp.message_ids()) == sorted(message_id(n) for pk, n in notices.items() if pk != broken.pk)
