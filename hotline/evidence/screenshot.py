@@ -9,6 +9,7 @@ the interception could not leave the machine either. The PNG is stored in the en
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,11 @@ _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length", "
 
 class ScreenshotError(Exception):
     pass
+
+
+class BrowserGone(ScreenshotError):
+    """The browser itself went away before this page was rendered (the worker's service was stopped: Ctrl-C or
+    the service manager signal every process of the group, Chromium too). Not the page's fault: tried again."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +111,29 @@ def _render_all(jobs: list[tuple[bytes, str]], browser: str, timeout: float) -> 
             chromium = playwright.chromium.launch(executable_path=browser, headless=True, args=browser_args(),
                                                   timeout=timeout * 1000)
             try:
-                return [_render_one(chromium, warc, url, timeout) for warc, url in jobs]
+                return _render_jobs(chromium, jobs, timeout)
             finally:
-                chromium.close()
+                with contextlib.suppress(PlaywrightError):
+                    chromium.close()
     except PlaywrightError as exc:
         return [ScreenshotError(str(exc).splitlines()[0][:250])] * len(jobs)
+
+
+def _render_jobs(chromium: Any, jobs: list[tuple[bytes, str]], timeout: float) -> list[Rendered | ScreenshotError]:
+    """Each job in turn; once the browser has gone, this job and the rest are ``BrowserGone``."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    results: list[Rendered | ScreenshotError] = []
+    for warc, url in jobs:
+        try:
+            result = _render_one(chromium, warc, url, timeout)
+        except PlaywrightError as exc:  # the browser's own calls (a new context): the page was not reached
+            result = ScreenshotError(str(exc).splitlines()[0][:250])
+        if isinstance(result, ScreenshotError) and not chromium.is_connected():
+            gone = BrowserGone(f"the browser closed before the page was rendered ({result})"[:250])
+            return results + [gone] * (len(jobs) - len(results))
+        results.append(result)
+    return results
 
 
 def _render_one(chromium: Any, warc: bytes, url: str, timeout: float) -> Rendered | ScreenshotError:

@@ -4,7 +4,7 @@ and keep each PNG in the encrypted store, audited."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -12,26 +12,45 @@ from django.db import transaction
 from hotline.audit.services import SYSTEM, record
 from hotline.evidence import actions
 from hotline.evidence.models import Capture
-from hotline.evidence.screenshot import Rendered, ScreenshotError, browser_path, render_many
+from hotline.evidence.screenshot import BrowserGone, Rendered, ScreenshotError, browser_path, render_many
 from hotline.evidence.store import get_blob_bytes, put_blob
 
 log = logging.getLogger("hotline.evidence")
+# A capture whose browser went away is tried again after RETRY_AFTER, up to BROWSER_ATTEMPTS times in all (a page
+# that kills the browser every time must not be retried for ever); its error says which attempt it was.
+BROWSER_ATTEMPTS = 3
+RETRY_AFTER = timedelta(minutes=1)
+_GONE = "browser closed, to be tried again"
 
 
 def take_screenshots(captures: list[Capture], *, now: datetime) -> None:
     """Render claimed captures with one browser launch and record each result (a failure is recorded
-    on the capture and never touches the item)."""
+    on the capture and never touches the item). A capture whose browser went away (the service stopped under
+    it) is not a failure: it is due again a minute later, up to ``BROWSER_ATTEMPTS`` times."""
     try:
         jobs = [(get_blob_bytes(c.warc) if c.warc else b"", c.final_url) for c in captures]
         results = render_many(jobs, browser=browser_path())
     except Exception as exc:  # whatever goes wrong, the captures stand and say why there is no image
         results = [ScreenshotError(f"{type(exc).__name__}: {exc}"[:250])] * len(captures)
     for capture, result in zip(captures, results, strict=True):
-        if isinstance(result, ScreenshotError):
+        if isinstance(result, BrowserGone) and _attempts(capture) + 1 < BROWSER_ATTEMPTS:
+            log.info("screenshot of capture %s: %s", capture.pk, result)
+            Capture.objects.filter(pk=capture.pk).update(
+                screenshot_due_at=now + RETRY_AFTER,
+                screenshot_error=f"{_GONE} (attempt {_attempts(capture) + 1} of {BROWSER_ATTEMPTS})")
+        elif isinstance(result, ScreenshotError):
             log.warning("screenshot of capture %s failed: %s", capture.pk, result)
             record_screenshot(capture, None, str(result)[:300], now=now)
         else:
             record_screenshot(capture, result, "", now=now)
+
+
+def _attempts(capture: Capture) -> int:
+    """How many times this capture's browser went away before (from its error, while it is still due)."""
+    error = capture.screenshot_error or ""
+    if not error.startswith(_GONE):
+        return 0
+    return int(error.rsplit("(attempt ", 1)[1].split(" ", 1)[0])
 
 
 @transaction.atomic

@@ -150,3 +150,61 @@ def test_it_is_shown_blurred_and_revealed_one_at_a_time_with_an_audit_event(
     assert capture.screenshot is not None and event.actor_user_id == analyst.pk
     assert event.after == {"capture": capture.pk, "sha256": capture.screenshot.sha256}
     assert login(police).get(reverse("evidence:screenshot", kwargs={"pk": capture.pk})).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+@needs_chromium
+def test_a_browser_closed_under_the_batch_gives_browser_gone_for_the_rest(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: Callable[..., Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C or a service stop reaches Chromium too: the page being rendered and the ones after it are not
+    the pages' fault, and say so."""
+    with override_settings(HOTLINE_SCREENSHOTS=True, HOTLINE_BROWSER=CHROMIUM):
+        capture = capture_item(make_item(sim.url("gallery.sim.test", "/"), captured=False), config=capture_config)
+    assert capture.warc is not None
+    job = (get_blob_bytes(capture.warc), capture.final_url)
+    render_one = screenshot._render_one
+    calls: list[int] = []
+
+    def render_then_close(chromium: Any, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            chromium.close()  # the browser goes away before the second page
+        return render_one(chromium, *args)
+
+    monkeypatch.setattr(screenshot, "_render_one", render_then_close)
+    results = screenshot.render_many([job, job, job], browser=CHROMIUM)
+    assert isinstance(results[0], screenshot.Rendered) and results[0].png.startswith(b"\x89PNG")
+    assert [type(r) for r in results[1:]] == [screenshot.BrowserGone] * 2 and len(calls) == 2
+
+
+@pytest.mark.django_db
+def test_a_capture_whose_browser_went_away_is_tried_again_then_recorded_as_failed(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: Callable[..., Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from hotline.evidence.services import screenshots
+
+    with override_settings(HOTLINE_SCREENSHOTS=True, HOTLINE_BROWSER="/bin/true"):
+        capture = capture_item(make_item(sim.url("blog.sim.test", "/page/3"), captured=False), config=capture_config)
+    monkeypatch.setattr(screenshots, "render_many", lambda jobs, browser: [
+        screenshot.BrowserGone("the browser closed")] * len(jobs))
+    now = timezone.now()
+    for attempt in (1, 2):
+        now += timedelta(minutes=10)
+        claimed = screenshot.claim_due(now, 8)
+        assert [c.pk for c in claimed] == [capture.pk]
+        screenshots.take_screenshots(claimed, now=now)
+        capture.refresh_from_db()
+        assert capture.screenshot_due_at == now + screenshots.RETRY_AFTER, attempt
+        assert capture.screenshot_error.endswith(f"(attempt {attempt} of 3)")
+        assert not AuditEvent.objects.filter(action="capture.screenshot_failed").exists()
+    now += timedelta(minutes=10)
+    screenshots.take_screenshots(screenshot.claim_due(now, 8), now=now)
+    capture.refresh_from_db()  # the third time the browser goes away on it: a failure, as any other
+    assert capture.screenshot_due_at is None and "browser closed" in capture.screenshot_error
+    assert AuditEvent.objects.filter(action="capture.screenshot_failed").count() == 1
