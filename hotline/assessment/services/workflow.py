@@ -191,11 +191,11 @@ def media_needs_review(row: MediaData) -> bool:
     return needs_review(AssessmentData(**row.codes()))
 
 
-def _newest_capture(item: Item) -> QuerySet[Capture]:
+def _newest_capture(item: Item | int) -> QuerySet[Capture]:
     return Capture.objects.filter(item=item, outcome="captured").order_by("-started_at", "-pk")
 
 
-def assessable_media(item: Item) -> QuerySet[Media]:
+def assessable_media(item: Item | int) -> QuerySet[Media]:
     """The files an analyst classifies: the good media of the item's newest successful capture (one query)."""
     newest = Subquery(_newest_capture(item).values("pk")[:1])
     return Media.objects.filter(capture=newest, is_bad=False).exclude(sha256="").order_by("pk")
@@ -222,11 +222,16 @@ class _Files:
 
     @classmethod
     def of(cls, item: Item) -> _Files:
-        return cls(item, [_File(*row) for row in assessable_media(item).values_list(*_File._fields)])
+        # Compiled once (a subquery Django would build and compile on every decision), bound to the item.
+        return cls(item, [_File(*row) for row in prepared.rows("assessment.files", _file_columns, item=item.pk)])
 
     def captured(self) -> bool:
         """Whether the item has a successful capture (a query only when it has no file)."""
         return bool(self.media) or _newest_capture(self.item).exists()
+
+
+def _file_columns(item: int) -> QuerySet[Media, tuple[Any, ...]]:
+    return assessable_media(item).values_list(*_File._fields)
 
 
 def _known(media: Media | _File) -> MediaData:

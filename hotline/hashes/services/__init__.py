@@ -13,10 +13,11 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hotline.accounts.models import User
@@ -79,6 +80,7 @@ from hotline.hashes.services.matching import (
 from hotline.hashes.services.matching import (
     pdq_index as pdq_index,
 )
+from hotline.lib import prepared
 from hotline.lib.hashlists import HashRecord, LineError
 from hotline.reports.models import Item
 
@@ -272,8 +274,13 @@ def adds_entries(verdict: str, media_verdicts: Mapping[int, str] | None) -> bool
 
 
 def own_bank_id() -> int | None:
-    """The own bank's id, one plain read; None until ``own_bank`` first makes it (audited)."""
-    return Bank.objects.filter(name=OWN_BANK).values_list("pk", flat=True).first()
+    """The own bank's id, one plain read (compiled once); None until ``own_bank`` first makes it (audited)."""
+    found = prepared.rows("hashes.own_bank", _own_bank_ids)
+    return int(found[0][0]) if found else None
+
+
+def _own_bank_ids() -> QuerySet[Bank, tuple[Any, ...]]:
+    return Bank.objects.filter(name=OWN_BANK).values_list("pk").order_by("pk")[:1]
 
 
 @transaction.atomic
