@@ -127,6 +127,7 @@ class _Head:
     id: int
     position: int
     hash: str
+    top: int | None = None  # SQLite: the largest event id or seq, read in the same statement
 
 
 def _append(
@@ -151,7 +152,7 @@ def _append_encoded(
     # 2. Take global seq numbers after that lock, so seq increases along the stream.
     # 3. Hash each event onto the previous one of the stream, write them all, move the head.
     head = _locked_head(stream)
-    ids = _reserve_ids(len(events))
+    ids = _reserve_ids(len(events), head)
     position, prev = head.position, head.hash
     rows: list[Row] = []
     event_hash = _event_hasher(actor, at)
@@ -211,7 +212,7 @@ def _locked_head(stream: int | None = None) -> _Head:
             return _locked_head()
         stream = 1 + os.getpid() % _stream_count()
     stream = stream or 1
-    sql = _HEAD_LOCKED if connection.features.has_select_for_update else _HEAD
+    sql = _HEAD_LOCKED if connection.features.has_select_for_update else _HEAD_AND_TOP
     head = _head_row(sql, stream)
     if head is None:
         _create_heads(stream)
@@ -222,13 +223,19 @@ def _locked_head(stream: int | None = None) -> _Head:
 
 _HEAD = "SELECT id, position, hash FROM audit_audithead WHERE id = %s"
 _HEAD_LOCKED = _HEAD + " FOR UPDATE"
+# SQLite (no row locks: the transaction holds the database's write lock): the head and the largest event id and
+# seq in one statement, not two.
+_HEAD_AND_TOP = ("SELECT id, position, hash, MAX(COALESCE((SELECT MAX(id) FROM audit_auditevent), 0), "
+                 "COALESCE((SELECT MAX(seq) FROM audit_auditevent), 0)) FROM audit_audithead WHERE id = %s")
 
 
 def _head_row(sql: str, value: int) -> _Head | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, [value])
         row = cursor.fetchone()
-    return None if row is None else _Head(int(row[0]), int(row[1]), str(row[2]))
+    if row is None:
+        return None
+    return _Head(int(row[0]), int(row[1]), str(row[2]), int(row[3]) if len(row) > 3 else None)
 
 
 def _create_heads(*extra: int) -> None:
@@ -237,15 +244,13 @@ def _create_heads(*extra: int) -> None:
         AuditHead.objects.bulk_create([AuditHead(id=n) for n in sorted(wanted)], ignore_conflicts=True)
 
 
-def _reserve_ids(n: int) -> list[int]:
+def _reserve_ids(n: int, head: _Head) -> list[int]:
     """``n`` new event ids, also used as their global seq (increasing, gaps allowed)."""
     if connection.vendor == "postgresql":
         return reserve_ids(AuditEvent, n)
-    with connection.cursor() as cursor:
-        # SQLite: this transaction holds the database's write lock, so the maximum cannot move.
-        cursor.execute("SELECT MAX(id), MAX(seq) FROM audit_auditevent")
-        top = max(value or 0 for value in cursor.fetchone())
-        return list(range(top + 1, top + n + 1))
+    # SQLite: this transaction holds the database's write lock, so the maximum read with the head cannot move.
+    assert head.top is not None
+    return list(range(head.top + 1, head.top + n + 1))
 
 
 def _insert(rows: list[Row]) -> None:

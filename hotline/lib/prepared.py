@@ -7,6 +7,11 @@ step's own due-query once per process and database, with a sentinel in place of 
 (``now``), and afterwards only binds the values and runs the SQL: the answer is the query's, its cost a
 plain ``cursor.execute``.
 
+:func:`rows` does the same for a hot read that returns rows (the files of the item an analyst decides on,
+say): the ``values_list`` query built once per process with a sentinel for each value (a moment or an
+integer id), then bound and run; its columns as the database returns them, so only for columns that need no
+conversion (text, integers).
+
 The query is the one the step claims from, built by the same function, so the probe never says "nothing"
 when the claim would find a row. A row the probe saw may be gone (or locked) by the time the step claims:
 the step then claims nothing, as it would have. The probe reads outside any transaction and writes
@@ -28,10 +33,12 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
-__all__ = ["any_row"]
+__all__ = ["any_row", "rows"]
 
-# A moment no real value takes: each named value gets its own microsecond after it.
+# A moment no real value takes: each named value gets its own microsecond after it. Likewise an integer.
 _SENTINEL = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
+_INT_SENTINEL = -7_301_900_000_000_000
+Value = datetime | int
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,14 @@ class _Compiled:
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str, bool], ...]  # (parameter index, value name, adapted for the database)
 
-    def bind(self, values: dict[str, datetime]) -> list[Any]:
+    def bind(self, values: dict[str, Value]) -> list[Any]:
         params = list(self.params)
         for index, name, adapted in self.slots:
             value = values[name]
-            params[index] = connection.ops.adapt_datetimefield_value(value) if adapted else value
+            if adapted and isinstance(value, datetime):
+                params[index] = connection.ops.adapt_datetimefield_value(value)
+            else:
+                params[index] = value
         return params
 
 
@@ -52,15 +62,30 @@ class _Compiled:
 _COMPILED: dict[tuple[str, str, str, Hashable], _Compiled] = {}
 
 
-def _compile(name: str, build: Callable[..., QuerySet[Any]], names: list[str]) -> _Compiled:
-    sentinels = {key: _SENTINEL + timedelta(microseconds=n + 1) for n, key in enumerate(sorted(names))}
-    query = build(**sentinels).order_by().values("pk")[:1].query
-    sql, params = query.get_compiler(using=connection.alias).as_sql()
+def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Value]], QuerySet[Any]],
+              values: dict[str, Value]) -> _Compiled:
+    key = (connection.alias, connection.vendor, name, vary)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = _compile(name, queryset, values)
+    return compiled
+
+
+def _sentinel(value: Value, n: int) -> Value:
+    if isinstance(value, datetime):
+        return _SENTINEL + timedelta(microseconds=n + 1)
+    return _INT_SENTINEL - n
+
+
+def _compile(name: str, queryset: Callable[[dict[str, Value]], QuerySet[Any]], values: dict[str, Value]) -> _Compiled:
+    sentinels = {key: _sentinel(values[key], n) for n, key in enumerate(sorted(values))}
+    sql, params = queryset(sentinels).query.get_compiler(using=connection.alias).as_sql()
     slots: list[tuple[int, str, bool]] = []
     for key, sentinel in sentinels.items():
-        adapted = connection.ops.adapt_datetimefield_value(sentinel)
+        is_moment = isinstance(sentinel, datetime)
+        adapted = connection.ops.adapt_datetimefield_value(sentinel) if isinstance(sentinel, datetime) else sentinel
         # A parameter is the value as given (PostgreSQL) or as the backend adapts it (SQLite: a string).
-        found = [(i, key, not isinstance(param, datetime)) for i, param in enumerate(params)
+        found = [(i, key, is_moment and not isinstance(param, datetime)) for i, param in enumerate(params)
                  if param in (sentinel, adapted)]
         if not found:
             raise ValueError(f"prepared query {name!r}: the value {key!r} does not reach the SQL as a parameter")
@@ -68,13 +93,20 @@ def _compile(name: str, build: Callable[..., QuerySet[Any]], names: list[str]) -
     return _Compiled(sql, tuple(params), tuple(slots))
 
 
-def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: datetime) -> bool:
+def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> bool:
     """Whether ``build(**values)`` names any row, asked with SQL compiled once per process (see the module).
     ``vary``: what else the query depends on (a setting's value), part of the key the SQL is kept under."""
-    key = (connection.alias, connection.vendor, name, vary)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = _compile(name, build, list(values))
+    compiled = _compiled(name, vary, lambda given: build(**given).order_by().values("pk")[:1], dict(values))
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, compiled.bind(values))
         return cursor.fetchone() is not None
+
+
+def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> list[tuple[Any, ...]]:
+    """The rows of ``build(**values)``, a ``values_list`` query, with SQL compiled once per process (see the
+    module): each row a tuple of its columns as the database returns them (no field's conversion: for text
+    and integer columns). ``values``: moments or integers (an id), each reaching the SQL unchanged."""
+    compiled = _compiled(name, vary, lambda given: build(**given), dict(values))
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, compiled.bind(values))
+        return list(cursor.fetchall())

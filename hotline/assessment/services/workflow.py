@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
@@ -29,7 +29,7 @@ from hotline.assessment.derivation import ITEM_ONLY_VERDICTS, MEDIA_VERDICTS, de
 from hotline.assessment.models import Assessment, Kind, MediaAssessment
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
 from hotline.evidence.models import Capture, Media
-from hotline.hashes.services import add_from_assessment
+from hotline.hashes.services import adds_entries, entries_from_assessment, own_bank, own_bank_id
 from hotline.lib import prepared
 from hotline.lib.claim import skip_locked
 from hotline.reports.models import AWAITING_ASSESSMENT, InvalidTransition, Item, ItemStatus
@@ -191,22 +191,61 @@ def media_needs_review(row: MediaData) -> bool:
     return needs_review(AssessmentData(**row.codes()))
 
 
-def assessable_media(item: Item) -> QuerySet[Media]:
-    """The files an analyst classifies: the good media of the item's newest successful capture."""
-    capture = Capture.objects.filter(item=item, outcome="captured").order_by("-started_at", "-pk").first()
-    if capture is None:
-        return Media.objects.none()
-    return capture.media.filter(is_bad=False).exclude(sha256="").order_by("pk")
+def _newest_capture(item: Item | int) -> QuerySet[Capture]:
+    return Capture.objects.filter(item=item, outcome="captured").order_by("-started_at", "-pk")
 
 
-def _known(media: Media) -> MediaData:
+def assessable_media(item: Item | int) -> QuerySet[Media]:
+    """The files an analyst classifies: the good media of the item's newest successful capture (one query)."""
+    newest = Subquery(_newest_capture(item).values("pk")[:1])
+    return Media.objects.filter(capture=newest, is_bad=False).exclude(sha256="").order_by("pk")
+
+
+class _File(NamedTuple):
+    """The columns of one assessable file that deciding and the own bank read (``hashes.FileHashes``)."""
+
+    pk: int
+    sha256: str
+    md5: str
+    pdq: str
+    pdq_quality: int | None
+    inherited_verdict: str
+    inherited_from: str
+
+
+@dataclass(frozen=True)
+class _Files:
+    """An item's assessable files, read once per decision for deciding and for the own bank."""
+
+    item: Item
+    media: list[_File]
+
+    @classmethod
+    def of(cls, item: Item) -> _Files:
+        # Compiled once (a subquery Django would build and compile on every decision), bound to the item.
+        return cls(item, [_File(*row) for row in prepared.rows("assessment.files", _file_columns, item=item.pk)])
+
+    def captured(self) -> bool:
+        """Whether the item has a successful capture (a query only when it has no file)."""
+        return bool(self.media) or _newest_capture(self.item).exists()
+
+
+def _file_columns(item: int) -> QuerySet[Media, tuple[Any, ...]]:
+    return assessable_media(item).values_list(*_File._fields)
+
+
+def _known(media: Media | _File) -> MediaData:
     return MediaData(media.pk, media.inherited_verdict, inherited_from=media.inherited_from or "known content")
 
 
 def resolve(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], dict[str, str]]:
     """The decision as it will be stored: one row per file (known files inherit, duplicates follow the
     first copy), the item's verdict and codes derived from them, and every problem found."""
-    media = list(assessable_media(item))
+    return _resolve(_Files.of(item), data)
+
+
+def _resolve(files: _Files, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], dict[str, str]]:
+    media = files.media
     if not media or data.verdict == Verdict.UNREACHABLE:
         return replace(data, media=()), [], {}
     given = {m.media_id: m for m in data.media}
@@ -247,17 +286,17 @@ def _derived(data: AssessmentData, rows: Sequence[MediaData]) -> AssessmentData:
 
 def check(item: Item, data: AssessmentData) -> dict[str, str]:
     """Every problem of ``data`` for ``item`` (field -> message), without saving anything."""
-    return _checked(item, data)[2]
+    return _checked(_Files.of(item), data)[2]
 
 
-def _checked(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], dict[str, str]]:
-    effective, rows, errors = resolve(item, data)
+def _checked(files: _Files, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], dict[str, str]]:
+    effective, rows, errors = _resolve(files, data)
     errors = validate(effective) | errors if not rows else errors | _item_level_errors(effective)
     return effective, rows, errors
 
 
-def _problems(item: Item, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], bool]:
-    effective, rows, errors = _checked(item, data)
+def _problems(files: _Files, data: AssessmentData) -> tuple[AssessmentData, list[MediaData], bool]:
+    effective, rows, errors = _checked(files, data)
     if errors:
         raise AssessmentInvalid(errors)
     if rows:  # known files were decided by a bank, not by a hesitating analyst
@@ -354,7 +393,8 @@ def assess_item(
     """Record the first assessment; borderline verdicts go to review, others become final."""
     now = now or timezone.now()
     _require_claim(item, user, now, AWAITING_ASSESSMENT, ASSESSING_ROLES)
-    data, rows, review = _problems(item, data)
+    files = _Files.of(item)
+    data, rows, review = _problems(files, data)
     assessment = Assessment.objects.create(
         item=item, analyst=user, created_at=now, kind=Kind.INITIAL, is_final=not review,
         **data.as_dict(),
@@ -368,11 +408,10 @@ def assess_item(
     _unclaim(item, fields)
     after = {"status": item.status, "verdict": item.verdict, "assessment": data.as_dict(),
              "media": _audit_rows(rows)}
-    record(Actor.of_user(user), actions.ITEM_ASSESSED, item, before=before, after=after, now=now)
-    if not review:
-        # One analyst decided: the hashes wait in our bank for a second analyst's confirmation.
-        add_from_assessment(item, data.verdict, analyst=user, reviewer=None, now=now,
-                            media_verdicts=_media_verdicts(rows))
+    decided = Change(actions.ITEM_ASSESSED, item, before, after)
+    # A final verdict of one analyst: the hashes wait in our bank for a second analyst's confirmation.
+    _record_decision(user, decided, None if review else files, data.verdict, _media_verdicts(rows),
+                     analyst=user, reviewer=None, now=now)
     return assessment
 
 
@@ -383,7 +422,8 @@ def review_item(
     """A second analyst's decision; it is final and notes whether it disagrees with the first."""
     now = now or timezone.now()
     _require_claim(item, user, now, {ItemStatus.IN_REVIEW}, REVIEWING_ROLES)
-    data, rows, _ = _problems(item, data)
+    files = _Files.of(item)
+    data, rows, _ = _problems(files, data)
     first = _latest(item)
     if first is None:
         raise WorkflowError("there is no assessment to review")
@@ -404,10 +444,35 @@ def review_item(
     _unclaim(item, [*fields, "verdict"])
     after = {"status": item.status, "verdict": item.verdict, "disagrees": disagrees,
              "reviewed_assessment": first.pk, "assessment": values, "media": _audit_rows(rows)}
-    record(Actor.of_user(user), actions.ITEM_REVIEWED, item, before=before, after=after, now=now)
-    add_from_assessment(item, data.verdict, analyst=first.analyst or user, reviewer=user, now=now,
-                        media_verdicts=_media_verdicts(rows))
+    decided = Change(actions.ITEM_REVIEWED, item, before, after)
+    _record_decision(user, decided, files, data.verdict, _media_verdicts(rows), analyst=first.analyst or user,
+                     reviewer=user, now=now)
     return assessment
+
+
+def _record_decision(user: User, decided: Change, files: _Files | None, verdict: str,
+                     media_verdicts: dict[int, str] | None, *, analyst: User, reviewer: User | None,
+                     now: datetime) -> None:
+    """Append the decision's event (``user`` acted) and, for a final verdict (``files`` given), put the files'
+    hashes in our own bank with its event (``analyst`` acted), as ``hashes.add_from_assessment`` does: one
+    append for both events when one analyst is the actor of both."""
+    actor = Actor.of_user(user)
+    pending = [decided]
+    if files is None or not adds_entries(verdict, media_verdicts) or not files.captured():
+        record_many(actor, pending, now=now)
+        return
+    bank = own_bank_id()
+    if bank is None:  # the bank's first use: it is made (and audited) after the decision's event, as always
+        record_many(actor, pending, now=now)
+        pending, bank = [], own_bank().pk
+    proposal = entries_from_assessment(files.item, verdict, files.media, bank=bank, analyst=analyst,
+                                       reviewer=reviewer, now=now, media_verdicts=media_verdicts)
+    by = Actor.of_user(analyst)
+    if by == actor:
+        record_many(actor, [*pending, proposal], now=now)
+    else:
+        record_many(actor, pending, now=now)
+        record_many(by, [proposal], now=now)
 
 
 @transaction.atomic

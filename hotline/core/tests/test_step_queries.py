@@ -175,7 +175,9 @@ def test_it_bounds_inherit_known_step(make_item: Callable[..., Item], make_media
     assert_bounded("inherit_known_step", make_due)
 
 
-MATCH_QUERIES_PER_CAPTURE = 16  # was 19: the capture read alone after its claim, one exact look-up per signal type
+# Was 19: the capture read alone after its claim, one exact look-up per signal type; SQLite 15 since its audit append
+# reads the stream head and the largest event id in one statement.
+MATCH_QUERIES_PER_CAPTURE = {"sqlite": 15, "postgresql": 16}
 
 
 def test_match_step_makes_a_fixed_number_of_queries_per_capture(make_item: Callable[..., Item],
@@ -198,7 +200,8 @@ def test_match_step_makes_a_fixed_number_of_queries_per_capture(make_item: Calla
         bump_version()
 
     small, large, grown = query_counts("match_step", make_due)
-    assert (large - small) / (SIZES[2] - SIZES[1]) == MATCH_QUERIES_PER_CAPTURE, (small, large, grown)
+    per_capture = (large - small) / (SIZES[2] - SIZES[1])
+    assert per_capture == MATCH_QUERIES_PER_CAPTURE[connection.vendor], (small, large, grown)
 
 
 def test_it_bounds_routing_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:

@@ -13,13 +13,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hotline.accounts.models import User
-from hotline.audit.services import SYSTEM, Actor, record
+from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
 from hotline.hashes import actions
 from hotline.hashes.models import (
     Bank,
@@ -78,6 +80,7 @@ from hotline.hashes.services.matching import (
 from hotline.hashes.services.matching import (
     pdq_index as pdq_index,
 )
+from hotline.lib import prepared
 from hotline.lib.hashlists import HashRecord, LineError
 from hotline.reports.models import Item
 
@@ -203,6 +206,21 @@ def disable_entry(entry: Entry, *, user: User, reason: str) -> None:
 
 # ---------------------------------------------------------------- own bank: additions with four eyes
 
+class FileHashes(Protocol):
+    """What the own bank takes from one captured file (a ``Media`` row, or the columns of one)."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def md5(self) -> str: ...
+    @property
+    def pdq(self) -> str: ...
+    @property
+    def pdq_quality(self) -> int | None: ...
+
+
 @transaction.atomic
 def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: User | None, now: datetime,
                         media_verdicts: Mapping[int, str] | None = None) -> int:
@@ -211,31 +229,58 @@ def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: Us
 
     ``media_verdicts`` (media id -> verdict) classifies each file on its own: a legal image beside an
     illegal one is entered as not illegal, and files it does not name are left out."""
-    if verdict not in VERDICT_STRENGTH and not media_verdicts:
+    if not adds_entries(verdict, media_verdicts):
         return 0
     capture = item.captures.filter(outcome="captured").order_by("-started_at", "-pk").first()
     if capture is None:
         return 0
-    bank = own_bank()
+    files = capture.media.filter(is_bad=False).exclude(sha256="").order_by("pk")
+    change = entries_from_assessment(item, verdict, files, bank=own_bank().pk, analyst=analyst, reviewer=reviewer,
+                                     now=now, media_verdicts=media_verdicts)
+    record_many(Actor.of_user(analyst), [change], now=now)
+    return int((change.after or {})["entries"])
+
+
+def entries_from_assessment(item: Item, verdict: str, files: Iterable[FileHashes], *, bank: int, analyst: User,
+                            reviewer: User | None, now: datetime,
+                            media_verdicts: Mapping[int, str] | None = None) -> Change:
+    """``add_from_assessment`` for a caller that has read the good files of the item's newest capture
+    (``files``) and the own bank's id (``own_bank_id``), and appends the audit event itself: writes the
+    entries, moves the index version and returns the event, to be appended in the same transaction with the
+    analyst as actor. The caller checks first that the verdict adds anything (``adds_entries``)."""
     status = EntryStatus.ACTIVE if reviewer is not None else EntryStatus.PENDING
     entries = []
     min_quality: int = settings.HOTLINE_PDQ_MIN_QUALITY
-    for media in capture.media.filter(is_bad=False).exclude(sha256=""):
+    for media in files:
         own = media_verdicts.get(media.pk, "") if media_verdicts is not None else verdict
         if own not in VERDICT_STRENGTH:
             continue
         signals = [("sha256", media.sha256), ("md5", media.md5)]
         if media.pdq and (media.pdq_quality or 0) >= min_quality:
             signals.append(("pdq", media.pdq))
-        entries += [Entry(bank=bank, signal_type=t, value=v, verdict=own, classification=own,
+        entries += [Entry(bank_id=bank, signal_type=t, value=v, verdict=own, classification=own,
                           scheme="hotline", quality=media.pdq_quality if t == "pdq" else None,
                           source_item=item, extra={"media": media.pk}, status=status, added_at=now,
                           added_by=analyst, confirmed_by=reviewer) for t, v in signals]
     Entry.objects.bulk_create(entries, ignore_conflicts=True)
     bump_version()
-    record(Actor.of_user(analyst), actions.BANK_ENTRIES_PROPOSED if reviewer is None else actions.BANK_ENTRIES_ADDED,
-           item, now=now, after={"bank": bank.pk, "entries": len(entries), "verdict": verdict})
-    return len(entries)
+    return Change(actions.BANK_ENTRIES_PROPOSED if reviewer is None else actions.BANK_ENTRIES_ADDED, item,
+                  after={"bank": bank, "entries": len(entries), "verdict": verdict})
+
+
+def adds_entries(verdict: str, media_verdicts: Mapping[int, str] | None) -> bool:
+    """Whether an assessment with this verdict (and these per-file verdicts) puts anything in the own bank."""
+    return verdict in VERDICT_STRENGTH or bool(media_verdicts)
+
+
+def own_bank_id() -> int | None:
+    """The own bank's id, one plain read (compiled once); None until ``own_bank`` first makes it (audited)."""
+    found = prepared.rows("hashes.own_bank", _own_bank_ids)
+    return int(found[0][0]) if found else None
+
+
+def _own_bank_ids() -> QuerySet[Bank, tuple[Any, ...]]:
+    return Bank.objects.filter(name=OWN_BANK).values_list("pk").order_by("pk")[:1]
 
 
 @transaction.atomic

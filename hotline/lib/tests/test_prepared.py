@@ -76,3 +76,25 @@ def test_it_keeps_one_query_per_vary(make_item: MakeItem) -> None:
     assert prepared.any_row("host", hosts(item.host), vary=item.host)
     assert not prepared.any_row("host", hosts("elsewhere.example"), vary="elsewhere.example")
     assert len(prepared._COMPILED) == 2
+
+
+def test_rows_answers_as_the_values_list_does_with_each_calls_id(make_item: MakeItem) -> None:
+    first, second = make_item(), make_item()
+    TraceDue.objects.create(item=first, due_at=NOW, created_at=NOW)
+
+    def due_of(item: int, now: datetime) -> QuerySet[TraceDue, tuple[int, int]]:
+        return TraceDue.objects.filter(item=item, due_at__lte=now).values_list("item_id", "pk").order_by("pk")
+
+    second_before = NOW - timedelta(seconds=1)
+    for item, now in ((first, NOW), (first, second_before), (second, NOW), (first, NOW + timedelta(days=9))):
+        assert prepared.rows("due_of", due_of, item=item.pk, now=now) == list(due_of(item.pk, now))
+    assert prepared.rows("due_of", due_of, item=first.pk, now=NOW)  # not vacuous
+    assert len(prepared._COMPILED) == 1
+    with CaptureQueriesContext(connection) as context:
+        prepared.rows("due_of", due_of, item=second.pk, now=NOW)
+    assert len(context.captured_queries) == 1
+
+
+def test_rows_refuses_an_id_that_does_not_reach_the_sql_unchanged() -> None:
+    with pytest.raises(ValueError, match="'item' does not reach the SQL"):
+        prepared.rows("shifted", lambda item: Item.objects.filter(pk=item + 1).values_list("pk"), item=3)
