@@ -184,6 +184,35 @@ def queue_push(*, kind: str, dedup: str, lane: str, item_id: int, now: datetime,
     return push
 
 
+def queue_pushes(rows: Sequence[Push], *, now: datetime) -> int:
+    """Queue several writes (unsaved rows, in the order they are to be sent) in one transaction: one INSERT and
+    one audit append for the batch, each write once. Should another worker have queued one of them meanwhile
+    (the unique ``dedup``), the batch is rolled back and queued one row at a time (``queue_push``: that one is
+    left out). Returns how many rows were queued."""
+    if not rows:
+        return 0
+    try:
+        with transaction.atomic():
+            created = Push.objects.bulk_create(rows)
+            if any(push.pk is None for push in created):  # a backend that returns no ids from a bulk INSERT
+                ids = dict(Push.objects.filter(dedup__in=[p.dedup for p in created]).values_list("dedup", "pk"))
+                for push in created:
+                    push.pk = ids[push.dedup]
+            record_many(SYSTEM, [Change(actions.PUSH_QUEUED, push, after={
+                "write": push.dedup, "item": push.item_id, "payload": push.payload}) for push in created], now=now)
+    except IntegrityError:
+        return sum(queue_push(kind=p.kind, dedup=p.dedup, lane=p.lane, item_id=p.item_id, content=p.content,
+                              action_type=p.action_type, payload=p.payload, now=now) is not None for p in rows)
+    return len(created)
+
+
+def unsaved_push(*, kind: str, dedup: str, lane: str, item_id: int, now: datetime, content: Content | None = None,
+                 action_type: int | None = None, payload: dict[str, Any] | None = None) -> Push:
+    """A write as ``queue_push`` would create it, for ``queue_pushes``."""
+    return Push(kind=kind, dedup=dedup, lane=lane, item_id=item_id, content=content, action_type=action_type,
+                payload=payload or {}, created_at=now, next_attempt_at=now)
+
+
 @transaction.atomic
 def push_sent(push: Push, *, now: datetime, answer: Any = None, note: str = "") -> None:
     move_push(Push.objects.filter(pk=push.pk), PushState.SENT, now=now, next_attempt_at=None, last_error="",
@@ -252,7 +281,7 @@ def claim_push(now: datetime) -> Push | None:
         cut_off = row.state == PushState.SENDING  # the previous sender died mid-send
         if cut_off:
             record(SYSTEM, actions.PUSH_LEASE_EXPIRED, row, now=now, after={"write": row.dedup})
-    row.refresh_from_db()
+    row = Push.objects.select_related("content").get(pk=row.pk)  # as claimed, with the content item it writes to
     if cut_off and row.kind == PushKind.REPORT:
         push_uncertain(row, now=now)
         return claim_push(now)

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hotline.audit.models import AuditEvent
+from hotline.iccam import actions
 from hotline.iccam.models import Content, Push, PushState
 from hotline.iccam.services import claim_push
 from hotline.iccam.steps import pull_step, push_step
@@ -273,18 +274,35 @@ def test_an_observe_pass_that_dies_half_way_loses_no_write(iccam_on: SimIccam, f
     facts.assess(item, "baseline")
     facts.referred(item)
     facts.noticed(item)
-    real, calls = writes.queue_push, []
+    real = writes.record_many
 
-    def dies_on_the_second(**kw: Any) -> Any:
-        calls.append(kw["dedup"])
-        if len(calls) == 2:
-            raise RuntimeError("killed")
-        return real(**kw)
+    def dies(*args: Any, **kw: Any) -> Any:  # after the rows' INSERT, before their audit events
+        raise RuntimeError("killed")
 
-    monkeypatch.setattr(writes, "queue_push", dies_on_the_second)
+    monkeypatch.setattr(writes, "record_many", dies)
     with pytest.raises(RuntimeError):
         push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now())
-    monkeypatch.setattr(writes, "queue_push", real)
-    assert push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now()) == 2
+    assert not Push.objects.exists()  # the pass's rows go with their audit events, or not at all
+    monkeypatch.setattr(writes, "record_many", real)
+    assert push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now()) == 3
     assert [p.dedup for p in Push.objects.order_by("pk")] == [
         f"assessment:{content.content_id}", f"action:1:{content.content_id}", f"action:2:{content.content_id}"]
+    queued = AuditEvent.objects.filter(action=actions.PUSH_QUEUED).order_by("seq")
+    assert [(e.object_id, e.after["write"]) for e in queued] == [
+        (str(p.pk), p.dedup) for p in Push.objects.order_by("pk")]
+
+
+def test_a_write_another_worker_queued_meanwhile_is_left_out_and_the_rest_queued(
+        iccam_on: SimIccam, facts: Any) -> None:
+    from hotline.iccam.services import writes
+
+    content, item = _pulled(iccam_on)
+    now = timezone.now()
+    rows = [writes.unsaved_push(kind="action", dedup=f"action:{n}:{content.content_id}", lane=f"c{content.pk}",
+                                item_id=item.pk, content=content, action_type=n, now=now) for n in (1, 2, 3)]
+    assert writes.queue_push(kind="action", dedup=f"action:2:{content.content_id}", lane=f"c{content.pk}",
+                             item_id=item.pk, content=content, action_type=2, now=now) is not None  # the other worker
+    assert writes.queue_pushes(rows, now=now) == 2
+    assert [p.dedup for p in Push.objects.order_by("pk")] == [
+        f"action:2:{content.content_id}", f"action:1:{content.content_id}", f"action:3:{content.content_id}"]
+    assert AuditEvent.objects.filter(action=actions.PUSH_QUEUED).count() == 3  # one per row that exists
