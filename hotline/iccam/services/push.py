@@ -56,15 +56,15 @@ def push_due(*, now: datetime, limit: int) -> bool:
         return False
     table = Table()
     found = observe(table, analyst=config.username, country=config.country, now=now) > 0
-    if not writes.any_due(now) or writes.paused(now):  # the usual idle answer first: one query, not two
+    if not writes.any_due(now):  # nothing due, or ICCAM asked us to wait: one query
         return found
-    row = writes.claim_push(now)
+    row = writes.claim_push(now)  # none while paused: a 429 answer to the last write ends the loop too
     if row is None:
         return found
     with kept_session(config) as session:  # logs in only when there is something to send
         for sent in range(limit):
             send(session, row, country=config.country, now=now)
-            if sent + 1 >= limit or writes.paused(now) or (row := writes.claim_push(now)) is None:
+            if sent + 1 >= limit or (row := writes.claim_push(now)) is None:
                 break
     return True
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -82,11 +82,14 @@ def paused(now: datetime) -> bool:
 
 
 def any_due(now: datetime) -> bool:
-    """Whether a write may be due (``Push.objects.due`` without its lane order: a row waiting behind an earlier
-    one of its lane still counts). ``push_step`` asks this before it opens a transaction to claim one."""
+    """Whether a write may be due and ICCAM has not asked us to wait (``Push.objects.due`` without its lane
+    order: a row waiting behind an earlier one of its lane still counts). ``push_step`` asks this before it
+    opens a transaction to claim one: one query when idle or paused."""
+    at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM iccam_push WHERE state IN (%s, %s) AND next_attempt_at <= %s LIMIT 1",
-                       [*OPEN_STATES, connection.ops.adapt_datetimefield_value(now)])
+        cursor.execute("SELECT 1 FROM iccam_push WHERE state IN (%s, %s) AND next_attempt_at <= %s AND NOT EXISTS "
+                       "(SELECT 1 FROM iccam_pullstate WHERE id = 1 AND paused_until > %s) LIMIT 1",
+                       [*OPEN_STATES, at, at])
         return cursor.fetchone() is not None
 
 
@@ -269,19 +272,24 @@ def report_created(push: Push, report: dict[str, Any], *, now: datetime) -> list
 
 
 def claim_push(now: datetime) -> Push | None:
-    """One due row, first in its lane, moved to ``sending`` with a lease (SKIP LOCKED on PostgreSQL, a
-    conditional UPDATE elsewhere). A report creation whose sender died mid-send becomes uncertain."""
+    """One due row, first in its lane, with its content item, moved to ``sending`` with a lease (SKIP LOCKED on
+    PostgreSQL, a conditional UPDATE elsewhere); none while ICCAM has asked us to wait (asked in the claim's
+    own query, before every write). A report creation whose sender died mid-send becomes uncertain."""
+    lease_until = now + conf.send_lease()
+    unpaused = ~Exists(PullState.objects.filter(pk=1, paused_until__gt=now))
     with transaction.atomic():
         row = claim.claim_one(
-            Push.objects.due(now).order_by("next_attempt_at", "pk"), match=("state", "attempts", "next_attempt_at"),
+            Push.objects.due(now).filter(unpaused).select_related("content").order_by("next_attempt_at", "pk"),
+            match=("state", "attempts", "next_attempt_at"), of=("self",),
             write=lambda rows: states.move(rows, PushState.SENDING, table=Push.transitions, now=now, strict=False,
-                                           next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1))
+                                           next_attempt_at=lease_until, attempts=F("attempts") + 1))
         if row is None:
             return None
         cut_off = row.state == PushState.SENDING  # the previous sender died mid-send
         if cut_off:
             record(SYSTEM, actions.PUSH_LEASE_EXPIRED, row, now=now, after={"write": row.dedup})
-    row = Push.objects.select_related("content").get(pk=row.pk)  # as claimed, with the content item it writes to
+    # What the claim wrote (the values read still held: the row was locked, or matched by the conditional UPDATE).
+    row.state, row.attempts, row.next_attempt_at = PushState.SENDING, row.attempts + 1, lease_until
     if cut_off and row.kind == PushKind.REPORT:
         push_uncertain(row, now=now)
         return claim_push(now)
