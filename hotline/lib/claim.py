@@ -70,9 +70,10 @@ def claim_due(queryset: QuerySet[M], *, limit: int, update: Mapping[str, Any] | 
 
 
 def claim_one(queryset: QuerySet[M], *, update: Mapping[str, Any] | None = None, match: Sequence[str] = (),
-              where: Mapping[str, Any] | None = None, write: Callable[[QuerySet[M]], int] | None = None) -> M | None:
+              where: Mapping[str, Any] | None = None, of: Sequence[str] = (),
+              write: Callable[[QuerySet[M]], int] | None = None) -> M | None:
     """Claim the first row of the ordered ``queryset`` (see :func:`claim_due`), or None."""
-    rows = claim_due(queryset, limit=1, update=update, match=match, where=where, scan=1, write=write)
+    rows = claim_due(queryset, limit=1, update=update, match=match, where=where, of=of, scan=1, write=write)
     return rows[0] if rows else None
 
 

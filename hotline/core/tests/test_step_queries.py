@@ -46,7 +46,8 @@ NOT_COVERED = {
     "verdict_status_step": "needs a partner hotline on loopback",
     "exchange_step": "needs a partner hotline on loopback",
     "pull_step": "needs the simulated ICCAM",
-    "push_step": "needs the simulated ICCAM (observe, nothing new: two queries; see iccam/tests/test_push.py)",
+    "push_step": "needs the simulated ICCAM; iccam/tests/test_push.py: idle, three SELECTs and no transaction; "
+                 "queueing N or 2N writes, the same queries; sending, seven per write (each claimed alone)",
     "retention_step": "one batch per retention class; covered by bench/retention_purge.py",
     "tasks_step": "runs one queued task per call",
     "ratelimit_purge_step": "one DELETE by construction",

@@ -20,6 +20,7 @@ from hotline.iccam.services.writes import (
     push_sent,
     push_uncertain,
     queue_push,
+    queue_pushes,
     reference_for,
     referenced,
     report_created,
@@ -28,5 +29,6 @@ from hotline.iccam.services.writes import (
 __all__ = [
     "REFERENCE_STAMP", "Imported", "claim_pull", "claim_push", "finish_pull", "import_report", "kind_label",
     "load_codes", "pause", "paused", "pull_due", "pull_state", "push_due", "push_failed", "push_refused",
-    "push_sent", "push_uncertain", "queue_push", "reference_for", "referenced", "report_created", "store_codes",
+    "push_sent", "push_uncertain", "queue_push", "queue_pushes", "reference_for", "referenced", "report_created",
+    "store_codes",
 ]

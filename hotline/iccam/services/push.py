@@ -1,6 +1,6 @@
 """Push: what happens to an item of ours is written to ICCAM, each write once and in order.
 
-``observe`` turns facts into outbox rows (``writes.queue_push``, unique per write):
+``observe`` turns facts into outbox rows (``writes.queue_pushes``, unique per write, one transaction per pass):
 
 * a new *national* report (not from ICCAM or a partner) assessed illegal and traced abroad → a new ICCAM report;
 * a pulled item assessed → its assessment (per file: the ``MediaAssessment`` at the content's URL, else the
@@ -56,15 +56,15 @@ def push_due(*, now: datetime, limit: int) -> bool:
         return False
     table = Table()
     found = observe(table, analyst=config.username, country=config.country, now=now) > 0
-    if writes.paused(now) or not writes.any_due(now):
+    if not writes.any_due(now):  # nothing due, or ICCAM asked us to wait: one query
         return found
-    row = writes.claim_push(now)
+    row = writes.claim_push(now)  # none while paused: a 429 answer to the last write ends the loop too
     if row is None:
         return found
     with kept_session(config) as session:  # logs in only when there is something to send
         for sent in range(limit):
             send(session, row, country=config.country, now=now)
-            if sent + 1 >= limit or writes.paused(now) or (row := writes.claim_push(now)) is None:
+            if sent + 1 >= limit or (row := writes.claim_push(now)) is None:
                 break
     return True
 
@@ -73,9 +73,12 @@ def push_due(*, now: datetime, limit: int) -> bool:
 
 
 def observe(table: Table, *, analyst: str, country: str, now: datetime) -> int:
-    """Queue the writes our items' facts call for. Returns how many rows were queued."""
-    return _new_reports(table, analyst=analyst, country=country, now=now) + _content_writes(
+    """Queue the writes our items' facts call for, in one transaction at the end (``writes.queue_pushes``: a
+    pass cut off before it queues nothing, and the next pass finds the same facts). Returns how many rows were
+    queued."""
+    rows = _new_reports(table, analyst=analyst, country=country, now=now) + _content_writes(
         table, analyst=analyst, country=country, now=now)
+    return writes.queue_pushes(rows, now=now)
 
 
 class _Facts:
@@ -100,18 +103,18 @@ class _Facts:
         self.takedowns = {t.item_id: t for t in Takedown.objects.filter(item_id__in=item_ids)}
 
 
-def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> int:
+def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> list[Push]:
     ids = _found("new_reports", country, _unreported)
     items = list(Item.objects.filter(pk__in=ids).order_by("pk")) if ids else []
-    queued = 0
+    queued: list[Push] = []
     facts = _Facts({item.pk for item in items})
     for item in items:
         trace, final = facts.traces.get(item.pk), facts.finals.get(item.pk)
         if trace is None or trace.outcome != TraceOutcome.OK or trace.country in ("", country) or final is None:
             continue
         payload = _report_body(table, item, final, trace, analyst=analyst, now=now)
-        queued += writes.queue_push(kind=PushKind.REPORT, dedup=f"report:{item.pk}", lane=f"i{item.pk}",
-                                      item_id=item.pk, payload=payload, now=now) is not None
+        queued.append(writes.unsaved_push(kind=PushKind.REPORT, dedup=f"report:{item.pk}", lane=f"i{item.pk}",
+                                          item_id=item.pk, payload=payload, now=now))
     return queued
 
 
@@ -174,13 +177,15 @@ def _row_for(final: Assessment, url: str) -> Any:
     return next((r for r in rows if r.media.url == url), None) or deciding(rows) or final
 
 
-def _content_writes(table: Table, *, analyst: str, country: str, now: datetime) -> int:
+def _content_writes(table: Table, *, analyst: str, country: str, now: datetime) -> list[Push]:
     ids = _found("pending_contents", country, lambda c: pending_contents(c).order_by("pk")[:BATCH])
-    contents = list(Content.objects.filter(pk__in=ids).select_related("item").order_by("pk")) if ids else []
+    if not ids:  # the usual pass: nothing pending, and no query built for an empty batch
+        return []
+    contents = list(Content.objects.filter(pk__in=ids).select_related("item").order_by("pk"))
     queued = set(Push.objects.filter(content__in=contents).values_list("dedup", flat=True))
     facts = _Facts({content.item_id for content in contents if content.item_id is not None})
-    return sum(_writes_for(content, table, queued, facts, analyst=analyst, country=country, now=now)
-               for content in contents)
+    return [row for content in contents
+            for row in _writes_for(content, table, queued, facts, analyst=analyst, country=country, now=now)]
 
 
 def pending_contents(country: str) -> QuerySet[Content]:
@@ -215,19 +220,18 @@ def pending_contents(country: str) -> QuerySet[Content]:
 
 
 def _writes_for(content: Content, table: Table, existing: set[str], facts: _Facts, *, analyst: str, country: str,
-                now: datetime) -> int:
+                now: datetime) -> list[Push]:
     final = facts.finals.get(content.item_id or 0)
     if final is None:
-        return 0
-    lane, queued = f"c{content.pk}", 0
+        return []
+    lane, queued = f"c{content.pk}", []
 
     def queue(kind: str, dedup: str, *, action_type: int | None = None, payload: dict[str, Any]) -> None:
-        nonlocal queued
         if f"{dedup}:{content.content_id}" in existing:
             return  # queued before: the unique dedup would refuse it anyway, this saves the round trip
-        queued += writes.queue_push(kind=kind, dedup=f"{dedup}:{content.content_id}", lane=lane,
-                                      item_id=content.item_id or 0, content=content, action_type=action_type,
-                                      payload=payload, now=now) is not None
+        queued.append(writes.unsaved_push(kind=kind, dedup=f"{dedup}:{content.content_id}", lane=lane,
+                                          item_id=content.item_id or 0, content=content, action_type=action_type,
+                                          payload=payload, now=now))
 
     row = _row_for(final, content.url)
     if content.origin == Origin.PULLED:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -82,11 +82,14 @@ def paused(now: datetime) -> bool:
 
 
 def any_due(now: datetime) -> bool:
-    """Whether a write may be due (``Push.objects.due`` without its lane order: a row waiting behind an earlier
-    one of its lane still counts). ``push_step`` asks this before it opens a transaction to claim one."""
+    """Whether a write may be due and ICCAM has not asked us to wait (``Push.objects.due`` without its lane
+    order: a row waiting behind an earlier one of its lane still counts). ``push_step`` asks this before it
+    opens a transaction to claim one: one query when idle or paused."""
+    at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM iccam_push WHERE state IN (%s, %s) AND next_attempt_at <= %s LIMIT 1",
-                       [*OPEN_STATES, connection.ops.adapt_datetimefield_value(now)])
+        cursor.execute("SELECT 1 FROM iccam_push WHERE state IN (%s, %s) AND next_attempt_at <= %s AND NOT EXISTS "
+                       "(SELECT 1 FROM iccam_pullstate WHERE id = 1 AND paused_until > %s) LIMIT 1",
+                       [*OPEN_STATES, at, at])
         return cursor.fetchone() is not None
 
 
@@ -184,6 +187,35 @@ def queue_push(*, kind: str, dedup: str, lane: str, item_id: int, now: datetime,
     return push
 
 
+def queue_pushes(rows: Sequence[Push], *, now: datetime) -> int:
+    """Queue several writes (unsaved rows, in the order they are to be sent) in one transaction: one INSERT and
+    one audit append for the batch, each write once. Should another worker have queued one of them meanwhile
+    (the unique ``dedup``), the batch is rolled back and queued one row at a time (``queue_push``: that one is
+    left out). Returns how many rows were queued."""
+    if not rows:
+        return 0
+    try:
+        with transaction.atomic():
+            created = Push.objects.bulk_create(rows)
+            if any(push.pk is None for push in created):  # a backend that returns no ids from a bulk INSERT
+                ids = dict(Push.objects.filter(dedup__in=[p.dedup for p in created]).values_list("dedup", "pk"))
+                for push in created:
+                    push.pk = ids[push.dedup]
+            record_many(SYSTEM, [Change(actions.PUSH_QUEUED, push, after={
+                "write": push.dedup, "item": push.item_id, "payload": push.payload}) for push in created], now=now)
+    except IntegrityError:
+        return sum(queue_push(kind=p.kind, dedup=p.dedup, lane=p.lane, item_id=p.item_id, content=p.content,
+                              action_type=p.action_type, payload=p.payload, now=now) is not None for p in rows)
+    return len(created)
+
+
+def unsaved_push(*, kind: str, dedup: str, lane: str, item_id: int, now: datetime, content: Content | None = None,
+                 action_type: int | None = None, payload: dict[str, Any] | None = None) -> Push:
+    """A write as ``queue_push`` would create it, for ``queue_pushes``."""
+    return Push(kind=kind, dedup=dedup, lane=lane, item_id=item_id, content=content, action_type=action_type,
+                payload=payload or {}, created_at=now, next_attempt_at=now)
+
+
 @transaction.atomic
 def push_sent(push: Push, *, now: datetime, answer: Any = None, note: str = "") -> None:
     move_push(Push.objects.filter(pk=push.pk), PushState.SENT, now=now, next_attempt_at=None, last_error="",
@@ -240,19 +272,24 @@ def report_created(push: Push, report: dict[str, Any], *, now: datetime) -> list
 
 
 def claim_push(now: datetime) -> Push | None:
-    """One due row, first in its lane, moved to ``sending`` with a lease (SKIP LOCKED on PostgreSQL, a
-    conditional UPDATE elsewhere). A report creation whose sender died mid-send becomes uncertain."""
+    """One due row, first in its lane, with its content item, moved to ``sending`` with a lease (SKIP LOCKED on
+    PostgreSQL, a conditional UPDATE elsewhere); none while ICCAM has asked us to wait (asked in the claim's
+    own query, before every write). A report creation whose sender died mid-send becomes uncertain."""
+    lease_until = now + conf.send_lease()
+    unpaused = ~Exists(PullState.objects.filter(pk=1, paused_until__gt=now))
     with transaction.atomic():
         row = claim.claim_one(
-            Push.objects.due(now).order_by("next_attempt_at", "pk"), match=("state", "attempts", "next_attempt_at"),
+            Push.objects.due(now).filter(unpaused).select_related("content").order_by("next_attempt_at", "pk"),
+            match=("state", "attempts", "next_attempt_at"), of=("self",),
             write=lambda rows: states.move(rows, PushState.SENDING, table=Push.transitions, now=now, strict=False,
-                                           next_attempt_at=now + conf.send_lease(), attempts=F("attempts") + 1))
+                                           next_attempt_at=lease_until, attempts=F("attempts") + 1))
         if row is None:
             return None
         cut_off = row.state == PushState.SENDING  # the previous sender died mid-send
         if cut_off:
             record(SYSTEM, actions.PUSH_LEASE_EXPIRED, row, now=now, after={"write": row.dedup})
-    row.refresh_from_db()
+    # What the claim wrote (the values read still held: the row was locked, or matched by the conditional UPDATE).
+    row.state, row.attempts, row.next_attempt_at = PushState.SENDING, row.attempts + 1, lease_until
     if cut_off and row.kind == PushKind.REPORT:
         push_uncertain(row, now=now)
         return claim_push(now)

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hotline.audit.models import AuditEvent
+from hotline.iccam import actions
 from hotline.iccam.models import Content, Push, PushState
 from hotline.iccam.services import claim_push
 from hotline.iccam.steps import pull_step, push_step
@@ -273,18 +274,103 @@ def test_an_observe_pass_that_dies_half_way_loses_no_write(iccam_on: SimIccam, f
     facts.assess(item, "baseline")
     facts.referred(item)
     facts.noticed(item)
-    real, calls = writes.queue_push, []
+    real = writes.record_many  # type: ignore[attr-defined]
 
-    def dies_on_the_second(**kw: Any) -> Any:
-        calls.append(kw["dedup"])
-        if len(calls) == 2:
-            raise RuntimeError("killed")
-        return real(**kw)
+    def dies(*args: Any, **kw: Any) -> Any:  # after the rows' INSERT, before their audit events
+        raise RuntimeError("killed")
 
-    monkeypatch.setattr(writes, "queue_push", dies_on_the_second)
+    monkeypatch.setattr(writes, "record_many", dies)
     with pytest.raises(RuntimeError):
         push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now())
-    monkeypatch.setattr(writes, "queue_push", real)
-    assert push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now()) == 2
+    assert not Push.objects.exists()  # the pass's rows go with their audit events, or not at all
+    monkeypatch.setattr(writes, "record_many", real)
+    assert push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now()) == 3
     assert [p.dedup for p in Push.objects.order_by("pk")] == [
         f"assessment:{content.content_id}", f"action:1:{content.content_id}", f"action:2:{content.content_id}"]
+    queued = AuditEvent.objects.filter(action=actions.PUSH_QUEUED).order_by("seq")
+    assert [(e.object_id, (e.after or {})["write"]) for e in queued] == [
+        (str(p.pk), p.dedup) for p in Push.objects.order_by("pk")]
+
+
+def test_a_write_another_worker_queued_meanwhile_is_left_out_and_the_rest_queued(
+        iccam_on: SimIccam, facts: Any) -> None:
+    from hotline.iccam.services import writes
+
+    content, item = _pulled(iccam_on)
+    now = timezone.now()
+    rows = [writes.unsaved_push(kind="action", dedup=f"action:{n}:{content.content_id}", lane=f"c{content.pk}",
+                                item_id=item.pk, content=content, action_type=n, now=now) for n in (1, 2, 3)]
+    assert writes.queue_push(kind="action", dedup=f"action:2:{content.content_id}", lane=f"c{content.pk}",
+                             item_id=item.pk, content=content, action_type=2, now=now) is not None  # the other worker
+    assert writes.queue_pushes(rows, now=now) == 2
+    assert [p.dedup for p in Push.objects.order_by("pk")] == [
+        f"action:2:{content.content_id}", f"action:1:{content.content_id}", f"action:3:{content.content_id}"]
+    assert AuditEvent.objects.filter(action=actions.PUSH_QUEUED).count() == 3  # one per row that exists
+
+
+# Statements of one push_step per write it sends (savepoints left out: the test runs in a transaction): the claim
+# (SELECT, with the content item and whether ICCAM paused us, and UPDATE) and the outcome (the state's UPDATE and
+# the audit append's four statements). Main at 3506dac: ten (also a read-back after the claim, the content item
+# read lazily, and a separate question whether ICCAM paused us); and seven per write queued (now one batch).
+# Each write is claimed, sent and recorded alone by design: a write recorded in a later batch could be sent twice
+# after a crash (a report creation has no idempotency key), and claiming ahead would change the order in which a
+# lane's next write follows the one before it.
+QUERIES_PER_WRITE = 7
+
+
+def test_push_step_queues_in_one_batch_and_sends_each_write_with_a_fixed_number_of_queries(
+        iccam_on: SimIccam, facts: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hotline.iccam.codes import Table
+    from hotline.iccam.services import push
+
+    def due(n: int, batch: int) -> None:
+        iccam_on.add_report([f"http://site-8.sim.test/b{batch}-{k}.png" for k in range(n)])
+        pull_step(now=timezone.now() + timedelta(minutes=2 * batch))  # one pull per interval
+        for content in Content.objects.filter(pushes__isnull=True, item__isnull=False):
+            facts.assess(content.item, "baseline")
+
+    counts: dict[str, list[int]] = {"observe": [], "send": []}
+    for batch, n in enumerate((1, 3, 6)):  # warm-up, N, 2N
+        due(n, batch)
+        with CaptureQueriesContext(connection) as queued:
+            assert push.observe(Table(), analyst="hotline-api", country="BE",
+                                now=timezone.now() + timedelta(minutes=2 * batch)) == n
+        with CaptureQueriesContext(connection) as sent:
+            assert push_step(now=timezone.now() + timedelta(minutes=2 * batch), limit=50)
+        assert Push.objects.filter(state=PushState.SENT).count() == sum((1, 3, 6)[:batch + 1])
+        counts["observe"].append(len(queued.captured_queries))
+        counts["send"].append(len([q for q in sent.captured_queries if "SAVEPOINT" not in q["sql"]]))
+    assert counts["observe"][2] <= counts["observe"][1], counts  # queueing 2N writes: no more queries than N
+    per_write = (counts["send"][2] - counts["send"][1]) / 3
+    assert per_write == QUERIES_PER_WRITE, counts
+
+
+def test_an_idle_push_step_asks_three_selects_and_opens_no_transaction(iccam_on: SimIccam) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert not push_step()  # warm-up: compiles the finding queries
+    with CaptureQueriesContext(connection) as seen:
+        assert not push_step()
+    statements = [q["sql"] for q in seen.captured_queries]
+    # new reports to create, content items with a write to queue, any write due (and not paused)
+    assert len(statements) == 3, statements
+    assert all(sql.lstrip().upper().startswith("SELECT") for sql in statements), statements
+
+
+def test_no_write_is_claimed_while_iccam_has_asked_us_to_wait(iccam_on: SimIccam, facts: Any) -> None:
+    from hotline.iccam.services import pause
+
+    _content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    now = timezone.now()
+    pause(now=now, seconds=600)
+    assert push_step(now=now + timedelta(minutes=1))  # queued: found work, but sent nothing
+    assert Push.objects.get().state == PushState.QUEUED
+    assert claim_push(now + timedelta(minutes=5)) is None
+    assert not push_step(now=now + timedelta(minutes=5))
+    assert push_step(now=now + timedelta(minutes=11))  # the wait is over
+    assert Push.objects.get().state == PushState.SENT
