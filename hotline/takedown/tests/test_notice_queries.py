@@ -134,7 +134,7 @@ def test_an_unexpected_error_in_one_notice_does_not_hold_back_the_others_claimed
         make_contact: MakeContact, traced_item: MakeTraced, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> None:
     """One claim takes several notices; the first one's rendering breaks (a bug, not a channel error): it is pushed
     back for a retry, the other two are sent in the same step, and the error still reaches the worker."""
-    from hotline.takedown.render import message_id
+    from hotline.takedown.render import message_id, render_notice
     from hotline.takedown.services import sending
     from hotline.takedown.steps import notice_step
 
@@ -143,7 +143,7 @@ def test_an_unexpected_error_in_one_notice_does_not_hold_back_the_others_claimed
     notice_step(limit=0)  # the decisions taken: three notices due, nothing sent yet
     broken = Notice.objects.order_by("next_attempt_at", "pk").first()
     assert broken is not None
-    render = sending.render_notice
+    render = render_notice
 
     def render_or_break(notice: Notice, *args: Any, **kwargs: Any) -> Any:
         if notice.pk == broken.pk:
