@@ -76,6 +76,7 @@ STATE_WRITES_ELSEWHERE: dict[str, set[str]] = {
     "iccam/client.py": {"__init__"},  # IccamError.status, an HTTP status
     "sim/iccam.py": {"__init__"},  # the simulator's refusal, an HTTP status
     "takedown/models.py": {"transition"},  # Takedown: its own table and transition()
+    "iccam/services/writes.py": {"_as_claimed"},  # a claimed Push's copy set to what the claim's move wrote
 }
 
 

@@ -288,12 +288,17 @@ def claim_push(now: datetime) -> Push | None:
         cut_off = row.state == PushState.SENDING  # the previous sender died mid-send
         if cut_off:
             record(SYSTEM, actions.PUSH_LEASE_EXPIRED, row, now=now, after={"write": row.dedup})
-    # What the claim wrote (the values read still held: the row was locked, or matched by the conditional UPDATE).
-    row.state, row.attempts, row.next_attempt_at = PushState.SENDING, row.attempts + 1, lease_until
+    _as_claimed(row, lease_until)
     if cut_off and row.kind == PushKind.REPORT:
         push_uncertain(row, now=now)
         return claim_push(now)
     return row
+
+
+def _as_claimed(row: Push, lease_until: datetime) -> None:
+    """The claimed row's copy set to what the claim wrote (the values it read still held: the row was locked, or
+    matched by the conditional UPDATE), instead of reading the row back. Not a state change of its own."""
+    row.state, row.attempts, row.next_attempt_at = PushState.SENDING, row.attempts + 1, lease_until
 
 
 def kind_label(kind: str) -> str:
