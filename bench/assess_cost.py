@@ -23,28 +23,13 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def scratch_database(url: str, suffix: str) -> str:
-    import psycopg
-
-    parts = urlparse(url)
-    name = f"{parts.path.lstrip('/') or 'hotline'}_{suffix}"
-    admin = urlunparse(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parts._replace(path=f"/{name}"))
 
 
 # ------------------------------------------------------------------ the child: one measured run
@@ -141,23 +126,15 @@ def wave(analyst: Any, items: int, media: int, number: int, profile: str = "") -
 
 
 def measure(root: Path, args: argparse.Namespace, side: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="assess-cost-") as folder:
-        url = scratch_database(args.database, f"assess_cost_{side}") if args.database \
-            else f"sqlite:///{folder}/bench.sqlite3"
-        env = os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "hotline.settings_test",
-                            "HOTLINE_VAR_DIR": folder, "HOTLINE_STORE_ROOT": f"{folder}/store",
-                            "HOTLINE_DEBUG": "false", "HOTLINE_LOG_LEVEL": "ERROR", "PYTHONPATH": str(root)}
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", "--items", str(args.items),
-                   "--media", str(args.media)]
-        if args.profile:
-            command += ["--profile", f"{args.profile}.{side}"]
-        run = subprocess.run(command, env=env, capture_output=True, text=True, cwd=str(root))
-        if run.returncode != 0:
-            sys.exit(f"the {side} run failed:\n{run.stderr[-4000:]}")
-        result = dict(json.loads(run.stdout.strip().splitlines()[-1]))
-        if result["items"] != args.items:
-            sys.exit(f"the {side} run assessed {result['items']} items of {args.items}")
-        return result
+    sys.path.insert(0, str(ROOT / "bench"))
+    from notice_cost import run_side
+
+    child_args = ["--items", str(args.items), "--media", str(args.media)]
+    result = run_side(__file__, root, side, args.database,
+                      child_args + (["--profile", f"{args.profile}.{side}"] if args.profile else []))
+    if result["items"] != args.items:
+        sys.exit(f"the {side} run assessed {result['items']} items of {args.items}")
+    return result
 
 
 def per_item(result: dict[str, Any], key: str) -> float:
@@ -180,13 +157,15 @@ def main() -> None:
     sides = {"after": ROOT} | ({"before": Path(args.baseline).resolve()} if args.baseline else {})
     print(f"{'PostgreSQL' if args.database else 'SQLite'}: {args.items} items of {args.media} files, "
           f"{args.rounds} rounds, load average {os.getloadavg()[0]:.1f}")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from notice_cost import interleaved
+
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
-    for number in range(args.rounds):
-        for side in (list(sides) if number % 2 else list(reversed(sides))):
-            runs[side].append(result := measure(sides[side], args, side))
-            print(f"  round {number + 1} {side:<6} CPU {per_item(result, 'cpu'):6.2f} ms per claim+assess, "
-                  f"wall {per_item(result, 'wall'):6.2f}, queries {result['queries'] / result['items']:.1f}, "
-                  f"load average {os.getloadavg()[0]:.1f}")
+    for number, side, result in interleaved(sides, args.rounds, lambda root, side: measure(root, args, side)):
+        runs[side].append(result)
+        print(f"  round {number + 1} {side:<6} CPU {per_item(result, 'cpu'):6.2f} ms per claim+assess, "
+              f"wall {per_item(result, 'wall'):6.2f}, queries {result['queries'] / result['items']:.1f}, "
+              f"load average {os.getloadavg()[0]:.1f}")
     best = {side: min(found, key=lambda r: r["cpu"]) for side, found in runs.items()}
     for side, result in best.items():
         print(f"{side:<7} best CPU ms per claim+assess {per_item(result, 'cpu'):.2f}, "

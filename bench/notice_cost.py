@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -162,24 +163,38 @@ def wave(dns: Any, contacts: list[Any], per_notice: int, number: int, profile: s
 # ------------------------------------------------------------------ the parent: A/B in alternating order
 
 
-def measure(root: Path, args: argparse.Namespace, side: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="notice-cost-") as folder:
-        url = scratch_database(args.database, f"notice_cost_{side}") if args.database \
-            else f"sqlite:///{folder}/bench.sqlite3"
+def run_side(script: str, root: Path, side: str, database: str, child_args: list[str]) -> dict[str, Any]:
+    """Run ``script --child ARGS`` with the tree ``root`` first on the path, on a scratch database of its own (the
+    PostgreSQL database ``<name>_<script>_<side>``, or a temporary SQLite file); its last line of output is JSON.
+    Shared with bench/assess_cost.py."""
+    bench = Path(script).stem
+    with tempfile.TemporaryDirectory(prefix=f"{bench}-") as folder:
+        url = scratch_database(database, f"{bench}_{side}") if database else f"sqlite:///{folder}/bench.sqlite3"
         env = os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "hotline.settings_test",
                             "HOTLINE_VAR_DIR": folder, "HOTLINE_STORE_ROOT": f"{folder}/store",
                             "HOTLINE_DEBUG": "false", "HOTLINE_LOG_LEVEL": "ERROR", "PYTHONPATH": str(root)}
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", "--notices", str(args.notices),
-                   "--items", str(args.items)]
-        if args.profile:
-            command += ["--profile", args.profile]
-        run = subprocess.run(command, env=env, capture_output=True, text=True, cwd=str(root))
+        run = subprocess.run([sys.executable, str(Path(script).resolve()), "--child", *child_args], env=env,
+                             capture_output=True, text=True, cwd=str(root))
         if run.returncode != 0:
             sys.exit(f"the {side} run failed:\n{run.stderr[-4000:]}")
-        result = dict(json.loads(run.stdout.strip().splitlines()[-1]))
-        if result["notices"] != args.notices or result["received"] != 2 * args.notices:
-            sys.exit(f"the {side} run sent {result['notices']} notices, the sink got {result['received']}")
-        return result
+        return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+def interleaved(sides: dict[str, Path], rounds: int,
+                run: Callable[[Path, str], dict[str, Any]]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """``rounds`` rounds of one run per side, the order turned round every round: (round, side, result)."""
+    for number in range(rounds):
+        for side in (list(sides) if number % 2 else list(reversed(sides))):
+            yield number, side, run(sides[side], side)
+
+
+def measure(root: Path, args: argparse.Namespace, side: str) -> dict[str, Any]:
+    child_args = ["--notices", str(args.notices), "--items", str(args.items)]
+    result = run_side(__file__, root, side, args.database,
+                      child_args + (["--profile", args.profile] if args.profile else []))
+    if result["notices"] != args.notices or result["received"] != 2 * args.notices:
+        sys.exit(f"the {side} run sent {result['notices']} notices, the sink got {result['received']}")
+    return result
 
 
 def per_notice(result: dict[str, Any], key: str) -> float:
@@ -203,14 +218,13 @@ def main() -> None:
     print(f"{'PostgreSQL' if args.database else 'SQLite'}: {args.notices} notices of {args.items} items, "
           f"{args.rounds} rounds, load average {os.getloadavg()[0]:.1f}")
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
-    for number in range(args.rounds):
-        for side in (list(sides) if number % 2 else list(reversed(sides))):
-            runs[side].append(result := measure(sides[side], args, side))
-            print(f"  round {number + 1} {side:<6} product {per_notice(result, 'product'):6.2f} ms/notice "
-                  f"(taking decisions {per_notice(result, 'take'):5.2f}), simulated world "
-                  f"{per_notice(result, 'world'):5.2f}, wall {per_notice(result, 'wall'):6.2f}; queries per notice "
-                  f"{result['queries'] / result['notices']:.1f} "
-                  f"(taking {result['queries_taking'] / result['notices']:.1f})")
+    for number, side, result in interleaved(sides, args.rounds, lambda root, side: measure(root, args, side)):
+        runs[side].append(result)
+        print(f"  round {number + 1} {side:<6} product {per_notice(result, 'product'):6.2f} ms/notice "
+              f"(taking decisions {per_notice(result, 'take'):5.2f}), simulated world "
+              f"{per_notice(result, 'world'):5.2f}, wall {per_notice(result, 'wall'):6.2f}; queries per notice "
+              f"{result['queries'] / result['notices']:.1f} "
+              f"(taking {result['queries_taking'] / result['notices']:.1f})")
     best = {side: min(found, key=lambda r: r["product"]) for side, found in runs.items()}
     for side, result in best.items():
         print(f"{side:<7} CPU ms per notice: product {per_notice(result, 'product'):.2f} "
