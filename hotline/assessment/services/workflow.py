@@ -454,7 +454,7 @@ def _record_decision(user: User, decided: Change, files: _Files | None, verdict:
                      media_verdicts: dict[int, str] | None, *, analyst: User, reviewer: User | None,
                      now: datetime) -> None:
     """Append the decision's event (``user`` acted) and, for a final verdict (``files`` given), put the files'
-    hashes in our own bank with its event (``analyst`` acted), as ``hashes.add_from_assessment`` does: one
+    hashes in our own bank with its event (``analyst`` acted; ``hashes.entries_from_assessment``): one
     append for both events when one analyst is the actor of both."""
     actor = Actor.of_user(user)
     pending = [decided]

@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from hotline.accounts.models import User
-from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
+from hotline.audit.services import SYSTEM, Actor, Change, record
 from hotline.hashes import actions
 from hotline.hashes.models import (
     Bank,
@@ -221,33 +221,18 @@ class FileHashes(Protocol):
     def pdq_quality(self) -> int | None: ...
 
 
-@transaction.atomic
-def add_from_assessment(item: Item, verdict: str, *, analyst: User, reviewer: User | None, now: datetime,
-                        media_verdicts: Mapping[int, str] | None = None) -> int:
-    """Put the hashes of an assessed item's media in our own bank. With a reviewer (a second
-    analyst already looked) the entries are active; otherwise they wait for a second analyst.
-
-    ``media_verdicts`` (media id -> verdict) classifies each file on its own: a legal image beside an
-    illegal one is entered as not illegal, and files it does not name are left out."""
-    if not adds_entries(verdict, media_verdicts):
-        return 0
-    capture = item.captures.filter(outcome="captured").order_by("-started_at", "-pk").first()
-    if capture is None:
-        return 0
-    files = capture.media.filter(is_bad=False).exclude(sha256="").order_by("pk")
-    change = entries_from_assessment(item, verdict, files, bank=own_bank().pk, analyst=analyst, reviewer=reviewer,
-                                     now=now, media_verdicts=media_verdicts)
-    record_many(Actor.of_user(analyst), [change], now=now)
-    return int((change.after or {})["entries"])
-
-
 def entries_from_assessment(item: Item, verdict: str, files: Iterable[FileHashes], *, bank: int, analyst: User,
                             reviewer: User | None, now: datetime,
                             media_verdicts: Mapping[int, str] | None = None) -> Change:
-    """``add_from_assessment`` for a caller that has read the good files of the item's newest capture
-    (``files``) and the own bank's id (``own_bank_id``), and appends the audit event itself: writes the
-    entries, moves the index version and returns the event, to be appended in the same transaction with the
-    analyst as actor. The caller checks first that the verdict adds anything (``adds_entries``)."""
+    """Put the hashes of an assessed item's files in our own bank: pending a second analyst's confirmation after
+    one analyst's verdict, active when ``reviewer`` confirmed it. ``files`` are the good files of the item's
+    newest capture, ``bank`` the own bank's id (``own_bank_id``, or ``own_bank`` on its first use). Writes the
+    entries, moves the index version and returns the audit event, which the caller appends in the same
+    transaction with ``analyst`` as actor (``assessment.services.workflow._record_decision``, with the
+    decision's own event); the caller checks first that the verdict adds anything (``adds_entries``).
+
+    ``media_verdicts`` (media id -> verdict) classifies each file on its own: a legal image beside an
+    illegal one is entered as not illegal, and files it does not name are left out."""
     status = EntryStatus.ACTIVE if reviewer is not None else EntryStatus.PENDING
     entries = []
     min_quality: int = settings.HOTLINE_PDQ_MIN_QUALITY

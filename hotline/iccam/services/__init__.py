@@ -13,7 +13,6 @@ from hotline.iccam.services.writes import (
     import_report,
     kind_label,
     pause,
-    paused,
     pull_state,
     push_failed,
     push_refused,

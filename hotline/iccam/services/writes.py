@@ -74,13 +74,6 @@ def pause(*, now: datetime, seconds: int) -> None:
     PullState.objects.filter(pk=1).update(paused_until=now + timedelta(seconds=seconds))
 
 
-def paused(now: datetime) -> bool:
-    with connection.cursor() as cursor:  # asked before every write: plain SQL, not a query built each time
-        cursor.execute("SELECT 1 FROM iccam_pullstate WHERE id = 1 AND paused_until > %s",
-                       [connection.ops.adapt_datetimefield_value(now)])
-        return cursor.fetchone() is not None
-
-
 def any_due(now: datetime) -> bool:
     """Whether a write may be due and ICCAM has not asked us to wait (``Push.objects.due`` without its lane
     order: a row waiting behind an earlier one of its lane still counts). ``push_step`` asks this before it
@@ -196,11 +189,7 @@ def queue_pushes(rows: Sequence[Push], *, now: datetime) -> int:
         return 0
     try:
         with transaction.atomic():
-            created = Push.objects.bulk_create(rows)
-            if any(push.pk is None for push in created):  # a backend that returns no ids from a bulk INSERT
-                ids = dict(Push.objects.filter(dedup__in=[p.dedup for p in created]).values_list("dedup", "pk"))
-                for push in created:
-                    push.pk = ids[push.dedup]
+            created = Push.objects.bulk_create(rows)  # ids returned: PostgreSQL, SQLite >= 3.35 (core.checks)
             record_many(SYSTEM, [Change(actions.PUSH_QUEUED, push, after={
                 "write": push.dedup, "item": push.item_id, "payload": push.payload}) for push in created], now=now)
     except IntegrityError:
