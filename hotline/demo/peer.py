@@ -18,6 +18,7 @@ import io
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -427,10 +428,11 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
-    # Ctrl-C in the demo's terminal reaches B too (one process group): B stops without a traceback, and the
-    # demo, which started it, stops it as well.
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(args.port, args.directory, args.ready_file)
+    # Ctrl-C in the demo's terminal reaches B too (one process group), possibly in the middle of a request, where
+    # the WSGI handler would print the KeyboardInterrupt's traceback: B ignores it, and the demo, which started
+    # B, stops it (SIGTERM) as it stops itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(args.port, args.directory, args.ready_file)
 
 
 if __name__ == "__main__":

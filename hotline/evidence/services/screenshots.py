@@ -30,8 +30,8 @@ def take_screenshots(captures: list[Capture], *, now: datetime) -> None:
     try:
         jobs = [(get_blob_bytes(c.warc) if c.warc else b"", c.final_url) for c in captures]
         results = render_many(jobs, browser=browser_path())
-    except Exception as exc:  # whatever goes wrong, the captures stand and say why there is no image
-        results = [ScreenshotError(f"{type(exc).__name__}: {exc}"[:250])] * len(captures)
+    except Exception as exc:  # Playwright's driver itself went (a failed launch is a ScreenshotError inside)
+        results = [BrowserGone(f"{type(exc).__name__}: {exc}"[:250])] * len(captures)
     for capture, result in zip(captures, results, strict=True):
         if isinstance(result, BrowserGone) and _attempts(capture) + 1 < BROWSER_ATTEMPTS:
             log.info("screenshot of capture %s: %s", capture.pk, result)

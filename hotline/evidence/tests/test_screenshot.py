@@ -208,3 +208,27 @@ def test_a_capture_whose_browser_went_away_is_tried_again_then_recorded_as_faile
     capture.refresh_from_db()  # the third time the browser goes away on it: a failure, as any other
     assert capture.screenshot_due_at is None and "browser closed" in capture.screenshot_error
     assert AuditEvent.objects.filter(action="capture.screenshot_failed").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_playwright_driver_gone_mid_batch_leaves_the_captures_due(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: Callable[..., Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C reaches Playwright's driver process too: what escapes the rendering then is not the pages' fault."""
+    from django.utils import timezone
+
+    from hotline.evidence.services import screenshots
+
+    with override_settings(HOTLINE_SCREENSHOTS=True, HOTLINE_BROWSER="/bin/true"):
+        capture = capture_item(make_item(sim.url("blog.sim.test", "/page/4"), captured=False), config=capture_config)
+
+    def driver_gone(jobs: Any, browser: str) -> Any:
+        raise Exception("Connection closed while reading from the driver")  # as Playwright raises it
+
+    monkeypatch.setattr(screenshots, "render_many", driver_gone)
+    now = timezone.now()
+    screenshots.take_screenshots([capture], now=now)
+    capture.refresh_from_db()
+    assert capture.screenshot_due_at == now + screenshots.RETRY_AFTER and capture.screenshot_error.endswith(
+        "(attempt 1 of 3)")
+    assert not AuditEvent.objects.filter(action="capture.screenshot_failed").exists()
