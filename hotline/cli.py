@@ -6,14 +6,18 @@ In a checkout where ``make demo`` ran, ``var/demo.env`` holds the demo's setting
 sets no ``HOTLINE_*`` variable and no ``DATABASE_URL``, the command uses them (and says so on stderr),
 so ``.venv/bin/hotline ...`` works there without exporting anything (``HOTLINE_DEMO_ENV`` names another
 file, or none when empty). A setting that is missing or wrong
-ends the command with one line naming it and exit code 2, not a traceback.
+ends the command with one line naming it and exit code 2, not a traceback. When the reader of the output
+goes away (``hotline audit verify | head``), the command stops quietly with exit code 141, as the shell's
+own tools do on SIGPIPE, and its ``finally`` blocks run (the demo stops its web server and worker).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEMO_ENV = CHECKOUT / "var" / "demo.env"
@@ -65,12 +69,23 @@ def main(argv: list[str] | None = None) -> None:
         _check_settings()
         if len(args) == 1 or (len(args) == 2 and args[1] in HELP_WORDS):
             sys.stdout.write(main_help())
-            return
-        execute_from_command_line(args)
+        else:
+            execute_from_command_line(args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then ours to handle below
+    except BrokenPipeError:
+        _output_closed()
     except ImproperlyConfigured as exc:
         hint = "" if os.environ.get("HOTLINE_DEBUG") else " (to try it out: make demo, or HOTLINE_DEBUG=true)"
         print(f"hotline: configuration error: {exc}{hint}", file=sys.stderr)
         sys.exit(2)
+
+
+def _output_closed() -> NoReturn:
+    """The output's reader went away: no traceback, no second error when Python flushes at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(128 + signal.SIGPIPE)
 
 
 def _check_settings() -> None:

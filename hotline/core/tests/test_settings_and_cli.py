@@ -116,6 +116,22 @@ def test_help_lists_the_product_commands_first_with_one_line_each() -> None:
     assert one.returncode == 0 and "--errors" in one.stdout
 
 
+def test_a_closed_output_ends_the_command_quietly() -> None:
+    """``hotline ... | head``: the reader goes away; no traceback, the SIGPIPE exit code, as other tools."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DJANGO_"))}
+    clean |= {"HOTLINE_DEBUG": "true", "HOTLINE_VAR_DIR": "/tmp/hotline-cli-test", "HOTLINE_DEMO_ENV": ""}
+    for words in (["--help"], ["diffsettings", "--all"]):
+        read, write = os.pipe()
+        os.close(read)  # nobody reads: the first write fails with EPIPE
+        try:
+            result = subprocess.run([sys.executable, "-m", "hotline.cli", *words], cwd=ROOT, env=clean,  # noqa: S603
+                                    stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+        finally:
+            os.close(write)
+        assert result.returncode == 141, (words, result.returncode, result.stderr)
+        assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
 def test_every_option_of_the_product_commands_has_help_text() -> None:
     import argparse
 
