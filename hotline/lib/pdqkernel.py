@@ -91,9 +91,11 @@ def mih_search(
     multi = np.empty(max(total, 1), dtype=np.int64)
     rows = np.empty(max(1024, total), dtype=np.int64)
     row_table = np.empty(max(1024, total), dtype=np.int64)
+    table_from = np.zeros(tables + 1, dtype=np.int64)  # where each table's buckets begin in ``bucket``
     for qi in range(len(queries)):
         found = 0
         for t in range(tables):
+            table_from[t] = found
             if thresholds[t] < 0:
                 continue
             start, length = starts[t], lengths[t]
@@ -107,8 +109,11 @@ def mih_search(
             for p in range(probes[t]):  # branch-free: a mispredicted branch per bucket would cost more
                 k = key ^ masks[mb + p]
                 bucket[found] = base + k
-                bucket_table[found] = t
                 found += (occupied[bb + (k >> 3)] >> (k & 7)) & 1
+        table_from[tables] = found
+        for t in range(tables):  # (not stored in the probe loop above: the fewer its instructions, the better)
+            for b in range(table_from[t], table_from[t + 1]):
+                bucket_table[b] = t
         # One load per bucket gives its bounds and its first row (most buckets hold one row), so the rows
         # need no pass of their own; only buckets of two rows or more (``multi``) read ``order``.
         for b in range(found):  # the misses: as small a loop as possible, so that many are in flight at once
