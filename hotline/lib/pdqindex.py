@@ -343,6 +343,7 @@ class _Segment:
                 "masks": np.concatenate(masks) if masks else np.empty(0, np.int64),
                 "mask_base": np.cumsum([0] + [len(m) for m in masks[:-1]], dtype=np.int64),
                 "plans": {},
+                "arguments": {},  # radius -> the kernel's arguments after the queries
             }
         return self._flat
 
@@ -473,13 +474,17 @@ class _Segment:
             arguments: tuple[Any, ...] = (qwords, self.words, self.alive, radius)
             search = kernel.brute_search
         else:
-            flat = self.flat()
-            thresholds, probes = self._plan(radius)
-            arguments = (
-                queries, qwords, self.words, self.alive, flat["starts"], flat["lengths"], thresholds,
-                flat["bitmasks"], flat["masks"], flat["mask_base"], probes,
-                self.slots_all, self.offset_base, self.occupied_all, self.occupied_base, self.order_all, radius,
-            )  # fmt: skip
+            tables = self.flat()["arguments"].get(radius)  # the same arrays every call (``alive`` changes in place)
+            if tables is None:
+                flat = self.flat()
+                thresholds, probes = self._plan(radius)
+                tables = (
+                    self.words, self.alive, flat["starts"], flat["lengths"], thresholds,
+                    flat["bitmasks"], flat["masks"], flat["mask_base"], probes,
+                    self.slots_all, self.offset_base, self.occupied_all, self.occupied_base, self.order_all, radius,
+                )  # fmt: skip
+                flat["arguments"][radius] = tables
+            arguments = (queries, qwords, *tables)
             search = kernel.mih_search
         out = _output_buffer(16 * len(qwords))  # room for 16 pairs a query: a second call is rare
         count = search(*arguments, out)
