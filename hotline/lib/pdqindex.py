@@ -82,7 +82,7 @@ HASH_BITS = 256
 HASH_BYTES = 32
 DEFAULT_RADIUS = 31
 MIN_QUALITY = 50  # hashes below this PDQ quality are refused (flat or tiny images: unreliable)
-MAX_TABLE_BITS = 24  # offsets of 2**24 + 1 int32 = 64 MiB per table
+MAX_TABLE_BITS = 24  # slots of 2**24 + 1 uint64 = 128 MiB per table
 MAX_SLOTS_PER_ROW = 16  # 2**b <= 16 * n: no table much larger than the data it indexes
 MAX_MASKS = 50_000  # probes per table and query; beyond that the layout is not considered
 TAIL_MAX = 2048  # newest rows kept unindexed and scanned by brute force
