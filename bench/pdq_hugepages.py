@@ -8,7 +8,7 @@ more, which is what lets them be used where THP is in ``madvise`` mode. The scri
 index twice in one process, once with numpy's advice switched off (``_set_madvise_hugepage(False)``)
 and once with it on (the default), saves and loads the second (``PdqIndex.load``), and prints for
 each the ``AnonHugePages`` of the memory mappings that hold the codes, the row orders, the bucket
-offsets and the bitmaps (``/proc/self/smaps``; a mapping may also hold other arrays). Then it times
+slots (offsets before) and the bitmaps (``/proc/self/smaps``; a mapping may also hold other arrays). Then it times
 ``search`` on one query per call, the two indexes interleaved, each call its own query (one index's
 call never warms the cache for the other), and prints the CPU-time (``thread_time``) p50/p90 of
 each and their ratio. Queries: half an entry with 12 random bits flipped, half random. Synthetic
@@ -56,7 +56,7 @@ def on_huge_pages(index: PdqIndex) -> str:
     segment: Any = index._main
     maps = mappings()
     parts = []
-    for name in ("codes", "order_all", "offsets_all", "occupied_all"):
+    for name in ("codes", "order_all", "slots_all" if hasattr(segment, "slots_all") else "offsets_all", "occupied_all"):
         array = getattr(segment, name)
         begin = array.__array_interface__["data"][0]
         end = begin + array.nbytes

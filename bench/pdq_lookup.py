@@ -84,6 +84,44 @@ def describe_orm(found: list[tuple[int, int]], banks: list[int]) -> list[object]
     ]
 
 
+def fill_entries(entries: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """``entries`` random PDQ entries in two banks (radius 31 and 20), 1 % of them disabled, the version
+    bumped: (codes, positions of the disabled ones, bank ids)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from hotline.hashes import services
+    from hotline.hashes.models import Bank, Entry, EntryStatus
+    from hotline.lib.pdqindex import bytes_to_hex
+
+    codes = rng.integers(0, 256, (entries, 32), dtype=np.uint8)
+    hexes = bytes_to_hex(codes)
+    wide = Bank.objects.create(name="bench radius 31", kind="import", pdq_radius=31)
+    narrow = Bank.objects.create(name="bench radius 20", kind="import", pdq_radius=20)
+    now = timezone.now()
+    table = Entry._meta.db_table
+    json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    sql = (
+        f"INSERT INTO {table} (bank_id, signal_type, value, classification, scheme, verdict, source_id, extra,"
+        f" status, added_at, disabled_reason) VALUES (%s, 'pdq', %s, 'A1', 'bench', 'baseline', '', {json},"
+        f" 'active', %s, '')"
+    )  # plain executemany: the ORM would take minutes for a million rows on this machine
+    step = 50_000
+    for begin in range(0, entries, step):
+        end = min(begin + step, entries)
+        rows = [(wide.pk if n % 4 else narrow.pk, hexes[n], "{}", now) for n in range(begin, end)]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+    first = Entry.objects.order_by("pk").values_list("pk", flat=True).first() or 0
+    disabled = np.flatnonzero(rng.random(entries) < 0.01)
+    for begin in range(0, len(disabled), 2000):
+        Entry.objects.filter(pk__in=[first + int(n) for n in disabled[begin : begin + 2000]]).update(
+            status=EntryStatus.DISABLED
+        )
+    services.bump_version()
+    return codes, disabled, [wide.pk, narrow.pk]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
@@ -97,40 +135,15 @@ def main() -> None:
 
     bench_database(args.database, folder.name)
     from django.conf import settings
-    from django.db import connection, transaction
-    from django.utils import timezone
+    from django.db import connection
 
     from hotline.hashes import services
-    from hotline.hashes.models import Bank, Entry, EntryStatus, IndexVersion
+    from hotline.hashes.models import IndexVersion
     from hotline.lib.pdqindex import bytes_to_hex, kernel_available
 
     rng = np.random.default_rng(11)
-    codes = rng.integers(0, 256, (args.entries, 32), dtype=np.uint8)
-    hexes = bytes_to_hex(codes)
-    wide = Bank.objects.create(name="bench radius 31", kind="import", pdq_radius=31)
-    narrow = Bank.objects.create(name="bench radius 20", kind="import", pdq_radius=20)
-    now = timezone.now()
     start = time.perf_counter()
-    table = Entry._meta.db_table
-    json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    sql = (
-        f"INSERT INTO {table} (bank_id, signal_type, value, classification, scheme, verdict, source_id, extra,"
-        f" status, added_at, disabled_reason) VALUES (%s, 'pdq', %s, 'A1', 'bench', 'baseline', '', {json},"
-        f" 'active', %s, '')"
-    )  # plain executemany: the ORM would take minutes for a million rows on this machine
-    step = 50_000
-    for begin in range(0, args.entries, step):
-        end = min(begin + step, args.entries)
-        rows = [(wide.pk if n % 4 else narrow.pk, hexes[n], "{}", now) for n in range(begin, end)]
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-    first = Entry.objects.order_by("pk").values_list("pk", flat=True).first() or 0
-    disabled = np.flatnonzero(rng.random(args.entries) < 0.01)
-    for begin in range(0, len(disabled), 2000):
-        Entry.objects.filter(pk__in=[first + int(n) for n in disabled[begin : begin + 2000]]).update(
-            status=EntryStatus.DISABLED
-        )
-    services.bump_version()
+    codes, disabled, banks = fill_entries(args.entries, rng)
     fill_s = time.perf_counter() - start
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
@@ -151,7 +164,6 @@ def main() -> None:
     queries += list(rng.integers(0, 256, (args.queries - near, 32), dtype=np.uint8))
     order = rng.permutation(len(queries))
     query_hex = [bytes_to_hex(queries[i][None, :])[0] for i in order]
-    banks = [wide.pk, narrow.pk]
 
     print("version check (runs before every look-up):")
     orm = show("ORM IndexVersion query (before)", timed(lambda _: IndexVersion.objects.filter(pk=1).first(), query_hex))

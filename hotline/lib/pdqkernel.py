@@ -58,7 +58,7 @@ def mih_search(
     masks: Any,  # flat int64: every table's masks by popcount
     mask_base: Any,  # (m,) int64: where each table's masks begin in ``masks``
     probes: Any,  # (m,) int64: masks used at this radius
-    offsets: Any,  # flat int32: every table's bucket offsets (2**length + 1 each)
+    slots: Any,  # flat uint64: every table's (offset << 32) | first row of each bucket (2**length + 1 each)
     offset_base: Any,  # (m,) int64
     occupied: Any,  # flat uint8: every table's bitmap of non-empty buckets (little bit order)
     occupied_base: Any,  # (m,) int64
@@ -70,10 +70,13 @@ def mih_search(
     ``out`` (the caller's buffer, so that no array is boxed on the way back: ~4 us a call); returns how
     many there are, which may exceed the buffer: the caller then calls again with a bigger one.
 
-    Per query in four passes, each a loop of independent loads (the memory system overlaps the
-    cache misses of one pass; a single nested loop would wait for each in turn): non-empty buckets
-    from the bitmaps, their bounds, their rows (touched first in a flat loop, see below), and the
-    check of those rows.
+    Per query in passes, each a loop of independent loads (the memory system overlaps the cache
+    misses of one pass; a single nested loop would wait for each in turn): non-empty buckets from the
+    bitmaps; their slots, which give each bucket's bounds and its first row in one load; the other
+    rows of the buckets that hold more than one; and the check of all those rows. A loop that waits
+    for memory is kept as small as possible: the CPU overlaps the misses of only as many iterations
+    as its reorder buffer holds (decoding the slots in the loop that loads them cost 1.085x instead
+    of 0.93x the time of the int32 offsets at 1 M, ``docs/pdq-index.md``).
     """
     count = 0
     capacity = out.shape[1]
@@ -85,11 +88,14 @@ def mih_search(
     bucket_table = np.empty(max(total, 1), dtype=np.int64)
     lo = np.empty(max(total, 1), dtype=np.int64)
     hi = np.empty(max(total, 1), dtype=np.int64)
-    rows = np.empty(1024, dtype=np.int64)
-    row_table = np.empty(1024, dtype=np.int64)
+    multi = np.empty(max(total, 1), dtype=np.int64)
+    rows = np.empty(max(1024, total), dtype=np.int64)
+    row_table = np.empty(max(1024, total), dtype=np.int64)
+    table_from = np.zeros(tables + 1, dtype=np.int64)  # where each table's buckets begin in ``bucket``
     for qi in range(len(queries)):
         found = 0
         for t in range(tables):
+            table_from[t] = found
             if thresholds[t] < 0:
                 continue
             start, length = starts[t], lengths[t]
@@ -103,29 +109,49 @@ def mih_search(
             for p in range(probes[t]):  # branch-free: a mispredicted branch per bucket would cost more
                 k = key ^ masks[mb + p]
                 bucket[found] = base + k
-                bucket_table[found] = t
                 found += (occupied[bb + (k >> 3)] >> (k & 7)) & 1
+        table_from[tables] = found
+        for t in range(tables):  # (not stored in the probe loop above: the fewer its instructions, the better)
+            for b in range(table_from[t], table_from[t + 1]):
+                bucket_table[b] = t
+        # One load per bucket gives its bounds and its first row (most buckets hold one row), so the rows
+        # need no pass of their own; only buckets of two rows or more (``multi``) read ``order``.
+        for b in range(found):  # the misses: as small a loop as possible, so that many are in flight at once
+            lo[b] = slots[bucket[b]]
+            hi[b] = slots[bucket[b] + 1]
         candidates = 0
+        several = 0
         for b in range(found):
-            lo[b] = offsets[bucket[b]]
-            hi[b] = offsets[bucket[b] + 1]
+            first = lo[b]
+            lo[b] = first >> 32
+            hi[b] = hi[b] >> 32
+            rows[b] = first & 0xFFFFFFFF
+            row_table[b] = bucket_table[b]
             candidates += hi[b] - lo[b]
+            multi[several] = b
+            several += (hi[b] - lo[b]) > 1  # branch-free
+        # every marked bucket holds a row (checked when a checkpoint loads), so the first rows and the other
+        # rows below make ``candidates`` in all
         if candidates > len(rows):
-            rows = np.empty(2 * candidates, dtype=np.int64)
-            row_table = np.empty(2 * candidates, dtype=np.int64)
-        # Each bucket's first row, as a flat loop of independent loads, before the nested loop below reads
-        # them: that loop's exit branch (1, 2, 3 rows a bucket) is mispredicted often, and each time the CPU
-        # drops the loads it had started for the next buckets, so they would wait for memory one by one
-        # (bench/pdq_single_ab.py: 0.85-0.87 of the time a query at 1 M, 0.88 at 10 M).
+            bigger = np.empty(2 * candidates, dtype=np.int64)
+            bigger[:found] = rows[:found]
+            rows = bigger
+            bigger = np.empty(2 * candidates, dtype=np.int64)
+            bigger[:found] = row_table[:found]
+            row_table = bigger
+        # The other rows of those buckets: their second row as a flat loop of independent loads first, so
+        # that the nested loop's exit branch (2, 3 rows a bucket), often mispredicted, finds them in cache.
         touch = np.int64(0)
-        for b in range(found):
-            touch += order[bucket_table[b], lo[b]]
+        for s in range(several):
+            b = multi[s]
+            touch += order[bucket_table[b], lo[b] + 1]
         if touch < 0:  # never (row numbers are >= 0): only keeps the loads
             count += 1
-        c = 0
-        for b in range(found):
+        c = found
+        for s in range(several):
+            b = multi[s]
             t = bucket_table[b]
-            for j in range(lo[b], hi[b]):
+            for j in range(lo[b] + 1, hi[b]):
                 rows[c] = order[t, j]
                 row_table[c] = t
                 c += 1

@@ -81,9 +81,19 @@ class _LoadedIndex:
         """The bank and the bank's PDQ radius of each entry id in ``ids``; for an id the arrays do not
         hold (they are built with the index, so none should be missing): ``None`` and 256, which let
         the hit through to the query in ``_describe``."""
-        wanted = np.asarray(ids, dtype=np.int64)
         if not len(self.entry_ids):
-            return [None] * len(wanted), [256] * len(wanted)
+            return [None] * len(ids), [256] * len(ids)
+        if len(ids) <= 8:  # the common case (a hit or two): scalar look-ups, ~0.6 us each against ~5 us of array calls
+            entry_ids, last = self.entry_ids, len(self.entry_ids) - 1
+            in_bank: list[int | None] = []
+            radii: list[int] = []
+            for eid in ids:
+                row = min(int(entry_ids.searchsorted(eid)), last)
+                known = int(entry_ids[row]) == eid
+                in_bank.append(int(self.entry_banks[row]) if known else None)
+                radii.append(int(self.entry_radius[row]) if known else 256)
+            return in_bank, radii
+        wanted = np.asarray(ids, dtype=np.int64)
         rows = np.minimum(np.searchsorted(self.entry_ids, wanted), len(self.entry_ids) - 1)
         known = self.entry_ids[rows] == wanted
         banks = np.where(known, self.entry_banks[rows], -1).tolist()

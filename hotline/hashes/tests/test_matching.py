@@ -230,6 +230,12 @@ def test_the_index_arrays_give_bank_and_radius_and_let_an_unknown_id_through() -
                           entry_radius=np.array([31, 10, 31], dtype=np.uint8))
     assert loaded.facts([20, 8, 5, 99]) == ([1, 2, None, None], [31, 10, 256, 256])
     assert _LoadedIndex().facts([4]) == ([None], [256])
+    # up to 8 ids take a scalar path, more the array path: the same answers, an id before/after all included
+    many = [20, 8, 5, 99, 0, 3, 21, 7, 8, 3]
+    one_by_one = [loaded.facts([i]) for i in many]
+    assert loaded.facts(many) == ([b[0] for b, _ in one_by_one], [r[0] for _, r in one_by_one])
+    assert loaded.facts(many) == ([1, 2, None, None, None, 1, None, None, 2, 1],
+                                  [31, 10, 256, 256, 256, 31, 256, 256, 10, 31])
 
 
 QUERY = "3c" * 8 + "a5" * 8 + "0f" * 8 + "96" * 8  # a synthetic PDQ hash

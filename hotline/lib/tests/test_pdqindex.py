@@ -317,6 +317,11 @@ def test_save_load_round_trip(tmp_path: Path, clustered_set: tuple[Codes, Codes]
     assert loaded.version == index.version == 4
     assert loaded.radius == RADIUS
     assert [len(s) for _, s in loaded._tiers()] == [40_000, 9_000, 1_000]
+    # the file keeps int32 offsets (the format of before); the slots are derived from them on load
+    with np.load(path) as data:
+        assert data["main_offsets0"].dtype == np.int32
+    for (_, built), (_, read) in zip(index._tiers(), loaded._tiers(), strict=True):
+        assert np.array_equal(built.slots_all, read.slots_all) if built.tables else not read.tables
     assert len(loaded) == len(index) == len(ids) - len(ids[::3])
     assert loaded.search(queries) == expected == index.search(queries)
     assert loaded.search(queries, radius=20) == index.search(queries, radius=20)
@@ -345,6 +350,12 @@ def test_damaged_checkpoint_is_refused(tmp_path: Path) -> None:
     with open(path, "wb") as handle:
         np.savez(handle, **{**arrays, "main_offsets0": arrays["main_offsets0"][:-1]})
     with pytest.raises(ValueError, match="damaged"):
+        PdqIndex.load(path)
+    bitmap = arrays["main_occupied1"].copy()
+    bitmap[np.flatnonzero(bitmap != 0xFF)[0]] ^= 0xFF  # marks empty buckets as holding rows (and the reverse)
+    with open(path, "wb") as handle:
+        np.savez(handle, **{**arrays, "main_occupied1": bitmap})
+    with pytest.raises(ValueError, match="table 1 bitmap"):
         PdqIndex.load(path)
     (tmp_path / "other.npz").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError):
