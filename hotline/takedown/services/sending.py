@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from hotline.lib import claim, prepared
 from hotline.partners.models import InboundForward
 from hotline.partners.services import send_status
 from hotline.routing.services import route_item
-from hotline.takedown import actions, channels, conf
+from hotline.takedown import actions, channels, conf, xarf
 from hotline.takedown.channels import ChannelError, SendResult, channel_for
 from hotline.takedown.models import (
     NOTICE_STATES,
@@ -43,7 +44,14 @@ from hotline.takedown.models import (
     TakedownState,
     move_notice,
 )
-from hotline.takedown.render import contact_policy, language_of, live_lines, live_lines_of, render_notice
+from hotline.takedown.render import (
+    contact_policies,
+    contact_policy,
+    language_of,
+    live_lines,
+    live_lines_of,
+    render_notice,
+)
 from hotline.takedown.services.notices import add_to_batches, batch_window, latest_located_traces
 from hotline.tracing.models import AbuseContact, Trace, TraceOutcome
 from hotline.tracing.services import trace_items
@@ -82,16 +90,20 @@ def claim_notices(now: datetime, limit: int) -> list[Notice]:
     claimed, and no write transaction opened, when a probe compiled once says none is due."""
     if not prepared.any_row("takedown.notices_due", Notice.objects.due, now=now):
         return []
+    lease = conf.send_lease()
     with transaction.atomic():
-        claimed = Notice.claim_due(Notice.objects.due(now).order_by("next_attempt_at", "pk"), now=now,
-                                   lease=conf.send_lease(), limit=limit, scan=1,
+        due = Notice.objects.due(now).select_related("contact", "provider").order_by("next_attempt_at", "pk")
+        claimed = Notice.claim_due(due, now=now, lease=lease, limit=limit, scan=1, of=("self",),
                                    match=("state", "attempts", "next_attempt_at"))
         # the previous sender died mid-send: the same message again
         record_many(SYSTEM, [Change(actions.NOTICE_LEASE_EXPIRED, notice, after={
             "notice": notice.reference, "attempt": notice.attempts + 1})
             for notice in claimed if notice.state == NoticeState.SENDING], now=now)
-    found = Notice.objects.select_related("contact", "provider").in_bulk([notice.pk for notice in claimed])
-    return [found[notice.pk] for notice in claimed]
+    # What the claim wrote, set on the rows as read (no read-back): they were locked (PostgreSQL) or matched
+    # on these columns by the conditional UPDATE inside the write transaction (SQLite), so nothing else moved.
+    for notice in claimed:
+        notice.state, notice.next_attempt_at, notice.attempts = NoticeState.SENDING, now + lease, notice.attempts + 1
+    return claimed
 
 
 # ------------------------------------------------------------------ 2.-4. deliver
@@ -109,6 +121,8 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
     fresh = [notice for notice in notices if notice.retraced_at is None]
     try:
         traces = _retrace(fresh, lines, now=now or timezone.now())
+        shared = _Shared(contact_policies(notices), xarf.Facts([line.item_id for found in lines.values()
+                                                                for line in found]))
     except Exception as exc:
         for notice in notices:
             _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
@@ -119,7 +133,7 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
             log.warning("notice %s: left for another attempt (its lease is half gone)", notice.reference)
             break
         try:
-            deliver(notice, now=now, lines=lines[notice.pk], traces=traces)
+            deliver(notice, now=now, lines=lines[notice.pk], traces=traces, shared=shared)
         except Exception as exc:  # that notice is pushed back already; the others claimed with it still go out
             log.exception("notice %s: unexpected error", notice.reference)
             error = error or exc
@@ -127,11 +141,20 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
         raise error
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What ``deliver_many`` reads once for the notices claimed together: their contacts' policies (the
+    message's templates, the next repeat's lead) and what the XARF documents say of their items' files."""
+
+    policies: dict[int, ContactPolicy]
+    facts: xarf.Facts
+
+
 def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeItem] | None = None,
-            traces: dict[int, Trace] | None = None) -> None:
+            traces: dict[int, Trace] | None = None, shared: _Shared | None = None) -> None:
     """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise.
-    The notice's lines are read once (or given, with the re-trace of its items: ``deliver_many``): the re-trace,
-    the message and the record of it all use them."""
+    The notice's lines are read once (or given, with the re-trace of its items and what the notices claimed
+    with it share: ``deliver_many``): the re-trace, the message and the record of it all use them."""
     try:
         lines = live_lines(notice) if lines is None else lines
         if notice.retraced_at is None:
@@ -139,9 +162,10 @@ def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeIt
             lines = _prepare(notice, lines, traces, now=now or timezone.now())
             if not lines:
                 return
-        policy = contact_policy(notice)  # read once: the message's templates, the next repeat's lead
+        # read once: the message's templates, the next repeat's lead
+        policy = contact_policy(notice) if shared is None else shared.policies.get(notice.contact_id)
         with translation.override(_page_language(notice.language)):
-            message = render_notice(notice, lines, policy=policy)
+            message = render_notice(notice, lines, policy=policy, facts=None if shared is None else shared.facts)
         result = channel_for(notice.channel).send(message)
     except ChannelError as exc:
         _failed(notice, exc, now=now or timezone.now())
