@@ -137,7 +137,7 @@ def update(name: str, build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]]
 
 def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, Any]:
     """The SQL ``queryset.update(**changes)`` runs (a plain update: no related model's columns)."""
-    query = queryset.query.chain(UpdateQuery)
+    query: Any = queryset.query.chain(UpdateQuery)
     query.add_update_values(changes)
     query.clear_select_clause()
     compiler = query.get_compiler(using=connection.alias)

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import Case, F, Field, Q, QuerySet, Value, When
 from django.db.models.functions import Cast, Coalesce, Least
 from django.utils import timezone, translation
 
@@ -248,6 +248,7 @@ def _retraced_lines(count: int, **values: Any) -> tuple[QuerySet[NoticeItem], di
     changes: dict[str, Any] = {}
     for name, key in (("trace", "trace"), ("traced_at", "at"), ("ip", "ip")):
         field = NoticeItem._meta.get_field(name)
+        assert isinstance(field, Field)
         case: Any = Case(*[When(pk=values[f"line{n}"], then=Value(values[f"{key}{n}"], output_field=field))
                            for n in range(count)], output_field=field)
         if connection.features.requires_casted_case_in_updates:
