@@ -232,13 +232,17 @@ def _retrace_line(notice: Notice, line: NoticeItem, trace: Trace, now: datetime,
 def _write_retraced(notice: Notice, retraced: list[NoticeItem], now: datetime) -> None:
     """The lines' new traces (``bulk_update``'s UPDATE) and the notice's re-trace time, each UPDATE compiled once
     per process (for each number of lines)."""
-    if retraced:
+    meta = NoticeItem._meta
+    fields = [meta.pk, meta.pk, *(meta.get_field(name) for name in ("trace", "traced_at", "ip"))]
+    size = max(connection.ops.bulk_batch_size(fields, retraced), 1)  # as bulk_update splits them (SQLite: 199)
+    for start in range(0, len(retraced), size):
+        chunk = retraced[start:start + size]
         values: dict[str, prepared.Value] = {}
-        for n, line in enumerate(retraced):
+        for n, line in enumerate(chunk):
             assert line.trace_id is not None and line.traced_at is not None  # an OK trace, just saved
             values |= {f"line{n}": line.pk, f"trace{n}": line.trace_id, f"at{n}": line.traced_at, f"ip{n}": line.ip}
-        prepared.update("takedown.retraced_lines", functools.partial(_retraced_lines, len(retraced)),
-                        vary=len(retraced), **values)
+        prepared.update("takedown.retraced_lines", functools.partial(_retraced_lines, len(chunk)),
+                        vary=len(chunk), **values)
     prepared.update("takedown.notice_retraced", _notice_retraced, notice=notice.pk, now=now)
     notice.retraced_at = now
 

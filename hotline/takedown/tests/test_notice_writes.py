@@ -62,7 +62,7 @@ def _snapshot() -> list[dict[str, Any]]:
                                    NoticeItem.objects.order_by("pk").values()) for row in rows]
 
 
-def _both(orm: Callable[[], None], compiled: Callable[[], None]) -> tuple[list[dict[str, Any]], ...]:
+def _both(orm: Callable[[], object], compiled: Callable[[], object]) -> tuple[list[dict[str, Any]], ...]:
     """The rows after ``orm`` (rolled back) and after ``compiled``."""
     with transaction.atomic():
         orm()
@@ -151,3 +151,24 @@ def test_a_notice_recorded_sent_twice_is_refused(setup: Callable[..., Any]) -> N
 
     with pytest.raises(InvalidTransition):
         sending._sent(notice, lines, result, None, now=timezone.now())
+
+
+def test_more_lines_than_one_statement_takes_are_written_in_bulk_updates_batches(
+        setup: Callable[..., Any], make_item: Callable[..., Item]) -> None:
+    """A full notice (``MAX_NOTICE_ITEMS``) re-traced: split as ``bulk_update`` splits it (SQLite: 199 lines a
+    statement), every line written."""
+    notice, lines = setup(NoticeKind.FIRST)
+    now = timezone.now()
+    takedown = lines[0].takedown
+    extra = NoticeItem.objects.bulk_create([
+        NoticeItem(notice=notice, item=item, takedown=takedown, url=item.canonical_url, ip="", added_at=now)
+        for item in [make_item() for _ in range(200)]])
+    lines = list(NoticeItem.objects.filter(pk__in=[line.pk for line in [*lines, *extra]]).select_related("item"))
+    for n, line in enumerate(lines):
+        line.trace = make_trace_for(line.item, notice.contact, at=now + timedelta(microseconds=n))
+        line.traced_at, line.ip = line.trace.traced_at, f"192.0.2.{n % 250}"
+
+    by_orm, compiled = _both(lambda: NoticeItem.objects.bulk_update(lines, ["trace", "traced_at", "ip"]),
+                             lambda: sending._write_retraced(notice, lines, now))
+    assert [row for row in by_orm if "ip" in row] == [row for row in compiled if "ip" in row]
+    assert NoticeItem.objects.filter(ip__startswith="192.0.2.").count() == len(lines) == 204
