@@ -59,11 +59,12 @@ class OutboxRow(models.Model):
     @classmethod
     def claim_due(cls, queryset: models.QuerySet[Self], *, now: datetime, lease: timedelta, limit: int,
                   match: Sequence[str] = (), where: Mapping[str, Any] | None = None, scan: int = 3,
-                  changes: Mapping[str, Any] | None = None) -> list[Self]:
+                  changes: Mapping[str, Any] | None = None, of: Sequence[str] = ()) -> list[Self]:
         """Claim up to ``limit`` rows of the ordered ``queryset`` (due rows of this type): their lease runs
         until ``now + lease``, the attempt is counted and, with a ``sending_state``, they move there along
         the transition table, in one UPDATE with ``changes`` (see ``hotline.lib.claim.claim_due`` for
-        ``match``, ``where`` and ``scan``). The rows come back as they were read, before the claim."""
+        ``match``, ``where``, ``scan`` and ``of``: the tables whose rows are locked when ``queryset`` joins
+        others, ``select_related``). The rows come back as they were read, before the claim."""
         values = {"next_attempt_at": now + lease, "attempts": F("attempts") + 1, **dict(changes or {})}
         if cls.sending_state is not None:  # only rows the table lets into sending are candidates (and locked)
             queryset = queryset.filter(**{f"{cls.state_field}__in": states.sources(cls.transitions, cls.sending_state)})
@@ -74,7 +75,7 @@ class OutboxRow(models.Model):
             return states.move(rows, cls.sending_state, table=cls.transitions, now=now, field=cls.state_field,
                                strict=False, **values)
 
-        return claim.claim_due(queryset, limit=limit, match=match, where=where, scan=scan, write=write)
+        return claim.claim_due(queryset, limit=limit, match=match, where=where, scan=scan, write=write, of=of)
 
     @classmethod
     def retry_policy(cls) -> tuple[timedelta, timedelta]:

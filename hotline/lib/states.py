@@ -16,7 +16,7 @@ from django.db.models import Model, QuerySet
 M = TypeVar("M", bound=Model)
 Transitions = Mapping[tuple[str, str], str | None]
 
-__all__ = ["InvalidTransition", "Transitions", "move", "sources"]
+__all__ = ["InvalidTransition", "Transitions", "move", "move_update", "moved_rows", "sources"]
 
 
 class InvalidTransition(Exception):
@@ -33,12 +33,23 @@ def move(queryset: QuerySet[M], to: str, *, table: Transitions, now: datetime, f
     """Move the rows of ``queryset`` that may go to ``to`` there, stamping the transition's time field
     with ``now`` (unless ``changes`` sets it) and writing ``changes`` in the same UPDATE. Returns the
     number of rows moved; with ``strict`` a move that hits no row raises :class:`InvalidTransition`."""
+    rows, values = move_update(queryset, to, table=table, now=now, field=field, **changes)
+    return moved_rows(rows.model, to, rows.update(**values), strict=strict)
+
+
+def move_update(queryset: QuerySet[M], to: str, *, table: Transitions, now: datetime, field: str = "state",
+                **changes: Any) -> tuple[QuerySet[M], dict[str, Any]]:
+    """:func:`move` as the rows to update and the values to write (for an UPDATE compiled once:
+    ``hotline.lib.prepared.update``); check the count with :func:`moved_rows`."""
     allowed = sources(table, to)
     if not allowed:
         raise InvalidTransition(f"{queryset.model.__name__}: nothing may move to {to!r}")
     stamps = {stamp for frm in allowed if (stamp := table[(frm, to)])}
-    values: dict[str, Any] = {field: to, **dict.fromkeys(stamps, now), **changes}
-    moved = queryset.filter(**{f"{field}__in": allowed}).update(**values)
+    return queryset.filter(**{f"{field}__in": allowed}), {field: to, **dict.fromkeys(stamps, now), **changes}
+
+
+def moved_rows(model: type[Any], to: str, moved: int, *, strict: bool = True) -> int:
+    """``moved``, or with ``strict`` :class:`InvalidTransition` when no row moved."""
     if strict and moved == 0:
-        raise InvalidTransition(f"{queryset.model.__name__}: no row in a state that may move to {to!r}")
+        raise InvalidTransition(f"{model.__name__}: no row in a state that may move to {to!r}")
     return moved

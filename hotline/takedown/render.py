@@ -45,10 +45,16 @@ def contact_policy(notice: Notice) -> ContactPolicy | None:
     return ContactPolicy.objects.filter(contact_id=notice.contact_id).first()
 
 
+def contact_policies(notices: list[Notice]) -> dict[int, ContactPolicy]:
+    """The policies of the notices' contacts, by contact id, in one query."""
+    return {p.contact_id: p for p in ContactPolicy.objects.filter(contact_id__in={n.contact_id for n in notices})}
+
+
 def render_notice(notice: Notice, lines: list[NoticeItem] | None = None, *,
-                  policy: ContactPolicy | EllipsisType | None = ...) -> OutboundMessage:
-    """The message for ``notice`` with its live ``lines`` and its contact's ``policy`` (each read here when
-    not given)."""
+                  policy: ContactPolicy | EllipsisType | None = ...,
+                  facts: xarf.Facts | None = None) -> OutboundMessage:
+    """The message for ``notice`` with its live ``lines``, its contact's ``policy`` and what the XARF documents
+    say of the items' files (``facts``): each read here when not given."""
     lines = live_lines(notice) if lines is None else lines
     context = _context(notice, lines)
     folders = _template_folders(notice, contact_policy(notice) if isinstance(policy, EllipsisType) else policy)
@@ -57,7 +63,7 @@ def render_notice(notice: Notice, lines: list[NoticeItem] | None = None, *,
     return OutboundMessage(
         key=notice.key, message_id=message_id(notice), reference=notice.reference, recipient=notice.recipient,
         subject=" ".join(subject.split()), body=body.strip() + "\n", language=notice.language,
-        xarf=xarf.documents_for(notice, lines), respond_url=str(context["respond_url"]))
+        xarf=xarf.documents_for(notice, lines, facts), respond_url=str(context["respond_url"]))
 
 
 def _template_folders(notice: Notice, policy: ContactPolicy | None) -> list[str]:

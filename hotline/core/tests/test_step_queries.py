@@ -88,10 +88,13 @@ def _shape(sql: str) -> str:
     return re.sub(r"'[^']*'|\b\d+\b|\"s\d+_x\d+\"", "?", sql)[:160]
 
 
-def assert_bounded(name: str, make_due: Callable[[int], None], *, says_found: bool = True, **kwargs: Any) -> None:
+def assert_bounded(name: str, make_due: Callable[[int], None], *, says_found: bool = True,
+                   at_most: int | None = None, **kwargs: Any) -> None:
+    """The step makes no more queries for more rows; with ``at_most``, no more than that many either."""
     small, large, grown = query_counts(name, make_due, says_found=says_found, **kwargs)
     assert large <= small, (f"{name}: {small} queries for {SIZES[1]} rows, {large} for {SIZES[2]}; "
                             f"more often with more rows:\n{grown}")
+    assert at_most is None or small <= at_most, f"{name}: {small} queries, more than {at_most}"
 
 
 def test_it_covers_every_configured_step_or_says_why_not() -> None:
@@ -239,7 +242,7 @@ def test_it_bounds_referral_step(make_item: Callable[..., Item], make_media: Cal
             make_media(item, seed=seed)
         refer_items(items, police, actor=SYSTEM, now=timezone.now())
 
-    assert_bounded("referral_step", make_due)
+    assert_bounded("referral_step", make_due, at_most=27)  # 25 on SQLite, 27 on PostgreSQL (29 / 31 before)
 
 
 def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseContact, settings: Any) -> None:
@@ -259,7 +262,7 @@ def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseCon
         take_due_decisions(now=now)
         Notice.objects.filter(sent_at__isnull=True).update(retraced_at=now)  # re-tracing has its own tests
 
-    assert_bounded("notice_step", make_due, limit=1)
+    assert_bounded("notice_step", make_due, limit=1, at_most=23)  # 22 on SQLite, 23 on PostgreSQL (23 / 24 before)
 
 
 def test_it_bounds_notice_step_taking_decisions(make_item: Callable[..., Item], contact: AbuseContact,

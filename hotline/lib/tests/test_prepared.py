@@ -98,3 +98,37 @@ def test_rows_answers_as_the_values_list_does_with_each_calls_id(make_item: Make
 def test_rows_refuses_an_id_that_does_not_reach_the_sql_unchanged() -> None:
     with pytest.raises(ValueError, match="'item' does not reach the SQL"):
         prepared.rows("shifted", lambda item: Item.objects.filter(pk=item + 1).values_list("pk"), item=3)
+
+
+def _pushed(*, row: int, now: datetime, outcome: str) -> tuple[QuerySet[TraceDue], dict[str, object]]:
+    from django.db.models import F, Value
+    from django.db.models.functions import Coalesce, Greatest
+
+    return TraceDue.objects.filter(pk=row), {"due_at": Greatest(Coalesce("due_at", Value(now)), now),
+                                             "attempts": F("attempts") + 1, "last_outcome": outcome}
+
+
+def test_an_update_writes_what_the_querysets_update_writes_with_each_calls_values(make_item: MakeItem) -> None:
+    later = NOW + timedelta(hours=2, microseconds=5)
+    for now, outcome in ((later, "servfail"), (NOW - timedelta(hours=1), ""), (NOW, "nxdomain")):
+        by_orm, compiled = _row(make_item, NOW), _row(make_item, NOW)
+        query, changes = _pushed(row=by_orm.pk, now=now, outcome=outcome)
+        assert query.update(**changes) == 1
+        assert prepared.update("pushed", _pushed, row=compiled.pk, now=now, outcome=outcome) == 1
+        by_orm.refresh_from_db()
+        compiled.refresh_from_db()
+        assert (compiled.due_at, compiled.attempts, compiled.last_outcome) == \
+            (by_orm.due_at, by_orm.attempts, by_orm.last_outcome) == (max(now, NOW), 1, outcome)
+    assert prepared.update("pushed", _pushed, row=-1, now=NOW, outcome="") == 0  # rows changed: none
+    assert len(prepared._COMPILED) == 1
+    with CaptureQueriesContext(connection) as context:
+        prepared.update("pushed", _pushed, row=compiled.pk, now=NOW, outcome="ok")
+    assert len(context.captured_queries) == 1
+
+
+def test_an_update_refuses_a_value_that_does_not_reach_the_sql(make_item: MakeItem) -> None:
+    def shifted(*, now: datetime) -> tuple[QuerySet[TraceDue], dict[str, object]]:
+        return TraceDue.objects.all(), {"due_at": now + timedelta(minutes=1)}
+
+    with pytest.raises(ValueError, match="does not reach the SQL"):
+        prepared.update("shifted", shifted, now=NOW)

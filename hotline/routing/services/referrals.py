@@ -54,12 +54,16 @@ def _claim(now: datetime) -> Referral | None:
     """1. Take one due (or lease-expired) referral and mark it `sending` with a lease, in its own transaction."""
     if not prepared.any_row("routing.referral_due", _due, now=now):  # compiled once: the idle call's one query
         return None
-    due = _due(now).order_by("next_attempt_at")
-    claimed = Referral.claim_due(due, now=now, lease=LEASE, limit=1, scan=1, match=("status", "next_attempt_at"))
+    due = _due(now).select_related("police").order_by("next_attempt_at")
+    claimed = Referral.claim_due(due, now=now, lease=LEASE, limit=1, scan=1, match=("status", "next_attempt_at"),
+                                 of=("self",))
     if not claimed:
         return None
     referral = claimed[0]
-    referral.refresh_from_db()
+    # What the claim wrote, set on the row as read (no read-back): it was locked (PostgreSQL) or matched on its
+    # status and due time by the conditional UPDATE inside the write transaction (SQLite), so nothing else moved.
+    referral.status, referral.next_attempt_at, referral.attempts = (ReferralStatus.SENDING, now + LEASE,
+                                                                    referral.attempts + 1)
     return referral
 
 
@@ -70,23 +74,24 @@ def deliver_due_referral(*, now: datetime | None = None) -> bool:
     referral = _claim(started)
     if referral is None:
         return False
+    items = list(referral.items.order_by("pk"))  # read once: the package, the summary, the "sent" events
     try:
-        _ensure_package(referral, now=started)
+        _ensure_package(referral, items, now=started)
         _deliver(referral)
     except DeliveryError as exc:
         _failed(referral, exc, now=now or timezone.now())
     else:
-        _sent(referral, now=now or timezone.now())
+        _sent(referral, items, now=now or timezone.now())
     return True
 
 
-def _sent(referral: Referral, *, now: datetime) -> None:
+def _sent(referral: Referral, items: list[Item], *, now: datetime) -> None:
     with transaction.atomic():
         referral.move(ReferralStatus.SENT, now=now, next_attempt_at=None, last_error="")
         after = {"referral": str(referral.key), "police": referral.police_id,
                  "package_sha256": referral.package_sha256, "attempt": referral.attempts}
-        record_many(SYSTEM, [Change(actions.REFERRAL_SENT, ("reports.item", pk), after=after)
-                             for pk in referral.items.order_by("pk").values_list("pk", flat=True)], now=now)
+        record_many(SYSTEM, [Change(actions.REFERRAL_SENT, ("reports.item", item.pk), after=after)
+                             for item in items], now=now)
 
 
 def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
@@ -100,10 +105,11 @@ def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:
 # --- the package and the summary ------------------------------------------------------------------
 
 
-def summary(referral: Referral) -> dict[str, Any]:
+def summary(referral: Referral, items: list[Item] | None = None) -> dict[str, Any]:
     """The structured summary: what the police need to act, without media bytes. What it says about the
-    items is read once for all of them (a referral may group many)."""
-    items = list(referral.items.order_by("pk"))
+    items is read once for all of them (a referral may group many). ``items``: the referral's items in the
+    order of their ids, when already read."""
+    items = list(referral.items.order_by("pk")) if items is None else items
     ids = [item.pk for item in items]
     latest = Trace.objects.filter(item_id=OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
     traces = {t.item_id: t for t in Trace.objects.filter(item_id__in=ids, pk=Subquery(latest))
@@ -137,8 +143,9 @@ def _item_summary(item: Item, trace: Trace | None, reports: list[str], annotatio
     }
 
 
-def _ensure_package(referral: Referral, *, now: datetime) -> None:
-    """2. Build the signed (and, with a police key, encrypted) evidence package once; reuse it on a resend."""
+def _ensure_package(referral: Referral, items: list[Item], *, now: datetime) -> None:
+    """2. Build the signed (and, with a police key, encrypted) evidence package of ``items`` (the referral's, in
+    the order of their ids) once; reuse it on a resend."""
     if referral.package_path and Path(referral.package_path).exists():
         return
     directory = Path(settings.HOTLINE_REFERRAL_DIR)
@@ -146,11 +153,11 @@ def _ensure_package(referral: Referral, *, now: datetime) -> None:
     key = settings.HOTLINE_POLICE_RECIPIENT_KEY
     target = directory / (f"referral-{referral.key}.hlbag" if key else f"referral-{referral.key}")
     if not target.exists():
-        export_items(list(referral.items.order_by("pk")), target, actor=SYSTEM,
+        export_items(items, target, actor=SYSTEM,
                      organisation=settings.HOTLINE_ORGANISATION,
                      encrypt_to=recipient_key_from_b64(key) if key else None)
     referral.package_path, referral.package_sha256 = str(target), _sha256(target)
-    referral.summary = summary(referral)
+    referral.summary = summary(referral, items)
     Referral.objects.filter(pk=referral.pk).update(package_path=referral.package_path,
                                                    package_sha256=referral.package_sha256, summary=referral.summary)
 

@@ -14,26 +14,29 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Coalesce, Least
+from django.db import connection, transaction
+from django.db.models import Case, F, Field, Q, QuerySet, Value, When
+from django.db.models.functions import Cast, Coalesce, Least
 from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
-from hotline.lib import claim, prepared
+from hotline.lib import claim, prepared, states
 from hotline.partners.models import InboundForward
 from hotline.partners.services import send_status
 from hotline.routing.services import route_item
-from hotline.takedown import actions, channels, conf
+from hotline.takedown import actions, channels, conf, xarf
 from hotline.takedown.channels import ChannelError, SendResult, channel_for
 from hotline.takedown.models import (
     NOTICE_STATES,
+    NOTICE_TRANSITIONS,
     ContactPolicy,
     Notice,
     NoticeItem,
@@ -43,7 +46,14 @@ from hotline.takedown.models import (
     TakedownState,
     move_notice,
 )
-from hotline.takedown.render import contact_policy, language_of, live_lines, live_lines_of, render_notice
+from hotline.takedown.render import (
+    contact_policies,
+    contact_policy,
+    language_of,
+    live_lines,
+    live_lines_of,
+    render_notice,
+)
 from hotline.takedown.services.notices import add_to_batches, batch_window, latest_located_traces
 from hotline.tracing.models import AbuseContact, Trace, TraceOutcome
 from hotline.tracing.services import trace_items
@@ -82,16 +92,20 @@ def claim_notices(now: datetime, limit: int) -> list[Notice]:
     claimed, and no write transaction opened, when a probe compiled once says none is due."""
     if not prepared.any_row("takedown.notices_due", Notice.objects.due, now=now):
         return []
+    lease = conf.send_lease()
     with transaction.atomic():
-        claimed = Notice.claim_due(Notice.objects.due(now).order_by("next_attempt_at", "pk"), now=now,
-                                   lease=conf.send_lease(), limit=limit, scan=1,
+        due = Notice.objects.due(now).select_related("contact", "provider").order_by("next_attempt_at", "pk")
+        claimed = Notice.claim_due(due, now=now, lease=lease, limit=limit, scan=1, of=("self",),
                                    match=("state", "attempts", "next_attempt_at"))
         # the previous sender died mid-send: the same message again
         record_many(SYSTEM, [Change(actions.NOTICE_LEASE_EXPIRED, notice, after={
             "notice": notice.reference, "attempt": notice.attempts + 1})
             for notice in claimed if notice.state == NoticeState.SENDING], now=now)
-    found = Notice.objects.select_related("contact", "provider").in_bulk([notice.pk for notice in claimed])
-    return [found[notice.pk] for notice in claimed]
+    # What the claim wrote, set on the rows as read (no read-back): they were locked (PostgreSQL) or matched
+    # on these columns by the conditional UPDATE inside the write transaction (SQLite), so nothing else moved.
+    for notice in claimed:
+        notice.state, notice.next_attempt_at, notice.attempts = NoticeState.SENDING, now + lease, notice.attempts + 1
+    return claimed
 
 
 # ------------------------------------------------------------------ 2.-4. deliver
@@ -109,6 +123,8 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
     fresh = [notice for notice in notices if notice.retraced_at is None]
     try:
         traces = _retrace(fresh, lines, now=now or timezone.now())
+        shared = _Shared(contact_policies(notices), xarf.Facts([line.item_id for found in lines.values()
+                                                                for line in found]))
     except Exception as exc:
         for notice in notices:
             _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
@@ -119,7 +135,7 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
             log.warning("notice %s: left for another attempt (its lease is half gone)", notice.reference)
             break
         try:
-            deliver(notice, now=now, lines=lines[notice.pk], traces=traces)
+            deliver(notice, now=now, lines=lines[notice.pk], traces=traces, shared=shared)
         except Exception as exc:  # that notice is pushed back already; the others claimed with it still go out
             log.exception("notice %s: unexpected error", notice.reference)
             error = error or exc
@@ -127,11 +143,20 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
         raise error
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What ``deliver_many`` reads once for the notices claimed together: their contacts' policies (the
+    message's templates, the next repeat's lead) and what the XARF documents say of their items' files."""
+
+    policies: dict[int, ContactPolicy]
+    facts: xarf.Facts
+
+
 def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeItem] | None = None,
-            traces: dict[int, Trace] | None = None) -> None:
+            traces: dict[int, Trace] | None = None, shared: _Shared | None = None) -> None:
     """Re-trace (once), send and record one claimed notice. Unexpected errors push it back, then re-raise.
-    The notice's lines are read once (or given, with the re-trace of its items: ``deliver_many``): the re-trace,
-    the message and the record of it all use them."""
+    The notice's lines are read once (or given, with the re-trace of its items and what the notices claimed
+    with it share: ``deliver_many``): the re-trace, the message and the record of it all use them."""
     try:
         lines = live_lines(notice) if lines is None else lines
         if notice.retraced_at is None:
@@ -139,9 +164,10 @@ def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeIt
             lines = _prepare(notice, lines, traces, now=now or timezone.now())
             if not lines:
                 return
-        policy = contact_policy(notice)  # read once: the message's templates, the next repeat's lead
+        # read once: the message's templates, the next repeat's lead
+        policy = contact_policy(notice) if shared is None else shared.policies.get(notice.contact_id)
         with translation.override(_page_language(notice.language)):
-            message = render_notice(notice, lines, policy=policy)
+            message = render_notice(notice, lines, policy=policy, facts=None if shared is None else shared.facts)
         result = channel_for(notice.channel).send(message)
     except ChannelError as exc:
         _failed(notice, exc, now=now or timezone.now())
@@ -181,9 +207,7 @@ def _prepare(notice: Notice, lines: list[NoticeItem], traces: dict[int, Trace], 
         elif line.pk in traces:
             _retrace_line(notice, line, traces[line.pk], now, dropped, retraced)
     _drop(notice, dropped, now)
-    NoticeItem.objects.bulk_update(retraced, ["trace", "traced_at", "ip"])
-    Notice.objects.filter(pk=notice.pk).update(retraced_at=now)
-    notice.retraced_at = now
+    _write_retraced(notice, retraced, now)
     left = [line for line in lines if line.dropped_at is None]
     if left:
         return left
@@ -205,6 +229,42 @@ def _retrace_line(notice: Notice, line: NoticeItem, trace: Trace, now: datetime,
     retraced.append(line)
 
 
+def _write_retraced(notice: Notice, retraced: list[NoticeItem], now: datetime) -> None:
+    """The lines' new traces (``bulk_update``'s UPDATE) and the notice's re-trace time, each UPDATE compiled once
+    per process (for each number of lines)."""
+    meta = NoticeItem._meta
+    fields = [meta.pk, meta.pk, *(meta.get_field(name) for name in ("trace", "traced_at", "ip"))]
+    size = max(connection.ops.bulk_batch_size(fields, retraced), 1)  # as bulk_update splits them (SQLite: 199)
+    for start in range(0, len(retraced), size):
+        chunk = retraced[start:start + size]
+        values: dict[str, prepared.Value] = {}
+        for n, line in enumerate(chunk):
+            assert line.trace_id is not None and line.traced_at is not None  # an OK trace, just saved
+            values |= {f"line{n}": line.pk, f"trace{n}": line.trace_id, f"at{n}": line.traced_at, f"ip{n}": line.ip}
+        prepared.update("takedown.retraced_lines", functools.partial(_retraced_lines, len(chunk)),
+                        vary=len(chunk), **values)
+    prepared.update("takedown.notice_retraced", _notice_retraced, notice=notice.pk, now=now)
+    notice.retraced_at = now
+
+
+def _retraced_lines(count: int, **values: Any) -> tuple[QuerySet[NoticeItem], dict[str, Any]]:
+    """What ``NoticeItem.objects.bulk_update(lines, ["trace", "traced_at", "ip"])`` writes for ``count`` lines."""
+    changes: dict[str, Any] = {}
+    for name, key in (("trace", "trace"), ("traced_at", "at"), ("ip", "ip")):
+        field = NoticeItem._meta.get_field(name)
+        assert isinstance(field, Field)
+        case: Any = Case(*[When(pk=values[f"line{n}"], then=Value(values[f"{key}{n}"], output_field=field))
+                           for n in range(count)], output_field=field)
+        if connection.features.requires_casted_case_in_updates:
+            case = Cast(case, output_field=field)
+        changes[field.attname] = case
+    return NoticeItem.objects.filter(pk__in=[values[f"line{n}"] for n in range(count)]), changes
+
+
+def _notice_retraced(*, notice: int, now: datetime) -> tuple[QuerySet[Notice], dict[str, Any]]:
+    return Notice.objects.filter(pk=notice), {"retraced_at": now}
+
+
 def _drop(notice: Notice, dropped: list[tuple[NoticeItem, str]], now: datetime) -> None:
     for line, reason in dropped:
         line.dropped_at, line.drop_reason = now, reason[:200]
@@ -218,9 +278,9 @@ def _drop(notice: Notice, dropped: list[tuple[NoticeItem, str]], now: datetime) 
 def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, policy: ContactPolicy | None, *,
           now: datetime) -> None:
     """Record the notice as sent, with the lines its message carried."""
-    move_notice(Notice.objects.filter(pk=notice.pk), NoticeState.SENT, now=now,
-                sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
-                delivered_at=now if result.delivered else None)
+    moved = prepared.update("takedown.notice_sent", functools.partial(_notice_sent, result.delivered),
+                            vary=result.delivered, notice=notice.pk, now=now)
+    states.moved_rows(Notice, NoticeState.SENT, moved)
     _stamp_takedowns(notice, [line.takedown for line in lines], policy, now)
     changes = [Change(actions.NOTICE_SENT, notice, after={
         "notice": notice.reference, "kind": notice.kind, "role": notice.role, "channel": notice.channel,
@@ -237,31 +297,50 @@ def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, policy: C
                 send_status(line.item, "notice_sent", now=now, note=notice.reference)
 
 
+def _notice_sent(delivered: bool, *, notice: int, now: datetime) -> tuple[QuerySet[Notice], dict[str, Any]]:
+    """``move_notice`` of the notice to ``sent`` (the UPDATE, compiled once per process)."""
+    return states.move_update(Notice.objects.filter(pk=notice), NoticeState.SENT, table=NOTICE_TRANSITIONS, now=now,
+                              sent_at=Coalesce("sent_at", Value(now)), next_attempt_at=None, last_error="",
+                              delivered_at=now if delivered else None)
+
+
 def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], policy: ContactPolicy | None,
                      now: datetime) -> None:
-    """Timings, the next repeat and an early check, in one set-wise UPDATE (the checker writes other columns).
+    """Timings, the next repeat and an early check, in one set-wise UPDATE (the checker writes other columns),
+    compiled once per process for each shape (``prepared.update``: its expressions cost more to build than the
+    UPDATE to run).
 
     The next repeat's batch opens one batching window early, so the repeat leaves on the contact's rhythm."""
     if not takedowns:
         return
-    soon = now + conf.schedule()[0][1]
-    updates: dict[str, Any] = {
-        "first_notice_at": Coalesce("first_notice_at", Value(now)), "last_notice_at": now,
-        "notices_sent": F("notices_sent") + 1, "next_check_at": Least(Coalesce("next_check_at", Value(soon)), soon),
-        # a rung may count repeats: look at the ladder again, unless every rung has been climbed
-        "next_escalation_at": Case(When(escalation_rung__lt=len(conf.ladder()), then=Value(now)),
-                                   default=F("next_escalation_at")),
-    }
-    if notice.kind == NoticeKind.REPEAT:
-        updates["repeats"] = F("repeats") + 1
+    values: dict[str, datetime | int] = {"now": now, "soon": now + conf.schedule()[0][1]}
+    values |= {f"takedown{n}": takedown.pk for n, takedown in enumerate(takedowns)}
     # The takedowns were read before the send: whether one repeats is decided on its state as it is now.
     if notice.kind != NoticeKind.ESCALATION and any(t.contact_id == notice.contact_id for t in takedowns):
         rhythm = timedelta(hours=max(1, notice.contact.repeat_hours))
         lead = min(batch_window(policy), rhythm - timedelta(minutes=1))
-        repeating = Q(contact_id=notice.contact_id, state__in=NOTICE_STATES)
-        updates["next_notice_at"] = Case(When(repeating, then=Value(now + rhythm - lead)),
-                                         default=F("next_notice_at"))
-    Takedown.objects.filter(pk__in=[t.pk for t in takedowns]).update(**updates)
+        values |= {"contact": notice.contact_id, "repeat_at": now + rhythm - lead}
+    shape = (notice.kind == NoticeKind.REPEAT, len(conf.ladder()), len(takedowns), "repeat_at" in values)
+    prepared.update("takedown.stamp_takedowns", functools.partial(_stamp, *shape[:2]), vary=shape, **values)
+
+
+def _stamp(repeat: bool, rungs: int, *, now: datetime, soon: datetime, contact: int | None = None,
+           repeat_at: datetime | None = None, **takedowns: int) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+    """``_stamp_takedowns``' UPDATE: ``repeat`` counts a repeat, ``rungs`` is the ladder's length; with
+    ``contact`` and ``repeat_at``, the takedowns of that contact still noticed repeat then."""
+    updates: dict[str, Any] = {
+        "first_notice_at": Coalesce("first_notice_at", Value(now)), "last_notice_at": now,
+        "notices_sent": F("notices_sent") + 1, "next_check_at": Least(Coalesce("next_check_at", Value(soon)), soon),
+        # a rung may count repeats: look at the ladder again, unless every rung has been climbed
+        "next_escalation_at": Case(When(escalation_rung__lt=rungs, then=Value(now)),
+                                   default=F("next_escalation_at")),
+    }
+    if repeat:
+        updates["repeats"] = F("repeats") + 1
+    if repeat_at is not None:
+        repeating = Q(contact_id=contact, state__in=NOTICE_STATES)
+        updates["next_notice_at"] = Case(When(repeating, then=Value(repeat_at)), default=F("next_notice_at"))
+    return Takedown.objects.filter(pk__in=list(takedowns.values())), updates
 
 
 def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
