@@ -83,6 +83,8 @@ def capture_url(
         return CaptureResult(page, mime)
     html = page.body.decode("utf-8", errors="replace")
     urls = media_urls(html, page.final_url, limit=max_media)
+    if len(urls) <= 1:  # nothing to overlap: no thread started for it
+        return CaptureResult(page, mime, media=[_fetch_media(u, policy, resolver) for u in urls])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         media = list(pool.map(lambda u: _fetch_media(u, policy, resolver), urls))
     return CaptureResult(page, mime, media=media)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import islice
 
@@ -75,14 +75,42 @@ def put_blob(data: bytes) -> Blob:
     each write their own randomly named file; the loser of the unique ``sha256`` insert deletes
     its file and returns the winner's row.
     """
-    if len(data) > MAX_BLOB_BYTES:
-        raise StoreError(f"{len(data)} bytes is more than a blob can hold ({MAX_BLOB_BYTES})")
-    sha256 = hashlib.sha256(data).hexdigest()
-    existing = Blob.objects.filter(sha256=sha256).first()
-    if existing is not None:
-        return existing
+    return put_blobs([data])[0]
+
+
+def put_blobs(datas: Sequence[bytes]) -> list[Blob]:
+    """``put_blob`` for each of ``datas``, in order (one blob per distinct content, the same one for a
+    repeat), asking which are stored already in one query: a capture stores its WARC and its files."""
+    for data in datas:
+        if len(data) > MAX_BLOB_BYTES:
+            raise StoreError(f"{len(data)} bytes is more than a blob can hold ({MAX_BLOB_BYTES})")
+    hashes = [hashlib.sha256(data).hexdigest() for data in datas]
+    if not hashes:
+        return []
+    known = {blob.sha256: blob for blob in Blob.objects.filter(sha256__in=set(hashes))}
+    sealed: dict[str, Blob] = {}
     storage = storage_from_settings()
-    return _insert_or_existing(_seal(data, sha256, store_keyring(), storage), storage)
+    for data, sha256 in zip(datas, hashes, strict=True):
+        if sha256 not in known and sha256 not in sealed:
+            sealed[sha256] = _seal(data, sha256, store_keyring(), storage)  # every file written before any row
+    known.update(_insert_all(list(sealed.values()), storage))
+    return [known[sha256] for sha256 in hashes]
+
+
+def _insert_all(blobs: list[Blob], storage: Storage) -> dict[str, Blob]:
+    """Insert the rows of freshly written files: in one statement, or, should another writer have stored one
+    of these contents meanwhile, one by one (``_insert_or_existing``: the losers' files are dropped)."""
+    if len(blobs) > 1:
+        try:
+            with transaction.atomic():
+                Blob.objects.bulk_create(blobs)
+        except IntegrityError:
+            for blob in blobs:
+                blob.pk = None
+                blob._state.adding = True
+        else:
+            return {blob.sha256: blob for blob in blobs}
+    return {blob.sha256: _insert_or_existing(blob, storage) for blob in blobs}
 
 
 def _insert_or_existing(blob: Blob, storage: Storage) -> Blob:

@@ -13,6 +13,7 @@ liveness checks) claims them here, so the one database-specific branch lives in 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -78,20 +79,47 @@ def claim_one(queryset: QuerySet[M], *, update: Mapping[str, Any] | None = None,
 
 
 def run_in_threads(work: Callable[[T], object], items: Iterable[T], *, workers: int,
-                   describe: Callable[[T], str], logger: logging.Logger = log) -> None:
+                   describe: Callable[[T], str], logger: logging.Logger = log, here: bool = False) -> None:
     """Run ``work`` on every item, ``workers`` at a time. A failing item is logged (``"<describe> failed"``)
     and does not stop the others: its lease runs out and it comes back. Each thread closes its database
-    connection when done."""
+    connection when done with an item.
 
-    def run(item: T) -> None:
+    ``here``: the calling thread is one of the ``workers`` (one thread and one database connection fewer
+    to open: the caller's connection is used and kept); all take the next item as they become free."""
+
+    def run(item: T, *, close: bool = True) -> None:
         try:
             work(item)
         except Exception:
             logger.exception("%s failed", describe(item))
         finally:
-            close_old_connections()
-            connection.close()
+            if close:
+                close_old_connections()
+                connection.close()
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(run, items))
+    if not here:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            list(pool.map(run, items))
+        return
+    listed = list(items)
+    pending = iter(listed)
+    lock = threading.Lock()
+
+    def drain(*, close: bool) -> None:
+        while True:
+            with lock:
+                item = next(pending, _DONE)
+            if item is _DONE:
+                return
+            run(item, close=close)  # type: ignore[arg-type]
+
+    helpers = min(max(1, workers), len(listed)) - 1
+    with ThreadPoolExecutor(max_workers=max(1, helpers)) as pool:
+        started = [pool.submit(drain, close=True) for _ in range(helpers)]
+        drain(close=False)
+        for future in started:
+            future.result()
+
+
+_DONE = object()
 

@@ -190,7 +190,10 @@ class _Target:
     host_header: str
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_target(raw_url: str) -> _Target:
+    """The checked, normalised target of ``raw_url``, or ``FetchError``. A pure function of the string, so
+    its answers are kept (a liveness check asks the same URLs again and again); refusals are not kept."""
     url = raw_url.strip()
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url.replace(" ", "")):
         raise FetchError("bad_url", "URL contains control characters", url=raw_url)

@@ -22,7 +22,7 @@ from hotline.evidence import actions, screenshot
 from hotline.evidence.analysis import MediaFacts, analyse
 from hotline.evidence.capture import CaptureResult, MediaFetch, PageFailure, capture_url
 from hotline.evidence.models import Capture, CaptureOutcome, Media
-from hotline.evidence.store import put_blob
+from hotline.evidence.store import put_blob, put_blobs
 from hotline.evidence.warc import Exchange, build_warc
 from hotline.lib import claim, prepared
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
@@ -61,13 +61,13 @@ def claim_due(now: datetime, limit: int) -> list[Item]:
 
 
 def capture_items(items: list[Item], *, config: CaptureConfig, now: datetime, concurrency: int) -> None:
-    """Capture claimed items, several at a time (one in this thread when there is only one)."""
+    """Capture claimed items, several at a time, this thread taking its share (one item: only this thread)."""
     if len(items) == 1:
         for item in items:
             capture_item(item, config=config, now=now)
         return
     claim.run_in_threads(lambda item: capture_item(item, config=config, now=now), items, workers=concurrency,
-                         describe=lambda item: f"capture of item {item.pk}", logger=log)
+                         describe=lambda item: f"capture of item {item.pk}", logger=log, here=True)
 
 
 def capture_item(item: Item, *, config: CaptureConfig, now: datetime | None = None) -> Capture:
@@ -88,8 +88,8 @@ def _exchanges(result: CaptureResult, user_agent: str) -> list[Exchange]:
     return found
 
 
-def _store_warc(item: Item, result: CaptureResult, config: CaptureConfig, started: datetime,
-                failure: PageFailure | None) -> tuple[str, int] | None:
+def _warc(item: Item, result: CaptureResult, config: CaptureConfig, started: datetime,
+          failure: PageFailure | None) -> bytes | None:
     exchanges = _exchanges(result, config.policy.user_agent)
     if not exchanges:
         return None
@@ -100,7 +100,15 @@ def _store_warc(item: Item, result: CaptureResult, config: CaptureConfig, starte
         "media_urls": [m.url for m in result.media], "failure": failure.message if failure else None,
         "user_agent": config.policy.user_agent,
     }
-    blob = put_blob(build_warc(f"item-{item.pk}.warc.gz", exchanges, context, at=started))
+    return build_warc(f"item-{item.pk}.warc.gz", exchanges, context, at=started)
+
+
+def _store_warc(item: Item, result: CaptureResult, config: CaptureConfig, started: datetime,
+                failure: PageFailure | None) -> tuple[str, int] | None:
+    warc = _warc(item, result, config, started, failure)
+    if warc is None:
+        return None
+    blob = put_blob(warc)
     return blob.sha256, blob.pk
 
 
@@ -144,8 +152,7 @@ def _record_success(item: Item, result: CaptureResult, config: CaptureConfig, *,
                     started: datetime, finished: datetime) -> Capture:
     page = result.page
     assert page is not None
-    warc = _store_warc(item, result, config, started, None)
-    analysed = [(m, _analyse_and_store(m)) for m in result.media]
+    warc, analysed = _store_files(item, result, config, started)
     text = _page_text(result)
     with transaction.atomic():
         item = Item.objects.select_for_update().get(pk=item.pk)
@@ -189,11 +196,25 @@ class _Stored:
         return self.facts is None or bool(self.facts.bad_reason)
 
 
-def _analyse_and_store(fetched: MediaFetch) -> _Stored:
+def _store_files(item: Item, result: CaptureResult, config: CaptureConfig,
+                 started: datetime) -> tuple[tuple[str, int] | None, list[tuple[MediaFetch, _Stored]]]:
+    """The WARC and every fetched file, analysed and stored (in that order; which of them are stored
+    already is asked once): the WARC's SHA-256 and blob id, and each file's facts and blob id."""
+    warc = _warc(item, result, config, started, None)
+    facts = [_analyse(m) for m in result.media]
+    bodies = [m.result.body for m in result.media if m.result is not None and not m.error]
+    blobs = iter(put_blobs([warc, *bodies] if warc is not None else bodies))
+    warc_blob = next(blobs) if warc is not None else None
+    analysed = [(m, _Stored(None, None, m.error) if found is None else _Stored(found, next(blobs).pk))
+                for m, found in zip(result.media, facts, strict=True)]
+    return (warc_blob.sha256, warc_blob.pk) if warc_blob else None, analysed
+
+
+def _analyse(fetched: MediaFetch) -> MediaFacts | None:
     if fetched.result is None or fetched.error:
-        return _Stored(None, None, fetched.error)
+        return None
     declared = (fetched.result.header("content-type") or "").split(";")[0].strip().lower()
-    return _Stored(analyse(fetched.result.body, declared), put_blob(fetched.result.body).pk)
+    return analyse(fetched.result.body, declared)
 
 
 def _media_row(capture: Capture, item: Item, fetched: MediaFetch, stored: _Stored, at: datetime) -> Media:

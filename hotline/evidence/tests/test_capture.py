@@ -8,16 +8,18 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from warcio.archiveiterator import ArchiveIterator
 
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import verify
-from hotline.evidence.models import Capture, Media
+from hotline.evidence.models import Blob, Capture, Media
 from hotline.evidence.services import CaptureConfig, capture_item, claim_due
 from hotline.evidence.steps import capture_step
-from hotline.evidence.store import get_blob_bytes
+from hotline.evidence.store import get_blob_bytes, put_blob
 from hotline.reports.models import Item, ItemStatus
+from hotline.sim.images import make_image
 from hotline.sim.web import SimWeb
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +212,45 @@ def test_a_retry_that_succeeds_captures_the_item_unless_an_analyst_assessed_it_m
     capture_item(Item.objects.get(pk=settled.pk), config=capture_config, now=later)  # a late worker
     assert Item.objects.get(pk=flaky.pk).status == ItemStatus.CAPTURED
     assert Item.objects.get(pk=settled.pk).status == ItemStatus.ASSESSED
+
+
+def _page_of(sim: SimWeb, files: int, seed: int) -> str:
+    for n in range(files):
+        sim.set_page("blog.sim.test", f"/q{seed}/{n}.png", make_image("png", seed + n), content_type="image/png")
+    sim.set_page("blog.sim.test", f"/q{seed}/", "<!doctype html><title>t</title>" + "".join(
+        f'<img src="/q{seed}/{n}.png">' for n in range(files)))
+    return sim.url("blog.sim.test", f"/q{seed}/")
+
+
+def test_a_capture_makes_the_same_queries_whatever_its_number_of_files(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: MakeItem
+) -> None:
+    """The WARC and the files are looked up in the store with one query and their new rows written with one
+    INSERT (was a look-up and an insert per blob), so a page of 5 files costs the queries of a page of 2;
+    every file is still stored, once, and its row points at its blob."""
+    counts = []
+    for files, seed in ((2, 300), (5, 400)):
+        item = _new(make_item, _page_of(sim, files, seed))
+        blobs_before = Blob.objects.count()
+        with CaptureQueriesContext(connection) as context:
+            capture = capture_item(item, config=capture_config)
+        counts.append(len(context.captured_queries))
+        media = list(Media.objects.filter(capture=capture).order_by("url"))
+        assert capture.outcome == "captured" and len(media) == files and not any(m.is_bad for m in media)
+        assert [get_blob_bytes(m.blob) for m in media if m.blob] == [make_image("png", seed + n) for n in range(files)]
+        assert capture.warc is not None and Blob.objects.count() == blobs_before + files + 1
+    assert counts[0] == counts[1], counts
+
+
+def test_a_file_stored_before_and_a_repeated_file_are_not_stored_again(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: MakeItem
+) -> None:
+    known = put_blob(make_image("png", 500))
+    for name, seed in (("a", 500), ("b", 501), ("c", 501)):
+        sim.set_page("blog.sim.test", f"/rep/{name}.png", make_image("png", seed), content_type="image/png")
+    sim.set_page("blog.sim.test", "/rep/", '<img src="/rep/a.png"><img src="/rep/b.png"><img src="/rep/c.png">')
+    capture = capture_item(_new(make_item, sim.url("blog.sim.test", "/rep/")), config=capture_config)
+    media = {m.url.rsplit("/", 1)[1]: m for m in Media.objects.filter(capture=capture)}
+    assert media["a.png"].blob_id == known.pk
+    assert media["b.png"].blob_id == media["c.png"].blob_id != known.pk
+    assert Blob.objects.count() == 3  # the known file, the new one, the WARC

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from PIL import Image, ImageDraw
 
 from hotline.audit.models import AuditEvent
@@ -22,6 +23,7 @@ from hotline.evidence.models import Blob
 from hotline.evidence.services import rotate_keys
 from hotline.evidence.store import (
     StoreError,
+    _insert_all,
     _insert_or_existing,
     _rewrap_one,
     _seal,
@@ -30,6 +32,7 @@ from hotline.evidence.store import (
     key_status,
     orphans,
     put_blob,
+    put_blobs,
     remove_orphans,
     store_keyring,
 )
@@ -197,6 +200,64 @@ def test_the_loser_of_a_concurrent_insert_drops_its_file_and_returns_the_winner(
     assert _insert_or_existing(loser, storage).pk == winner.pk
     assert _files(root) == [storage.path(winner.storage_name)]
     assert get_blob_bytes(winner) == data
+
+
+def test_several_contents_are_stored_in_order_once_each_with_one_look_up_and_one_insert(root: Path) -> None:
+    """``put_blobs``: the blobs of ``datas`` in order; a repeat and a content stored before are the same row;
+    which are stored already is one query, the new rows one INSERT (however many)."""
+    stored = put_blob(b"stored before")
+    for count in (2, 5):
+        datas = [os.urandom(3000) for _ in range(count)]
+        before = Blob.objects.count()
+        with CaptureQueriesContext(connection) as context:
+            blobs = put_blobs([datas[0], b"stored before", *datas, datas[-1]])
+        sent = [q["sql"].split()[0].upper() for q in context.captured_queries]
+        assert sent.count("SELECT") == 1 and sent.count("INSERT") == 1, sent
+        assert blobs[1].pk == stored.pk and blobs[0].pk == blobs[2].pk and blobs[-1].pk == blobs[-2].pk
+        assert [get_blob_bytes(b) for b in blobs[2:-1]] == datas
+        assert Blob.objects.count() == before + count and len(_files(root)) == before + count
+    assert put_blobs([]) == []
+
+
+def test_the_loser_of_a_concurrent_batch_insert_drops_only_its_file_of_the_raced_content(root: Path) -> None:
+    raced, own = os.urandom(2000), os.urandom(2000)
+    storage = FileSystemStorage(root)
+    raced_sha, own_sha = hashlib.sha256(raced).hexdigest(), hashlib.sha256(own).hexdigest()
+    losers = [_seal(raced, raced_sha, store_keyring(), storage), _seal(own, own_sha, store_keyring(), storage)]
+    winner = _insert_or_existing(_seal(raced, raced_sha, store_keyring(), storage), storage)  # stored meanwhile
+    assert len(_files(root)) == 3
+    rows = _insert_all(losers, storage)
+    assert rows[raced_sha].pk == winner.pk and get_blob_bytes(rows[own_sha]) == own
+    assert _files(root) == sorted([storage.path(winner.storage_name), storage.path(rows[own_sha].storage_name)])
+    assert Blob.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres_only
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
+def test_a_batch_raced_by_four_threads_stores_each_content_once(root: Path) -> None:
+    shared, start = os.urandom(50_000), threading.Barrier(4)
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def store() -> None:
+        try:
+            own = os.urandom(1000)
+            start.wait()
+            results.append([blob.pk for blob in put_blobs([own, shared])])
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(results) == 4 and len({pks[1] for pks in results}) == 1
+    assert Blob.objects.count() == 5 and len(_files(root)) == 5
+    assert get_blob_bytes(Blob.objects.get(pk=results[0][1])) == shared
 
 
 @pytest.mark.django_db(transaction=True)

@@ -152,3 +152,47 @@ def test_it_runs_every_item_and_logs_a_failing_one(caplog: pytest.LogCaptureFixt
         run_in_threads(work, range(6), workers=3, describe=lambda n: f"job {n}", logger=worker_log)
     assert sorted(done) == [0, 1, 2, 4, 5]
     assert [r.getMessage() for r in caplog.records if r.name == "hotline.test_claim"] == ["job 3 failed"]
+
+
+def test_here_the_caller_takes_its_share_and_keeps_its_connection(caplog: pytest.LogCaptureFixture) -> None:
+    """With ``here`` the calling thread is one of the workers: every item runs once, a failing one is logged,
+    at most ``workers`` run at a time, only ``workers - 1`` threads are started, and the caller's database
+    connection is left open (the threads close theirs)."""
+    done: list[tuple[int, bool]] = []
+    running, most = 0, 0
+    lock = threading.Lock()
+    caller = threading.get_ident()
+
+    def work(n: int) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            if n == 4:
+                raise RuntimeError("boom")
+            Item.objects.exists()  # a query: opens the thread's connection
+            with lock:
+                done.append((n, threading.get_ident() == caller))
+        finally:
+            with lock:
+                running -= 1
+
+    Item.objects.exists()
+    before = connection.connection
+    threads_before = threading.active_count()
+    worker_log = logging.getLogger("hotline.test_claim")
+    with caplog.at_level(logging.ERROR, logger="hotline.test_claim"):
+        run_in_threads(work, range(9), workers=3, describe=lambda n: f"job {n}", logger=worker_log, here=True)
+    assert sorted(n for n, _ in done) == [0, 1, 2, 3, 5, 6, 7, 8]
+    assert any(here for _, here in done)  # the caller took some
+    assert most <= 3
+    assert [r.getMessage() for r in caplog.records if r.name == "hotline.test_claim"] == ["job 4 failed"]
+    assert connection.connection is before and before is not None  # the caller's connection is kept
+    assert threading.active_count() == threads_before
+
+
+def test_here_with_one_item_starts_no_thread() -> None:
+    seen: list[int] = []
+    run_in_threads(lambda n: seen.append(threading.get_ident()), [1], workers=8, describe=str, here=True)
+    assert seen == [threading.get_ident()]

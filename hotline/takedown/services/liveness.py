@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.assessment.models import MediaAssessment
@@ -81,14 +81,22 @@ def claim_checks(now: datetime, limit: int) -> list[_Claimed]:
     return [_Claimed(row, row.item.canonical_url) for row in rows]
 
 
+def captured_files(item_ids: list[int]) -> QuerySet[Media, tuple[int, str, str]]:
+    """(item id, URL, SHA-256) of what was captured for these items and can tell whether it is still there.
+    A file classified not illegal (a banner beside the illegal image) says nothing about removal."""
+    legal = MediaAssessment.objects.final().filter(media__item_id__in=item_ids).exclude(
+        verdict__in=ILLEGAL_VERDICTS).values("media_id")
+    return (Media.objects.filter(item_id__in=item_ids, is_bad=False).exclude(sha256="").exclude(pk__in=legal)
+            .values_list("item_id", "url", "sha256"))
+
+
 def _targets(claimed: list[_Claimed]) -> list[Target]:
     media: dict[int, dict[str, str]] = defaultdict(dict)
-    item_ids = {entry.takedown.item_id: entry.takedown.pk for entry in claimed}
-    # A file classified not illegal (a banner beside the illegal image) says nothing about removal.
-    legal = MediaAssessment.objects.final().filter(media__item_id__in=list(item_ids)).exclude(
-        verdict__in=ILLEGAL_VERDICTS).values("media_id")
-    rows = (Media.objects.filter(item_id__in=list(item_ids), is_bad=False).exclude(sha256="").exclude(pk__in=legal)
-            .values_list("item_id", "url", "sha256"))
+    item_ids = list({entry.takedown.item_id: entry.takedown.pk for entry in claimed})
+    # Compiled once per batch size (a busy call's query cost more to build than to run): the ids bound.
+    names = [f"item{n}" for n in range(len(item_ids))]
+    rows = prepared.rows("takedown.captured_files", lambda **ids: captured_files([ids[name] for name in names]),
+                         vary=len(names), **dict(zip(names, item_ids, strict=True)))
     for item_id, url, sha256 in rows:
         media[item_id][url] = sha256
     return [Target(entry.takedown.pk, entry.url, media.get(entry.takedown.item_id, {})) for entry in claimed]

@@ -271,3 +271,43 @@ def test_a_file_classified_not_illegal_still_online_does_not_keep_the_item_onlin
     sim.set_page(host, media_path, b"\x89PNG placeholder", content_type="image/png")  # the illegal file is gone
     takedown = _step(liveness_config, now)
     assert takedown.state == TakedownState.REMOVAL_PENDING  # the banner still being there does not count
+
+
+def test_what_was_captured_is_read_with_sql_compiled_once_per_batch_size_as_the_queryset_reads_it(
+        make_item: Callable[..., Item], make_media: Any) -> None:
+    """``_targets`` runs ``captured_files`` compiled once per batch size with the batch's item ids bound: the
+    same rows as the queryset for each batch (a file classified not illegal, a bad file and one without a
+    hash left out), one query per call once compiled."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hotline.assessment.models import Assessment, MediaAssessment
+    from hotline.takedown.services.liveness import _Claimed, _targets, captured_files
+
+    now = timezone.now()
+    items = [make_item(captured=False) for _ in range(5)]
+    for n, item in enumerate(items):
+        for k in range(2):
+            make_media(item, seed=10 * n + k, data=f"file {n}.{k}".encode())
+    first, second = (Media.objects.filter(item=items[0]).order_by("pk"))
+    assessment = Assessment.objects.create(item=items[0], created_at=now, is_final=True, verdict="baseline")
+    MediaAssessment.objects.create(assessment=assessment, media=first, verdict="baseline")
+    MediaAssessment.objects.create(assessment=assessment, media=second, verdict="not_illegal", reason="other")
+    Media.objects.filter(item=items[1]).filter(pk=Media.objects.filter(item=items[1]).order_by("pk")[0].pk).update(
+        is_bad=True)
+    Media.objects.filter(item=items[2]).update(sha256="")
+    takedowns = {item.pk: Takedown.objects.create(item=item, state_changed_at=now, opened_at=now, reported_at=now)
+                 for item in items}
+    for batch in ([items[0]], items[:3], items[1:4], items[::-1], [items[4], items[2]]):
+        claimed = [_Claimed(takedowns[item.pk], item.canonical_url) for item in batch]
+        with CaptureQueriesContext(connection) as context:
+            targets = _targets(claimed)
+        assert len(context.captured_queries) == 1
+        expected: dict[int, dict[str, str]] = {item.pk: {} for item in batch}
+        for item_id, url, sha256 in captured_files([item.pk for item in batch]):
+            expected[item_id][url] = sha256
+        assert [(t.key, t.url, t.media) for t in targets] == [
+            (takedowns[item.pk].pk, item.canonical_url, expected[item.pk]) for item in batch]
+    assert _targets([_Claimed(takedowns[items[0].pk], "")])[0].media == {first.url: first.sha256}
+    assert _targets([_Claimed(takedowns[items[2].pk], "")])[0].media == {}
+    assert len(_targets([_Claimed(takedowns[items[1].pk], "")])[0].media) == 1
