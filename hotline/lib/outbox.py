@@ -77,6 +77,16 @@ class OutboxRow(models.Model):
 
         return claim.claim_due(queryset, limit=limit, match=match, where=where, scan=scan, write=write, of=of)
 
+    def as_claimed(self, *, now: datetime, lease: timedelta) -> Self:
+        """This row, as returned by :meth:`claim_due` (read before the claim), set to what the claim wrote without
+        ``changes``: the lease, the attempt counted and the sending state. No read-back is needed: the values read
+        still held when it was claimed (the row was locked on PostgreSQL, or matched by SQLite's conditional
+        UPDATE inside the write transaction). Not a state change of its own: the claim's move made it."""
+        self.next_attempt_at, self.attempts = now + lease, self.attempts + 1
+        if self.sending_state is not None:
+            setattr(self, self.state_field, self.sending_state)
+        return self
+
     @classmethod
     def retry_policy(cls) -> tuple[timedelta, timedelta]:
         """(base, cap) of the one back-off policy for this row type: its class attributes ``backoff_base``

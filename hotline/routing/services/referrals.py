@@ -59,12 +59,7 @@ def _claim(now: datetime) -> Referral | None:
                                  of=("self",))
     if not claimed:
         return None
-    referral = claimed[0]
-    # What the claim wrote, set on the row as read (no read-back): it was locked (PostgreSQL) or matched on its
-    # status and due time by the conditional UPDATE inside the write transaction (SQLite), so nothing else moved.
-    referral.status, referral.next_attempt_at, referral.attempts = (ReferralStatus.SENDING, now + LEASE,
-                                                                    referral.attempts + 1)
-    return referral
+    return claimed[0].as_claimed(now=now, lease=LEASE)  # what the claim wrote, not read back
 
 
 def deliver_due_referral(*, now: datetime | None = None) -> bool:

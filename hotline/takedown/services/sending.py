@@ -101,11 +101,7 @@ def claim_notices(now: datetime, limit: int) -> list[Notice]:
         record_many(SYSTEM, [Change(actions.NOTICE_LEASE_EXPIRED, notice, after={
             "notice": notice.reference, "attempt": notice.attempts + 1})
             for notice in claimed if notice.state == NoticeState.SENDING], now=now)
-    # What the claim wrote, set on the rows as read (no read-back): they were locked (PostgreSQL) or matched
-    # on these columns by the conditional UPDATE inside the write transaction (SQLite), so nothing else moved.
-    for notice in claimed:
-        notice.state, notice.next_attempt_at, notice.attempts = NoticeState.SENDING, now + lease, notice.attempts + 1
-    return claimed
+    return [notice.as_claimed(now=now, lease=lease) for notice in claimed]  # what the claim wrote, not read back
 
 
 # ------------------------------------------------------------------ 2.-4. deliver

@@ -157,3 +157,24 @@ def test_an_unexpected_error_in_one_notice_does_not_hold_back_the_others_claimed
     assert [n.state for pk, n in sorted(notices.items()) if pk != broken.pk] == [NoticeState.SENT] * 2
     assert notices[broken.pk].state != NoticeState.SENT and "template bug" in notices[broken.pk].last_error
     assert sorted(smtp.message_ids()) == sorted(message_id(n) for pk, n in notices.items() if pk != broken.pk)
+
+
+def test_claimed_notices_come_back_as_the_claim_wrote_them(make_contact: MakeContact, traced_item: MakeTraced,
+                                                          settings: Any) -> None:
+    """The claim sets on the rows it returns what its UPDATE wrote (``OutboxRow.as_claimed``), instead of reading
+    them back: the same state, attempts and lease as the database holds."""
+    from hotline.takedown.services.sending import claim_notices
+    from hotline.takedown.steps import notice_step
+
+    settings.HOTLINE_TAKEDOWN_SEND_LEASE_SECONDS = 90
+    for _ in range(2):
+        traced_item(make_contact(), due=timezone.now() - timedelta(hours=1))
+    notice_step(limit=0)  # the notices queued, none sent
+    now = timezone.now()
+    claimed = claim_notices(now, limit=5)
+    assert len(claimed) == 2
+    for notice in claimed:
+        stored = Notice.objects.get(pk=notice.pk)
+        expected = (NoticeState.SENDING, 1, now + timedelta(seconds=90))
+        assert (notice.state, notice.attempts, notice.next_attempt_at) == expected
+        assert (stored.state, stored.attempts, stored.next_attempt_at) == expected
