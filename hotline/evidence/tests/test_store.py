@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -37,6 +38,8 @@ from hotline.evidence.store import (
     store_keyring,
 )
 from hotline.lib.crypto import Keyring, new_key_spec
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.django_db
 
@@ -232,30 +235,39 @@ def test_the_loser_of_a_concurrent_batch_insert_drops_only_its_file_of_the_raced
     assert Blob.objects.count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.postgres_only
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
-def test_a_batch_raced_by_four_threads_stores_each_content_once(root: Path) -> None:
-    shared, start = os.urandom(50_000), threading.Barrier(4)
-    results: list[list[int]] = []
+def _race(count: int, work: Callable[[Any], T], *, setup: Callable[[], Any]) -> list[T]:
+    """``work(setup())`` in ``count`` threads released at once (each with its own connection); their results,
+    every thread's exception raised here."""
+    start = threading.Barrier(count)
+    results: list[T] = []
     errors: list[BaseException] = []
 
-    def store() -> None:
+    def run() -> None:
         try:
-            own = os.urandom(1000)
+            given = setup()
             start.wait()
-            results.append([blob.pk for blob in put_blobs([own, shared])])
+            results.append(work(given))
         except BaseException as exc:  # handed to the main thread
             errors.append(exc)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=store) for _ in range(4)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == [] and len(results) == 4 and len({pks[1] for pks in results}) == 1
+    assert errors == [] and len(results) == count
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres_only
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
+def test_a_batch_raced_by_four_threads_stores_each_content_once(root: Path) -> None:
+    shared = os.urandom(50_000)
+    results = _race(4, lambda own: [blob.pk for blob in put_blobs([own, shared])], setup=lambda: os.urandom(1000))
+    assert len({pks[1] for pks in results}) == 1
     assert Blob.objects.count() == 5 and len(_files(root)) == 5
     assert get_blob_bytes(Blob.objects.get(pk=results[0][1])) == shared
 
@@ -264,25 +276,9 @@ def test_a_batch_raced_by_four_threads_stores_each_content_once(root: Path) -> N
 @pytest.mark.postgres_only
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
 def test_it_stores_content_raced_by_four_threads_once(root: Path) -> None:
-    data, start = os.urandom(50_000), threading.Barrier(4)
-    results: list[int] = []
-    errors: list[BaseException] = []
-
-    def store() -> None:
-        try:
-            start.wait()
-            results.append(put_blob(data).pk)
-        except BaseException as exc:  # handed to the main thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=store) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == [] and len(set(results)) == 1 and len(results) == 4
+    data = os.urandom(50_000)
+    results = _race(4, lambda _: put_blob(data).pk, setup=lambda: None)
+    assert len(set(results)) == 1
     assert Blob.objects.count() == 1 and len(_files(root)) == 1
     assert get_blob_bytes(Blob.objects.get()) == data
 
