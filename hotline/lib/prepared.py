@@ -17,6 +17,11 @@ when the claim would find a row. A row the probe saw may be gone (or locked) by 
 the step then claims nothing, as it would have. The probe reads outside any transaction and writes
 nothing.
 
+:func:`objects` returns model instances (``Model.objects.raw`` over the SQL compiled once: each field
+converted as the ORM converts it, extra selected columns set as attributes): a claim's read of the first due
+row, say, locked with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (compiled, and run, inside the
+claim's transaction).
+
 ``build`` must depend on nothing but the named values and ``vary`` (a setting it reads, say): the SQL is
 kept under ``name`` and ``vary`` for the life of the process. Each value must reach the SQL as a parameter
 unchanged (compared with a field, not shifted by a ``timedelta`` first); a value that does not is refused
@@ -33,7 +38,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
-__all__ = ["any_row", "rows"]
+__all__ = ["any_row", "objects", "rows"]
 
 # A moment no real value takes: each named value gets its own microsecond after it. Likewise an integer.
 _SENTINEL = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -46,6 +51,7 @@ class _Compiled:
     sql: str
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str, bool], ...]  # (parameter index, value name, adapted for the database)
+    model: Any = None  # the queryset's model (``objects``)
 
     def bind(self, values: dict[str, Value]) -> list[Any]:
         params = list(self.params)
@@ -79,7 +85,8 @@ def _sentinel(value: Value, n: int) -> Value:
 
 def _compile(name: str, queryset: Callable[[dict[str, Value]], QuerySet[Any]], values: dict[str, Value]) -> _Compiled:
     sentinels = {key: _sentinel(values[key], n) for n, key in enumerate(sorted(values))}
-    sql, params = queryset(sentinels).query.get_compiler(using=connection.alias).as_sql()
+    built = queryset(sentinels)
+    sql, params = built.query.get_compiler(using=connection.alias).as_sql()
     slots: list[tuple[int, str, bool]] = []
     for key, sentinel in sentinels.items():
         is_moment = isinstance(sentinel, datetime)
@@ -90,7 +97,7 @@ def _compile(name: str, queryset: Callable[[dict[str, Value]], QuerySet[Any]], v
         if not found:
             raise ValueError(f"prepared query {name!r}: the value {key!r} does not reach the SQL as a parameter")
         slots += found
-    return _Compiled(sql, tuple(params), tuple(slots))
+    return _Compiled(sql, tuple(params), tuple(slots), built.model)
 
 
 def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> bool:
@@ -110,3 +117,13 @@ def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, compiled.bind(values))
         return list(cursor.fetchall())
+
+
+def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> list[Any]:
+    """The model instances of ``build(**values)`` (a queryset of one model, no ``select_related``: a column
+    ``annotate`` adds becomes an attribute), with SQL compiled once per process (see the module), made
+    instances by ``raw``: each field converted as the ORM converts it. A query that locks rows
+    (``select_for_update``) is compiled and run inside a transaction."""
+    compiled = _compiled(name, vary, lambda given: build(**given), dict(values))
+    assert compiled.model is not None
+    return list(compiled.model._default_manager.raw(compiled.sql, compiled.bind(values)))
