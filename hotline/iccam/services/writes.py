@@ -268,7 +268,7 @@ def claim_push(now: datetime) -> Push | None:
     mid-send becomes uncertain."""
     lease_until = now + conf.send_lease()
     with transaction.atomic():
-        found = prepared.objects("iccam.claim_push", _claimable, now=now)
+        found: list[Push] = prepared.objects("iccam.claim_push", _claimable, now=now)
         row = claim.claim_read(found[0] if found else None, match=("state", "attempts", "next_attempt_at"),
                                write=lambda rows: states.move(rows, PushState.SENDING, table=Push.transitions,
                                                               now=now, strict=False, next_attempt_at=lease_until,
