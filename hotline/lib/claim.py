@@ -26,7 +26,7 @@ log = logging.getLogger("hotline.worker")
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
-__all__ = ["claim_due", "claim_one", "run_in_threads", "skip_locked"]
+__all__ = ["claim_due", "claim_one", "claim_read", "run_in_threads", "skip_locked"]
 
 
 def skip_locked(queryset: QuerySet[M], *, of: Sequence[str] = ()) -> QuerySet[M]:
@@ -76,6 +76,17 @@ def claim_one(queryset: QuerySet[M], *, update: Mapping[str, Any] | None = None,
     """Claim the first row of the ordered ``queryset`` (see :func:`claim_due`), or None."""
     rows = claim_due(queryset, limit=1, update=update, match=match, where=where, of=of, scan=1, write=write)
     return rows[0] if rows else None
+
+
+def claim_read(row: M | None, *, match: Sequence[str] = (), write: Callable[[QuerySet[M]], int]) -> M | None:
+    """Claim one row already read by the caller in the current transaction (a query compiled once,
+    ``prepared.objects``, built with :func:`skip_locked`): on PostgreSQL the read locked it, so ``write`` takes it;
+    elsewhere ``write`` is a conditional UPDATE on the ``match`` values as read, as in :func:`claim_due`.
+    None when there was no row or another worker took it in between."""
+    if row is None:
+        return None
+    condition = {} if connection.vendor == "postgresql" else {name: getattr(row, name) for name in match}
+    return row if write(type(row)._default_manager.filter(pk=row.pk, **condition)) == 1 else None
 
 
 def run_in_threads(work: Callable[[T], object], items: Iterable[T], *, workers: int,

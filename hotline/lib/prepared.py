@@ -17,6 +17,12 @@ when the claim would find a row. A row the probe saw may be gone (or locked) by 
 the step then claims nothing, as it would have. The probe reads outside any transaction and writes
 nothing.
 
+:func:`objects` returns model instances (``Model.objects.raw`` over the SQL compiled once: each field
+converted as the ORM converts it, extra selected columns set as attributes): a claim's read of the first due
+row, say, locked with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (compiled, and run, inside the
+claim's transaction). :func:`update` runs ``queryset.update(...)`` compiled once: a hot write whose
+expressions cost more to build than to run.
+
 ``build`` must depend on nothing but the named values and ``vary`` (a setting it reads, say): the SQL is
 kept under ``name`` and ``vary`` for the life of the process. Each value must reach the SQL as a parameter
 unchanged (compared with a field, not shifted by a ``timedelta`` first); a value that does not is refused
@@ -34,7 +40,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.sql import UpdateQuery
 
-__all__ = ["any_row", "rows", "update"]
+__all__ = ["any_row", "objects", "rows", "update"]
 
 # A moment no real value takes: each named value gets its own microsecond after it. Likewise an integer.
 _SENTINEL = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -48,6 +54,7 @@ class _Compiled:
     sql: str
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str, bool], ...]  # (parameter index, value name, adapted for the database)
+    model: Any = None  # the queryset's model (``objects``)
 
     def bind(self, values: dict[str, Value]) -> list[Any]:
         params = list(self.params)
@@ -66,11 +73,14 @@ _COMPILED: dict[tuple[str, str, str, Hashable], _Compiled] = {}
 
 def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Value]], QuerySet[Any]],
               values: dict[str, Value]) -> _Compiled:
-    return _compiled_sql(name, vary, lambda given: queryset(given).query.get_compiler(using=connection.alias).as_sql(),
-                         values)
+    def build_sql(given: dict[str, Value]) -> tuple[str, Any, Any]:
+        built = queryset(given)
+        return (*built.query.get_compiler(using=connection.alias).as_sql(), built.model)
+
+    return _compiled_sql(name, vary, build_sql, values)
 
 
-def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Value]], tuple[str, Any]],
+def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Value]], tuple[str, Any, Any]],
                   values: dict[str, Value]) -> _Compiled:
     key = (connection.alias, connection.vendor, name, vary)
     compiled = _COMPILED.get(key)
@@ -87,10 +97,11 @@ def _sentinel(value: Value, n: int) -> Value:
     return _INT_SENTINEL - n
 
 
-def _compile(name: str, build_sql: Callable[[dict[str, Value]], tuple[str, Any]],
+def _compile(name: str, build_sql: Callable[[dict[str, Value]], tuple[str, Any, Any]],
              values: dict[str, Value]) -> _Compiled:
+    """``build_sql`` gives (SQL, parameters, model or None) for the values given."""
     sentinels = {key: _sentinel(values[key], n) for n, key in enumerate(sorted(values))}
-    sql, params = build_sql(sentinels)
+    sql, params, model = build_sql(sentinels)
     slots: list[tuple[int, str, bool]] = []
     for key, sentinel in sentinels.items():
         is_moment = isinstance(sentinel, datetime)
@@ -101,7 +112,7 @@ def _compile(name: str, build_sql: Callable[[dict[str, Value]], tuple[str, Any]]
         if not found:
             raise ValueError(f"prepared query {name!r}: the value {key!r} does not reach the SQL as a parameter")
         slots += found
-    return _Compiled(sql, tuple(params), tuple(slots))
+    return _Compiled(sql, tuple(params), tuple(slots), model)
 
 
 def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> bool:
@@ -123,13 +134,23 @@ def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **
         return list(cursor.fetchall())
 
 
+def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> list[Any]:
+    """The model instances of ``build(**values)`` (a queryset of one model, no ``select_related``: a column
+    ``annotate`` adds becomes an attribute), with SQL compiled once per process (see the module), made
+    instances by ``raw``: each field converted as the ORM converts it. A query that locks rows
+    (``select_for_update``) is compiled and run inside a transaction."""
+    compiled = _compiled(name, vary, lambda given: build(**given), dict(values))
+    assert compiled.model is not None
+    return list(compiled.model._default_manager.raw(compiled.sql, compiled.bind(values)))
+
+
 def update(name: str, build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]], vary: Hashable = (),
            **values: Value) -> int:
     """``queryset.update(**changes)`` where ``build(**values)`` returns ``(queryset, changes)``, with the
     UPDATE compiled once per process (see the module): for a write a hot path makes with new values each time,
     whose expressions (``Case``, ``Coalesce``) cost more to build and compile than to run. ``vary``: whatever
     else shapes the SQL (which optional columns are written, how many ids are named). Returns the rows changed."""
-    compiled = _compiled_sql(name, vary, lambda given: _update_sql(*build(**given)), dict(values))
+    compiled = _compiled_sql(name, vary, lambda given: (*_update_sql(*build(**given)), None), dict(values))
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, compiled.bind(values))
         return int(cursor.rowcount)

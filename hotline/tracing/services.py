@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +70,12 @@ def trace_items(items: list[Item], *, now: datetime, config: TraceConfig | None 
     for item in items:
         if item.host not in resolutions:
             resolutions[item.host] = resolve_host(item.host, config=config.resolver)
+    return _trace_resolved(items, resolutions, now=now, config=config)
+
+
+def _trace_resolved(items: list[Item], resolutions: dict[str, Resolution], *, now: datetime,
+                    config: TraceConfig) -> list[Trace]:
+    """``trace_items`` once every host is resolved (``resolutions``: by host)."""
     snapshots = {}
     for item in items:
         resolution = resolutions[item.host]
@@ -446,7 +453,23 @@ def trace_due(*, now: datetime, config: TraceConfig | None = None, concurrency: 
     if len(items) == 1:
         trace_item(items[0], now=now, config=config)
         return True
-    # A failing item is logged; its lease expires and the row comes back: a crash costs a delay, never the item.
-    claim.run_in_threads(lambda item: trace_item(item, now=now, config=config), items, workers=concurrency,
-                         describe=lambda item: f"trace of item {item.pk}", logger=log)
+    try:
+        _trace_batch(items, now=now, config=config, concurrency=concurrency)
+    except Exception:
+        # As before this batch path: a failing item is logged, the others are still traced (each alone, in
+        # threads); the failing one's lease expires and the row comes back: a crash costs a delay, never the item.
+        log.exception("tracing %d items at once failed; tracing them one at a time", len(items))
+        claim.run_in_threads(lambda item: trace_item(item, now=now, config=config), items, workers=concurrency,
+                             describe=lambda item: f"trace of item {item.pk}", logger=log)
     return True
+
+
+def _trace_batch(items: list[Item], *, now: datetime, config: TraceConfig, concurrency: int) -> list[Trace]:
+    """``trace_items`` for the claimed batch, with the hosts resolved several at a time (DNS waits on the
+    network; no database work in those threads): the directory, the RDAP cache and the previous snapshots
+    read once for the batch, and one transaction for its snapshots, audit events and retry schedules
+    (was one ``trace_item`` per item, each in a thread with a database connection of its own)."""
+    hosts = list(dict.fromkeys(item.host for item in items))
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(hosts)))) as pool:
+        found = list(pool.map(lambda host: resolve_host(host, config=config.resolver), hosts))
+    return _trace_resolved(items, dict(zip(hosts, found, strict=True)), now=now, config=config)

@@ -314,8 +314,9 @@ def _create_report(session: IccamSession, push: Push, *, now: datetime) -> None:
 
 
 def _send_content_write(session: IccamSession, push: Push, *, country: str) -> str:
-    assert push.content is not None
-    cid = push.content.content_id
+    assert push.content_id is not None
+    # read with the claimed row (``claim_push``), else from its content item
+    cid = getattr(push, "iccam_content_id", None) or push.content.content_id  # type: ignore[union-attr]
     current = session.get(f"rest/Content/{cid}")
     if push.kind == PushKind.MOVE:
         return _move(session, push, current, country=country)

@@ -261,17 +261,18 @@ def report_created(push: Push, report: dict[str, Any], *, now: datetime) -> list
 
 
 def claim_push(now: datetime) -> Push | None:
-    """One due row, first in its lane, with its content item, moved to ``sending`` with a lease (SKIP LOCKED on
-    PostgreSQL, a conditional UPDATE elsewhere); none while ICCAM has asked us to wait (asked in the claim's
-    own query, before every write). A report creation whose sender died mid-send becomes uncertain."""
+    """One due row, first in its lane, moved to ``sending`` with a lease (SKIP LOCKED on PostgreSQL, a
+    conditional UPDATE elsewhere); none while ICCAM has asked us to wait (asked in the claim's own query, before
+    every write). The row's ICCAM content id comes with it (``iccam_content_id``). The read is compiled once
+    per process (``_claimable``): ``push_step`` claims before every write. A report creation whose sender died
+    mid-send becomes uncertain."""
     lease_until = now + conf.send_lease()
-    unpaused = ~Exists(PullState.objects.filter(pk=1, paused_until__gt=now))
     with transaction.atomic():
-        row = claim.claim_one(
-            Push.objects.due(now).filter(unpaused).select_related("content").order_by("next_attempt_at", "pk"),
-            match=("state", "attempts", "next_attempt_at"), of=("self",),
-            write=lambda rows: states.move(rows, PushState.SENDING, table=Push.transitions, now=now, strict=False,
-                                           next_attempt_at=lease_until, attempts=F("attempts") + 1))
+        found: list[Push] = prepared.objects("iccam.claim_push", _claimable, now=now)
+        row = claim.claim_read(found[0] if found else None, match=("state", "attempts", "next_attempt_at"),
+                               write=lambda rows: states.move(rows, PushState.SENDING, table=Push.transitions,
+                                                              now=now, strict=False, next_attempt_at=lease_until,
+                                                              attempts=F("attempts") + 1))
         if row is None:
             return None
         cut_off = row.state == PushState.SENDING  # the previous sender died mid-send
@@ -282,6 +283,15 @@ def claim_push(now: datetime) -> Push | None:
         push_uncertain(row, now=now)
         return claim_push(now)
     return row
+
+
+def _claimable(now: datetime) -> QuerySet[Push]:
+    """The first due row (``Push.objects.due``, in lane order) unless ICCAM asked us to wait, with its content
+    item's ICCAM id, locked (PostgreSQL: only the push row, SKIP LOCKED)."""
+    unpaused = ~Exists(PullState.objects.filter(pk=1, paused_until__gt=now))
+    return claim.skip_locked(Push.objects.due(now).filter(unpaused)
+                             .annotate(iccam_content_id=F("content__content_id"))
+                             .order_by("next_attempt_at", "pk")[:1], of=("self",))
 
 
 def _as_claimed(row: Push, lease_until: datetime) -> None:

@@ -85,3 +85,40 @@ def test_the_step_runs_from_settings_alone(assessed_item: MakeItem, sim_dns: Sim
     countries = {t.item_id: t.country for t in Trace.objects.all()}
     assert countries == {i.pk: "US" for i in items}
     assert "hotline.tracing.steps.trace_step" in settings.HOTLINE_WORKER_STEPS
+
+
+def test_a_claimed_batch_is_traced_at_once_with_a_bounded_number_of_queries(assessed_item: MakeItem,
+                                                                          config: TraceConfig) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for n in (2, 3, 6):  # warm-up (the RDAP cache), N, 2N
+        items = [assessed_item("google-dns.sim.test", path=f"/batch-{n}-{k}") for k in range(n)]
+        with CaptureQueriesContext(connection) as seen:
+            assert trace_step(now=NOW, config=config, concurrency=n) is True
+        # the claim's conditional UPDATE is one per row on SQLite (lib/claim.py); the rest is per batch
+        inserts = [q for q in seen.captured_queries if q["sql"].startswith('INSERT INTO "tracing_trace" ')]
+        assert len(inserts) == 1  # every snapshot in one INSERT, in this thread (was a thread per item)
+        counts.append(len([q for q in seen.captured_queries if not q["sql"].startswith('UPDATE "tracing_tracedue"')]))
+        traces = {t.item_id: t for t in Trace.objects.filter(item__in=items)}
+        assert sorted(traces) == sorted(i.pk for i in items)
+        assert {t.country for t in traces.values()} == {"US"}
+        assert AuditEvent.objects.filter(action="item.traced", object_id__in=[str(i.pk) for i in items]).count() == n
+    assert not TraceDue.objects.exists()
+    assert counts[2] == counts[1], counts
+
+
+@pytest.mark.django_db(transaction=True)  # the fallback traces in threads, each with a connection of its own
+def test_a_batch_that_fails_is_traced_item_by_item(assessed_item: MakeItem, config: TraceConfig,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hotline.tracing import services
+
+    items = [assessed_item("google-dns.sim.test", path=f"/one-by-one-{k}") for k in range(3)]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the batch path")
+
+    monkeypatch.setattr(services, "_trace_batch", broken)
+    assert trace_step(now=NOW, config=config, concurrency=3) is True
+    assert sorted(Trace.objects.values_list("item_id", flat=True)) == sorted(i.pk for i in items)
