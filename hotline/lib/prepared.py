@@ -23,6 +23,9 @@ row, say, locked with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (compi
 claim's transaction). :func:`update` runs ``queryset.update(...)`` compiled once: a hot write whose
 expressions cost more to build than to run.
 
+A value may be a list (ids for ``IN (…)``, a column per row of a ``CASE``): ``build`` gets a list of as many
+sentinels, each element is bound on its own, and the SQL is kept per length of each list.
+
 ``build`` must depend on nothing but the named values and ``vary`` (a setting it reads, say): the SQL is
 kept under ``name`` and ``vary`` for the life of the process. Each value must reach the SQL as a parameter
 unchanged (compared with a field, not shifted by a ``timedelta`` first); a value that does not is refused
@@ -47,19 +50,24 @@ _SENTINEL = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
 _INT_SENTINEL = -7_301_900_000_000_000
 _STR_SENTINEL = "\x1fprepared-sentinel-{}\x1f"
 Value = datetime | int | str
+# A value, or a list of values (ids in ``IN (…)``, a column per row of a ``CASE``): each element bound on its own.
+# A list's length shapes the SQL, so it is part of the key the SQL is kept under.
+Values = Value | list[Value]
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[tuple[int, str, bool], ...]  # (parameter index, value name, adapted for the database)
+    # (parameter index, value name, position in a list value or -1, adapted for the database)
+    slots: tuple[tuple[int, str, int, bool], ...]
     model: Any = None  # the queryset's model (``objects``)
 
-    def bind(self, values: dict[str, Value]) -> list[Any]:
+    def bind(self, values: dict[str, Values]) -> list[Any]:
         params = list(self.params)
-        for index, name, adapted in self.slots:
-            value = values[name]
+        for index, name, position, adapted in self.slots:
+            given = values[name]
+            value = given[position] if isinstance(given, list) else given
             if adapted and isinstance(value, datetime):
                 params[index] = connection.ops.adapt_datetimefield_value(value)
             else:
@@ -67,22 +75,23 @@ class _Compiled:
         return params
 
 
-# (database alias, vendor, name, vary) -> the compiled query
-_COMPILED: dict[tuple[str, str, str, Hashable], _Compiled] = {}
+# (database alias, vendor, name, vary, lengths of the list values) -> the compiled query
+_COMPILED: dict[tuple[str, str, str, Hashable, tuple[tuple[str, int], ...]], _Compiled] = {}
 
 
-def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Value]], QuerySet[Any]],
-              values: dict[str, Value]) -> _Compiled:
-    def build_sql(given: dict[str, Value]) -> tuple[str, Any, Any]:
+def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Values]], QuerySet[Any]],
+              values: dict[str, Values]) -> _Compiled:
+    def build_sql(given: dict[str, Values]) -> tuple[str, Any, Any]:
         built = queryset(given)
         return (*built.query.get_compiler(using=connection.alias).as_sql(), built.model)
 
     return _compiled_sql(name, vary, build_sql, values)
 
 
-def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Value]], tuple[str, Any, Any]],
-                  values: dict[str, Value]) -> _Compiled:
-    key = (connection.alias, connection.vendor, name, vary)
+def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
+                  values: dict[str, Values]) -> _Compiled:
+    lengths = tuple(sorted((key, len(value)) for key, value in values.items() if isinstance(value, list)))
+    key = (connection.alias, connection.vendor, name, vary, lengths)
     compiled = _COMPILED.get(key)
     if compiled is None:
         compiled = _COMPILED[key] = _compile(name, sql, values)
@@ -97,25 +106,37 @@ def _sentinel(value: Value, n: int) -> Value:
     return _INT_SENTINEL - n
 
 
-def _compile(name: str, build_sql: Callable[[dict[str, Value]], tuple[str, Any, Any]],
-             values: dict[str, Value]) -> _Compiled:
+def _compile(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
+             values: dict[str, Values]) -> _Compiled:
     """``build_sql`` gives (SQL, parameters, model or None) for the values given."""
-    sentinels = {key: _sentinel(values[key], n) for n, key in enumerate(sorted(values))}
+    sentinels: dict[str, Values] = {}
+    placed: list[tuple[str, int, Value]] = []  # (name, position in a list or -1, sentinel)
+    for key in sorted(values):
+        given = values[key]
+        if isinstance(given, list):
+            elements = [_sentinel(element, len(placed) + n) for n, element in enumerate(given)]
+            placed += [(key, n, sentinel) for n, sentinel in enumerate(elements)]
+            sentinels[key] = elements
+        else:
+            single = _sentinel(given, len(placed))
+            placed.append((key, -1, single))
+            sentinels[key] = single
     sql, params, model = build_sql(sentinels)
-    slots: list[tuple[int, str, bool]] = []
-    for key, sentinel in sentinels.items():
+    slots: list[tuple[int, str, int, bool]] = []
+    for key, position, sentinel in placed:
         is_moment = isinstance(sentinel, datetime)
         adapted = connection.ops.adapt_datetimefield_value(sentinel) if isinstance(sentinel, datetime) else sentinel
         # A parameter is the value as given (PostgreSQL) or as the backend adapts it (SQLite: a string).
-        found = [(i, key, is_moment and not isinstance(param, datetime)) for i, param in enumerate(params)
+        found = [(i, key, position, is_moment and not isinstance(param, datetime)) for i, param in enumerate(params)
                  if param in (sentinel, adapted)]
         if not found:
-            raise ValueError(f"prepared query {name!r}: the value {key!r} does not reach the SQL as a parameter")
+            where = key if position < 0 else f"{key}[{position}]"
+            raise ValueError(f"prepared query {name!r}: the value {where!r} does not reach the SQL as a parameter")
         slots += found
     return _Compiled(sql, tuple(params), tuple(slots), model)
 
 
-def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> bool:
+def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> bool:
     """Whether ``build(**values)`` names any row, asked with SQL compiled once per process (see the module).
     ``vary``: what else the query depends on (a setting's value), part of the key the SQL is kept under."""
     compiled = _compiled(name, vary, lambda given: build(**given).order_by().values("pk")[:1], dict(values))
@@ -124,7 +145,8 @@ def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
         return cursor.fetchone() is not None
 
 
-def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> list[tuple[Any, ...]]:
+def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
+         **values: Values) -> list[tuple[Any, ...]]:
     """The rows of ``build(**values)``, a ``values_list`` query, with SQL compiled once per process (see the
     module): each row a tuple of its columns as the database returns them (no field's conversion: for text
     and integer columns). ``values``: moments or integers (an id), each reaching the SQL unchanged."""
@@ -134,7 +156,7 @@ def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **
         return list(cursor.fetchall())
 
 
-def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Value) -> list[Any]:
+def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> list[Any]:
     """The model instances of ``build(**values)`` (a queryset of one model, no ``select_related``: a column
     ``annotate`` adds becomes an attribute), with SQL compiled once per process (see the module), made
     instances by ``raw``: each field converted as the ORM converts it. A query that locks rows
@@ -145,11 +167,12 @@ def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
 
 
 def update(name: str, build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]], vary: Hashable = (),
-           **values: Value) -> int:
+           **values: Values) -> int:
     """``queryset.update(**changes)`` where ``build(**values)`` returns ``(queryset, changes)``, with the
     UPDATE compiled once per process (see the module): for a write a hot path makes with new values each time,
     whose expressions (``Case``, ``Coalesce``) cost more to build and compile than to run. ``vary``: whatever
-    else shapes the SQL (which optional columns are written, how many ids are named). Returns the rows changed."""
+    else shapes the SQL (which optional columns are written; a list value's length is part of the key
+    already). Returns the rows changed."""
     compiled = _compiled_sql(name, vary, lambda given: (*_update_sql(*build(**given)), None), dict(values))
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, compiled.bind(values))

@@ -100,6 +100,24 @@ def test_rows_refuses_an_id_that_does_not_reach_the_sql_unchanged() -> None:
         prepared.rows("shifted", lambda item: Item.objects.filter(pk=item + 1).values_list("pk"), item=3)
 
 
+def test_rows_binds_a_list_element_by_element_and_keeps_one_query_per_length(make_item: MakeItem) -> None:
+    items = [make_item() for _ in range(4)]
+    for item in items[:3]:
+        TraceDue.objects.create(item=item, due_at=NOW, created_at=NOW)
+
+    def due_of(items: list[int], now: datetime) -> QuerySet[TraceDue, tuple[int, int]]:
+        return TraceDue.objects.filter(item__in=items, due_at__lte=now).values_list("item_id", "pk").order_by("pk")
+
+    ids = [item.pk for item in items]
+    for chosen in (ids[:2], ids[1:3], ids[2:], ids[:1], ids[3:], ids):
+        assert prepared.rows("due_of_many", due_of, items=chosen, now=NOW) == list(due_of(chosen, NOW))
+    assert len(prepared.rows("due_of_many", due_of, items=ids[1:3], now=NOW)) == 2  # not vacuous
+    assert sorted(length for *_, ((_, length),) in prepared._COMPILED) == [1, 2, 4]  # one query per length
+    with pytest.raises(ValueError, match=r"'items\[1\]' does not reach the SQL"):
+        prepared.rows("shifted_many", lambda items: Item.objects.filter(pk__in=[items[0], items[1] + 1])
+                      .values_list("pk"), items=[3, 4])
+
+
 def _pushed(*, row: int, now: datetime, outcome: str) -> tuple[QuerySet[TraceDue], dict[str, object]]:
     from django.db.models import F, Value
     from django.db.models.functions import Coalesce, Greatest

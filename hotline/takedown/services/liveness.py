@@ -92,11 +92,9 @@ def captured_files(item_ids: list[int]) -> QuerySet[Media, tuple[int, str, str]]
 
 def _targets(claimed: list[_Claimed]) -> list[Target]:
     media: dict[int, dict[str, str]] = defaultdict(dict)
-    item_ids = list({entry.takedown.item_id: entry.takedown.pk for entry in claimed})
+    item_ids: list[prepared.Value] = list(dict.fromkeys(entry.takedown.item_id for entry in claimed))
     # Compiled once per batch size (a busy call's query cost more to build than to run): the ids bound.
-    names = [f"item{n}" for n in range(len(item_ids))]
-    rows = prepared.rows("takedown.captured_files", lambda **ids: captured_files([ids[name] for name in names]),
-                         vary=len(names), **dict(zip(names, item_ids, strict=True)))
+    rows = prepared.rows("takedown.captured_files", captured_files, item_ids=item_ids)
     for item_id, url, sha256 in rows:
         media[item_id][url] = sha256
     return [Target(entry.takedown.pk, entry.url, media.get(entry.takedown.item_id, {})) for entry in claimed]

@@ -233,28 +233,31 @@ def _write_retraced(notice: Notice, retraced: list[NoticeItem], now: datetime) -
     size = max(connection.ops.bulk_batch_size(fields, retraced), 1)  # as bulk_update splits them (SQLite: 199)
     for start in range(0, len(retraced), size):
         chunk = retraced[start:start + size]
-        values: dict[str, prepared.Value] = {}
-        for n, line in enumerate(chunk):
+        traces: list[prepared.Value] = []
+        moments: list[prepared.Value] = []
+        for line in chunk:
             assert line.trace_id is not None and line.traced_at is not None  # an OK trace, just saved
-            values |= {f"line{n}": line.pk, f"trace{n}": line.trace_id, f"at{n}": line.traced_at, f"ip{n}": line.ip}
-        prepared.update("takedown.retraced_lines", functools.partial(_retraced_lines, len(chunk)),
-                        vary=len(chunk), **values)
+            traces.append(line.trace_id)
+            moments.append(line.traced_at)
+        prepared.update("takedown.retraced_lines", _retraced_lines, lines=[line.pk for line in chunk], trace=traces,
+                        traced_at=moments, ip=[line.ip for line in chunk])
     prepared.update("takedown.notice_retraced", _notice_retraced, notice=notice.pk, now=now)
     notice.retraced_at = now
 
 
-def _retraced_lines(count: int, **values: Any) -> tuple[QuerySet[NoticeItem], dict[str, Any]]:
-    """What ``NoticeItem.objects.bulk_update(lines, ["trace", "traced_at", "ip"])`` writes for ``count`` lines."""
+def _retraced_lines(*, lines: list[int], **columns: list[Any]) -> tuple[QuerySet[NoticeItem], dict[str, Any]]:
+    """What ``NoticeItem.objects.bulk_update(lines, ["trace", "traced_at", "ip"])`` writes: ``columns`` by field
+    name, each with one value per line."""
     changes: dict[str, Any] = {}
-    for name, key in (("trace", "trace"), ("traced_at", "at"), ("ip", "ip")):
+    for name, column in columns.items():
         field = NoticeItem._meta.get_field(name)
         assert isinstance(field, Field)
-        case: Any = Case(*[When(pk=values[f"line{n}"], then=Value(values[f"{key}{n}"], output_field=field))
-                           for n in range(count)], output_field=field)
+        case: Any = Case(*[When(pk=pk, then=Value(value, output_field=field))
+                           for pk, value in zip(lines, column, strict=True)], output_field=field)
         if connection.features.requires_casted_case_in_updates:
             case = Cast(case, output_field=field)
         changes[field.attname] = case
-    return NoticeItem.objects.filter(pk__in=[values[f"line{n}"] for n in range(count)]), changes
+    return NoticeItem.objects.filter(pk__in=lines), changes
 
 
 def _notice_retraced(*, notice: int, now: datetime) -> tuple[QuerySet[Notice], dict[str, Any]]:
@@ -309,19 +312,19 @@ def _stamp_takedowns(notice: Notice, takedowns: list[Takedown], policy: ContactP
     The next repeat's batch opens one batching window early, so the repeat leaves on the contact's rhythm."""
     if not takedowns:
         return
-    values: dict[str, datetime | int] = {"now": now, "soon": now + conf.schedule()[0][1]}
-    values |= {f"takedown{n}": takedown.pk for n, takedown in enumerate(takedowns)}
+    values: dict[str, prepared.Values] = {"now": now, "soon": now + conf.schedule()[0][1],
+                                          "takedowns": [takedown.pk for takedown in takedowns]}
     # The takedowns were read before the send: whether one repeats is decided on its state as it is now.
     if notice.kind != NoticeKind.ESCALATION and any(t.contact_id == notice.contact_id for t in takedowns):
         rhythm = timedelta(hours=max(1, notice.contact.repeat_hours))
         lead = min(batch_window(policy), rhythm - timedelta(minutes=1))
         values |= {"contact": notice.contact_id, "repeat_at": now + rhythm - lead}
-    shape = (notice.kind == NoticeKind.REPEAT, len(conf.ladder()), len(takedowns), "repeat_at" in values)
+    shape = (notice.kind == NoticeKind.REPEAT, len(conf.ladder()), "repeat_at" in values)
     prepared.update("takedown.stamp_takedowns", functools.partial(_stamp, *shape[:2]), vary=shape, **values)
 
 
 def _stamp(repeat: bool, rungs: int, *, now: datetime, soon: datetime, contact: int | None = None,
-           repeat_at: datetime | None = None, **takedowns: int) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+           takedowns: list[int], repeat_at: datetime | None = None) -> tuple[QuerySet[Takedown], dict[str, Any]]:
     """``_stamp_takedowns``' UPDATE: ``repeat`` counts a repeat, ``rungs`` is the ladder's length; with
     ``contact`` and ``repeat_at``, the takedowns of that contact still noticed repeat then."""
     updates: dict[str, Any] = {
@@ -336,7 +339,7 @@ def _stamp(repeat: bool, rungs: int, *, now: datetime, soon: datetime, contact: 
     if repeat_at is not None:
         repeating = Q(contact_id=contact, state__in=NOTICE_STATES)
         updates["next_notice_at"] = Case(When(repeating, then=Value(repeat_at)), default=F("next_notice_at"))
-    return Takedown.objects.filter(pk__in=list(takedowns.values())), updates
+    return Takedown.objects.filter(pk__in=takedowns), updates
 
 
 def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
