@@ -34,10 +34,10 @@ when the query is first compiled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -52,7 +52,7 @@ _STR_SENTINEL = "\x1fprepared-sentinel-{}\x1f"
 Value = datetime | int | str
 # A value, or a list of values (ids in ``IN (…)``, a column per row of a ``CASE``): each element bound on its own.
 # A list's length shapes the SQL, so it is part of the key the SQL is kept under.
-Values = Value | list[Value]
+Values = Value | Sequence[Value]  # a list or tuple (a string is one value)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class _Compiled:
         params = list(self.params)
         for index, name, position, adapted in self.slots:
             given = values[name]
-            value = given[position] if isinstance(given, list) else given
+            value = given[position] if isinstance(given, list | tuple) else given
             if adapted and isinstance(value, datetime):
                 params[index] = connection.ops.adapt_datetimefield_value(value)
             else:
@@ -90,7 +90,7 @@ def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Values]],
 
 def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
                   values: dict[str, Values]) -> _Compiled:
-    lengths = tuple(sorted((key, len(value)) for key, value in values.items() if isinstance(value, list)))
+    lengths = tuple(sorted((key, len(value)) for key, value in values.items() if isinstance(value, list | tuple)))
     key = (connection.alias, connection.vendor, name, vary, lengths)
     compiled = _COMPILED.get(key)
     if compiled is None:
@@ -113,12 +113,12 @@ def _compile(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any,
     placed: list[tuple[str, int, Value]] = []  # (name, position in a list or -1, sentinel)
     for key in sorted(values):
         given = values[key]
-        if isinstance(given, list):
+        if isinstance(given, list | tuple):
             elements = [_sentinel(element, len(placed) + n) for n, element in enumerate(given)]
             placed += [(key, n, sentinel) for n, sentinel in enumerate(elements)]
             sentinels[key] = elements
         else:
-            single = _sentinel(given, len(placed))
+            single = _sentinel(cast(Value, given), len(placed))
             placed.append((key, -1, single))
             sentinels[key] = single
     sql, params, model = build_sql(sentinels)
