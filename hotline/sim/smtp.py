@@ -23,7 +23,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-__all__ = ["Received", "SmtpSink", "free_port"]
+__all__ = ["Received", "SmtpSink", "free_port", "listening_socket"]
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
 
@@ -32,6 +32,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def listening_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A socket already bound and listening on a free port, inheritable by a child process (gunicorn's
+    ``--bind fd://N`` with ``pass_fds``): unlike :func:`free_port`, no other process can take the port between
+    picking it and the server binding it."""
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
 
 
 @dataclass

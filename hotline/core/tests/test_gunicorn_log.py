@@ -18,7 +18,7 @@ from gunicorn.app.base import Application
 from gunicorn.config import Config
 
 from hotline.core import gunicorn_conf as conf
-from hotline.sim.smtp import free_port
+from hotline.sim.smtp import listening_socket
 
 TOKEN = "eyJwIjoxMn0.c2lnbmF0dXJlLXRoYXQtaXMtc2VjcmV0"
 API_TOKEN = "hl_0123abcd_" + "s" * 32
@@ -75,16 +75,18 @@ def test_it_logs_no_query_string_no_referer_and_no_reference_in_the_path() -> No
 @pytest.mark.parametrize("debug", ["false", "true"])
 def test_through_gunicorn_the_log_holds_no_token_and_a_large_body_gets_413(tmp_path: Path, debug: str) -> None:
     """The real server with the unit's configuration: the access log, and the 413 for a body over 20 MiB."""
-    port = free_port()
+    listener = listening_socket()  # bound here and handed over: no other process can take the port meanwhile
+    port = listener.getsockname()[1]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hotline.settings_test", "HOTLINE_DEBUG": debug,
            "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
            "PYTHONPATH": str(Path(conf.__file__).resolve().parents[2])}
     log = tmp_path / "access.log"
-    with log.open("wb") as out:
+    with log.open("wb") as out, listener:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "gunicorn", "--config", "python:hotline.core.gunicorn_conf",
-             "--access-logfile", "-", "--error-logfile", "-", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-             "hotline.wsgi:application"], env=env, stdout=out, stderr=subprocess.STDOUT)
+             "--access-logfile", "-", "--error-logfile", "-", "--bind", f"fd://{listener.fileno()}", "--workers",
+             "1", "hotline.wsgi:application"], env=env, stdout=out, stderr=subprocess.STDOUT,
+            pass_fds=(listener.fileno(),))
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 for _ in range(150):

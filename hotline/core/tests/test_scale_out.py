@@ -41,7 +41,7 @@ from hotline.reports.models import AWAITING_ASSESSMENT, Item, ItemStatus, Report
 from hotline.reports.services import IncomingReport, receive_reports
 from hotline.routing.models import Decision, Referral, ReferralStatus
 from hotline.routing.services import message_id as referral_message_id
-from hotline.sim.smtp import SmtpSink, free_port
+from hotline.sim.smtp import SmtpSink, listening_socket
 from hotline.sim.web import SimWeb
 from hotline.takedown.models import Notice, NoticeItem, NoticeState
 from hotline.takedown.render import message_id as notice_message_id
@@ -61,11 +61,11 @@ class Stack:
     log_dir: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
         """Start a process; its stderr goes to a file (a pipe nobody reads could fill up and block it)."""
         with (self.log_dir / f"process-{len(self.processes)}.log").open("wb") as log:
             process = subprocess.Popen(args, cwd=ROOT, env=self.env,  # noqa: S603 - our own commands
-                                       stdout=subprocess.DEVNULL, stderr=log)
+                                       stdout=subprocess.DEVNULL, stderr=log, pass_fds=pass_fds)
         self.processes.append(process)
         return process
 
@@ -198,10 +198,13 @@ def test_it_processes_every_item_once_with_four_workers_and_three_web_processes(
     _seed(SEEDED)
     _client, token = issue_api_client("Scale partner", ClientKind.PARTNER, actor=SYSTEM, country="NL")
     assert token is not None
-    port = free_port()
+    listener = listening_socket()  # bound here and handed to gunicorn: no other process can take the port
+    port = listener.getsockname()[1]
     python = sys.executable
     web = stack.start(python, "-m", "gunicorn", "hotline.wsgi:application", "--workers", "3",
-                      "--bind", f"127.0.0.1:{port}", "--log-level", "warning")
+                      "--bind", f"fd://{listener.fileno()}", "--log-level", "warning",
+                      pass_fds=(listener.fileno(),))
+    listener.close()  # gunicorn holds its own copy
     workers = [stack.start(python, "-m", "hotline.cli", "worker", "--skip", "exchange", "--sleep", "0.3")
                for _ in range(WORKERS)]
     _wait_for_port(port, web, stack)
