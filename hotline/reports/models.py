@@ -157,7 +157,9 @@ class Item(models.Model):
 
     raw_url = models.TextField(_("URL as first received"))
     canonical_url = models.TextField(_("canonical URL"))
-    dedup_key = models.CharField(max_length=64, unique=True)
+    # Unique by a constraint, not ``unique=True``: on PostgreSQL the field option also builds a second,
+    # ``varchar_pattern_ops`` index for LIKE queries, which a SHA-256 key never gets (and intake paid for).
+    dedup_key = models.CharField(max_length=64)
     host = models.CharField(_("host"), max_length=255)
     status = models.CharField(
         _("status"), max_length=20, choices=ItemStatus.choices, default=ItemStatus.NEW
@@ -202,6 +204,7 @@ class Item(models.Model):
             models.Index(fields=["host"], name="item_host_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["dedup_key"], name="item_dedup_key_unique"),
             models.CheckConstraint(condition=models.Q(report_count__gte=1), name="item_report_count_positive"),
             models.CheckConstraint(
                 condition=models.Q(claimed_by__isnull=True, claim_expires_at__isnull=True)

@@ -95,3 +95,21 @@ def test_a_batch_of_hostile_urls_round_trips() -> None:
     assert (report.text, report.external_ref) == ("line\none\\", "r\t1")
     assert sorted(report.links.values_list("raw_url", flat=True)) == sorted(urls)
     assert verify().ok
+
+
+def test_an_item_s_dedup_key_is_unique_through_one_index_only() -> None:
+    """A SHA-256 key is looked up by equality only: no second (PostgreSQL ``varchar_pattern_ops``) index for LIKE
+    that every intake would maintain for nothing; and a duplicate key is refused by the database."""
+    from django.db import IntegrityError, connection, transaction
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, Item._meta.db_table)
+    on_key = {name: c for name, c in found.items() if c["columns"] == ["dedup_key"]}
+    assert len(on_key) == 1, on_key
+    assert next(iter(on_key.values()))["unique"]
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    row = {"raw_url": "http://a.test/", "canonical_url": "http://a.test/", "dedup_key": "k" * 64, "host": "a.test",
+           "first_reported_at": now, "last_reported_at": now, "status_changed_at": now}
+    Item.objects.create(**row)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Item.objects.create(**row)
