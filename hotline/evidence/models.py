@@ -79,6 +79,8 @@ class Capture(models.Model):
     screenshot = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     screenshot_due_at = models.DateTimeField(null=True, blank=True)
     screenshot_error = models.CharField(max_length=300, blank=True)
+    # Times the browser went away under this capture's screenshot (retried up to BROWSER_ATTEMPTS in all).
+    screenshot_browser_gone = models.PositiveSmallIntegerField(default=0)
 
     objects: ClassVar[CaptureQuerySet] = CaptureQuerySet.as_manager()  # type: ignore[assignment]
 

@@ -17,7 +17,7 @@ from hotline.evidence.store import get_blob_bytes, put_blob
 
 log = logging.getLogger("hotline.evidence")
 # A capture whose browser went away is tried again after RETRY_AFTER, up to BROWSER_ATTEMPTS times in all (a page
-# that kills the browser every time must not be retried for ever); its error says which attempt it was.
+# that kills the browser every time must not be retried for ever); ``screenshot_browser_gone`` counts them.
 BROWSER_ATTEMPTS = 3
 RETRY_AFTER = timedelta(minutes=1)
 _GONE = "browser closed, to be tried again"
@@ -33,11 +33,13 @@ def take_screenshots(captures: list[Capture], *, now: datetime) -> None:
     except Exception as exc:  # Playwright's driver itself went (a failed launch is a ScreenshotError inside)
         results = [BrowserGone(f"{type(exc).__name__}: {exc}"[:250])] * len(captures)
     for capture, result in zip(captures, results, strict=True):
-        if isinstance(result, BrowserGone) and _attempts(capture) + 1 < BROWSER_ATTEMPTS:
+        capture.screenshot_browser_gone += isinstance(result, BrowserGone)
+        gone = capture.screenshot_browser_gone
+        if isinstance(result, BrowserGone) and gone < BROWSER_ATTEMPTS:
             log.info("screenshot of capture %s: %s", capture.pk, result)
             Capture.objects.filter(pk=capture.pk).update(
-                screenshot_due_at=now + RETRY_AFTER,
-                screenshot_error=f"{_GONE} (attempt {_attempts(capture) + 1} of {BROWSER_ATTEMPTS})")
+                screenshot_due_at=now + RETRY_AFTER, screenshot_browser_gone=gone,
+                screenshot_error=f"{_GONE} (attempt {gone} of {BROWSER_ATTEMPTS})")
         elif isinstance(result, ScreenshotError):
             log.warning("screenshot of capture %s failed: %s", capture.pk, result)
             record_screenshot(capture, None, str(result)[:300], now=now)
@@ -45,20 +47,12 @@ def take_screenshots(captures: list[Capture], *, now: datetime) -> None:
             record_screenshot(capture, result, "", now=now)
 
 
-def _attempts(capture: Capture) -> int:
-    """How many times this capture's browser went away before (from its error, while it is still due)."""
-    error = capture.screenshot_error or ""
-    if not error.startswith(_GONE):
-        return 0
-    return int(error.rsplit("(attempt ", 1)[1].split(" ", 1)[0])
-
-
 @transaction.atomic
 def record_screenshot(capture: Capture, rendered: Rendered | None, error: str, *, now: datetime) -> None:
     """Store the rendered PNG (or say why there is none) on the capture; audited on its item."""
     blob = put_blob(rendered.png) if rendered is not None else None
     capture.screenshot, capture.screenshot_due_at, capture.screenshot_error = blob, None, error
-    capture.save(update_fields=["screenshot", "screenshot_due_at", "screenshot_error"])
+    capture.save(update_fields=["screenshot", "screenshot_due_at", "screenshot_error", "screenshot_browser_gone"])
     after: dict[str, Any] = {"capture": capture.pk, "error": error} if blob is None else {
         "capture": capture.pk, "sha256": blob.sha256, "answered": len(rendered.answered) if rendered else 0,
         "refused": len(rendered.refused) if rendered else 0}

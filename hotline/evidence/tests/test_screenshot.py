@@ -202,11 +202,13 @@ def test_a_capture_whose_browser_went_away_is_tried_again_then_recorded_as_faile
         capture.refresh_from_db()
         assert capture.screenshot_due_at == now + screenshots.RETRY_AFTER, attempt
         assert capture.screenshot_error.endswith(f"(attempt {attempt} of 3)")
+        assert capture.screenshot_browser_gone == attempt
         assert not AuditEvent.objects.filter(action="capture.screenshot_failed").exists()
     now += timedelta(minutes=10)
     screenshots.take_screenshots(screenshot.claim_due(now, 8), now=now)
     capture.refresh_from_db()  # the third time the browser goes away on it: a failure, as any other
     assert capture.screenshot_due_at is None and "browser closed" in capture.screenshot_error
+    assert capture.screenshot_browser_gone == 3
     assert AuditEvent.objects.filter(action="capture.screenshot_failed").count() == 1
 
 
