@@ -204,6 +204,9 @@ HOTLINE_MAX_URLS_PER_SUBMISSION = env.integer("HOTLINE_MAX_URLS_PER_SUBMISSION",
 # seals all chain heads into one chain of seals at most this often.
 HOTLINE_AUDIT_STREAMS = env.integer("HOTLINE_AUDIT_STREAMS", 16, minimum=1)
 HOTLINE_AUDIT_SEAL_SECONDS = env.integer("HOTLINE_AUDIT_SEAL_SECONDS", 30, minimum=1)
+# Each seal's hash appended here once committed (hotline.audit.anchor; empty: only logged): a file the database's
+# owner cannot rewrite; `hotline audit verify` checks the seals against it.
+HOTLINE_AUDIT_ANCHOR_FILE = env.text("HOTLINE_AUDIT_ANCHOR_FILE", "") or ""
 
 
 def _rate(name: str, default: str) -> str:

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from hotline.audit import anchor
 from hotline.audit.models import _CANONICAL, GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
 from hotline.lib.bulk import COPY_SPECIAL as _COPY_SPECIAL
 from hotline.lib.bulk import copy_lines, copy_text, reserve_ids
@@ -328,6 +329,8 @@ def seal(*, now: datetime | None = None) -> AuditSeal | None:
                 new.save()
         except IntegrityError:
             return None  # another sealer appended to the same previous seal first
+        # Outside the database once committed (a crash before it: the next seal's anchor covers this one).
+        transaction.on_commit(lambda: anchor.write(new, settings.HOTLINE_AUDIT_ANCHOR_FILE))
         return new
 
 
@@ -357,15 +360,17 @@ class VerifyResult:
     head_hash: str
     streams: int = 0
     seals: int = 0
+    anchors: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify() -> VerifyResult:
+def verify(*, anchors: str | None = None) -> VerifyResult:
     """Recompute every hash and link of every stream and every seal; report edited, inserted,
-    deleted, reordered or truncated events and seals."""
+    deleted, reordered or truncated events and seals; and, given a file of anchors (``hotline.audit.anchor``),
+    every anchored seal missing or with another hash."""
     seals = list(AuditSeal.objects.order_by("id"))
     sealed = _sealed_positions(seals)
     problems: list[Problem] = []
@@ -385,8 +390,12 @@ def verify() -> VerifyResult:
             found_sealed[(event.stream, event.position)] = (event.seq, event.hash)
     problems.extend(_check_heads(lasts))
     problems.extend(_check_seals(seals, found_sealed))
+    anchored = 0
+    if anchors:
+        anchored, wrong = anchor.check(anchors, seals)
+        problems.extend(Problem(None, message) for message in wrong)
     return VerifyResult(checked=checked, problems=problems, head_hash=_heads_digest(lasts),
-                        streams=len(lasts), seals=len(seals))
+                        streams=len(lasts), seals=len(seals), anchors=anchored)
 
 
 def _ordered_events() -> Iterator[AuditEvent]:
