@@ -29,11 +29,13 @@ sentinels, each element is bound on its own, and the SQL is kept per length of e
 ``build`` must depend on nothing but the named values and ``vary`` (a setting it reads, say): the SQL is
 kept under ``name`` and ``vary`` for the life of the process. Each value must reach the SQL as a parameter
 unchanged (compared with a field, not shifted by a ``timedelta`` first); a value that does not is refused
-when the query is first compiled.
+when the query is first compiled. A name belongs to one ``build`` (where it is defined): a second one under the
+same name is refused when it first compiles, instead of running the first one's SQL.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -79,23 +81,43 @@ class _Compiled:
 _COMPILED: dict[tuple[str, str, str, Hashable, tuple[tuple[str, int], ...]], _Compiled] = {}
 
 
+# name -> where the ``build`` compiled under it is defined: one name, one builder (see _compiled_sql)
+_OWNERS: dict[str, str] = {}
+
+
 def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Values]], QuerySet[Any]],
-              values: dict[str, Values]) -> _Compiled:
+              values: dict[str, Values], build: Callable[..., Any]) -> _Compiled:
     def build_sql(given: dict[str, Values]) -> tuple[str, Any, Any]:
         built = queryset(given)
         return (*built.query.get_compiler(using=connection.alias).as_sql(), built.model)
 
-    return _compiled_sql(name, vary, build_sql, values)
+    return _compiled_sql(name, vary, build_sql, values, build)
 
 
 def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
-                  values: dict[str, Values]) -> _Compiled:
+                  values: dict[str, Values], build: Callable[..., Any]) -> _Compiled:
     lengths = tuple(sorted((key, len(value)) for key, value in values.items() if isinstance(value, list | tuple)))
     key = (connection.alias, connection.vendor, name, vary, lengths)
     compiled = _COMPILED.get(key)
     if compiled is None:
-        compiled = _COMPILED[key] = _compile(name, sql, values)
+        compiled = _compile(name, sql, values)
+        # The SQL is kept under its name: a second builder under the same name would run the first one's SQL.
+        # Checked once per compiled query, never on the hot path.
+        origin, owner = _origin(build), _OWNERS.get(name)
+        if owner is not None and origin is not None and owner != origin:
+            raise ValueError(f"prepared query {name!r} is built by {origin} and by {owner}: give each its own name")
+        if origin is not None:
+            _OWNERS.setdefault(name, origin)
+        _COMPILED[key] = compiled
     return compiled
+
+
+def _origin(build: Callable[..., Any]) -> str | None:
+    """Where ``build`` is defined (file and line of its code): a function, a lambda, a bound method, a partial."""
+    while isinstance(build, functools.partial):
+        build = build.func
+    code = getattr(build, "__code__", None) or getattr(getattr(build, "__func__", None), "__code__", None)
+    return None if code is None else f"{code.co_filename}:{code.co_firstlineno}"
 
 
 def _sentinel(value: Value, n: int) -> Value:
@@ -139,7 +161,7 @@ def _compile(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any,
 def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> bool:
     """Whether ``build(**values)`` names any row, asked with SQL compiled once per process (see the module).
     ``vary``: what else the query depends on (a setting's value), part of the key the SQL is kept under."""
-    compiled = _compiled(name, vary, lambda given: build(**given).order_by().values("pk")[:1], dict(values))
+    compiled = _compiled(name, vary, lambda given: build(**given).order_by().values("pk")[:1], dict(values), build)
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, compiled.bind(values))
         return cursor.fetchone() is not None
@@ -150,7 +172,7 @@ def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
     """The rows of ``build(**values)``, a ``values_list`` query, with SQL compiled once per process (see the
     module): each row a tuple of its columns as the database returns them (no field's conversion: for text
     and integer columns). ``values``: moments or integers (an id), each reaching the SQL unchanged."""
-    compiled = _compiled(name, vary, lambda given: build(**given), dict(values))
+    compiled = _compiled(name, vary, lambda given: build(**given), dict(values), build)
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, compiled.bind(values))
         return list(cursor.fetchall())
@@ -161,7 +183,7 @@ def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
     ``annotate`` adds becomes an attribute), with SQL compiled once per process (see the module), made
     instances by ``raw``: each field converted as the ORM converts it. A query that locks rows
     (``select_for_update``) is compiled and run inside a transaction."""
-    compiled = _compiled(name, vary, lambda given: build(**given), dict(values))
+    compiled = _compiled(name, vary, lambda given: build(**given), dict(values), build)
     assert compiled.model is not None
     return list(compiled.model._default_manager.raw(compiled.sql, compiled.bind(values)))
 
@@ -173,7 +195,7 @@ def update(name: str, build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]]
     whose expressions (``Case``, ``Coalesce``) cost more to build and compile than to run. ``vary``: whatever
     else shapes the SQL (which optional columns are written; a list value's length is part of the key
     already). Returns the rows changed."""
-    compiled = _compiled_sql(name, vary, lambda given: (*_update_sql(*build(**given)), None), dict(values))
+    compiled = _compiled_sql(name, vary, lambda given: (*_update_sql(*build(**given)), None), dict(values), build)
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, compiled.bind(values))
         return int(cursor.rowcount)

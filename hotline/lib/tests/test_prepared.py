@@ -22,6 +22,7 @@ MakeItem = Callable[..., Item]
 @pytest.fixture(autouse=True)
 def _fresh() -> None:
     prepared._COMPILED.clear()  # each test compiles its own names
+    prepared._OWNERS.clear()
 
 
 def _row(make_item: MakeItem, due_at: datetime) -> TraceDue:
@@ -150,3 +151,27 @@ def test_an_update_refuses_a_value_that_does_not_reach_the_sql(make_item: MakeIt
 
     with pytest.raises(ValueError, match="does not reach the SQL"):
         prepared.update("shifted", shifted, now=NOW)
+
+
+def test_a_second_builder_under_a_name_already_taken_is_refused(make_item: MakeItem) -> None:
+    """Names are global: two call sites choosing the same one would otherwise share the first one's SQL."""
+    item = make_item()
+
+    def by_pk(item: int) -> QuerySet[Item, tuple[int]]:
+        return Item.objects.filter(pk=item).values_list("pk")
+
+    def by_pk_again(item: int) -> QuerySet[Item, tuple[int]]:  # the same query, another place: still a clash
+        return Item.objects.filter(pk=item).values_list("pk")
+
+    def others(item: int) -> QuerySet[Item, tuple[int]]:
+        return Item.objects.exclude(pk=item).values_list("pk")
+
+    assert prepared.rows("one_item", by_pk, item=item.pk) == [(item.pk,)]
+    assert prepared.rows("one_item", lambda item: by_pk(item), item=item.pk) == [(item.pk,)]  # compiled: not asked
+    clash = r"'one_item' is built by .*test_prepared\.py:\d+ and by .*test_prepared\.py:\d+"
+    with pytest.raises(ValueError, match=clash):
+        prepared.rows("one_item", others, item=item.pk, vary="another key, so it compiles")
+    with pytest.raises(ValueError, match="'one_item' is built by"):
+        prepared.rows("one_item", by_pk_again, vary=2, item=item.pk)
+    assert prepared.rows("one_item", by_pk, vary=3, item=item.pk) == [(item.pk,)]  # its own builder, a new key
+    assert prepared.rows("other_items", others, item=item.pk) == []

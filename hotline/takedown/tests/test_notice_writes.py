@@ -5,6 +5,7 @@ or on the last rung)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,7 +133,7 @@ def test_the_move_to_sent_and_the_lines_retrace_are_those_the_orm_wrote(setup: C
         Notice.objects.filter(pk=notice.pk).update(retraced_at=now)
 
     def compiled() -> None:
-        moved = prepared.update("takedown.notice_sent", lambda **v: sending._notice_sent(delivered, **v),
+        moved = prepared.update("takedown.notice_sent", functools.partial(sending._notice_sent, delivered),
                                 vary=("test", delivered), notice=notice.pk, now=now)
         assert moved == 1
         sending._write_retraced(notice, lines[:3], now)
