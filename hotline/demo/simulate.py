@@ -83,6 +83,8 @@ class Simulation:
         self.capture = CaptureConfig(policy=world.web.fetch_policy())
         self.liveness = world.liveness_config()
         self.client = Client()
+        # Referrals the scripted police looked at and keep holding: their items and the plan's say are fixed.
+        self.police_holds: set[int] = set()
 
     def run(self) -> Result:
         # Per-referral package building and index rebuilds log at INFO: quiet while the run lasts, restored after.
@@ -216,14 +218,23 @@ class Simulation:
         return _waiting()
 
     def police_liaison_works(self, now: datetime) -> None:
-        """The police release the hold on the referrals the plan says they release, once they have them."""
-        waiting = Referral.objects.filter(status=ReferralStatus.SENT, answer=PoliceAnswer.NONE,
-                                          hold_until__gt=now).prefetch_related("items")
-        for referral in waiting:
+        """The police release the hold on the referrals the plan says they release, once they have them. A
+        referral they keep holding is looked at once (as a person would), not again on every pass."""
+        waiting = [pk for (pk,) in prepared.rows("demo.police_waiting", _police_waiting, now=now)
+                   if pk not in self.police_holds]
+        if not waiting:
+            return
+        for referral in Referral.objects.filter(pk__in=waiting).order_by("pk").prefetch_related("items"):
+            self.police_holds.add(referral.pk)
             sites = [self.world.site_of_host(item.host) for item in referral.items.all()]
             if sites and all(s is not None and s.release for s in sites):
                 record_police_answer(referral, PoliceAnswer.RELEASE, actor=Actor.of_user(self.police), now=now,
                                      note="simulated: no investigative interest in waiting")
+
+
+def _police_waiting(now: datetime) -> QuerySet[Referral, tuple[int]]:
+    return Referral.objects.filter(status=ReferralStatus.SENT, answer=PoliceAnswer.NONE,
+                                   hold_until__gt=now).values_list("pk")
 
 
 def _waiting() -> QuerySet[Item]:
