@@ -86,7 +86,7 @@ _OWNERS: dict[str, str] = {}
 
 
 def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Values]], QuerySet[Any]],
-              values: dict[str, Values], build: Callable[..., Any]) -> _Compiled:
+              values: dict[str, Values], build: Callable[..., Any] | None = None) -> _Compiled:
     def build_sql(given: dict[str, Values]) -> tuple[str, Any, Any]:
         built = queryset(given)
         return (*built.query.get_compiler(using=connection.alias).as_sql(), built.model)
@@ -95,7 +95,7 @@ def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Values]],
 
 
 def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
-                  values: dict[str, Values], build: Callable[..., Any]) -> _Compiled:
+                  values: dict[str, Values], build: Callable[..., Any] | None = None) -> _Compiled:
     lengths = tuple(sorted((key, len(value)) for key, value in values.items() if isinstance(value, list | tuple)))
     key = (connection.alias, connection.vendor, name, vary, lengths)
     compiled = _COMPILED.get(key)
@@ -103,7 +103,7 @@ def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Values]], 
         compiled = _compile(name, sql, values)
         # The SQL is kept under its name: a second builder under the same name would run the first one's SQL.
         # Checked once per compiled query, never on the hot path.
-        origin, owner = _origin(build), _OWNERS.get(name)
+        origin, owner = (_origin(build) if build is not None else None), _OWNERS.get(name)
         if owner is not None and origin is not None and owner != origin:
             raise ValueError(f"prepared query {name!r} is built by {origin} and by {owner}: give each its own name")
         if origin is not None:
