@@ -10,17 +10,16 @@ with nothing captured is judged by its page's status alone.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from hotline.lib.htmlmedia import media_urls
 from hotline.lib.http import FetchError, FetchPolicy, FetchResult, Resolver, fetch
+from hotline.lib.pools import kept_pool
 from hotline.lib.sniff import media_kind, sniff
 
 HIT, MISS, TRANSIENT = "hit", "miss", "transient"
@@ -155,30 +154,15 @@ class Checker:
         ordered = list(interleave_by_host(targets))
         if len(ordered) <= 1 or concurrency <= 1:  # nothing to overlap: no thread to hand over to
             return [(target, self._safe_check(target)) for target in ordered]
-        return list(zip(ordered, _pool(concurrency).map(self._safe_check, ordered), strict=True))
+        # The checking threads are kept across calls (a busy step checks a few items every few seconds).
+        pool = kept_pool("liveness-check", concurrency)
+        return list(zip(ordered, pool.map(self._safe_check, ordered), strict=True))
 
     def _safe_check(self, target: Target) -> CheckResult:
         try:
             return self.check(target)
         except Exception as exc:  # one broken page must not lose the results of the batch
             return CheckResult(TRANSIENT, "checker_error", f"{type(exc).__name__}: {exc}"[:300])
-
-
-# The checking threads, kept across calls (a busy liveness step checks a few items every few seconds: starting
-# threads each time cost more than handing them work). They touch no database. Per process: a forked child
-# must not inherit a pool whose threads it does not have.
-_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """The process's pool of ``workers`` checking threads (started as work comes, then kept)."""
-    key = (os.getpid(), workers)
-    with _POOLS_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="liveness-check")
-        return pool
 
 
 def _from_error(exc: FetchError) -> CheckResult:
