@@ -14,12 +14,12 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from hotline.lib.htmlmedia import media_urls
 from hotline.lib.http import FetchError, FetchPolicy, FetchResult, Resolver, fetch
+from hotline.lib.pools import kept_pool
 from hotline.lib.sniff import media_kind, sniff
 
 HIT, MISS, TRANSIENT = "hit", "miss", "transient"
@@ -152,8 +152,11 @@ class Checker:
     def check_many(self, targets: Iterable[Target], *, concurrency: int) -> list[tuple[Target, CheckResult]]:
         """Check all targets with ``concurrency`` threads, hosts interleaved so no host hogs the pool."""
         ordered = list(interleave_by_host(targets))
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            return list(zip(ordered, pool.map(self._safe_check, ordered), strict=True))
+        if len(ordered) <= 1 or concurrency <= 1:  # nothing to overlap: no thread to hand over to
+            return [(target, self._safe_check(target)) for target in ordered]
+        # The checking threads are kept across calls (a busy step checks a few items every few seconds).
+        pool = kept_pool("liveness-check", concurrency)
+        return list(zip(ordered, pool.map(self._safe_check, ordered), strict=True))
 
     def _safe_check(self, target: Target) -> CheckResult:
         try:

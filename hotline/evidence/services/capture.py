@@ -9,6 +9,7 @@ again.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from hotline.evidence.warc import Exchange, build_warc
 from hotline.lib import claim, prepared
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.lib.pagetext import PageText, extract_page_text
+from hotline.lib.pools import kept_pool
 from hotline.reports.models import CAPTURABLE, Item, ItemStatus
 
 log = logging.getLogger("hotline.evidence")
@@ -61,24 +63,56 @@ def claim_due(now: datetime, limit: int) -> list[Item]:
 
 
 def capture_items(items: list[Item], *, config: CaptureConfig, now: datetime, concurrency: int) -> None:
-    """Capture claimed items, several at a time, this thread taking its share (one item: only this thread)."""
+    """Capture claimed items, several at a time: what needs no database (fetching the page and its files,
+    building the WARC, analysing the files) in threads kept across calls, storing and recording each item in
+    this thread as its fetch is done (one item: all in this thread). A failing item is logged and the rest
+    recorded; it stays leased and is captured again when the lease ends."""
     if len(items) == 1:
         for item in items:
             capture_item(item, config=config, now=now)
         return
-    claim.run_in_threads(lambda item: capture_item(item, config=config, now=now), items, workers=concurrency,
-                         describe=lambda item: f"capture of item {item.pk}", logger=log, here=True)
+    pool = kept_pool("capture", concurrency)
+    pending = {pool.submit(_fetch_item, item, config, now): item for item in items}
+    for future in as_completed(pending):
+        item = pending[future]
+        try:
+            _record(item, future.result(), config)
+        except Exception:
+            log.exception("capture of item %s failed", item.pk)
 
 
 def capture_item(item: Item, *, config: CaptureConfig, now: datetime | None = None) -> Capture:
     """Fetch, store and record one capture of ``item`` (the network part runs outside any transaction)."""
+    return _record(item, _fetch_item(item, config, now), config)
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """An item's capture as fetched and prepared, before anything is stored: no database needed."""
+
+    result: CaptureResult
+    started: datetime
+    finished: datetime
+    warc: bytes | None = None  # a success's WARC
+    facts: tuple[MediaFacts | None, ...] = ()  # a success's files analysed (None: not fetched)
+
+
+def _fetch_item(item: Item, config: CaptureConfig, now: datetime | None) -> _Fetched:
+    """The page and its files fetched; for a success, the WARC built and the files analysed. No database."""
     started = now or timezone.now()
     result = capture_url(item.canonical_url, policy=config.policy, resolver=config.resolver,
                          max_media=config.max_media)
     finished = timezone.now() if now is None else now
     if result.failure is not None:
-        return _record_failure(item, result, config, started=started, finished=finished)
-    return _record_success(item, result, config, started=started, finished=finished)
+        return _Fetched(result, started, finished)
+    return _Fetched(result, started, finished, _warc(item, result, config, started, None),
+                    tuple(_analyse(m) for m in result.media))
+
+
+def _record(item: Item, fetched: _Fetched, config: CaptureConfig) -> Capture:
+    if fetched.result.failure is not None:
+        return _record_failure(item, fetched.result, config, started=fetched.started, finished=fetched.finished)
+    return _record_success(item, fetched, config)
 
 
 def _exchanges(result: CaptureResult, user_agent: str) -> list[Exchange]:
@@ -148,11 +182,11 @@ def _record_failure(item: Item, result: CaptureResult, config: CaptureConfig, *,
     return capture
 
 
-def _record_success(item: Item, result: CaptureResult, config: CaptureConfig, *,
-                    started: datetime, finished: datetime) -> Capture:
+def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Capture:
+    result, started, finished = fetched.result, fetched.started, fetched.finished
     page = result.page
     assert page is not None
-    warc, analysed = _store_files(item, result, config, started)
+    warc, analysed = _store_files(fetched)
     text = _page_text(result)
     with transaction.atomic():
         item = Item.objects.select_for_update().get(pk=item.pk)
@@ -196,17 +230,15 @@ class _Stored:
         return self.facts is None or bool(self.facts.bad_reason)
 
 
-def _store_files(item: Item, result: CaptureResult, config: CaptureConfig,
-                 started: datetime) -> tuple[tuple[str, int] | None, list[tuple[MediaFetch, _Stored]]]:
-    """The WARC and every fetched file, analysed and stored (in that order; which of them are stored
-    already is asked once): the WARC's SHA-256 and blob id, and each file's facts and blob id."""
-    warc = _warc(item, result, config, started, None)
-    facts = [_analyse(m) for m in result.media]
-    bodies = [m.result.body for m in result.media if m.result is not None and not m.error]
+def _store_files(fetched: _Fetched) -> tuple[tuple[str, int] | None, list[tuple[MediaFetch, _Stored]]]:
+    """The WARC and every fetched file stored (which of them are stored already is asked once): the WARC's
+    SHA-256 and blob id, and each file's facts and blob id."""
+    media, warc = fetched.result.media, fetched.warc
+    bodies = [m.result.body for m in media if m.result is not None and not m.error]
     blobs = iter(put_blobs([warc, *bodies] if warc is not None else bodies))
     warc_blob = next(blobs) if warc is not None else None
     analysed = [(m, _Stored(None, None, m.error) if found is None else _Stored(found, next(blobs).pk))
-                for m, found in zip(result.media, facts, strict=True)]
+                for m, found in zip(media, fetched.facts, strict=True)]
     return (warc_blob.sha256, warc_blob.pk) if warc_blob else None, analysed
 
 

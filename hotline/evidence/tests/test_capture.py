@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -254,3 +255,29 @@ def test_a_file_stored_before_and_a_repeated_file_are_not_stored_again(
     assert media["a.png"].blob_id == known.pk
     assert media["b.png"].blob_id == media["c.png"].blob_id != known.pk
     assert Blob.objects.count() == 3  # the known file, the new one, the WARC
+
+
+def test_a_batch_is_fetched_in_kept_threads_and_recorded_in_the_calling_thread(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: MakeItem, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fetches of a batch run in threads kept across calls, with no database; every item is stored and
+    recorded on the calling thread's connection (no thread opens one). An item whose recording fails is
+    logged and stays leased; the others are recorded."""
+    from hotline.evidence.services import capture_items
+
+    now = timezone.now()
+    for batch in range(2):
+        items = [_new(make_item, sim.url("shop.sim.test", f"/batch/{batch}/{n}")) for n in range(4)]
+        if batch:  # gone before its capture is recorded: the recording fails, the rest go on
+            vanishing = items[1]
+            Item.objects.filter(pk=vanishing.pk).delete()
+        with CaptureQueriesContext(connection) as context:
+            capture_items(items, config=capture_config, now=now, concurrency=3)
+        inserts = [q for q in context.captured_queries if q["sql"].startswith('INSERT INTO "evidence_capture"')]
+        recorded = [item for item in items if not batch or item is not vanishing]
+        assert len(inserts) == len(recorded)
+        assert set(Capture.objects.filter(item__in=[i.pk for i in recorded]).values_list("item_id", flat=True)) == {
+            i.pk for i in recorded}
+    assert f"capture of item {vanishing.pk} failed" in caplog.text
+    kept = [t for t in threading.enumerate() if t.name.startswith("capture")]
+    assert 0 < len(kept) <= 3  # the batches' threads, kept: no more than the concurrency

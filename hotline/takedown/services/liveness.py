@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -69,16 +70,26 @@ def check_due(*, now: datetime, config: LivenessConfig) -> bool:
 
 def claim_checks(now: datetime, limit: int) -> list[_Claimed]:
     """Lease up to ``limit`` due checks; none, and no write transaction opened, when a probe compiled once
-    says none is due."""
+    says none is due. The read and the lease are compiled once per process (per ``limit``, per number of rows
+    leased): a busy call's claim cost more to build than to run."""
     if not prepared.any_row("takedown.check_due", Takedown.objects.check_due, now=now):
         return []
     with transaction.atomic():
-        due = Takedown.objects.check_due(now).order_by("next_check_at", "pk")
-        rows = list(claim.skip_locked(due, of=("self",)).select_related("item").only(
-            "pk", "state", "checks", "consecutive_misses", "first_notice_at", "opened_at", "removal_confirmed_at",
-            "item", "item__canonical_url")[:limit])
-        Takedown.objects.filter(pk__in=[row.pk for row in rows]).update(next_check_at=now + CHECK_LEASE)
-    return [_Claimed(row, row.item.canonical_url) for row in rows]
+        rows = prepared.objects("takedown.claim_checks", lambda now: _due_checks(now)[:limit], vary=limit, now=now)
+        if rows:
+            prepared.update("takedown.check_lease", _lease, pks=[row.pk for row in rows], until=now + CHECK_LEASE)
+    return [_Claimed(row, row.item_url) for row in rows]
+
+
+def _due_checks(now: datetime) -> QuerySet[Takedown]:
+    """The due checks in order, locked (PostgreSQL), with what deciding the next check needs and the item's URL."""
+    due = Takedown.objects.check_due(now).order_by("next_check_at", "pk")
+    return claim.skip_locked(due, of=("self",)).annotate(item_url=F("item__canonical_url")).only(
+        "pk", "state", "checks", "consecutive_misses", "first_notice_at", "opened_at", "removal_confirmed_at", "item")
+
+
+def _lease(pks: list[int], until: datetime) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+    return Takedown.objects.filter(pk__in=pks), {"next_check_at": until}
 
 
 def captured_files(item_ids: list[int]) -> QuerySet[Media, tuple[int, str, str]]:
@@ -115,5 +126,16 @@ def record_results(results: list[tuple[Takedown, CheckResult]], *, now: datetime
             log.exception("recording the check of takedown %s failed", takedown.pk)
             Takedown.objects.filter(pk=takedown.pk).update(next_check_at=now + CHECK_LEASE)
     for (outcome, next_at), pks in quiet.items():
-        Takedown.objects.filter(pk__in=pks).update(
-            last_check_at=now, last_check_outcome=outcome, checks=F("checks") + 1, next_check_at=next_at)
+        if next_at is None:  # no further check (not for the quiet states' rhythm, kept for safety)
+            Takedown.objects.filter(pk__in=pks).update(**_quiet_changes(now, outcome, None))
+        else:  # compiled once per number of rows: its F() and IN cost more to build than to run
+            prepared.update("takedown.quiet_hits", _quiet_hits, pks=pks, now=now, outcome=outcome, next_at=next_at)
+
+
+def _quiet_hits(pks: list[int], now: datetime, outcome: str,
+                next_at: datetime) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+    return Takedown.objects.filter(pk__in=pks), _quiet_changes(now, outcome, next_at)
+
+
+def _quiet_changes(now: datetime, outcome: str, next_at: datetime | None) -> dict[str, Any]:
+    return {"last_check_at": now, "last_check_outcome": outcome, "checks": F("checks") + 1, "next_check_at": next_at}

@@ -311,3 +311,66 @@ def test_what_was_captured_is_read_with_sql_compiled_once_per_batch_size_as_the_
     assert _targets([_Claimed(takedowns[items[0].pk], "")])[0].media == {first.url: first.sha256}
     assert _targets([_Claimed(takedowns[items[2].pk], "")])[0].media == {}
     assert len(_targets([_Claimed(takedowns[items[1].pk], "")])[0].media) == 1
+
+
+def test_the_claim_leases_the_due_checks_in_order_with_sql_compiled_once(make_item: Callable[..., Item]) -> None:
+    """``claim_checks`` reads the due takedowns (oldest due first, up to the limit) with their item's URL and the
+    fields the next check is decided by, as the ORM gives them, and leases them: the probe, the read and the
+    lease are three queries, and a later claim of as many rows compiles nothing new."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hotline.lib import prepared
+    from hotline.takedown.services.liveness import CHECK_LEASE, claim_checks
+
+    now = timezone.now()
+    items = [make_item() for _ in range(6)]
+    dues = [now - 5 * MIN, now - 9 * MIN, now, now + MIN, now - 9 * MIN, None]
+    takedowns = [Takedown.objects.create(item=item, state_changed_at=now, opened_at=now - timedelta(hours=n),
+                                         reported_at=now, first_notice_at=now - n * MIN, next_check_at=due)
+                 for n, (item, due) in enumerate(zip(items, dues, strict=True))]
+    def statements(context: CaptureQueriesContext) -> int:  # the test's transaction adds savepoints
+        return sum(1 for query in context.captured_queries if "SAVEPOINT" not in query["sql"])
+
+    with CaptureQueriesContext(connection) as context:
+        claimed = claim_checks(now, 3)
+    assert statements(context) == 3
+    assert [entry.takedown.pk for entry in claimed] == [takedowns[1].pk, takedowns[4].pk, takedowns[0].pk]
+    for entry in claimed:
+        stored = Takedown.objects.select_related("item").get(pk=entry.takedown.pk)
+        assert entry.url == stored.item.canonical_url
+        assert (entry.takedown.first_notice_at, entry.takedown.opened_at, entry.takedown.state) == (
+            stored.first_notice_at, stored.opened_at, stored.state)
+        assert next_check_time(entry.takedown, now) == next_check_time(stored, now)
+        assert stored.next_check_at == now + CHECK_LEASE
+    compiled = len(prepared._COMPILED)
+    assert {"takedown.claim_checks", "takedown.check_lease"} <= {key[2] for key in prepared._COMPILED}
+    later = now + 20 * MIN  # the two not leased first, then the leased ones (due at the lease's end) by pk
+    with CaptureQueriesContext(connection) as context:
+        again = claim_checks(later, 3)
+    assert statements(context) == 3 and len(prepared._COMPILED) == compiled
+    assert [entry.takedown.pk for entry in again] == [takedowns[2].pk, takedowns[3].pk, takedowns[0].pk]
+    assert claim_checks(now, 3) == []  # every one leased or not yet due
+
+
+def test_the_checking_threads_are_kept_across_calls_and_one_check_runs_in_the_caller(sim: SimWeb) -> None:
+    """A busy liveness step checks a few items every few seconds: the threads of one call serve the next (at
+    most ``concurrency`` threads over many calls), and a single check runs in the calling thread."""
+    seen: list[threading.Thread] = []
+    lock = threading.Lock()
+
+    class Recording(Checker):
+        def check(self, target: Target) -> Any:
+            with lock:
+                seen.append(threading.current_thread())
+            return super().check(target)
+
+    sim.add_route("*", r"/kept/\d+", lambda request: SimResponse(body=b"<p>here</p>"))
+    checker = Recording(sim.fetch_policy(), limiter=HostLimiter(2))
+    for call in range(10):
+        targets = [Target(n, sim.url(f"k{n}.sim.test", f"/kept/{call}{n}")) for n in range(4)]
+        assert [r.outcome for _, r in checker.check_many(targets, concurrency=3)] == [HIT] * 4
+    assert len(seen) == 40 and len(set(seen)) <= 3 and threading.current_thread() not in seen
+    seen.clear()
+    [(_, alone)] = checker.check_many([Target(1, sim.url("k1.sim.test", "/kept/1"))], concurrency=3)
+    assert alone.outcome == HIT and seen == [threading.current_thread()]
