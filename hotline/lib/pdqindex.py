@@ -43,9 +43,10 @@ Checkpoints
     loaded ``version`` with the one the database holds and reload or replay changes when they differ.
 
 Compiled kernel (optional)
-    With numba installed, calls of up to ``KERNEL_MAX_BATCH`` queries run through
-    :mod:`hotline.lib.pdqkernel` (one loop instead of ~180 numpy calls: ~80 us instead of ~700 us per
-    query at 1 M rows); larger batches keep the numpy path, which is faster there. ``kernel=`` /
+    With numba installed, calls of up to ``KERNEL_MAX_BATCH`` queries (every call since the kernel
+    prefetches its reads, December 2026: 1.4-1.5x the numpy path's throughput on batches too) run through
+    :mod:`hotline.lib.pdqkernel` (one loop instead of ~180 numpy calls: ~50 us instead of ~700 us per
+    query at 1 M rows). ``kernel=`` /
     ``HOTLINE_PDQ_KERNEL`` = ``auto`` | ``numba`` | ``numpy``. Both give identical answers (tested).
 
 Not thread-safe: guard an index shared between threads with a lock (searches only read).
@@ -90,7 +91,9 @@ DELTA_FRACTION = 4  # delta is merged into main when it holds more than main / 4
 PROBE_BATCH = 1 << 21  # probe keys per numpy batch (queries x probes)
 BRUTE_BATCH = 1 << 21  # query x row pairs per brute-force batch
 _FORMAT = 1
-KERNEL_MAX_BATCH = 64  # kernel 'auto': compiled search up to this many queries per call, numpy above
+# kernel 'auto': compiled search up to this many queries per call, numpy above. Was 64 until the kernel prefetched
+# its reads (December 2026); since then the kernel is faster on batches as well (docs/pdq-index.md, fifth round)
+KERNEL_MAX_BATCH = sys.maxsize
 
 # Cost model (ns on one core, measured with bench/pdq_index.py on an AMD EPYC, numpy 2.4).
 _NS_PROBE = 12.0
