@@ -226,7 +226,7 @@ def bench_set(kind: str, count: int, args: argparse.Namespace, brute_queries: in
         print(
             f"  same batch through the compiled kernel: {len(queries) / kernel_s:,.0f} queries/s"
             f" ({len(queries) / kernel_cpu:,.0f} per CPU second; identical results: {same});"
-            f" 'auto' keeps numpy above {KERNEL_MAX_BATCH} queries per call"
+            f" 'auto' uses the kernel up to {KERNEL_MAX_BATCH:,} queries per call"
         )
 
     single = single_queries(index, queries, codes, args.single if count <= 2_000_000 else args.single // 10)

@@ -43,9 +43,10 @@ Checkpoints
     loaded ``version`` with the one the database holds and reload or replay changes when they differ.
 
 Compiled kernel (optional)
-    With numba installed, calls of up to ``KERNEL_MAX_BATCH`` queries run through
-    :mod:`hotline.lib.pdqkernel` (one loop instead of ~180 numpy calls: ~80 us instead of ~700 us per
-    query at 1 M rows); larger batches keep the numpy path, which is faster there. ``kernel=`` /
+    With numba installed, calls of up to ``KERNEL_MAX_BATCH`` queries (every call since the kernel
+    prefetches its reads, December 2026: 1.4-1.5x the numpy path's throughput on batches too) run through
+    :mod:`hotline.lib.pdqkernel` (one loop instead of ~180 numpy calls: ~50 us instead of ~700 us per
+    query at 1 M rows). ``kernel=`` /
     ``HOTLINE_PDQ_KERNEL`` = ``auto`` | ``numba`` | ``numpy``. Both give identical answers (tested).
 
 Not thread-safe: guard an index shared between threads with a lock (searches only read).
@@ -90,7 +91,9 @@ DELTA_FRACTION = 4  # delta is merged into main when it holds more than main / 4
 PROBE_BATCH = 1 << 21  # probe keys per numpy batch (queries x probes)
 BRUTE_BATCH = 1 << 21  # query x row pairs per brute-force batch
 _FORMAT = 1
-KERNEL_MAX_BATCH = 64  # kernel 'auto': compiled search up to this many queries per call, numpy above
+# kernel 'auto': compiled search up to this many queries per call, numpy above. Was 64 until the kernel prefetched
+# its reads (December 2026); since then the kernel is faster on batches as well (docs/pdq-index.md, fifth round)
+KERNEL_MAX_BATCH = sys.maxsize
 
 # Cost model (ns on one core, measured with bench/pdq_index.py on an AMD EPYC, numpy 2.4).
 _NS_PROBE = 12.0
@@ -470,13 +473,29 @@ class _Segment:
     def _search_compiled(
         self, queries: UInt8Array, qwords: UInt64Array, radius: int, kernel: Any
     ) -> tuple[Int64Array, Int64Array, Int64Array]:
+        out, count = self._run_compiled(queries, qwords, radius, kernel)
+        return out[0, :count].copy(), self.ids[out[1, :count]], out[2, :count].copy()
+
+    def pairs_compiled(self, query: UInt8Array, radius: int, kernel: Any) -> list[tuple[int, int]]:
+        """``(id, distance)`` of every live row within ``radius`` of one query ((1, 32) uint8), unordered:
+        the kernel's pairs as Python numbers, without the arrays :meth:`search` returns (none when nothing
+        is near, the common case)."""
+        out, count = self._run_compiled(query, query.view(np.uint64), radius, kernel)
+        if not count:
+            return []
+        return list(zip(self.ids[out[1, :count]].tolist(), out[2, :count].tolist(), strict=True))
+
+    def _run_compiled(
+        self, queries: UInt8Array, qwords: UInt64Array, radius: int, kernel: Any
+    ) -> tuple[Int64Array, int]:
+        """The kernel's (3, capacity) output buffer and how many pairs it holds."""
         if self.layout is None:
             arguments: tuple[Any, ...] = (qwords, self.words, self.alive, radius)
             search = kernel.brute_search
         else:
-            tables = self.flat()["arguments"].get(radius)  # the same arrays every call (``alive`` changes in place)
+            flat = self._flat if self._flat is not None else self.flat()
+            tables = flat["arguments"].get(radius)  # the same arrays every call (``alive`` changes in place)
             if tables is None:
-                flat = self.flat()
                 thresholds, probes = self._plan(radius)
                 tables = (
                     self.words, self.alive, flat["starts"], flat["lengths"], thresholds,
@@ -491,7 +510,7 @@ class _Segment:
         if count > out.shape[1]:  # more pairs than the buffer holds: once more with room for all
             out = _output_buffer(count)
             count = search(*arguments, out)
-        return out[0, :count].copy(), self.ids[out[1, :count]], out[2, :count].copy()
+        return out, count
 
     def _brute(self, qwords: UInt64Array, radius: int) -> tuple[Int64Array, Int64Array]:
         count = len(self.ids)
@@ -628,6 +647,10 @@ def _output_buffer(least: int) -> Int64Array:
         buffer = np.empty((3, max(1024, 2 * least)), dtype=np.int64)
         _BUFFERS.out = buffer
     return buffer
+
+
+def _by_distance(pair: tuple[int, int]) -> tuple[int, int]:
+    return pair[1], pair[0]
 
 
 def kernel_available() -> bool:
@@ -781,6 +804,29 @@ class PdqIndex:
         bounds = np.searchsorted(qi[order], np.arange(len(codes) + 1)).tolist()
         pairs = list(zip(ids[order].tolist(), distances[order].tolist(), strict=True))
         return [pairs[bounds[i] : bounds[i + 1]] for i in range(len(codes))]
+
+    def search_one(self, query: bytes | bytearray, radius: int | None = None) -> list[tuple[int, int]]:
+        """:meth:`search` for one hash given as its 32 bytes (``bytes.fromhex`` of the hex): the same
+        ``(id, distance)`` pairs, by distance then id. The product looks up one hash at a time; this skips
+        the batch's array work around the kernel (about 4 us of a 45 us call at 1 M rows)."""
+        if len(query) != HASH_BYTES:
+            raise ValueError(f"a PDQ hash is {HASH_BYTES} bytes, got {len(query)}")
+        if radius is None:
+            radius = self.radius
+        elif not 0 <= radius <= self.radius:
+            raise ValueError(f"radius must be 0..{self.radius} (the index radius), got {radius}")
+        # writable (a bytearray): numba compiles a read-only array as another type
+        code = np.frombuffer(bytearray(query), dtype=np.uint8).reshape(1, HASH_BYTES)
+        kernel = _compiled(self.kernel)
+        if kernel is None:
+            return self.search(code, radius)[0]
+        pairs: list[tuple[int, int]] = []
+        for segment in (self._main, self._delta, self._tail):
+            if len(segment.ids):
+                pairs += segment.pairs_compiled(code, radius, kernel)
+        if len(pairs) > 1:
+            pairs.sort(key=_by_distance)
+        return pairs
 
     # -- checkpoints --
 

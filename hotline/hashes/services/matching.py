@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 
@@ -40,7 +40,7 @@ from hotline.hashes.models import (
     local_bumps,
 )
 from hotline.hashes.services import trust
-from hotline.lib import prepared
+from hotline.lib import plainsql, prepared
 from hotline.lib.pdqindex import PdqIndex, hex_to_bytes
 from hotline.reports.models import Item
 
@@ -56,10 +56,8 @@ _CHUNK = 2000
 def current_version() -> int:
     """The index version, read with one plain query (the ORM's query building would cost more than the
     PDQ search itself)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_VERSION_SQL)
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    rows = plainsql.fetch_all(_VERSION_SQL)
+    return int(rows[0][0]) if rows else 0
 
 
 _VERSION_SQL = f"SELECT version FROM {IndexVersion._meta.db_table} WHERE id = 1"  # noqa: S608 (no input)
@@ -205,12 +203,42 @@ def lookup(
     """Matches per signal: exact for cryptographic hashes, within each bank's radius for PDQ (``now``: see
     ``pdq_index``)."""
     found: list[list[tuple[int, int]]] = [[] for _ in signals]
+    pdq_positions = [pos for pos, (signal_type, _) in enumerate(signals) if signal_type == "pdq"]
+    if len(pdq_positions) < len(signals):
+        _find_exact(signals, found)
+    allowed = set(banks) if banks is not None else None
+    if pdq_positions:
+        loaded = pdq_index(now=now)
+        index = loaded.index
+        assert index is not None
+        if len(index):
+            if len(pdq_positions) == 1:  # the common call (one file's hash): no batch arrays around the kernel
+                results = [index.search_one(_pdq_bytes(signals[pdq_positions[0]][1]))]
+            else:
+                results = index.search(hex_to_bytes([signals[p][1] for p in pdq_positions]))
+            for pos, hits in zip(pdq_positions, results, strict=True):
+                if hits:  # within the entry's bank radius, in a bank asked for: from the index's arrays
+                    in_bank, radius = loaded.facts([eid for eid, _ in hits])
+                    found[pos] += [(eid, d) for (eid, d), b, r in zip(hits, in_bank, radius, strict=True)
+                                   if d <= r and (allowed is None or b is None or b in allowed)]
+    return _describe(found, allowed)
+
+
+def _pdq_bytes(value: str) -> bytes:
+    """The 32 bytes of a 64-digit PDQ hex (``hex_to_bytes`` for one hash, which it checks the same way)."""
+    if len(value) != 64:
+        raise ValueError(f"a PDQ hash is 64 hex digits, got {value!r}")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise ValueError(f"not a hex string: {exc}") from exc
+
+
+def _find_exact(signals: Sequence[tuple[str, str]], found: list[list[tuple[int, int]]]) -> None:
+    """Adds the exact hits (distance 0) of the cryptographic hashes among ``signals`` to ``found``."""
     by_type: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    pdq_positions: list[int] = []
     for pos, (signal_type, value) in enumerate(signals):
-        if signal_type == "pdq":
-            pdq_positions.append(pos)
-        elif signal_type in EXACT_SIGNALS:
+        if signal_type in EXACT_SIGNALS:
             by_type[signal_type][value.lower()].append(pos)
     for part in _exact_parts(by_type):  # every signal type in one query (up to _CHUNK values), not one per type
         rows = Entry.objects.matchable().filter(
@@ -218,18 +246,6 @@ def lookup(
         for entry_id, signal_type, value in rows.values_list("pk", "signal_type", "value"):
             for pos in by_type[signal_type][value]:
                 found[pos].append((entry_id, 0))
-    allowed = set(banks) if banks is not None else None
-    if pdq_positions:
-        loaded = pdq_index(now=now)
-        assert loaded.index is not None
-        if len(loaded.index):
-            results = loaded.index.search(hex_to_bytes([signals[p][1] for p in pdq_positions]))
-            for pos, hits in zip(pdq_positions, results, strict=True):
-                if hits:  # within the entry's bank radius, in a bank asked for: from the index's arrays
-                    in_bank, radius = loaded.facts([eid for eid, _ in hits])
-                    found[pos] += [(eid, d) for (eid, d), b, r in zip(hits, in_bank, radius, strict=True)
-                                   if d <= r and (allowed is None or b is None or b in allowed)]
-    return _describe(found, allowed)
 
 
 def _exact_parts(by_type: dict[str, dict[str, list[int]]]) -> list[list[tuple[str, list[str]]]]:
@@ -250,13 +266,13 @@ def _exact_parts(by_type: dict[str, dict[str, list[int]]]) -> list[list[tuple[st
 
 def _describe(found: list[list[tuple[int, int]]], allowed: set[int] | None) -> list[list[Hit]]:
     ids = list({eid for hits in found for eid, _ in hits})
+    if not ids:
+        return [[] for _ in found]
     entries: dict[int, tuple[Any, ...]] = {}
-    if ids:  # one plain query per chunk: the ORM's query building cost several times the look-up itself
-        with connection.cursor() as cursor:
-            for start in range(0, len(ids), _CHUNK):
-                part = ids[start:start + _CHUNK]
-                cursor.execute(_DESCRIBE_SQL.format(", ".join(["%s"] * len(part))), part)
-                entries.update((row[0], row) for row in cursor.fetchall())
+    for start in range(0, len(ids), _CHUNK):  # one plain query per chunk (the ORM cost several times the look-up)
+        part = ids[start:start + _CHUNK]
+        sql = _DESCRIBE_ONE if len(part) == 1 else _DESCRIBE_SQL.format(", ".join(["%s"] * len(part)))
+        entries.update((row[0], row) for row in plainsql.fetch_all(sql, part))
     out: list[list[Hit]] = []
     for hits in found:
         described = []
@@ -284,6 +300,7 @@ _DESCRIBE_SQL = (
     f" e.source_id, b.name, b.kind, b.trusted, b.pdq_radius FROM {Entry._meta.db_table} e"
     f" JOIN {Bank._meta.db_table} b ON b.id = e.bank_id WHERE e.id IN ({{}})"
 )
+_DESCRIBE_ONE = _DESCRIBE_SQL.format("%s")  # the common case, a hit on one entry: the text built once
 
 
 # ---------------------------------------------------------------- the pipeline: match each capture

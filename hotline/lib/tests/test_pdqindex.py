@@ -233,7 +233,9 @@ def test_incremental_add_across_tiers() -> None:
         assert index.version == version + 1
         assert len(index) == end
         tiers.append((len(index._main), len(index._delta), len(index._tail)))
-        assert index.search(queries) == brute(ids[:end], codes[:end], queries, RADIUS)
+        expected = brute(ids[:end], codes[:end], queries, RADIUS)
+        assert index.search(queries) == expected
+        assert [index.search_one(q.tobytes()) for q in queries[::7]] == expected[::7]  # every tier, one hash a call
     # main built, then the tail, then a delta, then the tail again, then everything merged into main
     assert tiers == [(20_000, 0, 0), (20_000, 0, 100), (20_000, 3000, 0), (20_000, 3000, 500), (40_000, 0, 0)]
 
@@ -258,6 +260,7 @@ def test_remove_hides_immediately_and_readd() -> None:
     after = index.search(queries)
     assert after == brute(ids[keep], codes[keep], queries, RADIUS)
     assert not {i for r in after for i, _ in r} & gone
+    assert [index.search_one(q.tobytes()) for q in queries] == after  # removed rows: gone on the one-hash path too
     # a removed id can come back with another hash
     fresh = random_codes(rng, 1)
     index.add([25_001], fresh)
@@ -448,6 +451,8 @@ def test_it_gives_identical_answers_with_and_without_the_kernel(
     slow.add(ids[alive], codes[alive])
     assert index.search(queries, radius=radius) == slow.search(queries, radius=radius) == expected
     assert [index.search(q[None, :], radius=radius)[0] for q in queries] == expected  # one query at a time
+    assert [index.search_one(q.tobytes(), radius=radius) for q in queries] == expected
+    assert [slow.search_one(q.tobytes(), radius=radius) for q in queries] == expected
 
 
 def _sorted(found: tuple[npt.NDArray[np.int64], ...], count: int) -> Results:
@@ -455,6 +460,29 @@ def _sorted(found: tuple[npt.NDArray[np.int64], ...], count: int) -> Results:
     for q, i, d in zip(*(part.tolist() for part in found), strict=True):
         out[q].append((i, d))
     return [sorted(pairs, key=lambda p: (p[1], p[0])) for pairs in out]
+
+
+def test_search_one_answers_as_search_does(kernel: str) -> None:
+    """``search_one`` (one hash as its 32 bytes, the product's look-up) gives ``search``'s pairs, in its
+    order, at every radius up to the index's, with ties at one distance ordered by id; it refuses what
+    ``search`` refuses."""
+    rng = np.random.default_rng(23)
+    query = random_codes(rng, 1)
+    ring = flip(rng, np.repeat(query, 12, axis=0), np.array([0, 3, 3, 3, 17, 30, 31, 31, 32, 33, 40, 256]))
+    codes = np.vstack([random_codes(rng, 20_000), ring])
+    ids = rng.permutation(len(codes)).astype(np.int64)
+    index = PdqIndex()
+    index.add(ids, codes)
+    for radius in (None, 0, 3, 31):
+        expected = brute(ids, codes, query, RADIUS if radius is None else radius)[0]
+        assert index.search_one(query.tobytes(), radius=radius) == index.search(query, radius=radius)[0] == expected
+        assert index.search_one(bytearray(query.tobytes()), radius=radius) == expected
+    assert [d for _, d in index.search_one(query.tobytes())] == [0, 3, 3, 3, 17, 30, 31, 31]
+    assert PdqIndex().search_one(query.tobytes()) == []
+    with pytest.raises(ValueError, match="32 bytes"):
+        index.search_one(query.tobytes()[:31])
+    with pytest.raises(ValueError, match="radius"):
+        index.search_one(query.tobytes(), radius=32)
 
 
 def test_it_refuses_an_unknown_kernel() -> None:

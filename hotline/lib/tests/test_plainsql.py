@@ -1,0 +1,85 @@
+"""plainsql.fetch_all: the rows Django's cursor gives, on the connection's own cursor, with Django's checks
+kept (a broken transaction refused, errors as ``django.db`` exceptions, a closed connection reopened) and
+every query visible whenever something watches them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+
+from hotline.hashes.models import Bank
+from hotline.lib.plainsql import fetch_all
+
+pytestmark = pytest.mark.django_db
+
+SQL = f"SELECT id, name, trusted, pdq_radius FROM {Bank._meta.db_table} WHERE id IN (%s, %s) ORDER BY id"  # noqa: S608
+
+
+def _through_django(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def test_it_returns_the_rows_django_returns() -> None:
+    first = Bank.objects.create(name="first", kind="import", trusted=True, pdq_radius=31)
+    second = Bank.objects.create(name="50% off", kind="import", trusted=False, pdq_radius=20)
+    Bank.objects.create(name="third", kind="import", pdq_radius=10)
+    rows = fetch_all(SQL, [first.pk, second.pk])
+    assert rows == _through_django(SQL, [first.pk, second.pk])
+    assert [(r[0], r[1], bool(r[2]), r[3]) for r in rows] == [
+        (first.pk, "first", True, 31), (second.pk, "50% off", False, 20)]
+    assert fetch_all(SQL, [-1, -2]) == []
+    # a % is a % without parameters, and %% is a % with them, as cursor.execute has it
+    assert fetch_all("SELECT '5%'") == _through_django("SELECT '5%'") == [("5%",)]
+    assert fetch_all("SELECT '5%%', %s", [7]) == _through_django("SELECT '5%%', %s", [7]) == [("5%", 7)]
+
+
+def test_the_query_is_seen_whenever_queries_are_watched() -> None:
+    bank = Bank.objects.create(name="watched", kind="import", pdq_radius=31)
+    with CaptureQueriesContext(connection) as seen:
+        assert fetch_all(SQL, [bank.pk, bank.pk])[0][1] == "watched"
+    assert [q["sql"] for q in seen.captured_queries if "pdq_radius" in q["sql"]], seen.captured_queries
+    wrapped: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        wrapped.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        fetch_all(SQL, [bank.pk, bank.pk])
+    assert len(wrapped) == 1
+
+
+def test_a_broken_transaction_is_refused_and_errors_are_djangos() -> None:
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        with pytest.raises(TransactionManagementError):
+            fetch_all("SELECT 1")
+    with pytest.raises(DatabaseError):
+        fetch_all("SELECT no_such_column FROM no_such_table WHERE 1 = %s", [1])
+
+
+def test_unwatched_it_does_not_go_through_djangos_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of it: on SQLite and PostgreSQL, with nothing watching, no Django cursor is made."""
+    bank = Bank.objects.create(name="lean", kind="import", pdq_radius=31)
+    connection.ensure_connection()
+
+    def no_cursor(*args: object) -> None:
+        raise AssertionError("went through Django's cursor")
+
+    monkeypatch.setattr(connection, "cursor", no_cursor)
+    assert fetch_all(SQL, [bank.pk, bank.pk])[0][1] == "lean"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_closed_connection_is_opened_again() -> None:
+    Bank.objects.create(name="after close", kind="import", pdq_radius=31)
+    connection.close()
+    assert connection.connection is None
+    sql = f"SELECT name FROM {Bank._meta.db_table} WHERE name = %s"  # noqa: S608
+    assert fetch_all(sql, ["after close"]) == [("after close",)]
