@@ -35,7 +35,7 @@ from hotline.iccam.codes import BASELINE_ID, FINAL_ACTION_TYPES, Table, assessme
 from hotline.iccam.models import CodeField, Content, Origin, Push, PushKind
 from hotline.iccam.services import writes
 from hotline.lib import prepared
-from hotline.reports.models import Item, Source
+from hotline.reports.models import Item, ReportItem, Source
 from hotline.routing.models import Referral
 from hotline.takedown.models import Takedown
 from hotline.tracing.models import Trace, TraceOutcome
@@ -152,16 +152,20 @@ def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> 
 def _unreported(country: str) -> QuerySet[Item]:
     """National items assessed illegal whose latest trace is abroad, neither in ICCAM nor queued for it.
     The latest trace, as ``_Facts`` reads it: an item first hosted at home and moved abroad is reported
-    when it moves (an earlier trace at home or without a country does not hold it back)."""
-    national = Item.objects.filter(reports__source__in=NATIONAL_SOURCES).exclude(reports__source=Source.ICCAM)
-    latest = Trace.objects.filter(item=OuterRef("pk")).order_by("-traced_at", "-pk")
-    return (national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"))
+    when it moves (an earlier trace at home or without a country does not hold it back). Read from the final
+    illegal assessments (the items' reports are looked up per item, not scanned: a pass runs it on every call)."""
+    item = OuterRef("pk")
+    illegal = Assessment.objects.filter(is_final=True, verdict__in=("baseline", "national")).values("item_id")
+    latest = Trace.objects.filter(item=item).order_by("-traced_at", "-pk")
+    return (Item.objects.filter(pk__in=illegal)
+            .filter(Exists(ReportItem.objects.filter(item=item, report__source__in=NATIONAL_SOURCES)))
+            .exclude(Exists(ReportItem.objects.filter(item=item, report__source=Source.ICCAM)))
+            .exclude(Exists(Content.objects.filter(item=item)))
+            .exclude(Exists(Push.objects.filter(item=item, kind=PushKind.REPORT)))
             .annotate(trace_country=Subquery(latest.values("country")[:1]),
                       trace_outcome=Subquery(latest.values("outcome")[:1]))
             .filter(trace_outcome=TraceOutcome.OK).exclude(trace_country__in=("", country))
-            .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
-            .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
-            .distinct().order_by("pk")[:BATCH])
+            .order_by("pk")[:BATCH])
 
 
 # (database alias, query, country) -> the finding query's SQL and parameters

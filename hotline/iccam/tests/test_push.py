@@ -380,10 +380,11 @@ def test_no_write_is_claimed_while_iccam_has_asked_us_to_wait(iccam_on: SimIccam
 def test_a_row_another_worker_claimed_after_it_was_read_is_not_claimed_again(iccam_on: SimIccam, facts: Any) -> None:
     from django.db import connection, transaction
 
+    from hotline.iccam import conf
     from hotline.iccam.services import writes
     from hotline.lib import prepared
 
-    content, item = _pulled(iccam_on)
+    _content, item = _pulled(iccam_on)
     facts.assess(item, "baseline")
     now = timezone.now()
     from hotline.iccam.codes import Table
@@ -397,7 +398,7 @@ def test_a_row_another_worker_claimed_after_it_was_read_is_not_claimed_again(icc
             assert writes.claim_push(now + timedelta(seconds=1)) is not None  # the other worker, in between
             assert writes._take(read, lease) is False  # the values read no longer hold: left alone
             row = Push.objects.get(pk=read.pk)
-            assert (row.attempts, row.next_attempt_at) == (1, now + timedelta(seconds=1) + writes.conf.send_lease())
+            assert (row.attempts, row.next_attempt_at) == (1, now + timedelta(seconds=1) + conf.send_lease())
             return
         assert writes._take(read, lease) is True
     row = Push.objects.get(pk=read.pk)
@@ -408,7 +409,7 @@ def test_an_outcome_is_only_recorded_for_a_row_being_sent(iccam_on: SimIccam, fa
     from hotline.iccam.services import writes
     from hotline.lib.states import InvalidTransition
 
-    content, item = _pulled(iccam_on)
+    _content, item = _pulled(iccam_on)
     facts.assess(item, "baseline")
     now = timezone.now()
     from hotline.iccam.codes import Table
@@ -416,10 +417,12 @@ def test_an_outcome_is_only_recorded_for_a_row_being_sent(iccam_on: SimIccam, fa
 
     push.observe(Table(), analyst="hotline-api", country="BE", now=now)
     queued = Push.objects.get()
-    for settle in (lambda p: writes.push_sent(p, now=now), lambda p: writes.push_refused(p, "no", now=now),
-                   lambda p: writes.push_uncertain(p, now=now)):
-        with pytest.raises(InvalidTransition):
-            settle(queued)  # queued, never claimed
+    with pytest.raises(InvalidTransition):  # queued, never claimed
+        writes.push_sent(queued, now=now)
+    with pytest.raises(InvalidTransition):
+        writes.push_refused(queued, "no", now=now)
+    with pytest.raises(InvalidTransition):
+        writes.push_uncertain(queued, now=now)
     assert Push.objects.get().state == PushState.QUEUED
     claimed = writes.claim_push(now)
     assert claimed is not None
