@@ -83,6 +83,8 @@ class Simulation:
         self.capture = CaptureConfig(policy=world.web.fetch_policy())
         self.liveness = world.liveness_config()
         self.client = Client()
+        # Referrals the scripted police looked at and keep holding: the plan never changes its mind about a site.
+        self.police_kept: set[int] = set()
 
     def run(self) -> Result:
         # Per-referral package building and index rebuilds log at INFO: quiet while the run lasts, restored after.
@@ -216,14 +218,24 @@ class Simulation:
         return _waiting()
 
     def police_liaison_works(self, now: datetime) -> None:
-        """The police release the hold on the referrals the plan says they release, once they have them."""
-        waiting = Referral.objects.filter(status=ReferralStatus.SENT, answer=PoliceAnswer.NONE,
-                                          hold_until__gt=now).prefetch_related("items")
-        for referral in waiting:
+        """The police release the hold on the referrals the plan says they release, once they have them. Each
+        referral is looked at once: one they keep holding is not read again (its ids: one query compiled once)."""
+        fresh = [pk for (pk,) in prepared.rows("demo.police_waiting", _held, now=now) if pk not in self.police_kept]
+        if not fresh:
+            return
+        for referral in Referral.objects.filter(pk__in=fresh).prefetch_related("items"):
             sites = [self.world.site_of_host(item.host) for item in referral.items.all()]
             if sites and all(s is not None and s.release for s in sites):
                 record_police_answer(referral, PoliceAnswer.RELEASE, actor=Actor.of_user(self.police), now=now,
                                      note="simulated: no investigative interest in waiting")
+            else:
+                self.police_kept.add(referral.pk)
+
+
+def _held(now: datetime) -> QuerySet[Referral, tuple[int]]:
+    """Referrals sent to the police, not answered, whose hold still runs."""
+    return Referral.objects.filter(status=ReferralStatus.SENT, answer=PoliceAnswer.NONE,
+                                   hold_until__gt=now).values_list("pk").order_by("pk")
 
 
 def _waiting() -> QuerySet[Item]:
