@@ -323,17 +323,17 @@ def _take(row: Push, lease_until: datetime) -> bool:
         return prepared.update("iccam.take_push", _taken, vary="locked", push=row.pk, lease_until=lease_until) == 1
     assert row.next_attempt_at is not None  # a due row has a due time
     return prepared.update("iccam.take_push", _taken, vary="matched", push=row.pk, lease_until=lease_until,
-                           state=row.state, attempts=row.attempts, due=row.next_attempt_at) == 1
+                           read_state=row.state, attempts=row.attempts, due=row.next_attempt_at) == 1
 
 
-def _taken(*, push: int, lease_until: datetime, state: str | None = None, attempts: int | None = None,
+def _taken(*, push: int, lease_until: datetime, read_state: str | None = None, attempts: int | None = None,
            due: datetime | None = None) -> tuple[QuerySet[Push], dict[str, Any]]:
-    """``_take``'s UPDATE: to ``sending`` with a lease, one attempt more (``state``, ``attempts``, ``due``: the
-    values read, which must still hold)."""
+    """``_take``'s UPDATE: to ``sending`` with a lease, one attempt more (``read_state``, ``attempts``, ``due``:
+    the values read, which must still hold)."""
     rows = Push.objects.filter(pk=push)
-    if state is not None:
+    if read_state is not None:
         # attempts as an expression: Django refuses a plain value outside the column's range (the compiling sentinel)
-        rows = rows.filter(state=state, attempts=Value(attempts), next_attempt_at=due)
+        rows = rows.filter(state=read_state, attempts=Value(attempts), next_attempt_at=due)
     # no transition into ``sending`` stamps a time: ``now`` is not written
     return states.move_update(rows, PushState.SENDING, table=PUSH_TRANSITIONS, now=lease_until,
                               next_attempt_at=lease_until, attempts=F("attempts") + 1)
