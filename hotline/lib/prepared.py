@@ -24,7 +24,10 @@ claim's transaction). :func:`update` runs ``queryset.update(...)`` compiled once
 expressions cost more to build than to run.
 
 A value may be a list (ids for ``IN (…)``, a column per row of a ``CASE``): ``build`` gets a list of as many
-sentinels, each element is bound on its own, and the SQL is kept per length of each list.
+sentinels, each element is bound on its own, and the SQL is kept per length of each list. A list that only
+feeds ``IN (…)`` (or an OR of conditions, one per element) can be passed through :func:`padded`: its length
+rounded up to a power of two by repeating its last element, so a read of any number of ids compiles a
+handful of queries, not one per length.
 
 ``build`` must depend on nothing but the named values and ``vary`` (a setting it reads, say): the SQL is
 kept under ``name`` and ``vary`` for the life of the process. Each value must reach the SQL as a parameter
@@ -45,7 +48,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.sql import UpdateQuery
 
-__all__ = ["any_row", "objects", "rows", "update"]
+__all__ = ["any_row", "objects", "padded", "rows", "update"]
 
 # A moment no real value takes: each named value gets its own microsecond after it. Likewise an integer.
 _SENTINEL = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -211,3 +214,14 @@ def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, 
     if query.related_updates or not compiled:
         raise ValueError("prepared update: only a plain UPDATE of the queryset's own table")
     return compiled, params
+
+
+def padded(values: Sequence[Value]) -> list[Value]:
+    """``values`` (not empty) lengthened to the next power of two by repeating the last one: the same answer
+    for ``IN (…)`` (a repeated id selects nothing more), with one compiled query per power of two instead of
+    one per length. Repeated values are dropped first (in their order)."""
+    listed = list(dict.fromkeys(values))
+    if not listed:
+        raise ValueError("prepared.padded: an empty list has no element to repeat (an empty IN () selects nothing)")
+    size = 1 << (len(listed) - 1).bit_length()
+    return listed + [listed[-1]] * (size - len(listed))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from hotline.lib import prepared
 
 
 class Channel(models.TextChoices):
@@ -107,19 +110,34 @@ class TraceQuerySet(models.QuerySet["Trace"]):
         return self.filter(item_id=item_id, outcome=TraceOutcome.OK).order_by("-traced_at", "-pk").first()
 
     def latest_located_many(self, item_ids: list[int]) -> dict[int, Trace]:
-        """``latest_located`` for several items, in one query (items never located are left out)."""
-        if not item_ids:
-            return {}
-        newest = Trace.objects.filter(item_id=models.OuterRef("item_id"), outcome=TraceOutcome.OK) \
-            .order_by("-traced_at", "-pk").values("pk")[:1]
-        return {t.item_id: t for t in self.filter(item_id__in=item_ids, pk=models.Subquery(newest))}
+        """``latest_located`` for several items, in one query (items never located are left out), compiled once
+        per process (``prepared``: the notice's re-trace, the trace worker and ICCAM's push ask it all the time)."""
+        return self._newest(item_ids, located=True)
 
     def latest_many(self, item_ids: list[int]) -> dict[int, Trace]:
         """``latest_for`` for several items, in one query (items never traced are left out)."""
+        return self._newest(item_ids, located=False)
+
+    def _newest(self, item_ids: list[int], *, located: bool) -> dict[int, Trace]:
         if not item_ids:
             return {}
-        newest = Trace.objects.filter(item_id=models.OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
-        return {t.item_id: t for t in self.filter(item_id__in=item_ids, pk=models.Subquery(newest))}
+        if self.query.where:  # a filtered queryset: its own conditions apply too, so the ORM builds it
+            return {t.item_id: t for t in self.filter(item_id__in=item_ids, pk=models.Subquery(_newest(located)))}
+        found = prepared.objects("tracing.newest_traces", lambda ids: _newest_of(ids, located), vary=located,
+                                 ids=prepared.padded(item_ids))
+        return {t.item_id: t for t in found}
+
+
+def _newest(located: bool) -> models.QuerySet[Trace, Any]:
+    """The newest trace of the outer row's item (the newest that placed it, when ``located``)."""
+    traces = Trace.objects.filter(item_id=models.OuterRef("item_id"))
+    if located:
+        traces = traces.filter(outcome=TraceOutcome.OK)
+    return traces.order_by("-traced_at", "-pk").values("pk")[:1]
+
+
+def _newest_of(ids: list[int], located: bool) -> models.QuerySet[Trace]:
+    return Trace.objects.filter(item_id__in=ids, pk=models.Subquery(_newest(located)))
 
 
 class Trace(models.Model):

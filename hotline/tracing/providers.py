@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
+from hotline.lib import prepared
 from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork
 
-#: Addresses per range query (an OR of range conditions): well under SQLite's expression depth limit.
-RANGE_CHUNK = 100
+#: Addresses per range query (an OR of range conditions): well under SQLite's expression depth limit, and a
+#: power of two (``prepared.padded`` rounds a chunk up to one).
+RANGE_CHUNK = 64
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -74,32 +76,54 @@ def chunks(values: list[str], size: int = RANGE_CHUNK) -> list[list[str]]:
 
 
 def find_providers(wanted: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int | None], Match | None]:
-    """``find_provider`` for several (address, AS number) pairs: one query for the AS numbers and one per
-    hundred addresses for the ranges, whatever their number; the same answer as one lookup each."""
+    """``find_provider`` for several (address, AS number) pairs: the networks of their AS numbers and the ranges
+    holding their addresses in one query per sixty-four addresses, their providers in one more, whatever their
+    number, each compiled once per process (``prepared``: every trace asks); the same answer as one lookup each."""
     pairs = list(dict.fromkeys(wanted))
+    if not pairs:
+        return {}
+    numbers = sorted({asn for _, asn in pairs if asn is not None})
+    keys = {ip: ip_key(ip) for ip, _ in pairs}
+    networks: list[ProviderNetwork] = []
+    for n, chunk in enumerate(chunks(sorted(set(keys.values())))):
+        asns = numbers if n == 0 else []
+        networks += prepared.objects("tracing.networks", _networks, vary=bool(asns), keys=prepared.padded(chunk),
+                                     **({"asns": prepared.padded(asns)} if asns else {}))
+    providers = _providers({row.provider_id for row in networks})
     by_asn: dict[int, ProviderNetwork] = {}
-    numbers = {asn for _, asn in pairs if asn is not None}
-    for row in ProviderNetwork.objects.filter(asn__in=numbers).select_related("provider").order_by("pk") \
-            if numbers else []:
+    for row in sorted((r for r in networks if r.asn in numbers), key=lambda r: r.pk):
         by_asn.setdefault(row.asn or 0, row)
+    ranges = {row.pk: row for row in networks if row.range_start}.values()
     found: dict[tuple[str, int | None], Match | None] = {}
-    rest = []
     for ip, asn in pairs:
         if asn is not None and asn in by_asn:
-            found[(ip, asn)] = Match(by_asn[asn].provider, "asn", f"AS{asn}")
-        else:
-            rest.append((ip, asn))
-    keys = {ip: ip_key(ip) for ip, _ in rest}
-    rows: list[ProviderNetwork] = []
-    for chunk in chunks(sorted(set(keys.values()))):
-        rows += ProviderNetwork.objects.filter(covering(chunk)).exclude(range_start="").select_related("provider")
-    for ip, asn in rest:
+            found[(ip, asn)] = Match(providers[by_asn[asn].provider_id], "asn", f"AS{asn}")
+            continue
         key = keys[ip]
         # as find_provider: the highest start first, then the longest prefix
-        best = max((r for r in rows if r.range_start <= key <= r.range_end),
+        best = max((r for r in ranges if r.range_start <= key <= r.range_end),
                    key=lambda r: (r.range_start, r.prefixlen or 0), default=None)
-        found[(ip, asn)] = Match(best.provider, "range", best.cidr) if best is not None else None
+        found[(ip, asn)] = Match(providers[best.provider_id], "range", best.cidr) if best is not None else None
     return found
+
+
+def _networks(keys: list[str], asns: list[int] | None = None) -> QuerySet[ProviderNetwork]:
+    """The networks of these AS numbers, and the address ranges holding any of these ``ip_key`` values."""
+    condition = covering(keys) & ~Q(range_start="")
+    return ProviderNetwork.objects.filter(condition | Q(asn__in=asns) if asns else condition)
+
+
+def providers_by_id(ids: Iterable[int | None]) -> dict[int, Provider]:
+    """The providers with these ids (None left out), in one query compiled once per process."""
+    return _providers({pk for pk in ids if pk is not None})
+
+
+def _providers(ids: set[int]) -> dict[int, Provider]:
+    if not ids:
+        return {}
+    found = prepared.objects("tracing.providers", lambda ids: Provider.objects.filter(pk__in=ids),
+                             ids=prepared.padded(sorted(ids)))
+    return {provider.pk: provider for provider in found}
 
 
 def preferred_contact(provider: Provider) -> AbuseContact | None:
@@ -108,11 +132,14 @@ def preferred_contact(provider: Provider) -> AbuseContact | None:
 
 
 def preferred_contacts(provider_ids: Iterable[int]) -> dict[int, AbuseContact | None]:
-    """``preferred_contact`` for several providers (by pk) in one query."""
+    """``preferred_contact`` for several providers (by pk) in one query, compiled once per process."""
     ids = set(provider_ids)
     found: dict[int, AbuseContact | None] = dict.fromkeys(ids)
-    for contact in AbuseContact.objects.filter(provider_id__in=ids).order_by("provider_id", "source", "pk") \
-            if ids else []:
+    if not ids:
+        return found
+    contacts = prepared.objects("tracing.contacts", lambda ids: AbuseContact.objects.filter(provider_id__in=ids)
+                                .order_by("provider_id", "source", "pk"), ids=prepared.padded(sorted(ids)))
+    for contact in contacts:
         if contact.provider_id is not None:
             found[contact.provider_id] = found[contact.provider_id] or contact
     return found

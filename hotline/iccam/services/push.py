@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -34,7 +34,8 @@ from hotline.iccam.client import IccamError, IccamSession, kept_session
 from hotline.iccam.codes import BASELINE_ID, FINAL_ACTION_TYPES, Table, assessment_body
 from hotline.iccam.models import CodeField, Content, Origin, Push, PushKind
 from hotline.iccam.services import writes
-from hotline.reports.models import Item, Source
+from hotline.lib import prepared
+from hotline.reports.models import Item, ReportItem, Source
 from hotline.routing.models import Referral
 from hotline.takedown.models import Takedown
 from hotline.tracing.models import Trace, TraceOutcome
@@ -82,37 +83,67 @@ def observe(table: Table, *, analyst: str, country: str, now: datetime) -> int:
 
 
 class _Facts:
-    """What ``observe`` reads about a batch of items, read in one query per kind (not per item): the final
-    assessment with its judged files, the latest trace, whether a referral was sent, the takedown."""
+    """What ``observe`` reads about a batch of items, in one query per kind (not per item), each compiled once per
+    process (``prepared``; ``observe`` reads them on every pass with work): the final assessment, its judged files
+    with their URLs, the latest trace with its provider's name, whether a referral was sent, the takedown."""
 
     def __init__(self, item_ids: set[int]) -> None:
         self.finals: dict[int, Assessment] = {}
+        self.judged: dict[int, list[MediaAssessment]] = {}  # by assessment, in order
         self.traces: dict[int, Trace] = {}
         self.referred: set[int] = set()
         self.takedowns: dict[int, Takedown] = {}
         if not item_ids:  # the usual case for new reports: no query at all
             return
-        judged = Prefetch("media_assessments", queryset=MediaAssessment.objects.select_related("media").order_by("pk"))
-        self.finals = {a.item_id: a for a in Assessment.objects.filter(item_id__in=item_ids, is_final=True)
-                       .prefetch_related(judged)}
-        latest = Trace.objects.filter(item_id=OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
-        self.traces = {t.item_id: t for t in Trace.objects.filter(item_id__in=item_ids, pk=Subquery(latest))
-                       .select_related("provider")}
-        self.referred = set(Referral.items.through.objects.filter(
-            item_id__in=item_ids, referral__sent_at__isnull=False).values_list("item_id", flat=True))
-        self.takedowns = {t.item_id: t for t in Takedown.objects.filter(item_id__in=item_ids)}
+        ids = prepared.padded(sorted(item_ids))
+        self.finals = {a.item_id: a for a in prepared.objects("iccam.finals", _finals, ids=ids)}
+        for row in prepared.objects("iccam.judged", _judged, ids=ids):
+            self.judged.setdefault(row.assessment_id, []).append(row)
+        self.traces = {t.item_id: t for t in prepared.objects("iccam.latest_traces", _latest_traces, ids=ids)}
+        self.referred = {item_id for (item_id,) in prepared.rows("iccam.referred", _referred, ids=ids)}
+        self.takedowns = {t.item_id: t for t in prepared.objects("iccam.takedowns", lambda ids: Takedown.objects.filter(
+            item_id__in=ids), ids=ids)}
+
+    def row_for(self, final: Assessment, url: str) -> Any:
+        """What ICCAM gets for one content item: the judged file at its URL, else the deciding file, else the
+        item's assessment itself (nothing captured)."""
+        rows = self.judged.get(final.pk, [])
+        return next((r for r in rows if getattr(r, "media_url", None) == url), None) or deciding(rows) or final
+
+
+def _finals(ids: list[int]) -> QuerySet[Assessment]:
+    return Assessment.objects.filter(item_id__in=ids, is_final=True)
+
+
+def _judged(ids: list[int]) -> QuerySet[MediaAssessment]:
+    """The files judged by these items' final assessments, each with its URL (``media_url``), in order."""
+    return (MediaAssessment.objects.filter(assessment__item_id__in=ids, assessment__is_final=True)
+            .annotate(media_url=F("media__url")).order_by("pk"))
+
+
+def _latest_traces(ids: list[int]) -> QuerySet[Trace]:
+    """Each item's latest trace, with its provider's name (``provider_name``; None without a provider)."""
+    latest = Trace.objects.filter(item_id=OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
+    return Trace.objects.filter(item_id__in=ids, pk=Subquery(latest)).annotate(provider_name=F("provider__name"))
+
+
+def _referred(ids: list[int]) -> QuerySet[Any]:
+    return Referral.items.through.objects.filter(item_id__in=ids, referral__sent_at__isnull=False).values_list(
+        "item_id").distinct()
 
 
 def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> list[Push]:
     ids = _found("new_reports", country, _unreported)
-    items = list(Item.objects.filter(pk__in=ids).order_by("pk")) if ids else []
+    items = prepared.objects("iccam.new_items", lambda ids: Item.objects.filter(pk__in=ids).order_by("pk"),
+                             ids=prepared.padded(ids)) if ids else []
     queued: list[Push] = []
     facts = _Facts({item.pk for item in items})
     for item in items:
         trace, final = facts.traces.get(item.pk), facts.finals.get(item.pk)
         if trace is None or trace.outcome != TraceOutcome.OK or trace.country in ("", country) or final is None:
             continue
-        payload = _report_body(table, item, final, trace, analyst=analyst, now=now)
+        payload = _report_body(table, item, facts.row_for(final, item.canonical_url), final, trace,
+                               analyst=analyst, now=now)
         queued.append(writes.unsaved_push(kind=PushKind.REPORT, dedup=f"report:{item.pk}", lane=f"i{item.pk}",
                                           item_id=item.pk, payload=payload, now=now))
     return queued
@@ -121,16 +152,20 @@ def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> 
 def _unreported(country: str) -> QuerySet[Item]:
     """National items assessed illegal whose latest trace is abroad, neither in ICCAM nor queued for it.
     The latest trace, as ``_Facts`` reads it: an item first hosted at home and moved abroad is reported
-    when it moves (an earlier trace at home or without a country does not hold it back)."""
-    national = Item.objects.filter(reports__source__in=NATIONAL_SOURCES).exclude(reports__source=Source.ICCAM)
-    latest = Trace.objects.filter(item=OuterRef("pk")).order_by("-traced_at", "-pk")
-    return (national.filter(assessments__is_final=True, assessments__verdict__in=("baseline", "national"))
+    when it moves (an earlier trace at home or without a country does not hold it back). Read from the final
+    illegal assessments (the items' reports are looked up per item, not scanned: a pass runs it on every call)."""
+    item = OuterRef("pk")
+    illegal = Assessment.objects.filter(is_final=True, verdict__in=("baseline", "national")).values("item_id")
+    latest = Trace.objects.filter(item=item).order_by("-traced_at", "-pk")
+    return (Item.objects.filter(pk__in=illegal)
+            .filter(Exists(ReportItem.objects.filter(item=item, report__source__in=NATIONAL_SOURCES)))
+            .exclude(Exists(ReportItem.objects.filter(item=item, report__source=Source.ICCAM)))
+            .exclude(Exists(Content.objects.filter(item=item)))
+            .exclude(Exists(Push.objects.filter(item=item, kind=PushKind.REPORT)))
             .annotate(trace_country=Subquery(latest.values("country")[:1]),
                       trace_outcome=Subquery(latest.values("outcome")[:1]))
             .filter(trace_outcome=TraceOutcome.OK).exclude(trace_country__in=("", country))
-            .exclude(Exists(Content.objects.filter(item=OuterRef("pk"))))
-            .exclude(Exists(Push.objects.filter(item=OuterRef("pk"), kind=PushKind.REPORT)))
-            .distinct().order_by("pk")[:BATCH])
+            .order_by("pk")[:BATCH])
 
 
 # (database alias, query, country) -> the finding query's SQL and parameters
@@ -152,16 +187,16 @@ def _found(name: str, country: str, build: Callable[[str], QuerySet[Any]]) -> li
         return [row[0] for row in cursor.fetchall()]
 
 
-def _report_body(table: Table, item: Item, final: Assessment, trace: Trace, *, analyst: str,
+def _report_body(table: Table, item: Item, row: Any, final: Assessment, trace: Trace, *, analyst: str,
                  now: datetime) -> dict[str, Any]:
     reference = f"HL-ITEM-{item.pk}_{now.strftime(writes.REFERENCE_STAMP)}"
     ip = str(trace.addresses[0].get("ip", "")) if trace.addresses else ""
-    provider = trace.provider.name if trace.provider is not None else ""
+    provider = getattr(trace, "provider_name", None) or ""  # read with the trace (_Facts)
     url: dict[str, Any] = {
            "urlString": item.canonical_url, "hotlineReference": reference, "hostingCountryCode": trace.country,
            "hostingIpAddress": ip, "hostingIsp": provider, "hostingOrganization": {"organizationName": provider},
            "isSourceUrl": True, "memo": "", "contentType": 2, "assessment": assessment_body(
-               table, _row_for(final, item.canonical_url), analyst=analyst), "actions": []}
+               table, row, analyst=analyst), "actions": []}
     return {"reportingAnalystName": analyst, "hotlineReceivedDate": item.first_reported_at.strftime(
                 "%Y-%m-%dT%H:%M:%SZ"), "hotlineReference": reference, "memo": "",
             "sourceUrlUsername": "", "sourceUrlPassword": "", "sourceUrlReferrer": None,
@@ -170,19 +205,15 @@ def _report_body(table: Table, item: Item, final: Assessment, trace: Trace, *, a
             "sourceUrlPaymentMethods": [1], "urls": [url]}
 
 
-def _row_for(final: Assessment, url: str) -> Any:
-    """What ICCAM gets for one content item: the judged file at its URL, else the deciding file, else the
-    item's assessment itself (nothing captured)."""
-    rows = list(final.media_assessments.all())  # prefetched with their files, in order (_Facts)
-    return next((r for r in rows if r.media.url == url), None) or deciding(rows) or final
-
-
 def _content_writes(table: Table, *, analyst: str, country: str, now: datetime) -> list[Push]:
     ids = _found("pending_contents", country, lambda c: pending_contents(c).order_by("pk")[:BATCH])
     if not ids:  # the usual pass: nothing pending, and no query built for an empty batch
         return []
-    contents = list(Content.objects.filter(pk__in=ids).select_related("item").order_by("pk"))
-    queued = set(Push.objects.filter(content__in=contents).values_list("dedup", flat=True))
+    padded = prepared.padded(ids)
+    contents: list[Content] = prepared.objects("iccam.contents", lambda ids: Content.objects.filter(
+        pk__in=ids).order_by("pk"), ids=padded)
+    queued = {dedup for (dedup,) in prepared.rows("iccam.queued", lambda ids: Push.objects.filter(
+        content_id__in=ids).values_list("dedup"), ids=padded)}
     facts = _Facts({content.item_id for content in contents if content.item_id is not None})
     return [row for content in contents
             for row in _writes_for(content, table, queued, facts, analyst=analyst, country=country, now=now)]
@@ -233,7 +264,7 @@ def _writes_for(content: Content, table: Table, existing: set[str], facts: _Fact
                                           item_id=content.item_id or 0, content=content, action_type=action_type,
                                           payload=payload, now=now))
 
-    row = _row_for(final, content.url)
+    row = facts.row_for(final, content.url)
     if content.origin == Origin.PULLED:
         queue(PushKind.ASSESSMENT, "assessment", payload=assessment_body(table, row, analyst=analyst))
     for code, happened in _facts(content, final, facts, country=country):

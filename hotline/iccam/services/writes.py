@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Q, QuerySet
+from django.db.models import Exists, F, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -16,6 +17,7 @@ from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.iccam import actions, conf
 from hotline.iccam.models import (
     OPEN_STATES,
+    PUSH_TRANSITIONS,
     Content,
     Origin,
     PullState,
@@ -207,16 +209,18 @@ def unsaved_push(*, kind: str, dedup: str, lane: str, item_id: int, now: datetim
 
 @transaction.atomic
 def push_sent(push: Push, *, now: datetime, answer: Any = None, note: str = "") -> None:
-    move_push(Push.objects.filter(pk=push.pk), PushState.SENT, now=now, next_attempt_at=None, last_error="",
-              answer=answer)
+    if answer is None:
+        _settle(push, PushState.SENT, now=now, error="")
+    else:  # a report creation's answer (ICCAM's report id): rare, the ORM writes the JSON
+        move_push(Push.objects.filter(pk=push.pk), PushState.SENT, now=now, next_attempt_at=None, last_error="",
+                  answer=answer)
     record(SYSTEM, actions.PUSH_SENT, push, now=now, after={"write": push.dedup, "attempt": push.attempts,
                                                             "note": note})
 
 
 @transaction.atomic
 def push_refused(push: Push, reason: str, *, now: datetime) -> None:
-    move_push(Push.objects.filter(pk=push.pk), PushState.REFUSED, now=now, next_attempt_at=None,
-              last_error=reason[:2000])
+    _settle(push, PushState.REFUSED, now=now, error=reason[:2000])
     record(SYSTEM, actions.PUSH_REFUSED, push, now=now, after={"write": push.dedup, "reason": reason[:500]})
 
 
@@ -224,8 +228,28 @@ def push_refused(push: Push, reason: str, *, now: datetime) -> None:
 def push_uncertain(push: Push, *, now: datetime) -> None:
     reason = ("the sender stopped while ICCAM was creating this report; it is not sent again, so that ICCAM "
               "never gets it twice: check in ICCAM whether it arrived")
-    move_push(Push.objects.filter(pk=push.pk), PushState.UNCERTAIN, now=now, next_attempt_at=None, last_error=reason)
+    _settle(push, PushState.UNCERTAIN, now=now, error=reason)
     record(SYSTEM, actions.PUSH_UNCERTAIN, push, now=now, after={"write": push.dedup})
+
+
+def _settle(push: Push, to: str, *, now: datetime, error: str) -> None:
+    """``move_push`` of a sent row to an outcome (no next attempt, ``error`` as its last error), the UPDATE
+    compiled once per process for each outcome (``prepared.update``: built by the ORM it cost more than the
+    write itself, once per write sent). Raises ``InvalidTransition`` when the row was not in a state that may
+    move there, as ``move_push`` does."""
+    stamped = any(PUSH_TRANSITIONS[(frm, to)] for frm in states.sources(PUSH_TRANSITIONS, to))
+    values: dict[str, prepared.Values] = {"push": push.pk, "error": error}
+    if stamped:
+        values["now"] = now
+    moved = prepared.update("iccam.push_settled", functools.partial(_settled, to), vary=to, **values)
+    states.moved_rows(Push, to, moved)
+
+
+def _settled(to: str, *, push: int, error: str, now: datetime | None = None) -> tuple[
+        QuerySet[Push], dict[str, Any]]:
+    """``_settle``'s UPDATE (``now``: given when the transition stamps a time, else never written)."""
+    return states.move_update(Push.objects.filter(pk=push), to, table=PUSH_TRANSITIONS, now=now or timezone.now(),
+                              next_attempt_at=None, last_error=error)
 
 
 @transaction.atomic
@@ -269,11 +293,8 @@ def claim_push(now: datetime) -> Push | None:
     lease_until = now + conf.send_lease()
     with transaction.atomic():
         found: list[Push] = prepared.objects("iccam.claim_push", _claimable, now=now)
-        row = claim.claim_read(found[0] if found else None, match=("state", "attempts", "next_attempt_at"),
-                               write=lambda rows: states.move(rows, PushState.SENDING, table=Push.transitions,
-                                                              now=now, strict=False, next_attempt_at=lease_until,
-                                                              attempts=F("attempts") + 1))
-        if row is None:
+        row = found[0] if found else None
+        if row is None or not _take(row, lease_until):
             return None
         cut_off = row.state == PushState.SENDING  # the previous sender died mid-send
         if cut_off:
@@ -292,6 +313,30 @@ def _claimable(now: datetime) -> QuerySet[Push]:
     return claim.skip_locked(Push.objects.due(now).filter(unpaused)
                              .annotate(iccam_content_id=F("content__content_id"))
                              .order_by("next_attempt_at", "pk")[:1], of=("self",))
+
+
+def _take(row: Push, lease_until: datetime) -> bool:
+    """Claim the row ``_claimable`` read, as ``claim.claim_read`` does, with the UPDATE compiled once per process:
+    on PostgreSQL the read locked it; elsewhere the UPDATE holds only while the state, attempts and due time read
+    still hold (another worker may have taken it in between: False)."""
+    if connection.vendor == "postgresql":
+        return prepared.update("iccam.take_push", _taken, vary="locked", push=row.pk, lease_until=lease_until) == 1
+    assert row.next_attempt_at is not None  # a due row has a due time
+    return prepared.update("iccam.take_push", _taken, vary="matched", push=row.pk, lease_until=lease_until,
+                           read_state=row.state, attempts=row.attempts, due=row.next_attempt_at) == 1
+
+
+def _taken(*, push: int, lease_until: datetime, read_state: str | None = None, attempts: int | None = None,
+           due: datetime | None = None) -> tuple[QuerySet[Push], dict[str, Any]]:
+    """``_take``'s UPDATE: to ``sending`` with a lease, one attempt more (``read_state``, ``attempts``, ``due``:
+    the values read, which must still hold)."""
+    rows = Push.objects.filter(pk=push)
+    if read_state is not None:
+        # attempts as an expression: Django refuses a plain value outside the column's range (the compiling sentinel)
+        rows = rows.filter(state=read_state, attempts=Value(attempts), next_attempt_at=due)
+    # no transition into ``sending`` stamps a time: ``now`` is not written
+    return states.move_update(rows, PushState.SENDING, table=PUSH_TRANSITIONS, now=lease_until,
+                              next_attempt_at=lease_until, attempts=F("attempts") + 1)
 
 
 def _as_claimed(row: Push, lease_until: datetime) -> None:

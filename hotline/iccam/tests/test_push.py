@@ -375,3 +375,60 @@ def test_no_write_is_claimed_while_iccam_has_asked_us_to_wait(iccam_on: SimIccam
     assert not push_step(now=now + timedelta(minutes=5))
     assert push_step(now=now + timedelta(minutes=11))  # the wait is over
     assert Push.objects.get().state == PushState.SENT
+
+
+def test_a_row_another_worker_claimed_after_it_was_read_is_not_claimed_again(iccam_on: SimIccam, facts: Any) -> None:
+    from django.db import connection, transaction
+
+    from hotline.iccam import conf
+    from hotline.iccam.services import writes
+    from hotline.lib import prepared
+
+    _content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    now = timezone.now()
+    from hotline.iccam.codes import Table
+    from hotline.iccam.services import push
+
+    assert push.observe(Table(), analyst="hotline-api", country="BE", now=now) == 1
+    lease = now + timedelta(minutes=2)
+    with transaction.atomic():
+        read = prepared.objects("iccam.claim_push", writes._claimable, now=now)[0]
+        if connection.vendor != "postgresql":  # PostgreSQL: the read holds the row's lock, no one else can claim it
+            assert writes.claim_push(now + timedelta(seconds=1)) is not None  # the other worker, in between
+            assert writes._take(read, lease) is False  # the values read no longer hold: left alone
+            row = Push.objects.get(pk=read.pk)
+            assert (row.attempts, row.next_attempt_at) == (1, now + timedelta(seconds=1) + conf.send_lease())
+            return
+        assert writes._take(read, lease) is True
+    row = Push.objects.get(pk=read.pk)
+    assert (row.state, row.attempts, row.next_attempt_at) == (PushState.SENDING, 1, lease)
+
+
+def test_an_outcome_is_only_recorded_for_a_row_being_sent(iccam_on: SimIccam, facts: Any) -> None:
+    from hotline.iccam.services import writes
+    from hotline.lib.states import InvalidTransition
+
+    _content, item = _pulled(iccam_on)
+    facts.assess(item, "baseline")
+    now = timezone.now()
+    from hotline.iccam.codes import Table
+    from hotline.iccam.services import push
+
+    push.observe(Table(), analyst="hotline-api", country="BE", now=now)
+    queued = Push.objects.get()
+    with pytest.raises(InvalidTransition):  # queued, never claimed
+        writes.push_sent(queued, now=now)
+    with pytest.raises(InvalidTransition):
+        writes.push_refused(queued, "no", now=now)
+    with pytest.raises(InvalidTransition):
+        writes.push_uncertain(queued, now=now)
+    assert Push.objects.get().state == PushState.QUEUED
+    claimed = writes.claim_push(now)
+    assert claimed is not None
+    writes.push_refused(claimed, "ICCAM: refused", now=now + timedelta(seconds=5))
+    row = Push.objects.get()
+    assert (row.state, row.refused_at, row.next_attempt_at, row.last_error) == (
+        PushState.REFUSED, now + timedelta(seconds=5), None, "ICCAM: refused")
+    with pytest.raises(InvalidTransition):
+        writes.push_sent(claimed, now=now)  # refused is final

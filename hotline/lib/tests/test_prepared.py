@@ -175,3 +175,20 @@ def test_a_second_builder_under_a_name_already_taken_is_refused(make_item: MakeI
         prepared.rows("one_item", by_pk_again, vary=2, item=item.pk)
     assert prepared.rows("one_item", by_pk, vary=3, item=item.pk) == [(item.pk,)]  # its own builder, a new key
     assert prepared.rows("other_items", others, item=item.pk) == []
+
+
+def test_padded_rounds_a_list_up_to_a_power_of_two_and_selects_the_same_rows(make_item: MakeItem) -> None:
+    assert prepared.padded([5]) == [5]
+    assert prepared.padded([5, 3, 5, 9]) == [5, 3, 9, 9]  # a repeated id dropped, then the last one repeated
+    assert [len(prepared.padded(list(range(n)))) for n in (1, 2, 3, 4, 5, 8, 9, 500)] == [1, 2, 4, 4, 8, 8, 16, 512]
+    with pytest.raises(ValueError, match="empty"):
+        prepared.padded([])
+    items = [make_item() for _ in range(6)]
+
+    def chosen(ids: list[int]) -> QuerySet[Item, int]:
+        return Item.objects.filter(pk__in=ids).values_list("pk", flat=True).order_by("pk")
+
+    ids = [item.pk for item in items]
+    for n in range(1, 7):
+        assert [pk for (pk,) in prepared.rows("chosen", chosen, ids=prepared.padded(ids[:n]))] == ids[:n]
+    assert sorted(length for *_, ((_, length),) in prepared._COMPILED) == [1, 2, 4, 8]  # not six queries

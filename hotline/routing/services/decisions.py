@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
@@ -25,6 +25,7 @@ from hotline.reports.models import Item, ItemStatus
 from hotline.routing import actions
 from hotline.routing.models import Decision, PoliceAnswer, Referral, Route
 from hotline.tracing.models import Trace, TraceOutcome
+from hotline.tracing.providers import providers_by_id
 
 ILLEGAL = frozenset({"baseline", "national"})
 OTHER_HARM = "other_harm"
@@ -63,9 +64,19 @@ def home_country() -> str:
 
 
 def police_contact(kind: str) -> PoliceContact | None:
-    """The active police contact of a kind, preferring one for the home country."""
-    contacts = PoliceContact.objects.filter(active=True, kind=kind)
-    return contacts.filter(country=home_country()).first() or contacts.first()
+    """The active police contact of a kind, preferring one for the home country (each read compiled once per
+    process: every routing batch asks)."""
+    found: list[PoliceContact] = (prepared.objects("routing.home_police", _home_police, kind=kind, home=home_country())
+                                   or prepared.objects("routing.any_police", _any_police, kind=kind))
+    return found[0] if found else None
+
+
+def _home_police(kind: str, home: str) -> Any:
+    return PoliceContact.objects.filter(active=True, kind=kind, country=home).order_by("pk")[:1]
+
+
+def _any_police(kind: str) -> Any:
+    return PoliceContact.objects.filter(active=True, kind=kind).order_by("pk")[:1]
 
 
 class Directory:
@@ -168,7 +179,9 @@ def route_items(pairs: list[tuple[Item, Trace | None]], *, now: datetime, actor:
     read once, decisions, referrals and audit events written set-wise. Returns each item's decision, in order.
     Must run inside the caller's transaction (which holds the items' locks)."""
     directory = Directory()
-    currents = {d.item_id: d for d in Decision.objects.current().filter(item__in=[item for item, _ in pairs])}
+    currents = {d.item_id: d for d in prepared.objects(
+        "routing.current_decisions", lambda ids: Decision.objects.current().filter(item_id__in=ids),
+        ids=prepared.padded([item.pk for item, _ in pairs]))} if pairs else {}
     kept: list[tuple[Decision, Trace | None]] = []
     changed: list[tuple[Item, Trace | None, Plan, Decision | None]] = []
     for item, trace in pairs:
@@ -193,13 +206,23 @@ def route_items(pairs: list[tuple[Item, Trace | None]], *, now: datetime, actor:
 
 
 def _retarget(kept: list[tuple[Decision, Trace | None]]) -> None:
-    """A decision that stands follows the newest trace it was confirmed by."""
-    moved = []
+    """A decision that stands follows the newest trace it was confirmed by (one UPDATE, compiled once per process
+    for each number of decisions: a notice's re-trace makes a new trace, which each of its items comes back for)."""
+    moved: list[tuple[int, int]] = []
     for current, trace in kept:
         if trace is not None and current.trace_id != trace.pk:
             current.trace = trace
-            moved.append(current)
-    Decision.objects.bulk_update(moved, ["trace"])
+            moved.append((current.pk, trace.pk))
+    if moved:
+        prepared.update("routing.retarget", _retargeted, decisions=[d for d, _ in moved], traces=[t for _, t in moved])
+
+
+def _retargeted(decisions: list[int], traces: list[int]) -> tuple[QuerySet[Decision], dict[str, Any]]:
+    """``_retarget``'s UPDATE (what ``bulk_update(moved, ["trace"])`` wrote)."""
+    field = Decision._meta.get_field("trace")
+    return Decision.objects.filter(pk__in=decisions), {"trace": Case(
+        *[When(pk=decision, then=Value(trace, output_field=field)) for decision, trace in zip(
+            decisions, traces, strict=True)], output_field=field)}
 
 
 def _decided(item: Item, decision: Decision, plan: Plan, current: Decision | None) -> Change:
@@ -301,7 +324,8 @@ def route_due(*, now: datetime | None = None, batch: int = 50) -> bool:
     Returns whether it found work. Without ``now`` the batch is decided at the clock's time."""
     if not prepared.any_row("routing.items_to_route", items_to_route):  # compiled once: the idle call's one query
         return False
-    due = dict(items_to_route().values_list("pk", "latest_trace")[:batch])
+    due = dict(prepared.rows("routing.due", lambda: items_to_route().values_list("pk", "latest_trace")[:batch],
+                             vary=batch))
     if not due:
         return False
     now = now or timezone.now()
@@ -317,9 +341,19 @@ def route_due(*, now: datetime | None = None, batch: int = 50) -> bool:
 
 
 def _route_batch(due: dict[int, int], *, now: datetime) -> None:
+    """Route a batch (item -> its newest trace) in one transaction, the items locked (skipped when another worker
+    holds them); its reads compiled once per process (``prepared``), the traces' providers and CDNs read in one
+    more query (as ``select_related`` would give them)."""
     with transaction.atomic():
-        items = list(claim.skip_locked(Item.objects.filter(pk__in=list(due))).order_by("-priority", "pk"))
-        traces = Trace.objects.select_related("provider", "cdn").in_bulk(list(due.values()))
+        items: list[Item] = prepared.objects("routing.lock_items", lambda ids: claim.skip_locked(
+            Item.objects.filter(pk__in=ids)).order_by("-priority", "pk"), ids=prepared.padded(list(due)))
+        found: list[Trace] = prepared.objects("routing.traces", lambda ids: Trace.objects.filter(pk__in=ids),
+                                              ids=prepared.padded(list(due.values())))
+        providers = providers_by_id([t.provider_id for t in found] + [t.cdn_id for t in found])
+        for trace in found:
+            trace.provider = providers.get(trace.provider_id) if trace.provider_id else None
+            trace.cdn = providers.get(trace.cdn_id) if trace.cdn_id else None
+        traces = {trace.pk: trace for trace in found}
         route_items([(item, traces[due[item.pk]]) for item in items if due[item.pk] in traces], now=now)
 
 

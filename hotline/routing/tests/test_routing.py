@@ -191,3 +191,38 @@ def test_a_partner_that_cannot_be_reached_is_flagged_not_lost(
     decision = route_item(item, trace=make_trace(item, "NL"), now=timezone.now())
     assert (decision.route, decision.needs_analyst) == (Route.PARTNER, True)
     assert "no exchange endpoint" in decision.inputs["reasons"][-1]
+
+
+def test_the_worker_moves_each_standing_decision_to_its_own_newest_trace(
+        assessed: Any, make_trace: MakeTrace, directory: dict[str, Any]) -> None:
+    now = timezone.now()
+    items = [assessed("baseline") for _ in range(3)]
+    for item in items:
+        make_trace(item, "BE", at=now)
+    assert routing_step(now=now) is True
+    first = {d.item_id: d.pk for d in Decision.objects.current()}
+    # a re-trace of two of them, the same facts: the decisions stand and follow their own newest trace
+    newer = {item.pk: make_trace(item, "BE", at=now + timedelta(minutes=k + 1)).pk for k, item in enumerate(items[:2])}
+    assert routing_step(now=now + timedelta(minutes=5)) is True
+    current = {d.item_id: (d.pk, d.trace_id) for d in Decision.objects.current()}
+    assert {pk: decision for pk, (decision, _) in current.items()} == first  # none superseded
+    assert current[items[0].pk][1] == newer[items[0].pk] and current[items[1].pk][1] == newer[items[1].pk]
+    assert current[items[2].pk][1] != newer[items[0].pk]  # untouched
+    assert routing_step(now=now + timedelta(minutes=6)) is False
+    event = AuditEvent.objects.filter(action="routing.decided", object_id=str(items[0].pk)).get()
+    assert event.after is not None and event.after["inputs"]["provider"] == "Host BV"  # the trace's provider, read
+
+
+def test_the_police_contact_for_the_home_country_comes_first(assessed: Any, make_trace: MakeTrace) -> None:
+    from hotline.partners.models import PoliceContact
+
+    abroad = PoliceContact.objects.create(name="Elsewhere", country="FR", kind="national", email="a@police.example")
+    item = assessed("baseline")
+    assert route_item(item, trace=make_trace(item, "BE"), now=timezone.now()).police == abroad  # the only one
+    home = PoliceContact.objects.create(name="Home", country="BE", kind="national", email="h@police.example")
+    other = assessed("baseline")
+    assert route_item(other, trace=make_trace(other, "BE"), now=timezone.now()).police == home
+    home.active = False
+    home.save()
+    third = assessed("baseline")
+    assert route_item(third, trace=make_trace(third, "BE"), now=timezone.now()).police == abroad

@@ -13,7 +13,7 @@ from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
 from hotline.tracing.importer import import_providers, load_cdns
 from hotline.tracing.models import AbuseContact, Provider, ProviderNetwork
-from hotline.tracing.providers import find_provider, preferred_contact
+from hotline.tracing.providers import find_provider, find_providers, preferred_contact, preferred_contacts
 from hotline.tracing.schema import ContactIn, ProviderIn
 from hotline.tracing.services import merge_provider, save_provider
 
@@ -107,6 +107,33 @@ def test_lookups_go_by_asn_first_then_by_the_narrowest_range() -> None:
     cloudfront = find_provider("13.32.0.1", 16509)  # AWS's AS is not listed: the range decides
     assert cloudfront is not None and cloudfront.provider.name == "Amazon CloudFront"
     assert find_provider("192.0.2.1", 64999) is None
+
+
+def test_the_batch_lookups_answer_as_one_lookup_each_across_chunks() -> None:
+    load_cdns(actor=SYSTEM)
+    merge_provider(ProviderIn(name="Wide ISP", cidrs=["104.0.0.0/8"]), actor=SYSTEM, origin="t")
+    merge_provider(ProviderIn(name="Narrow", asns=[64600], cidrs=["104.200.7.0/24"],
+                              contacts=[ContactIn(email="desk@narrow.example")]), actor=SYSTEM, origin="t")
+    # more addresses than one range query takes (64), with and without AS numbers, some in no range at all
+    wanted = [(f"104.{n}.{n % 7}.1", None) for n in range(0, 250, 3)] + [
+        ("104.200.7.9", None), ("104.200.7.9", 64600), ("104.16.1.1", 13335), ("192.0.2.1", 64999),
+        ("13.32.0.1", 16509), ("2606:4700::1", None), ("198.51.100.7", None)]
+    found = find_providers(wanted)
+    assert set(found) == set(wanted)
+    for ip, asn in wanted:
+        one = find_provider(ip, asn)
+        assert (found[(ip, asn)] is None) == (one is None), (ip, asn)
+        if one is not None:
+            match = found[(ip, asn)]
+            assert match is not None and (match.provider.pk, match.by, match.network) == (
+                one.provider.pk, one.by, one.network), (ip, asn)
+    assert {m.provider.name for m in found.values() if m} >= {"Wide ISP", "Narrow", "Cloudflare"}  # not vacuous
+    assert find_providers([]) == {}
+    providers = list(Provider.objects.all())
+    contacts = preferred_contacts([p.pk for p in providers])
+    assert {pk: getattr(c, "pk", None) for pk, c in contacts.items()} == {
+        p.pk: getattr(preferred_contact(p), "pk", None) for p in providers}
+    assert any(contacts.values()) and preferred_contacts([]) == {}
 
 
 def test_an_edit_replaces_networks_and_can_delete_an_unused_contact() -> None:

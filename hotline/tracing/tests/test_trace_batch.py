@@ -66,3 +66,26 @@ def test_its_queries_do_not_grow_with_the_items(assessed_item: MakeItem, config:
             trace_items(items, now=NOW, config=config)
         counts.append(len(context.captured_queries))
     assert counts[1] <= counts[0], counts
+
+
+def test_the_newest_traces_of_several_items_are_each_items_own_newest(assessed_item: MakeItem) -> None:
+    from datetime import timedelta
+
+    items = [assessed_item("plain.sim.test", path=f"/newest/{n}") for n in range(5)]
+    outcomes = [["ok", "nxdomain"], ["ok", "ok"], ["servfail"], [], ["nxdomain", "ok", "ok"]]
+    for item, kinds in zip(items, outcomes, strict=True):
+        for k, outcome in enumerate(kinds):  # two at the same moment: the higher id is the newer
+            Trace.objects.create(item=item, traced_at=NOW + timedelta(hours=k // 2), host=item.host, outcome=outcome)
+    ids = [item.pk for item in items]
+    for chosen in (ids, ids[:3], ids[1:2], ids[2:]):
+        located = Trace.objects.latest_located_many(chosen)
+        assert {k: t.pk for k, t in located.items()} == {
+            pk: t.pk for pk in chosen if (t := Trace.objects.latest_located(pk)) is not None}
+        newest = Trace.objects.latest_many(chosen)
+        assert {k: t.pk for k, t in newest.items()} == {
+            pk: t.pk for pk in chosen if (t := Trace.objects.latest_for(pk)) is not None}
+    assert set(Trace.objects.latest_located_many(ids)) == {ids[0], ids[1], ids[4]}  # not vacuous
+    assert Trace.objects.latest_many(ids)[ids[0]].outcome == "nxdomain"
+    # a filtered queryset keeps its own condition
+    assert Trace.objects.filter(host="elsewhere").latest_located_many(ids) == {}
+    assert Trace.objects.latest_located_many([]) == {}
