@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.sql import UpdateQuery
@@ -98,27 +99,50 @@ def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Values]], 
     return compiled
 
 
-def _sentinel(value: Value, n: int) -> Value:
+def _sentinel(value: Value, n: int, small: int = 0) -> Value:
     if isinstance(value, datetime):
         return _SENTINEL + timedelta(microseconds=n + 1)
     if isinstance(value, str):
         return _STR_SENTINEL.format(n)
+    if small:  # within a small positive integer column's range (a count compared as read)
+        return small + 7 * n
     return _INT_SENTINEL - n
 
 
 def _compile(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
              values: dict[str, Values]) -> _Compiled:
-    """``build_sql`` gives (SQL, parameters, model or None) for the values given."""
+    """``build_sql`` gives (SQL, parameters, model or None) for the values given. An integer whose sentinel
+    does not reach the SQL (a lookup on a small positive column refuses a value outside its range) is tried
+    again with small positive sentinels, with two sets of them: a parameter is a slot only where it follows
+    the sentinel in both, so a constant that happens to equal one is never mistaken for it."""
+    try:
+        return _compile_with(name, build_sql, values, small=0)
+    except (ValueError, EmptyResultSet):  # EmptyResultSet: a lookup outside the column's range matches nothing
+        if not any(isinstance(v, int) for given in values.values()
+                   for v in (given if isinstance(given, list | tuple) else [given])):
+            raise
+    first = _compile_with(name, build_sql, values, small=_SMALL_SENTINEL)
+    second = _compile_with(name, build_sql, values, small=_SMALL_SENTINEL + 3)
+    if first.slots != second.slots or first.sql != second.sql:
+        raise ValueError(f"prepared query {name!r}: an integer value does not reach the SQL as a parameter")
+    return first
+
+
+_SMALL_SENTINEL = 30_011  # ... + 7 n: below 32767, the smallest positive column's top
+
+
+def _compile_with(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
+                  values: dict[str, Values], *, small: int) -> _Compiled:
     sentinels: dict[str, Values] = {}
     placed: list[tuple[str, int, Value]] = []  # (name, position in a list or -1, sentinel)
     for key in sorted(values):
         given = values[key]
         if isinstance(given, list | tuple):
-            elements = [_sentinel(element, len(placed) + n) for n, element in enumerate(given)]
+            elements = [_sentinel(element, len(placed) + n, small) for n, element in enumerate(given)]
             placed += [(key, n, sentinel) for n, sentinel in enumerate(elements)]
             sentinels[key] = elements
         else:
-            single = _sentinel(cast(Value, given), len(placed))
+            single = _sentinel(cast(Value, given), len(placed), small)
             placed.append((key, -1, single))
             sentinels[key] = single
     sql, params, model = build_sql(sentinels)
@@ -128,12 +152,12 @@ def _compile(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any,
         adapted = connection.ops.adapt_datetimefield_value(sentinel) if isinstance(sentinel, datetime) else sentinel
         # A parameter is the value as given (PostgreSQL) or as the backend adapts it (SQLite: a string).
         found = [(i, key, position, is_moment and not isinstance(param, datetime)) for i, param in enumerate(params)
-                 if param in (sentinel, adapted)]
+                 if param in (sentinel, adapted) and type(param) is not bool]
         if not found:
             where = key if position < 0 else f"{key}[{position}]"
             raise ValueError(f"prepared query {name!r}: the value {where!r} does not reach the SQL as a parameter")
         slots += found
-    return _Compiled(sql, tuple(params), tuple(slots), model)
+    return _Compiled(sql, tuple(params), tuple(sorted(slots)), model)
 
 
 def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> bool:

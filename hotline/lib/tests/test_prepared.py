@@ -150,3 +150,18 @@ def test_an_update_refuses_a_value_that_does_not_reach_the_sql(make_item: MakeIt
 
     with pytest.raises(ValueError, match="does not reach the SQL"):
         prepared.update("shifted", shifted, now=NOW)
+
+
+def test_it_binds_a_count_compared_with_a_small_positive_column(make_item: MakeItem) -> None:
+    """An integer whose first sentinel lies outside a small positive column's range (the lookup would match
+    nothing) is compiled again with small sentinels, checked twice, and bound like any other value."""
+    rows = [_row(make_item, NOW) for _ in range(3)]
+    TraceDue.objects.filter(pk=rows[2].pk).update(attempts=5)
+
+    def tried(attempts: int) -> QuerySet[TraceDue, tuple[int]]:
+        return TraceDue.objects.filter(attempts=attempts).order_by("pk").values_list("pk")
+
+    assert prepared.rows("tried", tried, attempts=0) == [(rows[0].pk,), (rows[1].pk,)]
+    assert prepared.rows("tried", tried, attempts=5) == [(rows[2].pk,)]
+    assert prepared.rows("tried", tried, attempts=30_011) == []  # the sentinel's own value: a value like any other
+    assert len(prepared._COMPILED) == 1
