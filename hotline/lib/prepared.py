@@ -42,9 +42,10 @@ from typing import Any, cast
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # ModelIterable's own
 from django.db.models.sql import UpdateQuery
 
-__all__ = ["any_row", "objects", "rows", "update"]
+__all__ = ["any_row", "instances", "objects", "rows", "update"]
 
 # A moment no real value takes: each named value gets its own microsecond after it. Likewise an integer.
 _SENTINEL = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -62,7 +63,7 @@ class _Compiled:
     params: tuple[Any, ...]
     # (parameter index, value name, position in a list value or -1, adapted for the database)
     slots: tuple[tuple[int, str, int, bool], ...]
-    model: Any = None  # the queryset's model (``objects``)
+    model: Any = None  # the queryset's model (``objects``), or how its rows become instances (``instances``)
 
     def bind(self, values: dict[str, Values]) -> list[Any]:
         params = list(self.params)
@@ -188,6 +189,52 @@ def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
     compiled = _compiled(name, vary, lambda given: build(**given), dict(values))
     assert compiled.model is not None
     return list(compiled.model._default_manager.raw(compiled.sql, compiled.bind(values)))
+
+
+def instances(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> list[Any]:
+    """The model instances of ``build(**values)`` as the ORM builds them, ``select_related`` followed (the related
+    rows' instances set on each), with SQL compiled once per process (see the module): for a hot read of rows
+    and the rows they point to, whose query costs more to build than to run. Each column converted as the ORM
+    converts it; no ``annotate`` columns, no ``prefetch_related``."""
+
+    def build_sql(given: dict[str, Values]) -> tuple[str, Any, Any]:
+        queryset = build(**given)
+        if queryset.query.annotation_select or vars(queryset).get("_prefetch_related_lookups"):
+            raise ValueError(f"prepared query {name!r}: instances() takes no annotate or prefetch_related")
+        compiler = queryset.query.get_compiler(using=connection.alias)
+        sql, params = compiler.as_sql()  # fills compiler.select and klass_info, as running the query would
+        return sql, params, _Instances(compiler)
+
+    compiled = _compiled_sql(name, vary, build_sql, dict(values))
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, compiled.bind(values))
+        found = cursor.fetchall()
+    return cast(_Instances, compiled.model).make(found)
+
+
+class _Instances:
+    """Rows of a compiled ``select_related`` query made model instances as ``ModelIterable`` makes them."""
+
+    def __init__(self, compiler: Any) -> None:
+        self.compiler = compiler
+        klass_info, select = compiler.klass_info, compiler.select
+        self.model = klass_info["model"]
+        fields = klass_info["select_fields"]
+        self.start, self.end = fields[0], fields[-1] + 1
+        self.names = [column[0].target.attname for column in select[self.start:self.end]]
+        self.related = get_related_populators(klass_info, select, connection.alias)
+        # each column's conversions, found once (``results_iter`` finds them for every query)
+        self.converters = compiler.get_converters([column[0] for column in select[:compiler.col_count]])
+
+    def make(self, found: list[tuple[Any, ...]]) -> list[Any]:
+        made = []
+        rows = self.compiler.apply_converters(found, self.converters) if self.converters else found
+        for row in rows:
+            instance = self.model.from_db(connection.alias, self.names, row[self.start:self.end])
+            for populator in self.related:
+                populator.populate(row, instance)
+            made.append(instance)
+        return made
 
 
 def update(name: str, build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]], vary: Hashable = (),

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from hotline.lib import prepared
 from hotline.reports.models import Item
-from hotline.takedown import conf
+from hotline.takedown import conf, render
 from hotline.takedown.channels import SendResult
 from hotline.takedown.models import (
     NOTICE_STATES,
@@ -172,3 +172,26 @@ def test_more_lines_than_one_statement_takes_are_written_in_bulk_updates_batches
                              lambda: sending._write_retraced(notice, lines, now))
     assert [row for row in by_orm if "ip" in row] == [row for row in compiled if "ip" in row]
     assert NoticeItem.objects.filter(ip__startswith="192.0.2.").count() == len(lines) == 204
+
+
+def test_the_live_lines_are_those_the_orm_reads(setup: Callable[..., Any]) -> None:
+    """``live_lines_of`` reads with SQL compiled once (``prepared.instances``): the same lines, items, takedowns and
+    traces as the ORM's ``select_related`` query; a dropped line left out, a line without a trace kept."""
+    (first, lines), (second, _) = setup(NoticeKind.FIRST), setup(NoticeKind.REPEAT)
+    NoticeItem.objects.filter(pk=lines[0].pk).update(dropped_at=timezone.now(), drop_reason="moved")
+    NoticeItem.objects.filter(pk=lines[1].pk).update(trace=None)
+    found = render.live_lines_of([second, first])
+
+    def fields(instance: Any) -> dict[str, Any]:
+        return {key: value for key, value in vars(instance).items() if key != "_state"}
+
+    for notice in (first, second):
+        expected = list(NoticeItem.objects.filter(notice=notice, dropped_at__isnull=True)
+                        .select_related("item", "takedown", "trace").order_by("item_id"))
+        assert [fields(line) for line in found[notice.pk]] == [fields(line) for line in expected]
+        for line, orm in zip(found[notice.pk], expected, strict=True):
+            assert line.notice is notice
+            assert fields(line.item) == fields(orm.item) and fields(line.takedown) == fields(orm.takedown)
+            assert (line.trace is None) == (orm.trace is None)
+            assert line.trace is None or fields(line.trace) == fields(orm.trace)
+    assert len(found[first.pk]) == 3 and found[first.pk][0].trace is None
