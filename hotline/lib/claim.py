@@ -16,10 +16,15 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from enum import Enum
 from typing import Any, TypeVar
 
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Model, QuerySet
+from django.db.models.expressions import Combinable
+
+from hotline.lib import prepared
 
 log = logging.getLogger("hotline.worker")
 
@@ -37,37 +42,117 @@ def skip_locked(queryset: QuerySet[M], *, of: Sequence[str] = ()) -> QuerySet[M]
     return queryset
 
 
+# A claim's write as rows to update and the values to write, given the claimed rows and the values named in
+# ``values`` (a state move: ``states.move_update``), for an UPDATE compiled once (``prepared.update``).
+Move = Callable[[QuerySet[M], Mapping[str, Any]], tuple[QuerySet[M], dict[str, Any]]]
+
+
 def claim_due(queryset: QuerySet[M], *, limit: int, update: Mapping[str, Any] | None = None,
               match: Sequence[str] = (), where: Mapping[str, Any] | None = None, of: Sequence[str] = (),
-              scan: int = 3, write: Callable[[QuerySet[M]], int] | None = None) -> list[M]:
+              scan: int = 3, write: Callable[[QuerySet[M]], int] | None = None,
+              move: Move[M] | None = None, values: Mapping[str, Any] | None = None, name: str = "") -> list[M]:
     """Claim up to ``limit`` rows of the ordered ``queryset`` by writing ``update`` to them (a lease:
-    a due time moved forward, an attempt counted), or by calling ``write`` with the rows to claim, which
-    returns how many it changed (a state move along a transition table: ``OutboxRow.claim_due``).
+    a due time moved forward, an attempt counted), or by ``move`` (the rows and the values to write, given
+    the claimed rows and ``values``: a state move along a transition table, ``OutboxRow.claim_due``), or by
+    calling ``write`` with the rows to claim, which returns how many it changed.
 
     ``match`` names the fields whose values, as read, must still hold when the row is claimed (SQLite's
     conditional UPDATE); ``where`` adds fixed conditions to it. On SQLite up to ``limit * scan``
     candidates are read so a few lost races do not leave the batch short. ``of`` limits the row locks
     to these tables when the queryset joins others (PostgreSQL). The rows come back as they were read,
-    before ``update``; callers that need the new values refresh them."""
+    before ``update``; callers that need the new values refresh them.
+
+    With ``update``, or ``move`` and a ``name`` for it (unique per model: the SQL is kept under it), the
+    claim's UPDATE is compiled once per process (``prepared.update``) and run with each call's values: the
+    ids, the values read (``match``) and the values written. A value that is not a moment, an integer or a
+    string (None, a boolean, an expression such as ``F("attempts") + 1``) shapes the SQL: it is part of
+    the key the SQL is kept under, by its ``repr``; a value of any other type, and ``write``, take the ORM
+    path. Inside a transaction the claim joins it (no savepoint: an error rolls back the caller's
+    transaction, which holds the claim's writes until it commits); otherwise it is its own."""
     if limit <= 0:
         return []
     changes = dict(update or {})
-    apply = write or (lambda rows: rows.update(**changes))
+    if write is None and move is None:
+        move, values, name = _as_written, changes, f"update:{sorted(changes)}"
+    compiled = _Compiler(queryset.model, move, dict(values or {}), name) if write is None else None
     manager = queryset.model._default_manager
-    with transaction.atomic():
+
+    def apply(condition: dict[str, Any]) -> int:
+        if compiled is not None:
+            return compiled.write(condition)
+        assert write is not None
+        return write(manager.filter(**condition))
+
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             rows = list(skip_locked(queryset, of=of)[:limit])
             if rows:
-                apply(manager.filter(pk__in=[row.pk for row in rows]))
+                apply({"pk__in": [row.pk for row in rows]})
             return rows
         claimed: list[M] = []
+        fixed = dict(where or {})
         for row in queryset[: limit * scan]:
-            condition = {name: getattr(row, name) for name in match} | dict(where or {})
-            if apply(manager.filter(pk=row.pk, **condition)) == 1:
+            if apply({"pk": row.pk} | {field: getattr(row, field) for field in match} | fixed) == 1:
                 claimed.append(row)
                 if len(claimed) >= limit:
                     break
         return claimed
+
+
+def _as_written(rows: QuerySet[M], values: Mapping[str, Any]) -> tuple[QuerySet[M], dict[str, Any]]:
+    return rows, dict(values)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` can be bound as a parameter of SQL compiled once: a moment, an integer, a string."""
+    return isinstance(value, datetime | str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _shaping(value: Any) -> bool:
+    """Whether ``value`` is part of the SQL's shape, told apart by its ``repr``."""
+    return value is None or isinstance(value, bool | Combinable)
+
+
+class _Compiler:
+    """One claim's UPDATE, compiled once (``prepared.update``) per model, ``name``, the columns of the
+    condition and the shape of the values (see :func:`claim_due`); the ORM's for values it cannot bind."""
+
+    def __init__(self, model: type[Model], move: Move[Any] | None, values: dict[str, Any], name: str) -> None:
+        assert move is not None
+        self.model, self.move, self.values, self.name = model, move, values, name
+        self.label = f"claim:{model._meta.label}:{name}"
+
+    def orm(self, rows: QuerySet[Any]) -> int:
+        target, changes = self.move(rows, self.values)
+        return int(target.update(**changes))
+
+    def write(self, condition: dict[str, Any]) -> int:
+        if not self.name:  # a ``move`` without a name to keep its SQL under
+            return self.orm(self.model._default_manager.filter(**condition))
+        given = {f"where {key}": _unwrapped(value) for key, value in condition.items()} | {
+            f"set {key}": _unwrapped(value) for key, value in self.values.items()}
+        bound: dict[str, Any] = {}
+        shape: list[tuple[str, str]] = []
+        for key, value in given.items():
+            if _plain(value) or (isinstance(value, list) and all(_plain(element) for element in value)):
+                bound[key] = value
+            elif _shaping(value):
+                shape.append((key, repr(value)))
+            else:  # a value SQL compiled once cannot take: the ORM's UPDATE
+                return self.orm(self.model._default_manager.filter(**condition))
+        fixed = {key: given[key] for key, _ in shape}
+
+        def build(**named: Any) -> tuple[QuerySet[Any], dict[str, Any]]:
+            every = named | fixed
+            rows = self.model._default_manager.filter(**{key[6:]: every[key] for key in every if key[:6] == "where "})
+            return self.move(rows, {key[4:]: every[key] for key in every if key[:4] == "set "})
+
+        return prepared.update(self.label, build, vary=(tuple(given), tuple(shape)), **bound)
+
+
+def _unwrapped(value: Any) -> Any:
+    """An enumeration's member (``TextChoices``) as its value, the way the ORM writes it."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def claim_one(queryset: QuerySet[M], *, update: Mapping[str, Any] | None = None, match: Sequence[str] = (),

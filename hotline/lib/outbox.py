@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 from django.db import models
 from django.db.models import F
@@ -68,14 +68,28 @@ class OutboxRow(models.Model):
         values = {"next_attempt_at": now + lease, "attempts": F("attempts") + 1, **dict(changes or {})}
         if cls.sending_state is not None:  # only rows the table lets into sending are candidates (and locked)
             queryset = queryset.filter(**{f"{cls.state_field}__in": states.sources(cls.transitions, cls.sending_state)})
+            if cls._claim_stamps():  # the move stamps the time it was claimed
+                values["claimed at"] = now
+        return claim.claim_due(queryset, limit=limit, match=match, where=where, scan=scan, of=of,
+                               move=cls._claim_move, values=values, name="outbox")
 
-        def write(rows: models.QuerySet[Self]) -> int:
-            if cls.sending_state is None:
-                return rows.update(**values)
-            return states.move(rows, cls.sending_state, table=cls.transitions, now=now, field=cls.state_field,
-                               strict=False, **values)
+    @classmethod
+    def _claim_stamps(cls) -> bool:
+        """Whether the move to the sending state stamps a time field."""
+        sending = cast(str, cls.sending_state)
+        return any(cls.transitions[(frm, sending)] for frm in states.sources(cls.transitions, sending))
 
-        return claim.claim_due(queryset, limit=limit, match=match, where=where, scan=scan, write=write, of=of)
+    @classmethod
+    def _claim_move(cls, rows: models.QuerySet[Self], values: Mapping[str, Any]) -> tuple[models.QuerySet[Self],
+                                                                                          dict[str, Any]]:
+        """A claim's write (``claim.claim_due``'s ``move``, compiled once): the lease and the attempt counted,
+        and with a ``sending_state`` the move there along the transition table, stamped with ``claimed at``."""
+        written = dict(values)
+        now = written.pop("claimed at", None)
+        if cls.sending_state is None:
+            return rows, written
+        return states.move_update(rows, cls.sending_state, table=cls.transitions, now=now, field=cls.state_field,
+                                  **written)
 
     def as_claimed(self, *, now: datetime, lease: timedelta) -> Self:
         """This row, as returned by :meth:`claim_due` (read before the claim), set to what the claim wrote without

@@ -44,11 +44,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # ModelIterable's own
 from django.db.models.sql import UpdateQuery
 
-__all__ = ["any_row", "objects", "padded", "rows", "update"]
+__all__ = ["any_row", "instances", "objects", "padded", "rows", "update"]
 
 # A moment no real value takes: each named value gets its own microsecond after it. Likewise an integer.
 _SENTINEL = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -66,7 +68,7 @@ class _Compiled:
     params: tuple[Any, ...]
     # (parameter index, value name, position in a list value or -1, adapted for the database)
     slots: tuple[tuple[int, str, int, bool], ...]
-    model: Any = None  # the queryset's model (``objects``)
+    model: Any = None  # the queryset's model (``objects``), or how its rows become instances (``instances``)
 
     def bind(self, values: dict[str, Values]) -> list[Any]:
         params = list(self.params)
@@ -123,27 +125,50 @@ def _origin(build: Callable[..., Any]) -> str | None:
     return None if code is None else f"{code.co_filename}:{code.co_firstlineno}"
 
 
-def _sentinel(value: Value, n: int) -> Value:
+def _sentinel(value: Value, n: int, small: int = 0) -> Value:
     if isinstance(value, datetime):
         return _SENTINEL + timedelta(microseconds=n + 1)
     if isinstance(value, str):
         return _STR_SENTINEL.format(n)
+    if small:  # within a small positive integer column's range (a count compared as read)
+        return small + 7 * n
     return _INT_SENTINEL - n
 
 
 def _compile(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
              values: dict[str, Values]) -> _Compiled:
-    """``build_sql`` gives (SQL, parameters, model or None) for the values given."""
+    """``build_sql`` gives (SQL, parameters, model or None) for the values given. An integer whose sentinel
+    does not reach the SQL (a lookup on a small positive column refuses a value outside its range) is tried
+    again with small positive sentinels, with two sets of them: a parameter is a slot only where it follows
+    the sentinel in both, so a constant that happens to equal one is never mistaken for it."""
+    try:
+        return _compile_with(name, build_sql, values, small=0)
+    except (ValueError, EmptyResultSet):  # EmptyResultSet: a lookup outside the column's range matches nothing
+        if not any(isinstance(v, int) for given in values.values()
+                   for v in (given if isinstance(given, list | tuple) else [given])):
+            raise
+    first = _compile_with(name, build_sql, values, small=_SMALL_SENTINEL)
+    second = _compile_with(name, build_sql, values, small=_SMALL_SENTINEL + 3)
+    if first.slots != second.slots or first.sql != second.sql:
+        raise ValueError(f"prepared query {name!r}: an integer value does not reach the SQL as a parameter")
+    return first
+
+
+_SMALL_SENTINEL = 30_011  # ... + 7 n: below 32767, the smallest positive column's top
+
+
+def _compile_with(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
+                  values: dict[str, Values], *, small: int) -> _Compiled:
     sentinels: dict[str, Values] = {}
     placed: list[tuple[str, int, Value]] = []  # (name, position in a list or -1, sentinel)
     for key in sorted(values):
         given = values[key]
         if isinstance(given, list | tuple):
-            elements = [_sentinel(element, len(placed) + n) for n, element in enumerate(given)]
+            elements = [_sentinel(element, len(placed) + n, small) for n, element in enumerate(given)]
             placed += [(key, n, sentinel) for n, sentinel in enumerate(elements)]
             sentinels[key] = elements
         else:
-            single = _sentinel(cast(Value, given), len(placed))
+            single = _sentinel(cast(Value, given), len(placed), small)
             placed.append((key, -1, single))
             sentinels[key] = single
     sql, params, model = build_sql(sentinels)
@@ -153,12 +178,12 @@ def _compile(name: str, build_sql: Callable[[dict[str, Values]], tuple[str, Any,
         adapted = connection.ops.adapt_datetimefield_value(sentinel) if isinstance(sentinel, datetime) else sentinel
         # A parameter is the value as given (PostgreSQL) or as the backend adapts it (SQLite: a string).
         found = [(i, key, position, is_moment and not isinstance(param, datetime)) for i, param in enumerate(params)
-                 if param in (sentinel, adapted)]
+                 if param in (sentinel, adapted) and type(param) is not bool]
         if not found:
             where = key if position < 0 else f"{key}[{position}]"
             raise ValueError(f"prepared query {name!r}: the value {where!r} does not reach the SQL as a parameter")
         slots += found
-    return _Compiled(sql, tuple(params), tuple(slots), model)
+    return _Compiled(sql, tuple(params), tuple(sorted(slots)), model)
 
 
 def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> bool:
@@ -189,6 +214,52 @@ def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
     compiled = _compiled(name, vary, lambda given: build(**given), dict(values), build)
     assert compiled.model is not None
     return list(compiled.model._default_manager.raw(compiled.sql, compiled.bind(values)))
+
+
+def instances(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> list[Any]:
+    """The model instances of ``build(**values)`` as the ORM builds them, ``select_related`` followed (the related
+    rows' instances set on each), with SQL compiled once per process (see the module): for a hot read of rows
+    and the rows they point to, whose query costs more to build than to run. Each column converted as the ORM
+    converts it; no ``annotate`` columns, no ``prefetch_related``."""
+
+    def build_sql(given: dict[str, Values]) -> tuple[str, Any, Any]:
+        queryset = build(**given)
+        if queryset.query.annotation_select or vars(queryset).get("_prefetch_related_lookups"):
+            raise ValueError(f"prepared query {name!r}: instances() takes no annotate or prefetch_related")
+        compiler = queryset.query.get_compiler(using=connection.alias)
+        sql, params = compiler.as_sql()  # fills compiler.select and klass_info, as running the query would
+        return sql, params, _Instances(compiler)
+
+    compiled = _compiled_sql(name, vary, build_sql, dict(values), build)
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, compiled.bind(values))
+        found = cursor.fetchall()
+    return cast(_Instances, compiled.model).make(found)
+
+
+class _Instances:
+    """Rows of a compiled ``select_related`` query made model instances as ``ModelIterable`` makes them."""
+
+    def __init__(self, compiler: Any) -> None:
+        self.compiler = compiler
+        klass_info, select = compiler.klass_info, compiler.select
+        self.model = klass_info["model"]
+        fields = klass_info["select_fields"]
+        self.start, self.end = fields[0], fields[-1] + 1
+        self.names = [column[0].target.attname for column in select[self.start:self.end]]
+        self.related = get_related_populators(klass_info, select, connection.alias)
+        # each column's conversions, found once (``results_iter`` finds them for every query)
+        self.converters = compiler.get_converters([column[0] for column in select[:compiler.col_count]])
+
+    def make(self, found: list[tuple[Any, ...]]) -> list[Any]:
+        made = []
+        rows = self.compiler.apply_converters(found, self.converters) if self.converters else found
+        for row in rows:
+            instance = self.model.from_db(connection.alias, self.names, row[self.start:self.end])
+            for populator in self.related:
+                populator.populate(row, instance)
+            made.append(instance)
+        return made
 
 
 def update(name: str, build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]], vary: Hashable = (),

@@ -20,12 +20,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import QuerySet
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.assessment.models import Assessment, MediaAssessment
 from hotline.evidence.models import Media
+from hotline.lib import prepared
 from hotline.takedown.models import Notice, NoticeItem
 
 XARF_VERSION = "4.0.0"
@@ -45,15 +47,36 @@ class Facts:
     for that subset alone."""
 
     def __init__(self, item_ids: list[int]) -> None:
+        # each query compiled once per process (per number of items: ``prepared.rows``); text and integer columns
         self.media: dict[int, list[dict[str, Any]]] = {}
-        for entry in (Media.objects.filter(item_id__in=item_ids, is_bad=False).exclude(sha256="").order_by("pk")
-                      .values("pk", "item_id", "md5", "sha1", "sha256", "kind")):
-            self.media.setdefault(entry["item_id"], []).append(dict(entry))
-        self.inherited = set(Assessment.objects.filter(item_id__in=item_ids, is_final=True, inherited=True)
-                             .values_list("item_id", flat=True))
-        # Each file was classified on its own: a legal image beside an illegal one is not named in a notice.
-        self.verdicts = dict(MediaAssessment.objects.final().filter(media__item_id__in=item_ids)
-                             .values_list("media_id", "verdict"))
+        if not item_ids:
+            self.inherited: set[int] = set()
+            self.verdicts: dict[int, str] = {}
+            return
+        for row in prepared.rows("takedown.xarf_media", _media, items=item_ids):
+            self.media.setdefault(row[1], []).append(dict(zip(_MEDIA_COLUMNS, row, strict=True)))
+        self.inherited = {item for (item,) in prepared.rows("takedown.xarf_inherited", _inherited, items=item_ids)}
+        self.verdicts = dict(prepared.rows("takedown.xarf_verdicts", _verdicts, items=item_ids))
+
+
+_MEDIA_COLUMNS = ("pk", "item_id", "md5", "sha1", "sha256", "kind")
+
+
+def _media(items: list[int]) -> QuerySet[Media, tuple[Any, ...]]:
+    """The items' good files with hashes (``Facts``)."""
+    return (Media.objects.filter(item_id__in=items, is_bad=False).exclude(sha256="").order_by("pk")
+            .values_list(*_MEDIA_COLUMNS))
+
+
+def _inherited(items: list[int]) -> QuerySet[Assessment, tuple[int]]:
+    """The items whose final assessment inherited a known verdict (``Facts``)."""
+    return Assessment.objects.filter(item_id__in=items, is_final=True, inherited=True).values_list("item_id")
+
+
+def _verdicts(items: list[int]) -> QuerySet[MediaAssessment, tuple[int, str]]:
+    """Each file's final verdict (``Facts``)."""
+    # Each file was classified on its own: a legal image beside an illegal one is not named in a notice.
+    return MediaAssessment.objects.final().filter(media__item_id__in=items).values_list("media_id", "verdict")
 
 
 def documents_for(notice: Notice, lines: list[NoticeItem], facts: Facts | None = None) -> list[dict[str, Any]]:

@@ -242,7 +242,7 @@ def test_it_bounds_referral_step(make_item: Callable[..., Item], make_media: Cal
             make_media(item, seed=seed)
         refer_items(items, police, actor=SYSTEM, now=timezone.now())
 
-    assert_bounded("referral_step", make_due, at_most=27)  # 25 on SQLite, 27 on PostgreSQL (29 / 31 before)
+    assert_bounded("referral_step", make_due, at_most=25)  # 23 on SQLite, 25 on PostgreSQL (25 / 27 before)
 
 
 def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseContact, settings: Any) -> None:
@@ -262,7 +262,7 @@ def test_it_bounds_notice_step(make_item: Callable[..., Item], contact: AbuseCon
         take_due_decisions(now=now)
         Notice.objects.filter(sent_at__isnull=True).update(retraced_at=now)  # re-tracing has its own tests
 
-    assert_bounded("notice_step", make_due, limit=1, at_most=23)  # 22 on SQLite, 23 on PostgreSQL (23 / 24 before)
+    assert_bounded("notice_step", make_due, limit=1, at_most=21)  # 20 on SQLite, 21 on PostgreSQL (22 / 23 before)
 
 
 def test_it_bounds_notice_step_taking_decisions(make_item: Callable[..., Item], contact: AbuseContact,

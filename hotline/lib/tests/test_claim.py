@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
+from hotline.lib import prepared
 from hotline.lib.claim import claim_due, claim_one, run_in_threads, skip_locked
 from hotline.reports.models import Item
 from hotline.tracing.models import TraceDue
@@ -66,6 +69,42 @@ def test_it_leaves_a_row_whose_values_changed_since_it_was_read(make_item: MakeI
     stale = TraceDue.objects.filter(pk=row.pk)
     assert claim_due(stale, limit=1, update={"attempts": 5}, where={"attempts": 1}) == []
     assert TraceDue.objects.get(pk=row.pk).attempts == 0
+
+
+def test_it_binds_each_rows_own_values_to_the_update_compiled_once(make_item: MakeItem) -> None:
+    """The conditional UPDATE (SQLite) or the batch's (PostgreSQL) is compiled once and bound per call: rows read
+    with other values (a due time, a count of attempts) are claimed by the same SQL, each matched on its own."""
+    prepared._COMPILED.clear()
+    rows = _due_rows(make_item, 4)
+    TraceDue.objects.filter(pk=rows[1].pk).update(attempts=3)
+    update = {"due_at": NOW + LEASE, "attempts": F("attempts") + 1}
+    first = claim_due(TraceDue.objects.due(NOW), limit=2, update=update, match=("due_at", "attempts"))
+    compiled = set(prepared._COMPILED)
+    second = claim_due(TraceDue.objects.due(NOW), limit=2, update=update, match=("due_at", "attempts"))
+    assert set(prepared._COMPILED) == compiled and len(compiled) == 1
+    assert sorted(r.pk for r in first + second) == sorted(r.pk for r in rows)
+    assert sorted(TraceDue.objects.values_list("attempts", flat=True)) == [1, 1, 1, 4]
+    assert set(TraceDue.objects.values_list("due_at", flat=True)) == {NOW + LEASE}
+
+
+def test_it_joins_the_callers_transaction_without_a_savepoint(make_item: MakeItem) -> None:
+    _due_rows(make_item, 2)
+    _claim(1)  # compiles
+    with transaction.atomic(), CaptureQueriesContext(connection) as context:
+        assert len(_claim(1)) == 1
+    statements = [q["sql"].lstrip().upper() for q in context.captured_queries]
+    assert not [sql for sql in statements if "SAVEPOINT" in sql], statements
+
+
+def test_an_expression_written_is_part_of_the_key_the_sql_is_kept_under(make_item: MakeItem) -> None:
+    """An expression (its constants baked into the SQL) shapes the SQL: another expression gets its own."""
+    prepared._COMPILED.clear()
+    first, second = _due_rows(make_item, 2)
+    for lease in (LEASE, 2 * LEASE):
+        claim_due(TraceDue.objects.due(NOW), limit=1, update={"due_at": F("due_at") + lease}, match=("due_at",))
+    assert len(prepared._COMPILED) == 2
+    assert TraceDue.objects.get(pk=second.pk).due_at == second.due_at + LEASE  # the older row, claimed first
+    assert TraceDue.objects.get(pk=first.pk).due_at == first.due_at + 2 * LEASE
 
 
 def test_it_returns_the_queryset_unchanged_outside_postgresql(make_item: MakeItem) -> None:

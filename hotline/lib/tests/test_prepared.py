@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.test.utils import CaptureQueriesContext
 
 from hotline.lib import prepared
@@ -192,3 +193,47 @@ def test_padded_rounds_a_list_up_to_a_power_of_two_and_selects_the_same_rows(mak
     for n in range(1, 7):
         assert [pk for (pk,) in prepared.rows("chosen", chosen, ids=prepared.padded(ids[:n]))] == ids[:n]
     assert sorted(length for *_, ((_, length),) in prepared._COMPILED) == [1, 2, 4, 8]  # not six queries
+
+
+def test_it_binds_a_count_compared_with_a_small_positive_column(make_item: MakeItem) -> None:
+    """An integer whose first sentinel lies outside a small positive column's range (the lookup would match
+    nothing) is compiled again with small sentinels, checked twice, and bound like any other value."""
+    rows = [_row(make_item, NOW) for _ in range(3)]
+    TraceDue.objects.filter(pk=rows[2].pk).update(attempts=5)
+
+    def tried(attempts: int) -> QuerySet[TraceDue, tuple[int]]:
+        return TraceDue.objects.filter(attempts=attempts).order_by("pk").values_list("pk")
+
+    assert prepared.rows("tried", tried, attempts=0) == [(rows[0].pk,), (rows[1].pk,)]
+    assert prepared.rows("tried", tried, attempts=5) == [(rows[2].pk,)]
+    assert prepared.rows("tried", tried, attempts=30_011) == []  # the sentinel's own value: a value like any other
+    assert len(prepared._COMPILED) == 1
+
+
+def _fields(instance: Any) -> dict[str, Any]:
+    return {key: value for key, value in vars(instance).items() if key != "_state"}
+
+
+def test_instances_are_those_the_orm_builds_with_their_related_rows(make_item: MakeItem) -> None:
+    """Each column converted as the ORM converts it (moments aware, JSON decoded), the ``select_related`` rows
+    set on each instance, with each call's ids; the SQL kept per number of ids."""
+    rows = [_row(make_item, NOW - timedelta(minutes=n)) for n in range(3)]
+
+    def due(ids: list[int]) -> QuerySet[TraceDue]:
+        return TraceDue.objects.filter(pk__in=ids).select_related("item").order_by("-due_at")
+
+    for ids in ([rows[0].pk, rows[2].pk], [rows[1].pk, rows[0].pk], [rows[2].pk]):
+        made = prepared.instances("due", due, ids=ids)
+        expected = list(due(ids))
+        assert [_fields(m) for m in made] == [_fields(e) for e in expected] and made
+        assert [_fields(m.item) for m in made] == [_fields(e.item) for e in expected]
+        with CaptureQueriesContext(connection) as context:
+            assert [m.item.pk for m in made] == [m.item_id for m in made]  # set, not read again
+        assert context.captured_queries == []
+    assert len(prepared._COMPILED) == 2  # two ids, one id
+
+
+def test_instances_refuses_annotations() -> None:
+    with pytest.raises(ValueError, match="annotate"):
+        prepared.instances("annotated", lambda since: TraceDue.objects.filter(due_at__gte=since)
+                           .annotate(n=Count("pk")), since=NOW)

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from hotline.lib import prepared
 from hotline.reports.models import Item
-from hotline.takedown import conf
+from hotline.takedown import conf, render, xarf
 from hotline.takedown.channels import SendResult
 from hotline.takedown.models import (
     NOTICE_STATES,
@@ -173,3 +173,54 @@ def test_more_lines_than_one_statement_takes_are_written_in_bulk_updates_batches
                              lambda: sending._write_retraced(notice, lines, now))
     assert [row for row in by_orm if "ip" in row] == [row for row in compiled if "ip" in row]
     assert NoticeItem.objects.filter(ip__startswith="192.0.2.").count() == len(lines) == 204
+
+
+def test_the_live_lines_are_those_the_orm_reads(setup: Callable[..., Any]) -> None:
+    """``live_lines_of`` reads with SQL compiled once (``prepared.instances``): the same lines, items, takedowns and
+    traces as the ORM's ``select_related`` query; a dropped line left out, a line without a trace kept."""
+    (first, lines), (second, _) = setup(NoticeKind.FIRST), setup(NoticeKind.REPEAT)
+    NoticeItem.objects.filter(pk=lines[0].pk).update(dropped_at=timezone.now(), drop_reason="moved")
+    NoticeItem.objects.filter(pk=lines[1].pk).update(trace=None)
+    found = render.live_lines_of([second, first])
+
+    def fields(instance: Any) -> dict[str, Any]:
+        return {key: value for key, value in vars(instance).items() if key != "_state"}
+
+    for notice in (first, second):
+        expected = list(NoticeItem.objects.filter(notice=notice, dropped_at__isnull=True)
+                        .select_related("item", "takedown", "trace").order_by("item_id"))
+        assert [fields(line) for line in found[notice.pk]] == [fields(line) for line in expected]
+        for line, orm in zip(found[notice.pk], expected, strict=True):
+            assert line.notice is notice
+            assert fields(line.item) == fields(orm.item) and fields(line.takedown) == fields(orm.takedown)
+            assert (line.trace is None) == (orm.trace is None)
+            assert line.trace is None or fields(line.trace) == fields(orm.trace)
+    assert len(found[first.pk]) == 3 and found[first.pk][0].trace is None
+
+
+def test_the_xarf_facts_are_those_the_orm_reads(make_item: Callable[..., Item], make_media: Any) -> None:
+    """``xarf.Facts`` reads with SQL compiled once per number of items: the good files with hashes, the items that
+    inherited a known verdict and each file's final verdict, as the ORM's queries read them; none for no items."""
+    from hotline.assessment.models import Assessment, MediaAssessment
+    from hotline.evidence.models import Media
+
+    now = timezone.now()
+    items = [make_item() for _ in range(3)]
+    files = [make_media(item, seed=n) for n, item in enumerate(items, start=1)] + [make_media(items[0], seed=9)]
+    Media.objects.filter(pk=files[3].pk).update(is_bad=True)
+    for item, inherited in ((items[0], False), (items[1], True)):
+        assessment = Assessment.objects.create(item=item, created_at=now, is_final=True, verdict="baseline",
+                                               inherited=inherited)
+        MediaAssessment.objects.create(assessment=assessment, media=files[items.index(item)], verdict="national")
+    for ids in ([item.pk for item in items], [items[1].pk], [items[2].pk, items[0].pk]):
+        facts = xarf.Facts(ids)
+        media = list(Media.objects.filter(item_id__in=ids, is_bad=False).exclude(sha256="").order_by("pk")
+                     .values("pk", "item_id", "md5", "sha1", "sha256", "kind"))
+        assert sorted((m for found in facts.media.values() for m in found), key=lambda m: m["pk"]) == media and media
+        assert facts.inherited == set(Assessment.objects.filter(item_id__in=ids, is_final=True, inherited=True)
+                                      .values_list("item_id", flat=True))
+        assert facts.verdicts == dict(MediaAssessment.objects.final().filter(media__item_id__in=ids)
+                                      .values_list("media_id", "verdict"))
+    assert xarf.Facts([items[1].pk]).inherited == {items[1].pk}
+    empty = xarf.Facts([])
+    assert (empty.media, empty.inherited, empty.verdicts) == ({}, set(), {})
