@@ -205,7 +205,9 @@ def _no_language_leak() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _audit_guard_survives_flush(request: pytest.FixtureRequest) -> object:
     """SQLite flushes with DELETE, which the append-only trigger refuses: lift it for the flush
-    that ends a transactional test, and put it back before every database test."""
+    that ends a transactional test, and put it back before every database test. On PostgreSQL (the flush
+    truncates, which the row triggers let through) a transactional test that dropped the triggers to tamper
+    with the chain would leave them dropped for the next tests of its worker: put them back after it."""
     from django.db import connection
 
     from hotline.audit import guard
@@ -223,6 +225,8 @@ def _audit_guard_survives_flush(request: pytest.FixtureRequest) -> object:
     transactional = "transactional_db" in request.fixturenames or _is_transactional(request)
     if connection.vendor == "sqlite" and transactional:
         guard.remove(connection)
+    elif connection.vendor == "postgresql" and transactional:
+        guard.install(connection)
 
 
 @pytest.fixture(scope="session", autouse=True)
