@@ -77,6 +77,7 @@ __all__ = [
     "PdqIndex",
     "bytes_to_hex",
     "hex_to_bytes",
+    "hex_to_hash",
 ]
 
 HASH_BITS = 256
@@ -145,13 +146,28 @@ def hex_to_bytes(hexes: Sequence[str]) -> UInt8Array:
         raise TypeError("hex_to_bytes takes a sequence of hex strings, not one string")
     hexes = list(hexes)
     for value in hexes:
-        if len(value) != 2 * HASH_BYTES:
-            raise ValueError(f"a PDQ hash is {2 * HASH_BYTES} hex digits, got {value!r}")
+        _check_length(value)
+    raw = _from_hex("".join(hexes))
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(hexes), HASH_BYTES).copy()
+
+
+def hex_to_hash(value: str) -> bytes:
+    """One 64-digit PDQ hex string -> its 32 bytes (a row of :func:`hex_to_bytes`, checked the same way, without
+    the array: what :meth:`PdqIndex.search_one` takes)."""
+    _check_length(value)
+    return _from_hex(value)
+
+
+def _check_length(value: str) -> None:
+    if len(value) != 2 * HASH_BYTES:
+        raise ValueError(f"a PDQ hash is {2 * HASH_BYTES} hex digits, got {value!r}")
+
+
+def _from_hex(text: str) -> bytes:
     try:
-        raw = bytes.fromhex("".join(hexes))
+        return bytes.fromhex(text)
     except ValueError as exc:
         raise ValueError(f"not a hex string: {exc}") from exc
-    return np.frombuffer(raw, dtype=np.uint8).reshape(len(hexes), HASH_BYTES).copy()
 
 
 def bytes_to_hex(hashes: npt.ArrayLike) -> list[str]:

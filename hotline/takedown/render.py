@@ -36,15 +36,17 @@ def live_lines_of(notices: list[Notice]) -> dict[int, list[NoticeItem]]:
     """The live lines of several notices in one query, by notice (items in order)."""
     found: dict[int, list[NoticeItem]] = {notice.pk: [] for notice in notices}
     by_pk = {notice.pk: notice for notice in notices}
-    for line in prepared.instances("takedown.live_lines", _live_lines, notices=list(by_pk)):
+    if not by_pk:
+        return found
+    for line in prepared.instances("takedown.live_lines", _live_lines, notices=prepared.padded(list(by_pk))):
         line.notice = by_pk[line.notice_id]
         found[line.notice_id].append(line)
     return found
 
 
 def _live_lines(notices: list[int]) -> QuerySet[NoticeItem]:
-    """The live lines of these notices with their items, takedowns and traces (compiled once per number of
-    notices: ``live_lines_of``)."""
+    """The live lines of these notices with their items, takedowns and traces (compiled once per power of two of
+    the notices: ``live_lines_of``)."""
     return NoticeItem.objects.filter(notice__in=notices, dropped_at__isnull=True) \
         .select_related("item", "takedown", "trace").order_by("notice_id", "item_id")
 

@@ -47,16 +47,18 @@ class Facts:
     for that subset alone."""
 
     def __init__(self, item_ids: list[int]) -> None:
-        # each query compiled once per process (per number of items: ``prepared.rows``); text and integer columns
+        # each query compiled once per process (per power of two of the items: ``prepared.rows``, ``padded``); text
+        # and integer columns
         self.media: dict[int, list[dict[str, Any]]] = {}
         if not item_ids:
             self.inherited: set[int] = set()
             self.verdicts: dict[int, str] = {}
             return
-        for row in prepared.rows("takedown.xarf_media", _media, items=item_ids):
+        items = prepared.padded(item_ids)
+        for row in prepared.rows("takedown.xarf_media", _media, items=items):
             self.media.setdefault(row[1], []).append(dict(zip(_MEDIA_COLUMNS, row, strict=True)))
-        self.inherited = {item for (item,) in prepared.rows("takedown.xarf_inherited", _inherited, items=item_ids)}
-        self.verdicts = dict(prepared.rows("takedown.xarf_verdicts", _verdicts, items=item_ids))
+        self.inherited = {item for (item,) in prepared.rows("takedown.xarf_inherited", _inherited, items=items)}
+        self.verdicts = dict(prepared.rows("takedown.xarf_verdicts", _verdicts, items=items))
 
 
 _MEDIA_COLUMNS = ("pk", "item_id", "md5", "sha1", "sha256", "kind")

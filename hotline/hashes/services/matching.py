@@ -41,7 +41,7 @@ from hotline.hashes.models import (
 )
 from hotline.hashes.services import trust
 from hotline.lib import plainsql, prepared
-from hotline.lib.pdqindex import PdqIndex, hex_to_bytes
+from hotline.lib.pdqindex import PdqIndex, hex_to_bytes, hex_to_hash
 from hotline.reports.models import Item
 
 log = logging.getLogger("hotline.hashes")
@@ -213,7 +213,7 @@ def lookup(
         assert index is not None
         if len(index):
             if len(pdq_positions) == 1:  # the common call (one file's hash): no batch arrays around the kernel
-                results = [index.search_one(_pdq_bytes(signals[pdq_positions[0]][1]))]
+                results = [index.search_one(hex_to_hash(signals[pdq_positions[0]][1]))]
             else:
                 results = index.search(hex_to_bytes([signals[p][1] for p in pdq_positions]))
             for pos, hits in zip(pdq_positions, results, strict=True):
@@ -222,16 +222,6 @@ def lookup(
                     found[pos] += [(eid, d) for (eid, d), b, r in zip(hits, in_bank, radius, strict=True)
                                    if d <= r and (allowed is None or b is None or b in allowed)]
     return _describe(found, allowed)
-
-
-def _pdq_bytes(value: str) -> bytes:
-    """The 32 bytes of a 64-digit PDQ hex (``hex_to_bytes`` for one hash, which it checks the same way)."""
-    if len(value) != 64:
-        raise ValueError(f"a PDQ hash is 64 hex digits, got {value!r}")
-    try:
-        return bytes.fromhex(value)
-    except ValueError as exc:
-        raise ValueError(f"not a hex string: {exc}") from exc
 
 
 def _find_exact(signals: Sequence[tuple[str, str]], found: list[list[tuple[int, int]]]) -> None:

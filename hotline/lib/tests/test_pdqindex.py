@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from hotline.conftest import TIMING_HEALTH_CHECKS
 from hotline.lib import pdqindex
-from hotline.lib.pdqindex import PdqIndex, _Layout, _Segment, bytes_to_hex, hex_to_bytes
+from hotline.lib.pdqindex import PdqIndex, _Layout, _Segment, bytes_to_hex, hex_to_bytes, hex_to_hash
 
 Codes = npt.NDArray[np.uint8]
 Results = list[list[tuple[int, int]]]
@@ -375,6 +375,7 @@ def test_hex_round_trip_and_distance() -> None:
     assert codes.shape == (200, 32) and codes.dtype == np.uint8
     assert bytes_to_hex(codes) == hexes
     assert hex_to_bytes([h.upper() for h in hexes]).tobytes() == codes.tobytes()
+    assert [hex_to_hash(h) for h in hexes] == [row.tobytes() for row in codes]  # one hash: the same bytes
     words = codes.view(np.uint64)
     for a in range(0, 200, 7):
         for b in range(0, 200, 11):
@@ -399,6 +400,10 @@ def test_hex_rejects_bad_input() -> None:
     with pytest.raises(TypeError):
         hex_to_bytes("0" * 64)
     assert hex_to_bytes([]).shape == (0, 32)
+    with pytest.raises(ValueError, match="64 hex digits"):
+        hex_to_hash("abc")
+    with pytest.raises(ValueError, match="not a hex"):
+        hex_to_hash("z" * 64)
 
 
 def test_layout_choice_for_large_sets() -> None:

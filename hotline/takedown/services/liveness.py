@@ -70,14 +70,15 @@ def check_due(*, now: datetime, config: LivenessConfig) -> bool:
 
 def claim_checks(now: datetime, limit: int) -> list[_Claimed]:
     """Lease up to ``limit`` due checks; none, and no write transaction opened, when a probe compiled once
-    says none is due. The read and the lease are compiled once per process (per ``limit``, per number of rows
-    leased): a busy call's claim cost more to build than to run."""
+    says none is due. The read and the lease are compiled once per process (per ``limit``, per power of two of
+    the rows leased): a busy call's claim cost more to build than to run."""
     if not prepared.any_row("takedown.check_due", Takedown.objects.check_due, now=now):
         return []
     with transaction.atomic():
         rows = prepared.objects("takedown.claim_checks", lambda now: _due_checks(now)[:limit], vary=limit, now=now)
         if rows:
-            prepared.update("takedown.check_lease", _lease, pks=[row.pk for row in rows], until=now + CHECK_LEASE)
+            prepared.update("takedown.check_lease", _lease, pks=prepared.padded([row.pk for row in rows]),
+                            until=now + CHECK_LEASE)
     return [_Claimed(row, row.item_url) for row in rows]
 
 
@@ -103,9 +104,9 @@ def captured_files(item_ids: list[int]) -> QuerySet[Media, tuple[int, str, str]]
 
 def _targets(claimed: list[_Claimed]) -> list[Target]:
     media: dict[int, dict[str, str]] = defaultdict(dict)
-    item_ids: list[prepared.Value] = list(dict.fromkeys(entry.takedown.item_id for entry in claimed))
-    # Compiled once per batch size (a busy call's query cost more to build than to run): the ids bound.
-    rows = prepared.rows("takedown.captured_files", captured_files, item_ids=item_ids)
+    # Compiled once per power of two of the batch size (a busy call's query cost more to build than to run).
+    rows = prepared.rows("takedown.captured_files", captured_files,
+                         item_ids=prepared.padded([entry.takedown.item_id for entry in claimed]))
     for item_id, url, sha256 in rows:
         media[item_id][url] = sha256
     return [Target(entry.takedown.pk, entry.url, media.get(entry.takedown.item_id, {})) for entry in claimed]
@@ -128,8 +129,9 @@ def record_results(results: list[tuple[Takedown, CheckResult]], *, now: datetime
     for (outcome, next_at), pks in quiet.items():
         if next_at is None:  # no further check (not for the quiet states' rhythm, kept for safety)
             Takedown.objects.filter(pk__in=pks).update(**_quiet_changes(now, outcome, None))
-        else:  # compiled once per number of rows: its F() and IN cost more to build than to run
-            prepared.update("takedown.quiet_hits", _quiet_hits, pks=pks, now=now, outcome=outcome, next_at=next_at)
+        else:  # compiled once per power of two of the rows: its F() and IN cost more to build than to run
+            prepared.update("takedown.quiet_hits", _quiet_hits, pks=prepared.padded(pks), now=now, outcome=outcome,
+                            next_at=next_at)
 
 
 def _quiet_hits(pks: list[int], now: datetime, outcome: str,

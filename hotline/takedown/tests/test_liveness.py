@@ -345,6 +345,9 @@ def test_the_claim_leases_the_due_checks_in_order_with_sql_compiled_once(make_it
         assert stored.next_check_at == now + CHECK_LEASE
     compiled = len(prepared._COMPILED)
     assert {"takedown.claim_checks", "takedown.check_lease"} <= {key[2] for key in prepared._COMPILED}
+    # the lease's ids padded to a power of two: a claim of any size compiles a handful of leases, not one per size
+    leases = {key[4] for key in prepared._COMPILED if key[2] == "takedown.check_lease"}
+    assert (("pks", 4),) in leases and (("pks", 3),) not in leases
     later = now + 20 * MIN  # the two not leased first, then the leased ones (due at the lease's end) by pk
     with CaptureQueriesContext(connection) as context:
         again = claim_checks(later, 3)
