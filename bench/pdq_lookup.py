@@ -10,7 +10,7 @@ version check, the bank radius, the bank filter and disabled entries. Queries: `
 half an entry with 0..31 bits flipped (a quarter of those a disabled entry), half random.
 
 Prints p50/p90 of wall and CPU (thread) time for: the version check (one plain query now, the ORM
-query before), the index search alone, and ``lookup()`` for every call and for calls without and
+query before), the index search alone (``search_one``), and ``lookup()`` for every call and for calls without and
 with a hit, each through the compiled kernel and through the numpy path (the baseline), whether the
 two paths returned the same hits, and the description of the hits (the one query a hit costs: a
 plain query now, the ORM's ``in_bulk`` before). ``lookup()`` runs twice per query, interleaved: with
@@ -177,8 +177,7 @@ def main() -> None:
         loaded.index.kernel = path
         services.lookup([("pdq", query_hex[0])], banks=banks)  # compile / warm up
         print(f"{path} path:")
-        arrays = [np.frombuffer(bytes.fromhex(h), dtype=np.uint8)[None, :] for h in query_hex]
-        index_times = timed(loaded.index.search, arrays)
+        index_times = timed(loaded.index.search_one, [bytes.fromhex(h) for h in query_hex])  # what lookup() calls
         found: list[object] = []
         every: list[object] = []
         ages = (("every", 0.0, every), ("now", args.max_age, found))

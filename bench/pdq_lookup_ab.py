@@ -10,9 +10,9 @@ builds its own index from the database, and ``lookup([("pdq", hex)], banks=[...]
 through each, interleaved (the order alternating), with ``HOTLINE_HASH_INDEX_MAX_AGE`` = ``--max-age``
 (1 s, the default setting). Queries as in ``pdq_lookup.py``: half an entry with 0..31 bits flipped (a
 quarter of those a disabled entry), half random. Prints CPU-time (``thread_time``) p50/p90 of every call,
-the calls without and with a hit, the index search alone (on another query than the one just looked
-up, whose lines are in cache), their ratios, and whether both returned the
-same hits. Pinned to one CPU; on a shared machine only the ratios of one run mean much.
+the calls without and with a hit, the index search alone (``search_one``, what ``lookup()`` calls for
+one hash; on another query than the one just looked up, whose lines are in cache), their ratios, and whether
+both returned the same hits. Pinned to one CPU; on a shared machine only the ratios of one run mean much.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def main() -> None:
     answers: dict[str, list[list[tuple[int, int, int]]]] = {name: [] for name in names}
     for turn, value in enumerate(query_hex):
         other = query_hex[(turn + len(query_hex) // 2) % len(query_hex)]  # not the query just looked up (cached)
-        array = np.frombuffer(bytes.fromhex(other), dtype=np.uint8)[None, :]
+        raw = bytes.fromhex(other)
+        array = np.frombuffer(raw, dtype=np.uint8)[None, :]
         for name in names if turn % 2 else names[::-1]:
             module = modules[name]
             start = time.thread_time()
@@ -112,8 +113,9 @@ def main() -> None:
             cpu[name].append(time.thread_time() - start)
             answers[name].append([(h.entry_id, h.bank_id, h.distance) for h in hits])
             index = module.pdq_index().index
+            one = getattr(index, "search_one", None)  # what lookup() calls for one hash; older trees: search
             start = time.thread_time()
-            index.search(array)
+            one(raw) if one is not None else index.search(array)
             index_cpu[name].append(time.thread_time() - start)
     hit = [i for i, found in enumerate(answers[names[1]]) if found]
     miss = [i for i, found in enumerate(answers[names[1]]) if not found]
