@@ -167,10 +167,58 @@ class Meter:
                 self.current = outer
         return timed
 
-    def count_query(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    def count_query(self, sql: str) -> None:
         self.queries[self.current] += 1
         self.shapes[(self.current, sql[:150])] += 1
-        return execute(sql, params, many, context)
+
+    def counting(self) -> Any:
+        """Count the main thread's queries (the steps', the people's) as the product runs them in production.
+        Not with ``connection.execute_wrapper``: a wrapper (like ``DEBUG``) sends ``hotline.lib.plainsql``, the
+        compiled queries' runner, through Django's cursor, a path production never takes. So Django's
+        ``CursorWrapper.execute``/``executemany`` and ``plainsql``'s runner are wrapped instead, each query
+        counted once (``plainsql`` falling back to Django's cursor counts as itself)."""
+        from contextlib import contextmanager
+
+        from django.db.backends import utils
+
+        from hotline.lib import plainsql
+
+        main, meter = threading.main_thread(), self
+        inside = [False]  # within plainsql's runner: its fallback to Django's cursor is the same query
+        plain_name = "_run" if hasattr(plainsql, "_run") else "fetch_all"  # older trees: fetch_all only
+        originals = (utils.CursorWrapper.execute, utils.CursorWrapper.executemany, getattr(plainsql, plain_name))
+
+        def execute(cursor: Any, sql: str, params: Any = None) -> Any:
+            if not inside[0] and threading.current_thread() is main:
+                meter.count_query(sql)
+            return originals[0](cursor, sql, params)
+
+        def executemany(cursor: Any, sql: str, param_list: Any) -> Any:
+            if not inside[0] and threading.current_thread() is main:
+                meter.count_query(sql)
+            return originals[1](cursor, sql, param_list)
+
+        def plain(sql: str, *args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is not main:
+                return originals[2](sql, *args, **kwargs)
+            meter.count_query(sql)
+            inside[0] = True
+            try:
+                return originals[2](sql, *args, **kwargs)
+            finally:
+                inside[0] = False
+
+        @contextmanager
+        def installed() -> Any:
+            utils.CursorWrapper.execute, utils.CursorWrapper.executemany = execute, executemany  # type: ignore[method-assign,assignment]
+            setattr(plainsql, plain_name, plain)
+            try:
+                yield
+            finally:
+                utils.CursorWrapper.execute, utils.CursorWrapper.executemany = originals[:2]  # type: ignore[method-assign]
+                setattr(plainsql, plain_name, originals[2])
+
+        return installed()
 
 
 # Called in the main thread but the simulated world's doing, not the product's: the providers' scripted events
@@ -189,7 +237,6 @@ def child(reports: int, days: int, seed: int) -> None:
     django.setup()
     logging.disable(logging.WARNING)
     from django.core.management import call_command
-    from django.db import connection
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
@@ -218,7 +265,7 @@ def child(reports: int, days: int, seed: int) -> None:
         if profiler:
             profiler.enable()
         try:
-            with connection.execute_wrapper(meter.count_query):
+            with meter.counting():
                 result = run(self)
         finally:
             if profiler and profile_to:

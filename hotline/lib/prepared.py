@@ -45,10 +45,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import QuerySet
-from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # ModelIterable's own
+from django.db.models.query import ModelIterable, get_related_populators  # type: ignore[attr-defined]
 from django.db.models.sql import UpdateQuery
+
+from hotline.lib import plainsql
 
 __all__ = ["any_row", "instances", "objects", "padded", "rows", "update"]
 
@@ -72,11 +74,13 @@ class _Compiled:
 
     def bind(self, values: dict[str, Values]) -> list[Any]:
         params = list(self.params)
+        ops = None
         for index, name, position, adapted in self.slots:
             given = values[name]
             value = given[position] if isinstance(given, list | tuple) else given
             if adapted and isinstance(value, datetime):
-                params[index] = connection.ops.adapt_datetimefield_value(value)
+                ops = ops or connections[DEFAULT_DB_ALIAS].ops
+                params[index] = ops.adapt_datetimefield_value(value)
             else:
                 params[index] = value
         return params
@@ -101,8 +105,10 @@ def _compiled(name: str, vary: Hashable, queryset: Callable[[dict[str, Values]],
 
 def _compiled_sql(name: str, vary: Hashable, sql: Callable[[dict[str, Values]], tuple[str, Any, Any]],
                   values: dict[str, Values], build: Callable[..., Any] | None = None) -> _Compiled:
-    lengths = tuple(sorted((key, len(value)) for key, value in values.items() if isinstance(value, list | tuple)))
-    key = (connection.alias, connection.vendor, name, vary, lengths)
+    lengths = (tuple(sorted((key, len(value)) for key, value in values.items() if isinstance(value, list | tuple)))
+               if any(isinstance(value, list | tuple) for value in values.values()) else ())
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` looks it up again on every attribute
+    key = (db.alias, db.vendor, name, vary, lengths)
     compiled = _COMPILED.get(key)
     if compiled is None:
         compiled = _compile(name, sql, values)
@@ -190,9 +196,7 @@ def any_row(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
     """Whether ``build(**values)`` names any row, asked with SQL compiled once per process (see the module).
     ``vary``: what else the query depends on (a setting's value), part of the key the SQL is kept under."""
     compiled = _compiled(name, vary, lambda given: build(**given).order_by().values("pk")[:1], dict(values), build)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, compiled.bind(values))
-        return cursor.fetchone() is not None
+    return bool(plainsql.fetch_all(compiled.sql, compiled.bind(values)))
 
 
 def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
@@ -201,19 +205,15 @@ def rows(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (),
     module): each row a tuple of its columns as the database returns them (no field's conversion: for text
     and integer columns). ``values``: moments or integers (an id), each reaching the SQL unchanged."""
     compiled = _compiled(name, vary, lambda given: build(**given), dict(values), build)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, compiled.bind(values))
-        return list(cursor.fetchall())
+    return plainsql.fetch_all(compiled.sql, compiled.bind(values))
 
 
 def objects(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> list[Any]:
-    """The model instances of ``build(**values)`` (a queryset of one model, no ``select_related``: a column
-    ``annotate`` adds becomes an attribute), with SQL compiled once per process (see the module), made
-    instances by ``raw``: each field converted as the ORM converts it. A query that locks rows
-    (``select_for_update``) is compiled and run inside a transaction."""
-    compiled = _compiled(name, vary, lambda given: build(**given), dict(values), build)
-    assert compiled.model is not None
-    return list(compiled.model._default_manager.raw(compiled.sql, compiled.bind(values)))
+    """The model instances of ``build(**values)`` (a queryset of one model; a column ``annotate`` adds becomes an
+    attribute), with SQL compiled once per process (see the module), made instances as the ORM makes them
+    (``ModelIterable``): each column converted as the ORM converts it, ``select_related`` followed. A query that
+    locks rows (``select_for_update``) is compiled and run inside a transaction."""
+    return _made(name, build, vary, values, annotations=True)
 
 
 def instances(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> list[Any]:
@@ -221,24 +221,28 @@ def instances(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (
     rows' instances set on each), with SQL compiled once per process (see the module): for a hot read of rows
     and the rows they point to, whose query costs more to build than to run. Each column converted as the ORM
     converts it; no ``annotate`` columns, no ``prefetch_related``."""
+    return _made(name, build, vary, values, annotations=False)
 
+
+def _made(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable, values: dict[str, Values], *,
+          annotations: bool) -> list[Any]:
     def build_sql(given: dict[str, Values]) -> tuple[str, Any, Any]:
         queryset = build(**given)
-        if queryset.query.annotation_select or vars(queryset).get("_prefetch_related_lookups"):
+        if (queryset.query.annotation_select and not annotations) or vars(queryset).get("_prefetch_related_lookups"):
             raise ValueError(f"prepared query {name!r}: instances() takes no annotate or prefetch_related")
+        if queryset._fields is not None or queryset._iterable_class is not ModelIterable:  # type: ignore[attr-defined]
+            raise ValueError(f"prepared query {name!r}: a queryset of model instances (no values(), values_list())")
         compiler = queryset.query.get_compiler(using=connection.alias)
         sql, params = compiler.as_sql()  # fills compiler.select and klass_info, as running the query would
         return sql, params, _Instances(compiler)
 
-    compiled = _compiled_sql(name, vary, build_sql, dict(values), build)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, compiled.bind(values))
-        found = cursor.fetchall()
-    return cast(_Instances, compiled.model).make(found)
+    compiled = _compiled_sql(name, vary, build_sql, values, build)
+    return cast(_Instances, compiled.model).make(plainsql.fetch_all(compiled.sql, compiled.bind(values)))
 
 
 class _Instances:
-    """Rows of a compiled ``select_related`` query made model instances as ``ModelIterable`` makes them."""
+    """Rows of a compiled query made model instances as ``ModelIterable`` makes them: the related rows of a
+    ``select_related`` set on each, ``annotate``'s columns as attributes."""
 
     def __init__(self, compiler: Any) -> None:
         self.compiler = compiler
@@ -248,16 +252,22 @@ class _Instances:
         self.start, self.end = fields[0], fields[-1] + 1
         self.names = [column[0].target.attname for column in select[self.start:self.end]]
         self.related = get_related_populators(klass_info, select, connection.alias)
+        self.annotations = list(compiler.annotation_col_map.items())
+        self.alias = connection.alias
         # each column's conversions, found once (``results_iter`` finds them for every query)
         self.converters = compiler.get_converters([column[0] for column in select[:compiler.col_count]])
 
     def make(self, found: list[tuple[Any, ...]]) -> list[Any]:
         made = []
         rows = self.compiler.apply_converters(found, self.converters) if self.converters else found
+        model, alias, names, start, end, related, annotations = (
+            self.model, self.alias, self.names, self.start, self.end, self.related, self.annotations)
         for row in rows:
-            instance = self.model.from_db(connection.alias, self.names, row[self.start:self.end])
-            for populator in self.related:
+            instance = model.from_db(alias, names, row[start:end])
+            for populator in related:
                 populator.populate(row, instance)
+            for attribute, position in annotations:
+                setattr(instance, attribute, row[position])
             made.append(instance)
         return made
 
@@ -270,9 +280,7 @@ def update(name: str, build: Callable[..., tuple[QuerySet[Any], dict[str, Any]]]
     else shapes the SQL (which optional columns are written; a list value's length is part of the key
     already). Returns the rows changed."""
     compiled = _compiled_sql(name, vary, lambda given: (*_update_sql(*build(**given)), None), dict(values), build)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, compiled.bind(values))
-        return int(cursor.rowcount)
+    return plainsql.execute(compiled.sql, compiled.bind(values))
 
 
 def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, Any]:

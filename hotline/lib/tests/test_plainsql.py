@@ -83,3 +83,31 @@ def test_a_closed_connection_is_opened_again() -> None:
     assert connection.connection is None
     sql = f"SELECT name FROM {Bank._meta.db_table} WHERE name = %s"  # noqa: S608
     assert fetch_all(sql, ["after close"]) == [("after close",)]
+
+
+def test_execute_changes_the_rows_djangos_cursor_would_and_counts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``execute``: a write, its row count as ``cursor.rowcount`` gives it; inside a transaction it is part of it;
+    seen when queries are watched; unwatched, no Django cursor is made."""
+    from hotline.lib.plainsql import execute
+
+    banks = [Bank.objects.create(name=f"bank {n}", kind="import", pdq_radius=31) for n in range(3)]
+    rename = f"UPDATE {Bank._meta.db_table} SET name = name || %s WHERE id IN (%s, %s)"  # noqa: S608
+    assert execute(rename, [" (old)", banks[0].pk, banks[1].pk]) == 2
+    assert execute(rename, [" (old)", -1, -2]) == 0
+    with transaction.atomic():
+        assert execute(rename, [" (gone)", banks[2].pk, banks[2].pk]) == 1
+        transaction.set_rollback(True)
+    assert sorted(Bank.objects.filter(pk__in=[b.pk for b in banks]).values_list("name", flat=True)) == [
+        "bank 0 (old)", "bank 1 (old)", "bank 2"]
+    with CaptureQueriesContext(connection) as seen:
+        assert execute(rename, ["!", banks[2].pk, banks[2].pk]) == 1
+    assert len(seen.captured_queries) == 1
+    connection.ensure_connection()
+
+    def no_cursor(*args: object) -> None:
+        raise AssertionError("went through Django's cursor")
+
+    monkeypatch.setattr(connection, "cursor", no_cursor)
+    assert execute(rename, ["!", banks[2].pk, banks[2].pk]) == 1
+    with pytest.raises(DatabaseError):
+        execute("UPDATE no_such_table SET x = %s", [1])

@@ -237,3 +237,55 @@ def test_instances_refuses_annotations() -> None:
     with pytest.raises(ValueError, match="annotate"):
         prepared.instances("annotated", lambda since: TraceDue.objects.filter(due_at__gte=since)
                            .annotate(n=Count("pk")), since=NOW)
+
+
+def test_objects_are_those_the_orm_builds_with_annotations_as_attributes(make_item: MakeItem) -> None:
+    """``objects``: the ORM's instances (moments aware, deferred fields deferred), each ``annotate`` column an
+    attribute converted as the ORM converts it, with each call's values."""
+    from django.db.models import F
+
+    rows = [_row(make_item, NOW - timedelta(minutes=n)) for n in range(3)]
+
+    def due(since: datetime) -> QuerySet[TraceDue]:
+        return (TraceDue.objects.filter(due_at__gte=since).annotate(item_url=F("item__canonical_url"))
+                .only("pk", "due_at", "attempts").order_by("due_at", "pk"))
+
+    for since in (NOW - timedelta(minutes=1), NOW - timedelta(hours=1), NOW + timedelta(seconds=1)):
+        made, expected = prepared.objects("due_urls", due, since=since), list(due(since))
+        assert [_fields(m) for m in made] == [_fields(e) for e in expected]
+        assert [(m.pk, m.due_at, m.item_url) for m in made] == [(e.pk, e.due_at, e.item_url) for e in expected]
+        assert all(m.get_deferred_fields() == e.get_deferred_fields() == {"item_id", "created_at", "last_outcome"}
+                   for m, e in zip(made, expected, strict=True))
+    assert [m.pk for m in prepared.objects("due_urls", due, since=NOW - timedelta(hours=1))] == \
+        [r.pk for r in reversed(rows)]
+    assert len(prepared._COMPILED) == 1
+    with pytest.raises(ValueError, match="model instances"):
+        prepared.objects("values", lambda since: TraceDue.objects.filter(due_at__gte=since).values("pk"), since=NOW)
+
+
+def test_compiled_queries_skip_djangos_cursor_unless_queries_are_watched(
+        make_item: MakeItem, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once compiled, each call is one plain query on the connection's own cursor (``plainsql``): no Django
+    cursor made. Whenever queries are watched each is seen, once."""
+    row = _row(make_item, NOW)
+
+    def calls() -> list[object]:
+        return [prepared.any_row("due", TraceDue.objects.due, now=NOW),
+                prepared.rows("due_ids", lambda now: TraceDue.objects.due(now).values_list("pk"), now=NOW),
+                [o.pk for o in prepared.objects("due_rows", TraceDue.objects.due, now=NOW)],
+                [o.item.pk for o in prepared.instances("due_items", lambda now: TraceDue.objects.due(now)
+                                                       .select_related("item"), now=NOW)],
+                prepared.update("touched", lambda row, now: (TraceDue.objects.filter(pk=row), {"due_at": now}),
+                                row=row.pk, now=NOW)]
+
+    expected = [True, [(row.pk,)], [row.pk], [row.item_id], 1]
+    with CaptureQueriesContext(connection) as context:
+        assert calls() == expected
+    assert len(context.captured_queries) == 5
+    connection.ensure_connection()
+
+    def no_cursor(*args: object) -> None:
+        raise AssertionError("went through Django's cursor")
+
+    monkeypatch.setattr(connection, "cursor", no_cursor)
+    assert calls() == expected
