@@ -101,7 +101,8 @@ def test_the_batch_reads_its_takedowns_in_one_query_whatever_its_size(make_taked
     def reads(takedowns: list[Takedown]) -> int:
         with CaptureQueriesContext(connection) as ctx:
             record_checks([(t.pk, CheckOutcome(TRANSIENT, "timeout")) for t in takedowns], now=now + MIN)
-        return sum('FROM "takedown_takedown"' in q["sql"] and q["sql"].startswith("SELECT") for q in ctx.captured_queries)
+        return sum('FROM "takedown_takedown"' in q["sql"] and q["sql"].startswith("SELECT")
+                   for q in ctx.captured_queries)
 
     assert reads(first[:2]) == reads(second) == 1
     assert all(t.checks == 1 for t in Takedown.objects.filter(pk__in=[t.pk for t in second]))
