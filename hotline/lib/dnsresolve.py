@@ -100,6 +100,10 @@ def _chain(response: dns.message.Message | None) -> list[str]:
         result = response.resolve_chaining()
     except Exception:  # a malformed chain only loses the chain, not the answer
         return []
+    return _cnames(result)
+
+
+def _cnames(result: dns.message.ChainingResult) -> list[str]:
     return [str(rrset[0].target).rstrip(".") for rrset in result.cnames if len(rrset)]
 
 
@@ -127,7 +131,8 @@ def _query(resolver: dns.resolver.Resolver, name: dns.name.Name, rdtype: str, in
     except dns.exception.DNSException as exc:
         into.failures.append((DnsOutcome.ERROR, f"{rdtype}: {exc}"))
         return
-    into.chain = into.chain or _chain(answer.response)
+    # The answer followed the chain already (``Answer.chaining_result``: ``resolve_chaining`` of its response).
+    into.chain = into.chain or _cnames(answer.chaining_result)
     if answer.rrset is not None:
         into.addresses += [str(r.address) for r in answer.rrset if str(r.address) not in into.addresses]
 

@@ -67,6 +67,8 @@ def pull(session: IccamSession, *, now: datetime, since: datetime) -> int:
 
 
 def _one_round(session: IccamSession, listed: list[dict[str, int]], *, now: datetime) -> tuple[int, int]:
+    if not listed:  # the usual round: nothing new (an empty IN () would ask the database nothing either)
+        return 0, 0
     by_report: dict[int, list[int]] = defaultdict(list)
     for entry in listed:
         by_report[int(entry["reportId"])].append(int(entry["contentId"]))

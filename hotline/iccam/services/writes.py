@@ -45,13 +45,25 @@ def claim_pull(*, now: datetime, interval: timedelta, lease: timedelta) -> bool:
     """Take the pull for this minute: one conditional UPDATE, so one worker pulls at a time and at most once
     per ``interval``. False while another worker holds it, the interval has not passed, or ICCAM asked us
     to wait."""
-    if prepared.any_row("iccam.pull_held", _pull_held, now=now, since=now - interval):
+    since = now - interval
+    if prepared.any_row("iccam.pull_held", _pull_held, now=now, since=since):
         return False  # the usual answer (``pull_step`` runs every few seconds): read (SQL compiled once), not written
-    pull_state()
-    due = (Q(last_pull_at__isnull=True) | Q(last_pull_at__lte=now - interval)) \
+    # The UPDATE decides (another worker may have moved since the read), compiled once per process.
+    if prepared.update("iccam.claim_pull", _claimed_pull, now=now, since=since, until=now + lease) == 1:
+        return True
+    if PullState.objects.filter(pk=1).exists():
+        return False
+    pull_state()  # the first pull of this database: the row, then the same UPDATE
+    return prepared.update("iccam.claim_pull", _claimed_pull, now=now, since=since, until=now + lease) == 1
+
+
+def _claimed_pull(now: datetime, since: datetime, until: datetime) -> tuple[QuerySet[PullState], dict[str, Any]]:
+    """``claim_pull``'s UPDATE: the pull leased until ``until`` unless pulled after ``since``, leased or paused past
+    ``now``."""
+    due = (Q(last_pull_at__isnull=True) | Q(last_pull_at__lte=since)) \
         & (Q(lease_until__isnull=True) | Q(lease_until__lte=now)) \
         & (Q(paused_until__isnull=True) | Q(paused_until__lte=now))
-    return PullState.objects.filter(due, pk=1).update(lease_until=now + lease) == 1
+    return PullState.objects.filter(due, pk=1), {"lease_until": until}
 
 
 def _pull_held(now: datetime, since: datetime) -> QuerySet[PullState]:
@@ -62,12 +74,21 @@ def _pull_held(now: datetime, since: datetime) -> QuerySet[PullState]:
 
 
 def finish_pull(*, now: datetime, since: datetime, error: str = "") -> None:
-    changes: dict[str, Any] = {"lease_until": None, "last_pull_at": now, "since": since}
+    """The pull's lease released and its outcome kept (an UPDATE compiled once per process, with an error or not)."""
     if error:
-        changes |= {"last_error": error[:2000], "last_error_at": now}
+        prepared.update("iccam.pull_failed", _finished_pull, vary="failed", now=now, since=since, error=error[:2000])
+    else:
+        prepared.update("iccam.pull_finished", _finished_pull, vary="ok", now=now, since=since)
+
+
+def _finished_pull(now: datetime, since: datetime, error: str | None = None) -> tuple[
+        QuerySet[PullState], dict[str, Any]]:
+    changes: dict[str, Any] = {"lease_until": None, "last_pull_at": now, "since": since}
+    if error is not None:
+        changes |= {"last_error": error, "last_error_at": now}
     else:
         changes |= {"last_error": ""}
-    PullState.objects.filter(pk=1).update(**changes)
+    return PullState.objects.filter(pk=1), changes
 
 
 def pause(*, now: datetime, seconds: int) -> None:

@@ -167,3 +167,33 @@ def test_the_pull_is_claimed_once_per_interval_and_not_while_leased_or_paused() 
     assert not claim_pull(now=now + 5 * minute, interval=minute, lease=lease)  # paused
     assert claim_pull(now=now + 14 * minute, interval=minute, lease=lease)
     assert PullState.objects.get().lease_until == now + 14 * minute + lease
+
+
+def test_a_due_pull_is_claimed_with_one_read_and_one_update_and_its_outcome_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim's UPDATE and the outcome's are compiled once; the UPDATE decides when another worker took the
+    pull between the read and the write."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hotline.iccam.services import claim_pull, finish_pull
+    from hotline.lib import prepared
+
+    now, minute, lease = timezone.now(), timedelta(minutes=1), timedelta(minutes=10)
+    assert claim_pull(now=now, interval=minute, lease=lease)
+    finish_pull(now=now, since=now - timedelta(days=1), error="HTTP 503: busy")
+    state = PullState.objects.get()
+    assert (state.lease_until, state.last_pull_at, state.last_error, state.last_error_at) == (
+        None, now, "HTTP 503: busy", now)
+    later = now + 2 * minute
+    with CaptureQueriesContext(connection) as context:
+        assert claim_pull(now=later, interval=minute, lease=lease)
+    assert [q["sql"].split()[0] for q in context.captured_queries] == ["SELECT", "UPDATE"]
+    finish_pull(now=later, since=now)
+    state = PullState.objects.get()
+    assert (state.lease_until, state.last_pull_at, state.since, state.last_error, state.last_error_at) == (
+        None, later, now, "", now)  # the last error's time is kept with the error cleared, as before
+    monkeypatch.setattr(prepared, "any_row", lambda *args, **kwargs: False)  # the read saw it free ...
+    PullState.objects.update(lease_until=later + 3 * minute)  # ... and another worker took it meanwhile
+    assert not claim_pull(now=later + 2 * minute, interval=minute, lease=lease)
+    assert PullState.objects.get().lease_until == later + 3 * minute

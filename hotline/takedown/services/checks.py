@@ -4,13 +4,16 @@ Every change is audited in the same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
+from hotline.lib import prepared
 from hotline.partners.services import send_status
 from hotline.reports.models import ItemStatus
 from hotline.takedown import actions, conf
@@ -31,6 +34,33 @@ class CheckOutcome:
 def record_check(takedown_id: int, result: CheckOutcome, *, now: datetime) -> Takedown:
     """Apply one liveness result: count misses, confirm a removal, notice a come-back, schedule the next."""
     takedown = Takedown.objects.select_for_update().select_related("item").get(pk=takedown_id)
+    _apply(takedown, result, now)
+    return takedown
+
+
+def record_checks(results: Sequence[tuple[int, CheckOutcome]], *, now: datetime) -> None:
+    """``record_check`` of several results in one transaction: the takedowns and their items read (and locked,
+    as ``record_check`` locks them) in one query compiled once per power of two of the batch, then each result
+    applied in order with its own saves and audit events, the same as ``record_check`` writes. Any failure rolls
+    the whole batch back and raises (the caller records them one by one then)."""
+    if not results:
+        return
+    with transaction.atomic():
+        ids = [takedown_id for takedown_id, _ in results]
+        found = {row.pk: row for row in prepared.instances("takedown.record_checks", _locked, ids=prepared.padded(ids))}
+        for takedown_id, result in results:
+            takedown = found.get(takedown_id)
+            if takedown is None:
+                raise Takedown.DoesNotExist(f"takedown {takedown_id} does not exist")
+            _apply(takedown, result, now)
+
+
+def _locked(ids: list[int]) -> QuerySet[Takedown]:
+    """``record_check``'s read for several takedowns, in id order (the order rows are locked in)."""
+    return Takedown.objects.select_for_update().select_related("item").filter(pk__in=ids).order_by("pk")
+
+
+def _apply(takedown: Takedown, result: CheckOutcome, now: datetime) -> None:
     takedown.last_check_at, takedown.checks = now, takedown.checks + 1
     takedown.last_check_outcome = f"{result.outcome}:{result.code}"[:40]
     fields = ["last_check_at", "checks", "last_check_outcome", "next_check_at"]
@@ -40,7 +70,6 @@ def record_check(takedown_id: int, result: CheckOutcome, *, now: datetime) -> Ta
         fields += _on_miss(takedown, result, now)
     takedown.next_check_at = next_check_time(takedown, now)
     takedown.save(update_fields=sorted(set(fields)))
-    return takedown
 
 
 def _on_hit(takedown: Takedown, result: CheckOutcome, now: datetime) -> list[str]:

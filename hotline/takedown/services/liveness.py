@@ -4,7 +4,8 @@
    (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transactions serialise the claim);
 2. load what was captured for those items (media URLs and SHA-256) and check them, with no transaction open;
 3. record: a plain "still there" on an online item is bookkeeping and goes in one bulk UPDATE; anything that
-   moves the life cycle (a miss, a removal, a come-back) goes through ``record_check`` with its audit.
+   moves the life cycle (a miss, a removal, a come-back) goes through ``record_check`` with its audit (the
+   batch's together in one transaction, ``record_checks``; one by one should that fail).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hotline.lib import claim, prepared
 from hotline.lib.http import FetchPolicy, Resolver, policy_from_settings
 from hotline.takedown.checker import HIT, Checker, CheckResult, HostLimiter, Target
 from hotline.takedown.models import Takedown, TakedownState
-from hotline.takedown.services.checks import CheckOutcome, next_check_time, record_check
+from hotline.takedown.services.checks import CheckOutcome, next_check_time, record_check, record_checks
 
 log = logging.getLogger("hotline.takedown")
 CHECK_LEASE = timedelta(minutes=10)
@@ -114,24 +115,41 @@ def _targets(claimed: list[_Claimed]) -> list[Target]:
 
 def record_results(results: list[tuple[Takedown, CheckResult]], *, now: datetime) -> None:
     """Record the quiet hits in a few UPDATEs (grouped by outcome and next check); every other result goes
-    through the audited service, one by one, so a failing row never loses the rest of the batch."""
+    through the audited service (``record_checks``: the batch in one transaction, each result as ``record_check``
+    records it); should the batch fail, one by one, so a failing row never loses the rest of the batch."""
     quiet: dict[tuple[str, datetime | None], list[int]] = defaultdict(list)
+    audited: list[tuple[int, CheckOutcome]] = []
     for takedown, result in results:
         if result.outcome == HIT and takedown.state in QUIET_STATES and takedown.consecutive_misses == 0:
             outcome = f"{result.outcome}:{result.code}"[:40]
             quiet[(outcome, next_check_time(takedown, now))].append(takedown.pk)
-            continue
-        try:
-            record_check(takedown.pk, CheckOutcome(result.outcome, result.code), now=now)
-        except Exception:
-            log.exception("recording the check of takedown %s failed", takedown.pk)
-            Takedown.objects.filter(pk=takedown.pk).update(next_check_at=now + CHECK_LEASE)
+        else:
+            audited.append((takedown.pk, CheckOutcome(result.outcome, result.code)))
+    _record_audited(audited, now=now)
     for (outcome, next_at), pks in quiet.items():
         if next_at is None:  # no further check (not for the quiet states' rhythm, kept for safety)
             Takedown.objects.filter(pk__in=pks).update(**_quiet_changes(now, outcome, None))
         else:  # compiled once per power of two of the rows: its F() and IN cost more to build than to run
             prepared.update("takedown.quiet_hits", _quiet_hits, pks=prepared.padded(pks), now=now, outcome=outcome,
                             next_at=next_at)
+
+
+def _record_audited(audited: list[tuple[int, CheckOutcome]], *, now: datetime) -> None:
+    try:
+        record_checks(audited, now=now)
+        return
+    except Exception:
+        if len(audited) == 1:  # nothing else to save from the batch: as one by one below, without trying twice
+            log.exception("recording the check of takedown %s failed", audited[0][0])
+            Takedown.objects.filter(pk=audited[0][0]).update(next_check_at=now + CHECK_LEASE)
+            return
+        log.exception("recording %d checks together failed: recording them one by one", len(audited))
+    for takedown_id, outcome in audited:
+        try:
+            record_check(takedown_id, outcome, now=now)
+        except Exception:
+            log.exception("recording the check of takedown %s failed", takedown_id)
+            Takedown.objects.filter(pk=takedown_id).update(next_check_at=now + CHECK_LEASE)
 
 
 def _quiet_hits(pks: list[int], now: datetime, outcome: str,
