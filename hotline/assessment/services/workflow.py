@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, ForeignObject, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
@@ -378,7 +378,7 @@ def _reload(item: Item, fields: tuple[str, ...] | None = None) -> None:
         if model_field.attname in loaded:
             continue
         setattr(item, model_field.attname, getattr(fresh, model_field.attname))
-        if model_field.is_relation and model_field.is_cached(item):
+        if isinstance(model_field, ForeignObject) and model_field.is_cached(item):
             model_field.delete_cached_value(item)
     wanted = None if fields is None else set(fields)
     for related in [*Item._meta.related_objects, *Item._meta.private_fields]:

@@ -269,7 +269,8 @@ def _exact_rows(part: list[tuple[str, list[str]]]) -> list[tuple[Any, ...]]:
     return list(_exact_query(part))
 
 
-def _exact_query(part: list[tuple[str, list[str]]] | None = None, **keys: list[str]) -> QuerySet[Entry, tuple[Any, ...]]:
+def _exact_query(part: list[tuple[str, list[str]]] | None = None,
+                 **keys: list[str]) -> QuerySet[Entry, tuple[Any, ...]]:
     """The matchable entries with one of the values of each signal type (``part``'s pairs, or ``keys``)."""
     pairs = part if part is not None else sorted(keys.items())
     return Entry.objects.matchable().filter(
@@ -401,7 +402,8 @@ def _reupload_sources(item: Item, media: list[Media], results: list[list[Hit]]) 
     pages (a common banner) do not count. Both reads compiled once per padded length (``prepared.padded``)."""
     from_banks = {h.source_item_id for hits in results for h in hits if h.source_item_id and not h.negative}
     same_files = {int(pk) for (pk,) in prepared.rows(
-        "hashes.same_files", _illegal_items_with, sha256=prepared.padded([m.sha256 for m in media]))} if media else set()
+        "hashes.same_files", _illegal_items_with, sha256=prepared.padded([m.sha256 for m in media]))
+    } if media else set()
     candidates = (from_banks | same_files) - {item.pk}
     earlier = {int(pk) for (pk,) in prepared.rows(
         "hashes.earlier_items", _reported_by, pk=prepared.padded(sorted(candidates)), at=item.first_reported_at)
