@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from hotline.evidence.backends import NotFound, Storage, storage_from_settings
 from hotline.evidence.models import Blob
+from hotline.lib import prepared
 from hotline.lib.crypto import CryptoError, Keyring
 
 NONCE_BYTES = 12
@@ -87,7 +88,9 @@ def put_blobs(datas: Sequence[bytes]) -> list[Blob]:
     hashes = [hashlib.sha256(data).hexdigest() for data in datas]
     if not hashes:
         return []
-    known = {blob.sha256: blob for blob in Blob.objects.filter(sha256__in=set(hashes))}
+    # compiled once per padded number of contents (``prepared.padded``): a capture asks this for every page
+    known = {blob.sha256: blob for blob in prepared.instances("evidence.stored_blobs", _stored,
+                                                              sha256=prepared.padded(sorted(set(hashes))))}
     sealed: dict[str, Blob] = {}
     storage = storage_from_settings()
     for data, sha256 in zip(datas, hashes, strict=True):
@@ -95,6 +98,10 @@ def put_blobs(datas: Sequence[bytes]) -> list[Blob]:
             sealed[sha256] = _seal(data, sha256, store_keyring(), storage)  # every file written before any row
     known.update(_insert_all(list(sealed.values()), storage))
     return [known[sha256] for sha256 in hashes]
+
+
+def _stored(sha256: list[str]) -> QuerySet[Blob]:
+    return Blob.objects.filter(sha256__in=sha256)
 
 
 def _insert_all(blobs: list[Blob], storage: Storage) -> dict[str, Blob]:

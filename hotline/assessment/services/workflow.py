@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, ForeignObject, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from hotline.accounts.models import ASSESSING_ROLES, REVIEWING_ROLES, User
@@ -344,16 +345,54 @@ def claim_item(item: Item, *, user: User, now: datetime | None = None) -> Item:
     statuses = _claimable_status(user)
     if item.status == ItemStatus.IN_REVIEW and _first_analyst_id(item) == user.pk:
         raise WorkflowError("you made the first assessment; a different analyst must review it")
-    free = Q(claimed_by__isnull=True) | Q(claim_expires_at__lt=now) | Q(claimed_by=user)
     expires = now + _claim_window()
-    won = Item.objects.filter(free, pk=item.pk, status__in=statuses).update(
-        claimed_by=user, claim_expires_at=expires
-    )
+    won = prepared.update("assessment.claim", _claim, item=item.pk, user=user.pk, now=now, until=expires,
+                          statuses=statuses) if statuses else 0  # compiled once per number of statuses
     if won != 1:
         raise WorkflowError("the item is claimed by someone else or cannot be claimed in its status")
-    item.refresh_from_db(fields=["claimed_by", "claim_expires_at", "status"])
+    _reload(item, ("claimed_by", "claim_expires_at", "status"))
     record(Actor.of_user(user), actions.ITEM_CLAIMED, item, after={"until": expires.isoformat()}, now=now)
     return item
+
+
+def _claim(item: int, user: int, now: datetime, until: datetime,
+           statuses: list[str]) -> tuple[QuerySet[Item], dict[str, Any]]:
+    """The claim's conditional UPDATE: free (or expired, or already the user's), in a claimable status."""
+    free = Q(claimed_by__isnull=True) | Q(claim_expires_at__lt=now) | Q(claimed_by=user)
+    return Item.objects.filter(free, pk=item, status__in=statuses), {"claimed_by": user, "claim_expires_at": until}
+
+
+def _reload(item: Item, fields: tuple[str, ...] | None = None) -> None:
+    """``item.refresh_from_db(fields=fields)`` (all fields when None) with its read compiled once per set of
+    fields: the claim's read-back and the decision's re-read of the item, on every decision. An item with
+    deferred fields is refreshed by Django as before."""
+    if fields is None and item.get_deferred_fields():
+        item.refresh_from_db()
+        return
+    found = prepared.instances("assessment.item", functools.partial(_item_row, fields), vary=fields, item=item.pk)
+    if not found:
+        raise Item.DoesNotExist("Item matching query does not exist.")
+    fresh = found[0]
+    loaded = fresh.get_deferred_fields()
+    for model_field in Item._meta.concrete_fields:
+        if model_field.attname in loaded:
+            continue
+        setattr(item, model_field.attname, getattr(fresh, model_field.attname))
+        if isinstance(model_field, ForeignObject) and model_field.is_cached(item):
+            model_field.delete_cached_value(item)
+    wanted = None if fields is None else set(fields)
+    for related in [*Item._meta.related_objects, *Item._meta.private_fields]:
+        if ((wanted is None or related.name in wanted) and related.is_relation
+                and related.is_cached(item)):
+            related.delete_cached_value(item)
+    if fields is None:
+        item._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    item._state.db = fresh._state.db
+
+
+def _item_row(fields: tuple[str, ...] | None, item: int) -> QuerySet[Item]:
+    found = Item._base_manager.filter(pk=item)
+    return found if fields is None else found.only(*fields)
 
 
 @transaction.atomic
@@ -513,7 +552,7 @@ def _require_claim(
 ) -> None:
     if not user.has_role(*roles):
         raise WorkflowError("your role does not allow this")
-    item.refresh_from_db()
+    _reload(item)
     if item.status not in statuses:
         raise WorkflowError(f"the item is {item.get_status_display().lower()}: it cannot be assessed now")
     if not item.is_claimed_by(user.pk, now):

@@ -86,3 +86,21 @@ def test_a_review_makes_as_many_queries_for_twice_the_files(
 
     reviewed(1)  # warm-up
     assert reviewed(2) == reviewed(4)
+
+
+def test_the_claim_and_the_decision_read_the_item_as_refresh_from_db_does(
+        make_item: MakeItem, make_media: MakeMedia, analyst: User, senior: User) -> None:
+    """The claim's read-back and the decision's re-read are compiled once: the caller's copy still gets the
+    database's values and loses a cached relation that went stale."""
+    item = _page(make_item, make_media, 1)
+    stale = Item.objects.get(pk=item.pk)
+    stale.claimed_by = senior  # a cached relation the claim must not leave in place
+    now = timezone.now()
+    claim_item(stale, user=analyst, now=now)
+    assert stale.claimed_by == analyst and stale.claimed_by_id == analyst.pk
+    fresh = Item.objects.get(pk=item.pk)
+    assert (stale.status, stale.claim_expires_at) == (fresh.status, fresh.claim_expires_at)
+    Item.objects.filter(pk=item.pk).update(priority=9)  # changed behind the caller's copy
+    assess_item(stale, CLEAR, user=analyst, now=now)
+    assert stale.priority == 9 and stale.claimed_by is None
+    assert Item.objects.get(pk=item.pk).status == stale.status == "assessed"

@@ -208,6 +208,25 @@ def test_match_step_makes_a_fixed_number_of_queries_per_capture(make_item: Calla
     assert per_capture == MATCH_QUERIES_PER_CAPTURE[connection.vendor], (small, large, grown)
 
 
+# A capture whose files match nothing (most of them): no match row, no file or capture written but by the claim.
+MATCH_QUERIES_PER_CAPTURE_WITHOUT_HITS = {"sqlite": 9, "postgresql": 10}
+
+
+def test_match_step_without_hits_makes_fewer_queries_per_capture(make_item: Callable[..., Item],
+                                                                 make_media: Callable[..., Any]) -> None:
+    """N captures of one file each (SHA-256, MD5 and SHA-1), none known: per capture its claim, its files, one
+    exact look-up, the same-file read and the audit append (and the savepoints of its transaction)."""
+    def make_due(n: int) -> None:
+        for item in _items(make_item, n, status=ItemStatus.CAPTURED, verdict=""):
+            media = make_media(item, seed=item.pk)
+            media.md5, media.sha1 = media.sha256[:32], media.sha256[:40]
+            media.save(update_fields=["md5", "sha1"])
+
+    small, large, grown = query_counts("match_step", make_due)
+    per_capture = (large - small) / (SIZES[2] - SIZES[1])
+    assert per_capture == MATCH_QUERIES_PER_CAPTURE_WITHOUT_HITS[connection.vendor], (small, large, grown)
+
+
 def test_it_bounds_routing_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:
     """Domestic items with a national police contact: a decision, a referral with its hold and their events each."""
     from hotline.partners.models import PoliceContact

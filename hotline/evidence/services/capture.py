@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hotline.accounts.models import User
@@ -154,7 +155,7 @@ def _record_failure(item: Item, result: CaptureResult, config: CaptureConfig, *,
     assert failure is not None
     warc = _store_warc(item, result, config, started, failure)
     with transaction.atomic():
-        item = Item.objects.select_for_update().get(pk=item.pk)
+        item = _locked(item.pk)
         capture = Capture.objects.create(
             item=item, started_at=started, finished_at=finished, outcome=CaptureOutcome.FAILED,
             requested_url=item.canonical_url, final_url=result.page.final_url if result.page else "",
@@ -189,7 +190,7 @@ def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Cap
     warc, analysed = _store_files(fetched)
     text = _page_text(result)
     with transaction.atomic():
-        item = Item.objects.select_for_update().get(pk=item.pk)
+        item = _locked(item.pk)
         capture = Capture.objects.create(
             item=item, started_at=started, finished_at=finished, outcome=CaptureOutcome.CAPTURED,
             requested_url=item.canonical_url, final_url=page.final_url, http_status=page.status_code,
@@ -211,6 +212,20 @@ def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Cap
             "media": len(analysed), "bad_media": bad, "warc_sha256": warc[0] if warc else None,
         })
     return capture
+
+
+def _locked(pk: int) -> Item:
+    """The item, read afresh and locked for the recording's transaction (``SELECT … FOR UPDATE`` on PostgreSQL),
+    with the SQL compiled once; ``Item.DoesNotExist`` when it is gone, as ``get`` raises."""
+    found = prepared.instances("evidence.locked_item", _item_for_update, item=pk)
+    if not found:
+        raise Item.DoesNotExist("Item matching query does not exist.")
+    locked: Item = found[0]
+    return locked
+
+
+def _item_for_update(item: int) -> QuerySet[Item]:
+    return Item.objects.select_for_update().filter(pk=item)
 
 
 def _page_text(result: CaptureResult) -> PageText | None:

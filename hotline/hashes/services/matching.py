@@ -5,6 +5,8 @@ the match step's work on each capture (inherited verdicts, re-upload detection).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import math
 import operator
@@ -74,6 +76,7 @@ class _LoadedIndex:
     entry_ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     entry_banks: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
     entry_radius: npt.NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    digest: bytes = b""  # of the rows the index was built from, as read: the same rows again need no new index
 
     def facts(self, ids: Sequence[int]) -> tuple[list[int | None], list[int]]:
         """The bank and the bank's PDQ radius of each entry id in ``ids``; for an id the arrays do not
@@ -128,7 +131,7 @@ def pdq_index(*, now: float | None = None) -> _LoadedIndex:
 def forget_pdq_index() -> None:
     """Make the next look-up rebuild the index (tests: a rolled-back transaction can reuse a version number)."""
     with _LOCK:
-        _LOADED.version, _LOADED.checked_at = -1, -math.inf
+        _LOADED.version, _LOADED.checked_at, _LOADED.digest = -1, -math.inf, b""
 
 
 def _rebuild(version: int) -> None:
@@ -147,6 +150,12 @@ def _rebuild(version: int) -> None:
     _read_chunk(chunk, ids, codes, banks, radii)
     all_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
     all_radii = np.concatenate(radii) if radii else np.empty(0, np.int64)
+    digest = _digest(ids, codes, banks, radii)
+    if _LOADED.index is not None and digest == _LOADED.digest:
+        # The version moved (an entry pending, say) but the matchable PDQ rows are the ones the index holds:
+        # building it again would give the same index.
+        _LOADED.version = version
+        return
     index = PdqIndex(radius=int(all_radii.max()) if len(all_radii) else 31)
     if len(all_ids):
         index.add(all_ids, np.concatenate(codes))
@@ -154,8 +163,18 @@ def _rebuild(version: int) -> None:
     _LOADED.entry_ids = all_ids[order]
     _LOADED.entry_banks = (np.concatenate(banks) if banks else np.empty(0, np.int64))[order].astype(np.int32)
     _LOADED.entry_radius = all_radii[order].astype(np.uint8)
-    _LOADED.index, _LOADED.version = index, version
+    _LOADED.index, _LOADED.version, _LOADED.digest = index, version, digest
     log.info("PDQ index rebuilt: %d hashes at version %d", len(index), version)
+
+
+def _digest(*parts: list[npt.NDArray[Any]]) -> bytes:
+    """SHA-256 of the rows as read (ids, codes, banks, radii, each in the order read, each part's length first)."""
+    digest = hashlib.sha256()
+    for arrays in parts:
+        digest.update(sum(len(a) for a in arrays).to_bytes(8, "little"))
+        for array in arrays:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.digest()
 
 
 def _read_chunk(
@@ -231,11 +250,32 @@ def _find_exact(signals: Sequence[tuple[str, str]], found: list[list[tuple[int, 
         if signal_type in EXACT_SIGNALS:
             by_type[signal_type][value.lower()].append(pos)
     for part in _exact_parts(by_type):  # every signal type in one query (up to _CHUNK values), not one per type
-        rows = Entry.objects.matchable().filter(
-            reduce(operator.or_, (Q(signal_type=signal_type, value__in=keys) for signal_type, keys in part)))
-        for entry_id, signal_type, value in rows.values_list("pk", "signal_type", "value"):
+        for entry_id, signal_type, value in _exact_rows(part):
             for pos in by_type[signal_type][value]:
                 found[pos].append((entry_id, 0))
+
+
+_COMPILED_EXACT = 16  # a part with at most this many values of each type: compiled once per shape (a capture's files)
+
+
+def _exact_rows(part: list[tuple[str, list[str]]]) -> list[tuple[Any, ...]]:
+    """(id, signal type, value) of the matchable entries among ``part``'s values. A small part (a capture's few
+    files) runs SQL compiled once per set of signal types and padded length (``prepared.padded``); a batch of
+    look-ups builds its query as before."""
+    types = [signal_type for signal_type, _ in part]
+    if len(set(types)) == len(types) and all(len(keys) <= _COMPILED_EXACT for _, keys in part):
+        values = {signal_type: prepared.padded(keys) for signal_type, keys in part}
+        return prepared.rows("hashes.exact", _exact_query, vary=tuple(sorted(values)), **values)
+    return list(_exact_query(part))
+
+
+def _exact_query(part: list[tuple[str, list[str]]] | None = None,
+                 **keys: list[str]) -> QuerySet[Entry, tuple[Any, ...]]:
+    """The matchable entries with one of the values of each signal type (``part``'s pairs, or ``keys``)."""
+    pairs = part if part is not None else sorted(keys.items())
+    return Entry.objects.matchable().filter(
+        reduce(operator.or_, (Q(signal_type=signal_type, value__in=values) for signal_type, values in pairs))
+    ).values_list("pk", "signal_type", "value")
 
 
 def _exact_parts(by_type: dict[str, dict[str, list[int]]]) -> list[list[tuple[str, list[str]]]]:
@@ -320,7 +360,8 @@ def _inherit(media: Media, hits: list[Hit]) -> set[int]:
 
 def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
     """Match every media file of ``capture``; record matches, inherited verdicts and re-uploads."""
-    media = list(capture.media.filter(is_bad=False).exclude(sha256=""))
+    media = prepared.instances("hashes.capture_media", _capture_media, capture=capture.pk)  # compiled once
+    inherited = [(m.inherited_verdict, m.inherited_from) for m in media]
     signals = [media_signals(m) for m in media]
     flat = [s for group in signals for s in group]
     results = lookup(flat)
@@ -333,12 +374,17 @@ def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
         matches += [MediaMatch(media=m, entry_id=h.entry_id, bank_id=h.bank_id, signal_type=h.signal_type,
                                distance=h.distance, matched_at=now, inherited=h.entry_id in supports) for h in hits]
     MediaMatch.objects.bulk_create(matches, ignore_conflicts=True)
-    Media.objects.bulk_update(media, ["inherited_verdict", "inherited_from"])
+    # Only the files whose inherited verdict changed are written (the others would be written as they are).
+    changed = [m for m, was in zip(media, inherited, strict=True) if (m.inherited_verdict, m.inherited_from) != was]
+    if changed:
+        Media.objects.bulk_update(changed, ["inherited_verdict", "inherited_from"])
     known = [m.inherited_verdict for m in media]
+    read_verdict = capture.known_verdict
     if media and all(v in ILLEGAL for v in known):
         capture.known_verdict = max(known, key=lambda v: VERDICT_STRENGTH[v])
-    capture.matched_at = now
-    capture.save(update_fields=["matched_at", "known_verdict"])
+    capture.matched_at = now  # written by the claim (``match_due``); the known verdict only when it changed
+    if capture.known_verdict != read_verdict:
+        capture.save(update_fields=["matched_at", "known_verdict"])
     if matches and trust.check_floods({m.entry_id for m in matches}, now=now):
         capture.refresh_from_db(fields=["known_verdict"])
     earlier = _reupload_sources(capture.item, media, results)
@@ -346,20 +392,34 @@ def match_capture(capture: Capture, *, now: datetime) -> dict[str, int]:
             "reupload_of": len(earlier)}
 
 
+def _capture_media(capture: int) -> QuerySet[Media]:
+    return Media.objects.filter(capture=capture, is_bad=False).exclude(sha256="")
+
+
 def _reupload_sources(item: Item, media: list[Media], results: list[list[Hit]]) -> set[int]:
     """Earlier items whose known files re-appear here: the source items of bank hits, and earlier
     items found illegal whose captures hold identical files. Files merely shared with unassessed
-    pages (a common banner) do not count."""
+    pages (a common banner) do not count. Both reads compiled once per padded length (``prepared.padded``)."""
     from_banks = {h.source_item_id for hits in results for h in hits if h.source_item_id and not h.negative}
-    same_files = set(Media.objects.filter(sha256__in=[m.sha256 for m in media], item__verdict__in=ILLEGAL)
-                     .values_list("item_id", flat=True))
+    same_files = {int(pk) for (pk,) in prepared.rows(
+        "hashes.same_files", _illegal_items_with, sha256=prepared.padded([m.sha256 for m in media]))
+    } if media else set()
     candidates = (from_banks | same_files) - {item.pk}
-    earlier = set(Item.objects.filter(pk__in=candidates, first_reported_at__lte=item.first_reported_at)
-                  .values_list("pk", flat=True))
+    earlier = {int(pk) for (pk,) in prepared.rows(
+        "hashes.earlier_items", _reported_by, pk=prepared.padded(sorted(candidates)), at=item.first_reported_at)
+    } if candidates else set()
     if earlier:
         item.reupload_of.add(*earlier)
         Item.objects.filter(pk=item.pk).update(priority=Greatest(F("priority"), Value(REUPLOAD_PRIORITY)))
     return earlier
+
+
+def _illegal_items_with(sha256: list[str]) -> QuerySet[Media, tuple[Any, ...]]:
+    return Media.objects.filter(sha256__in=sha256, item__verdict__in=ILLEGAL).values_list("item_id")
+
+
+def _reported_by(pk: list[int], at: datetime) -> QuerySet[Item, tuple[Any, ...]]:
+    return Item.objects.filter(pk__in=pk, first_reported_at__lte=at).values_list("pk")
 
 
 def _unmatched() -> QuerySet[Capture]:
@@ -375,16 +435,24 @@ def match_due(*, now: datetime, limit: int = 20) -> bool:
     # Read with their items in one query (was one query each, after its UPDATE); each is then taken by its
     # conditional UPDATE. What the match uses of the row (its item, its empty known verdict) does not change
     # before a capture is matched, and a capture is matched once: what was read still holds once it is taken.
-    due = list(_unmatched().select_related("item").order_by("started_at")[:limit])
+    due = prepared.instances("hashes.due_captures", functools.partial(_due_captures, limit), vary=limit)
     for capture in due:
         pk = capture.pk
         with transaction.atomic():
-            if Capture.objects.filter(pk=pk, matched_at__isnull=True).update(matched_at=now) != 1:
+            if prepared.update("hashes.take_capture", _take_capture, capture=pk, now=now) != 1:
                 continue
             counts = match_capture(capture, now=now)
             record(SYSTEM, actions.ITEM_MATCHED, capture.item, now=now, after={"capture": pk, **counts,
                                                                        "known_verdict": capture.known_verdict})
     return bool(due)
+
+
+def _due_captures(limit: int) -> QuerySet[Capture]:
+    return _unmatched().select_related("item").order_by("started_at")[:limit]
+
+
+def _take_capture(capture: int, now: datetime) -> tuple[QuerySet[Capture], dict[str, Any]]:
+    return Capture.objects.filter(pk=capture, matched_at__isnull=True), {"matched_at": now}
 
 
 def overrule_inherited(media: Media, *, user: User, reason: str) -> None:

@@ -305,3 +305,38 @@ def test_a_disabled_entry_or_a_narrowed_bank_is_never_matched_within_the_window(
     Entry.objects.filter(pk=moved.pk).update(bank=bank)
     assert _pdq_hits(2.0) == [(moved.pk, 6)]
     assert lookup([("pdq", QUERY)], banks=[other.pk], now=3.0) == [[]]
+
+
+def test_the_index_is_kept_when_the_version_moves_but_its_rows_do_not(settings: Any) -> None:
+    """Every own-bank proposal moves the version, but pending entries are not matched: the index built from
+    the same matchable rows would be the same, so it is kept. Any change of an indexed row's id, hash, bank
+    or the bank's radius builds it again."""
+    from hotline.hashes import services
+    from hotline.hashes.services import bump_version
+
+    settings.HOTLINE_HASH_INDEX_MAX_AGE = 3600.0
+    bank, other = _bank("list"), _bank("other list", radius=31)
+    first = _entry(bank, "pdq", _flip(QUERY, 2))
+    assert _pdq_hits(0.0) == [(first.pk, 2)]
+    built = services_index()
+    Entry.objects.create(bank=bank, signal_type="pdq", value=_flip(QUERY, 1), verdict="baseline",
+                         classification="1", scheme="hotline", added_at=timezone.now(), status=EntryStatus.PENDING)
+    bump_version()
+    assert _pdq_hits(1.0) == [(first.pk, 2)]
+    assert services_index() is built  # the same rows: kept
+    assert services._LOADED.version == services.current_version()
+
+    Entry.objects.filter(pk=first.pk).update(value=_flip(QUERY, 4))  # the same id, another hash
+    bump_version()
+    assert _pdq_hits(2.0) == [(first.pk, 4)]
+    assert services_index() is not built
+    built = services_index()
+    Entry.objects.filter(pk=first.pk).update(bank=other)  # the same hash in another bank
+    bump_version()
+    assert [h.entry_id for h in lookup([("pdq", QUERY)], banks=[other.pk], now=3.0)[0]] == [first.pk]
+    assert services_index() is not built
+    built = services_index()
+    Bank.objects.filter(pk=other.pk).update(pdq_radius=3)  # narrowed below the hit's distance
+    bump_version()
+    assert _pdq_hits(4.0) == []
+    assert services_index() is not built
