@@ -201,12 +201,19 @@ def test_here_the_caller_takes_its_share_and_keeps_its_connection(caplog: pytest
     running, most = 0, 0
     lock = threading.Lock()
     caller = threading.get_ident()
+    # The started threads wait for the caller's first item: on a loaded machine they could otherwise take every
+    # item before the caller takes one. (The wait's bound only keeps a broken run_in_threads from hanging.)
+    caller_took = threading.Event()
 
     def work(n: int) -> None:
         nonlocal running, most
         with lock:
             running += 1
             most = max(most, running)
+        if threading.get_ident() == caller:
+            caller_took.set()
+        else:
+            caller_took.wait(timeout=60)
         try:
             if n == 4:
                 raise RuntimeError("boom")
