@@ -139,3 +139,32 @@ def test_due_repeats_are_queued_and_a_pending_removal_asks_again_later(make_cont
     assert later.next_notice_at == now + timedelta(hours=1)
     [line] = NoticeItem.objects.select_related("notice")
     assert (line.takedown_id, line.notice.kind, line.notice.contact_id) == (online.pk, NoticeKind.REPEAT, contact.pk)
+
+
+def test_a_first_notice_tells_the_partner_of_a_forwarded_item_only(make_contact: MakeContact,
+                                                                  make_item: Callable[..., Item],
+                                                                  settings: Any) -> None:
+    """The items a partner forwarded are read at once when the notice is recorded: the partner is told of its
+    item, no status is queued for the item nobody forwarded."""
+    from hotline.partners.models import OutboundMessage
+    from hotline.partners.tests.conftest import forward_body, make_peer, post
+    from hotline.routing.models import Decision, Route
+    from hotline.takedown.services import send_due, take_due_decisions
+
+    settings.HOTLINE_TAKEDOWN_BATCH_MINUTES = 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    peer = make_peer()
+    assert post(peer.seal(peer.message("forward", forward_body()))).status_code == 200
+    contact, now = make_contact(), timezone.now()
+    forwarded = Item.objects.get(canonical_url="http://files.hosting.sim.test/a/1.html")
+    for item in (forwarded, make_item()):
+        Decision.objects.create(item=item, trace=make_trace_for(item, contact), decided_at=now, route=Route.DOMESTIC,
+                                notice_due_at=now, inputs={"abuse_contact_id": contact.pk})
+    assert take_due_decisions(now=now) == 2
+    Notice.objects.update(retraced_at=now)  # the re-trace has its own tests
+    assert send_due(now=now) is True
+    notice = Notice.objects.get()
+    assert notice.state == NoticeState.SENT and notice.lines.count() == 2
+    statuses = list(OutboundMessage.objects.filter(kind="status"))
+    assert [(m.body["status"], m.body["note"]) for m in statuses] == [("notice_sent", notice.reference)]
+    assert statuses[0].body["forward_id"] == str(forwarded.inbound_forwards.get().message_id)
