@@ -35,7 +35,7 @@ def _notice(contact: AbuseContact, state: str, due_in: timedelta, *, attempts: i
 
 
 def _rows() -> list[dict[str, Any]]:
-    return list(Notice.objects.order_by("pk").values())
+    return [dict(row) for row in Notice.objects.order_by("pk").values()]
 
 
 def test_the_claim_takes_the_notices_and_writes_what_claim_due_did(make_contact: MakeContact) -> None:
