@@ -123,7 +123,7 @@ class TraceQuerySet(models.QuerySet["Trace"]):
             return {}
         if self.query.where:  # a filtered queryset: its own conditions apply too, so the ORM builds it
             return {t.item_id: t for t in self.filter(item_id__in=item_ids, pk=models.Subquery(_newest(located)))}
-        found = prepared.instances("tracing.newest_traces", lambda ids: _newest_of(ids, located), vary=located,
+        found = prepared.objects("tracing.newest_traces", lambda ids: _newest_of(ids, located), vary=located,
                                  ids=prepared.padded(item_ids))
         return {t.item_id: t for t in found}
 

@@ -87,7 +87,7 @@ def find_providers(wanted: Iterable[tuple[str, int | None]]) -> dict[tuple[str, 
     networks: list[ProviderNetwork] = []
     for n, chunk in enumerate(chunks(sorted(set(keys.values())))):
         asns = numbers if n == 0 else []
-        networks += prepared.instances("tracing.networks", _networks, vary=bool(asns), keys=prepared.padded(chunk),
+        networks += prepared.objects("tracing.networks", _networks, vary=bool(asns), keys=prepared.padded(chunk),
                                      **({"asns": prepared.padded(asns)} if asns else {}))
     providers = _providers({row.provider_id for row in networks})
     by_asn: dict[int, ProviderNetwork] = {}
@@ -121,7 +121,7 @@ def providers_by_id(ids: Iterable[int | None]) -> dict[int, Provider]:
 def _providers(ids: set[int]) -> dict[int, Provider]:
     if not ids:
         return {}
-    found = prepared.instances("tracing.providers", lambda ids: Provider.objects.filter(pk__in=ids),
+    found = prepared.objects("tracing.providers", lambda ids: Provider.objects.filter(pk__in=ids),
                              ids=prepared.padded(sorted(ids)))
     return {provider.pk: provider for provider in found}
 
@@ -137,7 +137,7 @@ def preferred_contacts(provider_ids: Iterable[int]) -> dict[int, AbuseContact | 
     found: dict[int, AbuseContact | None] = dict.fromkeys(ids)
     if not ids:
         return found
-    contacts = prepared.instances("tracing.contacts", lambda ids: AbuseContact.objects.filter(provider_id__in=ids)
+    contacts = prepared.objects("tracing.contacts", lambda ids: AbuseContact.objects.filter(provider_id__in=ids)
                                 .order_by("provider_id", "source", "pk"), ids=prepared.padded(sorted(ids)))
     for contact in contacts:
         if contact.provider_id is not None:

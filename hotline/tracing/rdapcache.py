@@ -42,7 +42,7 @@ class DbRdapCache:
         rows: list[tuple[str, str, RdapNetwork]] = []
         for chunk in chunks(sorted(set(keys))):
             rows += [(row.range_start, row.range_end, RdapNetwork.from_json(row.network)) for row in
-                     prepared.instances("tracing.rdap_cached", _cached, keys=prepared.padded(chunk), now=now)]
+                     prepared.objects("tracing.rdap_cached", _cached, keys=prepared.padded(chunk), now=now)]
         return {key: _best(rows, key) for key in keys}
 
     def put(self, network: RdapNetwork, now: datetime) -> None:

@@ -239,7 +239,7 @@ def _schedule(items: list[Item], traces: list[Trace], *, now: datetime, config: 
               transient: dict[int, bool]) -> dict[int, datetime]:
     """Transient DNS failures come back with backoff (up to max_attempts); anything else is done. Returns
     the retry times by item."""
-    locked = prepared.instances("tracing.lock_due", lambda ids: TraceDue.objects.select_for_update().filter(
+    locked = prepared.objects("tracing.lock_due", lambda ids: TraceDue.objects.select_for_update().filter(
         item_id__in=ids), ids=prepared.padded([item.pk for item in items]))
     due = {row.item_id: row for row in locked}
     done, new, moved, retry = [], [], [], {}
@@ -458,7 +458,7 @@ def trace_due(*, now: datetime, config: TraceConfig | None = None, concurrency: 
     if not rows:
         return False
     config = config or config_from_settings()
-    items = prepared.instances("tracing.claimed_items", lambda ids: Item.objects.filter(pk__in=ids).order_by("pk"),
+    items = prepared.objects("tracing.claimed_items", lambda ids: Item.objects.filter(pk__in=ids).order_by("pk"),
                              ids=prepared.padded([r.item_id for r in rows]))
     if len(items) == 1:
         trace_item(items[0], now=now, config=config)
