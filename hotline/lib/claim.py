@@ -31,7 +31,7 @@ log = logging.getLogger("hotline.worker")
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
-__all__ = ["claim_due", "claim_one", "claim_read", "run_in_threads", "skip_locked"]
+__all__ = ["claim_due", "claim_one", "claim_read", "claim_rows", "run_in_threads", "skip_locked"]
 
 
 def skip_locked(queryset: QuerySet[M], *, of: Sequence[str] = ()) -> QuerySet[M]:
@@ -93,6 +93,31 @@ def claim_due(queryset: QuerySet[M], *, limit: int, update: Mapping[str, Any] | 
         fixed = dict(where or {})
         for row in queryset[: limit * scan]:
             if apply({"pk": row.pk} | {field: getattr(row, field) for field in match} | fixed) == 1:
+                claimed.append(row)
+                if len(claimed) >= limit:
+                    break
+        return claimed
+
+
+def claim_rows(model: type[M], rows: list[M], *, limit: int, move: Move[M], values: Mapping[str, Any], name: str,
+               match: Sequence[str] = (), where: Mapping[str, Any] | None = None) -> list[M]:
+    """:func:`claim_due` for candidates the caller has read in the current transaction, in order (a query compiled
+    once, ``prepared.instances``, built as :func:`claim_due` reads: :func:`skip_locked`, ``[:limit]`` on
+    PostgreSQL, ``[:limit * scan]`` elsewhere): on PostgreSQL the read locked them and one UPDATE claims them all;
+    elsewhere each is claimed by the conditional UPDATE on its ``match`` values as read (and ``where``), up to
+    ``limit``. The UPDATE is ``move``'s under ``name``, compiled once as :func:`claim_due` compiles it. Returns the
+    rows claimed, as they were read."""
+    if limit <= 0 or not rows:
+        return []
+    compiled = _Compiler(model, move, dict(values), name)
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            compiled.write({"pk__in": [row.pk for row in rows]})
+            return rows
+        claimed: list[M] = []
+        fixed = dict(where or {})
+        for row in rows:
+            if compiled.write({"pk": row.pk} | {field: getattr(row, field) for field in match} | fixed) == 1:
                 claimed.append(row)
                 if len(claimed) >= limit:
                     break

@@ -74,6 +74,26 @@ class OutboxRow(models.Model):
                                move=cls._claim_move, values=values, name="outbox")
 
     @classmethod
+    def claimable(cls, queryset: models.QuerySet[Self]) -> models.QuerySet[Self]:
+        """``queryset`` narrowed to the rows a claim may take, as :meth:`claim_due` narrows it: with a
+        ``sending_state``, those the transition table lets move there."""
+        if cls.sending_state is None:
+            return queryset
+        return queryset.filter(**{f"{cls.state_field}__in": states.sources(cls.transitions, cls.sending_state)})
+
+    @classmethod
+    def claim_rows(cls, rows: list[Self], *, now: datetime, lease: timedelta, limit: int, match: Sequence[str] = (),
+                   where: Mapping[str, Any] | None = None) -> list[Self]:
+        """:meth:`claim_due` for candidates the caller has read in the current transaction (a query compiled once,
+        built from :meth:`claimable` as ``hotline.lib.claim.claim_rows`` says): the same UPDATE, the same rows
+        claimed. The rows come back as they were read, before the claim."""
+        values: dict[str, Any] = {"next_attempt_at": now + lease, "attempts": F("attempts") + 1}
+        if cls.sending_state is not None and cls._claim_stamps():
+            values["claimed at"] = now
+        return claim.claim_rows(cls, rows, limit=limit, match=match, where=where, move=cls._claim_move, values=values,
+                                name="outbox")
+
+    @classmethod
     def _claim_stamps(cls) -> bool:
         """Whether the move to the sending state stamps a time field."""
         sending = cast(str, cls.sending_state)

@@ -9,6 +9,7 @@ edit page, ``merge_provider`` for each imported record) are audited in their tra
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -428,10 +429,16 @@ def enqueue_untraced(now: datetime, *, limit: int = 500) -> int:
     """Due rows for assessed items with a traced verdict and no trace yet (idempotent)."""
     if not prepared.any_row("tracing.untraced", _untraced, vary=tuple(settings.HOTLINE_TRACE_VERDICTS)):
         return 0
-    ids = list(_untraced().order_by("assessed_at", "pk").values_list("pk", flat=True)[:limit])
+    verdicts = tuple(settings.HOTLINE_TRACE_VERDICTS)
+    ids = [pk for (pk,) in prepared.rows("tracing.untraced_ids", functools.partial(_untraced_ids, limit),
+                                         vary=(verdicts, limit))]
     TraceDue.objects.bulk_create([TraceDue(item_id=pk, due_at=now, created_at=now) for pk in ids],
                                  ignore_conflicts=True)
     return len(ids)
+
+
+def _untraced_ids(limit: int) -> QuerySet[Item, tuple[int]]:
+    return _untraced().order_by("assessed_at", "pk").values_list("pk")[:limit]
 
 
 def claim_due(now: datetime, limit: int) -> list[TraceDue]:

@@ -298,7 +298,7 @@ def test_it_bounds_notice_step_taking_decisions(make_item: Callable[..., Item], 
             Decision.objects.create(item=item, trace=_trace(item, contact), decided_at=now, route=Route.DOMESTIC,
                                     notice_due_at=now, inputs={"abuse_contact_id": contact.pk})
 
-    assert_bounded("notice_step", make_due, limit=0)
+    assert_bounded("notice_step", make_due, limit=0, at_most=17)  # 16 on SQLite, 17 on PostgreSQL
 
 
 def test_it_bounds_notice_step_queueing_repeats(make_item: Callable[..., Item], contact: AbuseContact,
@@ -316,7 +316,7 @@ def test_it_bounds_notice_step_queueing_repeats(make_item: Callable[..., Item], 
                                     state_changed_at=now, reported_at=now, first_notice_at=now - timedelta(days=1),
                                     last_notice_at=now - timedelta(days=1), next_notice_at=now - timedelta(seconds=1))
 
-    assert_bounded("notice_step", make_due, limit=0)
+    assert_bounded("notice_step", make_due, limit=0, at_most=11)  # 11 on SQLite and PostgreSQL
 
 
 def test_it_bounds_escalation_step(make_item: Callable[..., Item], contact: AbuseContact) -> None:

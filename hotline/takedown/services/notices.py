@@ -6,6 +6,7 @@ transaction. Sending is in ``sending``, what the liveness checks find in ``liven
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
@@ -53,12 +54,27 @@ def take_due_decisions(*, now: datetime, limit: int = 200) -> int:
     created and audited set-wise, each item put into its contact's batch. Returns how many."""
     if not prepared.any_row("takedown.notice_due", Decision.objects.notice_due, now=now):
         return 0  # compiled once: the idle call's one query
-    due = Decision.objects.notice_due(now).order_by("notice_due_at", "pk")
-    ids = list(due.values_list("pk", flat=True)[:limit])
+    ids = [pk for (pk,) in prepared.rows("takedown.due_decision_ids", functools.partial(_due_ids, limit), vary=limit,
+                                         now=now)]
     if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
         return 0
-    with transaction.atomic():
-        return len(_take(list(skip_locked(_with_trace(due.filter(pk__in=ids)), of=("self",))), now))
+    with transaction.atomic():  # the decisions with their items and traces, locked: compiled once per power of two
+        return len(_take(prepared.instances("takedown.due_decisions", _due_decisions, now=now,
+                                            ids=prepared.padded(ids)), now))
+
+
+def _due_ids(limit: int, *, now: datetime) -> QuerySet[Decision, tuple[int]]:
+    return _due(now).values_list("pk")[:limit]
+
+
+def _due(now: datetime) -> QuerySet[Decision]:
+    return Decision.objects.notice_due(now).order_by("notice_due_at", "pk")
+
+
+def _due_decisions(*, now: datetime, ids: list[int]) -> QuerySet[Decision]:
+    """The due decisions among ``ids`` with their items and traces, in order, locked (PostgreSQL: skipped when
+    another worker holds one)."""
+    return skip_locked(_with_trace(_due(now).filter(pk__in=ids)), of=("self",))
 
 
 @transaction.atomic
@@ -76,8 +92,9 @@ def _with_trace(decisions: QuerySet[Decision]) -> QuerySet[Decision]:
 
 def _take(decisions: list[Decision], now: datetime) -> list[Takedown]:
     traces = {d.pk: d.trace or Trace.objects.latest_for(d.item_id) for d in decisions}
-    existing = {t.item_id: t for t in Takedown.objects.select_for_update().filter(
-        item__in=[d.item_id for d in decisions])}
+    existing = {t.item_id: t for t in prepared.instances(
+        "takedown.existing_takedowns", lambda items: Takedown.objects.select_for_update().filter(item_id__in=items),
+        items=prepared.padded([d.item_id for d in decisions]))} if decisions else {}
     created = Takedown.objects.bulk_create([_new_takedown(d, traces[d.pk], now) for d in decisions
                                             if d.item_id not in existing])
     opened = {t.item_id: t for t in created}
@@ -141,10 +158,9 @@ def add_to_batches(groups: list[tuple[AbuseContact, str, str, list[Entry]]], *, 
     if not groups:
         return 0
     contacts = {contact.pk for contact, _, _, _ in groups}
-    waiting = set(NoticeItem.objects.filter(
-        item_id__in={t.item_id for _, _, _, entries in groups for t, _, _ in entries}, notice__contact_id__in=contacts,
-        notice__state__in=OUTBOX_STATES, dropped_at__isnull=True).values_list("item_id", "notice__contact_id",
-                                                                               "notice__role"))
+    waiting = set(prepared.rows("takedown.waiting_lines", _waiting, contacts=prepared.padded(sorted(contacts)),
+                                items=prepared.padded(sorted({t.item_id for _, _, _, entries in groups
+                                                              for t, _, _ in entries}))))
     batches = _OpenBatches(groups)
     added = 0
     for contact, kind, role, entries in groups:
@@ -163,6 +179,13 @@ def add_to_batches(groups: list[tuple[AbuseContact, str, str, list[Entry]]], *, 
     return added
 
 
+def _waiting(*, items: list[int], contacts: list[int]) -> QuerySet[NoticeItem, tuple[int, int, str]]:
+    """(item, contact, role) of the lines of these items that wait unsent in a notice to one of these contacts."""
+    return NoticeItem.objects.filter(
+        item_id__in=items, notice__contact_id__in=contacts, notice__state__in=OUTBOX_STATES, dropped_at__isnull=True,
+    ).values_list("item_id", "notice__contact_id", "notice__role")
+
+
 class _OpenBatches:
     """The open batches of the groups' (contact, kind, role), read and locked in one query; the contacts'
     policies read once when a batch has to be opened."""
@@ -171,11 +194,11 @@ class _OpenBatches:
         # Locked until this transaction adds its lines: a sender claiming one meanwhile (SKIP LOCKED) passes it
         # by, and one that claimed it first makes this query miss it once it commits, so a line is never added
         # to a notice that is already being sent.
-        wanted = Q(pk__in=[])
-        for contact, kind, role, _ in groups:
-            wanted |= Q(contact_id=contact.pk, kind=kind, role=role)
-        self.open = {(n.contact_id, n.kind, n.role): n
-                     for n in Notice.objects.filter(wanted, state=NoticeState.BATCHING).select_for_update()}
+        keys = list(dict.fromkeys((contact.pk, kind, role) for contact, kind, role, _ in groups))
+        keys += keys[-1:] * ((1 << (len(keys) - 1).bit_length()) - len(keys))  # a power of two: a few compiled shapes
+        self.open = {(n.contact_id, n.kind, n.role): n for n in prepared.instances(
+            "takedown.open_batches", _open_batches, contacts=[c for c, _, _ in keys],
+            kinds=[str(k) for _, k, _ in keys], roles=[str(r) for _, _, r in keys])}
         self.contacts = {contact.pk for contact, _, _, _ in groups}
         self.policies: dict[int, ContactPolicy] | None = None
 
@@ -186,13 +209,23 @@ class _OpenBatches:
         if key in self.open:
             return self.open[key], False
         if self.policies is None:
-            self.policies = {p.contact_id: p for p in ContactPolicy.objects.filter(contact_id__in=self.contacts)}
+            self.policies = {p.contact_id: p for p in prepared.instances(
+                "takedown.batch_policies", lambda contacts: ContactPolicy.objects.filter(contact_id__in=contacts),
+                contacts=prepared.padded(sorted(self.contacts)))}
         notice, fresh = _create_batch(contact, kind, role, takedown, now, ready_at, self.policies.get(contact.pk))
         self.open[key] = notice
         return notice, fresh
 
     def full(self, notice: Notice) -> None:
         self.open.pop((notice.contact_id, notice.kind, notice.role), None)
+
+
+def _open_batches(*, contacts: list[int], kinds: list[str], roles: list[str]) -> QuerySet[Notice]:
+    """The open batches of these (contact, kind, role), one per position of the three lists, locked."""
+    wanted = Q(pk__in=[])
+    for contact, kind, role in zip(contacts, kinds, roles, strict=True):
+        wanted |= Q(contact_id=contact, kind=kind, role=role)
+    return Notice.objects.filter(wanted, state=NoticeState.BATCHING).select_for_update()
 
 
 def _line(notice: Notice, takedown: Takedown, trace: Trace | None, now: datetime) -> NoticeItem:
@@ -216,7 +249,7 @@ def _create_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedow
     try:
         with transaction.atomic():
             return Notice.objects.create(
-                kind=kind, role=role, contact=contact, provider=contact.provider or takedown.provider,
+                kind=kind, role=role, contact=contact, provider_id=contact.provider_id or takedown.provider_id,
                 channel=contact.channel, recipient=contact.endpoint if contact.channel == "api" else contact.email,
                 language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due), True
     except IntegrityError:  # another worker opened the batch at the same moment: join it

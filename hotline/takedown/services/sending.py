@@ -94,14 +94,22 @@ def claim_notices(now: datetime, limit: int) -> list[Notice]:
         return []
     lease = conf.send_lease()
     with transaction.atomic():
-        due = Notice.objects.due(now).select_related("contact", "provider").order_by("next_attempt_at", "pk")
-        claimed = Notice.claim_due(due, now=now, lease=lease, limit=limit, scan=1, of=("self",),
-                                   match=("state", "attempts", "next_attempt_at"))
+        # read (and on PostgreSQL locked) with SQL compiled once per process, claimed as ``Notice.claim_due`` claims
+        due = prepared.instances("takedown.claim_notices", functools.partial(_claimable, limit), vary=limit, now=now)
+        claimed = Notice.claim_rows(due, now=now, lease=lease, limit=limit,
+                                    match=("state", "attempts", "next_attempt_at"))
         # the previous sender died mid-send: the same message again
         record_many(SYSTEM, [Change(actions.NOTICE_LEASE_EXPIRED, notice, after={
             "notice": notice.reference, "attempt": notice.attempts + 1})
             for notice in claimed if notice.state == NoticeState.SENDING], now=now)
     return [notice.as_claimed(now=now, lease=lease) for notice in claimed]  # what the claim wrote, not read back
+
+
+def _claimable(limit: int, *, now: datetime) -> QuerySet[Notice]:
+    """The first ``limit`` due notices a claim may take, oldest due first, with their contacts and providers; on
+    PostgreSQL locked, those another worker holds skipped (``Notice.claim_due``'s read with ``scan=1``)."""
+    due = Notice.claimable(Notice.objects.due(now)).select_related("contact", "provider")
+    return claim.skip_locked(due.order_by("next_attempt_at", "pk"), of=("self",))[:limit]
 
 
 # ------------------------------------------------------------------ 2.-4. deliver
@@ -289,8 +297,9 @@ def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, policy: C
     record_many(SYSTEM, changes, now=now)
     if notice.kind == NoticeKind.FIRST:
         # only items a partner forwarded have partners to tell: one query, not one per item
-        forwarded = set(InboundForward.objects.filter(item_id__in=[line.item_id for line in lines])
-                        .values_list("item_id", flat=True))
+        forwarded = {item for (item,) in prepared.rows(
+            "takedown.forwarded_items", lambda items: InboundForward.objects.filter(item_id__in=items).values_list(
+                "item_id"), items=prepared.padded([line.item_id for line in lines]))} if lines else set()
         for line in lines:
             if line.item_id in forwarded:
                 send_status(line.item, "notice_sent", now=now, note=notice.reference)
@@ -364,14 +373,27 @@ def queue_repeats(*, now: datetime, limit: int = 500) -> int:
     Nothing done, and no write transaction opened, when a probe compiled once says none is due."""
     if not prepared.any_row("takedown.repeat_due", Takedown.objects.repeat_due, now=now):
         return 0
-    with transaction.atomic():
-        due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
-        takedowns = list(claim.skip_locked(due, of=("self",)).select_related("item", "contact")[:limit])
-        Takedown.objects.filter(pk__in=[t.pk for t in takedowns]).update(next_notice_at=None)
+    with transaction.atomic():  # each statement compiled once per process (per power of two of the takedowns)
+        takedowns = prepared.instances("takedown.repeats_due", functools.partial(_repeats_due, limit), vary=limit,
+                                       now=now)
+        if takedowns:
+            prepared.update("takedown.repeats_taken", _repeat_at, takedowns=prepared.padded([t.pk for t in takedowns]))
         # a removal is being confirmed: ask again only if the content turns out to be there after all
-        Takedown.objects.filter(pk__in=[t.pk for t in takedowns if t.state == TakedownState.REMOVAL_PENDING]).update(
-            next_notice_at=now + conf.miss_interval() + timedelta(minutes=1))
+        if pending := [t.pk for t in takedowns if t.state == TakedownState.REMOVAL_PENDING]:
+            prepared.update("takedown.repeats_pending", _repeat_at, takedowns=prepared.padded(pending),
+                            at=now + conf.miss_interval() + timedelta(minutes=1))
         return _queue_repeats([t for t in takedowns if t.state in NOTICE_STATES], now)
+
+
+def _repeats_due(limit: int, *, now: datetime) -> QuerySet[Takedown]:
+    """The first ``limit`` takedowns whose repeat is due, with their items and contacts, locked (PostgreSQL: those
+    another worker holds skipped)."""
+    due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
+    return claim.skip_locked(due, of=("self",)).select_related("item", "contact")[:limit]
+
+
+def _repeat_at(*, takedowns: list[int], at: datetime | None = None) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+    return Takedown.objects.filter(pk__in=takedowns), {"next_notice_at": at}
 
 
 def _queue_repeats(takedowns: list[Takedown], now: datetime) -> int:
