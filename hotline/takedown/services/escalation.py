@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import tldextract
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from hotline.audit.services import SYSTEM, Change, record_many
 from hotline.lib import prepared
@@ -37,15 +37,26 @@ def escalate_due(*, now: datetime, limit: int = 200) -> bool:
     back, so a rung is neither lost nor applied twice."""
     if not prepared.any_row("takedown.escalation_due", Takedown.objects.escalation_due, now=now):
         return False  # compiled once: the idle call's one query
-    due = Takedown.objects.escalation_due(now)
-    ids = list(due.order_by("next_escalation_at", "pk").values_list("pk", flat=True)[:limit])
-    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
+    found = prepared.rows("takedown.escalation_ids", functools.partial(_due_ids, limit=limit), vary=limit, now=now)
+    if not found:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
         return False
     with transaction.atomic():
-        takedowns = list(skip_locked(due.filter(pk__in=ids).select_related("item", "provider")
-                                     .order_by("next_escalation_at", "pk"), of=("self",)))
+        takedowns = prepared.instances("takedown.escalation_batch", _due_batch, now=now,
+                                       ids=prepared.padded([pk for (pk,) in found]))
         _climb(takedowns, now)
     return True
+
+
+def _due_ids(*, now: datetime, limit: int) -> QuerySet[Takedown, int]:
+    """The ids of up to ``limit`` takedowns whose next rung may be due, the earliest first."""
+    return Takedown.objects.escalation_due(now).order_by("next_escalation_at", "pk").values_list(
+        "pk", flat=True)[:limit]
+
+
+def _due_batch(*, now: datetime, ids: list[int]) -> QuerySet[Takedown]:
+    """These takedowns, still due, with their items and providers; locked, skipping rows another worker holds."""
+    due = Takedown.objects.escalation_due(now).filter(pk__in=ids)
+    return skip_locked(due.select_related("item", "provider").order_by("next_escalation_at", "pk"), of=("self",))
 
 
 @transaction.atomic
@@ -151,11 +162,9 @@ class _Contacts:
         found = cls({}, {})
         if not takedowns or not roles:
             return found
-        domains = {registered_domain(t.item.host) for t in takedowns}
-        providers = {t.provider_id for t in takedowns if t.provider_id is not None}
-        rows = EscalationContact.objects.filter(role__in=roles).filter(
-            Q(domain__in=domains) | Q(provider_id__in=providers, domain="")).select_related("contact")
-        for row in rows.order_by("-pk"):
+        domains = sorted({registered_domain(t.item.host) for t in takedowns})
+        providers = sorted({t.provider_id for t in takedowns if t.provider_id is not None})
+        for row in _contact_rows_of(sorted(roles), domains, providers):
             if row.domain:
                 found.by_domain[(row.role, row.domain)] = row.contact
             elif row.provider_id is not None:
@@ -172,13 +181,33 @@ class _Contacts:
         return self.by_provider.get((role, takedown.provider_id))
 
 
+def _contact_rows_of(roles: list[str], domains: list[str], providers: list[int]) -> list[EscalationContact]:
+    """``_contact_rows`` with SQL compiled once per process (one per power of two of each list's length)."""
+    padded_roles, padded_domains = prepared.padded(roles), prepared.padded(domains)
+    if not providers:
+        return prepared.instances("takedown.escalation_domain_contacts", _contact_rows, roles=padded_roles,
+                                  domains=padded_domains)
+    return prepared.instances("takedown.escalation_contacts", _contact_rows, roles=padded_roles,
+                              domains=padded_domains, providers=prepared.padded(providers))
+
+
+def _contact_rows(*, roles: list[str], domains: list[str], providers: list[int] | None = None
+                  ) -> QuerySet[EscalationContact]:
+    """The escalation contacts for these roles by registered domain, or by provider (a row without a domain),
+    newest first."""
+    where = Q(domain__in=domains) | Q(provider_id__in=providers, domain="") if providers else Q(domain__in=domains)
+    return EscalationContact.objects.filter(where, role__in=roles).select_related("contact").order_by("-pk")
+
+
 @functools.lru_cache(maxsize=1)
 def _extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@functools.lru_cache(maxsize=4096)
 def registered_domain(host: str) -> str:
     """``www.shop.example.co.uk`` -> ``example.co.uk`` (offline public-suffix list); for a name under no
-    listed suffix (``.test``, ``.example``, intranets) its last two labels."""
+    listed suffix (``.test``, ``.example``, intranets) its last two labels. Kept per host: the answer depends on
+    nothing but the host and the list the process loaded."""
     found: str = _extractor()(host).top_domain_under_public_suffix
     return found or ".".join(host.lower().rstrip(".").split(".")[-2:])

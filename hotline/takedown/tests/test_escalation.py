@@ -106,3 +106,34 @@ def test_a_bad_check_schedule_is_refused() -> None:
 def test_registered_domains_come_from_the_offline_suffix_list() -> None:
     assert registered_domain("www.shop.example.co.uk") == "example.co.uk"
     assert registered_domain("a.b.pics.sim.test") == "sim.test"
+
+
+def test_a_batch_finds_the_escalation_contacts_the_orm_finds(make_contact: MakeContact, make_item: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contacts are read with SQL compiled once (padded lists, a variant without providers): per role the
+    domain's contact, else the provider's, the oldest where several match, as the plain queryset finds them."""
+    from hotline.lib import prepared
+    from hotline.takedown.services.escalation import _Contacts
+
+    hoster, other = make_contact("Host A"), make_contact("Host B")
+    names = [make_contact(name) for name in ("Registrar 1", "Registrar 2", "Transit 1", "Transit 2", "Owner")]
+    EscalationContact.objects.create(role="registrar", domain="sim.test", contact=names[0])
+    EscalationContact.objects.create(role="registrar", domain="sim.test", contact=names[1])  # newer: loses
+    EscalationContact.objects.create(role="upstream", provider=hoster.provider, contact=names[2])
+    EscalationContact.objects.create(role="upstream", provider=other.provider, contact=names[3])
+    EscalationContact.objects.create(role="site_owner", provider=other.provider, contact=names[4])
+    hosts = ["http://www.pics.sim.test/1", "http://files.other.test/2", "http://pics.sim.test/3"]
+    takedowns = [Takedown(item=make_item(url), provider=provider) for url, provider in
+                 zip(hosts, [hoster.provider, None, other.provider], strict=True)]
+    roles = {"registrar", "upstream", "site_owner"}
+
+    def found(batch: list[Takedown]) -> list[tuple[str, int | None]]:
+        contacts = _Contacts.of(batch, roles)
+        return [(role, getattr(contacts.get(t, role), "pk", None)) for t in batch for role in sorted(roles)]
+
+    batches = [takedowns, takedowns[1:2], takedowns[:1]]
+    compiled = [found(batch) for batch in batches]
+    monkeypatch.setattr(prepared, "instances", lambda _name, build, **values: list(build(**values)))
+    assert compiled == [found(batch) for batch in batches]
+    assert ("registrar", names[0].pk) in compiled[0] and ("upstream", names[3].pk) in compiled[0]
+    assert ("site_owner", names[4].pk) in compiled[0] and compiled[1] == [(role, None) for role in sorted(roles)]
