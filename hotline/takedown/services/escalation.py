@@ -7,10 +7,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import tldextract
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Case, F, Field, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
 
 from hotline.audit.services import SYSTEM, Change, record_many
 from hotline.lib import prepared
@@ -76,10 +78,59 @@ def _climb(takedowns: list[Takedown], now: datetime) -> dict[int, list[int]]:
     for takedown in takedowns:
         applied[takedown.pk] = _climb_one(takedown, rungs, contacts, changes, notify, now)
     _notify(notify, now)
-    Takedown.objects.bulk_update(takedowns, ["escalation_rung", "next_escalation_at", "police_flagged_at",
-                                             "managers_flagged_at"])
+    _write(takedowns)
     record_many(SYSTEM, changes, now=now)
     return applied
+
+
+# Takedowns written per UPDATE: each list of a statement is at most this long (SQLite's parameters stay few).
+_WRITE_CHUNK = 64
+_FLAGS = ("police_flagged_at", "managers_flagged_at")
+
+
+def _write(takedowns: list[Takedown]) -> None:
+    """What ``Takedown.objects.bulk_update(takedowns, ["escalation_rung", "next_escalation_at", *_FLAGS])``
+    writes, in UPDATEs compiled once per process (per power of two of each list's length): each takedown's rung
+    and next look (NULL where there is none), and each flag that is set. A flag that is not set is left as it is:
+    NULL, as read, the row locked since (PostgreSQL) or the database's write lock held (SQLite)."""
+    for start in range(0, len(takedowns), _WRITE_CHUNK):
+        chunk = takedowns[start:start + _WRITE_CHUNK]
+        columns: dict[str, list[tuple[int, prepared.Value]]] = {
+            "escalation_rung": [(t.pk, t.escalation_rung) for t in chunk],
+            "next_escalation_at": [(t.pk, t.next_escalation_at) for t in chunk if t.next_escalation_at is not None],
+            **{flag: [(t.pk, getattr(t, flag)) for t in chunk if getattr(t, flag) is not None] for flag in _FLAGS}}
+        written = {name: _padded_pairs(pairs) for name, pairs in columns.items() if pairs}
+        values: dict[str, prepared.Values] = {"ids": prepared.padded([t.pk for t in chunk])}
+        for name, pairs in written.items():
+            values[f"{name} ids"], values[name] = [pk for pk, _ in pairs], [value for _, value in pairs]
+        prepared.update("takedown.escalation_write", _escalation_write, vary=tuple(sorted(written)), **values)
+
+
+def _padded_pairs(pairs: list[tuple[int, prepared.Value]]) -> list[tuple[int, prepared.Value]]:
+    """``pairs`` lengthened to the next power of two by repeating the last one (a repeated ``WHEN`` changes
+    nothing): one compiled UPDATE per power of two, not one per length."""
+    size = 1 << (len(pairs) - 1).bit_length()
+    return pairs + [pairs[-1]] * (size - len(pairs))
+
+
+def _escalation_write(*, ids: list[int], **given: list[Any]) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+    """The UPDATE of ``_write``: per column written, ``CASE WHEN id = … THEN …`` for the rows given (``<column>
+    ids`` and ``<column>``), else NULL (the next look) or the column as it is (the rung, a flag)."""
+    changes: dict[str, Any] = {}
+    for name in ("escalation_rung", "next_escalation_at", *_FLAGS):
+        field = Takedown._meta.get_field(name)
+        assert isinstance(field, Field)
+        otherwise = Value(None, output_field=field) if name == "next_escalation_at" else F(name)
+        if name not in given:
+            if name == "next_escalation_at":
+                changes[name] = otherwise
+            continue
+        case: Any = Case(*[When(pk=pk, then=Value(value, output_field=field))
+                           for pk, value in zip(given[f"{name} ids"], given[name], strict=True)],
+                         default=otherwise, output_field=field)
+        changes[name] = Cast(case, output_field=field) if connection.features.requires_casted_case_in_updates \
+            else case
+    return Takedown.objects.filter(pk__in=ids), changes
 
 
 def _climb_one(takedown: Takedown, rungs: list[Rung], contacts: _Contacts, changes: list[Change],
