@@ -17,9 +17,11 @@ import stat
 import tarfile
 import tempfile
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -80,7 +82,8 @@ def write_bag(
     """Write a signed bag at ``target``, which must not exist; nothing is left behind on failure.
 
     Raises ``ValueError`` for an unsafe payload path or bag-info field, ``FileExistsError`` if ``target`` exists.
-    bagit changes the working directory while it bags: call this from a command or worker, not a threaded server.
+    The bag is byte for byte the one ``bagit.make_bag`` writes (see ``_make_bag``), hashed from the contents in
+    memory rather than read back, and the working directory is left alone.
     """
     check_payload_paths([f.path for f in files])
     bag_info = _bag_info(info)
@@ -88,14 +91,84 @@ def write_bag(
         raise FileExistsError(f"{target} already exists; refusing to overwrite it")
     target.mkdir(mode=0o700)
     try:
-        for item in files:
-            _write_new(target / item.path, item.content)
-        bagit.make_bag(str(target), bag_info=bag_info, checksums=list(CHECKSUMS))
-        _sign(target, signing_key)
+        signed = _make_bag(target, files, bag_info)
+        _sign(target, signing_key, signed)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
     return target
+
+
+def _make_bag(target: Path, files: Sequence[BagFile], bag_info: dict[str, str]) -> bytes:
+    """What ``bagit.make_bag(target, bag_info=…, checksums=CHECKSUMS)`` does to a directory holding ``files``,
+    step for step in the same order: the payload moved into ``data/`` (a temporary directory renamed), the
+    payload manifests, ``bagit.txt``, ``bag-info.txt``, then one tagmanifest per algorithm. Returns the bytes of
+    the tagmanifest that is signed."""
+    staging = Path(tempfile.mkdtemp(dir=target))
+    for item in files:
+        _write_new(staging / item.path, item.content)
+    staging.rename(target / "data")
+    os.chmod(target / "data", os.stat(target).st_mode)
+    tags = _payload_manifests(files)
+    tags["bagit.txt"] = b"BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n"
+    tags["bag-info.txt"] = _bag_info_file(bag_info, files)
+    for name, content in tags.items():
+        _write_tag(target / name, content)
+    for algorithm in CHECKSUMS:
+        # bagit lists the tag files in the directory's own order (``os.listdir``), not sorted
+        listed = [name for name in os.listdir(target) if name != "data" and not name.startswith("tagmanifest-")]
+        content = "".join(f"{hashlib.new(algorithm, tags[name]).hexdigest()} {name}\n" for name in listed).encode()
+        tags[f"tagmanifest-{algorithm}.txt"] = content
+        _write_tag(target / f"tagmanifest-{algorithm}.txt", content)
+    return tags[SIGNED_FILE]
+
+
+def _payload_manifests(files: Sequence[BagFile]) -> dict[str, bytes]:
+    """``manifest-<algorithm>.txt`` for each algorithm, hashed from the contents in memory, in bagit's order."""
+    contents = {f"data/{item.path}": item.content for item in files}
+    ordered = _walk_order(list(contents))
+    return {f"manifest-{algorithm}.txt": "".join(
+        f"{hashlib.new(algorithm, contents[path]).hexdigest()}  {_encode_filename(path)}\n" for path in ordered
+    ).encode() for algorithm in CHECKSUMS}
+
+
+def _bag_info_file(bag_info: dict[str, str], files: Sequence[BagFile]) -> bytes:
+    """``bag-info.txt`` as bagit writes it: its defaults for the date and the agent, the Payload-Oxum, the labels
+    sorted, line breaks removed from the values."""
+    bag_info.setdefault("Bagging-Date", date.today().strftime("%Y-%m-%d"))
+    bag_info.setdefault("Bag-Software-Agent", f"bagit.py v{bagit.VERSION} <{bagit.PROJECT_URL}>")
+    bag_info["Payload-Oxum"] = f"{sum(len(item.content) for item in files)}.{len(files)}"
+    return "".join(f"{label}: {_one_line(bag_info[label])}\n" for label in sorted(bag_info)).encode()
+
+
+def _walk_order(paths: list[str]) -> list[str]:
+    """``paths`` in the order bagit's ``_walk`` finds them: in each directory its files (sorted), then each
+    subdirectory (sorted) in turn, depth first."""
+    files: list[str] = []
+    children: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        head, slash, rest = path.partition("/")
+        if slash:
+            children[head].append(rest)
+        else:
+            files.append(head)
+    ordered = sorted(files)
+    for directory in sorted(children):
+        ordered += [f"{directory}/{path}" for path in _walk_order(children[directory])]
+    return ordered
+
+
+def _encode_filename(path: str) -> str:
+    return path.replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _one_line(value: str) -> str:
+    return re.sub(r"\n|\r|(\r\n)", "", str(value))
+
+
+def _write_tag(path: Path, content: bytes) -> None:
+    with path.open("wb") as out:  # as bagit's codecs.open(…, "w") creates a tag file
+        out.write(content)
 
 
 def check_payload_paths(paths: Sequence[str]) -> None:
@@ -161,8 +234,8 @@ def _write_new(path: Path, content: bytes) -> None:
         out.write(content)
 
 
-def _sign(bag_dir: Path, key: Ed25519PrivateKey) -> None:
-    signature = key.sign((bag_dir / SIGNED_FILE).read_bytes())
+def _sign(bag_dir: Path, key: Ed25519PrivateKey, signed: bytes) -> None:
+    signature = key.sign(signed)
     (bag_dir / SIGNATURE_FILE).write_text(_b64(signature) + "\n", encoding="ascii")
     (bag_dir / PUBLIC_KEY_FILE).write_text(_b64(key.public_key().public_bytes_raw()) + "\n", encoding="ascii")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hotline.audit.models import AuditEvent
@@ -19,6 +20,7 @@ from hotline.evidence import actions
 from hotline.evidence.bag import BagFile, encrypt_to_recipient, load_signing_key, write_bag
 from hotline.evidence.models import Capture, Media
 from hotline.evidence.store import get_blob_bytes
+from hotline.lib import prepared
 from hotline.reports.models import Item, ReportItem
 
 T = TypeVar("T")
@@ -78,18 +80,32 @@ def _by_item(rows: Iterable[T], item_id: Callable[[T], int]) -> dict[int, list[T
     return grouped
 
 
+def _captures(ids: list[int]) -> QuerySet[Capture]:
+    return Capture.objects.filter(item_id__in=ids).select_related("warc").order_by("started_at", "pk")
+
+
+def _media(ids: list[int]) -> QuerySet[Media]:
+    return Media.objects.filter(item_id__in=ids).select_related("blob").order_by("capture_id", "pk")
+
+
+def _links(ids: list[int]) -> QuerySet[ReportItem]:
+    return ReportItem.objects.filter(item_id__in=ids).select_related("report").order_by("report__received_at", "pk")
+
+
+def _events(ids: list[str]) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(object_type="reports.item", object_id__in=ids).order_by("seq")
+
+
 def collect(items: Sequence[Item]) -> list[BagFile]:
     """Every file of the bag, decrypted into memory only. The items' captures, files, reports and audit
-    trails are read once for all of them (a referral may group many items)."""
-    ids = [item.pk for item in items]
-    captures = _by_item(Capture.objects.filter(item_id__in=ids).select_related("warc").order_by("started_at", "pk"),
-                        lambda c: c.item_id)
-    media_of = _by_item(Media.objects.filter(item_id__in=ids).select_related("blob").order_by("capture_id", "pk"),
-                        lambda m: m.item_id)
-    links = _by_item(ReportItem.objects.filter(item_id__in=ids).select_related("report")
-                     .order_by("report__received_at", "pk"), lambda link: link.item_id)
-    events = _by_item(AuditEvent.objects.filter(object_type="reports.item", object_id__in=[str(pk) for pk in ids])
-                      .order_by("seq"), lambda e: int(e.object_id))
+    trails are read once for all of them (a referral may group many items), each with SQL compiled once per
+    process (``prepared.instances``: the same queries, rows and instances as the ORM's)."""
+    ids = prepared.padded([item.pk for item in items])
+    captures = _by_item(prepared.instances("evidence.export_captures", _captures, ids=ids), lambda c: c.item_id)
+    media_of = _by_item(prepared.instances("evidence.export_media", _media, ids=ids), lambda m: m.item_id)
+    links = _by_item(prepared.instances("evidence.export_links", _links, ids=ids), lambda link: link.item_id)
+    events = _by_item(prepared.instances("evidence.export_events", _events, ids=[str(pk) for pk in ids]),
+                      lambda e: int(e.object_id))
     files: dict[str, bytes] = {}
     all_media: list[Media] = []
     for item in items:

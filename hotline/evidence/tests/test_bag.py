@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
+import stat
 import tarfile
 from pathlib import Path
 
@@ -16,10 +18,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from hotline.evidence.bag import (
+    CHECKSUMS,
     CHUNK_SIZE,
     MAGIC,
+    PUBLIC_KEY_FILE,
+    SIGNATURE_FILE,
+    SIGNED_FILE,
     BagFile,
     PackageError,
+    _write_new,
     decrypt_bag,
     encrypt_stream,
     encrypt_to_recipient,
@@ -111,6 +118,48 @@ def test_it_keeps_payload_bytes_identical(tmp_path: Path, key: Ed25519PrivateKey
     bag_dir = write_bag(tmp_path / "bag", files, info=INFO, signing_key=key)
 
     assert {f.path: (bag_dir / "data" / f.path).read_bytes() for f in files} == {f.path: f.content for f in files}
+
+
+def _bagit_make_bag(target: Path, files: list[BagFile], info: dict[str, str], key: Ed25519PrivateKey) -> Path:
+    """How ``write_bag`` wrote a bag before it hashed in memory: the files on disk, ``bagit.make_bag``, then
+    the signature of the tagmanifest as read back."""
+    target.mkdir(mode=0o700)
+    for item in files:
+        _write_new(target / item.path, item.content)
+    bagit.make_bag(str(target), bag_info=dict(info), checksums=list(CHECKSUMS))
+    signature = key.sign((target / SIGNED_FILE).read_bytes())
+    (target / SIGNATURE_FILE).write_text(base64.b64encode(signature).decode() + "\n", encoding="ascii")
+    (target / PUBLIC_KEY_FILE).write_text(base64.b64encode(key.public_key().public_bytes_raw()).decode() + "\n",
+                                          encoding="ascii")
+    return target
+
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes | None]]:
+    """Every path under ``root`` with its permission bits and, for a file, its bytes."""
+    found: dict[str, tuple[int, bytes | None]] = {"": (stat.S_IMODE(root.stat().st_mode), None)}
+    for path in sorted(root.rglob("*")):
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        found[path.relative_to(root).as_posix()] = (mode, path.read_bytes() if path.is_file() else None)
+    return found
+
+
+@pytest.mark.parametrize("info", [INFO, {"Source-Organization": "Test Hotline", "External-Identifier": "x-1"}],
+                         ids=["dated", "undated"])
+def test_it_writes_the_bag_bagit_writes_byte_for_byte(tmp_path: Path, key: Ed25519PrivateKey,
+                                                      info: dict[str, str]) -> None:
+    """The package is evidence: the same files, manifests, tag manifests (in bagit's order), bag-info,
+    signature and permissions as ``bagit.make_bag`` gave for the same input."""
+    files = [*_files(), BagFile("a.txt", b"top"), BagFile("a/b.txt", b""), BagFile("b", b"x" * 700_000),
+             BagFile("metadata/deep/er/item-1.json", b"{}"), BagFile("metadata/item-1.json", "ü".encode()),
+             BagFile("media/Übung.bin", os.urandom(64)), BagFile("Z.csv", b"1,2\n")]
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "theirs").mkdir()
+    ours = write_bag(tmp_path / "ours" / "bag-1", files, info=info, signing_key=key)
+    theirs = _bagit_make_bag(tmp_path / "theirs" / "bag-1", files, info, key)
+
+    assert _tree(ours) == _tree(theirs)
+    assert verify_bag(ours, trusted_keys=[key.public_key()]).ok
+    assert len((ours / "tagmanifest-sha256.txt").read_text().splitlines()) == 4
 
 
 def test_it_names_a_modified_payload_byte(bag_dir: Path, key: Ed25519PrivateKey) -> None:

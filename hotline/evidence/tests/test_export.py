@@ -80,3 +80,29 @@ def test_export_refuses_unknown_items_and_existing_targets(captured: Item, tmp_p
         call_command("evidence", "export", "999999", "--out", str(tmp_path / "x"))
     with pytest.raises(CommandError, match="exists already"):
         call_command("evidence", "export", str(captured.pk), "--out", str(tmp_path))
+
+
+def test_collect_gives_the_files_the_orm_reads_give(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: Callable[..., Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package's reads are compiled once (``prepared.instances``, padded id lists): the same files, byte for
+    byte, as the ORM's querysets give, for one item and for groups whose id lists are padded."""
+    from hotline.audit.services import SYSTEM
+    from hotline.evidence.services import collect
+    from hotline.lib import prepared
+    from hotline.reports.services import IncomingReport, receive_reports
+
+    items = [make_item(sim.url(host, "/"), captured=False) for host in ("gallery.sim.test", "shop.sim.test",
+                                                                        "blog.sim.test")]
+    for item in items:
+        capture_item(item, config=capture_config)
+    capture_item(items[0], config=capture_config)  # a second capture of the first item
+    receive_reports([IncomingReport(source="public", urls=[items[1].canonical_url, items[2].canonical_url])],
+                    actor=SYSTEM)  # a second report of two of them
+    groups = [items[:1], items[1:], items]
+    compiled = [collect(group) for group in groups]
+
+    monkeypatch.setattr(prepared, "instances", lambda _name, build, **values: list(build(**values)))
+    assert compiled == [collect(group) for group in groups]
+    assert sum(f.path.startswith("warc/") for f in compiled[2]) == 4
+    assert any(f.path.startswith("media/") for f in compiled[0])

@@ -69,7 +69,8 @@ def deliver_due_referral(*, now: datetime | None = None) -> bool:
     referral = _claim(started)
     if referral is None:
         return False
-    items = list(referral.items.order_by("pk"))  # read once: the package, the summary, the "sent" events
+    # read once (SQL compiled once per process): the package, the summary, the "sent" events
+    items = prepared.instances("routing.referral_items", _items_of, referral=referral.pk)
     try:
         _ensure_package(referral, items, now=started)
         _deliver(referral)
@@ -78,6 +79,11 @@ def deliver_due_referral(*, now: datetime | None = None) -> bool:
     else:
         _sent(referral, items, now=now or timezone.now())
     return True
+
+
+def _items_of(referral: int) -> QuerySet[Item]:
+    """A referral's items in the order of their ids (``referral.items.order_by("pk")``)."""
+    return Item.objects.filter(referrals=referral).order_by("pk")
 
 
 def _sent(referral: Referral, items: list[Item], *, now: datetime) -> None:
@@ -106,13 +112,7 @@ def summary(referral: Referral, items: list[Item] | None = None) -> dict[str, An
     order of their ids, when already read."""
     items = list(referral.items.order_by("pk")) if items is None else items
     ids = [item.pk for item in items]
-    latest = Trace.objects.filter(item_id=OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
-    traces = {t.item_id: t for t in Trace.objects.filter(item_id__in=ids, pk=Subquery(latest))
-              .select_related("provider", "cdn")}
-    reports: dict[int, list[str]] = {pk: [] for pk in ids}
-    for item_id, reference in ReportItem.objects.filter(item_id__in=ids).order_by("report_id").values_list(
-            "item_id", "report__reference"):
-        reports[item_id].append(reference)
+    traces, reports = _traces_and_reports(ids)
     annotations = items_annotations(ids)
     return {
         "referral": str(referral.key), "organisation": settings.HOTLINE_ORGANISATION,
@@ -121,6 +121,29 @@ def summary(referral: Referral, items: list[Item] | None = None) -> dict[str, An
         "items": [_item_summary(item, traces.get(item.pk), reports[item.pk], annotations[item.pk]) for item in items],
         "package_sha256": referral.package_sha256 or None,
     }
+
+
+def _traces_and_reports(ids: list[int]) -> tuple[dict[int, Trace], dict[int, list[str]]]:
+    """The items' latest traces (with provider and CDN) and their reports' references, with SQL compiled once
+    per process."""
+    reports: dict[int, list[str]] = {pk: [] for pk in ids}
+    if not ids:
+        return {}, reports
+    padded = prepared.padded(ids)
+    traces = {t.item_id: t for t in prepared.instances("routing.referral_traces", _latest_traces, ids=padded)}
+    for item_id, reference in prepared.rows("routing.referral_reports", _references, ids=padded):
+        reports[item_id].append(reference)
+    return traces, reports
+
+
+def _latest_traces(ids: list[int]) -> QuerySet[Trace]:
+    latest = Trace.objects.filter(item_id=OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
+    return Trace.objects.filter(item_id__in=ids, pk=Subquery(latest)).select_related("provider", "cdn")
+
+
+def _references(ids: list[int]) -> QuerySet[ReportItem, tuple[int, str]]:
+    """(item id, report reference) of the items' reports, in the order of the reports' ids."""
+    return ReportItem.objects.filter(item_id__in=ids).order_by("report_id").values_list("item_id", "report__reference")
 
 
 def _item_summary(item: Item, trace: Trace | None, reports: list[str], annotations: dict[str, Any]) -> dict[str, Any]:

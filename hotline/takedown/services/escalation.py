@@ -7,10 +7,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import tldextract
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Case, F, Field, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
 
 from hotline.audit.services import SYSTEM, Change, record_many
 from hotline.lib import prepared
@@ -37,15 +39,26 @@ def escalate_due(*, now: datetime, limit: int = 200) -> bool:
     back, so a rung is neither lost nor applied twice."""
     if not prepared.any_row("takedown.escalation_due", Takedown.objects.escalation_due, now=now):
         return False  # compiled once: the idle call's one query
-    due = Takedown.objects.escalation_due(now)
-    ids = list(due.order_by("next_escalation_at", "pk").values_list("pk", flat=True)[:limit])
-    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
+    found = prepared.rows("takedown.escalation_ids", functools.partial(_due_ids, limit=limit), vary=limit, now=now)
+    if not found:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
         return False
     with transaction.atomic():
-        takedowns = list(skip_locked(due.filter(pk__in=ids).select_related("item", "provider")
-                                     .order_by("next_escalation_at", "pk"), of=("self",)))
+        takedowns = prepared.instances("takedown.escalation_batch", _due_batch, now=now,
+                                       ids=prepared.padded([pk for (pk,) in found]))
         _climb(takedowns, now)
     return True
+
+
+def _due_ids(*, now: datetime, limit: int) -> QuerySet[Takedown, int]:
+    """The ids of up to ``limit`` takedowns whose next rung may be due, the earliest first."""
+    return Takedown.objects.escalation_due(now).order_by("next_escalation_at", "pk").values_list(
+        "pk", flat=True)[:limit]
+
+
+def _due_batch(*, now: datetime, ids: list[int]) -> QuerySet[Takedown]:
+    """These takedowns, still due, with their items and providers; locked, skipping rows another worker holds."""
+    due = Takedown.objects.escalation_due(now).filter(pk__in=ids)
+    return skip_locked(due.select_related("item", "provider").order_by("next_escalation_at", "pk"), of=("self",))
 
 
 @transaction.atomic
@@ -65,10 +78,59 @@ def _climb(takedowns: list[Takedown], now: datetime) -> dict[int, list[int]]:
     for takedown in takedowns:
         applied[takedown.pk] = _climb_one(takedown, rungs, contacts, changes, notify, now)
     _notify(notify, now)
-    Takedown.objects.bulk_update(takedowns, ["escalation_rung", "next_escalation_at", "police_flagged_at",
-                                             "managers_flagged_at"])
+    _write(takedowns)
     record_many(SYSTEM, changes, now=now)
     return applied
+
+
+# Takedowns written per UPDATE: each list of a statement is at most this long (SQLite's parameters stay few).
+_WRITE_CHUNK = 64
+_FLAGS = ("police_flagged_at", "managers_flagged_at")
+
+
+def _write(takedowns: list[Takedown]) -> None:
+    """What ``Takedown.objects.bulk_update(takedowns, ["escalation_rung", "next_escalation_at", *_FLAGS])``
+    writes, in UPDATEs compiled once per process (per power of two of each list's length): each takedown's rung
+    and next look (NULL where there is none), and each flag that is set. A flag that is not set is left as it is:
+    NULL, as read, the row locked since (PostgreSQL) or the database's write lock held (SQLite)."""
+    for start in range(0, len(takedowns), _WRITE_CHUNK):
+        chunk = takedowns[start:start + _WRITE_CHUNK]
+        columns: dict[str, list[tuple[int, prepared.Value]]] = {
+            "escalation_rung": [(t.pk, t.escalation_rung) for t in chunk],
+            "next_escalation_at": [(t.pk, t.next_escalation_at) for t in chunk if t.next_escalation_at is not None],
+            **{flag: [(t.pk, getattr(t, flag)) for t in chunk if getattr(t, flag) is not None] for flag in _FLAGS}}
+        written = {name: _padded_pairs(pairs) for name, pairs in columns.items() if pairs}
+        values: dict[str, prepared.Values] = {"ids": prepared.padded([t.pk for t in chunk])}
+        for name, pairs in written.items():
+            values[f"{name} ids"], values[name] = [pk for pk, _ in pairs], [value for _, value in pairs]
+        prepared.update("takedown.escalation_write", _escalation_write, vary=tuple(sorted(written)), **values)
+
+
+def _padded_pairs(pairs: list[tuple[int, prepared.Value]]) -> list[tuple[int, prepared.Value]]:
+    """``pairs`` lengthened to the next power of two by repeating the last one (a repeated ``WHEN`` changes
+    nothing): one compiled UPDATE per power of two, not one per length."""
+    size = 1 << (len(pairs) - 1).bit_length()
+    return pairs + [pairs[-1]] * (size - len(pairs))
+
+
+def _escalation_write(*, ids: list[int], **given: list[Any]) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+    """The UPDATE of ``_write``: per column written, ``CASE WHEN id = … THEN …`` for the rows given (``<column>
+    ids`` and ``<column>``), else NULL (the next look) or the column as it is (the rung, a flag)."""
+    changes: dict[str, Any] = {}
+    for name in ("escalation_rung", "next_escalation_at", *_FLAGS):
+        field = Takedown._meta.get_field(name)
+        assert isinstance(field, Field)
+        otherwise = Value(None, output_field=field) if name == "next_escalation_at" else F(name)
+        if name not in given:
+            if name == "next_escalation_at":
+                changes[name] = otherwise
+            continue
+        case: Any = Case(*[When(pk=pk, then=Value(value, output_field=field))
+                           for pk, value in zip(given[f"{name} ids"], given[name], strict=True)],
+                         default=otherwise, output_field=field)
+        changes[name] = Cast(case, output_field=field) if connection.features.requires_casted_case_in_updates \
+            else case
+    return Takedown.objects.filter(pk__in=ids), changes
 
 
 def _climb_one(takedown: Takedown, rungs: list[Rung], contacts: _Contacts, changes: list[Change],
@@ -151,11 +213,9 @@ class _Contacts:
         found = cls({}, {})
         if not takedowns or not roles:
             return found
-        domains = {registered_domain(t.item.host) for t in takedowns}
-        providers = {t.provider_id for t in takedowns if t.provider_id is not None}
-        rows = EscalationContact.objects.filter(role__in=roles).filter(
-            Q(domain__in=domains) | Q(provider_id__in=providers, domain="")).select_related("contact")
-        for row in rows.order_by("-pk"):
+        domains = sorted({registered_domain(t.item.host) for t in takedowns})
+        providers = sorted({t.provider_id for t in takedowns if t.provider_id is not None})
+        for row in _contact_rows_of(sorted(roles), domains, providers):
             if row.domain:
                 found.by_domain[(row.role, row.domain)] = row.contact
             elif row.provider_id is not None:
@@ -172,13 +232,33 @@ class _Contacts:
         return self.by_provider.get((role, takedown.provider_id))
 
 
+def _contact_rows_of(roles: list[str], domains: list[str], providers: list[int]) -> list[EscalationContact]:
+    """``_contact_rows`` with SQL compiled once per process (one per power of two of each list's length)."""
+    padded_roles, padded_domains = prepared.padded(roles), prepared.padded(domains)
+    if not providers:
+        return prepared.instances("takedown.escalation_domain_contacts", _contact_rows, roles=padded_roles,
+                                  domains=padded_domains)
+    return prepared.instances("takedown.escalation_contacts", _contact_rows, roles=padded_roles,
+                              domains=padded_domains, providers=prepared.padded(providers))
+
+
+def _contact_rows(*, roles: list[str], domains: list[str], providers: list[int] | None = None
+                  ) -> QuerySet[EscalationContact]:
+    """The escalation contacts for these roles by registered domain, or by provider (a row without a domain),
+    newest first."""
+    where = Q(domain__in=domains) | Q(provider_id__in=providers, domain="") if providers else Q(domain__in=domains)
+    return EscalationContact.objects.filter(where, role__in=roles).select_related("contact").order_by("-pk")
+
+
 @functools.lru_cache(maxsize=1)
 def _extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@functools.lru_cache(maxsize=4096)
 def registered_domain(host: str) -> str:
     """``www.shop.example.co.uk`` -> ``example.co.uk`` (offline public-suffix list); for a name under no
-    listed suffix (``.test``, ``.example``, intranets) its last two labels."""
+    listed suffix (``.test``, ``.example``, intranets) its last two labels. Kept per host: the answer depends on
+    nothing but the host and the list the process loaded."""
     found: str = _extractor()(host).top_domain_under_public_suffix
     return found or ".".join(host.lower().rstrip(".").split(".")[-2:])

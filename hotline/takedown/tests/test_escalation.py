@@ -106,3 +106,81 @@ def test_a_bad_check_schedule_is_refused() -> None:
 def test_registered_domains_come_from_the_offline_suffix_list() -> None:
     assert registered_domain("www.shop.example.co.uk") == "example.co.uk"
     assert registered_domain("a.b.pics.sim.test") == "sim.test"
+
+
+def test_a_batch_finds_the_escalation_contacts_the_orm_finds(make_contact: MakeContact, make_item: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contacts are read with SQL compiled once (padded lists, a variant without providers): per role the
+    domain's contact, else the provider's, the oldest where several match, as the plain queryset finds them."""
+    from hotline.lib import prepared
+    from hotline.takedown.services.escalation import _Contacts
+
+    hoster, other = make_contact("Host A"), make_contact("Host B")
+    names = [make_contact(name) for name in ("Registrar 1", "Registrar 2", "Transit 1", "Transit 2", "Owner")]
+    EscalationContact.objects.create(role="registrar", domain="sim.test", contact=names[0])
+    EscalationContact.objects.create(role="registrar", domain="sim.test", contact=names[1])  # newer: loses
+    EscalationContact.objects.create(role="upstream", provider=hoster.provider, contact=names[2])
+    EscalationContact.objects.create(role="upstream", provider=other.provider, contact=names[3])
+    EscalationContact.objects.create(role="site_owner", provider=other.provider, contact=names[4])
+    hosts = ["http://www.pics.sim.test/1", "http://files.other.test/2", "http://pics.sim.test/3"]
+    takedowns = [Takedown(item=make_item(url), provider=provider) for url, provider in
+                 zip(hosts, [hoster.provider, None, other.provider], strict=True)]
+    roles = {"registrar", "upstream", "site_owner"}
+
+    def found(batch: list[Takedown]) -> list[tuple[str, int | None]]:
+        contacts = _Contacts.of(batch, roles)
+        return [(role, getattr(contacts.get(t, role), "pk", None)) for t in batch for role in sorted(roles)]
+
+    batches = [takedowns, takedowns[1:2], takedowns[:1]]
+    compiled = [found(batch) for batch in batches]
+    monkeypatch.setattr(prepared, "instances", lambda _name, build, **values: list(build(**values)))
+    assert compiled == [found(batch) for batch in batches]
+    assert ("registrar", names[0].pk) in compiled[0] and ("upstream", names[3].pk) in compiled[0]
+    assert ("site_owner", names[4].pk) in compiled[0] and compiled[1] == [(role, None) for role in sorted(roles)]
+
+
+@pytest.mark.parametrize("chunk", [64, 2])
+def test_the_compiled_write_leaves_the_takedowns_bulk_update_left(make_contact: MakeContact, make_item: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """``_write`` (one UPDATE compiled once, per chunk) leaves every column of every takedown as the ORM's
+    ``bulk_update`` of the four columns did: a first rung climbed, both rungs at once (flags set), flags set
+    before, the last rung passed (no next look), removal pending, never notified; in chunks too."""
+    from django.db import transaction
+
+    from hotline.takedown.services import escalation
+
+    monkeypatch.setattr(escalation, "_WRITE_CHUNK", chunk)
+    hoster, upstream = make_contact("Host A"), make_contact("Transit A")
+    EscalationContact.objects.create(role="upstream", provider=hoster.provider, contact=upstream)
+    now = timezone.now()
+    shapes: list[dict[str, Any]] = [
+        {"first_notice_at": now - DAY, "repeats": 2},
+        {"first_notice_at": now - 9 * DAY, "repeats": 2},
+        {"first_notice_at": now - 9 * DAY, "repeats": 3, "police_flagged_at": now - 2 * DAY,
+         "managers_flagged_at": now - 3 * DAY},
+        {"first_notice_at": now - 9 * DAY, "repeats": 3, "escalation_rung": 1},
+        {"first_notice_at": now - 9 * DAY, "repeats": 2, "escalation_rung": 2, "managers_flagged_at": now - DAY},
+        {"first_notice_at": now - DAY, "repeats": 0},
+        {"first_notice_at": now - DAY, "state": "removal_pending"},
+        {"first_notice_at": None},
+    ]
+    for n, shape in enumerate(shapes):
+        Takedown.objects.create(item=make_item(f"http://site-{n}.pics.sim.test/x"), contact=hoster,
+                                provider=hoster.provider, opened_at=now, state_changed_at=now, reported_at=now,
+                                last_notice_at=shape.get("first_notice_at"), next_escalation_at=now - DAY,
+                                **{"state": "online", **shape})
+
+    def escalated() -> list[dict[str, Any]]:
+        with transaction.atomic():
+            escalation.escalate_due(now=now)
+            found: list[dict[str, Any]] = [dict(row) for row in Takedown.objects.order_by("pk").values()]
+            transaction.set_rollback(True)
+        return found
+
+    compiled = escalated()
+    monkeypatch.setattr(escalation, "_write", lambda takedowns: Takedown.objects.bulk_update(
+        takedowns, ["escalation_rung", "next_escalation_at", "police_flagged_at", "managers_flagged_at"]))
+    assert compiled == escalated()
+    assert [row["escalation_rung"] for row in compiled] == [1, 2, 2, 2, 2, 0, 0, 0]
+    assert compiled[1]["police_flagged_at"] == now and compiled[2]["police_flagged_at"] == now - 2 * DAY
+    assert compiled[1]["next_escalation_at"] is None and compiled[5]["next_escalation_at"] is None
