@@ -253,7 +253,8 @@ def test_objects_are_those_the_orm_builds_with_annotations_as_attributes(make_it
     for since in (NOW - timedelta(minutes=1), NOW - timedelta(hours=1), NOW + timedelta(seconds=1)):
         made, expected = prepared.objects("due_urls", due, since=since), list(due(since))
         assert [_fields(m) for m in made] == [_fields(e) for e in expected]
-        assert [(m.pk, m.due_at, m.item_url) for m in made] == [(e.pk, e.due_at, e.item_url) for e in expected]
+        assert [(m.pk, m.due_at, vars(m)["item_url"]) for m in made] == \
+            [(e.pk, e.due_at, vars(e)["item_url"]) for e in expected]
         assert all(m.get_deferred_fields() == e.get_deferred_fields() == {"item_id", "created_at", "last_outcome"}
                    for m, e in zip(made, expected, strict=True))
     assert [m.pk for m in prepared.objects("due_urls", due, since=NOW - timedelta(hours=1))] == \
