@@ -100,12 +100,15 @@ def collect(items: Sequence[Item]) -> list[BagFile]:
     """Every file of the bag, decrypted into memory only. The items' captures, files, reports and audit
     trails are read once for all of them (a referral may group many items), each with SQL compiled once per
     process (``prepared.instances``: the same queries, rows and instances as the ORM's)."""
-    ids = prepared.padded([item.pk for item in items])
-    captures = _by_item(prepared.instances("evidence.export_captures", _captures, ids=ids), lambda c: c.item_id)
-    media_of = _by_item(prepared.instances("evidence.export_media", _media, ids=ids), lambda m: m.item_id)
-    links = _by_item(prepared.instances("evidence.export_links", _links, ids=ids), lambda link: link.item_id)
-    events = _by_item(prepared.instances("evidence.export_events", _events, ids=[str(pk) for pk in ids]),
-                      lambda e: int(e.object_id))
+    ids = prepared.padded([item.pk for item in items]) if items else []  # no items: nothing to read
+    captures = _by_item(prepared.instances("evidence.export_captures", _captures, ids=ids) if ids else [],
+                        lambda c: c.item_id)
+    media_of = _by_item(prepared.instances("evidence.export_media", _media, ids=ids) if ids else [],
+                        lambda m: m.item_id)
+    links = _by_item(prepared.instances("evidence.export_links", _links, ids=ids) if ids else [],
+                     lambda link: link.item_id)
+    events = _by_item(prepared.instances("evidence.export_events", _events, ids=[str(pk) for pk in ids])
+                      if ids else [], lambda e: int(e.object_id))
     files: dict[str, bytes] = {}
     all_media: list[Media] = []
     for item in items:

@@ -106,3 +106,4 @@ def test_collect_gives_the_files_the_orm_reads_give(
     assert compiled == [collect(group) for group in groups]
     assert sum(f.path.startswith("warc/") for f in compiled[2]) == 4
     assert any(f.path.startswith("media/") for f in compiled[0])
+    assert [f.path for f in collect([])] == ["metadata/media.csv"]  # no items: no query, the CSV's header alone
