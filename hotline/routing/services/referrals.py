@@ -25,6 +25,7 @@ from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.services import export_items
 from hotline.lib import http as outbound
 from hotline.lib import prepared
+from hotline.lib.claim import skip_locked
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item, ReportItem
 from hotline.routing import actions
@@ -54,12 +55,20 @@ def _claim(now: datetime) -> Referral | None:
     """1. Take one due (or lease-expired) referral and mark it `sending` with a lease, in its own transaction."""
     if not prepared.any_row("routing.referral_due", _due, now=now):  # compiled once: the idle call's one query
         return None
-    due = _due(now).select_related("police").order_by("next_attempt_at")
-    claimed = Referral.claim_due(due, now=now, lease=LEASE, limit=1, scan=1, match=("status", "next_attempt_at"),
-                                 of=("self",))
+    # read (on PostgreSQL locked) with SQL compiled once, claimed as claim_due claims: its own transaction, as there
+    with transaction.atomic(savepoint=False):
+        due = prepared.instances("routing.claim_referral", _claimable, now=now)
+        claimed = Referral.claim_rows(due, now=now, lease=LEASE, limit=1, match=("status", "next_attempt_at"))
     if not claimed:
         return None
     return claimed[0].as_claimed(now=now, lease=LEASE)  # what the claim wrote, not read back
+
+
+def _claimable(*, now: datetime) -> QuerySet[Referral]:
+    """The first due (or lease-expired) referral a claim may take, with its police contact; on PostgreSQL locked,
+    one another worker holds skipped (``Referral.claim_due``'s read with ``limit=1, scan=1``)."""
+    due = Referral.claimable(_due(now)).select_related("police").order_by("next_attempt_at")
+    return skip_locked(due, of=("self",))[:1]
 
 
 def deliver_due_referral(*, now: datetime | None = None) -> bool:
