@@ -84,19 +84,8 @@ def claim_due(queryset: QuerySet[M], *, limit: int, update: Mapping[str, Any] | 
         return write(manager.filter(**condition))
 
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            rows = list(skip_locked(queryset, of=of)[:limit])
-            if rows:
-                apply({"pk__in": [row.pk for row in rows]})
-            return rows
-        claimed: list[M] = []
-        fixed = dict(where or {})
-        for row in queryset[: limit * scan]:
-            if apply({"pk": row.pk} | {field: getattr(row, field) for field in match} | fixed) == 1:
-                claimed.append(row)
-                if len(claimed) >= limit:
-                    break
-        return claimed
+        rows = skip_locked(queryset, of=of)[:limit] if connection.vendor == "postgresql" else queryset[:limit * scan]
+        return _claim_read(rows, apply, limit=limit, match=match, where=where)
 
 
 def claim_rows(model: type[M], rows: list[M], *, limit: int, move: Move[M], values: Mapping[str, Any], name: str,
@@ -111,17 +100,27 @@ def claim_rows(model: type[M], rows: list[M], *, limit: int, move: Move[M], valu
         return []
     compiled = _Compiler(model, move, dict(values), name)
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            compiled.write({"pk__in": [row.pk for row in rows]})
-            return rows
-        claimed: list[M] = []
-        fixed = dict(where or {})
-        for row in rows:
-            if compiled.write({"pk": row.pk} | {field: getattr(row, field) for field in match} | fixed) == 1:
-                claimed.append(row)
-                if len(claimed) >= limit:
-                    break
-        return claimed
+        return _claim_read(rows, compiled.write, limit=limit, match=match, where=where)
+
+
+def _claim_read(rows: Iterable[M], apply: Callable[[dict[str, Any]], int], *, limit: int, match: Sequence[str],
+                where: Mapping[str, Any] | None) -> list[M]:
+    """Claim the rows read (in the caller's transaction): on PostgreSQL the read locked them, and one write claims
+    them all; elsewhere each by a write conditional on its ``match`` values as read (and ``where``), up to
+    ``limit``. Returns the rows claimed, as they were read."""
+    if connection.vendor == "postgresql":
+        locked = list(rows)
+        if locked:
+            apply({"pk__in": [row.pk for row in locked]})
+        return locked
+    claimed: list[M] = []
+    fixed = dict(where or {})
+    for row in rows:
+        if apply({"pk": row.pk} | {field: getattr(row, field) for field in match} | fixed) == 1:
+            claimed.append(row)
+            if len(claimed) >= limit:
+                break
+    return claimed
 
 
 def _as_written(rows: QuerySet[M], values: Mapping[str, Any]) -> tuple[QuerySet[M], dict[str, Any]]:
