@@ -42,7 +42,7 @@ import functools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -52,7 +52,9 @@ from django.db.models.sql import UpdateQuery
 
 from hotline.lib import plainsql
 
-__all__ = ["any_row", "instances", "objects", "padded", "rows", "update"]
+__all__ = ["any_row", "instances", "objects", "padded", "rows", "to_power_of_two", "update"]
+
+T = TypeVar("T")
 
 # A moment no real value takes: each named value gets its own microsecond after it. Likewise an integer.
 _SENTINEL = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -302,5 +304,11 @@ def padded(values: Sequence[Value]) -> list[Value]:
     listed = list(dict.fromkeys(values))
     if not listed:
         raise ValueError("prepared.padded: an empty list has no element to repeat (an empty IN () selects nothing)")
-    size = 1 << (len(listed) - 1).bit_length()
-    return listed + [listed[-1]] * (size - len(listed))
+    return to_power_of_two(listed)
+
+
+def to_power_of_two(elements: Sequence[T]) -> list[T]:
+    """``elements`` (not empty) lengthened to the next power of two by repeating the last one, duplicates kept:
+    for lists whose repeated last element changes nothing (a ``WHEN`` repeated, an OR-ed condition repeated)."""
+    listed = list(elements)
+    return listed + listed[-1:] * ((1 << (len(listed) - 1).bit_length()) - len(listed))

@@ -184,6 +184,8 @@ def test_padded_rounds_a_list_up_to_a_power_of_two_and_selects_the_same_rows(mak
     assert [len(prepared.padded(list(range(n)))) for n in (1, 2, 3, 4, 5, 8, 9, 500)] == [1, 2, 4, 4, 8, 8, 16, 512]
     with pytest.raises(ValueError, match="empty"):
         prepared.padded([])
+    assert prepared.to_power_of_two([(1, "a"), (1, "a"), (2, "b")]) == [(1, "a"), (1, "a"), (2, "b"), (2, "b")]
+    assert prepared.to_power_of_two(["x"]) == ["x"]  # duplicates kept, only lengthened
     items = [make_item() for _ in range(6)]
 
     def chosen(ids: list[int]) -> QuerySet[Item, int]:

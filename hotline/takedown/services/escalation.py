@@ -99,18 +99,11 @@ def _write(takedowns: list[Takedown]) -> None:
             "escalation_rung": [(t.pk, t.escalation_rung) for t in chunk],
             "next_escalation_at": [(t.pk, t.next_escalation_at) for t in chunk if t.next_escalation_at is not None],
             **{flag: [(t.pk, getattr(t, flag)) for t in chunk if getattr(t, flag) is not None] for flag in _FLAGS}}
-        written = {name: _padded_pairs(pairs) for name, pairs in columns.items() if pairs}
+        written = {name: prepared.to_power_of_two(pairs) for name, pairs in columns.items() if pairs}
         values: dict[str, prepared.Values] = {"ids": prepared.padded([t.pk for t in chunk])}
         for name, pairs in written.items():
             values[f"{name} ids"], values[name] = [pk for pk, _ in pairs], [value for _, value in pairs]
         prepared.update("takedown.escalation_write", _escalation_write, vary=tuple(sorted(written)), **values)
-
-
-def _padded_pairs(pairs: list[tuple[int, prepared.Value]]) -> list[tuple[int, prepared.Value]]:
-    """``pairs`` lengthened to the next power of two by repeating the last one (a repeated ``WHEN`` changes
-    nothing): one compiled UPDATE per power of two, not one per length."""
-    size = 1 << (len(pairs) - 1).bit_length()
-    return pairs + [pairs[-1]] * (size - len(pairs))
 
 
 def _escalation_write(*, ids: list[int], **given: list[Any]) -> tuple[QuerySet[Takedown], dict[str, Any]]:

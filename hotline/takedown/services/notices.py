@@ -194,8 +194,8 @@ class _OpenBatches:
         # Locked until this transaction adds its lines: a sender claiming one meanwhile (SKIP LOCKED) passes it
         # by, and one that claimed it first makes this query miss it once it commits, so a line is never added
         # to a notice that is already being sent.
-        keys = list(dict.fromkeys((contact.pk, kind, role) for contact, kind, role, _ in groups))
-        keys += keys[-1:] * ((1 << (len(keys) - 1).bit_length()) - len(keys))  # a power of two: a few compiled shapes
+        # a power of two of (contact, kind, role): a few compiled shapes
+        keys = prepared.to_power_of_two(list(dict.fromkeys((c.pk, kind, role) for c, kind, role, _ in groups)))
         self.open = {(n.contact_id, n.kind, n.role): n for n in prepared.instances(
             "takedown.open_batches", _open_batches, contacts=[c for c, _, _ in keys],
             kinds=[str(k) for _, k, _ in keys], roles=[str(r) for _, _, r in keys])}
