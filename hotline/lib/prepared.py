@@ -52,7 +52,7 @@ from django.db.models.sql import UpdateQuery
 
 from hotline.lib import plainsql
 
-__all__ = ["any_row", "instances", "objects", "padded", "rows", "to_power_of_two", "update"]
+__all__ = ["any_row", "get", "instances", "objects", "padded", "rows", "to_power_of_two", "update"]
 
 T = TypeVar("T")
 
@@ -224,6 +224,16 @@ def instances(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (
     and the rows they point to, whose query costs more to build than to run. Each column converted as the ORM
     converts it; no ``annotate`` columns, no ``prefetch_related``."""
     return _made(name, build, vary, values, annotations=False)
+
+
+def get(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable = (), **values: Values) -> Any:
+    """The one instance of ``build(**values)`` (as :func:`instances` makes it), or the model's ``DoesNotExist``
+    when there is none, as ``QuerySet.get`` raises it: for a hot read of one row by its id."""
+    found = instances(name, build, vary, **values)
+    if not found:
+        model = build(**values).model
+        raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
+    return found[0]
 
 
 def _made(name: str, build: Callable[..., QuerySet[Any]], vary: Hashable, values: dict[str, Values], *,

@@ -369,10 +369,7 @@ def _reload(item: Item, fields: tuple[str, ...] | None = None) -> None:
     if fields is None and item.get_deferred_fields():
         item.refresh_from_db()
         return
-    found = prepared.instances("assessment.item", functools.partial(_item_row, fields), vary=fields, item=item.pk)
-    if not found:
-        raise Item.DoesNotExist("Item matching query does not exist.")
-    fresh = found[0]
+    fresh = prepared.get("assessment.item", functools.partial(_item_row, fields), vary=fields, item=item.pk)
     loaded = fresh.get_deferred_fields()
     for model_field in Item._meta.concrete_fields:
         if model_field.attname in loaded:

@@ -217,10 +217,7 @@ def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Cap
 def _locked(pk: int) -> Item:
     """The item, read afresh and locked for the recording's transaction (``SELECT … FOR UPDATE`` on PostgreSQL),
     with the SQL compiled once; ``Item.DoesNotExist`` when it is gone, as ``get`` raises."""
-    found = prepared.instances("evidence.locked_item", _item_for_update, item=pk)
-    if not found:
-        raise Item.DoesNotExist("Item matching query does not exist.")
-    locked: Item = found[0]
+    locked: Item = prepared.get("evidence.locked_item", _item_for_update, item=pk)
     return locked
 
 

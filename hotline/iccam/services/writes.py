@@ -76,9 +76,9 @@ def _pull_held(now: datetime, since: datetime) -> QuerySet[PullState]:
 def finish_pull(*, now: datetime, since: datetime, error: str = "") -> None:
     """The pull's lease released and its outcome kept (an UPDATE compiled once per process, with an error or not)."""
     if error:
-        prepared.update("iccam.pull_failed", _finished_pull, vary="failed", now=now, since=since, error=error[:2000])
+        prepared.update("iccam.pull_failed", _finished_pull, now=now, since=since, error=error[:2000])
     else:
-        prepared.update("iccam.pull_finished", _finished_pull, vary="ok", now=now, since=since)
+        prepared.update("iccam.pull_finished", _finished_pull, now=now, since=since)
 
 
 def _finished_pull(now: datetime, since: datetime, error: str | None = None) -> tuple[

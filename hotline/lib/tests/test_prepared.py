@@ -292,3 +292,18 @@ def test_compiled_queries_skip_djangos_cursor_unless_queries_are_watched(
 
     monkeypatch.setattr(connection, "cursor", no_cursor)
     assert calls() == expected
+
+
+def test_get_is_the_one_row_or_the_models_does_not_exist(make_item: MakeItem) -> None:
+    """``get``: the instance ``QuerySet.get`` gives for an id, compiled once; none raises the model's own
+    ``DoesNotExist``, as ``get`` does."""
+    rows = [_row(make_item, NOW + timedelta(minutes=n)) for n in range(2)]
+
+    def by_id(row: int) -> QuerySet[TraceDue]:
+        return TraceDue.objects.filter(pk=row)
+
+    for row in rows:
+        assert _fields(prepared.get("due_by_id", by_id, row=row.pk)) == _fields(TraceDue.objects.get(pk=row.pk))
+    with pytest.raises(TraceDue.DoesNotExist, match="TraceDue matching query does not exist"):
+        prepared.get("due_by_id", by_id, row=-1)
+    assert len(prepared._COMPILED) == 1
