@@ -124,6 +124,7 @@ def mih_search(
     rows = np.empty(max(1024, total), dtype=np.int64)
     row_table = np.empty(max(1024, total), dtype=np.int64)
     table_from = np.zeros(tables + 1, dtype=np.int64)  # where each table's buckets begin in ``bucket``
+    rows_in = order.shape[1]
     for qi in range(len(queries)):
         found = 0
         for t in range(tables):
@@ -139,6 +140,13 @@ def mih_search(
             mb, bb = mask_base[t], occupied_base[t]
             base = offset_base[t]
             last_p = probes[t] - 1
+            if 2 * rows_in >= (np.int64(1) << length):  # dense: at least half a row per bucket, so most
+                # probes find a row and the bitmap test would spare few slot loads for a miss of its own (22 MiB
+                # of bitmaps at 10 M rows): every probe goes to the slots, empty buckets drop out there
+                for p in range(probes[t]):
+                    bucket[found] = base + (key ^ masks[mb + p])
+                    found += 1
+                continue
             for p in range(probes[t]):  # branch-free: a mispredicted branch per bucket would cost more
                 _prefetch(occupied, bb + ((key ^ masks[mb + min(p + AHEAD, last_p)]) >> 3))
                 k = key ^ masks[mb + p]
@@ -157,17 +165,20 @@ def mih_search(
             hi[b] = slots[bucket[b] + 1]
         candidates = 0
         several = 0
-        for b in range(found):
+        filled = 0  # the buckets that hold a row, moved to the front (a dense table's probes include empty ones)
+        for b in range(found):  # branch-free
             first = lo[b]
-            lo[b] = first >> 32
-            hi[b] = hi[b] >> 32
-            rows[b] = first & 0xFFFFFFFF
-            row_table[b] = bucket_table[b]
-            candidates += hi[b] - lo[b]
-            multi[several] = b
-            several += (hi[b] - lo[b]) > 1  # branch-free
-        # every marked bucket holds a row (checked when a checkpoint loads), so the first rows and the other
-        # rows below make ``candidates`` in all
+            low, high = first >> 32, hi[b] >> 32
+            lo[filled], hi[filled] = low, high
+            rows[filled] = first & 0xFFFFFFFF
+            row_table[filled] = bucket_table[b]
+            candidates += high - low
+            multi[several] = filled
+            several += (high - low) > 1
+            filled += high > low
+        found = filled
+        # every marked bucket holds a row (checked when a checkpoint loads), and an unmarked one that a dense
+        # table probed was dropped just above, so the first rows and the other rows below make ``candidates``
         if candidates > len(rows):
             bigger = np.empty(2 * candidates, dtype=np.int64)
             bigger[:found] = rows[:found]
@@ -179,11 +190,11 @@ def mih_search(
         # that the nested loop's exit branch (2, 3 rows a bucket), often mispredicted, finds them in cache.
         for s in range(several):
             b = multi[s]
-            _prefetch(order[bucket_table[b]], lo[b] + 1)
+            _prefetch(order[row_table[b]], lo[b] + 1)
         c = found
         for s in range(several):
             b = multi[s]
-            t = bucket_table[b]
+            t = row_table[b]
             for j in range(lo[b] + 1, hi[b]):
                 rows[c] = order[t, j]
                 row_table[c] = t
