@@ -24,9 +24,11 @@ Tables
     Per substring: ``order`` (int32 row numbers sorted by key), ``slots`` (uint64, ``2**b + 1``: bucket
     ``k``'s offset into ``order`` in the high half, its first row in the low half) and a
     bitmap of non-empty buckets (``2**b`` bits, small enough to stay in cache, so empty probes cost
-    ~3 ns). Candidates are verified in batches: gather the 32-byte rows, XOR, ``popcount`` per 64-bit
-    word, add the four byte counts with one multiply (``* 0x01010101 >> 24``, exact except that 256
-    wraps to 0; every kept match is recomputed exactly).
+    ~3 ns; the compiled kernel skips it on a dense table, of half a row per bucket or more, where
+    most probes find a row anyway). The codes start on a cache line (one line per code). Candidates
+    are verified in batches: gather the 32-byte rows, XOR, ``popcount`` per 64-bit word, add the four
+    byte counts with one multiply (``* 0x01010101 >> 24``, exact except that 256 wraps to 0; every kept
+    match is recomputed exactly).
 
 Changes
     Three tiers, each with its own ``alive`` flags: ``main`` (MIH), ``delta`` (MIH, rebuilt on its own

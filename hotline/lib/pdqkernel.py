@@ -10,8 +10,8 @@ calls (a dozen per table) on arrays of a few hundred elements. The same work as 
 thousand bitmap tests and a few hundred 32-byte comparisons: tens of microseconds at 1 M rows.
 
 ``mih_search`` walks, per query and table, the probe keys (the query's substring XOR each mask of
-at most ``t`` bits), skips empty buckets by the bitmap, and checks every live candidate on all 256
-bits. A candidate found in table ``t`` is kept only if no earlier table would have found it (its
+at most ``t`` bits), skips empty buckets by the bitmap (on a sparse table; a dense one, of half a row per
+bucket or more, drops them when it reads the slots), and checks every live candidate on all 256 bits. A candidate found in table ``t`` is kept only if no earlier table would have found it (its
 substring there differs in more bits than that table's threshold), so every pair comes out once
 without a set. ``brute_search`` scans every live row. Both release the GIL.
 """
