@@ -328,6 +328,8 @@ def test_save_load_round_trip(tmp_path: Path, clustered_set: tuple[Codes, Codes]
     assert len(loaded) == len(index) == len(ids) - len(ids[::3])
     assert loaded.search(queries) == expected == index.search(queries)
     assert loaded.search(queries, radius=20) == index.search(queries, radius=20)
+    for _, segment in (*index._tiers(), *loaded._tiers()):  # one cache line per code, built or loaded
+        assert segment.codes.ctypes.data % pdqindex.CACHE_LINE == 0 and segment.codes.flags.c_contiguous
     assert total(expected) > 0
     # the loaded index keeps changing like the original
     for changed in (index, loaded):
