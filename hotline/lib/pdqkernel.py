@@ -13,7 +13,8 @@ thousand bitmap tests and a few hundred 32-byte comparisons: tens of microsecond
 at most ``t`` bits), skips empty buckets by the bitmap (on a sparse table; a dense one, of half a row per
 bucket or more, drops them when it reads the slots), and checks every live candidate on all 256 bits.
 A candidate found in table ``t`` is kept only if no earlier table would have found it (its substring
-there differs in more bits than that table's threshold), so every pair comes out once without a set. ``brute_search`` scans every live row. Both release the GIL.
+there differs in more bits than that table's threshold), so every pair comes out once without a set.
+``brute_search`` scans every live row. Both release the GIL.
 """
 
 from __future__ import annotations
