@@ -29,8 +29,8 @@ def items_annotations(item_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     padded = prepared.padded(ids)
     finals = {a.item_id: a for a in prepared.instances("assessment.annotated_finals", _finals, ids=padded)}
     files: dict[int, list[MediaAssessment]] = {}
-    for row in prepared.instances("assessment.annotated_files", _files, ids=padded):
-        files.setdefault(row.assessment_id, []).append(row)
+    for row in prepared.instances("assessment.annotated_files", _files, ids=padded) if finals else ():
+        files.setdefault(row.assessment_id, []).append(row)  # no final assessment, no files to read (as a prefetch)
     return {pk: _annotations(final, files.get(final.pk, [])) if (final := finals.get(pk)) else _annotations(None)
             for pk in ids}
 

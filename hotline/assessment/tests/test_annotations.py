@@ -202,3 +202,6 @@ def test_several_items_read_together_say_what_each_says_alone(
     assert together[page.pk]["report"] == ["sextortion"]
     assert together[unassessed.pk]["report"] == []
     assert items_annotations([]) == {}
+    alone = item_annotations(unassessed)
+    with django_assert_max_num_queries(1):  # none assessed: no file to read
+        assert items_annotations([unassessed.pk]) == {unassessed.pk: alone}
