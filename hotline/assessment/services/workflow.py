@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, ForeignObject, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -557,8 +557,20 @@ def _require_claim(
 
 
 def _unclaim(item: Item, fields: list[str]) -> None:
+    """``item.save(update_fields=[*fields, "claimed_by", "claim_expires_at"])`` with the claim cleared, the UPDATE
+    compiled once per set of fields (``prepared.update``: every decision writes it, and ``save`` built and compiled
+    it each time). Raises as ``save`` does when the row is gone."""
     item.claimed_by, item.claim_expires_at = None, None
-    item.save(update_fields=[*fields, "claimed_by", "claim_expires_at"])
+    values = {name: getattr(item, name) for name in fields}
+    if not all(isinstance(value, str | datetime) for value in values.values()):  # a field cleared: the ORM writes it
+        item.save(update_fields=[*fields, "claimed_by", "claim_expires_at"])
+        return
+    if prepared.update("assessment.decided", _decided, vary=tuple(fields), item=item.pk, **values) != 1:
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def _decided(item: int, **values: Any) -> tuple[QuerySet[Item], dict[str, Any]]:
+    return Item._base_manager.filter(pk=item), values | {"claimed_by": None, "claim_expires_at": None}
 
 
 def expire_claims(*, now: datetime, limit: int = 100) -> bool:

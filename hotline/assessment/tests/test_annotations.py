@@ -171,3 +171,37 @@ def test_either_of_the_two_sets_both_for_illegal_material_only() -> None:
     # A sextortion page has no categorisation: the annotation stands alone.
     harm = AssessmentData(verdict="other_harm", other_harm="sextortion", ann_self_production=True)
     assert (harm.is_self_generated, harm.ann_self_production) == (False, True)
+
+
+def test_several_items_read_together_say_what_each_says_alone(
+        login: Callable[[User], Client], analyst: User, make_item: Callable[..., Item], make_media: Any,
+        django_assert_max_num_queries: Any) -> None:
+    from hotline.assessment.annotations import items_annotations
+
+    with_files, page, unassessed, kept = make_item(), make_item(), make_item(), make_item()
+    one, two = make_media(with_files, seed=2), make_media(with_files, seed=5)
+    _assessed_with_annotations(login, analyst, with_files, one, two)
+    three, four = make_media(kept, seed=7), make_media(kept, seed=9)
+    _assessed_with_annotations(login, analyst, kept, three, four)
+    client = login(analyst)
+    client.post(reverse("assessment:claim", kwargs={"pk": page.pk}))
+    client.post(reverse("assessment:assess", kwargs={"pk": page.pk}), {
+        "verdict": "other_harm", "other_harm": "sextortion", "ann_sextortion": "on"})
+    # an earlier assessment that is no longer final says nothing
+    Assessment.objects.filter(item=with_files).update(is_final=False)
+    Assessment.objects.create(item=with_files, analyst=analyst, created_at=timezone.now(), is_final=True,
+                              verdict="baseline", ann_viral=True)
+    ids = [unassessed.pk, with_files.pk, kept.pk, page.pk]
+    with django_assert_max_num_queries(2):
+        together = items_annotations(ids)
+    assert list(together) == ids
+    assert together == {pk: item_annotations(Item.objects.get(pk=pk)) for pk in ids}
+    assert together[with_files.pk] == {"scheme": "cybertipline", "report": [], "file": ["viral"], "files": []}
+    assert together[kept.pk]["files"] == [{"sha256": three.sha256, "annotations": ["generative_ai", "viral"]},
+                                          {"sha256": four.sha256, "annotations": ["live_streaming"]}]
+    assert together[page.pk]["report"] == ["sextortion"]
+    assert together[unassessed.pk]["report"] == []
+    assert items_annotations([]) == {}
+    alone = item_annotations(unassessed)
+    with django_assert_max_num_queries(1):  # none assessed: no file to read
+        assert items_annotations([unassessed.pk]) == {unassessed.pk: alone}

@@ -104,3 +104,25 @@ def test_the_claim_and_the_decision_read_the_item_as_refresh_from_db_does(
     assess_item(stale, CLEAR, user=analyst, now=now)
     assert stale.priority == 9 and stale.claimed_by is None
     assert Item.objects.get(pk=item.pk).status == stale.status == "assessed"
+
+
+def test_a_decision_writes_its_status_stamps_and_verdict_and_ends_the_claim(
+        make_item: MakeItem, make_media: MakeMedia, analyst: User, senior: User) -> None:
+    """The decision's UPDATE (compiled once per set of fields) writes what ``save(update_fields=…)`` wrote: the
+    new status with its time stamps, the verdict when final, and no claim; the columns it does not name stay."""
+    def stored(item: Item) -> tuple[object, ...]:
+        row = Item.objects.get(pk=item.pk)
+        return (row.status, row.status_changed_at, row.review_requested_at, row.assessed_at, row.verdict,
+                row.claimed_by_id, row.claim_expires_at, row.priority)
+
+    item = _page(make_item, make_media, 1)
+    first = timezone.now().replace(microsecond=0)
+    claim_item(item, user=analyst, now=first)
+    Item.objects.filter(pk=item.pk).update(priority=7)
+    assess_item(item, BORDERLINE, user=analyst, now=first)  # borderline: to review, no verdict yet
+    assert stored(item) == ("in_review", first, first, None, "", None, None, 7)
+    later = first + timedelta(minutes=5)
+    claim_item(item, user=senior, now=later)
+    review_item(item, CLEAR, user=senior, now=later)
+    assert stored(item) == ("assessed", later, first, later, "baseline", None, None, 7)
+    assert (item.status, item.verdict, item.claimed_by, item.claim_expires_at) == ("assessed", "baseline", None, None)

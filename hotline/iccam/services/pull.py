@@ -99,5 +99,5 @@ def _write_reference(session: IccamSession, content_id: int, *, now: datetime) -
             raise  # ICCAM is unavailable: the whole pull stops and the item is listed again next time
         writes.referenced(content_id, now=now, error=str(exc))
         return 0
-    writes.referenced(content_id, now=now)
+    writes.referenced(content_id, now=now, reference=reference)
     return 1

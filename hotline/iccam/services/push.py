@@ -18,7 +18,6 @@ key for it): it is marked uncertain for a manager to check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -77,8 +76,9 @@ def observe(table: Table, *, analyst: str, country: str, now: datetime) -> int:
     """Queue the writes our items' facts call for, in one transaction at the end (``writes.queue_pushes``: a
     pass cut off before it queues nothing, and the next pass finds the same facts). Returns how many rows were
     queued."""
-    rows = _new_reports(table, analyst=analyst, country=country, now=now) + _content_writes(
-        table, analyst=analyst, country=country, now=now)
+    unreported, pending = _found(country)
+    rows = _new_reports(unreported, table, analyst=analyst, country=country, now=now) + _content_writes(
+        pending, table, analyst=analyst, country=country, now=now)
     return writes.queue_pushes(rows, now=now)
 
 
@@ -132,8 +132,7 @@ def _referred(ids: list[int]) -> QuerySet[Any]:
         "item_id").distinct()
 
 
-def _new_reports(table: Table, *, analyst: str, country: str, now: datetime) -> list[Push]:
-    ids = _found("new_reports", country, _unreported)
+def _new_reports(ids: list[int], table: Table, *, analyst: str, country: str, now: datetime) -> list[Push]:
     items = prepared.objects("iccam.new_items", lambda ids: Item.objects.filter(pk__in=ids).order_by("pk"),
                              ids=prepared.padded(ids)) if ids else []
     queued: list[Push] = []
@@ -168,23 +167,31 @@ def _unreported(country: str) -> QuerySet[Item]:
             .order_by("pk")[:BATCH])
 
 
-# (database alias, query, country) -> the finding query's SQL and parameters
-_COMPILED: dict[tuple[str, str, str], tuple[str, tuple[Any, ...]]] = {}
+# (database alias, country) -> the finding queries' SQL and parameters
+_COMPILED: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
 
 
-def _found(name: str, country: str, build: Callable[[str], QuerySet[Any]]) -> list[int]:
-    """The ids a finding query names. Compiled once per process: Django takes milliseconds to compile these
-    subquery-heavy queries, far more than the database takes to run them when nothing is new, and
-    ``push_step`` runs them on every call. They depend on nothing but the country (no time, no ids)."""
-    key = (connection.alias, name, country)
+def _found(country: str) -> tuple[list[int], list[int]]:
+    """The ids the two finding queries name: the items to report (``_unreported``) and the content items with a
+    write pending (``pending_contents``), each in the order of its ids. Compiled once per process: Django takes
+    milliseconds to compile these subquery-heavy queries, far more than the database takes to run them when
+    nothing is new, and ``push_step`` runs them on every call. They depend on nothing but the country (no time,
+    no ids), and run as one statement (``UNION ALL``, each row tagged with its query): one round trip a pass."""
+    key = (connection.alias, country)
     if key not in _COMPILED:
-        query = build(country).values_list("pk", flat=True).query
-        sql, params = query.get_compiler(using=connection.alias).as_sql()
-        _COMPILED[key] = (sql, tuple(params))
+        parts, bound = [], []
+        for tag, query in enumerate((_unreported(country), pending_contents(country).order_by("pk")[:BATCH])):
+            sql, part = query.values_list("pk", flat=True).query.get_compiler(using=connection.alias).as_sql()
+            parts.append(f"SELECT {tag} AS tag, found.* FROM ({sql}) found")  # noqa: S608 (compiled SQL, no input)
+            bound += part
+        _COMPILED[key] = (" UNION ALL ".join(parts), tuple(bound))
     sql, params = _COMPILED[key]
+    found: tuple[list[int], list[int]] = ([], [])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        for tag, pk in cursor.fetchall():
+            found[tag].append(pk)
+    return sorted(found[0]), sorted(found[1])
 
 
 def _report_body(table: Table, item: Item, row: Any, final: Assessment, trace: Trace, *, analyst: str,
@@ -205,8 +212,7 @@ def _report_body(table: Table, item: Item, row: Any, final: Assessment, trace: T
             "sourceUrlPaymentMethods": [1], "urls": [url]}
 
 
-def _content_writes(table: Table, *, analyst: str, country: str, now: datetime) -> list[Push]:
-    ids = _found("pending_contents", country, lambda c: pending_contents(c).order_by("pk")[:BATCH])
+def _content_writes(ids: list[int], table: Table, *, analyst: str, country: str, now: datetime) -> list[Push]:
     if not ids:  # the usual pass: nothing pending, and no query built for an empty batch
         return []
     padded = prepared.padded(ids)

@@ -169,20 +169,31 @@ def _content_row(content: dict[str, Any], url: Any, report_id: int | None, refer
 
 
 def reference_for(content_id: int) -> str:
-    """The reference already chosen for a known item (the same value on every re-write)."""
-    return Content.objects.filter(content_id=content_id).values_list("hotline_reference", flat=True).first() or ""
+    """The reference already chosen for a known item (the same value on every re-write). Compiled once per
+    process: the pull reads it for every item it lists."""
+    found = prepared.rows("iccam.reference", _reference, content=content_id)
+    return str(found[0][0] or "") if found else ""
 
 
-def referenced(content_id: int, *, now: datetime, error: str = "") -> None:
+def _reference(content: int) -> QuerySet[Content, tuple[str]]:
+    return Content.objects.filter(content_id=content).values_list("hotline_reference")
+
+
+def referenced(content_id: int, *, now: datetime, error: str = "", reference: str | None = None) -> None:
+    """ICCAM took our reference (or refused it: ``error``). ``reference``: the one written, when the caller has
+    read it (``reference_for``), else read again for the audit event. The write is compiled once per process."""
     if error:
         Content.objects.filter(content_id=content_id).update(reference_error=error[:2000])
         return
     with transaction.atomic():
-        moved = Content.objects.filter(content_id=content_id, referenced_at__isnull=True).update(
-            referenced_at=now, reference_error="")
-        if moved:
+        if prepared.update("iccam.referenced", _referenced, content=content_id, now=now):
             record(SYSTEM, actions.REFERENCE_WRITTEN, ("iccam.content", content_id), now=now,
-                   after={"reference": reference_for(content_id)})
+                   after={"reference": reference_for(content_id) if reference is None else reference})
+
+
+def _referenced(content: int, now: datetime) -> tuple[QuerySet[Content], dict[str, Any]]:
+    return Content.objects.filter(content_id=content, referenced_at__isnull=True), {
+        "referenced_at": now, "reference_error": ""}
 
 
 # ------------------------------------------------------------------ push: the outbox

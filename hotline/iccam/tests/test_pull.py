@@ -34,6 +34,10 @@ def test_it_imports_each_listed_item_as_an_iccam_report_and_writes_our_reference
     assert [iccam_on.contents[c.content_id]["hotlineReference"] for c in contents] == [
         c.hotline_reference for c in contents]
     assert [c.is_source_url for c in contents] == [True, False, False]
+    written = AuditEvent.objects.filter(action="iccam.reference_written", object_type="iccam.content")
+    assert {(e.object_id, (e.after or {})["reference"]) for e in written} == {
+        (str(c.content_id), c.hotline_reference) for c in contents}
+    assert all(c.reference_error == "" for c in contents)
     with iccam_on._lock:
         assert iccam_on._no_reference({"countryAssignmentStartDate": "2000-01-01 00:00:00"}) == []
 

@@ -249,20 +249,20 @@ def test_observe_reads_only_items_with_a_change_and_queues_a_change_made_between
 
     queued, _sql = observe()
     assert queued == 4 * 2 + 1 + 1  # assessment and to police each, to host for one, moved for one
-    queued, sql = observe()  # nothing changed: the two finding queries, nothing read per item
-    assert (queued, len(sql)) == (0, 2), sql
+    queued, sql = observe()  # nothing changed: the two finding queries (one statement), nothing read per item
+    assert (queued, len(sql)) == (0, 1), sql
     facts.noticed(contents[2].item, removed=True)  # a change between two passes
     queued, sql = observe()
     assert queued == 2  # to host, then removed (final), for that item only
     assert [(p.content_id, p.action_type) for p in Push.objects.order_by("pk")][-2:] == [
         (contents[2].pk, 2), (contents[2].pk, 3)]
     queued, sql = observe()
-    assert (queued, len(sql)) == (0, 2), sql
+    assert (queued, len(sql)) == (0, 1), sql
     facts.trace(contents[1].item, "FR")  # moved again: the move to the new country, once
     assert observe()[0] == 1
     facts.trace(contents[1].item, "FR")
     queued, sql = observe()
-    assert (queued, len(sql)) == (0, 2), sql
+    assert (queued, len(sql)) == (0, 1), sql
     assert Push.objects.filter(kind="move").count() == 2
 
 
@@ -349,7 +349,7 @@ def test_push_step_queues_in_one_batch_and_sends_each_write_with_a_fixed_number_
     assert per_write == QUERIES_PER_WRITE[connection.vendor], counts
 
 
-def test_an_idle_push_step_asks_three_selects_and_opens_no_transaction(iccam_on: SimIccam) -> None:
+def test_an_idle_push_step_asks_two_selects_and_opens_no_transaction(iccam_on: SimIccam) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -357,8 +357,8 @@ def test_an_idle_push_step_asks_three_selects_and_opens_no_transaction(iccam_on:
     with CaptureQueriesContext(connection) as seen:
         assert not push_step()
     statements = [q["sql"] for q in seen.captured_queries]
-    # new reports to create, content items with a write to queue, any write due (and not paused)
-    assert len(statements) == 3, statements
+    # new reports to create and content items with a write to queue (one statement), any write due (and not paused)
+    assert len(statements) == 2, statements
     assert all(sql.lstrip().upper().startswith("SELECT") for sql in statements), statements
 
 
@@ -432,3 +432,31 @@ def test_an_outcome_is_only_recorded_for_a_row_being_sent(iccam_on: SimIccam, fa
         PushState.REFUSED, now + timedelta(seconds=5), None, "ICCAM: refused")
     with pytest.raises(InvalidTransition):
         writes.push_sent(claimed, now=now)  # refused is final
+
+
+def test_one_pass_finds_new_reports_and_content_writes_in_one_statement_and_queues_both(
+    iccam_on: SimIccam, facts: Any, make_item: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hotline.iccam.codes import Table
+    from hotline.iccam.services import push
+
+    iccam_on.add_report([f"http://site-7.sim.test/img-{n}.png" for n in range(2)])
+    pull_step()
+    pulled = list(Content.objects.order_by("pk"))
+    national = [make_item(f"http://site-9.sim.test/page-{n}") for n in range(3)]
+    for content in pulled:
+        facts.assess(content.item, "baseline")
+    for item in national:
+        facts.assess(item, "baseline")
+        facts.trace(item, "NL")
+    with CaptureQueriesContext(connection) as seen:
+        found = push._found("BE")
+    assert found == ([item.pk for item in national], [content.pk for content in pulled])
+    assert len(seen.captured_queries) == 1
+    assert push.observe(Table(), analyst="hotline-api", country="BE", now=timezone.now()) == 3 + 2
+    assert sorted(Push.objects.values_list("dedup", flat=True)) == sorted(
+        [f"report:{item.pk}" for item in national] + [f"assessment:{c.content_id}" for c in pulled])
+    assert push._found("BE") == ([], [])  # queued: neither is found again

@@ -24,7 +24,7 @@ from hotline.audit.services import SYSTEM, Change, record, record_many
 from hotline.evidence.bag import recipient_key_from_b64
 from hotline.evidence.services import export_items
 from hotline.lib import http as outbound
-from hotline.lib import prepared
+from hotline.lib import prepared, states
 from hotline.lib.claim import skip_locked
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item, ReportItem
@@ -97,11 +97,18 @@ def _items_of(referral: int) -> QuerySet[Item]:
 
 def _sent(referral: Referral, items: list[Item], *, now: datetime) -> None:
     with transaction.atomic():
-        referral.move(ReferralStatus.SENT, now=now, next_attempt_at=None, last_error="")
+        # ``referral.move(SENT, now=now, next_attempt_at=None, last_error="")``, its UPDATE compiled once per process
+        states.moved_rows(Referral, ReferralStatus.SENT, prepared.update(
+            "routing.referral_sent", _moved_sent, referral=referral.pk, now=now))
         after = {"referral": str(referral.key), "police": referral.police_id,
                  "package_sha256": referral.package_sha256, "attempt": referral.attempts}
         record_many(SYSTEM, [Change(actions.REFERRAL_SENT, ("reports.item", item.pk), after=after)
                              for item in items], now=now)
+
+
+def _moved_sent(referral: int, now: datetime) -> tuple[QuerySet[Referral], dict[str, Any]]:
+    return states.move_update(Referral.objects.filter(pk=referral), ReferralStatus.SENT, table=Referral.transitions,
+                              now=now, field=Referral.state_field, next_attempt_at=None, last_error="")
 
 
 def _failed(referral: Referral, exc: DeliveryError, *, now: datetime) -> None:

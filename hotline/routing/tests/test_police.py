@@ -85,9 +85,13 @@ def test_a_refused_delivery_is_retried_later_and_sent_once(
     assert "451" in referral.last_error
     assert referral_step() is False, "not due before its backoff"
     smtp.fail = False
-    with time_machine.travel(referral.next_attempt_at + timedelta(seconds=1)):
+    later = referral.next_attempt_at + timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):
         assert referral_step() is True
-    assert Referral.objects.get().status == ReferralStatus.SENT
+    sent = Referral.objects.get()
+    # the move to sent stamps its time, ends the schedule and clears the earlier attempt's error
+    assert (sent.status, sent.sent_at, sent.next_attempt_at, sent.last_error, sent.attempts) == (
+        ReferralStatus.SENT, later, None, "", 2)
     assert len(smtp.messages) == 1
 
 
