@@ -146,3 +146,14 @@ def test_the_compiled_claim_takes_the_rows_the_orm_claim_takes(assessed_item: Ma
     due = [row.item_id for row in TraceDue.objects.due(NOW)]
     assert len(due) == 5 and [row.item_id for row in claim_due(NOW, 10)] == due  # every due row, oldest due first
     assert claim_due(NOW, 10) == []
+
+
+def test_the_configuration_is_built_once_until_a_setting_changes() -> None:
+    before = config_from_settings()
+    assert config_from_settings() is before
+    with override_settings(HOTLINE_RDAP_BASE_URL="http://rdap.sim.test/", HOTLINE_DNS_RESOLVERS="127.0.0.1:5354"):
+        changed = config_from_settings()
+        assert changed.rdap.base_url == "http://rdap.sim.test/"
+        assert changed.resolver.nameservers == (("127.0.0.1", 5354),)
+    assert config_from_settings().rdap.base_url == before.rdap.base_url
+    assert config_from_settings().resolver == before.resolver
