@@ -25,7 +25,7 @@ class _PlainFolding(Compat32):
     def _fold(self, name: str, value: Any, sanitize: bool) -> str:
         if isinstance(value, str) and _plain(name, value, self.max_line_length or 0):
             return f"{name}: {value}{self.linesep}"
-        return super()._fold(name, value, sanitize)  # type: ignore[no-any-return]
+        return super()._fold(name, value, sanitize)  # type: ignore[misc,no-any-return]
 
 
 def _plain(name: str, value: str, limit: int) -> bool:

@@ -15,9 +15,9 @@ import json
 import re
 import uuid
 from datetime import datetime
+from json.encoder import encode_basestring as _string  # the C one (ensure_ascii=False)
 from pathlib import Path
 from typing import Any
-from json.encoder import encode_basestring as _string  # the C one (ensure_ascii=False)
 from urllib.parse import urlsplit
 
 from django.conf import settings

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import string
 from email import message_from_bytes
-from email.message import Message
 from email.policy import compat32
+from typing import Any
 from unittest import mock
 
 from django.core.mail import EmailMessage
@@ -71,7 +71,7 @@ def test_a_boundary_found_in_a_part_is_left_to_the_generator() -> None:
     assert f"--{drawn}".encode() in written  # the body, whole
 
 
-def _written(message: Message) -> bytes:
+def _written(message: Any) -> bytes:
     """The message's bytes, its random MIME boundary named alike."""
-    written = message.as_bytes(linesep="\r\n")
+    written: bytes = message.as_bytes(linesep="\r\n")
     return written.replace(str(message.get_boundary()).encode(), b"BOUNDARY")
