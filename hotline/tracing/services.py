@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import ProtectedError, QuerySet
 
 from hotline.audit.services import SYSTEM, Actor, Change, record, record_many
@@ -444,9 +445,25 @@ def _untraced_ids(limit: int) -> QuerySet[Item, tuple[int]]:
 def claim_due(now: datetime, limit: int) -> list[TraceDue]:
     """Lease up to ``limit`` due rows (SKIP LOCKED on PostgreSQL, a conditional UPDATE elsewhere); nothing
     claimed, and no write transaction opened, when a probe compiled once says none is due."""
-    if not prepared.any_row("tracing.due", TraceDue.objects.due, now=now):
+    if not prepared.any_row("tracing.due", TraceDue.objects.due, now=now) or limit <= 0:
         return []
-    return claim.claim_due(TraceDue.objects.due(now), limit=limit, update={"due_at": now + LEASE}, match=("due_at",))
+    with transaction.atomic(savepoint=False):  # as ``claim.claim_due``: the read and the claim in one transaction
+        rows = prepared.instances("tracing.claim_due", functools.partial(_claimable, limit), vary=limit, now=now)
+        return claim.claim_rows(TraceDue, rows, limit=limit, move=_leased, values={"due_at": now + LEASE},
+                                name="lease", match=("due_at",))
+
+
+def _claimable(limit: int, *, now: datetime) -> QuerySet[TraceDue]:
+    """What ``claim.claim_due`` reads of the due rows (compiled once per process): on PostgreSQL the first ``limit``,
+    locked, those another worker holds skipped; elsewhere ``limit * 3`` candidates, each claimed if still due as
+    read."""
+    due = TraceDue.objects.due(now)
+    return claim.skip_locked(due)[:limit] if connection.vendor == "postgresql" else due[:limit * 3]
+
+
+def _leased(rows: QuerySet[TraceDue], values: Mapping[str, Any]) -> tuple[QuerySet[TraceDue], dict[str, Any]]:
+    """The claim's write: the lease (``due_at`` moved on)."""
+    return rows, dict(values)
 
 
 def trace_due(*, now: datetime, config: TraceConfig | None = None, concurrency: int = 8) -> bool:

@@ -226,3 +226,24 @@ def test_the_police_contact_for_the_home_country_comes_first(assessed: Any, make
     home.save()
     third = assessed("baseline")
     assert route_item(third, trace=make_trace(third, "BE"), now=timezone.now()).police == abroad
+
+
+def test_taking_notices_at_once_adds_the_time_to_each_decisions_inputs(assessed: Any, make_trace: MakeTrace,
+                                                                      directory: dict[str, Any]) -> None:
+    from hotline.routing.services import RoutingError, mark_notices_taken
+
+    decisions = [route_item(item, trace=make_trace(item, "BE"), now=timezone.now())
+                 for item in (assessed("baseline"), assessed("baseline"), assessed("baseline"))]
+    Decision.objects.filter(pk=decisions[1].pk).update(inputs={**decisions[1].inputs, "notice_taken_at": "earlier"})
+    decisions[1].refresh_from_db()
+    other = assessed("baseline")
+    untouched = route_item(other, trace=make_trace(other, "BE"), now=timezone.now())
+    now = timezone.now()
+    expected = {d.pk: {**d.inputs, "notice_taken_at": now.isoformat()} for d in decisions}
+    mark_notices_taken(decisions, now=now)
+    assert {d.pk: d.inputs for d in decisions} == expected
+    stored = {d.pk: (d.inputs, d.notice_due_at) for d in Decision.objects.filter(pk__in=expected)}
+    assert stored == {pk: (inputs, None) for pk, inputs in expected.items()}  # an earlier time replaced
+    assert Decision.objects.get(pk=untouched.pk).inputs == untouched.inputs
+    with pytest.raises(RoutingError):
+        mark_notices_taken(decisions[:1], now=now)

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import override_settings
 
 from hotline.audit.models import AuditEvent
 from hotline.audit.services import SYSTEM
+from hotline.lib import claim
 from hotline.reports.models import Item
 from hotline.sim.dns import SimDns
 from hotline.sim.rdap import SimRdap
@@ -122,3 +124,36 @@ def test_a_batch_that_fails_is_traced_item_by_item(assessed_item: MakeItem, conf
     monkeypatch.setattr(services, "_trace_batch", broken)
     assert trace_step(now=NOW, config=config, concurrency=3) is True
     assert sorted(Trace.objects.values_list("item_id", flat=True)) == sorted(i.pk for i in items)
+
+
+def test_the_compiled_claim_takes_the_rows_the_orm_claim_takes(assessed_item: MakeItem) -> None:
+    items = [assessed_item(f"host{n}.sim.test") for n in range(7)]
+    for n, item in enumerate(items):  # due in another order than created; the last two not yet due
+        TraceDue.objects.create(item=item, due_at=NOW - timedelta(minutes=(n * 3) % 5) + timedelta(
+            hours=1 if n >= 5 else 0), created_at=NOW)
+
+    def taken(claimer: Callable[[], list[TraceDue]]) -> tuple[list[int], dict[int, datetime]]:
+        with transaction.atomic():
+            rows = [row.item_id for row in claimer()]
+            written = dict(TraceDue.objects.values_list("item_id", "due_at"))
+            transaction.set_rollback(True)
+        return rows, written
+
+    orm = taken(lambda: claim.claim_due(TraceDue.objects.due(NOW), limit=3, update={"due_at": NOW + LEASE},
+                                        match=("due_at",)))
+    assert taken(lambda: claim_due(NOW, 3)) == orm
+    assert len(orm[0]) == 3 and sum(due == NOW + LEASE for due in orm[1].values()) == 3
+    due = [row.item_id for row in TraceDue.objects.due(NOW)]
+    assert len(due) == 5 and [row.item_id for row in claim_due(NOW, 10)] == due  # every due row, oldest due first
+    assert claim_due(NOW, 10) == []
+
+
+def test_the_configuration_is_built_once_until_a_setting_changes() -> None:
+    before = config_from_settings()
+    assert config_from_settings() is before
+    with override_settings(HOTLINE_RDAP_BASE_URL="http://rdap.sim.test/", HOTLINE_DNS_RESOLVERS="127.0.0.1:5354"):
+        changed = config_from_settings()
+        assert changed.rdap.base_url == "http://rdap.sim.test/"
+        assert changed.resolver.nameservers == (("127.0.0.1", 5354),)
+    assert config_from_settings().rdap.base_url == before.rdap.base_url
+    assert config_from_settings().resolver == before.resolver
