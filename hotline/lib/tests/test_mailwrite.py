@@ -75,3 +75,22 @@ def _written(message: Any) -> bytes:
     """The message's bytes, its random MIME boundary named alike."""
     written: bytes = message.as_bytes(linesep="\r\n")
     return written.replace(str(message.get_boundary()).encode(), b"BOUNDARY")
+
+
+def test_the_lean_email_message_is_djangos_message_made_lean() -> None:
+    """``LeanEmailMessage`` (the notices' and the referrals' e-mail): the message ``lean`` makes of Django's, its
+    binary attachment (a referral's package) carried byte for byte."""
+    from hotline.lib.mailwrite import LeanEmailMessage
+
+    package = bytes(range(256)) * 40
+    made = []
+    for kind in (EmailMessage, LeanEmailMessage):
+        email = kind(subject="[Hotline] Police referral 1a2b3c4d", body="Referral.\n", to=["police@police.sim.test"],
+                     from_email="h@hotline.sim.test", headers={"Message-ID": "<r-1@h.test>",
+                                                                "Date": "Mon, 07 Dec 2026 12:00:00 -0000"})
+        email.attach("package.zip", package, "application/octet-stream")
+        made.append(email.message())
+    plain, fast = made
+    assert plain.policy is compat32 and fast.policy is PLAIN_FOLDING and fast.get_boundary() is not None
+    assert _written(fast) == _written(plain)
+    assert [p.get_payload(decode=True) for p in message_from_bytes(fast.as_bytes()).walk()][-1] == package

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
@@ -26,6 +25,7 @@ from hotline.evidence.services import export_items
 from hotline.lib import http as outbound
 from hotline.lib import prepared, states
 from hotline.lib.claim import skip_locked
+from hotline.lib.mailwrite import LeanEmailMessage
 from hotline.partners.models import PoliceContact
 from hotline.reports.models import Item, ReportItem
 from hotline.routing import actions
@@ -235,7 +235,7 @@ def _body(referral: Referral) -> str:
 def _email(referral: Referral, police: PoliceContact) -> None:
     if not police.email:
         raise DeliveryError(f"police contact {police.pk} has no e-mail address", retry=False)
-    message = EmailMessage(subject=f"[{settings.HOTLINE_ORGANISATION}] Police referral {str(referral.key)[:8]}",
+    message = LeanEmailMessage(subject=f"[{settings.HOTLINE_ORGANISATION}] Police referral {str(referral.key)[:8]}",
                            body=_body(referral), to=[police.email], headers={"Message-ID": message_id(referral)})
     message.attach("summary.json", json.dumps(referral.summary, indent=1, sort_keys=True), "application/json")
     package = Path(referral.package_path)
