@@ -8,9 +8,10 @@ Every hop (the first request and each redirect) goes through the same steps:
    injected :class:`Resolver`, default ``socket.getaddrinfo``);
 3. refuse the hop if ANY resolved address is blocked (see
    :mod:`hotline.lib.netguard`) or the port is not allowed;
-4. connect to exactly the checked addresses: httpcore is given a network
-   backend (:class:`_PinnedBackend`) that ignores the host name it is handed
-   and ``connect()``s a raw socket to the checked IP -- no second lookup ever
+4. connect to exactly the checked addresses: a network backend
+   (:class:`_PinnedBackend`: httpcore's for the outbound client, called by the
+   fetcher's hop itself) ignores the host name it is handed and
+   ``connect()``s a raw socket to the checked IP -- no second lookup ever
    happens (it does not even call ``getaddrinfo`` for the literal).  The URL
    keeps the real host name, so the ``Host`` header, TLS SNI and certificate
    verification all use the name while TCP goes to the pinned IP.
