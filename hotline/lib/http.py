@@ -8,9 +8,10 @@ Every hop (the first request and each redirect) goes through the same steps:
    injected :class:`Resolver`, default ``socket.getaddrinfo``);
 3. refuse the hop if ANY resolved address is blocked (see
    :mod:`hotline.lib.netguard`) or the port is not allowed;
-4. connect to exactly the checked addresses: httpcore is given a network
-   backend (:class:`_PinnedBackend`) that ignores the host name it is handed
-   and ``connect()``s a raw socket to the checked IP -- no second lookup ever
+4. connect to exactly the checked addresses: a network backend
+   (:class:`_PinnedBackend`: httpcore's for the outbound client, called by the
+   fetcher's hop itself) ignores the host name it is handed and
+   ``connect()``s a raw socket to the checked IP -- no second lookup ever
    happens (it does not even call ``getaddrinfo`` for the literal).  The URL
    keeps the real host name, so the ``Host`` header, TLS SNI and certificate
    verification all use the name while TCP goes to the pinned IP.
@@ -22,9 +23,11 @@ credentials are ever sent, and proxies from the environment are never used.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
+import re
 import select
 import socket
 import ssl
@@ -32,14 +35,16 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol
 from urllib.parse import urljoin, urlsplit
 
+import h11
 import httpcore
 import httpx
+from h11 import _readers as _h11_readers
 
 from hotline.lib.netguard import (
     IPAddress,
@@ -554,11 +559,11 @@ def _ssl_context(ca_bundle: str | None, verify: bool, client: ClientCertificate 
     return ctx
 
 
-def _request_headers(target: _Target, policy: FetchPolicy) -> list[tuple[bytes, bytes]]:
+def _request_headers(host_header: str, user_agent: str) -> list[tuple[bytes, bytes]]:
     # Fixed set: never Cookie, Authorization or anything derived from userinfo.
     return [
-        (b"Host", target.host_header.encode("ascii")),
-        (b"User-Agent", policy.user_agent.encode("ascii", "replace")),
+        (b"Host", host_header.encode("ascii")),
+        (b"User-Agent", user_agent.encode("ascii", "replace")),
         (b"Accept", b"*/*"),
         (b"Accept-Encoding", b"gzip, deflate"),
         (b"Connection", b"close"),
@@ -573,40 +578,176 @@ def _one_hop(
     method: str,
     ssl_context: ssl.SSLContext,
 ) -> _Hop:
+    """One request on a new connection to the checked addresses, as httpcore's ``HTTPConnection`` sends it
+    (the same connect, TLS, request bytes, reads, timeouts and errors), without its connection and pool
+    layers; the answer parsed by :class:`_Answer`."""
     backend = _PinnedBackend(target.host, addresses, deadline, policy.port_map)
-    scheme, host = target.scheme.encode(), target.host.encode("ascii")
-    timeouts = {
-        "connect": policy.connect_timeout,
-        "read": policy.read_timeout,
-        "write": policy.read_timeout,
-        "pool": policy.connect_timeout,
-    }
-    with (
-        httpcore.HTTPConnection(
-            origin=httpcore.Origin(scheme, host, target.port),
-            ssl_context=ssl_context,
-            http1=True,
-            http2=False,
-            retries=0,
-            network_backend=backend,
-        ) as conn,
-        conn.stream(
-            method,
-            httpcore.URL(scheme=scheme, host=host, port=target.port, target=target.target),
-            headers=_request_headers(target, policy),
-            extensions={"timeout": timeouts},
-        ) as response,
-    ):
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
+    stream = backend.connect_tcp(target.host, target.port, timeout=policy.connect_timeout)
+    try:
+        if target.scheme == "https":
+            ssl_context.set_alpn_protocols(["http/1.1"])  # what httpcore sets on the context, for HTTP/1.1 only
+            stream = stream.start_tls(ssl_context, server_hostname=target.host, timeout=policy.connect_timeout)
+        request = _request_bytes(method, target.target, target.host_header, policy.user_agent)
+        with contextlib.suppress(httpcore.WriteError):  # as httpcore: a server may close early and still answer
+            stream.write(request, timeout=policy.read_timeout)
+        answer = _Answer(stream, policy.read_timeout, method, target, policy.user_agent)
+        status, headers = answer.head()
         peer = backend.peer_ip or ""
         location = next((v for k, v in headers if k.lower() == "location"), None)
-        if response.status in REDIRECT_STATUSES and location is not None:
-            return _Hop(response.status, headers, b"", peer, location.strip())
-        return _Hop(response.status, headers, _read_body(response, headers, policy, deadline), peer, None)
+        if status in REDIRECT_STATUSES and location is not None:
+            return _Hop(status, headers, b"", peer, location.strip())
+        return _Hop(status, headers, _read_body(answer, headers, policy, deadline), peer, None)
+    finally:
+        stream.close()
+
+
+def _h11_request(method: str, target: bytes, host_header: str, user_agent: str) -> h11.Request:
+    """The request as h11 validates it (``LocalProtocolError`` for a target or header it refuses)."""
+    return h11.Request(method=method, target=target, headers=_request_headers(host_header, user_agent))
+
+
+@functools.lru_cache(maxsize=4096)
+def _request_bytes(method: str, target: bytes, host_header: str, user_agent: str) -> bytes:
+    """The request's bytes, written by h11 as httpcore writes them. A pure function of its arguments, so kept
+    (a liveness check asks the same URLs again and again); a refusal raises (as httpcore's
+    ``LocalProtocolError``) and is not kept."""
+    connection = h11.Connection(our_role=h11.CLIENT)
+    try:
+        return connection.send(_h11_request(method, target, host_header, user_agent)) + (
+            connection.send(h11.EndOfMessage()) or b"")
+    except h11.LocalProtocolError as exc:
+        raise httpcore.LocalProtocolError(exc) from exc
+
+
+#: What httpcore reads at a time and lets h11 hold before a response's head is complete.
+_READ_BYTES = 64 * 1024
+_MAX_HEAD_BYTES = 100 * 1024
+_DIGITS = re.compile(rb"[0-9]+")
+_BLANK_LINE = re.compile(b"\n\r?\n", re.MULTILINE)  # h11's end of a head
+
+
+class _Answer:
+    """A response read from the stream. The usual answer (``HTTP/1.1`` or ``1.0``, a final status other than
+    204 or 304 to a GET, ``CRLF`` line ends, one plain ``Content-Length``, no ``Transfer-Encoding``, no folded
+    lines) is parsed here with h11's own regular expressions, to the same status, headers, body and errors as
+    h11's; anything else (chunked or close-delimited bodies, informational answers, anything malformed) is
+    handed to h11 with the bytes read so far replayed as they were read, so h11 decides it exactly as httpcore
+    would have."""
+
+    def __init__(self, stream: httpcore.NetworkStream, timeout: float, method: str, target: _Target,
+                 user_agent: str) -> None:
+        self._stream, self._timeout = stream, timeout
+        self._method, self._target, self._user_agent = method, target, user_agent
+        self._chunks: list[bytes] = []  # read, not yet given to h11 (only while the head is being read)
+        self._h11: h11.Connection | None = None
+        self._rest = b""
+        self._length = 0
+
+    def head(self) -> tuple[int, list[tuple[str, str]]]:
+        buffer = b""
+        while True:
+            data = self._stream.read(_READ_BYTES, timeout=self._timeout)
+            self._chunks.append(data)
+            buffer += data
+            end = _BLANK_LINE.search(buffer)
+            if end is not None:
+                parsed = self._parse(buffer[: end.end()])
+                if parsed is not None:
+                    self._rest, self._chunks = buffer[end.end():], []
+                    return parsed
+                return self._h11_head()
+            if not data or len(buffer) > _MAX_HEAD_BYTES or not b"HTTP/".startswith(buffer[:5]):
+                return self._h11_head()
+
+    def _parse(self, head: bytes) -> tuple[int, list[tuple[str, str]]] | None:
+        lines = head[:-4].split(b"\r\n") if head.endswith(b"\r\n\r\n") else []
+        if not lines or any(b"\r" in line or b"\n" in line for line in lines):
+            return None
+        status_line = _h11_readers.status_line_re.fullmatch(lines[0])
+        if status_line is None or status_line["http_version"] not in (b"1.1", b"1.0"):
+            return None
+        status = int(status_line["status_code"])
+        if status < 200 or status in (204, 304) or self._method != "GET":
+            return None
+        headers: list[tuple[str, str]] = []
+        length: bytes | None = None
+        for line in lines[1:]:
+            field = _h11_readers.header_field_re.fullmatch(line)
+            if field is None or line[:1] in (b" ", b"\t"):
+                return None
+            name, value = field["field_name"], field["field_value"]
+            lowered = name.lower()
+            if lowered == b"transfer-encoding":
+                return None
+            if lowered == b"content-length":
+                if length is not None or _DIGITS.fullmatch(value) is None or len(value) > 20:
+                    return None
+                length = value
+            headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if length is None:
+            return None
+        self._length = int(length)
+        return status, headers
+
+    def iter_stream(self) -> Iterator[bytes]:
+        if self._h11 is not None:
+            yield from self._h11_body()
+            return
+        remaining, data = self._length, self._rest
+        while remaining:
+            if not data:
+                data = self._stream.read(_READ_BYTES, timeout=self._timeout)
+                if not data:
+                    raise httpcore.RemoteProtocolError(
+                        "peer closed connection without sending complete message body "
+                        f"(received {self._length - remaining} bytes, expected {self._length})")
+            piece, data = data[:remaining], b""
+            remaining -= len(piece)
+            yield piece
+
+    # httpcore's reading, through h11, of an answer the usual path does not take
+
+    def _h11_head(self) -> tuple[int, list[tuple[str, str]]]:
+        connection = self._h11 = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        connection.send(_h11_request(self._method, self._target.target, self._target.host_header, self._user_agent))
+        connection.send(h11.EndOfMessage())
+        while True:
+            event = self._h11_event()
+            if isinstance(event, h11.Response) or (
+                    isinstance(event, h11.InformationalResponse) and event.status_code == 101):
+                break
+        return event.status_code, [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers.raw_items()]
+
+    def _h11_body(self) -> Iterator[bytes]:
+        while True:
+            event = self._h11_event()
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage) or event is h11.PAUSED:
+                return
+
+    def _h11_event(self) -> Any:
+        connection = self._h11
+        assert connection is not None
+        while True:
+            try:
+                event = connection.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise httpcore.RemoteProtocolError(exc) from exc
+            if event is not h11.NEED_DATA:
+                return event
+            data = self._chunks.pop(0) if self._chunks else self._stream.read(_READ_BYTES, timeout=self._timeout)
+            if data == b"" and connection.their_state == h11.SEND_RESPONSE:
+                raise httpcore.RemoteProtocolError("Server disconnected without sending a response.")
+            connection.receive_data(data)
+
+
+class _Body(Protocol):
+    def iter_stream(self) -> Iterator[bytes]: ...
 
 
 def _read_body(
-    response: httpcore.Response, headers: list[tuple[str, str]], policy: FetchPolicy, deadline: _Deadline
+    response: _Body, headers: list[tuple[str, str]], policy: FetchPolicy, deadline: _Deadline
 ) -> bytes:
     """The decoded body, refused past the raw and decompressed caps or the total deadline."""
     declared = next((v for k, v in headers if k.lower() == "content-length"), None)
