@@ -44,7 +44,6 @@ from urllib.parse import urljoin, urlsplit
 import h11
 import httpcore
 import httpx
-from h11 import _readers as _h11_readers
 
 from hotline.lib.netguard import (
     IPAddress,
@@ -619,6 +618,16 @@ def _request_bytes(method: str, target: bytes, host_header: str, user_agent: str
         raise httpcore.LocalProtocolError(exc) from exc
 
 
+# h11's own regular expressions for a status line and a header line (the usual answer is parsed to exactly what h11
+# accepts). They are h11's internals: with an h11 that no longer has them, every answer goes through h11 itself.
+_STATUS_LINE: re.Pattern[bytes] | None
+_HEADER_FIELD: re.Pattern[bytes] | None
+try:
+    from h11._readers import header_field_re as _HEADER_FIELD
+    from h11._readers import status_line_re as _STATUS_LINE
+except ImportError:  # pragma: no cover (another h11 than constraints.txt's)
+    _HEADER_FIELD = _STATUS_LINE = None
+
 #: What httpcore reads at a time and lets h11 hold before a response's head is complete.
 _READ_BYTES = 64 * 1024
 _MAX_HEAD_BYTES = 100 * 1024
@@ -661,9 +670,10 @@ class _Answer:
 
     def _parse(self, head: bytes) -> tuple[int, list[tuple[str, str]]] | None:
         lines = head[:-4].split(b"\r\n") if head.endswith(b"\r\n\r\n") else []
-        if not lines or any(b"\r" in line or b"\n" in line for line in lines):
+        if (not lines or any(b"\r" in line or b"\n" in line for line in lines) or _STATUS_LINE is None
+                or _HEADER_FIELD is None):
             return None
-        status_line = _h11_readers.status_line_re.fullmatch(lines[0])
+        status_line = _STATUS_LINE.fullmatch(lines[0])
         if status_line is None or status_line["http_version"] not in (b"1.1", b"1.0"):
             return None
         status = int(status_line["status_code"])
@@ -672,7 +682,7 @@ class _Answer:
         headers: list[tuple[str, str]] = []
         length: bytes | None = None
         for line in lines[1:]:
-            field = _h11_readers.header_field_re.fullmatch(line)
+            field = _HEADER_FIELD.fullmatch(line)
             if field is None or line[:1] in (b" ", b"\t"):
                 return None
             name, value = field["field_name"], field["field_value"]
