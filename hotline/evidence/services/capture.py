@@ -12,9 +12,10 @@ import logging
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -191,7 +192,7 @@ def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Cap
     text = _page_text(result)
     with transaction.atomic():
         item = _locked(item.pk)
-        capture = Capture.objects.create(
+        capture = Capture(
             item=item, started_at=started, finished_at=finished, outcome=CaptureOutcome.CAPTURED,
             requested_url=item.canonical_url, final_url=page.final_url, http_status=page.status_code,
             peer_ip=page.peer_ip, page_mime=result.page_mime, redirects=[list(h) for h in page.redirects],
@@ -200,18 +201,39 @@ def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Cap
             page_links="\n".join(text.links) if text else "",
             screenshot_due_at=finished if warc and text and screenshot.enabled() else None,
         )
-        Media.objects.bulk_create([_media_row(capture, item, fetch, stored, finished) for fetch, stored in analysed])
+        # the capture's row and its files' rows: each INSERT compiled once (they have no signal receivers)
+        prepared.insert([capture])
+        prepared.insert([_media_row(capture, item, fetch, stored, finished) for fetch, stored in analysed])
         item.capture_attempts += 1
         item.next_capture_at = None
         # An analyst may have assessed the item (as unavailable) while this retry ran: keep that.
-        fields = item.transition(ItemStatus.CAPTURED, now=finished) if item.status in CAPTURABLE else []
-        item.save(update_fields=[*fields, "capture_attempts", "next_capture_at"])
+        if item.status in CAPTURABLE:
+            item.transition(ItemStatus.CAPTURED, now=finished)
+            written = prepared.update("evidence.item_captured", _item_captured, item=item.pk, status=item.status,
+                                      at=finished, attempts=item.capture_attempts)
+        else:
+            written = prepared.update("evidence.item_recaptured", _item_recaptured, item=item.pk,
+                                      attempts=item.capture_attempts)
+        if written != 1:  # as ``save(update_fields=...)`` raises; the item is locked, so never expected
+            raise DatabaseError("Save with update_fields did not affect any rows.")
         bad = sum(1 for _, stored in analysed if stored.bad)
         record(SYSTEM, actions.ITEM_CAPTURED, item, now=finished, after={
             "capture": capture.pk, "final_url": page.final_url, "ip": page.peer_ip, "http_status": page.status_code,
             "media": len(analysed), "bad_media": bad, "warc_sha256": warc[0] if warc else None,
         })
     return capture
+
+
+def _item_captured(item: int, status: str, at: datetime, attempts: int) -> tuple[QuerySet[Item], dict[str, Any]]:
+    """The captured item's write (``transition`` to captured and the attempt counted), compiled once: the
+    columns ``save(update_fields=...)`` wrote, with the same values."""
+    return Item.objects.filter(pk=item), {"status": status, "status_changed_at": at, "captured_at": at,
+                                          "capture_attempts": attempts, "next_capture_at": None}
+
+
+def _item_recaptured(item: int, attempts: int) -> tuple[QuerySet[Item], dict[str, Any]]:
+    """The same for an item no longer capturable (assessed meanwhile): only the attempt and the schedule."""
+    return Item.objects.filter(pk=item), {"capture_attempts": attempts, "next_capture_at": None}
 
 
 def _locked(pk: int) -> Item:
@@ -247,7 +269,10 @@ def _store_files(fetched: _Fetched) -> tuple[tuple[str, int] | None, list[tuple[
     SHA-256 and blob id, and each file's facts and blob id."""
     media, warc = fetched.result.media, fetched.warc
     bodies = [m.result.body for m in media if m.result is not None and not m.error]
-    blobs = iter(put_blobs([warc, *bodies] if warc is not None else bodies))
+    # each file's SHA-256 as its analysis computed it from the same bytes (the WARC's is computed in the store)
+    hashes: list[str | None] = [facts.sha256 for facts in fetched.facts if facts is not None]
+    blobs = iter(put_blobs([warc, *bodies] if warc is not None else bodies,
+                           sha256s=[None, *hashes] if warc is not None else hashes))
     warc_blob = next(blobs) if warc is not None else None
     analysed = [(m, _Stored(None, None, m.error) if found is None else _Stored(found, next(blobs).pk))
                 for m, found in zip(media, fetched.facts, strict=True)]
