@@ -21,7 +21,8 @@ nothing.
 converted as the ORM converts it, extra selected columns set as attributes): a claim's read of the first due
 row, say, locked with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (compiled, and run, inside the
 claim's transaction). :func:`update` runs ``queryset.update(...)`` compiled once: a hot write whose
-expressions cost more to build than to run.
+expressions cost more to build than to run. :func:`insert` writes new rows with an ``INSERT … RETURNING`` kept per
+model and number of rows: a wide row written on a hot path (a capture's).
 
 A value may be a list (ids for ``IN (…)``, a column per row of a ``CASE``): ``build`` gets a list of as many
 sentinels, each element is bound on its own, and the SQL is kept per length of each list. A list that only
@@ -326,6 +327,12 @@ def insert(objs: Sequence[Any]) -> None:
     if any(type(obj) is not model or not obj._state.adding or obj.pk is not None for obj in objs):
         raise ValueError("prepared.insert: unsaved instances of one model only, without a primary key")
     db = connections[DEFAULT_DB_ALIAS]
+    if len(objs) > 1 and len(objs) * len(meta.local_concrete_fields) > 999:  # as bulk_create splits a long batch
+        size = max(1, db.ops.bulk_batch_size(meta.local_concrete_fields, objs))
+        if size < len(objs):
+            for start in range(0, len(objs), size):
+                insert(objs[start:start + size])
+            return
     key = (db.alias, db.vendor, meta.label, len(objs))
     made = _INSERTS.get(key)
     if made is None:

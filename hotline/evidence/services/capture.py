@@ -12,10 +12,9 @@ import logging
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -207,33 +206,14 @@ def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Cap
         item.capture_attempts += 1
         item.next_capture_at = None
         # An analyst may have assessed the item (as unavailable) while this retry ran: keep that.
-        if item.status in CAPTURABLE:
-            item.transition(ItemStatus.CAPTURED, now=finished)
-            written = prepared.update("evidence.item_captured", _item_captured, item=item.pk, status=item.status,
-                                      at=finished, attempts=item.capture_attempts)
-        else:
-            written = prepared.update("evidence.item_recaptured", _item_recaptured, item=item.pk,
-                                      attempts=item.capture_attempts)
-        if written != 1:  # as ``save(update_fields=...)`` raises; the item is locked, so never expected
-            raise DatabaseError("Save with update_fields did not affect any rows.")
+        fields = item.transition(ItemStatus.CAPTURED, now=finished) if item.status in CAPTURABLE else []
+        item.save(update_fields=[*fields, "capture_attempts", "next_capture_at"])
         bad = sum(1 for _, stored in analysed if stored.bad)
         record(SYSTEM, actions.ITEM_CAPTURED, item, now=finished, after={
             "capture": capture.pk, "final_url": page.final_url, "ip": page.peer_ip, "http_status": page.status_code,
             "media": len(analysed), "bad_media": bad, "warc_sha256": warc[0] if warc else None,
         })
     return capture
-
-
-def _item_captured(item: int, status: str, at: datetime, attempts: int) -> tuple[QuerySet[Item], dict[str, Any]]:
-    """The captured item's write (``transition`` to captured and the attempt counted), compiled once: the
-    columns ``save(update_fields=...)`` wrote, with the same values."""
-    return Item.objects.filter(pk=item), {"status": status, "status_changed_at": at, "captured_at": at,
-                                          "capture_attempts": attempts, "next_capture_at": None}
-
-
-def _item_recaptured(item: int, attempts: int) -> tuple[QuerySet[Item], dict[str, Any]]:
-    """The same for an item no longer capturable (assessed meanwhile): only the attempt and the schedule."""
-    return Item.objects.filter(pk=item), {"capture_attempts": attempts, "next_capture_at": None}
 
 
 def _locked(pk: int) -> Item:

@@ -351,3 +351,15 @@ def test_insert_refuses_a_saved_instance_and_mixed_models(make_item: MakeItem) -
     with pytest.raises(ValueError, match="one model"):
         prepared.insert([Blob(sha256="b" * 64, size=1, storage_name="t", key_id="k", wrapped_key="w"), make_item()])
     prepared.insert([])  # nothing to write: no query
+
+
+def test_insert_splits_a_batch_the_database_could_not_take_in_one_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hotline.evidence.models import Blob
+
+    monkeypatch.setattr(connection.ops, "bulk_batch_size", lambda fields, objs: 150)
+    blobs = [Blob(sha256=f"{n:064x}", size=n, storage_name=f"s{n}", key_id="k", wrapped_key="w") for n in range(400)]
+    with CaptureQueriesContext(connection) as context:
+        prepared.insert(blobs)
+    assert len(context.captured_queries) == 3  # 150 + 150 + 100 rows
+    assert sorted(Blob.objects.values_list("size", flat=True)) == list(range(400))
+    assert len({b.pk for b in blobs}) == 400
