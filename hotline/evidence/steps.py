@@ -17,11 +17,10 @@ def capture_step(
 ) -> bool:
     """Worker step: capture the due items, several at a time. Returns whether there were any."""
     now = now or timezone.now()
-    config = config or config_from_settings()
     items = capturing.claim_due(now, concurrency)
     if not items:
-        return False
-    capturing.capture_items(items, config=config, now=now, concurrency=concurrency)
+        return False  # the fetch policy is read from the settings only when there is work (most calls: none)
+    capturing.capture_items(items, config=config or config_from_settings(), now=now, concurrency=concurrency)
     return True
 
 

@@ -79,13 +79,19 @@ def put_blob(data: bytes) -> Blob:
     return put_blobs([data])[0]
 
 
-def put_blobs(datas: Sequence[bytes]) -> list[Blob]:
+def put_blobs(datas: Sequence[bytes], *, sha256s: Sequence[str | None] | None = None) -> list[Blob]:
     """``put_blob`` for each of ``datas``, in order (one blob per distinct content, the same one for a
-    repeat), asking which are stored already in one query: a capture stores its WARC and its files."""
+    repeat), asking which are stored already in one query: a capture stores its WARC and its files.
+
+    ``sha256s``: for each of ``datas``, its SHA-256 (hex) if the caller computed it already from the very same
+    bytes (a capture's analysis of its files), else None; a content is then not hashed twice."""
     for data in datas:
         if len(data) > MAX_BLOB_BYTES:
             raise StoreError(f"{len(data)} bytes is more than a blob can hold ({MAX_BLOB_BYTES})")
-    hashes = [hashlib.sha256(data).hexdigest() for data in datas]
+    if sha256s is not None and len(sha256s) != len(datas):
+        raise ValueError(f"put_blobs: {len(sha256s)} hashes for {len(datas)} contents")
+    hashes = [known or hashlib.sha256(data).hexdigest()
+              for data, known in zip(datas, sha256s if sha256s is not None else [None] * len(datas), strict=True)]
     if not hashes:
         return []
     # compiled once per padded number of contents (``prepared.padded``): a capture asks this for every page
@@ -110,7 +116,7 @@ def _insert_all(blobs: list[Blob], storage: Storage) -> dict[str, Blob]:
     if len(blobs) > 1:
         try:
             with transaction.atomic():
-                Blob.objects.bulk_create(blobs)
+                prepared.insert(blobs)  # ``bulk_create``'s INSERT, compiled once per number of rows
         except IntegrityError:
             for blob in blobs:
                 blob.pk = None

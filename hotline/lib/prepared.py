@@ -21,7 +21,8 @@ nothing.
 converted as the ORM converts it, extra selected columns set as attributes): a claim's read of the first due
 row, say, locked with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (compiled, and run, inside the
 claim's transaction). :func:`update` runs ``queryset.update(...)`` compiled once: a hot write whose
-expressions cost more to build than to run.
+expressions cost more to build than to run. :func:`insert` writes new rows with an ``INSERT … RETURNING`` kept per
+model and number of rows: a wide row written on a hot path (a capture's).
 
 A value may be a list (ids for ``IN (…)``, a column per row of a ``CASE``): ``build`` gets a list of as many
 sentinels, each element is bound on its own, and the SQL is kept per length of each list. A list that only
@@ -52,7 +53,7 @@ from django.db.models.sql import UpdateQuery
 
 from hotline.lib import plainsql
 
-__all__ = ["any_row", "get", "instances", "objects", "padded", "rows", "to_power_of_two", "update"]
+__all__ = ["any_row", "get", "insert", "instances", "objects", "padded", "rows", "to_power_of_two", "update"]
 
 T = TypeVar("T")
 
@@ -305,6 +306,61 @@ def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, 
     if query.related_updates or not compiled:
         raise ValueError("prepared update: only a plain UPDATE of the queryset's own table")
     return compiled, params
+
+
+# (database alias, vendor, model, number of rows) -> the INSERT's SQL and the fields whose values it takes
+_INSERTS: dict[tuple[str, str, str, int], tuple[str, tuple[Any, ...]]] = {}
+
+
+def insert(objs: Sequence[Any]) -> None:
+    """Insert the unsaved ``objs`` (instances of one model, its primary key an auto field) with one ``INSERT …
+    RETURNING`` whose SQL is kept per model and number of rows: for a hot write of a wide row, which the ORM
+    builds and compiles on every ``create``. Each column's value is what ``save`` and ``bulk_create`` write
+    (``field.pre_save``, so ``auto_now_add`` applies, then ``get_db_prep_save``); each instance gets its primary
+    key and is marked saved, as ``bulk_create`` leaves it. No signals are sent (as ``bulk_create``), so only
+    for a model without ``pre_save``/``post_save`` receivers the caller relies on; no expressions as values,
+    no parents (multi-table inheritance)."""
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    if any(type(obj) is not model or not obj._state.adding or obj.pk is not None for obj in objs):
+        raise ValueError("prepared.insert: unsaved instances of one model only, without a primary key")
+    db = connections[DEFAULT_DB_ALIAS]
+    if len(objs) > 1 and len(objs) * len(meta.local_concrete_fields) > 999:  # as bulk_create splits a long batch
+        size = max(1, db.ops.bulk_batch_size(meta.local_concrete_fields, objs))
+        if size < len(objs):
+            for start in range(0, len(objs), size):
+                insert(objs[start:start + size])
+            return
+    key = (db.alias, db.vendor, meta.label, len(objs))
+    made = _INSERTS.get(key)
+    if made is None:
+        if meta.parents or meta.auto_field is None or meta.pk is not meta.auto_field:
+            raise ValueError(f"prepared.insert: {meta.label} has parents or no auto primary key")
+        fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated)
+        quote = db.ops.quote_name
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        table, columns = quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
+        # names from the model's meta, quoted by the backend; every value a parameter
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(objs))} "  # noqa: S608
+        made = (sql + f"RETURNING {table}.{quote(meta.pk.column)}", fields)
+        _INSERTS[key] = made
+    sql, fields = made
+    params = []
+    for obj in objs:
+        for field in fields:
+            value = field.pre_save(obj, True)
+            if hasattr(value, "resolve_expression"):
+                raise ValueError(f"prepared.insert: {meta.label}.{field.name} is an expression")
+            params.append(field.get_db_prep_save(value, connection=db))
+    returned = plainsql.fetch_all(sql, params)
+    if len(returned) != len(objs):
+        raise RuntimeError(f"prepared.insert: {len(returned)} ids returned for {len(objs)} rows of {meta.label}")
+    for obj, (pk,) in zip(objs, returned, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = db.alias
 
 
 def padded(values: Sequence[Value]) -> list[Value]:

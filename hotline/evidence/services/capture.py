@@ -191,7 +191,7 @@ def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Cap
     text = _page_text(result)
     with transaction.atomic():
         item = _locked(item.pk)
-        capture = Capture.objects.create(
+        capture = Capture(
             item=item, started_at=started, finished_at=finished, outcome=CaptureOutcome.CAPTURED,
             requested_url=item.canonical_url, final_url=page.final_url, http_status=page.status_code,
             peer_ip=page.peer_ip, page_mime=result.page_mime, redirects=[list(h) for h in page.redirects],
@@ -200,7 +200,9 @@ def _record_success(item: Item, fetched: _Fetched, config: CaptureConfig) -> Cap
             page_links="\n".join(text.links) if text else "",
             screenshot_due_at=finished if warc and text and screenshot.enabled() else None,
         )
-        Media.objects.bulk_create([_media_row(capture, item, fetch, stored, finished) for fetch, stored in analysed])
+        # the capture's row and its files' rows: each INSERT compiled once (they have no signal receivers)
+        prepared.insert([capture])
+        prepared.insert([_media_row(capture, item, fetch, stored, finished) for fetch, stored in analysed])
         item.capture_attempts += 1
         item.next_capture_at = None
         # An analyst may have assessed the item (as unavailable) while this retry ran: keep that.
@@ -247,7 +249,10 @@ def _store_files(fetched: _Fetched) -> tuple[tuple[str, int] | None, list[tuple[
     SHA-256 and blob id, and each file's facts and blob id."""
     media, warc = fetched.result.media, fetched.warc
     bodies = [m.result.body for m in media if m.result is not None and not m.error]
-    blobs = iter(put_blobs([warc, *bodies] if warc is not None else bodies))
+    # each file's SHA-256 as its analysis computed it from the same bytes (the WARC's is computed in the store)
+    hashes: list[str | None] = [facts.sha256 for facts in fetched.facts if facts is not None]
+    blobs = iter(put_blobs([warc, *bodies] if warc is not None else bodies,
+                           sha256s=[None, *hashes] if warc is not None else hashes))
     warc_blob = next(blobs) if warc is not None else None
     analysed = [(m, _Stored(None, None, m.error) if found is None else _Stored(found, next(blobs).pk))
                 for m, found in zip(media, fetched.facts, strict=True)]

@@ -281,3 +281,38 @@ def test_a_batch_is_fetched_in_kept_threads_and_recorded_in_the_calling_thread(
     assert f"capture of item {vanishing.pk} failed" in caplog.text
     kept = [t for t in threading.enumerate() if t.name.startswith("capture")]
     assert 0 < len(kept) <= 3  # the batches' threads, kept: no more than the concurrency
+
+
+def test_each_file_is_hashed_once_and_stored_under_its_hash(
+    sim: SimWeb, capture_config: CaptureConfig, make_item: MakeItem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store takes each file's SHA-256 from the file's analysis (the same bytes) and hashes only the WARC;
+    every blob still decrypts to bytes of its recorded hash, and the item's write is the one ``save`` made."""
+    import hashlib
+
+    from hotline.evidence import store
+
+    hashed: list[int] = []
+
+    class CountingHashlib:
+        def __getattr__(self, name: str) -> object:
+            return getattr(hashlib, name)
+
+        @staticmethod
+        def sha256(data: bytes = b"") -> object:
+            hashed.append(len(data))
+            return hashlib.sha256(data)
+
+    monkeypatch.setattr(store, "hashlib", CountingHashlib())
+    now = timezone.now()
+    item = _new(make_item, _page_of(sim, 2, 600))
+    capture = capture_item(item, config=capture_config, now=now)
+    media = list(Media.objects.filter(capture=capture).order_by("url"))
+    assert capture.warc is not None and hashed == [capture.warc.size]  # the WARC only, once
+    for m, seed in zip(media, (600, 601), strict=True):
+        assert m.blob is not None and m.blob.sha256 == m.sha256
+        assert get_blob_bytes(m.blob) == make_image("png", seed)  # checks the bytes against the recorded hash
+    item.refresh_from_db()
+    assert (item.status, item.status_changed_at, item.captured_at, item.capture_attempts, item.next_capture_at) == (
+        ItemStatus.CAPTURED, now, now, 1, None)
+    assert capture.item.captured_at == now and capture.item.capture_attempts == 1
