@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from hotline.lib.files import sync_dir, write_new_synced
+from hotline.lib.files import make_dirs_synced, sync_dir, write_new_synced
 
 NAME_RE = re.compile(r"[0-9a-f]{64}")
 _FAN_OUT_RE = re.compile(r"[0-9a-f]{2}")
@@ -84,7 +84,7 @@ class FileSystemStorage(Storage):
 
     def put(self, name: str, data: bytes) -> None:
         target = self.path(name)
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_dirs_synced(target.parent)  # a new fan-out folder's entry on disk too, or the file may not be
         temp = target.with_name(f"{name}{_TEMP_MARKER}{secrets.token_hex(8)}")
         try:
             write_new_synced(temp, data)

@@ -22,3 +22,21 @@ def sync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_dirs_synced(path: Path, mode: int = 0o700) -> None:
+    """Create the folder ``path`` and any missing parents, each new folder's entry fsynced into its parent: a file
+    in a folder made just now survives a crash only once that folder's own entry is on disk. A folder another
+    process made at the same moment is synced all the same (its maker may not have got there yet)."""
+    missing: list[Path] = []
+    current = path
+    while not current.is_dir():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=mode)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+        sync_dir(folder.parent)

@@ -386,3 +386,22 @@ def test_the_keys_command_creates_shows_and_rotates(root: Path, capsys: pytest.C
     with override_settings(HOTLINE_STORE_KEYS=new_key_spec("k3")):
         call_command("keys", "status")
         assert capsys.readouterr().out.split("\n")[:2] == ["k3\t0 blobs\tcurrent", "k2\t1 blobs\tMISSING"]
+
+
+def test_a_new_fan_out_folder_is_synced_into_its_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored file survives a crash only if the folders made for it are on disk too: each new folder's entry is
+    fsynced into its parent before the file's row can be written; a folder already there is not synced again."""
+    from hotline.evidence import backends
+
+    synced: list[Path] = []
+    real = backends.sync_dir
+    monkeypatch.setattr("hotline.lib.files.sync_dir", lambda path: (synced.append(Path(path)), real(path))[1])
+    monkeypatch.setattr(backends, "sync_dir", lambda path: (synced.append(Path(path)), real(path))[1])
+    store = FileSystemStorage(tmp_path / "blobs")
+    name = "ab" + "c" * 62
+    store.put(name, b"first")
+    assert synced == [tmp_path, tmp_path / "blobs", tmp_path / "blobs" / "ab", tmp_path / "blobs" / "ab" / "cc"]
+    synced.clear()
+    store.put("abcc" + "d" * 60, b"second")  # the same folders: only the file's own entry
+    assert synced == [tmp_path / "blobs" / "ab" / "cc"]
+    assert store.get(name) == b"first" and (tmp_path / "blobs" / "ab" / "cc").stat().st_mode & 0o777 == 0o700
