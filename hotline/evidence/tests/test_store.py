@@ -392,11 +392,17 @@ def test_a_new_fan_out_folder_is_synced_into_its_parent(tmp_path: Path, monkeypa
     """A stored file survives a crash only if the folders made for it are on disk too: each new folder's entry is
     fsynced into its parent before the file's row can be written; a folder already there is not synced again."""
     from hotline.evidence import backends
+    from hotline.lib import files
 
     synced: list[Path] = []
-    real = backends.sync_dir
-    monkeypatch.setattr("hotline.lib.files.sync_dir", lambda path: (synced.append(Path(path)), real(path))[1])
-    monkeypatch.setattr(backends, "sync_dir", lambda path: (synced.append(Path(path)), real(path))[1])
+    real = files.sync_dir
+
+    def sync(path: Path) -> None:
+        synced.append(Path(path))
+        real(path)
+
+    monkeypatch.setattr(files, "sync_dir", sync)
+    monkeypatch.setattr(backends, "sync_dir", sync)
     store = FileSystemStorage(tmp_path / "blobs")
     name = "ab" + "c" * 62
     store.put(name, b"first")
