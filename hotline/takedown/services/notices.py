@@ -246,14 +246,25 @@ def _create_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedow
                   ready_at: datetime, policy: ContactPolicy | None) -> tuple[Notice, bool]:
     window = batch_window(policy) if kind != NoticeKind.ESCALATION else timedelta(0)
     due = windows.next_open(policy, max(now, min(ready_at, now) + window))
-    try:
-        with transaction.atomic():
-            return Notice.objects.create(
-                kind=kind, role=role, contact=contact, provider_id=contact.provider_id or takedown.provider_id,
-                channel=contact.channel, recipient=contact.endpoint if contact.channel == "api" else contact.email,
-                language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due), True
-    except IntegrityError:  # another worker opened the batch at the same moment: join it
-        return Notice.objects.open_batch(contact.pk, kind, role).get(), False
+    for _ in range(_JOIN_TRIES):
+        try:
+            with transaction.atomic():
+                return Notice.objects.create(
+                    kind=kind, role=role, contact=contact, provider_id=contact.provider_id or takedown.provider_id,
+                    channel=contact.channel, recipient=contact.endpoint if contact.channel == "api" else contact.email,
+                    language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due), True
+        except IntegrityError:
+            # Another worker opened the batch at the same moment: join it, locked as ``_OpenBatches`` locks the
+            # batches it finds. Unlocked, a sender could claim it and read its lines before this transaction's
+            # lines are committed, and those would go out in no message. Gone already (claimed once that worker
+            # committed): open one again.
+            joined = Notice.objects.open_batch(contact.pk, kind, role).select_for_update().first()
+            if joined is not None:
+                return joined, False
+    raise IntegrityError(f"no open batch for contact {contact.pk} ({kind}, {role!r}) after {_JOIN_TRIES} tries")
+
+
+_JOIN_TRIES = 5  # each lost race means another worker's batch was opened and claimed in between: a few at most
 
 
 def latest_located_traces(item_ids: list[int]) -> dict[int, Trace | None]:
