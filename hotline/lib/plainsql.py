@@ -12,12 +12,14 @@ placeholders, as ``cursor.execute`` takes them) on the default database's own DB
 checks that matter kept: a broken transaction is refused, errors come out as ``django.db`` exceptions, and a
 closed connection is opened by Django. Whenever something watches the queries (``DEBUG``,
 ``CaptureQueriesContext`` / ``assertNumQueries``, an ``execute_wrapper``), or on another backend than SQLite
-and PostgreSQL, it goes through Django's cursor, so the query is logged and wrapped as any other.
+and PostgreSQL, it goes through Django's cursor, so the query is logged and wrapped as any other. On
+PostgreSQL the cursor of each SQL text is kept for the next call (see ``_pg_cursor``).
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -62,6 +64,36 @@ def _run(sql: str, params: Sequence[Any] | None, *, rows: bool) -> list[tuple[An
                         _SQLITE_SQL[sql] = text
                 cursor = raw.execute(text, params)
             return list(cursor.fetchall()) if rows else int(cursor.rowcount)
-        with raw.cursor() as cursor:  # psycopg: Django's own cursor class (the connection's cursor_factory)
-            cursor.execute(sql, params)
-            return list(cursor.fetchall()) if rows else int(cursor.rowcount)
+        cursor = _pg_cursor(raw, sql)
+        cursor.execute(sql, params)
+        if not rows:
+            return int(cursor.rowcount)
+        found = list(cursor.fetchall())
+        if len(found) > _KEPT_ROWS:  # a kept cursor holds its last result: not a big one, for hours
+            _PG_CURSORS[raw].pop(sql, None)
+            cursor.close()
+        return found
+
+
+# PostgreSQL: one cursor per SQL text and connection, kept. A new psycopg cursor finds every parameter's dumper and
+# every column's loader again (its own Transformer): ~14 us of client CPU of a ~54 us one-row read (bench/
+# prepared_ab.py, docs/performance.md "Cursors kept"). The texts are the compiled queries' (a few hundred at most);
+# past _KEPT the connection's kept cursors are closed and started again. Keyed by the DB-API connection (weakly): a
+# connection Django reopens gets new cursors, and per thread, as Django's connections are.
+_PG_CURSORS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_KEPT = 512
+_KEPT_ROWS = 256  # a cursor whose last result had more rows is closed, not kept (its cost was small beside it)
+
+
+def _pg_cursor(raw: Any, sql: str) -> Any:
+    kept = _PG_CURSORS.get(raw)
+    if kept is None:
+        kept = _PG_CURSORS[raw] = {}
+    cursor = kept.get(sql)
+    if cursor is None or cursor.closed:
+        if len(kept) >= _KEPT:
+            for old in kept.values():
+                old.close()
+            kept.clear()
+        cursor = kept[sql] = raw.cursor()  # Django's own cursor class (the connection's cursor_factory)
+    return cursor

@@ -111,3 +111,47 @@ def test_execute_changes_the_rows_djangos_cursor_would_and_counts_them(monkeypat
     assert execute(rename, ["!", banks[2].pk, banks[2].pk]) == 1
     with pytest.raises(DatabaseError):
         execute("UPDATE no_such_table SET x = %s", [1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_one_cursor_per_text_is_kept_and_renewed_when_it_must_be(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept cursor answers each call with its own rows (not the last call's), an error leaves it usable, a
+    closed one or a reopened connection gets a new one, and past the bound the kept ones are closed."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's connection makes its cursors itself")
+    from hotline.lib import plainsql
+
+    banks = [Bank.objects.create(name=f"kept {n}", kind="import", pdq_radius=10 + n) for n in range(3)]
+    one = f"SELECT name FROM {Bank._meta.db_table} WHERE id = %s"  # noqa: S608
+    assert fetch_all(one, [banks[0].pk]) == [("kept 0",)]
+    raw = connection.connection
+    kept = plainsql._PG_CURSORS[raw][one]
+    assert fetch_all(one, [banks[1].pk]) == [("kept 1",)]
+    assert fetch_all(one, [-1]) == []
+    assert plainsql._PG_CURSORS[raw][one] is kept  # the same cursor, its rows each time its own
+    narrow = f"UPDATE {Bank._meta.db_table} SET pdq_radius = %s WHERE id = %s"  # noqa: S608
+    assert plainsql.execute(narrow, [5, banks[2].pk]) == 1
+    assert fetch_all(SQL, [banks[0].pk, banks[2].pk]) == [
+        (banks[0].pk, "kept 0", False, 10), (banks[2].pk, "kept 2", False, 5)]
+    with pytest.raises(DatabaseError):
+        fetch_all(f"SELECT name FROM {Bank._meta.db_table} WHERE id = %s::int", ["not a number"])  # noqa: S608
+    assert fetch_all(one, [banks[2].pk]) == [("kept 2",)]  # still usable after another text's error
+    kept.close()
+    assert fetch_all(one, [banks[0].pk]) == [("kept 0",)]
+    renewed = plainsql._PG_CURSORS[raw][one]
+    assert renewed is not kept and not renewed.closed
+    connection.close()
+    assert fetch_all(one, [banks[1].pk]) == [("kept 1",)]  # (opened through Django's cursor)
+    assert fetch_all(one, [banks[2].pk]) == [("kept 2",)]
+    assert connection.connection is not raw and plainsql._PG_CURSORS[connection.connection][one] is not renewed
+    monkeypatch.setattr(plainsql, "_KEPT", 2)
+    texts = [f"SELECT name FROM {Bank._meta.db_table} WHERE id = %s AND {n} = {n}" for n in range(2)]  # noqa: S608
+    kept_now = plainsql._PG_CURSORS[connection.connection]
+    assert fetch_all(texts[0], [banks[0].pk]) == [("kept 0",)] and len(kept_now) == 2  # one, texts[0]
+    held = list(kept_now.values())
+    assert fetch_all(texts[1], [banks[1].pk]) == [("kept 1",)]  # a third text: the two kept ones closed
+    assert all(cursor.closed for cursor in held) and list(kept_now) == [texts[1]]
+    assert fetch_all(one, [banks[0].pk]) == [("kept 0",)]
+    monkeypatch.setattr(plainsql, "_KEPT_ROWS", 1)  # a bigger result than that: its cursor is not kept
+    assert len(fetch_all(SQL, [banks[0].pk, banks[1].pk])) == 2 and SQL not in kept_now
+    assert fetch_all(SQL, [banks[0].pk, -1]) == [(banks[0].pk, "kept 0", False, 10)] and SQL in kept_now
