@@ -545,8 +545,18 @@ class _Hop(NamedTuple):
     location: str | None
 
 
-@functools.lru_cache(maxsize=8)
+_SSL_CONTEXT_LOCK = threading.Lock()
+
+
 def _ssl_context(ca_bundle: str | None, verify: bool, client: ClientCertificate | None = None) -> ssl.SSLContext:
+    """The shared context for these settings, built once. Without the lock, the checking threads' first fetches
+    all missed the cache together and each loaded the CA bundle (~40 ms each) for a context thrown away."""
+    with _SSL_CONTEXT_LOCK:
+        return _built_ssl_context(ca_bundle, verify, client)
+
+
+@functools.lru_cache(maxsize=8)
+def _built_ssl_context(ca_bundle: str | None, verify: bool, client: ClientCertificate | None = None) -> ssl.SSLContext:
     # Loading a CA bundle costs ~20 ms, so contexts are shared (read-only use).
     ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle is not None else httpcore.default_ssl_context()
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -17,6 +17,7 @@ Pure standard library; no Django imports.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Final
@@ -124,11 +125,22 @@ class Blocked:
 def parse_ip(value: str | IPAddress) -> IPAddress:
     """Parse a canonical IP string (a zone id like ``%eth0`` is dropped)."""
     if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
-        addr: IPAddress = value
-    else:
-        addr = ipaddress.ip_address(value.strip().split("%", 1)[0])
+        return _unscoped(value)
+    return _parse_text(value)
+
+
+# A fetch parses and judges the same few addresses again and again (every DNS answer, the peer after connecting):
+# ``ipaddress`` parsing and the range tables cost more than the rest of the check. The answers depend on nothing
+# but the argument (the tables are constants; addresses are immutable), and an invalid one raises each time (an
+# exception is never cached). Bounded, so hostile DNS answers cannot grow them.
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> IPAddress:
+    return _unscoped(ipaddress.ip_address(value.strip().split("%", 1)[0]))
+
+
+def _unscoped(addr: IPAddress) -> IPAddress:
     if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id:
-        addr = ipaddress.IPv6Address(int(addr))
+        return ipaddress.IPv6Address(int(addr))
     return addr
 
 
@@ -206,7 +218,11 @@ def classify(value: str | IPAddress) -> Blocked | None:
     Loopback is reported like any other blocked range; callers decide whether
     their policy allows it (see :func:`blocked_reason`).
     """
-    addr = parse_ip(value)
+    return _classify(parse_ip(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify(addr: IPAddress) -> Blocked | None:
     if isinstance(addr, ipaddress.IPv6Address):
         embedded = embedded_ipv4(addr)
         if embedded is not None:
@@ -225,7 +241,12 @@ def classify(value: str | IPAddress) -> Blocked | None:
 
 def is_loopback(value: str | IPAddress) -> bool:
     """True for 127/8, ::1 and their IPv4-mapped form."""
-    addr = connect_address(parse_ip(value))
+    return _is_loopback(parse_ip(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_loopback(addr: IPAddress) -> bool:
+    addr = connect_address(addr)
     return addr in LOOPBACK_V4 if addr.version == 4 else addr in LOOPBACK_V6
 
 
