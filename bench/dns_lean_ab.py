@@ -13,12 +13,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 from hotline.lib import dnslean
 from hotline.lib.dnsresolve import ResolverConfig, resolve_host
 from hotline.sim.dns import SimDns
 
-ZONE = {"www.shop.sim.test": {"CNAME": "edge.cdn.sim.test"},
+ZONE: dict[str, dict[str, Any]] = {"www.shop.sim.test": {"CNAME": "edge.cdn.sim.test"},
         "edge.cdn.sim.test": {"A": ["104.16.1.1", "104.16.1.2"], "AAAA": ["2606:4700::1"]},
         "plain.sim.test": {"A": ["198.51.100.7"]}}
 HOSTS = ("www.shop.sim.test", "plain.sim.test", "gone.sim.test")
