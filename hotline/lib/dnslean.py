@@ -66,12 +66,13 @@ def ask(server: tuple[str, int], labels: tuple[bytes, ...], rdtype: int, timeout
         return None
     try:
         family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:  # not connected, as dnspython's
             sock.settimeout(timeout)
-            sock.connect(server)  # only the server's datagrams are received
-            sock.send(query)
-            wire = sock.recv(65535)
+            sock.sendto(query, server)
+            wire, source = sock.recvfrom(65535)
     except OSError:  # a timeout too
+        return None
+    if source[:2] != server:  # a datagram from elsewhere (dnspython waits on for the server's)
         return None
     try:
         return parse(wire, query)
