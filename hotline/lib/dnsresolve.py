@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -17,6 +18,8 @@ import dns.name
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
+
+from hotline.lib import dnslean
 
 __all__ = ["DnsOutcome", "Resolution", "ResolverConfig", "parse_resolvers", "resolve_host"]
 
@@ -114,9 +117,25 @@ class _Partial:
     failures: list[tuple[DnsOutcome, str]] = field(default_factory=list)
 
 
-def _query(resolver: dns.resolver.Resolver, name: dns.name.Name, rdtype: str, into: _Partial) -> None:
+_TYPES = {"A": dnslean.A, "AAAA": dnslean.AAAA}
+
+
+def _query(resolver: dns.resolver.Resolver, name: dns.name.Name, rdtype: str, into: _Partial, *,
+           config: ResolverConfig | None = None) -> None:
+    """One record type of ``name`` into ``into``: read lean (``dnslean``) from the first configured server when its
+    answer is plain, else dnspython's resolver within what is left of the lifetime."""
+    began = time.monotonic()
+    if config is not None and config.nameservers:
+        lean = dnslean.ask(config.nameservers[0], name.labels, _TYPES[rdtype], min(config.timeout, config.lifetime))
+        if lean is not None:
+            into.chain = into.chain or list(lean.cnames)
+            if lean.nxdomain:
+                into.failures.append((DnsOutcome.NXDOMAIN, f"{rdtype}: domain does not exist"))
+            into.addresses += [address for address in lean.addresses if address not in into.addresses]
+            return
+    left = resolver.lifetime - (time.monotonic() - began)
     try:
-        answer = resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
+        answer = resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False, lifetime=max(left, 0.001))
     except dns.resolver.NXDOMAIN as exc:
         responses = list(exc.responses().values())  # type: ignore[no-untyped-call]
         into.chain = into.chain or _chain(responses[0] if responses else None)
@@ -165,10 +184,10 @@ def resolve_host(host: str, *, config: ResolverConfig) -> Resolution:
     except dns.exception.DNSException as exc:
         return Resolution(host, DnsOutcome.SERVFAIL, error=f"no usable resolver configuration: {exc}")
     partial = _Partial()
-    _query(resolver, name, "A", partial)
+    _query(resolver, name, "A", partial, config=config)
     # A name that does not exist, or a server that does not answer, will not do better for AAAA:
     # skipping it halves the time a dead name costs.
     if not any(kind in (DnsOutcome.NXDOMAIN, DnsOutcome.TIMEOUT) for kind, _ in partial.failures):
-        _query(resolver, name, "AAAA", partial)
+        _query(resolver, name, "AAAA", partial, config=config)
     outcome, error = _outcome(partial)
     return Resolution(host, outcome, tuple(partial.addresses), tuple(partial.chain), error)

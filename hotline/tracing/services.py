@@ -200,7 +200,7 @@ def _save(items: list[Item], snapshots: dict[int, _Snapshot], previous: dict[int
     their retry schedules and audit events, set-wise."""
     directory = _Directory(list(snapshots.values()))
     traces = [_new_trace(item, snapshots[item.pk], previous.get(item.pk), directory, now) for item in items]
-    Trace.objects.bulk_create(traces)
+    prepared.insert(traces)  # ``bulk_create``'s INSERT, compiled once per number of traces
     retry = _schedule(items, traces, now=now, config=config, transient=transient)
     record_many(SYSTEM, [Change(actions.ITEM_TRACED if trace.outcome == TraceOutcome.OK else actions.ITEM_TRACE_FAILED,
                                 item, after=_audit_summary(trace, retry.get(item.pk)))

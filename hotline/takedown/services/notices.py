@@ -95,8 +95,8 @@ def _take(decisions: list[Decision], now: datetime) -> list[Takedown]:
     existing = {t.item_id: t for t in prepared.instances(
         "takedown.existing_takedowns", lambda items: Takedown.objects.select_for_update().filter(item_id__in=items),
         items=prepared.padded([d.item_id for d in decisions]))} if decisions else {}
-    created = Takedown.objects.bulk_create([_new_takedown(d, traces[d.pk], now) for d in decisions
-                                            if d.item_id not in existing])
+    created = [_new_takedown(d, traces[d.pk], now) for d in decisions if d.item_id not in existing]
+    prepared.insert(created)  # ``bulk_create``'s INSERT, compiled once per number of takedowns
     opened = {t.item_id: t for t in created}
     changes: list[Change] = []
     moved: list[Takedown] = []
@@ -171,7 +171,8 @@ def add_to_batches(groups: list[tuple[AbuseContact, str, str, list[Entry]]], *, 
             notice, fresh = batches.get(contact, kind, role, first, now, ready_at or now)
             room = MAX_NOTICE_ITEMS if fresh else max(1, MAX_NOTICE_ITEMS - notice.lines.count())
             chunk, todo = todo[:room], todo[room:]
-            NoticeItem.objects.bulk_create([_line(notice, takedown, trace, now) for takedown, trace, _ in chunk])
+            # ``bulk_create``'s INSERT, compiled once per number of lines
+            prepared.insert([_line(notice, takedown, trace, now) for takedown, trace, _ in chunk])
             if len(chunk) >= room:
                 move_notice(Notice.objects.filter(pk=notice.pk, state=NoticeState.BATCHING), NoticeState.QUEUED,
                             now=now, strict=False)

@@ -89,3 +89,16 @@ def test_the_newest_traces_of_several_items_are_each_items_own_newest(assessed_i
     # a filtered queryset keeps its own condition
     assert Trace.objects.filter(host="elsewhere").latest_located_many(ids) == {}
     assert Trace.objects.latest_located_many([]) == {}
+
+
+def test_the_snapshots_are_one_insert_and_read_back_as_written(assessed_item: MakeItem, config: TraceConfig) -> None:
+    """``prepared.insert``: one INSERT for the batch; every column, the JSON ones too, read back as written."""
+    items = [assessed_item(host, path=f"/insert/{n}") for n, host in enumerate(HOSTS)]
+    with CaptureQueriesContext(connection) as context:
+        batch = trace_items(items, now=NOW, config=config)
+    inserts = [q["sql"] for q in context.captured_queries if q["sql"].startswith('INSERT INTO "tracing_trace"')]
+    assert len(inserts) == 1
+    columns = [f.attname for f in Trace._meta.concrete_fields]
+    stored = {t.pk: t for t in Trace.objects.filter(pk__in=[t.pk for t in batch])}
+    assert [[getattr(stored[t.pk], c) for c in columns] for t in batch] == [[getattr(t, c) for c in columns]
+                                                                            for t in batch]
