@@ -98,7 +98,7 @@ def test_the_finding_queries_name_what_the_former_ones_named(make_item: Any) -> 
     def item(verdict: str = "baseline", source: str = Source.PUBLIC) -> Item:
         nonlocal n
         n += 1
-        made = make_item(f"http://site-{n}.sim.test/page", source)
+        made: Item = make_item(f"http://site-{n}.sim.test/page", source)
         Assessment.objects.create(item=made, created_at=timezone.now(), is_final=True, verdict=verdict)
         return made
 
