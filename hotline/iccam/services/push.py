@@ -155,22 +155,16 @@ def _unreported(country: str) -> QuerySet[Item]:
     illegal assessments (the items' reports are looked up per item, not scanned: a pass runs it on every call)."""
     item = OuterRef("pk")
     illegal = Assessment.objects.filter(is_final=True, verdict__in=("baseline", "national")).values("item_id")
+    latest = Trace.objects.filter(item=item).order_by("-traced_at", "-pk")
     return (Item.objects.filter(pk__in=illegal)
             .filter(Exists(ReportItem.objects.filter(item=item, report__source__in=NATIONAL_SOURCES)))
             .exclude(Exists(ReportItem.objects.filter(item=item, report__source=Source.ICCAM)))
             .exclude(Exists(Content.objects.filter(item=item)))
             .exclude(Exists(Push.objects.filter(item=item, kind=PushKind.REPORT)))
-            .filter(Exists(_latest_trace_abroad("pk", country)))
+            .annotate(trace_country=Subquery(latest.values("country")[:1]),
+                      trace_outcome=Subquery(latest.values("outcome")[:1]))
+            .filter(trace_outcome=TraceOutcome.OK).exclude(trace_country__in=("", country))
             .order_by("pk")[:BATCH])
-
-
-def _latest_trace_abroad(item: str, country: str) -> QuerySet[Trace]:
-    """The latest trace of the outer row's item (``item``: the outer column naming it) when it is located
-    (outcome OK) in a country that is not ``country`` nor unknown. The latest trace is looked up once per outer
-    row (one ordered subquery; reading its country and outcome as two subqueries looked it up twice)."""
-    latest = Trace.objects.filter(item_id=OuterRef("item_id")).order_by("-traced_at", "-pk").values("pk")[:1]
-    return (Trace.objects.filter(item_id=OuterRef(item), pk=Subquery(latest), outcome=TraceOutcome.OK)
-            .exclude(country__in=("", country)))
 
 
 # (database alias, country) -> the finding queries' SQL and parameters
@@ -244,22 +238,22 @@ def pending_contents(country: str) -> QuerySet[Content]:
     item = OuterRef("item_id")
     finals = Assessment.objects.filter(item=item, is_final=True)
     written = Push.objects.filter(content=OuterRef("pk"))
-    # the latest trace abroad whose move is not queued: the move's dedup names the trace's country (outer) and
-    # the content item's ICCAM id (outer's outer)
-    move = Concat(Value("move:"), OuterRef("country"), Value(":"), Cast(OuterRef(OuterRef("content_id")), CharField()))
-    moved = _latest_trace_abroad("item_id", country).exclude(Exists(Push.objects.filter(
-        content=OuterRef(OuterRef("pk")), kind=PushKind.MOVE, dedup=move)))
+    latest = Trace.objects.filter(item=item).order_by("-traced_at", "-pk")
+    move = Concat(Value("move:"), OuterRef("trace_country"), Value(":"), Cast(OuterRef("content_id"), CharField()))
     referred = Referral.items.through.objects.filter(item_id=item, referral__sent_at__isnull=False)
     noticed = Takedown.objects.filter(item_id=item, first_notice_at__isnull=False)
     removed = Takedown.objects.filter(item_id=item, removed_at__isnull=False)
     ending = finals.filter(verdict__in=("not_illegal", "other_harm", "unreachable"))
     return (Content.objects.filter(item__isnull=False).filter(Exists(finals))
             .exclude(Exists(written.filter(action_type__in=FINAL_ACTION_TYPES)))
+            .annotate(trace_country=Subquery(latest.values("country")[:1]),
+                      trace_outcome=Subquery(latest.values("outcome")[:1]))
             .filter(Q(Exists(ending)) | Q(Exists(removed))
                     | Q(origin=Origin.PULLED) & ~Q(Exists(written.filter(kind=PushKind.ASSESSMENT)))
                     | Q(Exists(referred)) & ~Q(Exists(written.filter(action_type=ACTIONS["to_police"])))
                     | Q(Exists(noticed)) & ~Q(Exists(written.filter(action_type=ACTIONS["to_host"])))
-                    | Q(assigned_country=country) & Q(Exists(moved))))
+                    | Q(trace_outcome=TraceOutcome.OK, assigned_country=country)
+                    & ~Q(trace_country__in=("", country)) & ~Q(Exists(written.filter(kind=PushKind.MOVE, dedup=move)))))
 
 
 def _writes_for(content: Content, table: Table, existing: set[str], facts: _Facts, *, analyst: str, country: str,
