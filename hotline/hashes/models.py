@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
-from hotline.lib import states
+from hotline.lib import prepared, states
 
 
 class BankKind(models.TextChoices):
@@ -242,11 +242,17 @@ def bump_version() -> None:
     """Every change that affects matching moves the one version on (see ``services.pdq_index``). This
     process's own index re-checks the version at its next look-up, and again once the change commits
     (another thread may have checked in between), without waiting for ``HOTLINE_HASH_INDEX_MAX_AGE``."""
-    if not IndexVersion.objects.filter(pk=1).update(version=models.F("version") + 1):  # the row exists but once
+    # compiled once per process (``prepared.update``): every final decision and confirmation bumps it
+    if not prepared.update("hashes.bump_version", _bumped):  # the row exists but once
         IndexVersion.objects.get_or_create(pk=1)
-        IndexVersion.objects.filter(pk=1).update(version=models.F("version") + 1)
+        prepared.update("hashes.bump_version", _bumped)
     _count_local_bump()
     transaction.on_commit(_count_local_bump)
+
+
+def _bumped() -> tuple[models.QuerySet[IndexVersion], dict[str, Any]]:
+    """``bump_version``'s UPDATE: the one version row, one more."""
+    return IndexVersion.objects.filter(pk=1), {"version": models.F("version") + 1}
 
 
 _local_bumps = [0]

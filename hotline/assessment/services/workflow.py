@@ -312,7 +312,8 @@ def _item_level_errors(data: AssessmentData) -> dict[str, str]:
 
 
 def _store_rows(assessment: Assessment, rows: Sequence[MediaData]) -> None:
-    MediaAssessment.objects.bulk_create(_media_rows(assessment, rows))
+    """The decision's per-file rows (``bulk_create``), with the INSERT kept per process and number of rows."""
+    prepared.insert(_media_rows(assessment, rows))
 
 
 def _media_rows(assessment: Assessment, rows: Sequence[MediaData]) -> list[MediaAssessment]:
@@ -431,10 +432,11 @@ def assess_item(
     _require_claim(item, user, now, AWAITING_ASSESSMENT, ASSESSING_ROLES)
     files = _Files.of(item)
     data, rows, review = _problems(files, data)
-    assessment = Assessment.objects.create(
+    assessment = Assessment(
         item=item, analyst=user, created_at=now, kind=Kind.INITIAL, is_final=not review,
         **data.as_dict(),
     )
+    prepared.insert([assessment])  # ``Assessment.objects.create``, its INSERT kept per process
     _store_rows(assessment, rows)
     before = {"status": item.status, "verdict": item.verdict}
     fields = item.transition(ItemStatus.IN_REVIEW if review else ItemStatus.ASSESSED, now=now)

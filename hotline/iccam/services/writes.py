@@ -223,7 +223,9 @@ def queue_pushes(rows: Sequence[Push], *, now: datetime) -> int:
         return 0
     try:
         with transaction.atomic():
-            created = Push.objects.bulk_create(rows)  # ids returned: PostgreSQL, SQLite >= 3.35 (core.checks)
+            created = list(rows)
+            # ``bulk_create`` with its INSERT kept per process and number of rows; ids returned (core.checks)
+            prepared.insert(created)
             record_many(SYSTEM, [Change(actions.PUSH_QUEUED, push, after={
                 "write": push.dedup, "item": push.item_id, "payload": push.payload}) for push in created], now=now)
     except IntegrityError:

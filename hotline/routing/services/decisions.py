@@ -194,9 +194,10 @@ def route_items(pairs: list[tuple[Item, Trace | None]], *, now: datetime, actor:
     superseded = [current for *_, current in changed if current is not None]
     for current in superseded:
         current.superseded_at = now
-    Decision.objects.bulk_update(superseded, ["superseded_at"])
-    made = Decision.objects.bulk_create([_new(item, plan, trace, current, now=now)
-                                         for item, trace, plan, current in changed])
+    if superseded:
+        Decision.objects.bulk_update(superseded, ["superseded_at"])
+    made = [_new(item, plan, trace, current, now=now) for item, trace, plan, current in changed]
+    prepared.insert(made)  # ``bulk_create``, its INSERT kept per process and number of rows
     started = [(item, decision, plan, trace) for (item, trace, plan, _), decision in zip(changed, made, strict=True)]
     record_many(actor, [_decided(item, decision, plan, current)
                         for (item, _, plan, current), decision in zip(changed, made, strict=True)], now=now)
@@ -420,12 +421,14 @@ def refer_items(items: list[Item], police: PoliceContact, *, actor: Actor, now: 
 
 def _refer_each(started: list[tuple[Item, Decision]], *, actor: Actor, now: datetime) -> None:
     """One police referral per item, with its decision's hold (as ``refer_items`` for each), written set-wise."""
-    referrals = Referral.objects.bulk_create([
-        Referral(key=uuid.uuid4(), police=decision.police, created_at=now, next_attempt_at=now,
-                 hold_until=decision.hold_until) for _, decision in started])
-    Referral.items.through.objects.bulk_create([
-        Referral.items.through(referral_id=referral.pk, item_id=item.pk)
-        for referral, (item, _) in zip(referrals, started, strict=True)])
+    if not started:
+        return
+    # ``bulk_create`` of the referrals and their item rows, each INSERT kept per process and number of rows
+    referrals = [Referral(key=uuid.uuid4(), police=decision.police, created_at=now, next_attempt_at=now,
+                          hold_until=decision.hold_until) for _, decision in started]
+    prepared.insert(referrals)
+    prepared.insert([Referral.items.through(referral_id=referral.pk, item_id=item.pk)
+                     for referral, (item, _) in zip(referrals, started, strict=True)])
     record_many(actor, [_queued(referral, item) for referral, (item, _) in zip(referrals, started, strict=True)],
                 now=now)
 
