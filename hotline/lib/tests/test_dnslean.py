@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hotline.conftest import TIMING_HEALTH_CHECKS
 from hotline.lib import dnslean, dnsresolve
 from hotline.lib.dnsresolve import ResolverConfig, resolve_host
 from hotline.sim.dns import SimDns
@@ -71,7 +72,7 @@ record = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[*TIMING_HEALTH_CHECKS])
 @given(records=st.lists(record, max_size=8), qname=st.sampled_from(NAMES), qtype=st.sampled_from(["A", "AAAA"]),
        rcode=st.sampled_from([dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.SERVFAIL, dns.rcode.REFUSED]),
        extra=st.sampled_from(["", "", "", "soa", "glue", "tc", "txt"]), data=st.data())
@@ -142,7 +143,8 @@ def server() -> Iterator[SimDns]:
         yield dns_server
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[*TIMING_HEALTH_CHECKS, HealthCheck.function_scoped_fixture])
 @given(zone=ZONES, host=st.sampled_from([*NAMES, "gone.sim.test", "1.2.3.4"]))
 def test_it_resolves_a_host_as_dnspython_alone_does(server: SimDns, zone: dict[str, dict[str, Any]],
                                                      host: str) -> None:

@@ -16,7 +16,8 @@ from hotline.takedown.services import sending
 from hotline.takedown.services.notices import _create_batch, _line
 from hotline.takedown.tests.conftest import MakeContact, make_trace_for
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True),
+              pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")]
 
 
 def test_a_batch_joined_after_a_lost_race_stays_locked_until_its_lines_are_in(
