@@ -48,6 +48,7 @@ from typing import Any, TypeVar, cast
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import QuerySet
+from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable, get_related_populators  # type: ignore[attr-defined]
 from django.db.models.sql import UpdateQuery
 
@@ -309,17 +310,19 @@ def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, 
 
 
 # (database alias, vendor, model, number of rows) -> the INSERT's SQL and the fields whose values it takes
-_INSERTS: dict[tuple[str, str, str, int], tuple[str, tuple[Any, ...]]] = {}
+_INSERTS: dict[tuple[str, str, str, int, bool], tuple[str, tuple[Any, ...]]] = {}
 
 
-def insert(objs: Sequence[Any]) -> None:
+def insert(objs: Sequence[Any], *, ignore_conflicts: bool = False) -> None:
     """Insert the unsaved ``objs`` (instances of one model, its primary key an auto field) with one ``INSERT …
     RETURNING`` whose SQL is kept per model and number of rows: for a hot write of a wide row, which the ORM
     builds and compiles on every ``create``. Each column's value is what ``save`` and ``bulk_create`` write
     (``field.pre_save``, so ``auto_now_add`` applies, then ``get_db_prep_save``); each instance gets its primary
     key and is marked saved, as ``bulk_create`` leaves it. No signals are sent (as ``bulk_create``), so only
     for a model without ``pre_save``/``post_save`` receivers the caller relies on; no expressions as values,
-    no parents (multi-table inheritance)."""
+    no parents (multi-table inheritance). ``ignore_conflicts``: as ``bulk_create(..., ignore_conflicts=True)``,
+    a row that breaks a unique constraint is left out (``ON CONFLICT DO NOTHING`` / ``INSERT OR IGNORE``) and
+    no instance gets its primary key."""
     if not objs:
         return
     model = type(objs[0])
@@ -331,9 +334,9 @@ def insert(objs: Sequence[Any]) -> None:
         size = max(1, db.ops.bulk_batch_size(meta.local_concrete_fields, objs))
         if size < len(objs):
             for start in range(0, len(objs), size):
-                insert(objs[start:start + size])
+                insert(objs[start:start + size], ignore_conflicts=ignore_conflicts)
             return
-    key = (db.alias, db.vendor, meta.label, len(objs))
+    key = (db.alias, db.vendor, meta.label, len(objs), ignore_conflicts)
     made = _INSERTS.get(key)
     if made is None:
         if meta.parents or meta.auto_field is None or meta.pk is not meta.auto_field:
@@ -342,9 +345,15 @@ def insert(objs: Sequence[Any]) -> None:
         quote = db.ops.quote_name
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
         table, columns = quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
+        values = ", ".join([row] * len(objs))
         # names from the model's meta, quoted by the backend; every value a parameter
-        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(objs))} "  # noqa: S608
-        made = (sql + f"RETURNING {table}.{quote(meta.pk.column)}", fields)
+        if ignore_conflicts:
+            head = db.ops.insert_statement(on_conflict=OnConflict.IGNORE)
+            tail = db.ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
+            made = (f"{head} {table} ({columns}) VALUES {values} {tail}".strip(), fields)
+        else:
+            returning = f"RETURNING {table}.{quote(meta.pk.column)}"
+            made = (f"INSERT INTO {table} ({columns}) VALUES {values} {returning}", fields)  # noqa: S608
         _INSERTS[key] = made
     sql, fields = made
     params = []
@@ -354,6 +363,12 @@ def insert(objs: Sequence[Any]) -> None:
             if hasattr(value, "resolve_expression"):
                 raise ValueError(f"prepared.insert: {meta.label}.{field.name} is an expression")
             params.append(field.get_db_prep_save(value, connection=db))
+    if ignore_conflicts:
+        plainsql.execute(sql, params)
+        for obj in objs:
+            obj._state.adding = False
+            obj._state.db = db.alias
+        return
     returned = plainsql.fetch_all(sql, params)
     if len(returned) != len(objs):
         raise RuntimeError(f"prepared.insert: {len(returned)} ids returned for {len(objs)} rows of {meta.label}")

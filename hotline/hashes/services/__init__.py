@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from hotline.accounts.models import User
@@ -81,7 +80,7 @@ from hotline.hashes.services.matching import (
 from hotline.hashes.services.matching import (
     pdq_index as pdq_index,
 )
-from hotline.lib import plainsql, prepared
+from hotline.lib import prepared
 from hotline.lib.hashlists import HashRecord, LineError
 from hotline.reports.models import Item
 
@@ -254,37 +253,11 @@ def entries_from_assessment(item: Item, verdict: str, files: Iterable[FileHashes
                   after={"bank": bank, "entries": len(entries), "verdict": verdict})
 
 
-# (database alias, vendor, number of rows) -> the INSERT's SQL, for ``insert_entries``
-_ENTRY_INSERTS: dict[tuple[str, str, int], str] = {}
-
-
 def insert_entries(entries: list[Entry]) -> None:
     """``Entry.objects.bulk_create(entries, ignore_conflicts=True)`` (an entry already in its bank is left as it is)
-    with the INSERT's SQL kept per number of rows: every final decision writes its files' entries, and the ORM
-    built and compiled the statement each time. The values are what ``bulk_create`` writes (``get_db_prep_save``
-    of each field, the same columns); as there, the entries get no primary key and no signal is sent."""
-    if not entries:
-        return
-    fields = [f for f in Entry._meta.local_concrete_fields if f is not Entry._meta.auto_field]
-    size = max(1, connection.ops.bulk_batch_size(fields, entries))
-    for start in range(0, len(entries), size):
-        batch = entries[start:start + size]
-        key = (connection.alias, connection.vendor, len(batch))
-        sql = _ENTRY_INSERTS.get(key)
-        if sql is None:
-            sql = _ENTRY_INSERTS[key] = _entry_insert_sql(fields, len(batch))
-        plainsql.execute(sql, [f.get_db_prep_save(f.pre_save(entry, True), connection=connection)
-                               for entry in batch for f in fields])
-
-
-def _entry_insert_sql(fields: list[Any], rows: int) -> str:
-    ops, quote = connection.ops, connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    head = ops.insert_statement(on_conflict=OnConflict.IGNORE)
-    suffix = ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
-    # names from the model's meta, quoted by the backend; every value a parameter
-    return (f"{head} {quote(Entry._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES {', '.join([row] * rows)} {suffix}").strip()
+    with the INSERT's SQL kept per number of rows (``prepared.insert``): every final decision writes its files'
+    entries, and the ORM built and compiled the statement each time."""
+    prepared.insert(entries, ignore_conflicts=True)
 
 
 def adds_entries(verdict: str, media_verdicts: Mapping[int, str] | None) -> bool:

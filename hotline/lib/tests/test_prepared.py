@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Count, QuerySet
 from django.test.utils import CaptureQueriesContext
 
@@ -363,3 +363,22 @@ def test_insert_splits_a_batch_the_database_could_not_take_in_one_statement(monk
     assert len(context.captured_queries) == 3  # 150 + 150 + 100 rows
     assert sorted(Blob.objects.values_list("size", flat=True)) == list(range(400))
     assert len({b.pk for b in blobs}) == 400
+
+
+def test_insert_ignoring_conflicts_leaves_out_a_row_that_breaks_a_unique_constraint() -> None:
+    """As ``bulk_create(..., ignore_conflicts=True)``: the row whose unique key is taken is left out (the stored
+    row as it was), the others written in the same statement; no instance gets a primary key."""
+    from hotline.evidence.models import Blob
+
+    taken = Blob.objects.create(sha256="c" * 64, size=7, storage_name="first", key_id="k", wrapped_key="w")
+    blobs = [Blob(sha256=sha, size=n, storage_name=f"second{n}", key_id="k", wrapped_key="w")
+             for n, sha in enumerate(["c" * 64, "d" * 64, "e" * 64])]
+    with CaptureQueriesContext(connection) as context:
+        prepared.insert(blobs, ignore_conflicts=True)
+    assert len(context.captured_queries) == 1
+    assert all(b.pk is None and not b._state.adding for b in blobs)
+    stored = dict(Blob.objects.values_list("sha256", "storage_name"))
+    assert stored == {"c" * 64: "first", "d" * 64: "second1", "e" * 64: "second2"}
+    assert Blob.objects.get(sha256="c" * 64).pk == taken.pk
+    with pytest.raises(IntegrityError):  # the same row without the option: the constraint holds
+        prepared.insert([Blob(sha256="d" * 64, size=1, storage_name="third", key_id="k", wrapped_key="w")])
