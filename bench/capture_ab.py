@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -40,16 +39,6 @@ def scratch_database(url: str) -> str:
     return urlunparse(parts._replace(path=f"/{name}"))
 
 
-def serve(queue: multiprocessing.Queue[int]) -> None:
-    """The simulated web in its own process, as a real remote site would be."""
-    from hotline.sim.web import SimWeb
-
-    with SimWeb(suffixes=(".sim.test",), catch_all=True) as sim:
-        queue.put(sim.port)
-        while True:
-            time.sleep(3600)
-
-
 def child(items: int, batch: int) -> None:
     import logging
 
@@ -63,20 +52,17 @@ def child(items: int, batch: int) -> None:
     from django.test.utils import CaptureQueriesContext
 
     call_command("migrate", verbosity=0)
+    from capture_throughput import start_site  # the simulated site, as capture_throughput.py starts it
+
     from hotline.audit.services import SYSTEM
     from hotline.evidence.models import Capture
     from hotline.evidence.services import CaptureConfig
     from hotline.evidence.steps import capture_step
-    from hotline.lib.http import FetchPolicy
     from hotline.reports.models import Source
     from hotline.reports.services import IncomingReport, receive_reports
 
-    queue: multiprocessing.Queue[int] = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(queue,), daemon=True)
-    server.start()
-    port = queue.get(timeout=30)
+    server, policy = start_site()
     try:
-        policy = FetchPolicy(allow_loopback=True, host_map={"*.sim.test": "127.0.0.1"}, port_map={80: port})
         config = CaptureConfig(policy=policy)
         urls = [f"http://site-{n % 40}.sim.test/page/{n}" for n in range(items + batch)]
         receive_reports([IncomingReport(source=Source.PUBLIC, urls=[u]) for u in urls], actor=SYSTEM)

@@ -19,8 +19,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from typing import Any
 
 
 def main() -> None:
@@ -50,16 +49,12 @@ def main() -> None:
     from hotline.evidence.models import Media
     from hotline.evidence.services import CaptureConfig
     from hotline.evidence.steps import capture_step
-    from hotline.lib.http import FetchPolicy, fetch
+    from hotline.lib.http import fetch
     from hotline.reports.models import Source
     from hotline.reports.services import IncomingReport, receive_reports
 
-    queue: multiprocessing.Queue[int] = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(queue,), daemon=True)
-    server.start()
-    port = queue.get(timeout=30)
+    server, policy = start_site()
     try:
-        policy = FetchPolicy(allow_loopback=True, host_map={"*.sim.test": "127.0.0.1"}, port_map={80: port})
         urls = [f"http://site-{n}.sim.test/album/{n}/" for n in range(args.items)]
         receive_reports([IncomingReport(source=Source.PUBLIC, urls=[u]) for u in urls], actor=SYSTEM)
         started = time.perf_counter()
@@ -85,6 +80,18 @@ def main() -> None:
     print(f"ratio capture / bare fetch:   {capture_seconds / fetch_seconds:6.1f}x the time")
 
 
+def start_site() -> tuple[multiprocessing.Process, Any]:
+    """The simulated web started in a process of its own (``serve``), and the fetch policy that reaches it: every
+    ``*.sim.test`` host on loopback, port 80 mapped to the site's. The caller terminates the process."""
+    from hotline.lib.http import FetchPolicy
+
+    queue: multiprocessing.Queue[int] = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(queue,), daemon=True)
+    server.start()
+    port = queue.get(timeout=30)
+    return server, FetchPolicy(allow_loopback=True, host_map={"*.sim.test": "127.0.0.1"}, port_map={80: port})
+
+
 def serve(queue: multiprocessing.Queue[int]) -> None:
     """The simulated web in its own process, as a real remote site would be."""
     from hotline.sim.web import SimWeb
@@ -102,4 +109,6 @@ def connection_name() -> str:
 
 
 if __name__ == "__main__":
+    # this tree's hotline; not done on import, as capture_ab.py imports start_site into a run of another tree
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     main()
