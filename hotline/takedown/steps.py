@@ -21,13 +21,19 @@ from hotline.takedown.services import (
     send_due_messages,
     take_due_decisions,
 )
+from hotline.takedown.services.sending import work_due
 
 
 def notice_step(*, now: datetime | None = None, limit: int = 20) -> bool:
-    """Take due routing decisions, queue due repeats, send up to ``limit`` due notices."""
-    found = take_due_decisions(now=now or timezone.now()) > 0
-    found = queue_repeats(now=now or timezone.now()) > 0 or found
-    return send_due(now=now, limit=limit) or found
+    """Take due routing decisions, queue due repeats, send up to ``limit`` due notices. One query asks whether
+    any of the three is due (an idle call's only query); the notices are asked about again when the first two
+    did work (a batch may fill, or open with no window)."""
+    decisions, repeats, notices = work_due(now or timezone.now())
+    found = decisions and take_due_decisions(now=now or timezone.now(), probe=False) > 0
+    found = (repeats and queue_repeats(now=now or timezone.now(), probe=False) > 0) or found
+    if not (notices or found):
+        return False
+    return send_due(now=now, limit=limit, probe=found) or found
 
 
 def liveness_step(*, now: datetime | None = None, config: LivenessConfig | None = None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -48,33 +49,28 @@ def provider_actor(contact_id: int | None) -> Actor:
 # ------------------------------------------------------------------ from routing to takedown
 
 
-def take_due_decisions(*, now: datetime, limit: int = 200) -> int:
+def take_due_decisions(*, now: datetime, limit: int = 200, probe: bool = True) -> int:
     """Open (or update) a takedown for every decision whose notice may now go out, in one transaction: the
-    decisions locked (skipped when another worker holds them), their takedowns read at once, new takedowns
-    created and audited set-wise, each item put into its contact's batch. Returns how many."""
-    if not prepared.any_row("takedown.notice_due", Decision.objects.notice_due, now=now):
-        return 0  # compiled once: the idle call's one query
-    ids = [pk for (pk,) in prepared.rows("takedown.due_decision_ids", functools.partial(_due_ids, limit), vary=limit,
-                                         now=now)]
-    if not ids:  # nothing due: no write transaction (on SQLite it would hold off every other writer)
-        return 0
-    with transaction.atomic():  # the decisions with their items and traces, locked: compiled once per power of two
-        return len(_take(prepared.instances("takedown.due_decisions", _due_decisions, now=now,
-                                            ids=prepared.padded(ids)), now))
-
-
-def _due_ids(limit: int, *, now: datetime) -> QuerySet[Decision, tuple[int]]:
-    return _due(now).values_list("pk")[:limit]
+    first ``limit`` due decisions locked (skipped when another worker holds them), their takedowns read at once,
+    new takedowns created and audited set-wise, each item put into its contact's batch. Returns how many.
+    Nothing done, and no write transaction opened, when a probe compiled once says none is due (``probe=False``:
+    the caller has just asked, ``notice_step``)."""
+    if probe and not prepared.any_row("takedown.notice_due", Decision.objects.notice_due, now=now):
+        return 0  # compiled once: the idle call's one query (on SQLite a write transaction holds off other writers)
+    with transaction.atomic():  # the decisions with their items and traces, locked: compiled once per process
+        decisions = prepared.instances("takedown.first_due_decisions", functools.partial(_due_decisions, limit),
+                                       vary=limit, now=now)
+        return len(_take(decisions, now)) if decisions else 0
 
 
 def _due(now: datetime) -> QuerySet[Decision]:
     return Decision.objects.notice_due(now).order_by("notice_due_at", "pk")
 
 
-def _due_decisions(*, now: datetime, ids: list[int]) -> QuerySet[Decision]:
-    """The due decisions among ``ids`` with their items and traces, in order, locked (PostgreSQL: skipped when
-    another worker holds one)."""
-    return skip_locked(_with_trace(_due(now).filter(pk__in=ids)), of=("self",))
+def _due_decisions(limit: int, *, now: datetime) -> QuerySet[Decision]:
+    """The first ``limit`` due decisions with their items and traces, in order, locked (PostgreSQL: those another
+    worker holds skipped)."""
+    return skip_locked(_with_trace(_due(now)), of=("self",))[:limit]
 
 
 @transaction.atomic
@@ -87,7 +83,8 @@ def open_takedown(decision_id: int, *, now: datetime) -> Takedown | None:
 
 
 def _with_trace(decisions: QuerySet[Decision]) -> QuerySet[Decision]:
-    return decisions.select_related("item", "trace__abuse_contact", "trace__provider")
+    """With their items, traces, the traces' contacts (with their policies: a new batch's window) and providers."""
+    return decisions.select_related("item", "trace__abuse_contact__takedown_policy", "trace__provider")
 
 
 def _take(decisions: list[Decision], now: datetime) -> list[Takedown]:
@@ -209,13 +206,20 @@ class _OpenBatches:
         key = (contact.pk, kind, role)
         if key in self.open:
             return self.open[key], False
+        notice, fresh = _create_batch(contact, kind, role, takedown, now, ready_at, self.policy(contact))
+        self.open[key] = notice
+        return notice, fresh
+
+    def policy(self, contact: AbuseContact) -> ContactPolicy | None:
+        """The contact's policy: as read with the contact (``select_related``), else the groups' contacts' read."""
+        relation = AbuseContact.takedown_policy.related
+        if relation.is_cached(contact):
+            return cast(ContactPolicy | None, relation.get_cached_value(contact))
         if self.policies is None:
             self.policies = {p.contact_id: p for p in prepared.instances(
                 "takedown.batch_policies", lambda contacts: ContactPolicy.objects.filter(contact_id__in=contacts),
                 contacts=prepared.padded(sorted(self.contacts)))}
-        notice, fresh = _create_batch(contact, kind, role, takedown, now, ready_at, self.policies.get(contact.pk))
-        self.open[key] = notice
-        return notice, fresh
+        return self.policies.get(contact.pk)
 
     def full(self, notice: Notice) -> None:
         self.open.pop((notice.contact_id, notice.kind, notice.role), None)
@@ -248,12 +252,14 @@ def _create_batch(contact: AbuseContact, kind: str, role: str, takedown: Takedow
     window = batch_window(policy) if kind != NoticeKind.ESCALATION else timedelta(0)
     due = windows.next_open(policy, max(now, min(ready_at, now) + window))
     for _ in range(_JOIN_TRIES):
+        notice = Notice(
+            kind=kind, role=role, contact=contact, provider_id=contact.provider_id or takedown.provider_id,
+            channel=contact.channel, recipient=contact.endpoint if contact.channel == "api" else contact.email,
+            language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due)
         try:
             with transaction.atomic():
-                return Notice.objects.create(
-                    kind=kind, role=role, contact=contact, provider_id=contact.provider_id or takedown.provider_id,
-                    channel=contact.channel, recipient=contact.endpoint if contact.channel == "api" else contact.email,
-                    language=contact.language, state=NoticeState.BATCHING, created_at=now, next_attempt_at=due), True
+                prepared.insert([notice])  # ``create``'s INSERT, compiled once per process
+                return notice, True
         except IntegrityError:
             # Another worker opened the batch at the same moment: join it, locked as ``_OpenBatches`` locks the
             # batches it finds. Unlocked, a sender could claim it and read its lines before this transaction's

@@ -19,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -28,9 +28,10 @@ from django.db.models.functions import Cast, Coalesce, Least
 from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
-from hotline.lib import claim, prepared, states
+from hotline.lib import claim, plainsql, prepared, states
 from hotline.partners.models import InboundForward
 from hotline.partners.services import send_status
+from hotline.routing.models import Decision
 from hotline.routing.services import route_item
 from hotline.takedown import actions, channels, conf, xarf
 from hotline.takedown.channels import ChannelError, SendResult, channel_for
@@ -63,19 +64,50 @@ PAGE_LANGUAGES = ("nl", "fr")  # languages the public respond page speaks beside
 CLAIM_BATCH = 5  # notices claimed at once by a step: their lines read and their items re-traced together
 
 
-def send_due(*, now: datetime | None = None, limit: int = 20) -> bool:
+def send_due(*, now: datetime | None = None, limit: int = 20, probe: bool = True) -> bool:
     """Claim and deliver up to ``limit`` due notices (``notice_step``), a few at a time (``CLAIM_BATCH``): their
     lines read and their items re-traced as one batch, then each sent and recorded on its own. Returns whether
-    any. Without ``now`` each claim and each outcome is at the clock's time."""
+    any. Without ``now`` each claim and each outcome is at the clock's time. A claim that takes fewer notices
+    than it asked for ends the call once they have all been delivered (none was left to claim; the worker calls
+    again when this one found work); one left to its lease (``deliver_many``) is claimed again by the next claim;
+    ``probe=False``: the caller has just asked whether any is due (``notice_step``), the first claim does not."""
     found, done = False, 0
     with channels.session():  # one SMTP connection for the step's e-mail notices
         while done < limit:
-            notices = claim_notices(now or timezone.now(), min(CLAIM_BATCH, limit - done))
+            wanted = min(CLAIM_BATCH, limit - done)
+            notices = claim_notices(now or timezone.now(), wanted, probe=probe or found)
             if not notices:
                 break
             found, done = True, done + len(notices)
-            deliver_many(notices, now=now)
+            if deliver_many(notices, now=now) and len(notices) < wanted:
+                break
     return found
+
+
+def work_due(now: datetime) -> tuple[bool, bool, bool]:
+    """Whether any routing decision's notice, any takedown's repeat and any notice is due: ``notice_step``'s
+    three probes (``take_due_decisions``', ``queue_repeats``' and ``claim_notices``') as one query, compiled once
+    per process: an idle call's only query."""
+    # prepared's compile-once (its private half: any_row asks one EXISTS, this SELECT asks three)
+    compiled = prepared._compiled_sql(
+        "takedown.work_due", (), _work_due_sql, {"now": now}, _work_due)
+    decisions, repeats, notices = plainsql.fetch_all(compiled.sql, compiled.bind({"now": now}))[0]
+    return bool(decisions), bool(repeats), bool(notices)
+
+
+def _work_due(*, now: datetime) -> list[QuerySet[Any]]:
+    """The three due-queries ``work_due`` asks about, each as its own probe asks (``prepared.any_row``)."""
+    return [query.order_by().values("pk")[:1] for query in (
+        Decision.objects.notice_due(now), Takedown.objects.repeat_due(now), Notice.objects.due(now))]
+
+
+def _work_due_sql(given: dict[str, Any]) -> tuple[str, list[Any], None]:
+    parts, params = [], []
+    for query in _work_due(**given):
+        sql, values = query.query.get_compiler(using=connection.alias).as_sql()
+        parts.append(f"EXISTS ({sql})")
+        params += values
+    return "SELECT " + ", ".join(parts), params, None
 
 
 # ------------------------------------------------------------------ 1. claim
@@ -86,11 +118,12 @@ def claim_notice(now: datetime) -> Notice | None:
     return claimed[0] if claimed else None
 
 
-def claim_notices(now: datetime, limit: int) -> list[Notice]:
+def claim_notices(now: datetime, limit: int, *, probe: bool = True) -> list[Notice]:
     """Claim up to ``limit`` due notices in one committed transaction (oldest due first); the ones whose
-    previous sender died mid-send are audited. Returned as claimed, with their contacts and providers. Nothing
-    claimed, and no write transaction opened, when a probe compiled once says none is due."""
-    if not prepared.any_row("takedown.notices_due", Notice.objects.due, now=now):
+    previous sender died mid-send are audited. Returned as claimed, with their contacts (and their contacts'
+    policies) and providers. Nothing claimed, and no write transaction opened, when a probe compiled once says
+    none is due (``probe=False``: the caller has just asked)."""
+    if probe and not prepared.any_row("takedown.notices_due", Notice.objects.due, now=now):
         return []
     lease = conf.send_lease()
     with transaction.atomic():
@@ -108,35 +141,37 @@ def claim_notices(now: datetime, limit: int) -> list[Notice]:
 def _claimable(limit: int, *, now: datetime) -> QuerySet[Notice]:
     """The first ``limit`` due notices a claim may take, oldest due first, with their contacts and providers; on
     PostgreSQL locked, those another worker holds skipped (``Notice.claim_due``'s read with ``scan=1``)."""
-    due = Notice.claimable(Notice.objects.due(now)).select_related("contact", "provider")
+    due = Notice.claimable(Notice.objects.due(now)).select_related("contact__takedown_policy", "provider")
     return claim.skip_locked(due.order_by("next_attempt_at", "pk"), of=("self",))[:limit]
 
 
 # ------------------------------------------------------------------ 2.-4. deliver
 
 
-def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
+def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> bool:
     """Deliver claimed notices: their lines read at once, the items of those not re-traced yet re-traced as
     one batch, then each sent and recorded on its own. The first is sent whatever the time, as a notice claimed
     alone would be; a later one whose lease has run half out by its turn is left alone: its lease runs out and
     another attempt takes it, so a slow step never sends a notice that another worker may have claimed. An
     unexpected error in one notice pushes that one back and is raised after the others have gone out (they
-    would otherwise wait for their leases to run out)."""
+    would otherwise wait for their leases to run out). Returns whether none was left to its lease."""
     started = time.monotonic()
     lines = live_lines_of(notices)
     fresh = [notice for notice in notices if notice.retraced_at is None]
     try:
         traces = _retrace(fresh, lines, now=now or timezone.now())
-        shared = _Shared(contact_policies(notices), xarf.Facts([line.item_id for found in lines.values()
+        shared = _Shared(_policies(notices), xarf.Facts([line.item_id for found in lines.values()
                                                                 for line in found]))
     except Exception as exc:
         for notice in notices:
             _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
         raise
     error: Exception | None = None
+    left = False
     for number, notice in enumerate(notices):
         if number and time.monotonic() - started > conf.send_lease().total_seconds() / 2:
             log.warning("notice %s: left for another attempt (its lease is half gone)", notice.reference)
+            left = True
             break
         try:
             deliver(notice, now=now, lines=lines[notice.pk], traces=traces, shared=shared)
@@ -145,6 +180,16 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> None:
             error = error or exc
     if error is not None:
         raise error
+    return not left
+
+
+def _policies(notices: list[Notice]) -> dict[int, ContactPolicy]:
+    """The notices' contacts' policies, by contact id: as the claim read them with the contacts, else read."""
+    relation = AbuseContact.takedown_policy.related
+    if not all(relation.is_cached(notice.contact) for notice in notices):
+        return contact_policies(notices)
+    return {notice.contact_id: cast(ContactPolicy, policy) for notice in notices
+            if (policy := relation.get_cached_value(notice.contact)) is not None}  # None: the contact has none
 
 
 @dataclass(frozen=True)
@@ -273,6 +318,8 @@ def _notice_retraced(*, notice: int, now: datetime) -> tuple[QuerySet[Notice], d
 
 
 def _drop(notice: Notice, dropped: list[tuple[NoticeItem, str]], now: datetime) -> None:
+    if not dropped:
+        return
     for line, reason in dropped:
         line.dropped_at, line.drop_reason = now, reason[:200]
     NoticeItem.objects.bulk_update([line for line, _ in dropped], ["dropped_at", "drop_reason"])
@@ -366,12 +413,13 @@ def _failed(notice: Notice, exc: ChannelError, *, now: datetime) -> None:
 # ------------------------------------------------------------------ repeats
 
 
-def queue_repeats(*, now: datetime, limit: int = 500) -> int:
+def queue_repeats(*, now: datetime, limit: int = 500, probe: bool = True) -> int:
     """Put every takedown whose repeat is due into its contact's repeat batch, claiming them in one
     transaction (SKIP LOCKED on PostgreSQL; SQLite's IMMEDIATE transaction holds off other writers). The
     items go into their batches per contact and kind at once, their latest located traces read in one go.
-    Nothing done, and no write transaction opened, when a probe compiled once says none is due."""
-    if not prepared.any_row("takedown.repeat_due", Takedown.objects.repeat_due, now=now):
+    Nothing done, and no write transaction opened, when a probe compiled once says none is due
+    (``probe=False``: the caller has just asked, ``notice_step``)."""
+    if probe and not prepared.any_row("takedown.repeat_due", Takedown.objects.repeat_due, now=now):
         return 0
     with transaction.atomic():  # each statement compiled once per process (per power of two of the takedowns)
         takedowns = prepared.instances("takedown.repeats_due", functools.partial(_repeats_due, limit), vary=limit,
@@ -389,7 +437,7 @@ def _repeats_due(limit: int, *, now: datetime) -> QuerySet[Takedown]:
     """The first ``limit`` takedowns whose repeat is due, with their items and contacts, locked (PostgreSQL: those
     another worker holds skipped)."""
     due = Takedown.objects.repeat_due(now).order_by("next_notice_at", "pk")
-    return claim.skip_locked(due, of=("self",)).select_related("item", "contact")[:limit]
+    return claim.skip_locked(due, of=("self",)).select_related("item", "contact__takedown_policy")[:limit]
 
 
 def _repeat_at(*, takedowns: list[int], at: datetime | None = None) -> tuple[QuerySet[Takedown], dict[str, Any]]:
