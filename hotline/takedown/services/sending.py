@@ -161,7 +161,7 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> bool:
     try:
         traces = _retrace(fresh, lines, now=now or timezone.now())
         shared = _Shared(_policies(notices), xarf.Facts([line.item_id for found in lines.values()
-                                                                for line in found]))
+                                                         for line in found]))
     except Exception as exc:
         for notice in notices:
             _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
