@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from hotline.lib.htmlmedia import media_urls
 from hotline.lib.http import FetchError, FetchPolicy, FetchResult, Resolver, fetch
-from hotline.lib.pools import kept_pool
+from hotline.lib.pools import kept_map
 from hotline.lib.sniff import media_kind, sniff
 
 HIT, MISS, TRANSIENT = "hit", "miss", "transient"
@@ -85,6 +85,9 @@ class Checker:
     resolver: Resolver | None = None
     limiter: HostLimiter = field(default_factory=lambda: HostLimiter(2))
     media_budget: int = 3
+    #: A batch that looks like taking at most this long (s) in the calling thread is checked there (see
+    #: ``pools.kept_map``): threads only pay when the answers are waited for; 0 = always the threads.
+    in_caller_for: float = 0.25
 
     def _fetch(self, url: str) -> FetchResult:
         """One polite fetch through the safe fetcher (raises ``FetchError``)."""
@@ -150,13 +153,13 @@ class Checker:
         return CheckResult(MISS, "media_gone" if captured_still_linked else "media_not_embedded")
 
     def check_many(self, targets: Iterable[Target], *, concurrency: int) -> list[tuple[Target, CheckResult]]:
-        """Check all targets with ``concurrency`` threads, hosts interleaved so no host hogs the pool."""
+        """Check all targets with up to ``concurrency`` threads, hosts interleaved so no host hogs the pool; a
+        batch answered quickly is checked in the calling thread (``in_caller_for``)."""
         ordered = list(interleave_by_host(targets))
-        if len(ordered) <= 1 or concurrency <= 1:  # nothing to overlap: no thread to hand over to
-            return [(target, self._safe_check(target)) for target in ordered]
         # The checking threads are kept across calls (a busy step checks a few items every few seconds).
-        pool = kept_pool("liveness-check", concurrency)
-        return list(zip(ordered, pool.map(self._safe_check, ordered), strict=True))
+        found = kept_map(self._safe_check, ordered, name="liveness-check", workers=concurrency,
+                         in_caller_for=self.in_caller_for)
+        return list(zip(ordered, found, strict=True))
 
     def _safe_check(self, target: Target) -> CheckResult:
         try:

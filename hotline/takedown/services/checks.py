@@ -4,12 +4,14 @@ Every change is audited in the same transaction."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
@@ -69,7 +71,22 @@ def _apply(takedown: Takedown, result: CheckOutcome, now: datetime) -> None:
     elif result.outcome == "miss":
         fields += _on_miss(takedown, result, now)
     takedown.next_check_at = next_check_time(takedown, now)
-    takedown.save(update_fields=sorted(set(fields)))
+    _save(takedown, sorted(set(fields)))
+
+
+def _save(takedown: Takedown, fields: list[str]) -> None:
+    """``takedown.save(update_fields=fields)`` (no signal receivers on Takedown) as an UPDATE compiled once per
+    set of fields and of those that are None: an outcome's save cost more to build than to run."""
+    values = {name: getattr(takedown, name) for name in fields}
+    nulls = tuple(name for name, value in values.items() if value is None)
+    given = {name: value for name, value in values.items() if value is not None}
+    if not prepared.update("takedown.check_recorded", functools.partial(_recorded, nulls), vary=(tuple(fields), nulls),
+                           pk=takedown.pk, **given):
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def _recorded(nulls: tuple[str, ...], pk: int, **given: Any) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+    return Takedown.objects.filter(pk=pk), {**given, **dict.fromkeys(nulls)}
 
 
 def _on_hit(takedown: Takedown, result: CheckOutcome, now: datetime) -> list[str]:

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db import connection, transaction
+from django.db.models import Case, F, Field, QuerySet, Value, When
+from django.db.models.functions import Cast
 
 from hotline.assessment.codes import ILLEGAL_VERDICTS
 from hotline.assessment.models import MediaAssessment
@@ -114,24 +115,30 @@ def _targets(claimed: list[_Claimed]) -> list[Target]:
 
 
 def record_results(results: list[tuple[Takedown, CheckResult]], *, now: datetime) -> None:
-    """Record the quiet hits in a few UPDATEs (grouped by outcome and next check); every other result goes
-    through the audited service (``record_checks``: the batch in one transaction, each result as ``record_check``
-    records it); should the batch fail, one by one, so a failing row never loses the rest of the batch."""
-    quiet: dict[tuple[str, datetime | None], list[int]] = defaultdict(list)
+    """Record the quiet hits with one UPDATE (each row's outcome and next check in a CASE); every other result
+    goes through the audited service (``record_checks``: the batch in one transaction, each result as
+    ``record_check`` records it); should the batch fail, one by one, so a failing row never loses the rest."""
+    quiet: dict[int, tuple[str, datetime]] = {}
+    ended: list[tuple[int, str]] = []
     audited: list[tuple[int, CheckOutcome]] = []
     for takedown, result in results:
         if result.outcome == HIT and takedown.state in QUIET_STATES and takedown.consecutive_misses == 0:
             outcome = f"{result.outcome}:{result.code}"[:40]
-            quiet[(outcome, next_check_time(takedown, now))].append(takedown.pk)
+            next_at = next_check_time(takedown, now)
+            if next_at is None:  # no further check (not for the quiet states' rhythm, kept for safety)
+                ended.append((takedown.pk, outcome))
+            else:
+                quiet[takedown.pk] = (outcome, next_at)
         else:
             audited.append((takedown.pk, CheckOutcome(result.outcome, result.code)))
     _record_audited(audited, now=now)
-    for (outcome, next_at), pks in quiet.items():
-        if next_at is None:  # no further check (not for the quiet states' rhythm, kept for safety)
-            Takedown.objects.filter(pk__in=pks).update(**_quiet_changes(now, outcome, None))
-        else:  # compiled once per power of two of the rows: its F() and IN cost more to build than to run
-            prepared.update("takedown.quiet_hits", _quiet_hits, pks=prepared.padded(pks), now=now, outcome=outcome,
-                            next_at=next_at)
+    if quiet:  # compiled once per power of two of the rows: its CASEs cost more to build than to run
+        rows = prepared.to_power_of_two(list(quiet.items()))
+        prepared.update("takedown.quiet_hits", _quiet_hits, pks=[pk for pk, _ in rows], now=now,
+                        outcomes=[outcome for _, (outcome, _) in rows], next_ats=[at for _, (_, at) in rows])
+    for pk, outcome in ended:
+        Takedown.objects.filter(pk=pk).update(last_check_at=now, last_check_outcome=outcome, checks=F("checks") + 1,
+                                              next_check_at=None)
 
 
 def _record_audited(audited: list[tuple[int, CheckOutcome]], *, now: datetime) -> None:
@@ -152,10 +159,19 @@ def _record_audited(audited: list[tuple[int, CheckOutcome]], *, now: datetime) -
             Takedown.objects.filter(pk=takedown_id).update(next_check_at=now + CHECK_LEASE)
 
 
-def _quiet_hits(pks: list[int], now: datetime, outcome: str,
-                next_at: datetime) -> tuple[QuerySet[Takedown], dict[str, Any]]:
-    return Takedown.objects.filter(pk__in=pks), _quiet_changes(now, outcome, next_at)
+def _quiet_hits(pks: list[int], now: datetime, outcomes: list[str],
+                next_ats: list[datetime]) -> tuple[QuerySet[Takedown], dict[str, Any]]:
+    """The quiet hits' UPDATE: ``checks + 1`` and the check's time for all, each row's outcome and next check."""
+    return Takedown.objects.filter(pk__in=pks), {
+        "last_check_at": now, "checks": F("checks") + 1,
+        "last_check_outcome": _each(pks, outcomes, "last_check_outcome"),
+        "next_check_at": _each(pks, next_ats, "next_check_at")}
 
 
-def _quiet_changes(now: datetime, outcome: str, next_at: datetime | None) -> dict[str, Any]:
-    return {"last_check_at": now, "last_check_outcome": outcome, "checks": F("checks") + 1, "next_check_at": next_at}
+def _each(pks: list[int], values: list[Any], name: str) -> Any:
+    """A column's value per row (``CASE id WHEN … THEN …``), as ``bulk_update`` writes it."""
+    field = Takedown._meta.get_field(name)
+    assert isinstance(field, Field)
+    case: Any = Case(*[When(pk=pk, then=Value(value, output_field=field))
+                       for pk, value in zip(pks, values, strict=True)], output_field=field)
+    return Cast(case, output_field=field) if connection.features.requires_casted_case_in_updates else case

@@ -212,7 +212,8 @@ def test_the_checker_keeps_to_the_per_host_limit(sim: SimWeb) -> None:
 
     sim.add_route("*", r"/polite/\d+", slow)
     targets = [Target(n, sim.url(f"h{n % 3}.sim.test", f"/polite/{n}")) for n in range(18)]
-    results = Checker(sim.fetch_policy(), limiter=HostLimiter(2)).check_many(targets, concurrency=12)
+    # in_caller_for=0: the checking threads at once (a quick batch would be checked in the calling thread)
+    results = Checker(sim.fetch_policy(), limiter=HostLimiter(2), in_caller_for=0).check_many(targets, concurrency=12)
     assert [r.outcome for _, r in results] == [HIT] * 18
     assert max(peak.values()) == 2 and set(peak) == {"h0.sim.test", "h1.sim.test", "h2.sim.test"}
 
@@ -369,7 +370,7 @@ def test_the_checking_threads_are_kept_across_calls_and_one_check_runs_in_the_ca
             return super().check(target)
 
     sim.add_route("*", r"/kept/\d+", lambda request: SimResponse(body=b"<p>here</p>"))
-    checker = Recording(sim.fetch_policy(), limiter=HostLimiter(2))
+    checker = Recording(sim.fetch_policy(), limiter=HostLimiter(2), in_caller_for=0)
     for call in range(10):
         targets = [Target(n, sim.url(f"k{n}.sim.test", f"/kept/{call}{n}")) for n in range(4)]
         assert [r.outcome for _, r in checker.check_many(targets, concurrency=3)] == [HIT] * 4
@@ -377,3 +378,25 @@ def test_the_checking_threads_are_kept_across_calls_and_one_check_runs_in_the_ca
     seen.clear()
     [(_, alone)] = checker.check_many([Target(1, sim.url("k1.sim.test", "/kept/1"))], concurrency=3)
     assert alone.outcome == HIT and seen == [threading.current_thread()]
+
+
+def test_a_batch_answered_quickly_is_checked_in_the_calling_thread(sim: SimWeb) -> None:
+    """Threads only shorten a batch whose answers are waited for; one that finishes within ``in_caller_for`` in
+    the calling thread is checked there, in the interleaved order, with the same results."""
+    seen: list[tuple[int, threading.Thread]] = []
+
+    class Recording(Checker):
+        def check(self, target: Target) -> Any:
+            seen.append((target.key, threading.current_thread()))
+            return super().check(target)
+
+    sim.add_route("*", r"/quick/\d+", lambda request: SimResponse(body=b"<p>here</p>"))
+    sim.set_page("q9.sim.test", "/quick/gone", b"gone", status=404)
+    targets = [Target(n, sim.url(f"q{n % 2}.sim.test", f"/quick/{n}")) for n in range(5)]
+    targets.append(Target(9, sim.url("q9.sim.test", "/quick/gone")))
+    checker = Recording(sim.fetch_policy(), limiter=HostLimiter(2), in_caller_for=3600)
+    results = checker.check_many(targets, concurrency=8)
+    assert [(t.key, r.outcome, r.code) for t, r in results] == [
+        (0, HIT, "online"), (1, HIT, "online"), (9, MISS, "http_404"), (2, HIT, "online"), (3, HIT, "online"),
+        (4, HIT, "online")]
+    assert seen == [(t.key, threading.current_thread()) for t, _ in results]
