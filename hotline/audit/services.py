@@ -19,6 +19,7 @@ from django.utils import timezone
 from hotline.audit import anchor
 from hotline.audit.models import _CANONICAL, GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
 from hotline.lib.bulk import COPY_SPECIAL as _COPY_SPECIAL
+from hotline.lib import plainsql
 from hotline.lib.bulk import copy_lines, copy_text, reserve_ids
 
 
@@ -108,16 +109,15 @@ def _as_events(rows: list[Row], changes: list[Change] | None = None) -> list[Aud
     """The written rows as saved events; ``before`` and ``after`` are the changes' own values (else
     parsed from the JSON written)."""
     given = changes or []
+    alias = connection.alias
     events = []
     for n, row in enumerate(rows):
-        values: dict[str, Any] = dict(zip(_COLUMNS, row, strict=True))
         if n < len(given):
-            values["before"], values["after"] = given[n].before, given[n].after
+            before, after = given[n].before, given[n].after
         else:
-            values["before"], values["after"] = json.loads(row[10]), json.loads(row[11])
-        event = AuditEvent(**values)
-        event._state.adding, event._state.db = False, connection.alias
-        events.append(event)
+            before, after = json.loads(row[10]), json.loads(row[11])
+        # from_db takes the values in the order of the model's fields (_COLUMNS): positional, half the keyword cost.
+        events.append(AuditEvent.from_db(alias, _COLUMNS, (*row[:10], before, after, *row[12:])))
     return events
 
 
@@ -152,8 +152,12 @@ def _append_encoded(
     # 1. Lock one stream head: any stream no other transaction holds (so writers do not queue).
     # 2. Take global seq numbers after that lock, so seq increases along the stream.
     # 3. Hash each event onto the previous one of the stream, write them all, move the head.
-    head = _locked_head(stream)
-    ids = _reserve_ids(len(events), head)
+    postgres = connection.vendor == "postgresql"
+    claimed = _claim(len(events)) if postgres and stream is None else None
+    if claimed is None:
+        head = _locked_head(stream)
+        claimed = head, _reserve_ids(len(events), head)
+    head, ids = claimed
     position, prev = head.position, head.hash
     rows: list[Row] = []
     event_hash = _event_hasher(actor, at)
@@ -165,10 +169,56 @@ def _append_encoded(
         rows.append((seq, seq, stream_id, position, at, label, user_id, action, object_type, object_id, before,
                      after, prev, digest))
         prev = digest
-    _insert(rows)
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_audithead SET position = %s, hash = %s WHERE id = %s", [position, prev, head.id])
+    if postgres and len(rows) <= _INSERT_MAX:
+        _insert_and_move(rows, head.id)
+    else:
+        _insert(rows)
+        plainsql.execute(_MOVE_HEAD, [position, prev, head.id])
     return rows
+
+
+_MOVE_HEAD = "UPDATE audit_audithead SET position = %s, hash = %s WHERE id = %s"
+# PostgreSQL: a write of up to this many events is one INSERT that also moves the head (one round trip); a larger
+# one is streamed with COPY (several times cheaper per row for thousands of rows, but two round trips more).
+_INSERT_MAX = 50
+
+# PostgreSQL, one round trip: lock the first free stream head and take one id (= seq) per event. Order: the
+# nextval() calls are in a subquery that reads the head row's position (a correlated SubPlan), so PostgreSQL
+# evaluates them per row the head CTE returns, and the MATERIALIZED CTE returns a row only once its LockRows node
+# has locked it. So the ids are taken after the lock (seq increases along the stream:
+# test_seq_increases_along_every_stream) and none at all when every head is locked (no row).
+_CLAIM = (
+    "WITH h AS MATERIALIZED (SELECT id, position, hash FROM audit_audithead WHERE id <= %s ORDER BY id LIMIT 1 "
+    "FOR UPDATE SKIP LOCKED), "
+    "s AS MATERIALIZED (SELECT pg_get_serial_sequence('audit_auditevent', 'id')::regclass AS seq) "
+    "SELECT h.id, h.position, h.hash, "
+    "ARRAY(SELECT nextval(s.seq) FROM s, generate_series(h.position + 1, h.position + %s)) FROM h"
+)
+
+
+def _claim(n: int) -> tuple[_Head, list[int]] | None:
+    """PostgreSQL: a free stream head, locked, and ``n`` new ids; None when no head is free (or none exists)."""
+    found = plainsql.fetch_all(_CLAIM, [_stream_count(), n])
+    if not found:
+        return None
+    head_id, position, hash_, ids = found[0]
+    return _Head(int(head_id), int(position), str(hash_)), sorted(ids)
+
+
+def _insert_and_move(rows: list[Row], head_id: int) -> None:
+    """PostgreSQL: insert ``rows`` and move the stream head to the last of them, in one statement."""
+    last = rows[-1]
+    values = ", ".join([_ROW_VALUES] * len(rows))
+    params: list[Any] = []
+    for row in rows:  # the JSON as the text hashed; "null" is SQL NULL (as COPY writes it)
+        params += row[:10]
+        params += (_sql_json(row[10]), _sql_json(row[11]), row[12], row[13])
+    params += (last[3], last[13], head_id)
+    plainsql.execute(f"WITH e AS (INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) VALUES {values}) "  # noqa: S608
+                     f"{_MOVE_HEAD}", params)
+
+
+_ROW_VALUES = f"({', '.join(['%s'] * len(_COLUMNS))})"
 
 
 def _encode(value: dict[str, Any] | None) -> str:
