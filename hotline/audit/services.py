@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from hotline.audit import anchor
 from hotline.audit.models import _CANONICAL, GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
-from hotline.lib.bulk import COPY_SPECIAL as _COPY_SPECIAL
 from hotline.lib import plainsql
+from hotline.lib.bulk import COPY_SPECIAL as _COPY_SPECIAL
 from hotline.lib.bulk import copy_lines, copy_text, reserve_ids
 
 
@@ -281,11 +281,10 @@ _HEAD_AND_TOP = ("SELECT id, position, hash, MAX(COALESCE((SELECT MAX(id) FROM a
 
 
 def _head_row(sql: str, value: int) -> _Head | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value])
-        row = cursor.fetchone()
-    if row is None:
+    found = plainsql.fetch_all(sql, [value])
+    if not found:
         return None
+    row = found[0]
     return _Head(int(row[0]), int(row[1]), str(row[2]), int(row[3]) if len(row) > 3 else None)
 
 
@@ -313,8 +312,7 @@ def _insert(rows: list[Row]) -> None:
             values = ", ".join([f"({', '.join(['%s'] * len(_COLUMNS))})"] * len(chunk))
             params = [value for row in chunk
                       for value in (*row[:4], at, *row[5:10], _sql_json(row[10]), _sql_json(row[11]), *row[12:])]
-            with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO audit_auditevent ({columns}) VALUES {values}", params)  # noqa: S608 (no input)
+            plainsql.execute(f"INSERT INTO audit_auditevent ({columns}) VALUES {values}", params)  # noqa: S608 (no input)
         return
     # PostgreSQL: COPY, several times faster than INSERT for thousands of rows; the lines are built as
     # text here (psycopg's write_row adapts every value of every row, several µs per event).
