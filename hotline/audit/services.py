@@ -178,9 +178,11 @@ def _append_encoded(
 
 
 _MOVE_HEAD = "UPDATE audit_audithead SET position = %s, hash = %s WHERE id = %s"
-# PostgreSQL: a write of up to this many events is one INSERT that also moves the head (one round trip); a larger
-# one is streamed with COPY (several times cheaper per row for thousands of rows, but two round trips more).
-_INSERT_MAX = 50
+# PostgreSQL: a write of up to this many events (nearly all: one or two) is one INSERT that also moves the head,
+# one round trip; a larger one is streamed with COPY (two round trips more, but cheaper per row). Bound: psycopg keeps
+# the parsed form of a statement with at most 50 parameters (14 a row, 3 for the head); a longer one is parsed again
+# on every call, which cost more than COPY's round trips.
+_INSERT_MAX = 3
 
 # PostgreSQL, one round trip: lock the first free stream head and take one id (= seq) per event. Order: the
 # nextval() calls are in a subquery that reads the head row's position (a correlated SubPlan), so PostgreSQL
@@ -208,11 +210,11 @@ def _claim(n: int) -> tuple[_Head, list[int]] | None:
 def _insert_and_move(rows: list[Row], head_id: int) -> None:
     """PostgreSQL: insert ``rows`` and move the stream head to the last of them, in one statement."""
     last = rows[-1]
+    at = last[4].isoformat()  # the text hashed, as COPY writes it (and cheaper to pass than a datetime)
     values = ", ".join([_ROW_VALUES] * len(rows))
     params: list[Any] = []
     for row in rows:  # the JSON as the text hashed; "null" is SQL NULL (as COPY writes it)
-        params += row[:10]
-        params += (_sql_json(row[10]), _sql_json(row[11]), row[12], row[13])
+        params += (*row[:4], at, *row[5:10], _sql_json(row[10]), _sql_json(row[11]), row[12], row[13])
     params += (last[3], last[13], head_id)
     plainsql.execute(f"WITH e AS (INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) VALUES {values}) "  # noqa: S608
                      f"{_MOVE_HEAD}", params)

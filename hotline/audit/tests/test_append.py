@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from hotline.audit.models import AuditEvent, AuditHead
 from hotline.audit.services import (
+    _INSERT_MAX,
     SYSTEM,
     Actor,
     Change,
@@ -51,16 +52,18 @@ def test_it_writes_a_small_batch_in_two_statements_on_postgresql() -> None:
 
 
 @postgres_only
-def test_it_streams_a_large_batch_with_copy() -> None:
+def test_it_streams_a_larger_batch_with_copy() -> None:
     _create_heads()
+    odd = "tab\there, back\\slash, 'quoted', \u00e9"
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        assert record_bulk(SYSTEM, _changes(120, note="tab\there, back\\slash")) == 120
+        assert record_bulk(SYSTEM, _changes(_INSERT_MAX + 1, note=odd)) == _INSERT_MAX + 1
     assert any(q["sql"].startswith("COPY audit_auditevent") for q in queries.captured_queries)
     with transaction.atomic():
-        record_many(SYSTEM, _changes(2))
+        record_many(SYSTEM, _changes(2, note=odd))  # by INSERT
     result = verify()
-    assert result.ok and result.checked == 122
-    assert AuditEvent.objects.get(position=3).after == {"n": 3, "note": "tab\there, back\\slash"}
+    assert result.ok and result.checked == _INSERT_MAX + 3
+    assert [e.after for e in AuditEvent.objects.order_by("seq")][-3:] == [
+        {"n": _INSERT_MAX + 1, "note": odd}, {"n": 1, "note": odd}, {"n": 2, "note": odd}]
 
 
 def test_the_returned_events_are_the_rows_written() -> None:
