@@ -187,8 +187,8 @@ _INSERT_MAX = 3
 # PostgreSQL, one round trip: lock the first free stream head and take one id (= seq) per event. Order: the
 # nextval() calls are in a subquery that reads the head row's position (a correlated SubPlan), so PostgreSQL
 # evaluates them per row the head CTE returns, and the MATERIALIZED CTE returns a row only once its LockRows node
-# has locked it. So the ids are taken after the lock (seq increases along the stream:
-# test_seq_increases_along_every_stream) and none at all when every head is locked (no row).
+# has locked it. So the ids are taken after the lock (seq increases along the stream) and none at all when every
+# head is locked (no row); tests/test_append.py checks both.
 _CLAIM = (
     "WITH h AS MATERIALIZED (SELECT id, position, hash FROM audit_audithead WHERE id <= %s ORDER BY id LIMIT 1 "
     "FOR UPDATE SKIP LOCKED), "
