@@ -40,30 +40,32 @@ def _seqs_by_stream() -> dict[int, list[int]]:
 
 
 @postgres_only
-def test_it_writes_a_small_batch_in_two_statements_on_postgresql() -> None:
+@pytest.mark.parametrize("events", [1, 3, 60])
+def test_it_writes_events_in_two_statements_on_postgresql(events: int) -> None:
     _create_heads()
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        record_many(SYSTEM, _changes(3))
+        record_many(SYSTEM, _changes(events))
     statements = [q["sql"] for q in queries.captured_queries]
     assert len(statements) == 2, statements  # was 4: lock the head, take ids, COPY, move the head
     assert "FOR UPDATE SKIP LOCKED" in statements[0] and "nextval" in statements[0]
     assert "INSERT INTO audit_auditevent" in statements[1] and "UPDATE audit_audithead" in statements[1]
-    assert verify().ok and AuditHead.objects.get(pk=1).position == 3
+    assert verify().ok and AuditHead.objects.get(pk=1).position == events
 
 
 @postgres_only
 def test_it_streams_a_larger_batch_with_copy() -> None:
     _create_heads()
-    odd = "tab\there, back\\slash, 'quoted', \u00e9"
+    odd = "tab\there, back\\slash, 'quoted', \u00e9 \U0001f600 \x01"
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         assert record_bulk(SYSTEM, _changes(_INSERT_MAX + 1, note=odd)) == _INSERT_MAX + 1
     assert any(q["sql"].startswith("COPY audit_auditevent") for q in queries.captured_queries)
     with transaction.atomic():
-        record_many(SYSTEM, _changes(2, note=odd))  # by INSERT
+        record_many(SYSTEM, [*_changes(2, note=odd), Change("thing.odd", ("demo.thing", odd))])  # by INSERT
     result = verify()
-    assert result.ok and result.checked == _INSERT_MAX + 3
-    assert [e.after for e in AuditEvent.objects.order_by("seq")][-3:] == [
-        {"n": _INSERT_MAX + 1, "note": odd}, {"n": 1, "note": odd}, {"n": 2, "note": odd}]
+    assert result.ok and result.checked == _INSERT_MAX + 4
+    assert AuditEvent.objects.get(action="thing.odd").object_id == odd
+    assert [e.after for e in AuditEvent.objects.order_by("seq")][-4:] == [
+        {"n": _INSERT_MAX + 1, "note": odd}, {"n": 1, "note": odd}, {"n": 2, "note": odd}, None]
 
 
 def test_the_returned_events_are_the_rows_written() -> None:
