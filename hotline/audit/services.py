@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from hotline.audit import anchor
 from hotline.audit.models import _CANONICAL, GENESIS, AuditEvent, AuditHead, AuditSeal, chain_hash
+from hotline.lib import plainsql
 from hotline.lib.bulk import COPY_SPECIAL as _COPY_SPECIAL
 from hotline.lib.bulk import copy_lines, copy_text, reserve_ids
 
@@ -108,16 +109,15 @@ def _as_events(rows: list[Row], changes: list[Change] | None = None) -> list[Aud
     """The written rows as saved events; ``before`` and ``after`` are the changes' own values (else
     parsed from the JSON written)."""
     given = changes or []
+    alias = connection.alias
     events = []
     for n, row in enumerate(rows):
-        values: dict[str, Any] = dict(zip(_COLUMNS, row, strict=True))
         if n < len(given):
-            values["before"], values["after"] = given[n].before, given[n].after
+            before, after = given[n].before, given[n].after
         else:
-            values["before"], values["after"] = json.loads(row[10]), json.loads(row[11])
-        event = AuditEvent(**values)
-        event._state.adding, event._state.db = False, connection.alias
-        events.append(event)
+            before, after = json.loads(row[10]), json.loads(row[11])
+        # from_db takes the values in the order of the model's fields (_COLUMNS): positional, half the keyword cost.
+        events.append(AuditEvent.from_db(alias, _COLUMNS, (*row[:10], before, after, *row[12:])))
     return events
 
 
@@ -152,8 +152,12 @@ def _append_encoded(
     # 1. Lock one stream head: any stream no other transaction holds (so writers do not queue).
     # 2. Take global seq numbers after that lock, so seq increases along the stream.
     # 3. Hash each event onto the previous one of the stream, write them all, move the head.
-    head = _locked_head(stream)
-    ids = _reserve_ids(len(events), head)
+    postgres = connection.vendor == "postgresql"
+    claimed = _claim(len(events)) if postgres and stream is None else None
+    if claimed is None:
+        head = _locked_head(stream)
+        claimed = head, _reserve_ids(len(events), head)
+    head, ids = claimed
     position, prev = head.position, head.hash
     rows: list[Row] = []
     event_hash = _event_hasher(actor, at)
@@ -165,10 +169,70 @@ def _append_encoded(
         rows.append((seq, seq, stream_id, position, at, label, user_id, action, object_type, object_id, before,
                      after, prev, digest))
         prev = digest
-    _insert(rows)
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_audithead SET position = %s, hash = %s WHERE id = %s", [position, prev, head.id])
+    if postgres and len(rows) <= _INSERT_MAX:
+        _insert_and_move(rows, head.id)
+    else:
+        _insert(rows)
+        plainsql.execute(_MOVE_HEAD, [position, prev, head.id])
     return rows
+
+
+_MOVE_HEAD = "UPDATE audit_audithead SET position = %s, hash = %s WHERE id = %s"
+# PostgreSQL: a write of up to this many events is one statement that inserts them and moves the head; a larger one
+# (batch intake's thousands) is streamed with COPY, cheaper per row, and the head moved by a second statement.
+_INSERT_MAX = 1000
+
+# PostgreSQL, one round trip: lock the first free stream head and take one id (= seq) per event. Order: the
+# nextval() calls are in a subquery that reads the head row's position (a correlated SubPlan), so PostgreSQL
+# evaluates them per row the head CTE returns, and the MATERIALIZED CTE returns a row only once its LockRows node
+# has locked it. So the ids are taken after the lock (seq increases along the stream) and none at all when every
+# head is locked (no row); tests/test_append.py checks both.
+_CLAIM = (
+    "WITH h AS MATERIALIZED (SELECT id, position, hash FROM audit_audithead WHERE id <= %s ORDER BY id LIMIT 1 "
+    "FOR UPDATE SKIP LOCKED), "
+    "s AS MATERIALIZED (SELECT pg_get_serial_sequence('audit_auditevent', 'id')::regclass AS seq) "
+    "SELECT h.id, h.position, h.hash, "
+    "ARRAY(SELECT nextval(s.seq) FROM s, generate_series(h.position + 1, h.position + %s)) FROM h"
+)
+
+
+def _claim(n: int) -> tuple[_Head, list[int]] | None:
+    """PostgreSQL: a free stream head, locked, and ``n`` new ids; None when no head is free (or none exists)."""
+    found = plainsql.fetch_all(_CLAIM, [_stream_count(), n])
+    if not found:
+        return None
+    head_id, position, hash_, ids = found[0]
+    return _Head(int(head_id), int(position), str(hash_)), sorted(ids)
+
+
+def _insert_and_move(rows: list[Row], head_id: int) -> None:
+    """PostgreSQL: insert ``rows`` (of one write: one stream, time and actor) and move the stream head to the last of
+    them, in one statement. The rows go as one JSON parameter: the statement's text and parameters are the same
+    whatever the number of rows (psycopg parses a statement with more than 50 parameters again on every call, and
+    adapts each one on its own, ~1 µs each)."""
+    first, last = rows[0], rows[-1]
+    plainsql.execute(_INSERT_AND_MOVE, [first[2], first[4].isoformat(), first[5], first[6], _rows_json(rows),
+                                        last[3], last[13], head_id])
+
+
+_INSERT_AND_MOVE = (
+    f"WITH e AS (INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) "  # noqa: S608 (no input)
+    "SELECT r.id, r.id, %s, r.position, %s::timestamptz, %s, %s::bigint, r.action, r.object_type, r.object_id, "
+    "r.before, r.after, r.prev_hash, r.hash FROM json_to_recordset(%s::json) AS r (id bigint, position bigint, "
+    "action text, object_type text, object_id text, before jsonb, after jsonb, prev_hash text, hash text)) "
+    f"{_MOVE_HEAD}"
+)
+
+
+def _rows_json(rows: list[Row]) -> str:
+    """The per-event columns of ``rows`` as a JSON array of objects. ``before`` and ``after`` are the canonical JSON
+    text hashed, written as they are (a JSON null is SQL NULL, as COPY writes it); the hashes are hexadecimal."""
+    text = encode_basestring_ascii
+    return "[" + ",".join([
+        f'{{"id":{seq},"position":{position},"action":{text(action)},"object_type":{text(object_type)},'
+        f'"object_id":{text(object_id)},"before":{before},"after":{after},"prev_hash":"{prev}","hash":"{digest}"}}'
+        for seq, _, _, position, _, _, _, action, object_type, object_id, before, after, prev, digest in rows
+    ]) + "]"
 
 
 def _encode(value: dict[str, Any] | None) -> str:
@@ -231,11 +295,10 @@ _HEAD_AND_TOP = ("SELECT id, position, hash, MAX(COALESCE((SELECT MAX(id) FROM a
 
 
 def _head_row(sql: str, value: int) -> _Head | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value])
-        row = cursor.fetchone()
-    if row is None:
+    found = plainsql.fetch_all(sql, [value])
+    if not found:
         return None
+    row = found[0]
     return _Head(int(row[0]), int(row[1]), str(row[2]), int(row[3]) if len(row) > 3 else None)
 
 
@@ -263,8 +326,7 @@ def _insert(rows: list[Row]) -> None:
             values = ", ".join([f"({', '.join(['%s'] * len(_COLUMNS))})"] * len(chunk))
             params = [value for row in chunk
                       for value in (*row[:4], at, *row[5:10], _sql_json(row[10]), _sql_json(row[11]), *row[12:])]
-            with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO audit_auditevent ({columns}) VALUES {values}", params)  # noqa: S608 (no input)
+            plainsql.execute(f"INSERT INTO audit_auditevent ({columns}) VALUES {values}", params)  # noqa: S608 (no input)
         return
     # PostgreSQL: COPY, several times faster than INSERT for thousands of rows; the lines are built as
     # text here (psycopg's write_row adapts every value of every row, several µs per event).

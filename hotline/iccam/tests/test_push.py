@@ -310,13 +310,13 @@ def test_a_write_another_worker_queued_meanwhile_is_left_out_and_the_rest_queued
 
 # Statements of one push_step per write it sends (savepoints left out: the test runs in a transaction): the claim
 # (SELECT, with the content item and whether ICCAM paused us, and UPDATE) and the outcome (the state's UPDATE and
-# the audit append's statements: four on PostgreSQL, three on SQLite, where the stream head and the largest event id
+# the audit append's statements: two on PostgreSQL, three on SQLite, where the stream head and the largest event id
 # are one statement). Main at 3506dac: ten (also a read-back after the claim, the content item
 # read lazily, and a separate question whether ICCAM paused us); and seven per write queued (now one batch).
 # Each write is claimed, sent and recorded alone by design: a write recorded in a later batch could be sent twice
 # after a crash (a report creation has no idempotency key), and claiming ahead would change the order in which a
 # lane's next write follows the one before it.
-QUERIES_PER_WRITE = {"postgresql": 7, "sqlite": 6}
+QUERIES_PER_WRITE = {"postgresql": 5, "sqlite": 6}
 
 
 def test_push_step_queues_in_one_batch_and_sends_each_write_with_a_fixed_number_of_queries(
