@@ -4,7 +4,8 @@ interleaved on one connection (the connection's ``cursor_factory`` switched betw
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME python bench/pgcursor_ab.py --calls 2000 --rounds 9
 
 Works in a table of its own (``pgcursor_ab``, dropped at the end). Shapes: a new Django cursor per query (what
-the ORM does), one kept psycopg cursor (what ``hotline.lib.plainsql`` does), a write, and a transaction of one
+the ORM does), one kept psycopg cursor (what ``hotline.lib.plainsql`` does) and a new one each time (what it
+did before it kept them), a write, and a transaction of one
 read (``atomic``: BEGIN, the read, COMMIT). Prints µs of process CPU per call, best and median round, and the ratio.
 """
 
@@ -41,6 +42,11 @@ def shapes() -> dict[str, Callable[[], object]]:
         cursor.execute(sql, [7])
         return cursor.fetchall()
 
+    def new() -> object:
+        with connection.connection.cursor() as cursor:
+            cursor.execute(sql, [7])
+            return cursor.fetchall()
+
     def write() -> object:
         with connection.cursor() as cursor:
             cursor.execute("UPDATE pgcursor_ab SET at = %s, name = %s WHERE id = %s", [now, "it's", 8])
@@ -53,6 +59,7 @@ def shapes() -> dict[str, Callable[[], object]]:
 
     kept_cursors: dict[object, object] = {}
     return {"Django cursor, 1-row read": django_cursor, "kept psycopg cursor, 1-row read": kept,
+            "new psycopg cursor, 1-row read": new,
             "Django cursor, 1-row UPDATE": write, "atomic(): BEGIN + read + COMMIT": atomic_read}
 
 

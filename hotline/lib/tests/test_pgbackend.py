@@ -96,7 +96,7 @@ def test_djangos_cursors_are_lean_ones() -> None:
     assert connection.settings_dict["ENGINE"] == "hotline.lib.pgbackend"
 
 
-@pytest.mark.parametrize("value", VALUES, ids=repr)
+@pytest.mark.parametrize("value", VALUES, ids=[f"{n}-{type(value).__name__}" for n, value in enumerate(VALUES)])
 def test_a_value_comes_back_as_from_djangos_cursor(value: Any) -> None:
     rows, _types, description, rowcount, status = _same("SELECT %s AS v, %s IS NULL AS n", [value, value])
     assert (rowcount, status, description[0][0], rows[0][1]) == (1, "SELECT 1", "v", value is None)
