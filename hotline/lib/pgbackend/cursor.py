@@ -13,6 +13,10 @@ statements, or a body), ``COPY``, ``prepare``/``binary``, pipeline mode, prepare
 or a connection not OK. ``executemany``, ``copy``, ``stream`` and server-side cursors are psycopg's own.
 :data:`SUPPORTED` is false when the installed psycopg lacks an internal used here; the backend then keeps Django's
 cursor.
+
+One difference remains: while ``PQexec`` waits for the server, a signal's Python handler runs only once the query
+has returned (psycopg's own wait lets Ctrl-C cancel a long query). The worker's SIGTERM only asks it to stop after
+the current step, so nothing changes there.
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ def _supported() -> bool:
     return (PostgresClientQuery is not None and all(name in slots or hasattr(psycopg.ClientCursor, name)
                                                     for name in _CURSOR_NEEDS)
             and hasattr(psycopg.Connection, "_get_tx_start_command") and hasattr(psycopg.Connection, "_exec_command")
-            and hasattr(e, "_NO_TRACEBACK") and hasattr(pq.PGconn, "exec_"))
+            and hasattr(e, "_NO_TRACEBACK")
+            and all(hasattr(pq.PGconn, name) for name in ("exec_", "notifies", "get_error_message")))
 
 
 def fits(connection: psycopg.Connection[Any]) -> bool:
