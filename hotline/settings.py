@@ -146,6 +146,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db["ENGINE"] = "hotline.lib.pgbackend"  # Django's, with a leaner cursor execute (hotline/lib/pgbackend)
     _db.setdefault("TEST", {})
 else:
     raise ImproperlyConfigured(f"DATABASE_URL engine {_db['ENGINE']} is not supported (sqlite, postgres).")

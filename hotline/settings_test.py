@@ -30,7 +30,7 @@ from pathlib import Path  # noqa: E402
 HOTLINE_STORE = {"BACKEND": "filesystem", "ROOT": tempfile.mkdtemp(prefix="hotline-test-store-")}
 HOTLINE_REFERRAL_DIR = Path(tempfile.mkdtemp(prefix="hotline-test-referrals-"))
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "hotline.lib.pgbackend":  # noqa: F405
     # A test database is thrown away: its commits need not wait for the disk (each would fsync the WAL, several
     # milliseconds, far more on a busy machine). Crash safety of the product is not what this setting tests:
     # the server stays up, so every committed row is still seen by every other connection at once.

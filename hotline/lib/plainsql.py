@@ -79,7 +79,9 @@ def _run(sql: str, params: Sequence[Any] | None, *, rows: bool) -> list[tuple[An
 # every column's loader again (its own Transformer): ~14 us of client CPU of a ~54 us one-row read (bench/
 # prepared_ab.py, docs/performance.md "Cursors kept"). The texts are the compiled queries' (a few hundred at most);
 # past _KEPT the connection's kept cursors are closed and started again. Keyed by the DB-API connection (weakly): a
-# connection Django reopens gets new cursors, and per thread, as Django's connections are.
+# connection Django reopens gets new cursors, and per thread, as Django's connections are. The cursors are the
+# connection's cursor class, hotline.lib.pgbackend's lean one: its execute is shorter, but a new cursor still finds
+# every dumper and loader again, so keeping them still pays (bench/pgcursor_ab.py, kept against new).
 _PG_CURSORS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _KEPT = 512
 _KEPT_ROWS = 256  # a cursor whose last result had more rows is closed, not kept (its cost was small beside it)
