@@ -23,6 +23,7 @@ from hotline.audit.services import (
     record_many,
     verify,
 )
+from hotline.audit.tests.writers import run_writers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks and sequences")
@@ -168,27 +169,15 @@ def _someone_waits_for_a_lock() -> bool:
 def test_seq_increases_along_every_stream_under_concurrent_writers(settings: Any) -> None:
     settings.HOTLINE_AUDIT_STREAMS = 2
     writers, rounds = 6, 25  # more writers than streams: heads change hands all the time
-    errors: list[BaseException] = []
     start = threading.Barrier(writers)
 
     def write(n: int) -> None:
-        try:
-            start.wait()
-            for r in range(rounds):
-                with transaction.atomic():
-                    record_many(Actor(f"api:w{n}"), _changes(1 + r % 3, w=n, r=r))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        start.wait()
+        for r in range(rounds):
+            with transaction.atomic():
+                record_many(Actor(f"api:w{n}"), _changes(1 + r % 3, w=n, r=r))
 
-    _create_heads()
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_writers(write, writers)
     by_stream = _seqs_by_stream()
     assert set(by_stream) <= {1, 2}
     for seqs in by_stream.values():

@@ -18,7 +18,6 @@ from hotline.audit.services import (
     Change,
     _append,
     _as_events,
-    _create_heads,
     record,
     record_many,
     seal,
@@ -26,6 +25,7 @@ from hotline.audit.services import (
     verify,
 )
 from hotline.audit.steps import seal_step
+from hotline.audit.tests.writers import run_writers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -266,28 +266,16 @@ def test_two_sealers_cannot_fork_the_seal_chain() -> None:
 def test_concurrent_writers_take_separate_streams_and_never_fork_or_lose_events() -> None:
     writers, rounds, per_batch = 4, 10, 5
     barrier = threading.Barrier(writers)
-    errors: list[BaseException] = []
 
     def write(n: int) -> None:
-        try:
-            for r in range(rounds):
-                with transaction.atomic():
-                    barrier.wait(timeout=30)  # all four hold their stream lock at the same time
-                    record_many(Actor(f"api:w{n}"), [Change("thing.changed", ("demo.thing", n), after={"r": r, "i": i})
-                                                     for i in range(per_batch)])
-                    barrier.wait(timeout=30)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for r in range(rounds):
+            with transaction.atomic():
+                barrier.wait(timeout=30)  # all four hold their stream lock at the same time
+                record_many(Actor(f"api:w{n}"), [Change("thing.changed", ("demo.thing", n), after={"r": r, "i": i})
+                                                 for i in range(per_batch)])
+                barrier.wait(timeout=30)
 
-    _create_heads()  # as the migration does; created inside a writer, the others would wait for its commit
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_writers(write, writers)
     result = verify()
     assert result.ok and result.checked == writers * rounds * per_batch
     assert result.streams == writers  # nobody queued behind another writer's stream
