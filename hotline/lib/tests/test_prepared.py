@@ -382,3 +382,19 @@ def test_insert_ignoring_conflicts_leaves_out_a_row_that_breaks_a_unique_constra
     assert Blob.objects.get(sha256="c" * 64).pk == taken.pk
     with pytest.raises(IntegrityError):  # the same row without the option: the constraint holds
         prepared.insert([Blob(sha256="d" * 64, size=1, storage_name="third", key_id="k", wrapped_key="w")])
+
+
+def test_any_rows_answers_each_query_as_its_exists_does_in_one_query(make_item: MakeItem) -> None:
+    _row(make_item, NOW)
+
+    def probes(now: datetime) -> list[QuerySet[TraceDue]]:
+        return [TraceDue.objects.due(now), TraceDue.objects.filter(due_at__gt=now), TraceDue.objects.due(now)]
+
+    for now in (NOW - timedelta(seconds=1), NOW, NOW + timedelta(days=1)):
+        expected = tuple(query.exists() for query in probes(now))
+        with CaptureQueriesContext(connection) as context:
+            assert prepared.any_rows("probes", probes, now=now) == expected
+        assert len(context.captured_queries) == 1
+    assert prepared.any_rows("probes", probes, now=NOW) == (True, False, True)
+    assert prepared.any_rows("probes", probes, now=NOW - timedelta(seconds=1)) == (False, True, False)
+    assert len(prepared._COMPILED) == 1  # compiled once, bound each call

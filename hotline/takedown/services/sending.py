@@ -28,7 +28,7 @@ from django.db.models.functions import Cast, Coalesce, Least
 from django.utils import timezone, translation
 
 from hotline.audit.services import SYSTEM, Change, record, record_many
-from hotline.lib import claim, plainsql, prepared, states
+from hotline.lib import claim, prepared, states
 from hotline.partners.models import InboundForward
 from hotline.partners.services import send_status
 from hotline.routing.models import Decision
@@ -88,26 +88,13 @@ def work_due(now: datetime) -> tuple[bool, bool, bool]:
     """Whether any routing decision's notice, any takedown's repeat and any notice is due: ``notice_step``'s
     three probes (``take_due_decisions``', ``queue_repeats``' and ``claim_notices``') as one query, compiled once
     per process: an idle call's only query."""
-    # prepared's compile-once (its private half: any_row asks one EXISTS, this SELECT asks three)
-    compiled = prepared._compiled_sql(
-        "takedown.work_due", (), _work_due_sql, {"now": now}, _work_due)
-    decisions, repeats, notices = plainsql.fetch_all(compiled.sql, compiled.bind({"now": now}))[0]
-    return bool(decisions), bool(repeats), bool(notices)
+    decisions, repeats, notices = prepared.any_rows("takedown.work_due", _work_due, now=now)
+    return decisions, repeats, notices
 
 
 def _work_due(*, now: datetime) -> list[QuerySet[Any]]:
-    """The three due-queries ``work_due`` asks about, each as its own probe asks (``prepared.any_row``)."""
-    return [query.order_by().values("pk")[:1] for query in (
-        Decision.objects.notice_due(now), Takedown.objects.repeat_due(now), Notice.objects.due(now))]
-
-
-def _work_due_sql(given: dict[str, Any]) -> tuple[str, list[Any], None]:
-    parts, params = [], []
-    for query in _work_due(**given):
-        sql, values = query.query.get_compiler(using=connection.alias).as_sql()
-        parts.append(f"EXISTS ({sql})")
-        params += values
-    return "SELECT " + ", ".join(parts), params, None
+    """The three due-queries ``work_due`` asks about, each as its own probe asks."""
+    return [Decision.objects.notice_due(now), Takedown.objects.repeat_due(now), Notice.objects.due(now)]
 
 
 # ------------------------------------------------------------------ 1. claim
