@@ -234,6 +234,18 @@
     });
   }
 
+  // Call before a seek; the function it returns waits (at most `patience` ms) until the seek's frame is on
+  // show. Under load Chromium can fire "seeked" while the frame shown before is still the one a canvas reads;
+  // requestVideoFrameCallback's callback comes once the new frame is presented (also for a video outside the
+  // document, and for a seek to where the video already is). Browsers without it go on at "seeked".
+  function framePresented(video) {
+    if (!video.requestVideoFrameCallback) { return function () { return Promise.resolve(); }; }
+    var presented = new Promise(function (resolve) { video.requestVideoFrameCallback(function () { resolve(); }); });
+    return function (patience) {
+      return Promise.race([presented, new Promise(function (resolve) { setTimeout(resolve, patience); })]);
+    };
+  }
+
   // One PDQ per `every` seconds (the first frame, then each multiple), at most `maxFrames`; the
   // interval stretches for long videos so the samples cover all of it. Consecutive identical hashes
   // are kept once, as the server's vPDQ does.
@@ -250,9 +262,11 @@
       if (!times.length) { times.push(0); }
       return times.reduce(function (chain, at) {
         return chain.then(function () {
-          var seeked = once(video, "seeked");
+          var shown = framePresented(video), seeked = once(video, "seeked");
           video.currentTime = at;
-          return seeked.then(function () { return presentedFrame(video, 20); }).then(function (hashed) {
+          return seeked.then(function () { return shown(1000); }).then(function () {
+            return presentedFrame(video, 20);
+          }).then(function (hashed) {
             if (!frames.length || frames[frames.length - 1].pdq !== hashed.hex) {
               frames.push({ t: Math.round(at * 1000) / 1000, pdq: hashed.hex, quality: hashed.quality });
             }
