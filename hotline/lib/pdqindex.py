@@ -376,7 +376,6 @@ class _Segment:
         if self._flat is None:
             starts = np.array([t.start for t in self.tables], dtype=np.int64)
             lengths = np.array([t.length for t in self.tables], dtype=np.int64)
-            masks = [t.masks for t in self.tables]
             bitmasks = np.zeros((len(self.tables), HASH_BYTES), dtype=np.uint8)
             for number, table in enumerate(self.tables):
                 bits = np.zeros(HASH_BITS, dtype=np.uint8)
@@ -386,8 +385,6 @@ class _Segment:
                 "starts": starts,
                 "lengths": lengths,
                 "bitmasks": bitmasks.view(np.uint64),
-                "masks": np.concatenate(masks) if masks else np.empty(0, np.int64),
-                "mask_base": np.cumsum([0] + [len(m) for m in masks[:-1]], dtype=np.int64),
                 "plans": {},
                 "arguments": {},  # radius -> the kernel's arguments after the queries
             }
@@ -538,9 +535,14 @@ class _Segment:
             tables = flat["arguments"].get(radius)  # the same arrays every call (``alive`` changes in place)
             if tables is None:
                 thresholds, probes = self._plan(radius)
+                # each table's masks for this radius in increasing order, so that probes landing on one page (and
+                # one cache line) of slots come one after the other (0.98 of the time at 10 M rows; a smaller radius
+                # needs the masks of fewer bits, hence an array per radius)
+                masks = [np.sort(t.masks[:p]) for t, p in zip(self.tables, probes.tolist(), strict=True)]
+                mask_base = np.cumsum([0] + [len(m) for m in masks[:-1]], dtype=np.int64)
                 tables = (
                     self.words, self.alive, flat["starts"], flat["lengths"], thresholds,
-                    flat["bitmasks"], flat["masks"], flat["mask_base"], probes,
+                    flat["bitmasks"], np.concatenate(masks), mask_base, probes,
                     self.slots_all.view(np.int64), self.offset_base, self.occupied_all, self.occupied_base,
                     self.spill_all, self.spill_base, radius,
                 )  # fmt: skip

@@ -32,9 +32,10 @@ _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
-# How many iterations ahead a loop that waits for memory prefetches: 16 measured best (8 and 32 slower, at 1 M and
-# 10 M rows, docs/pdq-index.md, fifth round)
-AHEAD = 16
+# How many iterations ahead a loop that waits for memory prefetches: 32 since the slots carry the rows (0.93 of the
+# time of 16 at 1 M rows, 0.95 at 10 M; 24, 48 and 64 no better); 16 measured best before (docs/pdq-index.md,
+# fifth and seventh rounds)
+AHEAD = 32
 
 
 @numba.njit(inline="always", cache=True)  # type: ignore[untyped-decorator,misc,unused-ignore]
@@ -86,7 +87,7 @@ def mih_search(
     lengths: Any,  # (m,) int64: its bits
     thresholds: Any,  # (m,) int64: bits that may differ in that substring at this radius (-1: skip)
     bitmasks: Any,  # (m, 4) uint64: the substring's bits in the word layout of ``words``
-    masks: Any,  # flat int64: every table's masks by popcount
+    masks: Any,  # flat int64: every table's masks of at most ``thresholds[t]`` bits, in increasing order
     mask_base: Any,  # (m,) int64: where each table's masks begin in ``masks``
     probes: Any,  # (m,) int64: masks used at this radius
     slots: Any,  # flat int64 (the uint64 slots): every table's slots, one a bucket (2**length each; see below)
