@@ -120,13 +120,12 @@ def mih_search(
     for t in range(tables):
         total += probes[t]
     bucket = np.empty(max(total, 1), dtype=np.int64)
-    bucket_table = np.empty(max(total, 1), dtype=np.int64)
     slot = np.empty(max(total, 1), dtype=np.int64)
     spill_from = np.empty(max(total, 1), dtype=np.int64)
     spill_rows = np.empty(max(total, 1), dtype=np.int64)
-    spill_table = np.empty(max(total, 1), dtype=np.int64)
     rows = np.empty(max(1024, 2 * total + 2), dtype=np.int64)
-    row_table = np.empty(max(1024, 2 * total + 2), dtype=np.int64)
+    ends = np.zeros(2 * tables, dtype=np.int64)  # where each table's candidates end in ``rows``: direct, then spill
+    spill_ends = np.zeros(tables, dtype=np.int64)
     table_from = np.zeros(tables + 1, dtype=np.int64)  # where each table's buckets begin in ``bucket``
     rows_in = words.shape[0]
     field = (np.int64(1) << 31) - 1
@@ -158,9 +157,6 @@ def mih_search(
                 bucket[found] = base + k
                 found += (occupied[bb + (k >> 3)] >> (k & 7)) & 1
         table_from[tables] = found
-        for t in range(tables):  # (not stored in the probe loop above: the fewer its instructions, the better)
-            for b in range(table_from[t], table_from[t + 1]):
-                bucket_table[b] = t
         # One load per bucket gives its rows when it holds one or two (~90 % of the non-empty buckets at 10 M rows);
         # only buckets of three or more read ``spill``.
         last_b = found - 1
@@ -169,16 +165,18 @@ def mih_search(
             slot[b] = slots[bucket[b]]
         filled = 0
         several = 0
-        for b in range(found):  # branch-free: both fields stored, the count says how many of them are rows
-            s = slot[b]
-            code = (s >> 62) & 3
-            a, second = (s >> 31) & field, s & field
-            t = bucket_table[b]
-            rows[filled], rows[filled + 1] = a, second
-            row_table[filled], row_table[filled + 1] = t, t
-            filled += (0x0210 >> (code << 2)) & 3  # rows here: 0, 1, 2, and 0 for three or more (in ``spill``)
-            spill_from[several], spill_rows[several], spill_table[several] = spill_base[t] + a, second, t
-            several += code >> 1 & code  # code 3
+        for t in range(tables):
+            spill_at = spill_base[t]
+            for b in range(table_from[t], table_from[t + 1]):  # branch-free: both fields stored, the count says
+                s = slot[b]  # how many of them are rows
+                code = (s >> 62) & 3
+                a, second = (s >> 31) & field, s & field
+                rows[filled], rows[filled + 1] = a, second
+                filled += (0x0210 >> (code << 2)) & 3  # rows here: 0, 1, 2, and 0 for three or more (in ``spill``)
+                spill_from[several], spill_rows[several] = spill_at + a, second
+                several += code >> 1 & code  # code 3
+            ends[t] = filled  # a candidate's table is needed only for a match: found from where each table's end
+            spill_ends[t] = several
         candidates = filled
         for s in range(several):
             candidates += spill_rows[s]
@@ -186,21 +184,18 @@ def mih_search(
             bigger = np.empty(2 * candidates, dtype=np.int64)
             bigger[:filled] = rows[:filled]
             rows = bigger
-            bigger = np.empty(2 * candidates, dtype=np.int64)
-            bigger[:filled] = row_table[:filled]
-            row_table = bigger
         # The rows of buckets of three or more: their first line as a flat loop of prefetches first, so that the
         # nested loop's exit branch, often mispredicted, finds them in cache.
         for s in range(several):
             _prefetch(spill, spill_from[s])
         c = filled
-        for s in range(several):
-            t = spill_table[s]
-            begin = spill_from[s]
-            for j in range(begin, begin + spill_rows[s]):
-                rows[c] = spill[j]
-                row_table[c] = t
-                c += 1
+        for t in range(tables):
+            for s in range(spill_ends[t - 1] if t else 0, spill_ends[t]):
+                begin = spill_from[s]
+                for j in range(begin, begin + spill_rows[s]):
+                    rows[c] = spill[j]
+                    c += 1
+            ends[tables + t] = c
         q0, q1, q2, q3 = qwords[qi, 0], qwords[qi, 1], qwords[qi, 2], qwords[qi, 3]
         last_c = candidates - 1
         for c in range(candidates):
@@ -213,8 +208,15 @@ def mih_search(
             distance = _popcount(x0) + _popcount(x1) + _popcount(x2) + _popcount(x3)
             if distance > radius or not alive[row]:
                 continue
+            table = 0
+            if c < filled:
+                while ends[table] <= c:
+                    table += 1
+            else:
+                while ends[tables + table] <= c:
+                    table += 1
             seen = False
-            for earlier in range(row_table[c]):
+            for earlier in range(table):
                 if thresholds[earlier] < 0:
                     continue
                 part = (
