@@ -542,7 +542,7 @@ class _Segment:
                 mask_base = np.cumsum([0] + [len(m) for m in masks[:-1]], dtype=np.int64)
                 tables = (
                     self.words, self.alive, flat["starts"], flat["lengths"], thresholds,
-                    flat["bitmasks"], np.concatenate(masks), mask_base, probes,
+                    flat["bitmasks"], np.concatenate([*masks, np.zeros(kernel.AHEAD, np.int64)]), mask_base, probes,
                     self.slots_all.view(np.int64), self.offset_base, self.occupied_all, self.occupied_base,
                     self.spill_all, self.spill_base, radius,
                 )  # fmt: skip

@@ -87,7 +87,8 @@ def mih_search(
     lengths: Any,  # (m,) int64: its bits
     thresholds: Any,  # (m,) int64: bits that may differ in that substring at this radius (-1: skip)
     bitmasks: Any,  # (m, 4) uint64: the substring's bits in the word layout of ``words``
-    masks: Any,  # flat int64: every table's masks of at most ``thresholds[t]`` bits, in increasing order
+    masks: Any,  # flat int64: every table's masks of at most ``thresholds[t]`` bits, in increasing order, then
+    # ``AHEAD`` more (any value: prefetched past the end)
     mask_base: Any,  # (m,) int64: where each table's masks begin in ``masks``
     probes: Any,  # (m,) int64: masks used at this radius
     slots: Any,  # flat int64 (the uint64 slots): every table's slots, one a bucket (2**length each; see below)
@@ -119,11 +120,11 @@ def mih_search(
     total = 0
     for t in range(tables):
         total += probes[t]
-    bucket = np.empty(max(total, 1), dtype=np.int64)
+    bucket = np.empty(total + AHEAD, dtype=np.int64)
     slot = np.empty(max(total, 1), dtype=np.int64)
     spill_from = np.empty(max(total, 1), dtype=np.int64)
     spill_rows = np.empty(max(total, 1), dtype=np.int64)
-    rows = np.empty(max(1024, 2 * total + 2), dtype=np.int64)
+    rows = np.empty(max(1024, 2 * total + 2 + AHEAD), dtype=np.int64)
     ends = np.zeros(2 * tables, dtype=np.int64)  # where each table's candidates end in ``rows``: direct, then spill
     spill_ends = np.zeros(tables, dtype=np.int64)
     table_from = np.zeros(tables + 1, dtype=np.int64)  # where each table's buckets begin in ``bucket``
@@ -143,7 +144,6 @@ def mih_search(
             key = (key >> (8 * (last + 1) - (start + length))) & ((np.int64(1) << length) - 1)
             mb, bb = mask_base[t], occupied_base[t]
             base = offset_base[t]
-            last_p = probes[t] - 1
             if 2 * rows_in >= (np.int64(1) << length):  # dense: at least half a row per bucket, so most
                 # probes find a row and the bitmap test would spare few slot loads for a miss of its own (22 MiB
                 # of bitmaps at 10 M rows): every probe goes to the slots, empty buckets drop out there
@@ -152,16 +152,16 @@ def mih_search(
                     found += 1
                 continue
             for p in range(probes[t]):  # branch-free: a mispredicted branch per bucket would cost more
-                _prefetch(occupied, bb + ((key ^ masks[mb + min(p + AHEAD, last_p)]) >> 3))
+                _prefetch(occupied, bb + ((key ^ masks[mb + p + AHEAD]) >> 3))  # (``masks`` is padded)
                 k = key ^ masks[mb + p]
                 bucket[found] = base + k
                 found += (occupied[bb + (k >> 3)] >> (k & 7)) & 1
         table_from[tables] = found
+        bucket[found : found + AHEAD] = 0  # what the loop below prefetches past its end (any valid slot)
         # One load per bucket gives its rows when it holds one or two (~90 % of the non-empty buckets at 10 M rows);
         # only buckets of three or more read ``spill``.
-        last_b = found - 1
         for b in range(found):  # the misses: as small a loop as possible, so that many are in flight at once
-            _prefetch(slots, bucket[min(b + AHEAD, last_b)])
+            _prefetch(slots, bucket[b + AHEAD])
             slot[b] = slots[bucket[b]]
         filled = 0
         several = 0
@@ -180,8 +180,8 @@ def mih_search(
         candidates = filled
         for s in range(several):
             candidates += spill_rows[s]
-        if candidates > len(rows):
-            bigger = np.empty(2 * candidates, dtype=np.int64)
+        if candidates + AHEAD > len(rows):
+            bigger = np.empty(2 * candidates + AHEAD, dtype=np.int64)
             bigger[:filled] = rows[:filled]
             rows = bigger
         # The rows of buckets of three or more: their first line as a flat loop of prefetches first, so that the
@@ -197,9 +197,9 @@ def mih_search(
                     c += 1
             ends[tables + t] = c
         q0, q1, q2, q3 = qwords[qi, 0], qwords[qi, 1], qwords[qi, 2], qwords[qi, 3]
-        last_c = candidates - 1
+        rows[candidates : candidates + AHEAD] = 0  # prefetched past the end (row 0: a valid address)
         for c in range(candidates):
-            _prefetch(words, rows[min(c + AHEAD, last_c)])
+            _prefetch(words, rows[c + AHEAD])
             row = rows[c]
             x0 = words[row, 0] ^ q0
             x1 = words[row, 1] ^ q1
