@@ -17,12 +17,13 @@ Why it is exact (pigeonhole)
 Layout choice
     ``_choose_layout`` picks ``m`` for the number of rows from a cost model (probes vs candidates to
     verify, both measured in ns on one core) with at most ``MAX_TABLE_BITS`` bits per substring
-    (each table has a direct-address slot array of ``2**b + 1`` uint64) and no more than
+    (each table has a direct-address slot array of ``2**b`` uint64) and no more than
     ``16 * n`` slots per table; small sets are scanned by brute force. See ``docs/pdq-index.md``.
 
 Tables
-    Per substring: ``order`` (int32 row numbers sorted by key), ``slots`` (uint64, ``2**b + 1``: bucket
-    ``k``'s offset into ``order`` in the high half, its first row in the low half) and a
+    Per substring: ``slots`` (uint64, ``2**b``, one a bucket: how many rows it holds in the top two bits
+    (0, 1, 2, or 3 for three or more), then two 31-bit fields: its one row, its two rows, or where its rows
+    are in ``spill``), ``spill`` (int32 rows of the buckets holding three or more, sorted by key) and a
     bitmap of non-empty buckets (``2**b`` bits, small enough to stay in cache, so empty probes cost
     ~3 ns; the compiled kernel skips it on a dense table, of half a row per bucket or more, where
     most probes find a row anyway). The codes start on a cache line (one line per code). Candidates
@@ -41,7 +42,9 @@ Changes
 Checkpoints
     :meth:`PdqIndex.save` writes every tier with its tables, flags, radius and ``version`` to one
     ``.npz`` (temporary file, then rename); :meth:`PdqIndex.load` reads it back without rebuilding
-    (10 M rows: ~1.3 GB; a rebuild from the hashes alone takes ~15 s). A worker can compare the
+    (10 M rows: ~1.3 GB; a rebuild from the hashes alone takes ~15 s). The file keeps each table as ``order`` (rows
+    sorted by key) and int32 ``offsets``, the format of before the slots carried the rows; slots and spill are
+    derived from them on load. A worker can compare the
     loaded ``version`` with the one the database holds and reload or replay changes when they differ.
 
 Compiled kernel (optional)
@@ -53,7 +56,8 @@ Compiled kernel (optional)
 
 Not thread-safe: guard an index shared between threads with a lock (searches only read).
 Measured on one core (``bench/pdq_index.py``, ``docs/pdq-index.md``): 1 M hashes 15-20 k queries/s,
-217 MiB; 10 M hashes 5.4-5.8 k queries/s, 1.27 GiB; 100 % recall against brute force.
+217 MiB; 10 M hashes 5.4-5.8 k queries/s, 1.27 GiB (tables of 2026-11; 1.38 GiB since December 2026's slots,
+``nbytes``); 100 % recall against brute force.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ HASH_BITS = 256
 HASH_BYTES = 32
 DEFAULT_RADIUS = 31
 MIN_QUALITY = 50  # hashes below this PDQ quality are refused (flat or tiny images: unreliable)
-MAX_TABLE_BITS = 24  # slots of 2**24 + 1 uint64 = 128 MiB per table
+MAX_TABLE_BITS = 24  # slots of 2**24 uint64 = 128 MiB per table
 MAX_SLOTS_PER_ROW = 16  # 2**b <= 16 * n: no table much larger than the data it indexes
 MAX_MASKS = 50_000  # probes per table and query; beyond that the layout is not considered
 TAIL_MAX = 2048  # newest rows kept unindexed and scanned by brute force
@@ -355,7 +359,7 @@ class _Segment:
         """Every table's ``spill`` in one array (the kernel takes it flat, with where each table's begins)."""
         sizes = [len(spill) for spill in spills]
         self.spill_all = np.concatenate(spills) if spills else np.empty(0, dtype=np.int32)
-        self.spill_base = np.cumsum([0] + sizes[:-1], dtype=np.int64)[: len(spills)]
+        self.spill_base = np.cumsum([0, *sizes[:-1]], dtype=np.int64)[: len(spills)]
         for table, begin, size in zip(self.tables, self.spill_base.tolist(), sizes, strict=True):
             table.spill = self.spill_all[begin : begin + size]
 
@@ -401,7 +405,8 @@ class _Segment:
             ),
         }
         for number, table in enumerate(self.tables):
-            arrays[f"{prefix}order{number}"], arrays[f"{prefix}offsets{number}"] = table.order_and_offsets(len(self.ids))
+            order, offsets = table.order_and_offsets(len(self.ids))
+            arrays[f"{prefix}order{number}"], arrays[f"{prefix}offsets{number}"] = order, offsets
             arrays[f"{prefix}occupied{number}"] = table.occupied
         return arrays
 
@@ -440,8 +445,8 @@ class _Segment:
                 bad_order = bool(((order < 0) | (order >= rows)).any())
                 if int(offsets[0]) != 0 or bool((np.diff(offsets) < 0).any()) or bad_order:
                     raise ValueError(f"damaged PdqIndex checkpoint: {prefix} table {number} offsets")
-                # and the bitmap must say exactly which buckets hold rows: the kernel takes a marked bucket's
-                # first row from its slot without looking at its bounds
+                # and the bitmap must say exactly which buckets hold rows: a search skips the unmarked ones (the
+                # slots and spill are derived from offsets and order below, so they are in range by construction)
                 if not np.array_equal(np.packbits(np.diff(offsets) > 0, bitorder="little"), occupied):
                     raise ValueError(f"damaged PdqIndex checkpoint: {prefix} table {number} bitmap")
                 view_slots, view_occupied = segment._views(number, length)
@@ -877,6 +882,8 @@ class PdqIndex:
         # 'auto' uses the kernel for the product's few hashes per call; on big batches the numpy path,
         # which walks one table at a time for thousands of queries, keeps each bitmap in cache and is faster
         kernel = _compiled(self.kernel) if self.kernel == "numba" or len(codes) <= KERNEL_MAX_BATCH else None
+        if kernel is not None and len(codes) == 1:  # one hash: search_one's path, no arrays around the kernel
+            return [self._pairs_one(codes, radius, kernel)]
         found = [s.search(codes, words, radius, kernel) for s in (self._main, self._delta, self._tail) if len(s)]
         if not found:
             return [[] for _ in range(len(codes))]
@@ -908,6 +915,10 @@ class PdqIndex:
         kernel = _compiled(self.kernel)
         if kernel is None:
             return self.search(code, radius)[0]
+        return self._pairs_one(code, radius, kernel)
+
+    def _pairs_one(self, code: UInt8Array, radius: int, kernel: Any) -> list[tuple[int, int]]:
+        """The pairs of one query ((1, 32) uint8) through the kernel, by distance then id."""
         pairs: list[tuple[int, int]] = []
         for segment in (self._main, self._delta, self._tail):
             if len(segment.ids):
