@@ -618,24 +618,25 @@ SLOT_MANY = 3
 
 def _pack_slots(slots: UInt64Array, offsets: npt.NDArray[Any], order: Int32Array) -> Int32Array:
     """Fill a table's ``slots`` from its buckets (``order[offsets[k] : offsets[k + 1]]``, row numbers below 2**31);
-    returns its ``spill``: the rows of the buckets of three or more, in ``order``'s order."""
-    counts = np.diff(offsets).astype(np.int64)
-    starts = np.asarray(offsets[:-1], dtype=np.int64)
+    returns its ``spill``: the rows of the buckets of three or more, in ``order``'s order. Few arrays of ``2**b``
+    (fresh memory is what such a pass costs here); the fields are filled for the buckets that use them."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    counts = np.diff(offsets)
     many = counts >= SLOT_MANY
     spill: Int32Array = np.ascontiguousarray(order[np.repeat(many, counts)], dtype=np.int32)
-    a = np.zeros(len(counts), dtype=np.int64)  # an empty bucket's slot is 0
-    b = np.zeros(len(counts), dtype=np.int64)
-    if len(order):
-        some = (counts == 1) | (counts == 2)
-        a[some] = order.take(starts[some])
-        two = counts == 2
-        b[two] = order.take(starts[two] + 1)
-        b[many] = counts[many]
-        a[many] = np.cumsum(b[many]) - b[many]  # where each such bucket's rows begin in ``spill``
-    np.minimum(counts, SLOT_MANY, out=counts)
-    slots[:] = counts.astype(np.uint64) << np.uint64(SLOT_COUNT_SHIFT)
-    slots |= a.astype(np.uint64) << np.uint64(SLOT_A_SHIFT)
-    slots |= b.astype(np.uint64)
+    slots[:] = counts
+    np.minimum(slots, np.uint64(SLOT_MANY), out=slots)
+    slots <<= np.uint64(SLOT_COUNT_SHIFT)  # an empty bucket's slot is 0
+    if not len(order):
+        return spill
+    some = np.flatnonzero((counts == 1) | (counts == 2))
+    slots[some] |= order.take(offsets[some]).astype(np.uint64) << np.uint64(SLOT_A_SHIFT)
+    two = np.flatnonzero(counts == 2)
+    slots[two] |= order.take(offsets[two] + 1).astype(np.uint64)
+    bigs = np.flatnonzero(many)
+    sizes = counts[bigs]
+    begins = np.cumsum(sizes) - sizes  # where each such bucket's rows begin in ``spill``
+    slots[bigs] |= (begins.astype(np.uint64) << np.uint64(SLOT_A_SHIFT)) | sizes.astype(np.uint64)
     return spill
 
 
@@ -650,17 +651,19 @@ def _decode_slots(slots: UInt64Array) -> tuple[Int64Array, Int64Array, Int64Arra
 
 def _unpack_slots(slots: UInt64Array, spill: Int32Array, rows: int) -> tuple[Int32Array, Int32Array]:
     """The inverse of :func:`_pack_slots`: ``order`` (rows sorted by key) and the int32 bucket ``offsets``."""
-    code, a, b = _decode_slots(slots)
-    many = code == SLOT_MANY
-    counts = np.where(many, b, code)
+    signed = slots.view(np.int64)
+    code = (signed >> SLOT_COUNT_SHIFT) & 3
+    counts = code.copy()
+    bigs = np.flatnonzero(code == SLOT_MANY)
+    counts[bigs] = signed[bigs] & SLOT_FIELD
     offsets = np.zeros(len(slots) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     order = np.empty(rows, dtype=np.int32)
-    some = (code == 1) | (code == 2)
-    order[offsets[:-1][some]] = a[some]
-    two = code == 2
-    order[offsets[:-1][two] + 1] = b[two]
-    order[np.repeat(many, counts)] = spill
+    some = np.flatnonzero((code == 1) | (code == 2))
+    order[offsets[some]] = (signed[some] >> SLOT_A_SHIFT) & SLOT_FIELD
+    two = np.flatnonzero(code == 2)
+    order[offsets[two] + 1] = signed[two] & SLOT_FIELD
+    order[np.repeat(code == SLOT_MANY, counts)] = spill
     return order, offsets.astype(np.int32)
 
 
