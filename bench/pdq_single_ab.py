@@ -9,7 +9,8 @@ loaded as separate modules beside this tree's, both build an index of the same s
 ``search`` is called with one query at a time, the two indexes interleaved (the order alternating)
 and each call on its own random query, so that neither index's call warms the cache for the other.
 Queries: half an entry with 12 random bits flipped, half random. Prints the CPU-time
-(``thread_time``) p50/p90 of each, their ratio, and checks that both return the same answers. Then
+(``thread_time``) p50/p90 of each, their ratio, and checks that both return the same answers; then the same for
+``search_one`` (the product's call, one hash as its 32 bytes), p50 only. Then
 batches of ``--batch`` queries (10,000) in one call, three rounds alternating, through the path
 ``auto`` takes for them (numpy until December 2026's fifth round, the kernel since), the numpy path and
 the kernel: queries per CPU second, best round of each.
@@ -76,7 +77,8 @@ def main() -> None:
             index.add(ids, codes)
             indexes[name] = index
         names = list(indexes)
-        print(f"{args.rows:,} rows, {indexes[names[1]].layout}, {indexes[names[1]].nbytes >> 20} MiB each")
+        sizes = " vs ".join(f"{indexes[name].nbytes >> 20}" for name in names)
+        print(f"{args.rows:,} rows, {indexes[names[1]].layout}, index memory {sizes} MiB (baseline vs this tree)")
         calls = args.calls
         queries = codes[rng.integers(0, args.rows, calls)].copy()
         for row in queries[: calls // 2]:
@@ -97,6 +99,15 @@ def main() -> None:
             print(f"  {name:24s} one query per call ({len(values):,}), CPU p50 {p50:7.1f} us, p90 {p90:7.1f}")
         ratio = np.median(cpu[names[1]]) / np.median(cpu[names[0]])
         print(f"  this tree / baseline, p50: {ratio:.3f}; same answers on all {calls:,} queries: {same}")
+        one: dict[str, list[float]] = {name: [] for name in names}  # the product's call: search_one(32 bytes)
+        for turn in range(2 * calls):
+            for name in names if turn % 2 else names[::-1]:
+                hashed = queries[rng.integers(0, calls)].tobytes()
+                start = time.thread_time()
+                indexes[name].search_one(hashed)
+                one[name].append(time.thread_time() - start)
+        p50s = [np.median(one[name]) * 1e6 for name in names]
+        print(f"  search_one (the product's call), CPU p50: {p50s[0]:.1f} vs {p50s[1]:.1f} us: {p50s[1] / p50s[0]:.3f}")
         batch = codes[rng.integers(0, args.rows, args.batch)].copy()
         batch[args.batch // 2 :] = rng.integers(0, 256, (args.batch - args.batch // 2, 32), dtype=np.uint8)
         for path in ("auto", "numpy", "numba"):

@@ -17,12 +17,13 @@ Why it is exact (pigeonhole)
 Layout choice
     ``_choose_layout`` picks ``m`` for the number of rows from a cost model (probes vs candidates to
     verify, both measured in ns on one core) with at most ``MAX_TABLE_BITS`` bits per substring
-    (each table has a direct-address slot array of ``2**b + 1`` uint64) and no more than
+    (each table has a direct-address slot array of ``2**b`` uint64) and no more than
     ``16 * n`` slots per table; small sets are scanned by brute force. See ``docs/pdq-index.md``.
 
 Tables
-    Per substring: ``order`` (int32 row numbers sorted by key), ``slots`` (uint64, ``2**b + 1``: bucket
-    ``k``'s offset into ``order`` in the high half, its first row in the low half) and a
+    Per substring: ``slots`` (uint64, ``2**b``, one a bucket: how many rows it holds in the top two bits
+    (0, 1, 2, or 3 for three or more), then two 31-bit fields: its one row, its two rows, or where its rows
+    are in ``spill``), ``spill`` (int32 rows of the buckets holding three or more, sorted by key) and a
     bitmap of non-empty buckets (``2**b`` bits, small enough to stay in cache, so empty probes cost
     ~3 ns; the compiled kernel skips it on a dense table, of half a row per bucket or more, where
     most probes find a row anyway). The codes start on a cache line (one line per code). Candidates
@@ -41,7 +42,9 @@ Changes
 Checkpoints
     :meth:`PdqIndex.save` writes every tier with its tables, flags, radius and ``version`` to one
     ``.npz`` (temporary file, then rename); :meth:`PdqIndex.load` reads it back without rebuilding
-    (10 M rows: ~1.3 GB; a rebuild from the hashes alone takes ~15 s). A worker can compare the
+    (10 M rows: ~1.3 GB; a rebuild from the hashes alone takes ~15 s). The file keeps each table as ``order`` (rows
+    sorted by key) and int32 ``offsets``, the format of before the slots carried the rows; slots and spill are
+    derived from them on load. A worker can compare the
     loaded ``version`` with the one the database holds and reload or replay changes when they differ.
 
 Compiled kernel (optional)
@@ -53,7 +56,8 @@ Compiled kernel (optional)
 
 Not thread-safe: guard an index shared between threads with a lock (searches only read).
 Measured on one core (``bench/pdq_index.py``, ``docs/pdq-index.md``): 1 M hashes 15-20 k queries/s,
-217 MiB; 10 M hashes 5.4-5.8 k queries/s, 1.27 GiB; 100 % recall against brute force.
+217 MiB; 10 M hashes 5.4-5.8 k queries/s, 1.27 GiB (tables of 2026-11; 1.38 GiB since December 2026's slots,
+``nbytes``); 100 % recall against brute force.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ HASH_BITS = 256
 HASH_BYTES = 32
 DEFAULT_RADIUS = 31
 MIN_QUALITY = 50  # hashes below this PDQ quality are refused (flat or tiny images: unreliable)
-MAX_TABLE_BITS = 24  # slots of 2**24 + 1 uint64 = 128 MiB per table
+MAX_TABLE_BITS = 24  # slots of 2**24 uint64 = 128 MiB per table
 MAX_SLOTS_PER_ROW = 16  # 2**b <= 16 * n: no table much larger than the data it indexes
 MAX_MASKS = 50_000  # probes per table and query; beyond that the layout is not considered
 TAIL_MAX = 2048  # newest rows kept unindexed and scanned by brute force
@@ -304,16 +308,15 @@ def _substring_keys(codes: UInt8Array, start: int, length: int) -> Int64Array:
 class _Table:
     start: int
     length: int
-    order: Int32Array  # row numbers sorted by key
-    slots: UInt64Array  # 2**length + 1: (offsets[k] << 32) | order[offsets[k]] (the bucket's first row)
+    slots: UInt64Array  # 2**length: each bucket's rows, or where they are in ``spill`` (see ``_pack_slots``)
+    spill: Int32Array  # the rows of the buckets holding three or more, sorted by key
     occupied: UInt8Array  # bitmap of non-empty buckets, little bit order
     masks: Int64Array  # masks for the index radius, by popcount
 
-    @property
-    def offsets(self) -> Int32Array:
-        """Bucket ``k`` is ``order[offsets[k] : offsets[k + 1]]`` (the checkpoint stores these)."""
-        result: Int32Array = (self.slots >> np.uint64(32)).astype(np.int32)
-        return result
+    def order_and_offsets(self, rows: int) -> tuple[Int32Array, Int32Array]:
+        """Row numbers sorted by key and the bucket bounds (bucket ``k`` is ``order[offsets[k] : offsets[k + 1]]``):
+        what the checkpoint stores, the format the tables had before the slots carried the rows."""
+        return _unpack_slots(self.slots, self.spill, rows)
 
 
 class _Segment:
@@ -333,24 +336,32 @@ class _Segment:
             self._allocate([length for _, length, _ in used])
             for number, (start, length, unit) in enumerate(used):
                 self.tables.append(self._build_table(number, start, length, unit - 1))
+            self._join_spills([table.spill for table in self.tables])
         self._flat: dict[str, Any] | None = None
 
     def _allocate(self, lengths: list[int]) -> None:
         """One array per kind for all tables (the compiled kernel takes them flat; tables are views)."""
-        rows = len(self.ids)
-        self.order_all: Int32Array = np.empty((len(lengths), rows), dtype=np.int32)
-        self.slots_all: UInt64Array = np.empty(sum((1 << b) + 1 for b in lengths), dtype=np.uint64)
+        self.slots_all: UInt64Array = np.empty(sum(1 << b for b in lengths), dtype=np.uint64)
         self.occupied_all: UInt8Array = np.empty(sum(-(-(1 << b) // 8) for b in lengths), dtype=np.uint8)
-        self.offset_base = np.cumsum([0] + [(1 << b) + 1 for b in lengths[:-1]], dtype=np.int64)
+        self.offset_base = np.cumsum([0] + [1 << b for b in lengths[:-1]], dtype=np.int64)
         self.occupied_base = np.cumsum([0] + [-(-(1 << b) // 8) for b in lengths[:-1]], dtype=np.int64)
+        self.spill_all: Int32Array = np.empty(0, dtype=np.int32)
+        self.spill_base = np.zeros(len(lengths), dtype=np.int64)
 
-    def _views(self, number: int, length: int) -> tuple[Int32Array, UInt64Array, UInt8Array]:
+    def _views(self, number: int, length: int) -> tuple[UInt64Array, UInt8Array]:
         begin, bitmap = int(self.offset_base[number]), int(self.occupied_base[number])
         return (
-            self.order_all[number],
-            self.slots_all[begin : begin + (1 << length) + 1],
+            self.slots_all[begin : begin + (1 << length)],
             self.occupied_all[bitmap : bitmap + -(-(1 << length) // 8)],
         )
+
+    def _join_spills(self, spills: list[Int32Array]) -> None:
+        """Every table's ``spill`` in one array (the kernel takes it flat, with where each table's begins)."""
+        sizes = [len(spill) for spill in spills]
+        self.spill_all = np.concatenate(spills) if spills else np.empty(0, dtype=np.int32)
+        self.spill_base = np.cumsum([0, *sizes[:-1]], dtype=np.int64)[: len(spills)]
+        for table, begin, size in zip(self.tables, self.spill_base.tolist(), sizes, strict=True):
+            table.spill = self.spill_all[begin : begin + size]
 
     def _plan(self, radius: int) -> tuple[Int64Array, Int64Array]:
         """Per table: the bits its substring may differ in at ``radius`` (-1: not probed), and its probes."""
@@ -369,7 +380,6 @@ class _Segment:
         if self._flat is None:
             starts = np.array([t.start for t in self.tables], dtype=np.int64)
             lengths = np.array([t.length for t in self.tables], dtype=np.int64)
-            masks = [t.masks for t in self.tables]
             bitmasks = np.zeros((len(self.tables), HASH_BYTES), dtype=np.uint8)
             for number, table in enumerate(self.tables):
                 bits = np.zeros(HASH_BITS, dtype=np.uint8)
@@ -379,8 +389,6 @@ class _Segment:
                 "starts": starts,
                 "lengths": lengths,
                 "bitmasks": bitmasks.view(np.uint64),
-                "masks": np.concatenate(masks) if masks else np.empty(0, np.int64),
-                "mask_base": np.cumsum([0] + [len(m) for m in masks[:-1]], dtype=np.int64),
                 "plans": {},
                 "arguments": {},  # radius -> the kernel's arguments after the queries
             }
@@ -397,8 +405,8 @@ class _Segment:
             ),
         }
         for number, table in enumerate(self.tables):
-            arrays[f"{prefix}order{number}"] = table.order
-            arrays[f"{prefix}offsets{number}"] = table.offsets
+            order, offsets = table.order_and_offsets(len(self.ids))
+            arrays[f"{prefix}order{number}"], arrays[f"{prefix}offsets{number}"] = order, offsets
             arrays[f"{prefix}occupied{number}"] = table.occupied
         return arrays
 
@@ -437,29 +445,28 @@ class _Segment:
                 bad_order = bool(((order < 0) | (order >= rows)).any())
                 if int(offsets[0]) != 0 or bool((np.diff(offsets) < 0).any()) or bad_order:
                     raise ValueError(f"damaged PdqIndex checkpoint: {prefix} table {number} offsets")
-                # and the bitmap must say exactly which buckets hold rows: the kernel takes a marked bucket's
-                # first row from its slot without looking at its bounds
+                # and the bitmap must say exactly which buckets hold rows: a search skips the unmarked ones (the
+                # slots and spill are derived from offsets and order below, so they are in range by construction)
                 if not np.array_equal(np.packbits(np.diff(offsets) > 0, bitorder="little"), occupied):
                     raise ValueError(f"damaged PdqIndex checkpoint: {prefix} table {number} bitmap")
-                view_order, view_slots, view_occupied = segment._views(number, length)
-                view_order[:], view_occupied[:] = order, occupied
-                _fill_slots(view_slots, offsets, view_order)
+                view_slots, view_occupied = segment._views(number, length)
+                view_occupied[:] = occupied
+                spill = _pack_slots(view_slots, offsets, order)
                 del order, offsets, occupied
-                segment.tables.append(
-                    _Table(start, length, view_order, view_slots, view_occupied, _masks(length, unit - 1))
-                )
+                segment.tables.append(_Table(start, length, view_slots, spill, view_occupied, _masks(length, unit - 1)))
+            segment._join_spills([table.spill for table in segment.tables])
         return segment
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def _build_table(self, number: int, start: int, length: int, threshold: int) -> _Table:
-        order, slots, occupied = self._views(number, length)
+        slots, occupied = self._views(number, length)
         keys = _substring_keys(self.codes, start, length)
         packed = keys.astype(np.uint64) << np.uint64(32)
         packed |= np.arange(len(keys), dtype=np.uint64)
         packed.sort()
-        order[:] = packed & np.uint64(0xFFFFFFFF)
+        order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int32)
         del packed
         counts = np.bincount(keys, minlength=1 << length)
         occupied[:] = np.packbits(counts > 0, bitorder="little")
@@ -467,12 +474,12 @@ class _Segment:
         offsets[0] = 0
         np.cumsum(counts, out=offsets[1:])
         del counts
-        _fill_slots(slots, offsets, order)
-        return _Table(start, length, order, slots, occupied, _masks(length, threshold))
+        spill = _pack_slots(slots, offsets, order)
+        return _Table(start, length, slots, spill, occupied, _masks(length, threshold))
 
     @property
     def nbytes(self) -> int:
-        tables = sum(t.order.nbytes + t.slots.nbytes + t.occupied.nbytes + t.masks.nbytes for t in self.tables)
+        tables = sum(t.spill.nbytes + t.slots.nbytes + t.occupied.nbytes + t.masks.nbytes for t in self.tables)
         return self.ids.nbytes + self.codes.nbytes + self.alive.nbytes + tables
 
     def rows_of(self, ids: Int64Array) -> Int64Array:
@@ -533,10 +540,16 @@ class _Segment:
             tables = flat["arguments"].get(radius)  # the same arrays every call (``alive`` changes in place)
             if tables is None:
                 thresholds, probes = self._plan(radius)
+                # each table's masks for this radius in increasing order, so that probes landing on one page (and
+                # one cache line) of slots come one after the other (0.98 of the time at 10 M rows; a smaller radius
+                # needs the masks of fewer bits, hence an array per radius)
+                masks = [np.sort(t.masks[:p]) for t, p in zip(self.tables, probes.tolist(), strict=True)]
+                mask_base = np.cumsum([0] + [len(m) for m in masks[:-1]], dtype=np.int64)
                 tables = (
                     self.words, self.alive, flat["starts"], flat["lengths"], thresholds,
-                    flat["bitmasks"], flat["masks"], flat["mask_base"], probes,
-                    self.slots_all, self.offset_base, self.occupied_all, self.occupied_base, self.order_all, radius,
+                    flat["bitmasks"], np.concatenate([*masks, np.zeros(kernel.AHEAD, np.int64)]), mask_base, probes,
+                    self.slots_all.view(np.int64), self.offset_base, self.occupied_all, self.occupied_base,
+                    self.spill_all, self.spill_base, radius,
                 )  # fmt: skip
                 flat["arguments"][radius] = tables
             arguments = (queries, qwords, *tables)
@@ -581,23 +594,7 @@ class _Segment:
                 hit = np.flatnonzero((np.take(table.occupied, keys >> 3) & bits) != 0)
                 if not len(hit):
                     continue
-                # bucket k holds order[offsets[k] : offsets[k + 1]]; offsets[k] = slots[k] >> 32, the int32 at 2k + 1
-                # of the slots read as int32 pairs (2k on big-endian); int32 throughout, in place where possible
-                keys = keys[hit]
-                keys <<= 1
-                keys += _HIGH_HALF
-                halves = table.slots.view(np.int32)
-                starts = halves.take(keys)
-                keys += 2
-                counts = halves.take(keys)
-                counts -= starts
-                ends = np.cumsum(counts)
-                starts -= ends
-                starts += counts  # now offsets[k] minus the candidates before this bucket
-                positions = np.repeat(starts, counts)
-                positions += np.arange(len(positions), dtype=np.int32)
-                rows = table.order.take(positions)
-                qi = np.repeat((hit // probes).astype(np.int32), counts)
+                rows, qi = _bucket_rows(table, keys[hit], hit // probes)
                 xor = self.words.take(rows, axis=0)
                 xor ^= block_words.take(qi, axis=0)
                 near = np.flatnonzero(_distance_mod256(xor) <= radius)
@@ -610,16 +607,79 @@ class _Segment:
         return qi_all, rows_all
 
 
-_HIGH_HALF = 1 if sys.byteorder == "little" else 0  # where the high half of a uint64 is, read as two int32
+# A slot (uint64, one per bucket): how many rows the bucket holds in the top two bits (0, 1, 2, or 3 for three or
+# more), then two 31-bit fields ``a`` and ``b``: one row: ``a`` is it; two rows: ``a`` and ``b``; three or more: they
+# are ``spill[a : a + b]``. One load gives the rows of ~90 % of the non-empty buckets (docs/pdq-index.md, 7th round).
+SLOT_COUNT_SHIFT = 62
+SLOT_A_SHIFT = 31
+SLOT_FIELD = (1 << 31) - 1
+SLOT_MANY = 3
 
 
-def _fill_slots(slots: UInt64Array, offsets: npt.NDArray[Any], order: Int32Array) -> None:
-    """``slots[k] = (offsets[k] << 32) | order[offsets[k]]``: one load gives the compiled kernel a bucket's
-    bounds (with ``slots[k + 1]``) and its first row (any row for an empty bucket: the bitmap skips it)."""
-    slots[:] = offsets
-    slots <<= np.uint64(32)
-    if len(order):
-        slots |= order.take(np.minimum(offsets, len(order) - 1)).astype(np.uint64)
+def _pack_slots(slots: UInt64Array, offsets: npt.NDArray[Any], order: Int32Array) -> Int32Array:
+    """Fill a table's ``slots`` from its buckets (``order[offsets[k] : offsets[k + 1]]``, row numbers below 2**31);
+    returns its ``spill``: the rows of the buckets of three or more, in ``order``'s order. Few arrays of ``2**b``
+    (fresh memory is what such a pass costs here); the fields are filled for the buckets that use them."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    counts = np.diff(offsets)
+    many = counts >= SLOT_MANY
+    spill: Int32Array = np.ascontiguousarray(order[np.repeat(many, counts)], dtype=np.int32)
+    slots[:] = counts
+    np.minimum(slots, np.uint64(SLOT_MANY), out=slots)
+    slots <<= np.uint64(SLOT_COUNT_SHIFT)  # an empty bucket's slot is 0
+    if not len(order):
+        return spill
+    some = np.flatnonzero((counts == 1) | (counts == 2))
+    slots[some] |= order.take(offsets[some]).astype(np.uint64) << np.uint64(SLOT_A_SHIFT)
+    two = np.flatnonzero(counts == 2)
+    slots[two] |= order.take(offsets[two] + 1).astype(np.uint64)
+    bigs = np.flatnonzero(many)
+    sizes = counts[bigs]
+    begins = np.cumsum(sizes) - sizes  # where each such bucket's rows begin in ``spill``
+    slots[bigs] |= (begins.astype(np.uint64) << np.uint64(SLOT_A_SHIFT)) | sizes.astype(np.uint64)
+    return spill
+
+
+def _decode_slots(slots: UInt64Array) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """Each slot's count code (0, 1, 2, 3 = three or more) and its fields ``a`` and ``b``, as int64."""
+    signed = slots.view(np.int64)
+    code: Int64Array = (signed >> SLOT_COUNT_SHIFT) & 3
+    a: Int64Array = (signed >> SLOT_A_SHIFT) & SLOT_FIELD
+    b: Int64Array = signed & SLOT_FIELD
+    return code, a, b
+
+
+def _unpack_slots(slots: UInt64Array, spill: Int32Array, rows: int) -> tuple[Int32Array, Int32Array]:
+    """The inverse of :func:`_pack_slots`: ``order`` (rows sorted by key) and the int32 bucket ``offsets``."""
+    signed = slots.view(np.int64)
+    code = (signed >> SLOT_COUNT_SHIFT) & 3
+    counts = code.copy()
+    bigs = np.flatnonzero(code == SLOT_MANY)
+    counts[bigs] = signed[bigs] & SLOT_FIELD
+    offsets = np.zeros(len(slots) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    order = np.empty(rows, dtype=np.int32)
+    some = np.flatnonzero((code == 1) | (code == 2))
+    order[offsets[some]] = (signed[some] >> SLOT_A_SHIFT) & SLOT_FIELD
+    two = np.flatnonzero(code == 2)
+    order[offsets[two] + 1] = signed[two] & SLOT_FIELD
+    order[np.repeat(code == SLOT_MANY, counts)] = spill
+    return order, offsets.astype(np.int32)
+
+
+def _bucket_rows(table: _Table, keys: Int64Array, qi: Int64Array) -> tuple[Int64Array, Int64Array]:
+    """The rows of buckets ``keys`` of ``table`` and, for each, the ``qi`` of its bucket (the numpy path)."""
+    code, a, b = _decode_slots(table.slots.take(keys))
+    two = code == 2
+    direct = two | (code == 1)
+    rows = [a[direct], b[two]]
+    owners = [qi[direct], qi[two]]
+    many = np.flatnonzero(code == SLOT_MANY)
+    if len(many):
+        counts = b[many]
+        rows.append(table.spill.take(np.repeat(a[many], counts) + _ragged_arange(counts)))
+        owners.append(np.repeat(qi[many], counts))
+    return np.concatenate(rows), np.concatenate(owners)
 
 
 def _ragged_arange(counts: npt.NDArray[Any]) -> Int64Array:
@@ -825,6 +885,8 @@ class PdqIndex:
         # 'auto' uses the kernel for the product's few hashes per call; on big batches the numpy path,
         # which walks one table at a time for thousands of queries, keeps each bitmap in cache and is faster
         kernel = _compiled(self.kernel) if self.kernel == "numba" or len(codes) <= KERNEL_MAX_BATCH else None
+        if kernel is not None and len(codes) == 1:  # one hash: search_one's path, no arrays around the kernel
+            return [self._pairs_one(codes, radius, kernel)]
         found = [s.search(codes, words, radius, kernel) for s in (self._main, self._delta, self._tail) if len(s)]
         if not found:
             return [[] for _ in range(len(codes))]
@@ -856,6 +918,10 @@ class PdqIndex:
         kernel = _compiled(self.kernel)
         if kernel is None:
             return self.search(code, radius)[0]
+        return self._pairs_one(code, radius, kernel)
+
+    def _pairs_one(self, code: UInt8Array, radius: int, kernel: Any) -> list[tuple[int, int]]:
+        """The pairs of one query ((1, 32) uint8) through the kernel, by distance then id."""
         pairs: list[tuple[int, int]] = []
         for segment in (self._main, self._delta, self._tail):
             if len(segment.ids):

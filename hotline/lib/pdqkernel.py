@@ -32,9 +32,10 @@ _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
-# How many iterations ahead a loop that waits for memory prefetches: 16 measured best (8 and 32 slower, at 1 M and
-# 10 M rows, docs/pdq-index.md, fifth round)
-AHEAD = 16
+# How many iterations ahead a loop that waits for memory prefetches: 32 since the slots carry the rows (0.93 of the
+# time of 16 at 1 M rows, 0.95 at 10 M; 24, 48 and 64 no better); 16 measured best before (docs/pdq-index.md,
+# fifth and seventh rounds)
+AHEAD = 32
 
 
 @numba.njit(inline="always", cache=True)  # type: ignore[untyped-decorator,misc,unused-ignore]
@@ -86,14 +87,16 @@ def mih_search(
     lengths: Any,  # (m,) int64: its bits
     thresholds: Any,  # (m,) int64: bits that may differ in that substring at this radius (-1: skip)
     bitmasks: Any,  # (m, 4) uint64: the substring's bits in the word layout of ``words``
-    masks: Any,  # flat int64: every table's masks by popcount
+    masks: Any,  # flat int64: every table's masks of at most ``thresholds[t]`` bits, in increasing order, then
+    # ``AHEAD`` more (any value: prefetched past the end)
     mask_base: Any,  # (m,) int64: where each table's masks begin in ``masks``
     probes: Any,  # (m,) int64: masks used at this radius
-    slots: Any,  # flat uint64: every table's (offset << 32) | first row of each bucket (2**length + 1 each)
-    offset_base: Any,  # (m,) int64
+    slots: Any,  # flat int64 (the uint64 slots): every table's slots, one a bucket (2**length each; see below)
+    offset_base: Any,  # (m,) int64: where each table's slots begin
     occupied: Any,  # flat uint8: every table's bitmap of non-empty buckets (little bit order)
     occupied_base: Any,  # (m,) int64
-    order: Any,  # (m, n) int32: row numbers sorted by key, per table
+    spill: Any,  # flat int32: every table's rows of buckets holding three or more, sorted by key
+    spill_base: Any,  # (m,) int64: where each table's spill begins
     radius: int,
     out: Any,  # (3, capacity) int64: query index, row, distance of each pair found
 ) -> int:
@@ -117,15 +120,16 @@ def mih_search(
     total = 0
     for t in range(tables):
         total += probes[t]
-    bucket = np.empty(max(total, 1), dtype=np.int64)
-    bucket_table = np.empty(max(total, 1), dtype=np.int64)
-    lo = np.empty(max(total, 1), dtype=np.int64)
-    hi = np.empty(max(total, 1), dtype=np.int64)
-    multi = np.empty(max(total, 1), dtype=np.int64)
-    rows = np.empty(max(1024, total), dtype=np.int64)
-    row_table = np.empty(max(1024, total), dtype=np.int64)
+    bucket = np.empty(total + AHEAD, dtype=np.int64)
+    slot = np.empty(max(total, 1), dtype=np.int64)
+    spill_from = np.empty(max(total, 1), dtype=np.int64)
+    spill_rows = np.empty(max(total, 1), dtype=np.int64)
+    rows = np.empty(max(1024, 2 * total + 2 + AHEAD), dtype=np.int64)
+    ends = np.zeros(2 * tables, dtype=np.int64)  # where each table's candidates end in ``rows``: direct, then spill
+    spill_ends = np.zeros(tables, dtype=np.int64)
     table_from = np.zeros(tables + 1, dtype=np.int64)  # where each table's buckets begin in ``bucket``
-    rows_in = order.shape[1]
+    rows_in = words.shape[0]
+    field = (np.int64(1) << 31) - 1
     for qi in range(len(queries)):
         found = 0
         for t in range(tables):
@@ -140,7 +144,6 @@ def mih_search(
             key = (key >> (8 * (last + 1) - (start + length))) & ((np.int64(1) << length) - 1)
             mb, bb = mask_base[t], occupied_base[t]
             base = offset_base[t]
-            last_p = probes[t] - 1
             if 2 * rows_in >= (np.int64(1) << length):  # dense: at least half a row per bucket, so most
                 # probes find a row and the bitmap test would spare few slot loads for a miss of its own (22 MiB
                 # of bitmaps at 10 M rows): every probe goes to the slots, empty buckets drop out there
@@ -149,61 +152,54 @@ def mih_search(
                     found += 1
                 continue
             for p in range(probes[t]):  # branch-free: a mispredicted branch per bucket would cost more
-                _prefetch(occupied, bb + ((key ^ masks[mb + min(p + AHEAD, last_p)]) >> 3))
+                _prefetch(occupied, bb + ((key ^ masks[mb + p + AHEAD]) >> 3))  # (``masks`` is padded)
                 k = key ^ masks[mb + p]
                 bucket[found] = base + k
                 found += (occupied[bb + (k >> 3)] >> (k & 7)) & 1
         table_from[tables] = found
-        for t in range(tables):  # (not stored in the probe loop above: the fewer its instructions, the better)
-            for b in range(table_from[t], table_from[t + 1]):
-                bucket_table[b] = t
-        # One load per bucket gives its bounds and its first row (most buckets hold one row), so the rows
-        # need no pass of their own; only buckets of two rows or more (``multi``) read ``order``.
-        last_b = found - 1
+        bucket[found : found + AHEAD] = 0  # what the loop below prefetches past its end (any valid slot)
+        # One load per bucket gives its rows when it holds one or two (~90 % of the non-empty buckets at 10 M rows);
+        # only buckets of three or more read ``spill``.
         for b in range(found):  # the misses: as small a loop as possible, so that many are in flight at once
-            _prefetch(slots, bucket[min(b + AHEAD, last_b)])
-            lo[b] = slots[bucket[b]]
-            hi[b] = slots[bucket[b] + 1]
-        candidates = 0
+            _prefetch(slots, bucket[b + AHEAD])
+            slot[b] = slots[bucket[b]]
+        filled = 0
         several = 0
-        filled = 0  # the buckets that hold a row, moved to the front (a dense table's probes include empty ones)
-        for b in range(found):  # branch-free
-            first = lo[b]
-            low, high = first >> 32, hi[b] >> 32
-            lo[filled], hi[filled] = low, high
-            rows[filled] = first & 0xFFFFFFFF
-            row_table[filled] = bucket_table[b]
-            candidates += high - low
-            multi[several] = filled
-            several += (high - low) > 1
-            filled += high > low
-        found = filled
-        # every marked bucket holds a row (checked when a checkpoint loads), and an unmarked one that a dense
-        # table probed was dropped just above, so the first rows and the other rows below make ``candidates``
-        if candidates > len(rows):
-            bigger = np.empty(2 * candidates, dtype=np.int64)
-            bigger[:found] = rows[:found]
+        for t in range(tables):
+            spill_at = spill_base[t]
+            for b in range(table_from[t], table_from[t + 1]):  # branch-free: both fields stored, the count says
+                s = slot[b]  # how many of them are rows
+                code = (s >> 62) & 3
+                a, second = (s >> 31) & field, s & field
+                rows[filled], rows[filled + 1] = a, second
+                filled += (0x0210 >> (code << 2)) & 3  # rows here: 0, 1, 2, and 0 for three or more (in ``spill``)
+                spill_from[several], spill_rows[several] = spill_at + a, second
+                several += code >> 1 & code  # code 3
+            ends[t] = filled  # a candidate's table is needed only for a match: found from where each table's end
+            spill_ends[t] = several
+        candidates = filled
+        for s in range(several):
+            candidates += spill_rows[s]
+        if candidates + AHEAD > len(rows):
+            bigger = np.empty(2 * candidates + AHEAD, dtype=np.int64)
+            bigger[:filled] = rows[:filled]
             rows = bigger
-            bigger = np.empty(2 * candidates, dtype=np.int64)
-            bigger[:found] = row_table[:found]
-            row_table = bigger
-        # The other rows of those buckets: their second row as a flat loop of independent loads first, so
-        # that the nested loop's exit branch (2, 3 rows a bucket), often mispredicted, finds them in cache.
+        # The rows of buckets of three or more: their first line as a flat loop of prefetches first, so that the
+        # nested loop's exit branch, often mispredicted, finds them in cache.
         for s in range(several):
-            b = multi[s]
-            _prefetch(order[row_table[b]], lo[b] + 1)
-        c = found
-        for s in range(several):
-            b = multi[s]
-            t = row_table[b]
-            for j in range(lo[b] + 1, hi[b]):
-                rows[c] = order[t, j]
-                row_table[c] = t
-                c += 1
+            _prefetch(spill, spill_from[s])
+        c = filled
+        for t in range(tables):
+            for s in range(spill_ends[t - 1] if t else 0, spill_ends[t]):
+                begin = spill_from[s]
+                for j in range(begin, begin + spill_rows[s]):
+                    rows[c] = spill[j]
+                    c += 1
+            ends[tables + t] = c
         q0, q1, q2, q3 = qwords[qi, 0], qwords[qi, 1], qwords[qi, 2], qwords[qi, 3]
-        last_c = candidates - 1
+        rows[candidates : candidates + AHEAD] = 0  # prefetched past the end (row 0: a valid address)
         for c in range(candidates):
-            _prefetch(words, rows[min(c + AHEAD, last_c)])
+            _prefetch(words, rows[c + AHEAD])
             row = rows[c]
             x0 = words[row, 0] ^ q0
             x1 = words[row, 1] ^ q1
@@ -212,8 +208,15 @@ def mih_search(
             distance = _popcount(x0) + _popcount(x1) + _popcount(x2) + _popcount(x3)
             if distance > radius or not alive[row]:
                 continue
+            table = 0
+            if c < filled:
+                while ends[table] <= c:
+                    table += 1
+            else:
+                while ends[tables + table] <= c:
+                    table += 1
             seen = False
-            for earlier in range(row_table[c]):
+            for earlier in range(table):
                 if thresholds[earlier] < 0:
                     continue
                 part = (

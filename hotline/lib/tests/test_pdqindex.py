@@ -163,6 +163,62 @@ def test_layouts_exact_on_clustered_data(parts: int) -> None:
     assert total(within(ids, distances, RADIUS)) > 300
 
 
+BUCKET_SIZES = [0, 1, 2, 3, 4, 40, 0, 2, 1, 3, 0, 7]  # rows per bucket: every slot kind, in a row and apart
+
+
+def test_slots_encode_buckets_of_every_size() -> None:
+    """A slot holds the bucket's row (one), its two rows, or where its rows are in ``spill`` (three or more); an
+    empty bucket's slot is 0. ``order`` and ``offsets`` (what checkpoints store) come back exactly."""
+    rng = np.random.default_rng(30)
+    offsets = np.concatenate([[0], np.cumsum(BUCKET_SIZES)]).astype(np.int32)
+    order = rng.permutation(int(offsets[-1])).astype(np.int32)
+    order[0] = (1 << 31) - 1  # the largest row number a field holds
+    slots = np.empty(len(BUCKET_SIZES), dtype=np.uint64)
+    spill = pdqindex._pack_slots(slots, offsets, order)
+    code, a, b = pdqindex._decode_slots(slots)
+    assert code.tolist() == [min(size, 3) for size in BUCKET_SIZES]
+    assert slots[np.array(BUCKET_SIZES) == 0].tolist() == [0, 0, 0]
+    buckets = [order[offsets[k] : offsets[k + 1]].tolist() for k in range(len(BUCKET_SIZES))]
+    assert spill.tolist() == [row for bucket in buckets if len(bucket) >= 3 for row in bucket]
+    for k, bucket in enumerate(buckets):
+        if len(bucket) in (1, 2):
+            assert [int(a[k]), int(b[k])][: len(bucket)] == bucket
+        elif bucket:
+            assert spill[a[k] : a[k] + b[k]].tolist() == bucket
+    back_order, back_offsets = pdqindex._unpack_slots(slots, spill, len(order))
+    assert back_order.tolist() == order.tolist() and back_offsets.tolist() == offsets.tolist()
+    empty = np.empty(4, dtype=np.uint64)
+    assert pdqindex._pack_slots(empty, np.zeros(5, np.int32), np.empty(0, np.int32)).tolist() == []
+    assert empty.tolist() == [0, 0, 0, 0]
+
+
+def test_buckets_of_every_size_are_searched_exactly() -> None:
+    """Rows sharing a table's key by 0, 1, 2, 3 ... 40 (every slot kind), some removed: the search finds every
+    live row within the radius on both paths."""
+    rng = np.random.default_rng(31)
+    query = random_codes(rng, 1)
+    groups = []
+    for key, size in enumerate(BUCKET_SIZES):  # table 0 of the 32-table layout is keyed by byte 0
+        members = flip(rng, np.repeat(query, size, axis=0), rng.integers(0, 36, size))
+        members[:, 0] = key
+        groups.append(members)
+    others = random_codes(rng, 3000)
+    others[:, 0] = rng.integers(len(BUCKET_SIZES), 256, len(others))  # the buckets above hold only their rows
+    codes = np.vstack([*groups, others])
+    ids = rng.permutation(len(codes)).astype(np.int64) * 5
+    segment = _Segment(ids, codes, RADIUS, _Layout.make(32, RADIUS))
+    offsets = segment.tables[0].order_and_offsets(len(codes))[1]
+    assert np.diff(offsets)[: len(BUCKET_SIZES)].tolist() == BUCKET_SIZES
+    alive = rng.random(len(codes)) > 0.2
+    segment.alive[:] = alive[np.argsort(ids)]
+    queries = np.repeat(query, 1 + len(BUCKET_SIZES), axis=0)
+    queries[1:, 0] = np.arange(len(BUCKET_SIZES))  # each bucket's own key too
+    for radius in (RADIUS, 12, 0):
+        expected = brute(ids[alive], codes[alive], queries, radius)
+        assert segment_results(segment, queries, radius) == expected
+    assert total(brute(ids[alive], codes[alive], queries, RADIUS)) >= 40
+
+
 def test_pigeonhole_budget_for_every_layout() -> None:
     for radius in range(0, 65):
         for parts in range(1, 65):
@@ -336,6 +392,47 @@ def test_save_load_round_trip(tmp_path: Path, clustered_set: tuple[Codes, Codes]
         changed.remove(ids[1:300:3].tolist())
         changed.add(ids[:6:3], codes[:6:3])
     assert loaded.search(queries) == index.search(queries)
+
+
+def test_checkpoints_keep_the_format_of_before(tmp_path: Path) -> None:
+    """A checkpoint stores each table as rows sorted by key (``order``), int32 bucket bounds (``offsets``) and the
+    bitmap, as before the slots carried the rows: ``save`` writes exactly those (derived from the slots), and a
+    checkpoint built that way by hand (what the code of before wrote) loads and answers as the index it came from."""
+    rng = np.random.default_rng(32)
+    codes = np.vstack([clustered_codes(rng, 8000, cluster=20, max_flips=6), random_codes(rng, 4000)])
+    ids = rng.permutation(len(codes)).astype(np.int64) + 100
+    queries = queries_for(rng, codes, 200, 50)
+    index = PdqIndex()
+    index.add(ids, codes)
+    index.remove(ids[::7].tolist())
+    path = tmp_path / "new.npz"
+    index.save(path)
+    with np.load(path) as data:
+        written = dict(data)
+    segment = index._main
+    by_hand = dict(written)
+    kinds = set()
+    for number, table in enumerate(segment.tables):
+        keys = pdqindex._substring_keys(segment.codes, table.start, table.length)
+        counts = np.bincount(keys, minlength=1 << table.length)
+        kinds |= set(np.minimum(counts, 3).tolist())
+        by_hand[f"main_order{number}"] = np.argsort(keys, kind="stable").astype(np.int32)
+        by_hand[f"main_offsets{number}"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        by_hand[f"main_occupied{number}"] = np.packbits(counts > 0, bitorder="little")
+        for kind in ("order", "offsets", "occupied"):
+            name = f"main_{kind}{number}"
+            assert written[name].dtype == by_hand[name].dtype and np.array_equal(written[name], by_hand[name]), name
+    assert kinds == {0, 1, 2, 3}  # every slot kind was written and read back
+    old = tmp_path / "old.npz"
+    with open(old, "wb") as handle:
+        np.savez(handle, **by_hand)
+    loaded = PdqIndex.load(old)
+    assert np.array_equal(loaded._main.slots_all, segment.slots_all)
+    assert np.array_equal(loaded._main.spill_all, segment.spill_all)
+    keep = np.isin(ids, ids[::7], invert=True)
+    expected = brute(ids[keep], codes[keep], queries, RADIUS)
+    assert loaded.search(queries) == index.search(queries) == expected
+    assert [loaded.search_one(q.tobytes()) for q in queries[:50]] == expected[:50]
 
 
 def test_damaged_checkpoint_is_refused(tmp_path: Path) -> None:
