@@ -19,7 +19,7 @@ from hotline.reports.models import Item
 from hotline.sim.iccam import SimIccam
 
 # Outside a transaction, as a worker runs (in a test's transaction the query runs on every pass).
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)  # run last (hotline/conftest.py): the flush empties seeded rows
 sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's change counters")
 URL = "http://site-7.sim.test/img-7.png"
 FINDING = "SELECT 0 AS tag"  # push._found's statement
