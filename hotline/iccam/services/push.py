@@ -76,7 +76,7 @@ def push_due(*, now: datetime, limit: int) -> bool:
             if sent + 1 >= limit or (row := writes.claim_push(now)) is None:
                 break
     if not created:  # the sends wrote what ``observe`` does not read
-        passed_over(state)
+        _passed_over(state)
     return True
 
 
@@ -114,7 +114,7 @@ class _Quiet(threading.local):
     ``data_version`` are both where they were (``_state``, read before the finding query, so a commit racing
     with it moves ``data_version`` and the next pass looks again). The step's own sends write only columns
     ``observe`` never reads (a push row's state and times, the audit log, ICCAM's pause), so after them the
-    mark moves on (``passed_over``), unless a report was created (its content items are new facts) or anyone
+    mark moves on (``_passed_over``), unless a report was created (its content items are new facts) or anyone
     else wrote meanwhile. A process that restarts, a new connection or a transaction: the query runs."""
 
     seen: tuple[_State, tuple[str, str]] | None = None
@@ -126,7 +126,7 @@ class _Quiet(threading.local):
 _quiet = _Quiet()
 
 
-def passed_over(before: _State | None) -> None:
+def _passed_over(before: _State | None) -> None:
     """What this thread wrote since ``before`` is of no concern to ``observe`` (the push's sends: a push row's
     state and times, ICCAM's pause, audit events): a pass that found nothing at ``before`` still holds. Only when
     nothing else was written in between: the mark must stand exactly at ``before`` (this connection wrote nothing
