@@ -18,6 +18,8 @@ key for it): it is marked uncertain for a manager to check.
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -54,19 +56,87 @@ def push_due(*, now: datetime, limit: int) -> bool:
     config = conf.config()
     if config is None:
         return False
-    table = Table()
-    found = observe(table, analyst=config.username, country=config.country, now=now) > 0
+    key = (config.country, config.username)
+    state = _state()
+    if state is not None and _quiet.matches(state, key):
+        found = False  # nothing written since a pass that found nothing to queue: this one would find nothing too
+    else:
+        found = observe(Table(), analyst=config.username, country=config.country, now=now) > 0
+        _quiet.seen = None if found or state is None else (state, key)
     if not writes.any_due(now):  # nothing due, or ICCAM asked us to wait: one query
         return found
     row = writes.claim_push(now)  # none while paused: a 429 answer to the last write ends the loop too
     if row is None:
         return found
+    created = False  # a report created in ICCAM adds content items: something new to observe
     with kept_session(config) as session:  # logs in only when there is something to send
         for sent in range(limit):
+            created |= row.kind == PushKind.REPORT
             send(session, row, country=config.country, now=now)
             if sent + 1 >= limit or (row := writes.claim_push(now)) is None:
                 break
+    if not created:  # the sends wrote what ``observe`` does not read
+        _passed_over(state)
     return True
+
+
+# ------------------------------------------------------------------ unchanged since the last pass (SQLite)
+
+
+@dataclass(frozen=True)
+class _State:
+    """Where an SQLite database stands for this thread's connection: the connection itself, how many rows it has
+    written (``total_changes``: every INSERT, UPDATE and DELETE it ran, rolled back or not) and the file's
+    ``data_version`` (moves whenever another connection, of this process or another, commits)."""
+
+    raw: Any
+    changes: int
+    version: int
+
+
+def _state() -> _State | None:
+    """This thread's connection's state, on SQLite outside a transaction (autocommit: what was read is committed,
+    nothing read can be rolled back later); None elsewhere. PostgreSQL has no such counter: the finding query
+    runs on every pass there (its work is the server's, not this process's)."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block or not connection.get_autocommit():
+        return None
+    raw = connection.connection
+    (version,) = raw.execute("PRAGMA data_version").fetchone()  # the raw connection's own cursor: ~5 µs
+    return _State(raw, raw.total_changes, version)
+
+
+class _Quiet(threading.local):
+    """The last pass that found nothing to queue, per thread (each thread has its own connection).
+
+    ``observe``'s outcome is a function of the database and the configuration only (no clock, no memory of its
+    own): on a database where nothing was written since a pass that queued nothing, it queues nothing again. On
+    SQLite "nothing written" is exact and cheap: this connection's ``total_changes`` and the file's
+    ``data_version`` are both where they were (``_state``, read before the finding query, so a commit racing
+    with it moves ``data_version`` and the next pass looks again). The step's own sends write only columns
+    ``observe`` never reads (a push row's state and times, the audit log, ICCAM's pause), so after them the
+    mark moves on (``_passed_over``), unless a report was created (its content items are new facts) or anyone
+    else wrote meanwhile. A process that restarts, a new connection or a transaction: the query runs."""
+
+    seen: tuple[_State, tuple[str, str]] | None = None
+
+    def matches(self, state: _State, key: tuple[str, str]) -> bool:
+        return self.seen is not None and self.seen == (state, key) and self.seen[0].raw is state.raw
+
+
+_quiet = _Quiet()
+
+
+def _passed_over(before: _State | None) -> None:
+    """What this thread wrote since ``before`` is of no concern to ``observe`` (the push's sends: a push row's
+    state and times, ICCAM's pause, audit events): a pass that found nothing at ``before`` still holds. Only when
+    nothing else was written in between: the mark must stand exactly at ``before`` (this connection wrote nothing
+    else since) and no other connection committed."""
+    seen = _quiet.seen
+    if before is None or seen is None or seen[0] != before or seen[0].raw is not before.raw:
+        return
+    now = _state()
+    _quiet.seen = (now, seen[1]) if now is not None and now.raw is before.raw and now.version == before.version \
+        else None
 
 
 # ------------------------------------------------------------------ observe
