@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,34 +45,44 @@ def analyse(data: bytes, declared_mime: str = "") -> MediaFacts:
         mime=mime, kind=media_kind(mime), size=len(data), md5=hashlib.md5(data).hexdigest(),  # noqa: S324
         sha1=hashlib.sha1(data).hexdigest(), sha256=hashlib.sha256(data).hexdigest(),  # noqa: S324
     )
-    if facts.kind == "image":
-        _image(data, facts)
-    elif facts.kind == "video":
-        _video(data, facts)
-    elif declared_mime.startswith(("image/", "video/")):
-        facts.bad_reason = f"served as {declared_mime[:60]} but the content is not a recognised image or video"
-    if facts.kind in {"image", "video"}:
-        facts.provenance = provenance.read(data, mime).as_json()
+    with ExitStack() as opened:
+        decoded = None
+        if facts.kind == "image":
+            decoded = _image(data, facts, opened)
+        elif facts.kind == "video":
+            _video(data, facts)
+        elif declared_mime.startswith(("image/", "video/")):
+            facts.bad_reason = f"served as {declared_mime[:60]} but the content is not a recognised image or video"
+        if facts.kind in {"image", "video"}:
+            facts.provenance = provenance.read(data, mime, decoded=decoded).as_json()
     return facts
 
 
-def _image(data: bytes, facts: MediaFacts) -> None:
+def _image(data: bytes, facts: MediaFacts, opened: ExitStack) -> Image.Image | None:
+    """Size, frames and PDQ of an image; a PNG is opened once for all and decoded once (by the hash), and
+    returned so that its provenance is read from it (its text chunks come after the pixels: reading them from a
+    fresh open decodes the image again). Anything else, and a PNG whose hash failed: None."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                facts.width, facts.height = image.size
-                facts.frames = getattr(image, "n_frames", 1)
-                if image.size[0] * image.size[1] > MAX_IMAGE_PIXELS:
-                    facts.bad_reason = f"image of {image.size[0]}x{image.size[1]} pixels is over the limit"
-                    return
-        hashed = pdq.hash_image_bytes(data)
+            image = opened.enter_context(Image.open(io.BytesIO(data)))
+            facts.width, facts.height = image.size
+            facts.frames = getattr(image, "n_frames", 1)
+            if image.size[0] * image.size[1] > MAX_IMAGE_PIXELS:
+                facts.bad_reason = f"image of {image.size[0]}x{image.size[1]} pixels is over the limit"
+                return None
+        # a GIF's or WebP's frame count seeks, an APNG's text is read from its last frame: those from a fresh open
+        shared = image.format == "PNG" and not getattr(image, "is_animated", False)
+        hashed = pdq.hash_opened_image(image, data) if shared else pdq.hash_image_bytes(data)
         facts.pdq, facts.pdq_quality = hashed.hex, hashed.quality
     except pdq.ImageError as exc:
         facts.bad_reason = exc.message
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombWarning,
             Image.DecompressionBombError) as exc:
         facts.bad_reason = f"not a readable image: {exc}"
+    else:
+        return image if shared else None
+    return None
 
 
 def _video(data: bytes, facts: MediaFacts) -> None:

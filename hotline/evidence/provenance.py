@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,14 +87,17 @@ class Provenance:
         return {"ai": self.ai, "manipulated": self.manipulated, "sources": self.sources, "c2pa": self.c2pa}
 
 
-def read(data: bytes, mime: str) -> Provenance:
-    """Every provenance hint in ``data`` (of sniffed type ``mime``). Never raises for odd content."""
+def read(data: bytes, mime: str, *, decoded: Image.Image | None = None) -> Provenance:
+    """Every provenance hint in ``data`` (of sniffed type ``mime``). Never raises for odd content.
+
+    ``decoded``: the image opened from ``data`` and decoded already (capture's analysis, after the PDQ hash), to
+    read its text chunks and EXIF from; left open. Without it the image is opened (and decoded) here."""
     found = Provenance()
     if b"c2pa" in data and b"jumb" in data:
         _c2pa(data, mime, found)
     _xmp(data, found)
     if mime.startswith("image/"):
-        _pillow(data, found)
+        _pillow(data, found, decoded)
     return found
 
 
@@ -162,9 +166,9 @@ def _xmp(data: bytes, found: Provenance) -> None:
         found.add("xmp", source_type=match.group(1), detail="Iptc4xmpExt:DigitalSourceType")
 
 
-def _pillow(data: bytes, found: Provenance) -> None:
+def _pillow(data: bytes, found: Provenance, decoded: Image.Image | None = None) -> None:
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with nullcontext(decoded) if decoded is not None else Image.open(io.BytesIO(data)) as image:
             text = dict(getattr(image, "text", {}) or {}) if image.format == "PNG" else {}
             exif = image.getexif()
             details = exif.get_ifd(_EXIF_IFD) if _EXIF_IFD in exif else {}

@@ -87,6 +87,7 @@ __all__ = [
     "PdqHash",
     "dihedral_hashes",
     "hash_image_bytes",
+    "hash_opened_image",
     "hash_rgb",
     "hash_rgb_dihedral",
 ]
@@ -190,6 +191,15 @@ def dihedral_hashes(
     return _hash_bytes(data, hash_rgb_dihedral, fast=fast, max_megapixels=max_megapixels, formats=formats)
 
 
+def hash_opened_image(image: Image.Image, data: bytes, *, fast: bool = True,
+                      max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> PdqHash:
+    """``hash_image_bytes(data)`` for ``image``, which the caller opened from ``data`` (of one of
+    ``DEFAULT_FORMATS``, nothing read from it but its header: not seeked, not drafted) and closes: the same hash
+    and the same errors. Its pixels are decoded here, so the caller can read what comes after them (a PNG's text
+    chunks) without decoding the image a second time."""
+    return _hash_opened(image, data, hash_rgb, fast=fast, max_megapixels=max_megapixels)
+
+
 def _hash_bytes(
     data: bytes,
     hasher: Callable[[UInt8Array], _Hashed],
@@ -205,27 +215,33 @@ def _hash_bytes(
     except Exception as exc:  # Pillow's plugins raise many exception types for bad input
         raise ImageError("bad_image", f"cannot identify image: {exc}") from exc
     with image:
-        width, height = image.size
-        if width * height > max_megapixels * 1_000_000:
-            raise ImageError("too_large", f"{width}x{height} is above the limit of {max_megapixels:g} megapixels")
-        if width < MIN_DIMENSION or height < MIN_DIMENSION:
-            raise ImageError("too_small", f"{width}x{height}: PDQ needs at least {MIN_DIMENSION} pixels a side")
-        try:
-            if fast and min(width, height) >= FAST_MIN_SIDE:
-                grid = _reduced_grid(image)
-                if grid is not None:
-                    return hasher(grid)
-                with Image.open(io.BytesIO(data)) as again:  # the draft did not scale as expected
-                    return hasher(np.asarray(_to_rgb(again)))
-            return hasher(np.asarray(_to_rgb(image)))
-        except ImageError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageError("too_large", str(exc)) from exc
-        except MemoryError as exc:
-            raise ImageError("too_large", "out of memory decoding the image") from exc
-        except Exception as exc:  # truncated or corrupt data surfaces only when pixels are decoded
-            raise ImageError("bad_image", f"cannot decode {image.format or 'image'}: {exc}") from exc
+        return _hash_opened(image, data, hasher, fast=fast, max_megapixels=max_megapixels)
+
+
+def _hash_opened(
+    image: Image.Image, data: bytes, hasher: Callable[[UInt8Array], _Hashed], *, fast: bool, max_megapixels: float
+) -> _Hashed:
+    width, height = image.size
+    if width * height > max_megapixels * 1_000_000:
+        raise ImageError("too_large", f"{width}x{height} is above the limit of {max_megapixels:g} megapixels")
+    if width < MIN_DIMENSION or height < MIN_DIMENSION:
+        raise ImageError("too_small", f"{width}x{height}: PDQ needs at least {MIN_DIMENSION} pixels a side")
+    try:
+        if fast and min(width, height) >= FAST_MIN_SIDE:
+            grid = _reduced_grid(image)
+            if grid is not None:
+                return hasher(grid)
+            with Image.open(io.BytesIO(data)) as again:  # the draft did not scale as expected
+                return hasher(np.asarray(_to_rgb(again)))
+        return hasher(np.asarray(_to_rgb(image)))
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError("too_large", str(exc)) from exc
+    except MemoryError as exc:
+        raise ImageError("too_large", "out of memory decoding the image") from exc
+    except Exception as exc:  # truncated or corrupt data surfaces only when pixels are decoded
+        raise ImageError("bad_image", f"cannot decode {image.format or 'image'}: {exc}") from exc
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
