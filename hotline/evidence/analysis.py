@@ -59,9 +59,9 @@ def analyse(data: bytes, declared_mime: str = "") -> MediaFacts:
 
 
 def _image(data: bytes, facts: MediaFacts, opened: ExitStack) -> Image.Image | None:
-    """Size, frames and PDQ of an image; a PNG is opened once for all and decoded once (by the hash), and
-    returned so that its provenance is read from it (its text chunks come after the pixels: reading them from a
-    fresh open decodes the image again). Anything else, and a PNG whose hash failed: None."""
+    """Size, frames and PDQ of an image. A still PNG is opened once for all and decoded once (by the hash), and
+    returned so that its provenance is read from it (its text chunks may come after the pixels: reading them from
+    a fresh open decodes the image again). Anything else, and a PNG whose hash failed: None."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
