@@ -77,8 +77,8 @@ def chunks(values: list[str], size: int = RANGE_CHUNK) -> list[list[str]]:
 
 def find_providers(wanted: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int | None], Match | None]:
     """``find_provider`` for several (address, AS number) pairs: the networks of their AS numbers and the ranges
-    holding their addresses in one query per sixty-four addresses, their providers in one more, whatever their
-    number, each compiled once per process (``prepared``: every trace asks); the same answer as one lookup each."""
+    holding their addresses, with their providers, in one query per sixty-four addresses, whatever their number,
+    each compiled once per process (``prepared``: every trace asks); the same answer as one lookup each."""
     pairs = list(dict.fromkeys(wanted))
     if not pairs:
         return {}
@@ -89,7 +89,7 @@ def find_providers(wanted: Iterable[tuple[str, int | None]]) -> dict[tuple[str, 
         asns = numbers if n == 0 else []
         networks += prepared.objects("tracing.networks", _networks, vary=bool(asns), keys=prepared.padded(chunk),
                                      **({"asns": prepared.padded(asns)} if asns else {}))
-    providers = _providers({row.provider_id for row in networks})
+    providers = {row.provider_id: row.provider for row in networks}  # read with the networks (select_related)
     by_asn: dict[int, ProviderNetwork] = {}
     for row in sorted((r for r in networks if r.asn in numbers), key=lambda r: r.pk):
         by_asn.setdefault(row.asn or 0, row)
@@ -108,9 +108,10 @@ def find_providers(wanted: Iterable[tuple[str, int | None]]) -> dict[tuple[str, 
 
 
 def _networks(keys: list[str], asns: list[int] | None = None) -> QuerySet[ProviderNetwork]:
-    """The networks of these AS numbers, and the address ranges holding any of these ``ip_key`` values."""
+    """The networks of these AS numbers, and the address ranges holding any of these ``ip_key`` values, with their
+    providers."""
     condition = covering(keys) & ~Q(range_start="")
-    return ProviderNetwork.objects.filter(condition | Q(asn__in=asns) if asns else condition)
+    return ProviderNetwork.objects.filter(condition | Q(asn__in=asns) if asns else condition).select_related("provider")
 
 
 def providers_by_id(ids: Iterable[int | None]) -> dict[int, Provider]:
