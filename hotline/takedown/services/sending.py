@@ -148,7 +148,9 @@ def deliver_many(notices: list[Notice], *, now: datetime | None = None) -> bool:
     try:
         traces = _retrace(fresh, lines, now=now or timezone.now())
         shared = _Shared(_policies(notices), xarf.Facts([line.item_id for found in lines.values()
-                                                         for line in found]))
+                                                         for line in found]),
+                         _forwarded([line.item_id for notice in notices if notice.kind == NoticeKind.FIRST
+                                     for line in lines[notice.pk]]))
     except Exception as exc:
         for notice in notices:
             _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
@@ -186,6 +188,14 @@ class _Shared:
 
     policies: dict[int, ContactPolicy]
     facts: xarf.Facts
+    forwarded: set[int]  # of the first notices' items, those a partner forwarded (``_sent`` tells the partners)
+
+
+def _forwarded(items: list[int]) -> set[int]:
+    """Which of these items a partner forwarded: one query compiled once (per power of two of the items)."""
+    return {item for (item,) in prepared.rows(
+        "takedown.forwarded_items", lambda items: InboundForward.objects.filter(item_id__in=items).values_list(
+            "item_id"), items=prepared.padded(items))} if items else set()
 
 
 def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeItem] | None = None,
@@ -211,7 +221,8 @@ def deliver(notice: Notice, *, now: datetime | None = None, lines: list[NoticeIt
     except Exception as exc:
         _failed(notice, ChannelError(f"{type(exc).__name__}: {exc}", retry=True), now=now or timezone.now())
         raise
-    _sent(notice, lines, result, policy, now=now or timezone.now())
+    _sent(notice, lines, result, policy, now=now or timezone.now(),
+          forwarded=None if shared is None else shared.forwarded)
 
 
 def _page_language(code: str) -> str:
@@ -317,8 +328,9 @@ def _drop(notice: Notice, dropped: list[tuple[NoticeItem, str]], now: datetime) 
 
 @transaction.atomic
 def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, policy: ContactPolicy | None, *,
-          now: datetime) -> None:
-    """Record the notice as sent, with the lines its message carried."""
+          now: datetime, forwarded: set[int] | None = None) -> None:
+    """Record the notice as sent, with the lines its message carried. ``forwarded``: which of a first notice's
+    items a partner forwarded, read with the notices claimed together (``deliver_many``), else read here."""
     moved = prepared.update("takedown.notice_sent", functools.partial(_notice_sent, result.delivered),
                             vary=result.delivered, notice=notice.pk, now=now)
     states.moved_rows(Notice, NoticeState.SENT, moved)
@@ -330,10 +342,8 @@ def _sent(notice: Notice, lines: list[NoticeItem], result: SendResult, policy: C
                 for line in lines]
     record_many(SYSTEM, changes, now=now)
     if notice.kind == NoticeKind.FIRST:
-        # only items a partner forwarded have partners to tell: one query, not one per item
-        forwarded = {item for (item,) in prepared.rows(
-            "takedown.forwarded_items", lambda items: InboundForward.objects.filter(item_id__in=items).values_list(
-                "item_id"), items=prepared.padded([line.item_id for line in lines]))} if lines else set()
+        # only items a partner forwarded have partners to tell: one query, not one per item (nor per notice)
+        forwarded = _forwarded([line.item_id for line in lines]) if forwarded is None else forwarded
         for line in lines:
             if line.item_id in forwarded:
                 send_status(line.item, "notice_sent", now=now, note=notice.reference)
