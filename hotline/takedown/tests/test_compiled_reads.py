@@ -168,3 +168,36 @@ def test_a_first_notice_tells_the_partner_of_a_forwarded_item_only(make_contact:
     statuses = list(OutboundMessage.objects.filter(kind="status"))
     assert [(m.body["status"], m.body["note"]) for m in statuses] == [("notice_sent", notice.reference)]
     assert statuses[0].body["forward_id"] == str(forwarded.inbound_forwards.get().message_id)
+
+
+def test_first_notices_claimed_together_read_the_forwarded_items_once(make_contact: MakeContact,
+                                                                      make_item: Callable[..., Item],
+                                                                      settings: Any) -> None:
+    """Two first notices claimed together, a forwarded item in one: which items a partner forwarded is read once
+    for both, and the partner is told of its item by that notice alone."""
+    from hotline.partners.models import OutboundMessage
+    from hotline.partners.tests.conftest import forward_body, make_peer, post
+    from hotline.routing.models import Decision, Route
+    from hotline.takedown.services import send_due, take_due_decisions
+
+    settings.HOTLINE_TAKEDOWN_BATCH_MINUTES = 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    peer = make_peer()
+    assert post(peer.seal(peer.message("forward", forward_body()))).status_code == 200
+    first, second, now = make_contact(), make_contact(), timezone.now()
+    forwarded = Item.objects.get(canonical_url="http://files.hosting.sim.test/a/1.html")
+    for item, contact in ((make_item(), second), (forwarded, first), (make_item(), first)):
+        Decision.objects.create(item=item, trace=make_trace_for(item, contact), decided_at=now, route=Route.DOMESTIC,
+                                notice_due_at=now, inputs={"abuse_contact_id": contact.pk})
+    assert take_due_decisions(now=now) == 3
+    Notice.objects.update(retraced_at=now)  # the re-trace has its own tests
+    with CaptureQueriesContext(connection) as context:
+        assert send_due(now=now) is True
+    # the read of which items were forwarded (``send_status`` then reads the forward of the one it tells about)
+    reads = [q for q in context.captured_queries if '"partners_inboundforward"."item_id" IN' in q["sql"]]
+    assert len(reads) == 1
+    assert Notice.objects.filter(state=NoticeState.SENT).count() == 2
+    notice = Notice.objects.get(contact=first)
+    statuses = list(OutboundMessage.objects.filter(kind="status"))
+    assert [(m.body["status"], m.body["note"]) for m in statuses] == [("notice_sent", notice.reference)]
+    assert statuses[0].body["forward_id"] == str(forwarded.inbound_forwards.get().message_id)
