@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hotline.iccam.models import Push, PushState
-from hotline.iccam.tests.test_push import _drain, _pulled
+from hotline.iccam.tests.pushing import drain, pulled
 from hotline.sim.iccam import SimIccam
 
 pytestmark = pytest.mark.django_db
@@ -18,10 +18,10 @@ pytestmark = pytest.mark.django_db
     ("/fr", "Erreurs ICCAM", "Refusé par ICCAM")])
 def test_it_lists_refused_writes_for_managers(iccam_on: SimIccam, facts: Any, login: Any, manager: Any,
                                               prefix: str, title: str, state: str) -> None:
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     iccam_on.contents[content.content_id]["assignedCountryCode"] = "NL"
     facts.assess(item, "baseline")
-    _drain()
+    drain()
     assert Push.objects.get().state == PushState.REFUSED
     page = login(manager).get(f"{prefix}/iccam/errors/").content.decode()
     assert title in page and state in page and "assigned to NL" in page

@@ -13,34 +13,19 @@ from hotline.iccam import actions
 from hotline.iccam.models import Content, Push, PushState
 from hotline.iccam.services import claim_push
 from hotline.iccam.steps import pull_step, push_step
-from hotline.reports.models import Item
+from hotline.iccam.tests.pushing import URL, drain, pulled
 from hotline.sim.iccam import SimIccam
 
 pytestmark = pytest.mark.django_db
-URL = "http://site-7.sim.test/img-7.png"
-
-
-def _pulled(sim: SimIccam, **kw: Any) -> tuple[Content, Item]:
-    sim.add_report([URL], **kw)
-    pull_step()
-    content = Content.objects.get()
-    assert content.item is not None
-    return content, content.item
-
-
-def _drain(now: Any = None) -> None:
-    for _ in range(5):
-        if not push_step(now=now):
-            break
 
 
 def test_an_assessment_goes_out_per_file_in_iccam_codes(iccam_on: SimIccam, facts: Any, make_media: Any) -> None:
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     media = make_media(item)
     media.url = URL
     media.save(update_fields=["url"])
     facts.assess(item, "national", media=media, age="pubescent", gender="both")
-    _drain()
+    drain()
     sent = iccam_on.content(content.content_id)["assessments"]
     assert [(a["classification"], a["ageCategorization"], a["genderCategorization"],
              a["virtualContentCategorization"]) for a in sent] == [(2, 4, 4, 1)]
@@ -48,9 +33,9 @@ def test_an_assessment_goes_out_per_file_in_iccam_codes(iccam_on: SimIccam, fact
 
 
 def test_not_illegal_goes_as_ignore_then_a_not_illegal_action_with_its_reason(iccam_on: SimIccam, facts: Any) -> None:
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     facts.assess(item, "not_illegal", reason="adult_pornography")
-    _drain()
+    drain()
     assert [w for w in iccam_on.writes if w[0] != "reference"] == [
         ("assessment", content.content_id, 4), ("action", content.content_id, 6)]
     action = iccam_on.content(content.content_id)["actions"][0]
@@ -58,15 +43,15 @@ def test_not_illegal_goes_as_ignore_then_a_not_illegal_action_with_its_reason(ic
 
 
 def test_the_actions_follow_the_case_once_each_and_in_order(iccam_on: SimIccam, facts: Any) -> None:
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     facts.referred(item)
-    _drain()
+    drain()
     facts.noticed(item)
-    _drain()
+    drain()
     facts.noticed(item, removed=True)
-    _drain()
-    _drain()
+    drain()
+    drain()
     assert [w[2] for w in iccam_on.writes if w[0] in ("assessment", "action")] == [1, 1, 2, 3]
     assert set(iccam_on.write_counts().values()) == {1}
     assert set(Push.objects.values_list("state", flat=True)) == {PushState.SENT}
@@ -75,9 +60,9 @@ def test_the_actions_follow_the_case_once_each_and_in_order(iccam_on: SimIccam, 
 def test_an_item_another_hotline_assessed_as_baseline_is_refused_once_and_not_retried(
     iccam_on: SimIccam, facts: Any
 ) -> None:
-    _content, item = _pulled(iccam_on, classification=1)
+    _content, item = pulled(iccam_on, classification=1)
     facts.assess(item, "national")
-    _drain(now=timezone.now())
+    drain(now=timezone.now())
     push = Push.objects.get(kind="assessment")
     assert push.state == PushState.REFUSED and "already assessed" in push.last_error
     assert push_step(now=timezone.now() + timedelta(days=1)) is False
@@ -86,16 +71,16 @@ def test_an_item_another_hotline_assessed_as_baseline_is_refused_once_and_not_re
 
 
 def test_an_item_reassigned_to_another_country_is_refused(iccam_on: SimIccam, facts: Any) -> None:
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     iccam_on.contents[content.content_id]["assignedCountryCode"] = "NL"
     facts.assess(item, "baseline")
-    _drain()
+    drain()
     push = Push.objects.get()
     assert push.state == PushState.REFUSED and "assigned to NL" in push.last_error
 
 
 def test_icca_ms_own_refusal_of_a_write_is_recorded_as_refused(iccam_on: SimIccam, facts: Any) -> None:
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     original = iccam_on._write
 
@@ -105,13 +90,13 @@ def test_icca_ms_own_refusal_of_a_write_is_recorded_as_refused(iccam_on: SimIcca
         return original(method, it, what, query, data)
 
     iccam_on._write = sneak_in  # type: ignore[method-assign,assignment]
-    _drain()
+    drain()
     push = Push.objects.get()
     assert push.state == PushState.REFUSED and "HTTP 400" in push.last_error and "[ICCAM Assessment]" in push.last_error
 
 
 def test_a_429_waits_for_retry_after_and_an_outage_backs_off(iccam_on: SimIccam, facts: Any) -> None:
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     now = timezone.now()
     iccam_on.throttle(5, retry_after=600)
@@ -133,9 +118,9 @@ def test_a_429_waits_for_retry_after_and_an_outage_backs_off(iccam_on: SimIccam,
 
 
 def test_a_write_that_reached_iccam_before_the_sender_died_is_not_sent_again(iccam_on: SimIccam, facts: Any) -> None:
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
-    _drain()
+    drain()
     facts.referred(item)
     now = timezone.now()
     from hotline.iccam import conf
@@ -159,10 +144,10 @@ def test_a_write_that_reached_iccam_before_the_sender_died_is_not_sent_again(icc
 
 
 def test_moved_content_gets_new_hosting_then_the_new_country(iccam_on: SimIccam, facts: Any) -> None:
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     facts.trace(item, "NL", ip="203.0.113.9")
-    _drain()
+    drain()
     after = iccam_on.content(content.content_id)
     assert (after["url"]["hostingCountryCode"], after["url"]["hostingIpAddress"], after["assignedCountryCode"]) == (
         "NL", "203.0.113.9", "NL")
@@ -175,14 +160,14 @@ def test_a_national_report_of_foreign_hosted_content_is_created_in_iccam_once(
     item = make_item("http://site-9.sim.test/page")
     facts.assess(item, "baseline")
     facts.trace(item, "NL")
-    _drain()
+    drain()
     (report_id,) = [w[1] for w in iccam_on.writes if w[0] == "report"]
     report = iccam_on.reports[report_id]
     assert [c["urlString"] for c in report["reportContents"]] == [item.canonical_url]
     content = Content.objects.get(item=item)
     assert (content.origin, content.iccam_report_id) == ("pushed", report_id)
     assert iccam_on.content(content.content_id)["assessments"][0]["classification"] == 1
-    _drain()
+    drain()
     assert len([w for w in iccam_on.writes if w[0] == "report"]) == 1
 
 
@@ -195,10 +180,10 @@ def test_a_national_item_that_moves_abroad_is_created_in_iccam_when_it_moves(
     item = make_item("http://site-9.sim.test/moving")
     facts.assess(item, "baseline")
     facts.trace(item, home)
-    _drain()
+    drain()
     assert not [w for w in iccam_on.writes if w[0] == "report"]  # hosted at home: the national route
     facts.trace(item, "NL")  # the host moved abroad: the earlier trace at home no longer holds it back
-    _drain()
+    drain()
     (report_id,) = [w[1] for w in iccam_on.writes if w[0] == "report"]
     content = Content.objects.get(item=item)
     assert content.iccam_report_id == report_id
@@ -270,7 +255,7 @@ def test_an_observe_pass_that_dies_half_way_loses_no_write(iccam_on: SimIccam, f
     from hotline.iccam.codes import Table
     from hotline.iccam.services import push, writes
 
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     facts.referred(item)
     facts.noticed(item)
@@ -296,7 +281,7 @@ def test_a_write_another_worker_queued_meanwhile_is_left_out_and_the_rest_queued
         iccam_on: SimIccam, facts: Any) -> None:
     from hotline.iccam.services import writes
 
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     now = timezone.now()
     rows = [writes.unsaved_push(kind="action", dedup=f"action:{n}:{content.content_id}", lane=f"c{content.pk}",
                                 item_id=item.pk, content=content, action_type=n, now=now) for n in (1, 2, 3)]
@@ -365,7 +350,7 @@ def test_an_idle_push_step_asks_two_selects_and_opens_no_transaction(iccam_on: S
 def test_no_write_is_claimed_while_iccam_has_asked_us_to_wait(iccam_on: SimIccam, facts: Any) -> None:
     from hotline.iccam.services import pause
 
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     now = timezone.now()
     pause(now=now, seconds=600)
@@ -384,7 +369,7 @@ def test_a_row_another_worker_claimed_after_it_was_read_is_not_claimed_again(icc
     from hotline.iccam.services import writes
     from hotline.lib import prepared
 
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     now = timezone.now()
     from hotline.iccam.codes import Table
@@ -409,7 +394,7 @@ def test_an_outcome_is_only_recorded_for_a_row_being_sent(iccam_on: SimIccam, fa
     from hotline.iccam.services import writes
     from hotline.lib.states import InvalidTransition
 
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     now = timezone.now()
     from hotline.iccam.codes import Table

@@ -14,29 +14,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from hotline.iccam.models import Content, Push, PushState
-from hotline.iccam.steps import pull_step, push_step
-from hotline.reports.models import Item
+from hotline.iccam.steps import push_step
+from hotline.iccam.tests.pushing import drain, pulled
 from hotline.sim.iccam import SimIccam
 
 # Outside a transaction, as a worker runs (in a test's transaction the query runs on every pass).
 pytestmark = pytest.mark.django_db(transaction=True)  # run last (hotline/conftest.py): the flush empties seeded rows
 sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's change counters")
-URL = "http://site-7.sim.test/img-7.png"
 FINDING = "SELECT 0 AS tag"  # push._found's statement
-
-
-def _pulled(sim: SimIccam) -> tuple[Content, Item]:
-    sim.add_report([URL])
-    pull_step()
-    content = Content.objects.get()
-    assert content.item is not None
-    return content, content.item
-
-
-def _drain(now: Any = None) -> None:
-    for _ in range(5):
-        if not push_step(now=now):
-            break
 
 
 def _finding_queries(now: Any = None) -> int:
@@ -65,9 +50,9 @@ def _elsewhere(write: Callable[[], Any]) -> None:
 
 @sqlite_only
 def test_an_idle_pass_on_an_unchanged_database_asks_no_finding_query(iccam_on: SimIccam, facts: Any) -> None:
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
-    _drain()
+    drain()
     push_step()  # finds nothing: the mark
     assert _finding_queries() == 0
     assert _finding_queries() == 0
@@ -77,9 +62,9 @@ def test_an_idle_pass_on_an_unchanged_database_asks_no_finding_query(iccam_on: S
 
 
 def test_a_fact_written_between_two_idle_passes_is_pushed_on_the_next(iccam_on: SimIccam, facts: Any) -> None:
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
-    _drain()
+    drain()
     push_step()
     push_step()
     facts.referred(item)
@@ -93,9 +78,9 @@ def test_a_fact_written_between_two_idle_passes_is_pushed_on_the_next(iccam_on: 
 
 
 def test_a_fact_another_connection_commits_is_pushed_on_the_next_pass(iccam_on: SimIccam, facts: Any) -> None:
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
-    _drain()
+    drain()
     push_step()
     push_step()
     _elsewhere(lambda: facts.noticed(item))  # another worker's connection: this one wrote nothing
@@ -108,7 +93,7 @@ def test_a_pass_that_sent_writes_keeps_its_mark_but_a_created_report_is_looked_a
 ) -> None:
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's change counters")
-    content, item = _pulled(iccam_on)
+    content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
     now = timezone.now()
     iccam_on.throttle(1, retry_after=60)
@@ -137,8 +122,8 @@ def test_a_pass_that_sent_writes_keeps_its_mark_but_a_created_report_is_looked_a
 
 
 def test_in_a_transaction_every_pass_asks(iccam_on: SimIccam, facts: Any) -> None:
-    _content, item = _pulled(iccam_on)
+    _content, item = pulled(iccam_on)
     facts.assess(item, "baseline")
-    _drain()
+    drain()
     with transaction.atomic():
         assert [_finding_queries() for _ in range(3)] == [1, 1, 1]
