@@ -16,6 +16,7 @@ from django.utils import timezone
 from hotline.iccam.models import Content, Push, PushState
 from hotline.iccam.steps import push_step
 from hotline.iccam.tests.pushing import drain, pulled
+from hotline.reports.models import Item
 from hotline.sim.iccam import SimIccam
 
 # Outside a transaction, as a worker runs (in a test's transaction the query runs on every pass).
@@ -29,6 +30,16 @@ def _finding_queries(now: Any = None) -> int:
     with CaptureQueriesContext(connection) as queries:
         push_step(now=now)
     return sum(q["sql"].startswith(FINDING) for q in queries.captured_queries)
+
+
+def _assessed_and_idle(sim: SimIccam, facts: Any) -> Item:
+    """A pulled item assessed and its assessment pushed, then two passes that find nothing: the mark is set."""
+    _content, item = pulled(sim)
+    facts.assess(item, "baseline")
+    drain()
+    push_step()
+    push_step()
+    return item
 
 
 def _actions(sim: SimIccam) -> list[int]:
@@ -62,11 +73,7 @@ def test_an_idle_pass_on_an_unchanged_database_asks_no_finding_query(iccam_on: S
 
 
 def test_a_fact_written_between_two_idle_passes_is_pushed_on_the_next(iccam_on: SimIccam, facts: Any) -> None:
-    _content, item = pulled(iccam_on)
-    facts.assess(item, "baseline")
-    drain()
-    push_step()
-    push_step()
+    item = _assessed_and_idle(iccam_on, facts)
     facts.referred(item)
     push_step()
     assert _actions(iccam_on) == [1]
@@ -78,11 +85,7 @@ def test_a_fact_written_between_two_idle_passes_is_pushed_on_the_next(iccam_on: 
 
 
 def test_a_fact_another_connection_commits_is_pushed_on_the_next_pass(iccam_on: SimIccam, facts: Any) -> None:
-    _content, item = pulled(iccam_on)
-    facts.assess(item, "baseline")
-    drain()
-    push_step()
-    push_step()
+    item = _assessed_and_idle(iccam_on, facts)
     _elsewhere(lambda: facts.noticed(item))  # another worker's connection: this one wrote nothing
     push_step()
     assert _actions(iccam_on) == [2]
