@@ -35,10 +35,14 @@ def start(request: HttpRequest) -> HttpResponse:
         if limited:
             return limited
         if form.is_valid():
-            _, code = services.submit_referral(form.cleaned_data["hashes"], email=form.cleaned_data["email"],
+            _referral, code = services.submit_referral(form.cleaned_data["hashes"], email=form.cleaned_data["email"],
                                                language=get_language() or "")
             return render(request, "selfreferral/thanks.html", {"code": code})
-    response = render(request, "selfreferral/start.html", {"form": form})
+    # The page's script fills in %(count)s and %(name)s: translated here, since a template's {% translate %} of a
+    # literal holding "%" looks up another message id (Django doubles the sign) and showed English in NL and FR.
+    messages_for_script = {"done": _("Fingerprints ready for %(count)s file(s). Nothing else is sent."),
+                           "failed": _("This file could not be read: %(name)s")}
+    response = render(request, "selfreferral/start.html", {"form": form, "script_says": messages_for_script})
     response.csp_extra = PAGE_CSP_EXTRA  # type: ignore[attr-defined]
     return response
 

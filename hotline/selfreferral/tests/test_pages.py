@@ -30,6 +30,18 @@ def _submit(client: Client, **extra: str) -> str:
     return found.group(1)
 
 
+@pytest.mark.parametrize(("prefix", "done", "failed"), [
+    ("", "Fingerprints ready for %(count)s file(s). Nothing else is sent.", "This file could not be read: %(name)s"),
+    ("/nl", "Vingerafdrukken klaar voor %(count)s bestand(en).", "Dit bestand kon niet gelezen worden: %(name)s"),
+    ("/fr", "Empreintes prêtes pour %(count)s fichier(s).", "Ce fichier n&#x27;a pas pu être lu : %(name)s"),
+])
+def test_the_script_gets_its_messages_in_the_page_language(prefix: str, done: str, failed: str) -> None:
+    html = Client().get(f"{prefix}/remove-my-images/").content.decode()
+    progress = re.search(r'<p id="selfreferral-progress"[^>]*>', html)
+    assert progress, html[:2000]
+    assert f'data-done="{done}' in progress.group(0) and f'data-failed="{failed}"' in progress.group(0)
+
+
 def test_the_page_keeps_a_strict_policy_and_names_no_file_field() -> None:
     response = Client().get("/remove-my-images/")
     html, policy = response.content.decode(), response["Content-Security-Policy"]
